@@ -1,0 +1,62 @@
+# Socle: `make run` starts the platform, `make test` passes the suite. `make help` lists all.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SERVICES := identity payment storage notify procedures
+STAMP := $(VENV)/.installed
+SOURCES := shared socle $(addprefix services/,$(SERVICES)) tests bench deploy/local
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+$(STAMP): requirements-dev.txt shared/pyproject.toml $(foreach s,$(SERVICES),services/$(s)/pyproject.toml)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ./shared $(foreach s,$(SERVICES),-e ./services/$(s)) -r requirements-dev.txt
+	@touch $@
+
+.PHONY: install
+install: $(STAMP) ## create .venv and install everything (idempotent)
+
+.PHONY: chromium
+chromium: ## install Debian's Chromium for the browser tests when it is missing
+	@command -v chromium >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; }; }
+
+.PHONY: run
+run: install ## start NATS, S3, the mail sink and every service; Ctrl-C stops all
+	$(PY) deploy/local/run.py
+
+.PHONY: test
+test: install chromium ## install and run the whole test suite
+	$(PY) -m pytest -q
+
+.PHONY: lint
+lint: install ## ruff and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy shared/socle $(foreach s,$(SERVICES),services/$(s)/socle_$(s))
+
+.PHONY: fmt
+fmt: install ## format and fix what ruff can
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+.PHONY: bench
+bench: install ## side-by-side benchmarks; writes docs/benchmarks.md
+	$(PY) bench/run.py
+
+.PHONY: deploy-check
+deploy-check: install ## lint Dockerfiles and render the Kubernetes manifests
+	$(PY) deploy/check.py
+
+.PHONY: clean
+clean: ## remove the virtualenv, local data and caches
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,1 @@
+"""Socle identity: OpenID Connect provider: citizens, staff and commune apps log in; every other service trusts its tokens."""

@@ -1,0 +1,1 @@
+"""Socle notify: Email, SMS and signed webhooks from templates, driven by API calls and by events."""

@@ -1,0 +1,1 @@
+"""Socle procedures: Procedures a commune declares from Socle's parts, and the citizen portal."""

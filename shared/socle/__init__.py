@@ -1,0 +1,1 @@
+"""Socle: the shared library of the Socle services."""

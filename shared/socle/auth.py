@@ -1,0 +1,199 @@
+"""Access-token verification against the issuer's JWKS, and the ``require_scope`` dependency."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import jwt
+import structlog
+from fastapi import Depends, Request
+
+from socle.problems import Forbidden, Unauthorized
+
+log = structlog.get_logger("socle.auth")
+
+ALLOWED_ALGORITHMS = ("ES256", "ES384", "RS256", "PS256", "EdDSA")
+ACCESS_TOKEN_TYPES = ("at+jwt", "application/at+jwt")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: from a verified access token."""
+
+    subject: str
+    tenant: str
+    client_id: str
+    scopes: frozenset[str]
+    roles: frozenset[str] = frozenset()
+    claims: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def has_role(self, *roles: str) -> bool:
+        return bool(self.roles.intersection(roles))
+
+
+class InvalidToken(Unauthorized):
+    code = "invalid-token"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            detail,
+            headers={"WWW-Authenticate": f'Bearer error="invalid_token", '
+                                         f'error_description="{detail}"'},
+        )
+
+
+class JWKSCache:
+    """The issuer's public keys, fetched once and refetched (at most every
+    ``min_refresh_seconds``) when a token names a ``kid`` we do not know."""
+
+    def __init__(self, url: str, *, ttl_seconds: float = 3600.0,
+                 min_refresh_seconds: float = 10.0,
+                 client: httpx.AsyncClient | None = None) -> None:
+        self.url = url
+        self.ttl_seconds = ttl_seconds
+        self.min_refresh_seconds = min_refresh_seconds
+        self._client = client
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._fetched_at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def _fetch(self) -> None:
+        client = self._client or httpx.AsyncClient(timeout=5.0)
+        try:
+            response = await client.get(self.url)
+            response.raise_for_status()
+            document = response.json()
+        finally:
+            if self._client is None:
+                await client.aclose()
+        keys: dict[str, jwt.PyJWK] = {}
+        for jwk in document.get("keys", []):
+            if jwk.get("use", "sig") != "sig" or "kid" not in jwk:
+                continue
+            try:
+                keys[jwk["kid"]] = jwt.PyJWK(jwk)
+            except jwt.PyJWKError:
+                log.warning("jwks_key_skipped", kid=jwk.get("kid"))
+        self._keys = keys
+        self._fetched_at = time.monotonic()
+
+    async def get(self, kid: str) -> jwt.PyJWK | None:
+        now = time.monotonic()
+        if kid in self._keys and now - self._fetched_at < self.ttl_seconds:
+            return self._keys[kid]
+        async with self._lock:
+            if kid not in self._keys or time.monotonic() - self._fetched_at >= self.ttl_seconds:
+                if time.monotonic() - self._fetched_at >= self.min_refresh_seconds:
+                    try:
+                        await self._fetch()
+                    except (httpx.HTTPError, ValueError) as exc:
+                        log.warning("jwks_fetch_failed", url=self.url, error=repr(exc))
+            return self._keys.get(kid)
+
+
+class TokenVerifier:
+    """Checks signature, algorithm, type, issuer, audience, lifetime and the Socle claims."""
+
+    def __init__(self, *, issuer: str, audience: str, jwks: JWKSCache,
+                 leeway_seconds: int = 30) -> None:
+        self.issuer = issuer
+        self.audience = audience
+        self.jwks = jwks
+        self.leeway_seconds = leeway_seconds
+
+    async def verify(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise InvalidToken("The access token is not a well-formed JWT.") from exc
+        alg = header.get("alg")
+        if alg not in ALLOWED_ALGORITHMS:
+            raise InvalidToken(f"Tokens signed with alg {alg!r} are not accepted.")
+        if header.get("typ", "").lower() not in ACCESS_TOKEN_TYPES:
+            raise InvalidToken("The token is not an access token (typ must be at+jwt).")
+        kid = header.get("kid")
+        if not isinstance(kid, str):
+            raise InvalidToken("The token header has no kid.")
+        key = await self.jwks.get(kid)
+        if key is None:
+            raise InvalidToken("The token was signed with a key the issuer does not publish.")
+        if key.algorithm_name != alg:
+            raise InvalidToken("The token's alg does not match its key.")
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key=key.key,
+                algorithms=[alg],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self.leeway_seconds,
+                options={"require": ["exp", "iat", "iss", "aud", "sub"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise InvalidToken("The access token has expired.") from exc
+        except jwt.InvalidAudienceError as exc:
+            raise InvalidToken(f"The access token is not meant for {self.audience}.") from exc
+        except jwt.InvalidIssuerError as exc:
+            raise InvalidToken("The access token comes from an issuer we do not trust.") from exc
+        except jwt.ImmatureSignatureError as exc:
+            raise InvalidToken("The access token is not valid yet.") from exc
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(f"The access token is invalid: {exc}.") from exc
+        tenant = claims.get("tenant")
+        if not isinstance(tenant, str) or not tenant:
+            raise InvalidToken("The access token carries no tenant.")
+        scope = claims.get("scope", "")
+        roles = claims.get("roles", [])
+        return Principal(
+            subject=str(claims["sub"]),
+            tenant=tenant,
+            client_id=str(claims.get("client_id", "")),
+            scopes=frozenset(scope.split()) if isinstance(scope, str) else frozenset(),
+            roles=frozenset(r for r in roles if isinstance(r, str))
+            if isinstance(roles, list) else frozenset(),
+            claims=claims,
+        )
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized(
+            "Send an access token from the identity service: Authorization: Bearer <token>.",
+            code="missing-token",
+            headers={"WWW-Authenticate": 'Bearer realm="socle"'},
+        )
+    return token.strip()
+
+
+def require_scope(*scopes: str) -> Callable[[Request], Awaitable[Principal]]:
+    """A dependency that verifies the bearer token and requires every scope in ``scopes``."""
+
+    async def dependency(request: Request) -> Principal:
+        verifier: TokenVerifier = request.app.state.verifier
+        principal = await verifier.verify(bearer_token(request))
+        missing = [s for s in scopes if s not in principal.scopes]
+        if missing:
+            needed = " ".join(missing)
+            raise Forbidden(
+                f"The access token lacks the scope {needed}; ask for it when requesting "
+                "the token.",
+                code="insufficient-scope",
+                headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", '
+                                             f'scope="{needed}"'},
+            )
+        request.state.principal = principal
+        return principal
+
+    return dependency
+
+
+def principal_dep(*scopes: str) -> Any:
+    """``Annotated`` metadata: ``Annotated[Principal, principal_dep("payments:read")]``."""
+    return Depends(require_scope(*scopes))

@@ -1,0 +1,207 @@
+"""NATS JetStream: the stream, publishing with de-duplication, durable consumers with a dead letter."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+import nats
+import structlog
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StreamConfig
+from nats.js.errors import NotFoundError
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+
+from socle.events import CloudEvent
+from socle.tracing import extract_context, inject_headers, tracer
+
+log = structlog.get_logger("socle.bus")
+
+Handler = Callable[[CloudEvent], Awaitable[None]]
+
+DUPLICATE_WINDOW_SECONDS = 600.0
+DEAD_LETTER_PREFIX = "deadletter"
+
+
+class BusUnavailable(RuntimeError):
+    """The bus cannot be reached; the caller keeps its data and retries later."""
+
+
+@dataclass
+class ConsumerSpec:
+    """A durable consumer: its name, the subjects it reads, and what it does with an event."""
+
+    durable: str
+    subjects: Sequence[str]
+    handler: Handler
+    max_deliver: int = 5
+    backoff: Sequence[float] = (1.0, 5.0, 30.0, 120.0)
+    ack_wait: float = 30.0
+    batch: int = 32
+
+
+@dataclass
+class Bus:
+    url: str
+    stream: str = "SOCLE"
+    name: str = "socle"
+    connect_timeout: float = 5.0
+    _nc: NATS | None = None
+    _js: JetStreamContext | None = None
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def connected(self) -> bool:
+        return self._nc is not None and self._nc.is_connected
+
+    @property
+    def js(self) -> JetStreamContext:
+        if self._js is None:
+            raise BusUnavailable("bus not connected")
+        return self._js
+
+    async def connect(self) -> None:
+        """Connect (then reconnect forever) and make sure the streams exist."""
+        try:
+            self._nc = await nats.connect(
+                self.url,
+                name=self.name,
+                connect_timeout=self.connect_timeout,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=0.5,
+                allow_reconnect=True,
+            )
+        except Exception as exc:
+            raise BusUnavailable(
+                f"cannot reach NATS at {self.url} ({exc.__class__.__name__}); start it or set "
+                "SOCLE_NATS_URL"
+            ) from exc
+        self._js = self._nc.jetstream()
+        await self.ensure_streams()
+
+    async def ensure_streams(self) -> None:
+        await self._ensure_stream(self.stream, ["socle.>"])
+        await self._ensure_stream(f"{self.stream}_DEADLETTER", [f"{DEAD_LETTER_PREFIX}.>"])
+
+    async def _ensure_stream(self, name: str, subjects: list[str]) -> None:
+        config = StreamConfig(name=name, subjects=subjects,
+                              duplicate_window=DUPLICATE_WINDOW_SECONDS)
+        try:
+            await self.js.stream_info(name)
+        except NotFoundError:
+            with contextlib.suppress(Exception):
+                await self.js.add_stream(config)
+                return
+            await self.js.stream_info(name)
+
+    async def publish(self, subject: str, payload: bytes, msg_id: str,
+                      headers: dict[str, str] | None = None, timeout: float = 2.0) -> None:
+        """Publish and wait for JetStream's ack; ``msg_id`` de-duplicates retries."""
+        if not self.connected:
+            raise BusUnavailable("bus disconnected")
+        all_headers = dict(headers or {})
+        all_headers["Nats-Msg-Id"] = msg_id
+        with tracer.start_as_current_span(f"publish {subject}", kind=SpanKind.PRODUCER,
+                                          context=extract_context(headers)):
+            try:
+                await self.js.publish(subject, payload, headers=all_headers, timeout=timeout)
+            except Exception as exc:
+                raise BusUnavailable(f"publish to {subject} failed: {exc!r}") from exc
+
+    async def publish_event(self, event: CloudEvent) -> None:
+        """Publish an event directly (outside any outbox): for tests and tools."""
+        await self.publish(event.nats_subject, event.to_bytes(), event.id, inject_headers())
+
+    def start_consumer(self, spec: ConsumerSpec) -> None:
+        self._tasks.append(asyncio.create_task(self._consume(spec), name=spec.durable))
+
+    async def _subscribe(self, spec: ConsumerSpec) -> JetStreamContext.PullSubscription:
+        config = ConsumerConfig(
+            durable_name=spec.durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            max_deliver=spec.max_deliver,
+            ack_wait=spec.ack_wait,
+            filter_subjects=list(spec.subjects),
+        )
+        await self.js.add_consumer(self.stream, config)
+        return await self.js.pull_subscribe_bind(spec.durable, self.stream)
+
+    async def _consume(self, spec: ConsumerSpec) -> None:
+        sub: JetStreamContext.PullSubscription | None = None
+        while True:
+            try:
+                if sub is None:
+                    sub = await self._subscribe(spec)
+                msgs = await sub.fetch(spec.batch, timeout=1.0)
+            except asyncio.CancelledError:
+                raise
+            except TimeoutError:
+                continue
+            except Exception as exc:
+                log.warning("consumer_fetch_failed", consumer=spec.durable, error=repr(exc))
+                sub = None
+                await asyncio.sleep(0.5)
+                continue
+            for msg in msgs:
+                await self._handle(spec, msg)
+
+    async def _handle(self, spec: ConsumerSpec, msg: Msg) -> None:
+        attempt = msg.metadata.num_delivered
+        headers = dict(msg.headers or {})
+        with tracer.start_as_current_span(f"consume {msg.subject}", kind=SpanKind.CONSUMER,
+                                          context=extract_context(headers)) as span:
+            try:
+                event = CloudEvent.from_bytes(msg.data)
+                span.set_attribute("cloudevents.event_id", event.id)
+                await spec.handler(event)
+            except Exception as exc:
+                span.set_status(trace.Status(trace.StatusCode.ERROR))
+                if attempt >= spec.max_deliver:
+                    await self._dead_letter(spec, msg, exc)
+                    return
+                delay = spec.backoff[min(attempt - 1, len(spec.backoff) - 1)]
+                log.warning("event_handling_failed", consumer=spec.durable,
+                            subject=msg.subject, attempt=attempt, retry_in=delay,
+                            error=exc.__class__.__name__)
+                with contextlib.suppress(Exception):
+                    await msg.nak(delay=delay)
+                return
+        with contextlib.suppress(Exception):
+            await msg.ack()
+
+    async def _dead_letter(self, spec: ConsumerSpec, msg: Msg, exc: Exception) -> None:
+        headers = dict(msg.headers or {})
+        headers["Socle-Error"] = f"{exc.__class__.__name__}: {exc}"[:500]
+        headers["Socle-Original-Subject"] = msg.subject
+        msg_id = headers.get("Nats-Msg-Id", "") + f":{spec.durable}"
+        try:
+            await self.publish(f"{DEAD_LETTER_PREFIX}.{spec.durable}.{msg.subject}", msg.data,
+                               msg_id, headers)
+        except BusUnavailable:
+            with contextlib.suppress(Exception):
+                await msg.nak(delay=5.0)
+            return
+        log.error("event_dead_lettered", consumer=spec.durable, subject=msg.subject,
+                  error=exc.__class__.__name__)
+        with contextlib.suppress(Exception):
+            await msg.term()
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        if self._nc is not None:
+            with contextlib.suppress(Exception):
+                await self._nc.drain()
+            self._nc = None
+            self._js = None
+

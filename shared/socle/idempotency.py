@@ -1,0 +1,87 @@
+"""``Idempotency-Key`` for POST endpoints: one execution, the same answer on replay."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import Header
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from socle.db import idempotency_table, utcnow
+from socle.problems import Conflict, Unprocessable
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", max_length=255,
+           description="Same key and same body replay the first answer; another body is 422."),
+]
+
+Action = Callable[[AsyncSession], Awaitable[tuple[int, Any]]]
+
+
+def fingerprint(body: Any) -> str:
+    raw = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+async def _replay(session: AsyncSession, scope: str, key: str,
+                  print_: str) -> tuple[int, Any] | None:
+    row = (
+        await session.execute(
+            select(idempotency_table).where(
+                idempotency_table.c.scope == scope, idempotency_table.c.key == key
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    if row.fingerprint != print_:
+        raise Unprocessable(
+            "This Idempotency-Key was already used with a different request body; "
+            "use a new key for a new request.",
+            code="idempotency-key-reused",
+        )
+    if row.status_code is None:
+        raise Conflict("A request with this Idempotency-Key is still being processed; retry "
+                       "in a moment.", code="idempotency-in-progress")
+    return int(row.status_code), json.loads(row.response)
+
+
+async def run_idempotent(session: AsyncSession, *, scope: str, key: str | None, body: Any,
+                         action: Action) -> tuple[int, Any]:
+    """Run ``action`` in one transaction, recording its answer under (scope, key).
+
+    The key row is inserted first, inside the same transaction: a concurrent duplicate waits
+    on the unique index, then finds the committed answer and replays it. ``action`` returns
+    ``(status_code, json_body)``.
+    """
+    if key is None:
+        async with session.begin():
+            return await action(session)
+    print_ = fingerprint(body)
+    async with session.begin():
+        replay = await _replay(session, scope, key, print_)
+        if replay is not None:
+            return replay
+    try:
+        async with session.begin():
+            await session.execute(insert(idempotency_table).values(
+                scope=scope, key=key, fingerprint=print_, created_at=utcnow()))
+            status, result = await action(session)
+            await session.execute(
+                update(idempotency_table)
+                .where(idempotency_table.c.scope == scope, idempotency_table.c.key == key)
+                .values(status_code=status, response=json.dumps(result, default=str))
+            )
+            return status, result
+    except IntegrityError:
+        async with session.begin():
+            replay = await _replay(session, scope, key, print_)
+        if replay is None:
+            raise
+        return replay

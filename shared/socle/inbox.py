@@ -1,0 +1,37 @@
+"""Inbox: a consumer records the ids it processed, so a redelivered event has no second effect."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from socle.db import inbox_table, utcnow
+from socle.events import CloudEvent
+
+EffectFn = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
+
+
+async def first_delivery(session: AsyncSession, consumer: str, event_id: str) -> bool:
+    """Record ``event_id`` for ``consumer``; False when it was already processed."""
+    dialect = session.bind.dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    result = await session.execute(
+        insert(inbox_table)
+        .values(consumer=consumer, event_id=event_id, processed_at=utcnow())
+        .on_conflict_do_nothing()
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def exactly_once(sessions: async_sessionmaker[AsyncSession], consumer: str,
+                 effect: EffectFn) -> Callable[[CloudEvent], Awaitable[None]]:
+    """Wrap ``effect`` so it runs in one transaction with the inbox record, at most once."""
+
+    async def handle(event: CloudEvent) -> None:
+        async with sessions() as session, session.begin():
+            if await first_delivery(session, consumer, event.id):
+                await effect(session, event)
+
+    return handle

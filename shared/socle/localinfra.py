@@ -1,0 +1,203 @@
+"""Real local servers from PyPI: NATS with JetStream, SeaweedFS S3, an SMTP sink.
+
+Used by ``make run`` and by the test suite; each server runs in its own directory, on the
+ports given, and is stopped (with its whole process group) by ``stop()``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from email.message import Message
+from pathlib import Path
+from typing import IO
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float, host: str = "127.0.0.1",
+                  proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before port {port} opened")
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout:.0f}s")
+
+
+def _binary(name: str) -> str:
+    candidate = Path(sys.executable).parent / name
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which(name)
+    if not found:
+        raise RuntimeError(f"{name} not found: install the project with make (it brings {name})")
+    return found
+
+
+@dataclass
+class ManagedProcess:
+    """A server process in its own process group."""
+
+    args: list[str]
+    log: IO[bytes] | None = None
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(  # noqa: S603
+            self.args, stdout=self.log or subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def kill(self) -> None:
+        """Die abruptly, as in a crash."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+@dataclass
+class NatsServer(ManagedProcess):
+    """``nats-server -js`` on ``port`` with its store in ``directory``."""
+
+    directory: Path = Path(".")
+    port: int = 4222
+
+    @classmethod
+    def create(cls, directory: Path, port: int, log: IO[bytes] | None = None) -> NatsServer:
+        directory.mkdir(parents=True, exist_ok=True)
+        args = [_binary("nats-server"), "-js", "-sd", str(directory), "-a", "127.0.0.1",
+                "-p", str(port)]
+        return cls(args=args, log=log, directory=directory, port=port)
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        super().start()
+        wait_for_port(self.port, 15, proc=self.proc)
+
+
+@dataclass
+class S3Server(ManagedProcess):
+    """SeaweedFS (``weed server -s3``) with one access key, S3 on ``port``."""
+
+    directory: Path = Path(".")
+    port: int = 8333
+    access_key: str = "socle"
+    secret_key: str = "socle-local-secret"
+    other_ports: list[int] = field(default_factory=list)
+
+    @classmethod
+    def create(cls, directory: Path, port: int, access_key: str, secret_key: str,
+               log: IO[bytes] | None = None) -> S3Server:
+        directory.mkdir(parents=True, exist_ok=True)
+        config = directory / "s3.json"
+        config.write_text(json.dumps({"identities": [{
+            "name": "socle",
+            "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
+            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+        }]}))
+        master, volume, filer = free_port(), free_port(), free_port()
+        # Each weed component also listens on its port + 10000 (gRPC).
+        args = [_binary("weed"), "server", f"-dir={directory}", "-ip=127.0.0.1",
+                "-ip.bind=127.0.0.1", f"-master.port={master}", f"-volume.port={volume}",
+                f"-filer.port={filer}", "-s3", f"-s3.port={port}", f"-s3.config={config}",
+                "-master.volumeSizeLimitMB=64", "-volume.max=50"]
+        return cls(args=args, log=log, directory=directory, port=port,
+                   access_key=access_key, secret_key=secret_key,
+                   other_ports=[master, volume, filer])
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> None:
+        super().start()
+        wait_for_port(self.port, timeout, proc=self.proc)
+        self._wait_s3(timeout)
+
+    def _wait_s3(self, timeout: float) -> None:
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(self.endpoint + "/", timeout=2).status_code in (200, 403):
+                    return
+            time.sleep(0.3)
+        raise TimeoutError("S3 did not answer in time")
+
+
+class _KeepMail:
+    def __init__(self, sink: SmtpSink) -> None:
+        self.sink = sink
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.sink.refuse:
+            return "451 4.3.0 temporarily refusing mail"
+        raw = envelope.original_content or b""
+        self.sink.store(envelope.mail_from or "", list(envelope.rcpt_tos), raw)
+        return "250 OK"
+
+
+class SmtpSink:
+    """An SMTP server that keeps every mail it receives (and writes them to ``directory``)."""
+
+    def __init__(self, port: int, directory: Path | None = None) -> None:
+        self.port = port
+        self.directory = directory
+        self.messages: list[tuple[str, list[str], Message]] = []
+        self.refuse = False
+        self._controller = Controller(_KeepMail(self), hostname="127.0.0.1", port=port)
+
+    def store(self, sender: str, recipients: list[str], raw: bytes) -> None:
+        message = email.message_from_bytes(raw)
+        self.messages.append((sender, recipients, message))
+        if self.directory is not None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            name = f"{time.strftime('%Y%m%dT%H%M%S')}-{len(self.messages):05d}.eml"
+            (self.directory / name).write_bytes(raw)
+
+    def start(self) -> None:
+        self._controller.start()
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    def to(self, address: str) -> list[Message]:
+        return [m for _, rcpts, m in self.messages if address in rcpts]
+

@@ -1,0 +1,163 @@
+"""What every service application has: database, bus, outbox relay, token verifier,
+problem+json errors, health, readiness, metrics and tracing. ``create_service_app`` wires it."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
+
+from socle.auth import JWKSCache, TokenVerifier
+from socle.bus import Bus, ConsumerSpec
+from socle.config import ServiceSettings
+from socle.db import create_engine
+from socle.outbox import PENDING_FLAG, OutboxRelay
+from socle.problems import PROBLEM_JSON, install_problem_handlers
+from socle.telemetry import Metrics, configure_logging, configure_tracing, instrument_app
+
+ReadinessCheck = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class Runtime:
+    """The live resources of one running service, built in its lifespan."""
+
+    settings: ServiceSettings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    bus: Bus
+    relay: OutboxRelay
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+Hook = Callable[[Runtime], Awaitable[None]]
+ConsumersFactory = Callable[[Runtime], Sequence[ConsumerSpec]]
+
+
+def _sessionmaker_waking(engine: AsyncEngine,
+                         relay: Callable[[], OutboxRelay | None]) -> async_sessionmaker[AsyncSession]:
+    """Sessions whose commit wakes the outbox relay when they recorded an event."""
+
+    class ServiceSession(Session):
+        pass
+
+    @event.listens_for(ServiceSession, "after_commit")
+    def _wake(session: Session) -> None:
+        if session.info.pop(PENDING_FLAG, False):
+            target = relay()
+            if target is not None:
+                target.wake()
+
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=ServiceSession)
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with get_runtime(request).sessions() as session:
+        yield session
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def create_service_app(
+    *,
+    name: str,
+    settings: ServiceSettings,
+    routers: Sequence[APIRouter],
+    version: str = "0.1.0",
+    description: str = "",
+    consumers: ConsumersFactory | None = None,
+    readiness: dict[str, Callable[[Runtime], Awaitable[None]]] | None = None,
+    on_startup: Sequence[Hook] = (),
+    on_shutdown: Sequence[Hook] = (),
+) -> FastAPI:
+    """Build a Socle service application; nothing connects until its lifespan starts."""
+    configure_logging(name, settings.log_level)
+    configure_tracing(name)
+    engine = create_engine(settings.database_url)
+    holder: dict[str, OutboxRelay] = {}
+    sessions = _sessionmaker_waking(engine, lambda: holder.get("relay"))
+    audience = settings.audience or f"socle-{name}"
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        bus = Bus(url=settings.nats_url, stream=settings.stream_name, name=f"socle-{name}")
+        await bus.connect()
+        relay = OutboxRelay(sessions, bus, poll_seconds=settings.outbox_poll_seconds)
+        holder["relay"] = relay
+        runtime = Runtime(settings=settings, engine=engine, sessions=sessions, bus=bus,
+                          relay=relay)
+        app.state.runtime = runtime
+        app.state.verifier = TokenVerifier(
+            issuer=settings.issuer, audience=audience,
+            jwks=JWKSCache(settings.resolved_jwks_url),
+        )
+        for hook in on_startup:
+            await hook(runtime)
+        relay.start()
+        for spec in consumers(runtime) if consumers else ():
+            bus.start_consumer(spec)
+        try:
+            yield
+        finally:
+            for hook in on_shutdown:
+                await hook(runtime)
+            await relay.stop()
+            await bus.close()
+            await engine.dispose()
+
+    app = FastAPI(title=f"Socle {name}", version=version, description=description,
+                  lifespan=lifespan)
+    install_problem_handlers(app)
+    Metrics(name).install(app)
+    instrument_app(app, engine)
+
+    checks = dict(readiness or {})
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": name}
+
+    @app.get("/readyz", tags=["operations"], summary="Readiness: database, bus and stores",
+             responses={503: {"description": "A dependency is down",
+                              "content": {PROBLEM_JSON: {}}}})
+    async def readyz(runtime: RuntimeDep) -> JSONResponse:
+        status: dict[str, str] = {}
+        try:
+            async with runtime.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            status["database"] = "ok"
+        except Exception as exc:
+            status["database"] = f"down: {exc.__class__.__name__}"
+        status["bus"] = "ok" if runtime.bus.connected else "down: not connected to NATS"
+        for check_name, check in checks.items():
+            try:
+                await check(runtime)
+                status[check_name] = "ok"
+            except Exception as exc:
+                status[check_name] = f"down: {exc.__class__.__name__}"
+        down = [k for k, v in status.items() if v != "ok"]
+        if down:
+            return JSONResponse(
+                {"type": "https://socle.swiss/problems/not-ready", "title": "Not ready",
+                 "status": 503, "detail": f"Not ready: {', '.join(down)} unavailable.",
+                 "instance": "/readyz", "checks": status},
+                status_code=503, media_type=PROBLEM_JSON)
+        return JSONResponse({"status": "ready", "checks": status})
+
+    for router in routers:
+        app.include_router(router)
+    return app

@@ -1,0 +1,56 @@
+"""Every service starts on migrated PostgreSQL and real NATS and answers its operations endpoints."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+from socle.db import create_engine
+from socle.testing import running
+
+SERVICES = ["identity", "payment", "storage", "notify", "procedures"]
+
+
+def build(service: str, **settings: object):
+    module = importlib.import_module(f"socle_{service}.app")
+    settings_module = importlib.import_module(f"socle_{service}.settings")
+    cls = next(v for k, v in vars(settings_module).items() if k.endswith("Settings")
+               and k != "ServiceSettings")
+    return module.create_app(cls(**settings))
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_service_answers_health_ready_metrics_openapi(service, migrated_database,
+                                                            nats_server, issuer):
+    app = build(service, database_url=migrated_database(service), nats_url=nats_server.url,
+                issuer=issuer.issuer, jwks_url=issuer.jwks_url)
+    async with running(app) as client:
+        assert (await client.get("/healthz")).json()["status"] == "ok"
+        ready = await client.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["checks"]["database"] == "ok"
+        assert ready.json()["checks"]["bus"] == "ok"
+        metrics = await client.get("/metrics")
+        assert "http_requests_total" in metrics.text
+        spec = (await client.get("/openapi.json")).json()
+        assert spec["openapi"].startswith("3.1")
+
+
+async def test_readyz_names_the_database_when_it_is_down(migrated_database, nats_server, issuer):
+    app = build("payment", database_url=migrated_database("payment"), nats_url=nats_server.url,
+                issuer=issuer.issuer, jwks_url=issuer.jwks_url)
+    async with running(app) as client:
+        runtime = app.state.runtime
+        healthy_engine = runtime.engine
+        runtime.engine = create_engine("postgresql+asyncpg://nobody:x@127.0.0.1:1/none")
+        try:
+            ready = await client.get("/readyz")
+        finally:
+            await runtime.engine.dispose()
+            runtime.engine = healthy_engine
+        assert ready.status_code == 503
+        assert ready.headers["content-type"] == "application/problem+json"
+        assert ready.json()["checks"]["database"].startswith("down")
+        assert ready.json()["checks"]["bus"] == "ok"
+        assert "database" in ready.json()["detail"]
