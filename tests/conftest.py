@@ -7,8 +7,8 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -39,8 +39,13 @@ def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     log = (tmp_path_factory.mktemp("s3-log") / "weed.log").open("wb")
-    server = S3Server.create(tmp_path_factory.mktemp("s3"), free_port(), "socle-test",
-                             "socle-test-secret-" + uuid.uuid4().hex, log=log)
+    server = S3Server.create(
+        tmp_path_factory.mktemp("s3"),
+        free_port(),
+        "socle-test",
+        "socle-test-secret-" + uuid.uuid4().hex,
+        log=log,
+    )
     server.start()
     yield server
     server.stop(timeout=30)
@@ -82,8 +87,12 @@ def new_database(postgres_url: str) -> Callable[[str], str]:
 
         async def _create() -> None:
             conn = await asyncpg.connect(
-                user=url.username, password=url.password or None, database=url.database,
-                host=url.query.get("host") or url.host, port=url.port)
+                user=url.username,
+                password=url.password or None,
+                database=url.database,
+                host=url.query.get("host") or url.host,
+                port=url.port,
+            )
             try:
                 await conn.execute(f'CREATE DATABASE "{name}"')
             finally:

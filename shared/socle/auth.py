@@ -42,8 +42,9 @@ class InvalidToken(Unauthorized):
     def __init__(self, detail: str) -> None:
         super().__init__(
             detail,
-            headers={"WWW-Authenticate": f'Bearer error="invalid_token", '
-                                         f'error_description="{detail}"'},
+            headers={
+                "WWW-Authenticate": f'Bearer error="invalid_token", error_description="{detail}"'
+            },
         )
 
 
@@ -51,9 +52,14 @@ class JWKSCache:
     """The issuer's public keys, fetched once and refetched (at most every
     ``min_refresh_seconds``) when a token names a ``kid`` we do not know."""
 
-    def __init__(self, url: str, *, ttl_seconds: float = 3600.0,
-                 min_refresh_seconds: float = 10.0,
-                 client: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        ttl_seconds: float = 3600.0,
+        min_refresh_seconds: float = 10.0,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
         self.url = url
         self.ttl_seconds = ttl_seconds
         self.min_refresh_seconds = min_refresh_seconds
@@ -87,20 +93,22 @@ class JWKSCache:
         if kid in self._keys and now - self._fetched_at < self.ttl_seconds:
             return self._keys[kid]
         async with self._lock:
-            if kid not in self._keys or time.monotonic() - self._fetched_at >= self.ttl_seconds:
-                if time.monotonic() - self._fetched_at >= self.min_refresh_seconds:
-                    try:
-                        await self._fetch()
-                    except (httpx.HTTPError, ValueError) as exc:
-                        log.warning("jwks_fetch_failed", url=self.url, error=repr(exc))
+            age = time.monotonic() - self._fetched_at
+            stale = kid not in self._keys or age >= self.ttl_seconds
+            if stale and age >= self.min_refresh_seconds:
+                try:
+                    await self._fetch()
+                except (httpx.HTTPError, ValueError) as exc:
+                    log.warning("jwks_fetch_failed", url=self.url, error=repr(exc))
             return self._keys.get(kid)
 
 
 class TokenVerifier:
     """Checks signature, algorithm, type, issuer, audience, lifetime and the Socle claims."""
 
-    def __init__(self, *, issuer: str, audience: str, jwks: JWKSCache,
-                 leeway_seconds: int = 30) -> None:
+    def __init__(
+        self, *, issuer: str, audience: str, jwks: JWKSCache, leeway_seconds: int = 30
+    ) -> None:
         self.issuer = issuer
         self.audience = audience
         self.jwks = jwks
@@ -155,7 +163,8 @@ class TokenVerifier:
             client_id=str(claims.get("client_id", "")),
             scopes=frozenset(scope.split()) if isinstance(scope, str) else frozenset(),
             roles=frozenset(r for r in roles if isinstance(r, str))
-            if isinstance(roles, list) else frozenset(),
+            if isinstance(roles, list)
+            else frozenset(),
             claims=claims,
         )
 
@@ -182,11 +191,11 @@ def require_scope(*scopes: str) -> Callable[[Request], Awaitable[Principal]]:
         if missing:
             needed = " ".join(missing)
             raise Forbidden(
-                f"The access token lacks the scope {needed}; ask for it when requesting "
-                "the token.",
+                f"The access token lacks the scope {needed}; ask for it when requesting the token.",
                 code="insufficient-scope",
-                headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", '
-                                             f'scope="{needed}"'},
+                headers={
+                    "WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{needed}"'
+                },
             )
         request.state.principal = principal
         return principal

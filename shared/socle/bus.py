@@ -1,4 +1,4 @@
-"""NATS JetStream: the stream, publishing with de-duplication, durable consumers with a dead letter."""
+"""NATS JetStream: the stream, de-duplicated publishing, durable consumers, a dead letter."""
 
 from __future__ import annotations
 
@@ -89,8 +89,9 @@ class Bus:
         await self._ensure_stream(f"{self.stream}_DEADLETTER", [f"{DEAD_LETTER_PREFIX}.>"])
 
     async def _ensure_stream(self, name: str, subjects: list[str]) -> None:
-        config = StreamConfig(name=name, subjects=subjects,
-                              duplicate_window=DUPLICATE_WINDOW_SECONDS)
+        config = StreamConfig(
+            name=name, subjects=subjects, duplicate_window=DUPLICATE_WINDOW_SECONDS
+        )
         try:
             await self.js.stream_info(name)
         except NotFoundError:
@@ -99,17 +100,24 @@ class Bus:
                 return
             await self.js.stream_info(name)
 
-    async def publish(self, subject: str, payload: bytes, msg_id: str,
-                      headers: dict[str, str] | None = None, timeout: float = 2.0) -> None:
+    async def publish(
+        self,
+        subject: str,
+        payload: bytes,
+        msg_id: str,
+        headers: dict[str, str] | None = None,
+        ack_wait: float = 2.0,
+    ) -> None:
         """Publish and wait for JetStream's ack; ``msg_id`` de-duplicates retries."""
         if not self.connected:
             raise BusUnavailable("bus disconnected")
         all_headers = dict(headers or {})
         all_headers["Nats-Msg-Id"] = msg_id
-        with tracer.start_as_current_span(f"publish {subject}", kind=SpanKind.PRODUCER,
-                                          context=extract_context(headers)):
+        with tracer.start_as_current_span(
+            f"publish {subject}", kind=SpanKind.PRODUCER, context=extract_context(headers)
+        ):
             try:
-                await self.js.publish(subject, payload, headers=all_headers, timeout=timeout)
+                await self.js.publish(subject, payload, headers=all_headers, timeout=ack_wait)
             except Exception as exc:
                 raise BusUnavailable(f"publish to {subject} failed: {exc!r}") from exc
 
@@ -154,8 +162,9 @@ class Bus:
     async def _handle(self, spec: ConsumerSpec, msg: Msg) -> None:
         attempt = msg.metadata.num_delivered
         headers = dict(msg.headers or {})
-        with tracer.start_as_current_span(f"consume {msg.subject}", kind=SpanKind.CONSUMER,
-                                          context=extract_context(headers)) as span:
+        with tracer.start_as_current_span(
+            f"consume {msg.subject}", kind=SpanKind.CONSUMER, context=extract_context(headers)
+        ) as span:
             try:
                 event = CloudEvent.from_bytes(msg.data)
                 span.set_attribute("cloudevents.event_id", event.id)
@@ -166,9 +175,14 @@ class Bus:
                     await self._dead_letter(spec, msg, exc)
                     return
                 delay = spec.backoff[min(attempt - 1, len(spec.backoff) - 1)]
-                log.warning("event_handling_failed", consumer=spec.durable,
-                            subject=msg.subject, attempt=attempt, retry_in=delay,
-                            error=exc.__class__.__name__)
+                log.warning(
+                    "event_handling_failed",
+                    consumer=spec.durable,
+                    subject=msg.subject,
+                    attempt=attempt,
+                    retry_in=delay,
+                    error=exc.__class__.__name__,
+                )
                 with contextlib.suppress(Exception):
                     await msg.nak(delay=delay)
                 return
@@ -181,14 +195,19 @@ class Bus:
         headers["Socle-Original-Subject"] = msg.subject
         msg_id = headers.get("Nats-Msg-Id", "") + f":{spec.durable}"
         try:
-            await self.publish(f"{DEAD_LETTER_PREFIX}.{spec.durable}.{msg.subject}", msg.data,
-                               msg_id, headers)
+            await self.publish(
+                f"{DEAD_LETTER_PREFIX}.{spec.durable}.{msg.subject}", msg.data, msg_id, headers
+            )
         except BusUnavailable:
             with contextlib.suppress(Exception):
                 await msg.nak(delay=5.0)
             return
-        log.error("event_dead_lettered", consumer=spec.durable, subject=msg.subject,
-                  error=exc.__class__.__name__)
+        log.error(
+            "event_dead_lettered",
+            consumer=spec.durable,
+            subject=msg.subject,
+            error=exc.__class__.__name__,
+        )
         with contextlib.suppress(Exception):
             await msg.term()
 
@@ -204,4 +223,3 @@ class Bus:
                 await self._nc.drain()
             self._nc = None
             self._js = None
-

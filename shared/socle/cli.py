@@ -37,8 +37,9 @@ def _port_free(host: str, port: int) -> bool:
 def _reachable(url: str, default_port: int) -> bool:
     parsed = urlparse(url)
     try:
-        with socket.create_connection((parsed.hostname or "127.0.0.1",
-                                       parsed.port or default_port), timeout=2):
+        with socket.create_connection(
+            (parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=2
+        ):
             return True
     except OSError:
         return False
@@ -47,11 +48,12 @@ def _reachable(url: str, default_port: int) -> bool:
 def preflight(settings: ServiceSettings, host: str, port: int) -> str | None:
     """The first reason the service cannot start, as one line for an operator, or None."""
     if not _port_free(host, port):
-        return (f"port {port} on {host} is taken: stop what uses it or choose another "
-                "with --port")
+        return f"port {port} on {host} is taken: stop what uses it or choose another with --port"
     if not _reachable(settings.nats_url, 4222):
-        return (f"NATS is not reachable at {settings.nats_url}: start it (make run does) or "
-                "set SOCLE_NATS_URL")
+        return (
+            f"NATS is not reachable at {settings.nats_url}: start it (make run does) or "
+            "set SOCLE_NATS_URL"
+        )
     return None
 
 
@@ -83,9 +85,13 @@ def main(
         problem = preflight(settings, args.host, args.port)
         if problem:
             return fail(f"socle-{name}: {problem}")
-        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning",
-                    access_log=False)
+        uvicorn.run(
+            create_app(settings),
+            host=args.host,
+            port=args.port,
+            log_level="warning",
+            access_log=False,
+        )
         return 0
     _, _, run = (commands or {})[args.command]
     return run(settings, args)
-

@@ -21,7 +21,12 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -62,8 +67,9 @@ infra_metadata = MetaData(naming_convention=NAMING)
 outbox_table = Table(
     "outbox",
     infra_metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
-           autoincrement=True),
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
     Column("event_id", String(64), nullable=False, unique=True),
     Column("subject", String(255), nullable=False),
     Column("aggregate", String(128), nullable=False),
@@ -84,8 +90,9 @@ inbox_table = Table(
 idempotency_table = Table(
     "idempotency_keys",
     infra_metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
-           autoincrement=True),
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
     Column("scope", String(255), nullable=False),
     Column("key", String(255), nullable=False),
     Column("fingerprint", String(64), nullable=False),

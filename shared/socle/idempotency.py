@@ -17,8 +17,11 @@ from socle.problems import Conflict, Unprocessable
 
 IdempotencyKey = Annotated[
     str | None,
-    Header(alias="Idempotency-Key", max_length=255,
-           description="Same key and same body replay the first answer; another body is 422."),
+    Header(
+        alias="Idempotency-Key",
+        max_length=255,
+        description="Same key and same body replay the first answer; another body is 422.",
+    ),
 ]
 
 Action = Callable[[AsyncSession], Awaitable[tuple[int, Any]]]
@@ -29,8 +32,9 @@ def fingerprint(body: Any) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-async def _replay(session: AsyncSession, scope: str, key: str,
-                  print_: str) -> tuple[int, Any] | None:
+async def _replay(
+    session: AsyncSession, scope: str, key: str, print_: str
+) -> tuple[int, Any] | None:
     row = (
         await session.execute(
             select(idempotency_table).where(
@@ -47,13 +51,16 @@ async def _replay(session: AsyncSession, scope: str, key: str,
             code="idempotency-key-reused",
         )
     if row.status_code is None:
-        raise Conflict("A request with this Idempotency-Key is still being processed; retry "
-                       "in a moment.", code="idempotency-in-progress")
+        raise Conflict(
+            "A request with this Idempotency-Key is still being processed; retry in a moment.",
+            code="idempotency-in-progress",
+        )
     return int(row.status_code), json.loads(row.response)
 
 
-async def run_idempotent(session: AsyncSession, *, scope: str, key: str | None, body: Any,
-                         action: Action) -> tuple[int, Any]:
+async def run_idempotent(
+    session: AsyncSession, *, scope: str, key: str | None, body: Any, action: Action
+) -> tuple[int, Any]:
     """Run ``action`` in one transaction, recording its answer under (scope, key).
 
     The key row is inserted first, inside the same transaction: a concurrent duplicate waits
@@ -70,8 +77,11 @@ async def run_idempotent(session: AsyncSession, *, scope: str, key: str | None, 
             return replay
     try:
         async with session.begin():
-            await session.execute(insert(idempotency_table).values(
-                scope=scope, key=key, fingerprint=print_, created_at=utcnow()))
+            await session.execute(
+                insert(idempotency_table).values(
+                    scope=scope, key=key, fingerprint=print_, created_at=utcnow()
+                )
+            )
             status, result = await action(session)
             await session.execute(
                 update(idempotency_table)

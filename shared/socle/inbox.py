@@ -15,7 +15,7 @@ EffectFn = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
 
 async def first_delivery(session: AsyncSession, consumer: str, event_id: str) -> bool:
     """Record ``event_id`` for ``consumer``; False when it was already processed."""
-    dialect = session.bind.dialect.name
+    dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     result = await session.execute(
         insert(inbox_table)
@@ -25,8 +25,9 @@ async def first_delivery(session: AsyncSession, consumer: str, event_id: str) ->
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def exactly_once(sessions: async_sessionmaker[AsyncSession], consumer: str,
-                 effect: EffectFn) -> Callable[[CloudEvent], Awaitable[None]]:
+def exactly_once(
+    sessions: async_sessionmaker[AsyncSession], consumer: str, effect: EffectFn
+) -> Callable[[CloudEvent], Awaitable[None]]:
     """Wrap ``effect`` so it runs in one transaction with the inbox record, at most once."""
 
     async def handle(event: CloudEvent) -> None:

@@ -31,8 +31,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_port(port: int, timeout: float, host: str = "127.0.0.1",
-                  proc: subprocess.Popen[bytes] | None = None) -> None:
+def wait_for_port(
+    port: int, timeout: float, host: str = "127.0.0.1", proc: subprocess.Popen[bytes] | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -65,7 +66,9 @@ class ManagedProcess:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(  # noqa: S603
-            self.args, stdout=self.log or subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            self.args,
+            stdout=self.log or subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 
@@ -98,8 +101,16 @@ class NatsServer(ManagedProcess):
     @classmethod
     def create(cls, directory: Path, port: int, log: IO[bytes] | None = None) -> NatsServer:
         directory.mkdir(parents=True, exist_ok=True)
-        args = [_binary("nats-server"), "-js", "-sd", str(directory), "-a", "127.0.0.1",
-                "-p", str(port)]
+        args = [
+            _binary("nats-server"),
+            "-js",
+            "-sd",
+            str(directory),
+            "-a",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ]
         return cls(args=args, log=log, directory=directory, port=port)
 
     @property
@@ -122,24 +133,55 @@ class S3Server(ManagedProcess):
     other_ports: list[int] = field(default_factory=list)
 
     @classmethod
-    def create(cls, directory: Path, port: int, access_key: str, secret_key: str,
-               log: IO[bytes] | None = None) -> S3Server:
+    def create(
+        cls,
+        directory: Path,
+        port: int,
+        access_key: str,
+        secret_key: str,
+        log: IO[bytes] | None = None,
+    ) -> S3Server:
         directory.mkdir(parents=True, exist_ok=True)
         config = directory / "s3.json"
-        config.write_text(json.dumps({"identities": [{
-            "name": "socle",
-            "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
-            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-        }]}))
+        config.write_text(
+            json.dumps(
+                {
+                    "identities": [
+                        {
+                            "name": "socle",
+                            "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
+                            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                        }
+                    ]
+                }
+            )
+        )
         master, volume, filer = free_port(), free_port(), free_port()
         # Each weed component also listens on its port + 10000 (gRPC).
-        args = [_binary("weed"), "server", f"-dir={directory}", "-ip=127.0.0.1",
-                "-ip.bind=127.0.0.1", f"-master.port={master}", f"-volume.port={volume}",
-                f"-filer.port={filer}", "-s3", f"-s3.port={port}", f"-s3.config={config}",
-                "-master.volumeSizeLimitMB=64", "-volume.max=50"]
-        return cls(args=args, log=log, directory=directory, port=port,
-                   access_key=access_key, secret_key=secret_key,
-                   other_ports=[master, volume, filer])
+        args = [
+            _binary("weed"),
+            "server",
+            f"-dir={directory}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            f"-master.port={master}",
+            f"-volume.port={volume}",
+            f"-filer.port={filer}",
+            "-s3",
+            f"-s3.port={port}",
+            f"-s3.config={config}",
+            "-master.volumeSizeLimitMB=64",
+            "-volume.max=50",
+        ]
+        return cls(
+            args=args,
+            log=log,
+            directory=directory,
+            port=port,
+            access_key=access_key,
+            secret_key=secret_key,
+            other_ports=[master, volume, filer],
+        )
 
     @property
     def endpoint(self) -> str:
@@ -200,4 +242,3 @@ class SmtpSink:
 
     def to(self, address: str) -> list[Message]:
         return [m for _, rcpts, m in self.messages if address in rcpts]
-

@@ -1,4 +1,5 @@
-"""Transactional outbox: events stored with the change, published by a relay that outlives the bus."""
+"""Transactional outbox: events stored with the change, published by a relay that outlives
+the bus."""
 
 from __future__ import annotations
 
@@ -46,8 +47,13 @@ class OutboxRelay:
     the duplicate (the inbox on the consumer side covers anything beyond the window).
     """
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: Bus,
-                 poll_seconds: float = 1.0, batch: int = 200) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        bus: Bus,
+        poll_seconds: float = 1.0,
+        batch: int = 200,
+    ) -> None:
         self.sessions = sessions
         self.bus = bus
         self.poll_seconds = poll_seconds
@@ -62,23 +68,32 @@ class OutboxRelay:
         """Publish what is pending; return how many rows were published."""
         async with self.sessions() as session, session.begin():
             query = (
-                select(outbox_table.c.id, outbox_table.c.event_id, outbox_table.c.subject,
-                       outbox_table.c.payload, outbox_table.c.headers)
+                select(
+                    outbox_table.c.id,
+                    outbox_table.c.event_id,
+                    outbox_table.c.subject,
+                    outbox_table.c.payload,
+                    outbox_table.c.headers,
+                )
                 .where(outbox_table.c.published_at.is_(None))
                 .order_by(outbox_table.c.id)
                 .limit(self.batch)
             )
-            if session.bind.dialect.name == "postgresql":
+            if session.get_bind().dialect.name == "postgresql":
                 query = query.with_for_update()
             rows = (await session.execute(query)).all()
             published: list[int] = []
             for row in rows:
                 try:
-                    await self.bus.publish(row.subject, row.payload, row.event_id,
-                                           dict(row.headers or {}))
+                    await self.bus.publish(
+                        row.subject, row.payload, row.event_id, dict(row.headers or {})
+                    )
                 except BusUnavailable as exc:
-                    log.warning("outbox_publish_deferred", pending=len(rows) - len(published),
-                                error=str(exc))
+                    log.warning(
+                        "outbox_publish_deferred",
+                        pending=len(rows) - len(published),
+                        error=str(exc),
+                    )
                     break
                 published.append(row.id)
             if published:

@@ -113,8 +113,13 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     out = []
     for err in exc.errors():
         loc = [str(part) for part in err.get("loc", ())]
-        out.append({"field": ".".join(loc), "message": err.get("msg", "invalid"),
-                    "code": err.get("type", "invalid")})
+        out.append(
+            {
+                "field": ".".join(loc),
+                "message": err.get("msg", "invalid"),
+                "code": err.get("type", "invalid"),
+            }
+        )
     return out
 
 
@@ -123,15 +128,22 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
-        return problem_response(request, exc.status, exc.code, exc.title, exc.detail,
-                                exc.errors, exc.headers)
+        return problem_response(
+            request, exc.status, exc.code, exc.title, exc.detail, exc.errors, exc.headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = _field_errors(exc)
         fields = ", ".join(e["field"] for e in errors)
-        return problem_response(request, 422, "validation-error", "Invalid request",
-                                f"The request has invalid fields: {fields}.", errors)
+        return problem_response(
+            request,
+            422,
+            "validation-error",
+            "Invalid request",
+            f"The request has invalid fields: {fields}.",
+            errors,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -141,11 +153,17 @@ def install_problem_handlers(app: FastAPI) -> None:
             detail = f"No resource at {request.url.path}."
         if exc.status_code == 405:
             detail = f"Method {request.method} is not allowed on {request.url.path}."
-        return problem_response(request, exc.status_code, code, title, detail,
-                                headers=dict(exc.headers or {}))
+        return problem_response(
+            request, exc.status_code, code, title, detail, headers=dict(exc.headers or {})
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled_error", path=request.url.path)
-        return problem_response(request, 500, "internal-error", "Internal error",
-                                "The service failed to answer; the error is logged.")
+        return problem_response(
+            request,
+            500,
+            "internal-error",
+            "Internal error",
+            "The service failed to answer; the error is logged.",
+        )

@@ -41,8 +41,9 @@ Hook = Callable[[Runtime], Awaitable[None]]
 ConsumersFactory = Callable[[Runtime], Sequence[ConsumerSpec]]
 
 
-def _sessionmaker_waking(engine: AsyncEngine,
-                         relay: Callable[[], OutboxRelay | None]) -> async_sessionmaker[AsyncSession]:
+def _sessionmaker_waking(
+    engine: AsyncEngine, relay: Callable[[], OutboxRelay | None]
+) -> async_sessionmaker[AsyncSession]:
     """Sessions whose commit wakes the outbox relay when they recorded an event."""
 
     class ServiceSession(Session):
@@ -98,11 +99,11 @@ def create_service_app(
         await bus.connect()
         relay = OutboxRelay(sessions, bus, poll_seconds=settings.outbox_poll_seconds)
         holder["relay"] = relay
-        runtime = Runtime(settings=settings, engine=engine, sessions=sessions, bus=bus,
-                          relay=relay)
+        runtime = Runtime(settings=settings, engine=engine, sessions=sessions, bus=bus, relay=relay)
         app.state.runtime = runtime
         app.state.verifier = TokenVerifier(
-            issuer=settings.issuer, audience=audience,
+            issuer=settings.issuer,
+            audience=audience,
             jwks=JWKSCache(settings.resolved_jwks_url),
         )
         for hook in on_startup:
@@ -119,8 +120,9 @@ def create_service_app(
             await bus.close()
             await engine.dispose()
 
-    app = FastAPI(title=f"Socle {name}", version=version, description=description,
-                  lifespan=lifespan)
+    app = FastAPI(
+        title=f"Socle {name}", version=version, description=description, lifespan=lifespan
+    )
     install_problem_handlers(app)
     Metrics(name).install(app)
     instrument_app(app, engine)
@@ -131,9 +133,12 @@ def create_service_app(
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": name}
 
-    @app.get("/readyz", tags=["operations"], summary="Readiness: database, bus and stores",
-             responses={503: {"description": "A dependency is down",
-                              "content": {PROBLEM_JSON: {}}}})
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        summary="Readiness: database, bus and stores",
+        responses={503: {"description": "A dependency is down", "content": {PROBLEM_JSON: {}}}},
+    )
     async def readyz(runtime: RuntimeDep) -> JSONResponse:
         status: dict[str, str] = {}
         try:
@@ -152,10 +157,17 @@ def create_service_app(
         down = [k for k, v in status.items() if v != "ok"]
         if down:
             return JSONResponse(
-                {"type": "https://socle.swiss/problems/not-ready", "title": "Not ready",
-                 "status": 503, "detail": f"Not ready: {', '.join(down)} unavailable.",
-                 "instance": "/readyz", "checks": status},
-                status_code=503, media_type=PROBLEM_JSON)
+                {
+                    "type": "https://socle.swiss/problems/not-ready",
+                    "title": "Not ready",
+                    "status": 503,
+                    "detail": f"Not ready: {', '.join(down)} unavailable.",
+                    "instance": "/readyz",
+                    "checks": status,
+                },
+                status_code=503,
+                media_type=PROBLEM_JSON,
+            )
         return JSONResponse({"status": "ready", "checks": status})
 
     for router in routers:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import structlog
@@ -16,12 +16,19 @@ from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
-from prometheus_client import generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 
-def _add_trace_ids(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def _add_trace_ids(
+    _: Any, __: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     ctx = trace.get_current_span().get_span_context()
     if ctx.is_valid:
         event_dict["trace_id"] = format(ctx.trace_id, "032x")
@@ -51,8 +58,9 @@ def configure_logging(service: str, level: str = "INFO") -> None:
 def configure_tracing(service: str) -> None:
     """Install a tracer provider once per process (exporters come from ``OTEL_*``)."""
     if not isinstance(trace.get_tracer_provider(), TracerProvider):
-        trace.set_tracer_provider(TracerProvider(resource=Resource.create(
-            {"service.name": f"socle-{service}"})))
+        trace.set_tracer_provider(
+            TracerProvider(resource=Resource.create({"service.name": f"socle-{service}"}))
+        )
         HTTPXClientInstrumentor().instrument()
 
 
@@ -66,24 +74,35 @@ class Metrics:
 
     def __init__(self, service: str) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter("http_requests_total", "HTTP requests answered",
-                                ["service", "method", "route", "status"], registry=self.registry)
-        self.latency = Histogram("http_request_duration_seconds", "HTTP request latency",
-                                 ["service", "method", "route"], registry=self.registry)
+        self.requests = Counter(
+            "http_requests_total",
+            "HTTP requests answered",
+            ["service", "method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "http_request_duration_seconds",
+            "HTTP request latency",
+            ["service", "method", "route"],
+            registry=self.registry,
+        )
         self.service = service
 
     def install(self, app: FastAPI) -> None:
         @app.middleware("http")
-        async def _measure(request: Request,
-                           call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        async def _measure(
+            request: Request, call_next: Callable[[Request], Awaitable[Response]]
+        ) -> Response:
             start = time.perf_counter()
             response = await call_next(request)
             route = request.scope.get("route")
             path = getattr(route, "path", "unmatched")
             self.latency.labels(self.service, request.method, path).observe(
-                time.perf_counter() - start)
-            self.requests.labels(self.service, request.method, path,
-                                 str(response.status_code)).inc()
+                time.perf_counter() - start
+            )
+            self.requests.labels(
+                self.service, request.method, path, str(response.status_code)
+            ).inc()
             return response
 
         @app.get("/metrics", include_in_schema=False)

@@ -76,9 +76,16 @@ class TestIssuer:
     ) -> str:
         now = int(time.time())
         payload: dict[str, Any] = {
-            "iss": self.issuer, "sub": subject, "aud": audience, "iat": now,
-            "exp": now + lifetime, "jti": uuid.uuid4().hex, "client_id": "test-client",
-            "scope": " ".join(scopes), "tenant": tenant, "roles": list(roles),
+            "iss": self.issuer,
+            "sub": subject,
+            "aud": audience,
+            "iat": now,
+            "exp": now + lifetime,
+            "jti": uuid.uuid4().hex,
+            "client_id": "test-client",
+            "scope": " ".join(scopes),
+            "tenant": tenant,
+            "roles": list(roles),
         }
         payload.update(claims)
         header = {"typ": "at+jwt", "kid": self.kid}

@@ -1,4 +1,5 @@
-"""Every service starts on migrated PostgreSQL and real NATS and answers its operations endpoints."""
+"""Every service starts on migrated PostgreSQL and real NATS and answers its operations
+endpoints."""
 
 from __future__ import annotations
 
@@ -15,16 +16,25 @@ SERVICES = ["identity", "payment", "storage", "notify", "procedures"]
 def build(service: str, **settings: object):
     module = importlib.import_module(f"socle_{service}.app")
     settings_module = importlib.import_module(f"socle_{service}.settings")
-    cls = next(v for k, v in vars(settings_module).items() if k.endswith("Settings")
-               and k != "ServiceSettings")
+    cls = next(
+        v
+        for k, v in vars(settings_module).items()
+        if k.endswith("Settings") and k != "ServiceSettings"
+    )
     return module.create_app(cls(**settings))
 
 
 @pytest.mark.parametrize("service", SERVICES)
-async def test_service_answers_health_ready_metrics_openapi(service, migrated_database,
-                                                            nats_server, issuer):
-    app = build(service, database_url=migrated_database(service), nats_url=nats_server.url,
-                issuer=issuer.issuer, jwks_url=issuer.jwks_url)
+async def test_service_answers_health_ready_metrics_openapi(
+    service, migrated_database, nats_server, issuer
+):
+    app = build(
+        service,
+        database_url=migrated_database(service),
+        nats_url=nats_server.url,
+        issuer=issuer.issuer,
+        jwks_url=issuer.jwks_url,
+    )
     async with running(app) as client:
         assert (await client.get("/healthz")).json()["status"] == "ok"
         ready = await client.get("/readyz")
@@ -38,8 +48,13 @@ async def test_service_answers_health_ready_metrics_openapi(service, migrated_da
 
 
 async def test_readyz_names_the_database_when_it_is_down(migrated_database, nats_server, issuer):
-    app = build("payment", database_url=migrated_database("payment"), nats_url=nats_server.url,
-                issuer=issuer.issuer, jwks_url=issuer.jwks_url)
+    app = build(
+        "payment",
+        database_url=migrated_database("payment"),
+        nats_url=nats_server.url,
+        issuer=issuer.issuer,
+        jwks_url=issuer.jwks_url,
+    )
     async with running(app) as client:
         runtime = app.state.runtime
         healthy_engine = runtime.engine

@@ -1,0 +1,55 @@
+"""Settings: a bad or missing variable stops start-up with one line naming it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from socle.config import ServiceSettings, load_settings
+
+
+class NeedsSecret(ServiceSettings):
+    webhook_secret: str
+    max_amount: int = 100
+
+
+def test_missing_setting_names_the_variable(monkeypatch, capsys):
+    monkeypatch.delenv("SOCLE_WEBHOOK_SECRET", raising=False)
+    with pytest.raises(SystemExit) as exit_info:
+        load_settings(NeedsSecret)
+    assert exit_info.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == ["configuration error: SOCLE_WEBHOOK_SECRET: Field required"]
+
+
+def test_malformed_setting_says_what_is_expected(monkeypatch, capsys):
+    monkeypatch.setenv("SOCLE_WEBHOOK_SECRET", "s")
+    monkeypatch.setenv("SOCLE_MAX_AMOUNT", "lots")
+    with pytest.raises(SystemExit):
+        load_settings(NeedsSecret)
+    err = capsys.readouterr().err
+    assert "SOCLE_MAX_AMOUNT" in err
+    assert "valid integer" in err
+
+
+def test_settings_read_from_environment(monkeypatch):
+    monkeypatch.setenv("SOCLE_WEBHOOK_SECRET", "s")
+    monkeypatch.setenv("SOCLE_MAX_AMOUNT", "5")
+    assert load_settings(NeedsSecret).max_amount == 5
+
+
+def test_service_refuses_to_start_without_nats():
+    result = subprocess.run(
+        [sys.executable, "-m", "socle_payment", "serve", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"SOCLE_NATS_URL": "nats://127.0.0.1:1", "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "socle-payment: NATS is not reachable at nats://127.0.0.1:1: start it (make run does) "
+        "or set SOCLE_NATS_URL"
+    )

@@ -1,0 +1,121 @@
+"""Idempotency-Key: one execution, the same answer on replay, 422 for another body."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
+
+from socle.db import create_engine, create_sessionmaker, infra_metadata
+from socle.idempotency import run_idempotent
+from socle.problems import Unprocessable
+
+charges = Table(
+    "charges",
+    MetaData(),
+    Column("id", Integer, primary_key=True),
+    Column("tenant", String(64)),
+    Column("amount", Integer),
+)
+
+
+@pytest.fixture
+async def charge_table(engine):
+    async with engine.begin() as conn:
+        await conn.run_sync(charges.metadata.create_all)
+
+
+def charge(tenant: str, amount: int):
+    async def action(session):
+        await asyncio.sleep(0.2)  # slow enough for the duplicate to arrive meanwhile
+        new_id = (
+            await session.execute(
+                insert(charges).values(tenant=tenant, amount=amount).returning(charges.c.id)
+            )
+        ).scalar_one()
+        return 201, {"id": new_id, "amount": amount}
+
+    return action
+
+
+async def count(sessions, tenant: str) -> int:
+    async with sessions() as session:
+        return int(
+            await session.scalar(
+                select(func.count()).select_from(charges).where(charges.c.tenant == tenant)
+            )
+            or 0
+        )
+
+
+async def test_concurrent_duplicates_charge_once_and_get_the_same_answer(
+    charge_table, sessions, tenant
+):
+    key = uuid.uuid4().hex
+
+    async def post():
+        async with sessions() as session:
+            return await run_idempotent(
+                session, scope=tenant, key=key, body={"amount": 150}, action=charge(tenant, 150)
+            )
+
+    first, second = await asyncio.gather(post(), post())
+    assert first == second
+    assert first[0] == 201
+    assert await count(sessions, tenant) == 1
+    assert await post() == first  # a later replay too
+
+
+async def test_concurrent_duplicates_on_sqlite_charge_once(tmp_path, tenant):
+    """The embedded database of ``make run`` serialises the duplicates the same way."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/socle.db")
+    async with engine.begin() as conn:
+        await conn.run_sync(infra_metadata.create_all)
+        await conn.run_sync(charges.metadata.create_all)
+    sessions = create_sessionmaker(engine)
+    try:
+        await test_concurrent_duplicates_charge_once_and_get_the_same_answer(None, sessions, tenant)
+    finally:
+        await engine.dispose()
+
+
+async def test_same_key_other_body_is_refused(charge_table, sessions, tenant):
+    key = uuid.uuid4().hex
+    async with sessions() as session:
+        await run_idempotent(
+            session, scope=tenant, key=key, body={"amount": 150}, action=charge(tenant, 150)
+        )
+    async with sessions() as session:
+        with pytest.raises(Unprocessable, match="different request body"):
+            await run_idempotent(
+                session, scope=tenant, key=key, body={"amount": 999}, action=charge(tenant, 999)
+            )
+    assert await count(sessions, tenant) == 1
+
+
+async def test_keys_are_scoped_per_tenant(charge_table, sessions, tenant):
+    key = "order-1"
+    for scope in (tenant, tenant + "x"):
+        async with sessions() as session:
+            await run_idempotent(
+                session, scope=scope, key=key, body={"amount": 1}, action=charge(tenant, 1)
+            )
+    assert await count(sessions, tenant) == 2
+
+
+async def test_failed_action_leaves_the_key_free(charge_table, sessions, tenant):
+    key = uuid.uuid4().hex
+
+    async def fails(session):
+        raise Unprocessable("amount over the cap")
+
+    async with sessions() as session:
+        with pytest.raises(Unprocessable):
+            await run_idempotent(session, scope=tenant, key=key, body={}, action=fails)
+    async with sessions() as session:
+        status, _ = await run_idempotent(
+            session, scope=tenant, key=key, body={}, action=charge(tenant, 5)
+        )
+    assert status == 201
