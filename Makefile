@@ -5,7 +5,6 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SERVICES := identity payment storage notify procedures
 STAMP := $(VENV)/.installed
-SOURCES := shared socle $(addprefix services/,$(SERVICES)) tests bench deploy/local
 
 .DEFAULT_GOAL := help
 
@@ -22,19 +21,21 @@ $(STAMP): requirements-dev.txt shared/pyproject.toml $(foreach s,$(SERVICES),ser
 .PHONY: install
 install: $(STAMP) ## create .venv and install everything (idempotent)
 
-.PHONY: chromium
-chromium: ## install Debian's Chromium for the browser tests when it is missing
-	@command -v chromium >/dev/null || { \
+DEBIAN_TOOLS := chromium kubectl
+.PHONY: tools
+tools: ## install Debian's chromium (browser tests) and kubectl (manifests) when missing
+	@missing=$$(for t in $(DEBIAN_TOOLS); do command -v $$t >/dev/null || echo $$t; done); \
+	if [ -n "$$missing" ]; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get install -y -qq chromium >/dev/null 2>&1 || \
-	  { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; }; }
+	  $$SUDO apt-get install -y -qq $$missing >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$missing; }; fi
 
 .PHONY: run
 run: install ## start NATS, S3, the mail sink and every service; Ctrl-C stops all
 	$(PY) deploy/local/run.py
 
 .PHONY: test
-test: install chromium ## install and run the whole test suite
+test: install tools ## install and run the whole test suite
 	$(PY) -m pytest -q
 
 .PHONY: lint
@@ -53,7 +54,7 @@ bench: install ## side-by-side benchmarks; writes docs/benchmarks.md
 	$(PY) bench/run.py
 
 .PHONY: deploy-check
-deploy-check: install ## lint Dockerfiles and render the Kubernetes manifests
+deploy-check: install tools ## lint Dockerfiles and render the Kubernetes manifests
 	$(PY) deploy/check.py
 
 .PHONY: clean

@@ -1,0 +1,208 @@
+"""``make run``: NATS, S3, the mail sink and the five services on this machine.
+
+Everything lives under ``var/`` (databases, the bus's store, S3 data, received mails,
+logs are printed with a prefix per part). Ctrl-C stops every process this started.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+from socle.localinfra import NatsServer, S3Server, SmtpSink
+
+ROOT = Path(__file__).resolve().parents[2]
+VAR = ROOT / "var"
+PORTS = {
+    "procedures": int(os.environ.get("SOCLE_PROCEDURES_PORT", 8000)),
+    "identity": int(os.environ.get("SOCLE_IDENTITY_PORT", 8001)),
+    "payment": int(os.environ.get("SOCLE_PAYMENT_PORT", 8002)),
+    "storage": int(os.environ.get("SOCLE_STORAGE_PORT", 8003)),
+    "notify": int(os.environ.get("SOCLE_NOTIFY_PORT", 8004)),
+}
+NATS_PORT = int(os.environ.get("SOCLE_NATS_PORT", 4222))
+S3_PORT = int(os.environ.get("SOCLE_S3_PORT", 8333))
+SMTP_PORT = int(os.environ.get("SOCLE_SMTP_PORT", 1025))
+S3_ACCESS_KEY = "socle-dev"
+S3_SECRET_KEY = "socle-dev-secret-key"  # local SeaweedFS only
+COLOURS = ["36", "32", "33", "35", "34", "31", "96", "92"]
+START_ORDER = ["identity", "payment", "storage", "notify", "procedures"]
+
+
+def say(message: str) -> None:
+    print(f"\033[1m[socle]\033[0m {message}", flush=True)
+
+
+def port_taken(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def pump(name: str, stream: IO[bytes], colour: str) -> None:
+    prefix = f"\033[{colour}m{name:>10} |\033[0m "
+    for raw in iter(stream.readline, b""):
+        sys.stdout.write(prefix + raw.decode(errors="replace"))
+        sys.stdout.flush()
+
+
+def service_env(name: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "SOCLE_ENVIRONMENT": "development",
+        "SOCLE_DATABASE_URL": f"sqlite+aiosqlite:///{VAR / (name + '.db')}",
+        "SOCLE_NATS_URL": f"nats://127.0.0.1:{NATS_PORT}",
+        "SOCLE_ISSUER": f"http://localhost:{PORTS['identity']}",
+        "SOCLE_S3_ENDPOINT": f"http://127.0.0.1:{S3_PORT}",
+        "SOCLE_S3_ACCESS_KEY": S3_ACCESS_KEY,
+        "SOCLE_S3_SECRET_KEY": S3_SECRET_KEY,
+        "SOCLE_SMTP_HOST": "127.0.0.1",
+        "SOCLE_SMTP_PORT": str(SMTP_PORT),
+        "SOCLE_PAYMENT_PUBLIC_URL": f"http://localhost:{PORTS['payment']}",
+        "SOCLE_PUBLIC_URL": f"http://localhost:{PORTS[name]}",
+        "SOCLE_WEBHOOK_ALLOW_PRIVATE": "true",
+    })
+    for other, port in PORTS.items():
+        env[f"SOCLE_{other.upper()}_URL"] = f"http://localhost:{port}"
+    return env
+
+
+class Launcher:
+    def __init__(self) -> None:
+        self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.infra: list[NatsServer | S3Server] = []
+        self.sink: SmtpSink | None = None
+
+    def spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> None:
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                env=env, cwd=ROOT, start_new_session=True)
+        colour = COLOURS[len(self.procs) % len(COLOURS)]
+        threading.Thread(target=pump, args=(name, proc.stdout, colour), daemon=True).start()
+        self.procs.append((name, proc))
+
+    def start_infra(self) -> None:
+        VAR.mkdir(exist_ok=True)
+        logs = VAR / "logs"
+        logs.mkdir(exist_ok=True)
+        say(f"NATS JetStream on {NATS_PORT}")
+        nats = NatsServer.create(VAR / "nats", NATS_PORT, log=(logs / "nats.log").open("ab"))
+        nats.start()
+        self.infra.append(nats)
+        say(f"S3 (SeaweedFS) on {S3_PORT}, waiting for it to answer")
+        s3 = S3Server.create(VAR / "s3", S3_PORT, S3_ACCESS_KEY, S3_SECRET_KEY,
+                             log=(logs / "s3.log").open("ab"))
+        s3.start(timeout=120)
+        self.infra.append(s3)
+        self.sink = SmtpSink(SMTP_PORT, VAR / "mail")
+        self.sink.start()
+        say(f"mail sink (SMTP) on {SMTP_PORT}; mails land in var/mail/")
+
+    def migrate(self) -> None:
+        for name in START_ORDER:
+            subprocess.run([sys.executable, "-m", f"socle_{name}", "migrate"],  # noqa: S603
+                           env=service_env(name), cwd=ROOT, check=True)
+        say("database migrations applied")
+
+    def start_services(self) -> None:
+        for name in START_ORDER:
+            self.spawn(name, [sys.executable, "-m", f"socle_{name}", "serve", "--host",
+                              "127.0.0.1", "--port", str(PORTS[name])], service_env(name))
+
+    def wait_healthy(self, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        for name in START_ORDER:
+            url = f"http://127.0.0.1:{PORTS[name]}/healthz"
+            while True:
+                proc = dict(self.procs)[name]
+                if proc.poll() is not None:
+                    raise SystemExit(f"{name} exited with {proc.returncode}; see its lines above")
+                try:
+                    if httpx.get(url, timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"{name} did not answer {url} in {timeout:.0f}s")
+                time.sleep(0.3)
+
+    def seed(self) -> dict[str, object]:
+        output = VAR / "dev-credentials.json"
+        subprocess.run([sys.executable, "-m", "socle_identity", "seed-demo", "--output",  # noqa: S603
+                        str(output)], env=service_env("identity"), cwd=ROOT, check=True,
+                       stdout=subprocess.DEVNULL)
+        return json.loads(output.read_text())  # type: ignore[no-any-return]
+
+    def stop(self) -> None:
+        for _, proc in reversed(self.procs):
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for _, proc in self.procs:
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        if self.sink is not None:
+            self.sink.stop()
+        for server in reversed(self.infra):
+            server.stop(timeout=30)
+
+
+def main() -> int:
+    wanted = {**{f"{n} service": p for n, p in PORTS.items()}, "NATS": NATS_PORT,
+              "S3": S3_PORT, "SMTP sink": SMTP_PORT}
+    taken = [f"{what} port {port}" for what, port in wanted.items() if port_taken(port)]
+    if taken:
+        print(f"make run: {', '.join(taken)} already in use: stop what holds it (another "
+              "make run?) or set SOCLE_<PART>_PORT", file=sys.stderr)
+        return 1
+    launcher = Launcher()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        launcher.start_infra()
+        launcher.migrate()
+        launcher.start_services()
+        launcher.wait_healthy()
+        credentials = launcher.seed()
+        say("demo tenant, client and accounts written to var/dev-credentials.json")
+        say(json.dumps(credentials, indent=2))
+        say("Socle is running:")
+        for name in START_ORDER:
+            print(f"    {name:<11} http://localhost:{PORTS[name]}  "
+                  f"(API docs: http://localhost:{PORTS[name]}/docs)")
+        print(f"    {'NATS':<11} nats://127.0.0.1:{NATS_PORT}\n"
+              f"    {'S3':<11} http://127.0.0.1:{S3_PORT} (key {S3_ACCESS_KEY})\n"
+              f"    {'SMTP sink':<11} 127.0.0.1:{SMTP_PORT}, mails in var/mail/")
+        say("Ctrl-C stops everything.")
+        while not stop.is_set():
+            for name, proc in launcher.procs:
+                if proc.poll() is not None:
+                    say(f"{name} exited with {proc.returncode}; stopping everything")
+                    stop.set()
+            stop.wait(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        say("stopping")
+        launcher.stop()
+        say("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
