@@ -14,7 +14,7 @@ OVERLAYS = sorted((ROOT / "deploy" / "kubernetes" / "overlays").iterdir())
 
 
 def run(args: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(args, capture_output=True, text=True, check=False)  # noqa: S603
+    return subprocess.run(args, capture_output=True, text=True, check=False)
 
 
 def main() -> int:

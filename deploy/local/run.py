@@ -113,7 +113,7 @@ class Launcher:
 
     def migrate(self) -> None:
         for name in START_ORDER:
-            subprocess.run([sys.executable, "-m", f"socle_{name}", "migrate"],  # noqa: S603
+            subprocess.run([sys.executable, "-m", f"socle_{name}", "migrate"],
                            env=service_env(name), cwd=ROOT, check=True)
         say("database migrations applied")
 
@@ -141,7 +141,7 @@ class Launcher:
 
     def seed(self) -> dict[str, object]:
         output = VAR / "dev-credentials.json"
-        subprocess.run([sys.executable, "-m", "socle_identity", "seed-demo", "--output",  # noqa: S603
+        subprocess.run([sys.executable, "-m", "socle_identity", "seed-demo", "--output",
                         str(output)], env=service_env("identity"), cwd=ROOT, check=True,
                        stdout=subprocess.DEVNULL)
         return json.loads(output.read_text())  # type: ignore[no-any-return]
