@@ -120,6 +120,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
             dbapi_conn.isolation_level = None  # let the "begin" hook below open transactions
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")  # WAL: durable across process crashes
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
