@@ -22,7 +22,7 @@ import httpx
 from socle.localinfra import NatsServer, S3Server, SmtpSink
 
 ROOT = Path(__file__).resolve().parents[2]
-VAR = ROOT / "var"
+VAR = Path(os.environ.get("SOCLE_VAR_DIR", ROOT / "var"))
 PORTS = {
     "procedures": int(os.environ.get("SOCLE_PROCEDURES_PORT", 8000)),
     "identity": int(os.environ.get("SOCLE_IDENTITY_PORT", 8001)),
