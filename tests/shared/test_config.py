@@ -53,3 +53,24 @@ def test_service_refuses_to_start_without_nats():
         "socle-payment: NATS is not reachable at nats://127.0.0.1:1: start it (make run does) "
         "or set SOCLE_NATS_URL"
     )
+
+
+def test_service_refuses_a_taken_port(nats_server):
+    import socket
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "socle_storage", "serve", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={"SOCLE_NATS_URL": nats_server.url, "PATH": "/usr/bin:/bin"},
+        )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"socle-storage: port {port} on 127.0.0.1 is taken: stop what uses it or choose "
+        "another with --port"
+    )

@@ -1,0 +1,84 @@
+"""One trace from an HTTP request through the outbox and the bus to a consumer; JSON logs
+carry the trace id; /metrics counts requests per route."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import structlog
+from fastapi import APIRouter
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from socle.bus import ConsumerSpec
+from socle.config import ServiceSettings
+from socle.events import CloudEvent
+from socle.outbox import record_event
+from socle.service import SessionDep, create_service_app
+from socle.telemetry import configure_tracing
+from socle.testing import running
+
+
+async def test_request_event_and_consumer_share_one_trace(
+    migrated_database, nats_server, issuer, tenant, capsys
+):
+    configure_tracing("test")
+    provider = trace.get_tracer_provider()
+    assert isinstance(provider, TracerProvider)
+    spans = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    consumed: list[tuple[int, str]] = []
+    router = APIRouter()
+
+    @router.post("/v1/things")
+    async def create_thing(session: SessionDep) -> dict[str, str]:
+        async with session.begin():
+            event = CloudEvent.new(service="thing", type="thing.created", tenant=tenant, data={})
+            await record_event(session, event, aggregate="thing:1")
+        structlog.get_logger("test").info("thing_created")
+        return {"event_id": event.id}
+
+    async def on_event(event: CloudEvent) -> None:
+        consumed.append((trace.get_current_span().get_span_context().trace_id, event.id))
+
+    settings = ServiceSettings(
+        database_url=migrated_database("procedures"),
+        nats_url=nats_server.url,
+        issuer=issuer.issuer,
+        jwks_url=issuer.jwks_url,
+        outbox_poll_seconds=5,
+    )
+    app = create_service_app(
+        name="tracetest",
+        settings=settings,
+        routers=[router],
+        consumers=lambda rt: [
+            ConsumerSpec(
+                durable=f"trace-{tenant}", subjects=[f"socle.{tenant}.>"], handler=on_event
+            )
+        ],
+    )
+    async with running(app) as client:
+        event_id = (await client.post("/v1/things")).json()["event_id"]
+        for _ in range(100):  # the commit wakes the relay: no waiting for its 5 s poll
+            if consumed:
+                break
+            await asyncio.sleep(0.05)
+        metrics = (await client.get("/metrics")).text
+    server_spans = [s for s in spans.get_finished_spans() if s.name == "POST /v1/things"]
+    assert server_spans, [s.name for s in spans.get_finished_spans()]
+    request_trace = server_spans[0].context.trace_id
+    assert consumed == [(request_trace, event_id)]
+    log_lines = [
+        json.loads(line)
+        for line in capsys.readouterr().err.splitlines()
+        if line.startswith("{") and "thing_created" in line
+    ]
+    assert log_lines[0]["trace_id"] == format(request_trace, "032x")
+    assert log_lines[0]["service"] == "tracetest"
+    assert (
+        'http_requests_total{method="POST",route="/v1/things",service="tracetest",status="200"} 1.0'
+    ) in metrics
