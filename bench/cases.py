@@ -41,27 +41,37 @@ async def token_verification(folder: Path) -> Case:
     issuer = TestIssuer("https://identity.bench")
     issuer.start()
     try:
-        tokens = [issuer.token(audience="socle-payment", scopes=["payments:read"])
-                  for _ in range(3000)]
-        verifier = TokenVerifier(issuer=issuer.issuer, audience="socle-payment",
-                                 jwks=JWKSCache(issuer.jwks_url))
+        tokens = [
+            issuer.token(audience="socle-payment", scopes=["payments:read"]) for _ in range(3000)
+        ]
+        verifier = TokenVerifier(
+            issuer=issuer.issuer, audience="socle-payment", jwks=JWKSCache(issuer.jwks_url)
+        )
         await verifier.verify(tokens[0])  # warm the key cache
         start = time.perf_counter()
         for token in tokens:
             await verifier.verify(token)
         ours = len(tokens) / (time.perf_counter() - start)
         data = folder / "verify.json"
-        data.write_text(json.dumps({"jwks": issuer.jwks, "tokens": tokens,
-                                    "issuer": issuer.issuer, "audience": "socle-payment"}))
+        data.write_text(
+            json.dumps(
+                {
+                    "jwks": issuer.jwks,
+                    "tokens": tokens,
+                    "issuer": issuer.issuer,
+                    "audience": "socle-payment",
+                }
+            )
+        )
         script = folder / "verify.js"
         script.write_text(JOSE_VERIFY)
-        out = subprocess.run(["node", str(script), str(data)], capture_output=True, text=True,
-                             check=True, cwd=folder).stdout
+        out = subprocess.run(
+            ["node", str(script), str(data)], capture_output=True, text=True, check=True, cwd=folder
+        ).stdout
         peer = float(json.loads(out)["rate"])
     finally:
         issuer.stop()
-    return ("ES256 access-token verification", "socle.auth", "jose (Node)", "tokens/s",
-            ours, peer)
+    return ("ES256 access-token verification", "socle.auth", "jose (Node)", "tokens/s", ours, peer)
 
 
 async def outbox_publishing(folder: Path) -> Case:
@@ -80,8 +90,7 @@ async def outbox_publishing(folder: Path) -> Case:
         count = 2000
 
         def event(i: int, tenant: str) -> CloudEvent:
-            return CloudEvent.new(service="bench", type="bench.done", tenant=tenant,
-                                  data={"i": i})
+            return CloudEvent.new(service="bench", type="bench.done", tenant=tenant, data={"i": i})
 
         start = time.perf_counter()
         for i in range(count):
@@ -101,10 +110,14 @@ async def outbox_publishing(folder: Path) -> Case:
     finally:
         await engine.dispose()
         nats.stop()
-    return ("event publishing (commit + publish + ack)", "outbox + relay", "direct nats-py",
-            "events/s", ours, peer)
+    return (
+        "event publishing (commit + publish + ack)",
+        "outbox + relay",
+        "direct nats-py",
+        "events/s",
+        ours,
+        peer,
+    )
 
 
 ALL = [token_verification, outbox_publishing]
-
-

@@ -38,8 +38,19 @@ class Result:
 
 
 def install_peers(folder: Path) -> None:
-    subprocess.run(["npm", "install", "--silent", "--no-audit", "--no-fund", "--prefix",
-                    str(folder), *cases.NPM_PEERS], check=True)
+    subprocess.run(
+        [
+            "npm",
+            "install",
+            "--silent",
+            "--no-audit",
+            "--no-fund",
+            "--prefix",
+            str(folder),
+            *cases.NPM_PEERS,
+        ],
+        check=True,
+    )
 
 
 def machine() -> str:
@@ -52,10 +63,13 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    node = subprocess.run(["node", "--version"], capture_output=True, text=True,
-                          check=False).stdout.strip()
-    return (f"{platform.system()} {platform.machine()}, {cpus} cores ({model}), "
-            f"Python {platform.python_version()}, Node {node}")
+    node = subprocess.run(
+        ["node", "--version"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    return (
+        f"{platform.system()} {platform.machine()}, {cpus} cores ({model}), "
+        f"Python {platform.python_version()}, Node {node}"
+    )
 
 
 def write_report(results: list[Result]) -> str:
@@ -71,8 +85,10 @@ def write_report(results: list[Result]) -> str:
         "|---|---|---|---|",
     ]
     for r in results:
-        lines.append(f"| {r.name} | {r.ours_label}: {r.ours:,.0f} {r.unit} | "
-                     f"{r.peer_label}: {r.peer:,.0f} {r.unit} | {r.ratio:.2f} |")
+        lines.append(
+            f"| {r.name} | {r.ours_label}: {r.ours:,.0f} {r.unit} | "
+            f"{r.peer_label}: {r.peer:,.0f} {r.unit} | {r.ratio:.2f} |"
+        )
     lines += ["", "What each row measures is described in `bench/cases.py`.", ""]
     return "\n".join(lines)
 
@@ -82,13 +98,15 @@ async def main() -> int:
         folder = Path(tmp)
         install_peers(folder)
         benches: list[Callable[[Path], Awaitable[tuple[str, str, str, str, float, float]]]] = (
-            cases.ALL)
+            cases.ALL
+        )
         results = []
         for bench in benches:
             name, ours_label, peer_label, unit, ours, peer = await bench(folder)
             result = Result(name, ours_label, peer_label, unit, ours, peer)
-            print(f"{name}: {ours:,.0f} vs {peer:,.0f} {unit} (ratio {result.ratio:.2f})",
-                  flush=True)
+            print(
+                f"{name}: {ours:,.0f} vs {peer:,.0f} {unit} (ratio {result.ratio:.2f})", flush=True
+            )
             results.append(result)
     report = write_report(results)
     (ROOT / "docs" / "benchmarks.md").write_text(report)

@@ -62,20 +62,22 @@ def pump(name: str, stream: IO[bytes], colour: str) -> None:
 
 def service_env(name: str) -> dict[str, str]:
     env = dict(os.environ)
-    env.update({
-        "SOCLE_ENVIRONMENT": "development",
-        "SOCLE_DATABASE_URL": f"sqlite+aiosqlite:///{VAR / (name + '.db')}",
-        "SOCLE_NATS_URL": f"nats://127.0.0.1:{NATS_PORT}",
-        "SOCLE_ISSUER": f"http://localhost:{PORTS['identity']}",
-        "SOCLE_S3_ENDPOINT": f"http://127.0.0.1:{S3_PORT}",
-        "SOCLE_S3_ACCESS_KEY": S3_ACCESS_KEY,
-        "SOCLE_S3_SECRET_KEY": S3_SECRET_KEY,
-        "SOCLE_SMTP_HOST": "127.0.0.1",
-        "SOCLE_SMTP_PORT": str(SMTP_PORT),
-        "SOCLE_PAYMENT_PUBLIC_URL": f"http://localhost:{PORTS['payment']}",
-        "SOCLE_PUBLIC_URL": f"http://localhost:{PORTS[name]}",
-        "SOCLE_WEBHOOK_ALLOW_PRIVATE": "true",
-    })
+    env.update(
+        {
+            "SOCLE_ENVIRONMENT": "development",
+            "SOCLE_DATABASE_URL": f"sqlite+aiosqlite:///{VAR / (name + '.db')}",
+            "SOCLE_NATS_URL": f"nats://127.0.0.1:{NATS_PORT}",
+            "SOCLE_ISSUER": f"http://localhost:{PORTS['identity']}",
+            "SOCLE_S3_ENDPOINT": f"http://127.0.0.1:{S3_PORT}",
+            "SOCLE_S3_ACCESS_KEY": S3_ACCESS_KEY,
+            "SOCLE_S3_SECRET_KEY": S3_SECRET_KEY,
+            "SOCLE_SMTP_HOST": "127.0.0.1",
+            "SOCLE_SMTP_PORT": str(SMTP_PORT),
+            "SOCLE_PAYMENT_PUBLIC_URL": f"http://localhost:{PORTS['payment']}",
+            "SOCLE_PUBLIC_URL": f"http://localhost:{PORTS[name]}",
+            "SOCLE_WEBHOOK_ALLOW_PRIVATE": "true",
+        }
+    )
     for other, port in PORTS.items():
         env[f"SOCLE_{other.upper()}_URL"] = f"http://localhost:{port}"
     return env
@@ -88,8 +90,14 @@ class Launcher:
         self.sink: SmtpSink | None = None
 
     def spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> None:
-        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                env=env, cwd=ROOT, start_new_session=True)
+        proc = subprocess.Popen(
+            args,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=ROOT,
+            start_new_session=True,
+        )
         colour = COLOURS[len(self.procs) % len(COLOURS)]
         threading.Thread(target=pump, args=(name, proc.stdout, colour), daemon=True).start()
         self.procs.append((name, proc))
@@ -103,8 +111,9 @@ class Launcher:
         nats.start()
         self.infra.append(nats)
         say(f"S3 (SeaweedFS) on {S3_PORT}, waiting for it to answer")
-        s3 = S3Server.create(VAR / "s3", S3_PORT, S3_ACCESS_KEY, S3_SECRET_KEY,
-                             log=(logs / "s3.log").open("ab"))
+        s3 = S3Server.create(
+            VAR / "s3", S3_PORT, S3_ACCESS_KEY, S3_SECRET_KEY, log=(logs / "s3.log").open("ab")
+        )
         s3.start(timeout=120)
         self.infra.append(s3)
         self.sink = SmtpSink(SMTP_PORT, VAR / "mail")
@@ -113,14 +122,30 @@ class Launcher:
 
     def migrate(self) -> None:
         for name in START_ORDER:
-            subprocess.run([sys.executable, "-m", f"socle_{name}", "migrate"],
-                           env=service_env(name), cwd=ROOT, check=True)
+            subprocess.run(
+                [sys.executable, "-m", f"socle_{name}", "migrate"],
+                env=service_env(name),
+                cwd=ROOT,
+                check=True,
+            )
         say("database migrations applied")
 
     def start_services(self) -> None:
         for name in START_ORDER:
-            self.spawn(name, [sys.executable, "-m", f"socle_{name}", "serve", "--host",
-                              "127.0.0.1", "--port", str(PORTS[name])], service_env(name))
+            self.spawn(
+                name,
+                [
+                    sys.executable,
+                    "-m",
+                    f"socle_{name}",
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(PORTS[name]),
+                ],
+                service_env(name),
+            )
 
     def wait_healthy(self, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
@@ -141,9 +166,13 @@ class Launcher:
 
     def seed(self) -> dict[str, object]:
         output = VAR / "dev-credentials.json"
-        subprocess.run([sys.executable, "-m", "socle_identity", "seed-demo", "--output",
-                        str(output)], env=service_env("identity"), cwd=ROOT, check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, "-m", "socle_identity", "seed-demo", "--output", str(output)],
+            env=service_env("identity"),
+            cwd=ROOT,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         return json.loads(output.read_text())  # type: ignore[no-any-return]
 
     def stop(self) -> None:
@@ -163,12 +192,19 @@ class Launcher:
 
 
 def main() -> int:
-    wanted = {**{f"{n} service": p for n, p in PORTS.items()}, "NATS": NATS_PORT,
-              "S3": S3_PORT, "SMTP sink": SMTP_PORT}
+    wanted = {
+        **{f"{n} service": p for n, p in PORTS.items()},
+        "NATS": NATS_PORT,
+        "S3": S3_PORT,
+        "SMTP sink": SMTP_PORT,
+    }
     taken = [f"{what} port {port}" for what, port in wanted.items() if port_taken(port)]
     if taken:
-        print(f"make run: {', '.join(taken)} already in use: stop what holds it (another "
-              "make run?) or set SOCLE_<PART>_PORT", file=sys.stderr)
+        print(
+            f"make run: {', '.join(taken)} already in use: stop what holds it (another "
+            "make run?) or set SOCLE_<PART>_PORT",
+            file=sys.stderr,
+        )
         return 1
     launcher = Launcher()
     stop = threading.Event()
@@ -183,11 +219,15 @@ def main() -> int:
         say(json.dumps(credentials, indent=2))
         say("Socle is running:")
         for name in START_ORDER:
-            print(f"    {name:<11} http://localhost:{PORTS[name]}  "
-                  f"(API docs: http://localhost:{PORTS[name]}/docs)")
-        print(f"    {'NATS':<11} nats://127.0.0.1:{NATS_PORT}\n"
-              f"    {'S3':<11} http://127.0.0.1:{S3_PORT} (key {S3_ACCESS_KEY})\n"
-              f"    {'SMTP sink':<11} 127.0.0.1:{SMTP_PORT}, mails in var/mail/")
+            print(
+                f"    {name:<11} http://localhost:{PORTS[name]}  "
+                f"(API docs: http://localhost:{PORTS[name]}/docs)"
+            )
+        print(
+            f"    {'NATS':<11} nats://127.0.0.1:{NATS_PORT}\n"
+            f"    {'S3':<11} http://127.0.0.1:{S3_PORT} (key {S3_ACCESS_KEY})\n"
+            f"    {'SMTP sink':<11} 127.0.0.1:{SMTP_PORT}, mails in var/mail/"
+        )
         say("Ctrl-C stops everything.")
         while not stop.is_set():
             for name, proc in launcher.procs:

@@ -10,8 +10,13 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def main() -> int:
-    return cli_main(name="procedures", settings_cls=ProceduresSettings, create_app=create_app,
-                    migrations=MIGRATIONS, default_port=8000)
+    return cli_main(
+        name="procedures",
+        settings_cls=ProceduresSettings,
+        create_app=create_app,
+        migrations=MIGRATIONS,
+        default_port=8000,
+    )
 
 
 if __name__ == "__main__":
