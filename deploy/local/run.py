@@ -207,6 +207,7 @@ def main() -> int:
         )
         return 1
     launcher = Launcher()
+    status = 0
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -237,11 +238,14 @@ def main() -> int:
             stop.wait(1)
     except KeyboardInterrupt:
         pass
+    except (subprocess.CalledProcessError, TimeoutError, RuntimeError) as exc:
+        say(f"start-up failed: {exc}")
+        status = 1
     finally:
         say("stopping")
         launcher.stop()
         say("stopped")
-    return 0
+    return status
 
 
 if __name__ == "__main__":

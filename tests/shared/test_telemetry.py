@@ -72,6 +72,12 @@ async def test_request_event_and_consumer_share_one_trace(
     assert server_spans, [s.name for s in spans.get_finished_spans()]
     request_trace = server_spans[0].context.trace_id
     assert consumed == [(request_trace, event_id)]
+    sql_spans = [
+        s
+        for s in spans.get_finished_spans()
+        if s.context.trace_id == request_trace and s.attributes and s.attributes.get("db.system")
+    ]
+    assert any("INSERT INTO outbox" in str(s.attributes.get("db.statement")) for s in sql_spans)
     log_lines = [
         json.loads(line)
         for line in capsys.readouterr().err.splitlines()
