@@ -21,17 +21,17 @@ $(STAMP): requirements-dev.txt shared/pyproject.toml $(foreach s,$(SERVICES),ser
 .PHONY: install
 install: $(STAMP) ## create .venv and install everything (idempotent)
 
-DEBIAN_TOOLS := chromium kubectl
+DEBIAN_PACKAGES := chromium kubectl libcairo2
 .PHONY: tools
-tools: ## install Debian's chromium (browser tests) and kubectl (manifests) when missing
-	@missing=$$(for t in $(DEBIAN_TOOLS); do command -v $$t >/dev/null || echo $$t; done); \
+tools: ## install Debian's chromium (browser tests), kubectl (manifests), cairo (PDF) if missing
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get install -y -qq $$missing >/dev/null 2>&1 || \
 	  { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$missing; }; fi
 
 .PHONY: run
-run: install ## start NATS, S3, the mail sink and every service; Ctrl-C stops all
+run: install tools ## start NATS, S3, the mail sink and every service; Ctrl-C stops all
 	$(PY) deploy/local/run.py
 
 .PHONY: test

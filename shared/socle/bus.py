@@ -17,6 +17,7 @@ from nats.js.errors import NotFoundError
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
+from socle.aio import stop_task
 from socle.events import CloudEvent
 from socle.tracing import extract_context, inject_headers, tracer
 
@@ -213,10 +214,7 @@ class Bus:
 
     async def close(self) -> None:
         for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            await stop_task(task)
         self._tasks.clear()
         if self._nc is not None:
             with contextlib.suppress(Exception):

@@ -10,6 +10,7 @@ import structlog
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from socle.aio import stop_task
 from socle.bus import Bus, BusUnavailable
 from socle.db import outbox_table, utcnow
 from socle.events import CloudEvent
@@ -116,15 +117,14 @@ class OutboxRelay:
                 sent = 0
             if sent == self.batch:
                 continue
+            # asyncio.timeout, not wait_for: wait_for may swallow a cancel arriving as it wakes.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                async with asyncio.timeout(self.poll_seconds):
+                    await self._wake.wait()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self.run(), name="outbox-relay")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await stop_task(task)

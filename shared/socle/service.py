@@ -34,6 +34,8 @@ class Runtime:
     sessions: async_sessionmaker[AsyncSession]
     bus: Bus
     relay: OutboxRelay
+    verifier: TokenVerifier
+    """Checks access tokens; a start-up hook may replace it (identity trusts its own keys)."""
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -99,15 +101,22 @@ def create_service_app(
         await bus.connect()
         relay = OutboxRelay(sessions, bus, poll_seconds=settings.outbox_poll_seconds)
         holder["relay"] = relay
-        runtime = Runtime(settings=settings, engine=engine, sessions=sessions, bus=bus, relay=relay)
-        app.state.runtime = runtime
-        app.state.verifier = TokenVerifier(
-            issuer=settings.issuer,
-            audience=audience,
-            jwks=JWKSCache(settings.resolved_jwks_url),
+        runtime = Runtime(
+            settings=settings,
+            engine=engine,
+            sessions=sessions,
+            bus=bus,
+            relay=relay,
+            verifier=TokenVerifier(
+                issuer=settings.issuer,
+                audience=audience,
+                jwks=JWKSCache(settings.resolved_jwks_url),
+            ),
         )
+        app.state.runtime = runtime
         for hook in on_startup:
             await hook(runtime)
+        app.state.verifier = runtime.verifier
         relay.start()
         for spec in consumers(runtime) if consumers else ():
             bus.start_consumer(spec)

@@ -45,7 +45,10 @@ def configure_logging(service: str, level: str = "INFO") -> None:
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             _add_trace_ids,
-            structlog.processors.dict_tracebacks,
+            # Frames without local variables: those hold secrets, passwords and tokens.
+            structlog.processors.ExceptionRenderer(
+                structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+            ),
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
@@ -66,7 +69,9 @@ def configure_tracing(service: str) -> None:
 
 def instrument_app(app: FastAPI, engine: AsyncEngine) -> None:
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
-    SQLAlchemyInstrumentor().instrument(engine=engine.sync_engine)
+    # Per engine: the public instrument() works once per process, and a process (a test
+    # run, for one) may hold several services' engines.
+    SQLAlchemyInstrumentor()._instrument(engine=engine.sync_engine)
 
 
 class Metrics:

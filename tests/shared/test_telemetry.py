@@ -88,3 +88,21 @@ async def test_request_event_and_consumer_share_one_trace(
     assert (
         'http_requests_total{method="POST",route="/v1/things",service="tracetest",status="200"} 1.0'
     ) in metrics
+
+
+def test_logged_tracebacks_carry_no_local_variables(capsys):
+    from socle.telemetry import configure_logging
+
+    configure_logging("test")
+
+    def authenticate(client_secret: str) -> None:
+        raise PermissionError("client authentication failed")
+
+    try:
+        authenticate("s3cr3t-value-never-logged")
+    except PermissionError:
+        structlog.get_logger("test").exception("login_failed")
+    err = capsys.readouterr().err
+    assert "PermissionError" in err
+    assert "authenticate" in err
+    assert "s3cr3t-value-never-logged" not in err
