@@ -1,1 +1,2 @@
-"""Socle identity: OpenID Connect provider: citizens, staff and commune apps log in; every other service trusts its tokens."""
+"""Socle identity: the OpenID Connect provider that citizens, staff and commune apps log in
+with; every other service trusts its tokens."""

@@ -1,16 +1,64 @@
 """Application factory of the identity service."""
 
-from fastapi import FastAPI
+from __future__ import annotations
 
-from socle.service import create_service_app
+from authlib.oauth2.base import OAuth2Error
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
+from socle.service import Runtime, create_service_app
+from socle_identity import keys
+from socle_identity.api import admin, oidc, web
+from socle_identity.api.deps import oauth_error_response
+from socle_identity.provider import Provider
 from socle_identity.settings import IdentitySettings
+
+PUBLIC_ROUTES: frozenset[str] = frozenset(
+    {
+        "/.well-known/openid-configuration",
+        "/jwks",
+        "/authorize",
+        "/token",
+        "/introspect",
+        "/revoke",
+        "/login",
+        "/login/totp",
+        "/logout",
+        "/register",
+        "/verify-email",
+        "/password-reset",
+        "/password-reset/confirm",
+        "/federation/start",
+        "/federation/callback",
+    }
+)
+"""Routes callable without an access token: the OpenID Connect protocol endpoints (clients
+authenticate with their own credentials there) and the pages a person sees before login."""
 
 
 def create_app(settings: IdentitySettings | None = None) -> FastAPI:
     settings = settings or IdentitySettings()
-    return create_service_app(
+
+    async def start_provider(runtime: Runtime) -> None:
+        provider = Provider.build(settings, runtime.sessions)
+        await keys.ensure_keys(runtime.sessions)
+        runtime.extras["provider"] = provider
+        # The identity API trusts its own keys, read from its database (and checks revocation).
+        runtime.verifier = provider.verifier
+
+    app = create_service_app(
         name="identity",
         settings=settings,
-        routers=[],
-        description="OpenID Connect provider: citizens, staff and commune apps log in; every other service trusts its tokens.",
+        routers=[oidc.router, web.router, admin.router],
+        on_startup=[start_provider],
+        description=(
+            "OpenID Connect provider: citizens, staff and commune apps log in; every other "
+            "service trusts its tokens."
+        ),
     )
+
+    @app.exception_handler(OAuth2Error)
+    async def _oauth_error(request: Request, exc: OAuth2Error) -> Response:
+        return oauth_error_response(exc)
+
+    return app

@@ -1,10 +1,202 @@
 """Tables of the identity service."""
 
-from sqlalchemy import MetaData
-from sqlalchemy.orm import DeclarativeBase
+from __future__ import annotations
 
-from socle.db import NAMING
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from socle.db import NAMING, UTCDateTime, utcnow
 
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+
+class Tenant(Base):
+    """A commune."""
+
+    __tablename__ = "tenants"
+
+    slug: Mapped[str] = mapped_column(String(63), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Client(Base):
+    """An application registered by a commune (OAuth 2.0 client)."""
+
+    __tablename__ = "clients"
+
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant: Mapped[str] = mapped_column(ForeignKey("tenants.slug"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    public: Mapped[bool] = mapped_column(Boolean, default=False)
+    secret_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    token_endpoint_auth_method: Mapped[str] = mapped_column(String(32))
+    redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
+    post_logout_redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    grant_types: Mapped[list[str]] = mapped_column(JSON, default=list)
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    signing_alg: Mapped[str] = mapped_column(String(8), default="ES256")
+    access_token_ttl: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    refresh_token_ttl: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    jwks: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    subject_type: Mapped[str] = mapped_column(String(8), default="public", server_default="public")
+    sector_identifier: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+
+class User(Base):
+    """A citizen or a member of a commune's staff."""
+
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("tenant", "email", name="uq_users_tenant_email"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant: Mapped[str] = mapped_column(ForeignKey("tenants.slug"), index=True)
+    email: Mapped[str] = mapped_column(String(320))
+    password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    given_name: Mapped[str] = mapped_column(String(200), default="")
+    family_name: Mapped[str] = mapped_column(String(200), default="")
+    locale: Mapped[str] = mapped_column(String(8), default="fr")
+    email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    totp_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    totp_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+    recovery_codes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SigningKey(Base):
+    """A signing key: ``next`` (published, not used yet), ``active`` or ``retired``
+    (published until ``retire_at``, when the last token it signed has expired)."""
+
+    __tablename__ = "signing_keys"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    alg: Mapped[str] = mapped_column(String(8), index=True)
+    status: Mapped[str] = mapped_column(String(8), index=True)
+    private_pem: Mapped[str] = mapped_column(Text)
+    public_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    retire_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class AuthorizationCode(Base):
+    """A one-time authorization code (stored as a SHA-256 hash)."""
+
+    __tablename__ = "authorization_codes"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.client_id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    tenant: Mapped[str] = mapped_column(String(63))
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str] = mapped_column(Text)
+    nonce: Mapped[str | None] = mapped_column(Text, nullable=True)
+    code_challenge: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    code_challenge_method: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    auth_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    acr: Mapped[str] = mapped_column(String(64))
+    amr: Mapped[list[str]] = mapped_column(JSON, default=list)
+    family_id: Mapped[str] = mapped_column(String(32))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class RefreshToken(Base):
+    """A refresh token (stored as a SHA-256 hash); rotation keeps one family per login."""
+
+    __tablename__ = "refresh_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    family_id: Mapped[str] = mapped_column(String(32), index=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.client_id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    tenant: Mapped[str] = mapped_column(String(63))
+    scope: Mapped[str] = mapped_column(Text)
+    auth_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    acr: Mapped[str] = mapped_column(String(64))
+    amr: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class RevokedToken(Base):
+    """An access token revoked before its expiry (by ``jti``)."""
+
+    __tablename__ = "revoked_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LoginSession(Base):
+    """A browser's login at the provider (single sign-on), ended by logout."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    tenant: Mapped[str] = mapped_column(String(63))
+    auth_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    acr: Mapped[str] = mapped_column(String(64))
+    amr: Mapped[list[str]] = mapped_column(JSON, default=list)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PairwiseSubject(Base):
+    """The ``sub`` a person has in one sector (clients sharing a sector see the same)."""
+
+    __tablename__ = "pairwise_subjects"
+    __table_args__ = (UniqueConstraint("sector", "sub", name="uq_pairwise_subjects_sector"),)
+
+    sector: Mapped[str] = mapped_column(String(255), primary_key=True)
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    sub: Mapped[str] = mapped_column(String(64), index=True)
+
+
+class ClientAssertion(Base):
+    """A private_key_jwt assertion already used (``<client_id>:<jti>``), refused if replayed."""
+
+    __tablename__ = "client_assertions"
+
+    jti: Mapped[str] = mapped_column(String(255), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class UpstreamProvider(Base):
+    """An OpenID provider a tenant's citizens may log in with (FranceConnect, AGOV, e-ID)."""
+
+    __tablename__ = "upstream_providers"
+
+    tenant: Mapped[str] = mapped_column(ForeignKey("tenants.slug"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    issuer: Mapped[str] = mapped_column(String(500))
+    client_id: Mapped[str] = mapped_column(String(255))
+    client_secret_encrypted: Mapped[str] = mapped_column(Text)
+    scopes: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class FederatedIdentity(Base):
+    """An upstream identity (issuer, sub) linked to a local account."""
+
+    __tablename__ = "federated_identities"
+
+    issuer: Mapped[str] = mapped_column(String(500), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(255), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    tenant: Mapped[str] = mapped_column(String(63))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

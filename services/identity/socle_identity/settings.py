@@ -1,7 +1,57 @@
 """Settings of the identity service (environment variables ``SOCLE_*``)."""
 
+from __future__ import annotations
+
+from pydantic import model_validator
+
 from socle.config import ServiceSettings
+
+DEV_SECRET_KEY = "dev-only-identity-secret-change-me"
 
 
 class IdentitySettings(ServiceSettings):
     database_url: str = "sqlite+aiosqlite:///var/identity.db"
+    """Where accounts, clients and signing keys are stored."""
+    secret_key: str = DEV_SECRET_KEY
+    """Signs browser cookies, CSRF tokens and e-mail links; production refuses the default."""
+    access_token_ttl: int = 600
+    """Seconds an access token lives, unless the client sets its own lifetime."""
+    id_token_ttl: int = 600
+    """Seconds an ID token lives."""
+    refresh_token_ttl: int = 30 * 24 * 3600
+    """Seconds a refresh token lives, unless the client sets its own lifetime."""
+    code_ttl: int = 60
+    """Seconds an authorization code may be redeemed."""
+    session_ttl: int = 8 * 3600
+    """Seconds a browser login session lasts before the person must log in again."""
+    login_max_failures: int = 5
+    """Wrong passwords in a row before an account is locked."""
+    lockout_seconds: int = 900
+    """Seconds an account stays locked after too many wrong passwords."""
+    default_locale: str = "fr"
+    """Language of pages when the browser states none we speak (fr, de, it, en)."""
+    platform_tenant: str = "platform"
+    """Tenant whose administrators may create tenants."""
+    argon2_time_cost: int = 3
+    """Argon2id iterations for password hashes."""
+    argon2_memory_kib: int = 65536
+    """Argon2id memory (KiB) for password hashes."""
+    pairwise_salt: str = "dev-only-pairwise-salt"
+    """Mixed into pairwise subject identifiers; never change it once clients use them."""
+    cookie_secure: bool = False
+    """Mark browser cookies Secure (HTTPS only); production requires it."""
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> IdentitySettings:
+        if self.environment == "production":
+            if self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 32:
+                raise ValueError(
+                    "SOCLE_SECRET_KEY must be set to a random value of 32+ characters in production"
+                )
+            if self.pairwise_salt == "dev-only-pairwise-salt":
+                raise ValueError("SOCLE_PAIRWISE_SALT must be set to a random value in production")
+            if not self.cookie_secure:
+                raise ValueError("SOCLE_COOKIE_SECURE must be true in production")
+            if not self.issuer.startswith("https://"):
+                raise ValueError("SOCLE_ISSUER must be an https:// URL in production")
+        return self

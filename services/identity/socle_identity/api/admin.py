@@ -1,0 +1,239 @@
+"""Admin API (scope ``identity:admin``): tenants, clients, staff accounts; and the
+person's own account (``/v1/me``: second factor, deletion)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Response
+from fastapi.responses import JSONResponse
+
+from socle.auth import Principal, require_scope
+from socle.idempotency import IdempotencyKey, run_idempotent
+from socle.problems import PROBLEM_JSON, Forbidden
+from socle.service import SessionDep
+from socle_identity import directory, federation, login
+from socle_identity.api.deps import ProviderDep
+from socle_identity.schemas import (
+    ClientCreated,
+    ClientIn,
+    ClientList,
+    ClientOut,
+    FederationIn,
+    FederationOut,
+    RecoveryCodes,
+    TenantIn,
+    TenantOut,
+    TotpConfirm,
+    TotpStarted,
+    UserIn,
+    UserOut,
+)
+
+router = APIRouter(prefix="/v1", tags=["admin"])
+
+Admin = Annotated[Principal, Depends(require_scope("identity:admin"))]
+Person = Annotated[Principal, Depends(require_scope("openid"))]
+
+
+def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    base = {401: "No or invalid access token", 403: "Scope or role missing"}
+    extra = {404: "Not found in this tenant", 409: "Conflict", 422: "Invalid request"}
+    return {
+        c: {"description": {**base, **extra}[c], "content": {PROBLEM_JSON: {}}}
+        for c in (401, 403, *codes)
+    }
+
+
+@router.post("/tenants", status_code=201, response_model=TenantOut, responses=_problems(409, 422))
+async def create_tenant(
+    body: TenantIn,
+    principal: Admin,
+    p: ProviderDep,
+    session: SessionDep,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Create a commune. Only administrators of the platform tenant may."""
+    if principal.tenant != p.settings.platform_tenant:
+        raise Forbidden(
+            "Tenants are created by the platform's administrators "
+            f"(tenant {p.settings.platform_tenant!r}).",
+            code="platform-admin-required",
+        )
+
+    async def action(s: Any) -> tuple[int, Any]:
+        tenant = await directory.create_tenant(s, slug=body.slug, name=body.name)
+        return 201, TenantOut.of(tenant).model_dump(mode="json")
+
+    status, result = await run_idempotent(
+        session, scope=f"{principal.tenant}:tenants", key=key, body=body.model_dump(), action=action
+    )
+    return JSONResponse(result, status_code=status)
+
+
+@router.post(
+    "/clients", status_code=201, response_model=ClientCreated, responses=_problems(409, 422)
+)
+async def register_client(
+    body: ClientIn, principal: Admin, session: SessionDep, key: IdempotencyKey = None
+) -> JSONResponse:
+    """Register an application of the caller's commune. The secret is shown once."""
+
+    async def action(s: Any) -> tuple[int, Any]:
+        client, secret = await directory.register_client(
+            s,
+            tenant=principal.tenant,
+            spec=directory.ClientSpec(
+                name=body.name,
+                public=body.client_type == "public",
+                redirect_uris=body.redirect_uris,
+                post_logout_redirect_uris=body.post_logout_redirect_uris,
+                scopes=body.scopes,
+                grant_types=body.grant_types,
+                token_endpoint_auth_method=body.token_endpoint_auth_method,
+                roles=body.roles,
+                signing_alg=body.signing_alg,
+                access_token_ttl=body.access_token_ttl,
+                refresh_token_ttl=body.refresh_token_ttl,
+                jwks=body.jwks,
+                subject_type=body.subject_type,
+                sector_identifier=body.sector_identifier,
+            ),
+        )
+        out = ClientCreated(**ClientOut.of(client).model_dump(), client_secret=secret)
+        return 201, out.model_dump(mode="json")
+
+    status, result = await run_idempotent(
+        session, scope=f"{principal.tenant}:clients", key=key, body=body.model_dump(), action=action
+    )
+    return JSONResponse(result, status_code=status)
+
+
+@router.get("/clients", response_model=ClientList, responses=_problems())
+async def list_clients(principal: Admin, session: SessionDep) -> ClientList:
+    async with session.begin():
+        clients = await directory.list_clients(session, tenant=principal.tenant)
+        return ClientList(items=[ClientOut.of(c) for c in clients])
+
+
+@router.get("/clients/{client_id}", response_model=ClientOut, responses=_problems(404))
+async def get_client(client_id: str, principal: Admin, session: SessionDep) -> ClientOut:
+    async with session.begin():
+        client = await directory.get_client(session, tenant=principal.tenant, client_id=client_id)
+        return ClientOut.of(client)
+
+
+@router.post("/users", status_code=201, response_model=UserOut, responses=_problems(409, 422))
+async def create_user(
+    body: UserIn,
+    principal: Admin,
+    p: ProviderDep,
+    session: SessionDep,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Create a staff account (agent, admin) or a citizen account in the caller's commune."""
+
+    async def action(s: Any) -> tuple[int, Any]:
+        user = await directory.create_user(
+            s,
+            p.passwords,
+            tenant=principal.tenant,
+            email=body.email,
+            password=body.password,
+            roles=list(body.roles),
+            given_name=body.given_name,
+            family_name=body.family_name,
+            locale=body.locale,
+            email_verified=True,
+        )
+        return 201, UserOut.of(user).model_dump(mode="json")
+
+    fingerprint = body.model_dump(exclude={"password"})
+    status, result = await run_idempotent(
+        session, scope=f"{principal.tenant}:users", key=key, body=fingerprint, action=action
+    )
+    return JSONResponse(result, status_code=status)
+
+
+@router.get("/users/{user_id}", response_model=UserOut, responses=_problems(404))
+async def get_user(user_id: str, principal: Admin, session: SessionDep) -> UserOut:
+    async with session.begin():
+        return UserOut.of(
+            await directory.get_user(session, tenant=principal.tenant, user_id=user_id)
+        )
+
+
+@router.delete("/users/{user_id}", status_code=204, responses=_problems(404))
+async def delete_user(user_id: str, principal: Admin, session: SessionDep) -> Response:
+    """Erase an account; publishes ``user.deleted`` so other services erase their data."""
+    async with session.begin():
+        await directory.delete_user(session, tenant=principal.tenant, user_id=user_id)
+    return Response(status_code=204)
+
+
+@router.put("/federation", response_model=FederationOut, responses=_problems(422))
+async def configure_federation(
+    body: FederationIn, principal: Admin, p: ProviderDep, session: SessionDep
+) -> FederationOut:
+    """Let the commune's citizens log in through an upstream OpenID provider."""
+    async with session.begin():
+        row = await federation.configure(
+            session,
+            p,
+            tenant=principal.tenant,
+            name=body.name,
+            issuer=body.issuer,
+            client_id=body.client_id,
+            client_secret=body.client_secret,
+            scopes=body.scopes,
+        )
+        return _federation_out(p, row)
+
+
+@router.get("/federation", response_model=FederationOut, responses=_problems(404))
+async def show_federation(principal: Admin, p: ProviderDep, session: SessionDep) -> FederationOut:
+    async with session.begin():
+        return _federation_out(p, await federation.upstream_of(session, principal.tenant))
+
+
+def _federation_out(p: Any, row: Any) -> FederationOut:
+    return FederationOut(
+        name=row.name,
+        issuer=row.issuer,
+        client_id=row.client_id,
+        scopes=row.scopes,
+        redirect_uri=p.issuer + federation.CALLBACK_PATH,
+    )
+
+
+@router.get("/me", response_model=UserOut, responses=_problems(404))
+async def me(principal: Person, session: SessionDep) -> UserOut:
+    async with session.begin():
+        return UserOut.of(
+            await directory.get_user(session, tenant=principal.tenant, user_id=principal.subject)
+        )
+
+
+@router.delete("/me", status_code=204, responses=_problems(404))
+async def delete_me(principal: Person, session: SessionDep) -> Response:
+    """Delete one's own account; publishes ``user.deleted``."""
+    async with session.begin():
+        await directory.delete_user(session, tenant=principal.tenant, user_id=principal.subject)
+    return Response(status_code=204)
+
+
+@router.post("/me/totp", status_code=201, response_model=TotpStarted, responses=_problems(404, 409))
+async def start_totp(principal: Person, p: ProviderDep) -> TotpStarted:
+    """Start enrolling an authenticator app: scan ``otpauth_uri``, then confirm a code."""
+    return TotpStarted(
+        **await login.start_totp(p, tenant=principal.tenant, user_id=principal.subject)
+    )
+
+
+@router.post("/me/totp/confirm", response_model=RecoveryCodes, responses=_problems(404, 409, 422))
+async def confirm_totp(body: TotpConfirm, principal: Person, p: ProviderDep) -> RecoveryCodes:
+    """Activate the second factor; later logins reach ``acr`` substantial."""
+    codes = await login.confirm_totp(
+        p, tenant=principal.tenant, user_id=principal.subject, code=body.code
+    )
+    return RecoveryCodes(recovery_codes=codes)

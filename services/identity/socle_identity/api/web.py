@@ -1,0 +1,404 @@
+"""Pages a person sees: login (password, second factor), logout, registration, e-mail
+verification, password reset. Every form carries a CSRF token bound to a cookie."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from socle.problems import DomainError
+from socle_identity import federation, login
+from socle_identity.api.deps import ProviderDep, form_fields
+from socle_identity.i18n import LOCALES, Translator, pick
+from socle_identity.models import Client
+from socle_identity.provider import Provider
+
+router = APIRouter(tags=["pages"], include_in_schema=True)
+
+CSRF_COOKIE = "socle_csrf"
+SESSION_COOKIE = "socle_session"
+LANG_COOKIE = "socle_lang"
+HTML: dict[str, Any] = {"description": "An HTML page", "content": {"text/html": {}}}
+
+_templates = Environment(
+    loader=FileSystemLoader(Path(__file__).resolve().parent.parent / "templates"),
+    autoescape=select_autoescape(["html"]),
+)
+
+
+def _switch_url(request: Request, base: str | None) -> Any:
+    def url(code: str) -> str:
+        if base is not None:
+            return f"{base}&{urlencode({'lang': code})}"
+        params = dict(request.query_params)
+        params["lang"] = code
+        return f"{request.url.path}?{urlencode(params)}"
+
+    return url
+
+
+def render(
+    request: Request,
+    p: Provider,
+    template: str,
+    title_key: str,
+    *,
+    status: int = 200,
+    switch_base: str | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    locale = pick(request, p.settings.default_locale)
+    t = Translator(locale)
+    csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+    body = _templates.get_template(template).render(
+        locale=locale,
+        locales=LOCALES,
+        t=t,
+        title=t(title_key),
+        csrf=csrf,
+        switch_url=_switch_url(request, switch_base),
+        **context,
+    )
+    response = HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Content-Security-Policy"] = "default-src 'self'; style-src 'unsafe-inline'"
+    _cookie(response, p, CSRF_COOKIE, csrf)
+    if request.query_params.get("lang") in LOCALES:
+        _cookie(response, p, LANG_COOKIE, request.query_params["lang"])
+    return response
+
+
+def _cookie(response: Response, p: Provider, name: str, value: str) -> None:
+    response.set_cookie(
+        name,
+        value,
+        httponly=True,
+        samesite="lax",
+        secure=p.settings.cookie_secure,
+        path="/",
+        max_age=p.settings.session_ttl if name == SESSION_COOKIE else None,
+    )
+
+
+def message(
+    request: Request, p: Provider, text_key: str, *, status: int = 200, detail: str = ""
+) -> HTMLResponse:
+    t = Translator(pick(request, p.settings.default_locale))
+    title = "error_title" if status >= 400 else "login_title"
+    return render(
+        request, p, "message.html", title, status=status, message=t(text_key), detail=detail
+    )
+
+
+def page_error(request: Request, p: Provider, exc: login.PageError) -> HTMLResponse:
+    return message(
+        request, p, "bad_request", status=exc.status, detail=f"{exc.error}: {exc.description}"
+    )
+
+
+def csrf_ok(request: Request, form: dict[str, str]) -> bool:
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    sent = form.get("csrf_token", "")
+    return bool(cookie) and hmac.compare_digest(cookie.encode(), sent.encode())
+
+
+def _redirect(p: Provider, outcome: login.Outcome) -> Response:
+    response = RedirectResponse(outcome.redirect, status_code=303)
+    response.headers["Cache-Control"] = "no-store"
+    if outcome.session_token:
+        _cookie(response, p, SESSION_COOKIE, outcome.session_token)
+    return response
+
+
+async def _login_page(
+    request: Request,
+    p: Provider,
+    auth: login.AuthRequest,
+    client_name: str,
+    tenant: str,
+    *,
+    error: str = "",
+    email: str = "",
+    status: int = 200,
+) -> HTMLResponse:
+    query = urlencode(login.asdict_params(auth))
+    request_token = login.dump_request(p, auth)
+    upstream = await federation.upstream_name(p, tenant)
+    return render(
+        request,
+        p,
+        "login.html",
+        "login_title",
+        status=status,
+        switch_base=f"/authorize?{query}",
+        action="/login",
+        request_token=request_token,
+        upstream=upstream,
+        federation_url=f"/federation/start?{urlencode({'request': request_token})}",
+        client_name=client_name,
+        error=error,
+        email=email,
+        register_url=f"/register?{urlencode({'client_id': auth.client_id})}",
+        reset_url=f"/password-reset?{urlencode({'client_id': auth.client_id})}",
+    )
+
+
+@router.get("/authorize", summary="Authorization endpoint (login page)", responses={200: HTML})
+async def authorize(request: Request, p: ProviderDep) -> Response:
+    return await _authorize(request, p, dict(request.query_params))
+
+
+@router.post("/authorize", summary="Authorization endpoint (form post)", responses={200: HTML})
+async def authorize_post(request: Request, p: ProviderDep) -> Response:
+    return await _authorize(request, p, await form_fields(request))
+
+
+async def _authorize(request: Request, p: Provider, given: dict[str, str]) -> Response:
+    params = {k: v for k, v in given.items() if k != "lang"}
+    try:
+        auth, client, outcome = await login.authorize(
+            p, params, request.cookies.get(SESSION_COOKIE)
+        )
+    except login.PageError as exc:
+        return page_error(request, p, exc)
+    if outcome is not None:
+        return _redirect(p, outcome)
+    return await _login_page(request, p, auth, client.name, client.tenant)
+
+
+@router.post("/login", summary="Login form (password)", responses={200: HTML})
+async def login_post(request: Request, p: ProviderDep) -> Response:
+    form = await form_fields(request)
+    t = Translator(pick(request, p.settings.default_locale))
+    try:
+        auth = login.load_request(p, form.get("request", ""))
+        if not csrf_ok(request, form):
+            return message(request, p, "csrf", status=403)
+        result = await login.password_login(
+            p, auth, form.get("email", ""), form.get("password", "")
+        )
+    except login.PageError as exc:
+        return page_error(request, p, exc)
+    except login.LoginRefused as exc:
+        async with p.sessions() as session:
+            client = await session.get(Client, auth.client_id)
+        return await _login_page(
+            request,
+            p,
+            auth,
+            client.name if client else auth.client_id,
+            client.tenant if client else "",
+            error=t(exc.reason, minutes=exc.minutes),
+            email=form.get("email", ""),
+            status=429 if exc.reason == "locked" else 401,
+        )
+    if isinstance(result, str):
+        return render(request, p, "totp.html", "totp_title", action="/login/totp", pending=result)
+    return _redirect(p, result)
+
+
+@router.post("/login/totp", summary="Login form (second factor)", responses={200: HTML})
+async def login_totp(request: Request, p: ProviderDep) -> Response:
+    form = await form_fields(request)
+    t = Translator(pick(request, p.settings.default_locale))
+    if not csrf_ok(request, form):
+        return message(request, p, "csrf", status=403)
+    try:
+        outcome = await login.totp_login(p, form.get("pending", ""), form.get("code", ""))
+    except login.PageError as exc:
+        return page_error(request, p, exc)
+    except login.LoginRefused as exc:
+        return render(
+            request,
+            p,
+            "totp.html",
+            "totp_title",
+            status=429 if exc.reason == "locked" else 401,
+            action="/login/totp",
+            pending=form.get("pending", ""),
+            error=t(exc.reason, minutes=exc.minutes),
+        )
+    return _redirect(p, outcome)
+
+
+async def _logout(request: Request, p: Provider, params: dict[str, str]) -> Response:
+    try:
+        target = await login.logout(
+            p,
+            request.cookies.get(SESSION_COOKIE),
+            id_token_hint=params.get("id_token_hint"),
+            client_id=params.get("client_id"),
+            post_logout_redirect_uri=params.get("post_logout_redirect_uri"),
+            state=params.get("state"),
+        )
+    except login.PageError as exc:
+        response: Response = page_error(request, p, exc)
+    else:
+        response = (
+            RedirectResponse(target, status_code=303)
+            if target
+            else message(request, p, "logged_out")
+        )
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/logout", summary="RP-initiated logout", responses={200: HTML})
+async def logout_get(request: Request, p: ProviderDep) -> Response:
+    return await _logout(request, p, dict(request.query_params))
+
+
+@router.post("/logout", summary="RP-initiated logout (form)", responses={200: HTML})
+async def logout_post(request: Request, p: ProviderDep) -> Response:
+    return await _logout(request, p, await form_fields(request))
+
+
+def _register_page(
+    request: Request,
+    p: Provider,
+    client_id: str,
+    *,
+    error: str = "",
+    status: int = 200,
+    form: dict[str, str] | None = None,
+) -> HTMLResponse:
+    form = form or {}
+    return render(
+        request,
+        p,
+        "register.html",
+        "register_title",
+        status=status,
+        action="/register",
+        client_id=client_id,
+        error=error,
+        email=form.get("email", ""),
+        given_name=form.get("given_name", ""),
+        family_name=form.get("family_name", ""),
+    )
+
+
+@router.get("/register", summary="Citizen self-registration", responses={200: HTML})
+async def register_get(request: Request, p: ProviderDep, client_id: str = "") -> Response:
+    return _register_page(request, p, client_id)
+
+
+@router.post("/register", summary="Citizen self-registration (form)", responses={200: HTML})
+async def register_post(request: Request, p: ProviderDep) -> Response:
+    form = await form_fields(request)
+    if not csrf_ok(request, form):
+        return message(request, p, "csrf", status=403)
+    t = Translator(pick(request, p.settings.default_locale))
+    try:
+        await login.register_citizen(
+            p,
+            client_id=form.get("client_id", ""),
+            email=form.get("email", ""),
+            password=form.get("password", ""),
+            given_name=form.get("given_name", ""),
+            family_name=form.get("family_name", ""),
+            locale=t.locale,
+        )
+    except login.PageError as exc:
+        return page_error(request, p, exc)
+    except DomainError as exc:
+        key = "weak_password" if exc.code == "weak-password" else "invalid_email"
+        return _register_page(
+            request, p, form.get("client_id", ""), error=t(key), status=422, form=form
+        )
+    return message(request, p, "check_email")
+
+
+@router.get("/verify-email", summary="E-mail verification link", responses={200: HTML})
+async def verify_email(request: Request, p: ProviderDep, token: str = "") -> Response:
+    if await login.verify_email(p, token):
+        return message(request, p, "email_verified")
+    return message(request, p, "link_invalid", status=400)
+
+
+@router.get("/password-reset", summary="Ask for a password reset link", responses={200: HTML})
+async def reset_get(request: Request, p: ProviderDep, client_id: str = "") -> Response:
+    return render(
+        request, p, "reset.html", "reset_title", action="/password-reset", client_id=client_id
+    )
+
+
+@router.post("/password-reset", summary="Ask for a password reset link (form)")
+async def reset_post(request: Request, p: ProviderDep) -> Response:
+    form = await form_fields(request)
+    if not csrf_ok(request, form):
+        return message(request, p, "csrf", status=403)
+    t = Translator(pick(request, p.settings.default_locale))
+    try:
+        await login.request_password_reset(
+            p, client_id=form.get("client_id", ""), email=form.get("email", ""), locale=t.locale
+        )
+    except login.PageError as exc:
+        return page_error(request, p, exc)
+    return message(request, p, "reset_sent")
+
+
+@router.get("/password-reset/confirm", summary="Choose a new password", responses={200: HTML})
+async def reset_confirm_get(request: Request, p: ProviderDep, token: str = "") -> Response:
+    return render(
+        request, p, "reset.html", "reset_title", action="/password-reset/confirm", token=token
+    )
+
+
+@router.post("/password-reset/confirm", summary="Choose a new password (form)")
+async def reset_confirm_post(request: Request, p: ProviderDep) -> Response:
+    form = await form_fields(request)
+    if not csrf_ok(request, form):
+        return message(request, p, "csrf", status=403)
+    try:
+        changed = await login.reset_password(p, form.get("token", ""), form.get("password", ""))
+    except DomainError:
+        t = Translator(pick(request, p.settings.default_locale))
+        return render(
+            request,
+            p,
+            "reset.html",
+            "reset_title",
+            status=422,
+            action="/password-reset/confirm",
+            token=form.get("token", ""),
+            error=t("weak_password"),
+        )
+    if not changed:
+        return message(request, p, "link_invalid", status=400)
+    return message(request, p, "password_changed")
+
+
+FEDERATION_COOKIE = "socle_federation"
+
+
+@router.get("/federation/start", summary="Log in through the tenant's upstream provider")
+async def federation_start(request: Request, p: ProviderDep) -> Response:
+    try:
+        target, cookie = await federation.start(p, request.query_params.get("request", ""))
+    except login.PageError as exc:
+        return page_error(request, p, exc)
+    response = RedirectResponse(target, status_code=303)
+    _cookie(response, p, FEDERATION_COOKIE, cookie)
+    return response
+
+
+@router.get("/federation/callback", summary="Return from the upstream provider")
+async def federation_callback(request: Request, p: ProviderDep) -> Response:
+    try:
+        outcome = await federation.finish(
+            p, dict(request.query_params), request.cookies.get(FEDERATION_COOKIE)
+        )
+    except login.PageError as exc:
+        response: Response = page_error(request, p, exc)
+    else:
+        response = _redirect(p, outcome)
+    response.delete_cookie(FEDERATION_COOKIE, path="/")
+    return response

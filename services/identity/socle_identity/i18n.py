@@ -1,0 +1,214 @@
+"""Citizen-facing text in French, German, Italian and English."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+LOCALES = ("fr", "de", "it", "en")
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "login_title": {
+        "fr": "Connexion",
+        "de": "Anmeldung",
+        "it": "Accesso",
+        "en": "Log in",
+    },
+    "login_intro": {
+        "fr": "Connectez-vous pour continuer vers {client}.",
+        "de": "Melden Sie sich an, um zu {client} weiterzugehen.",
+        "it": "Accedete per continuare verso {client}.",
+        "en": "Log in to continue to {client}.",
+    },
+    "email": {
+        "fr": "Adresse e-mail",
+        "de": "E-Mail-Adresse",
+        "it": "Indirizzo e-mail",
+        "en": "E-mail address",
+    },
+    "password": {"fr": "Mot de passe", "de": "Passwort", "it": "Password", "en": "Password"},
+    "submit_login": {"fr": "Se connecter", "de": "Anmelden", "it": "Accedi", "en": "Log in"},
+    "invalid_credentials": {
+        "fr": "Adresse e-mail ou mot de passe incorrect.",
+        "de": "E-Mail-Adresse oder Passwort ist falsch.",
+        "it": "Indirizzo e-mail o password errati.",
+        "en": "Wrong e-mail address or password.",
+    },
+    "locked": {
+        "fr": "Trop d'essais infructueux : ce compte est bloqué. Réessayez dans {minutes} minutes "
+        "ou réinitialisez votre mot de passe.",
+        "de": "Zu viele Fehlversuche: dieses Konto ist gesperrt. Versuchen Sie es in {minutes} "
+        "Minuten erneut oder setzen Sie Ihr Passwort zurück.",
+        "it": "Troppi tentativi falliti: questo account è bloccato. Riprovate tra {minutes} "
+        "minuti o reimpostate la password.",
+        "en": "Too many failed attempts: this account is locked. Try again in {minutes} minutes "
+        "or reset your password.",
+    },
+    "csrf": {
+        "fr": "Le formulaire a expiré. Rechargez la page et réessayez.",
+        "de": "Das Formular ist abgelaufen. Laden Sie die Seite neu und versuchen Sie es erneut.",
+        "it": "Il modulo è scaduto. Ricaricate la pagina e riprovate.",
+        "en": "The form has expired. Reload the page and try again.",
+    },
+    "totp_title": {
+        "fr": "Deuxième facteur",
+        "de": "Zweiter Faktor",
+        "it": "Secondo fattore",
+        "en": "Second factor",
+    },
+    "totp_code": {
+        "fr": "Code de votre application d'authentification (ou code de récupération)",
+        "de": "Code Ihrer Authentifizierungs-App (oder Wiederherstellungscode)",
+        "it": "Codice della vostra app di autenticazione (o codice di recupero)",
+        "en": "Code from your authenticator app (or a recovery code)",
+    },
+    "submit_verify": {"fr": "Vérifier", "de": "Prüfen", "it": "Verifica", "en": "Verify"},
+    "invalid_code": {
+        "fr": "Code incorrect.",
+        "de": "Falscher Code.",
+        "it": "Codice errato.",
+        "en": "Wrong code.",
+    },
+    "error_title": {"fr": "Erreur", "de": "Fehler", "it": "Errore", "en": "Error"},
+    "logged_out": {
+        "fr": "Vous êtes déconnecté.",
+        "de": "Sie sind abgemeldet.",
+        "it": "Siete disconnessi.",
+        "en": "You are logged out.",
+    },
+    "register_title": {
+        "fr": "Créer un compte",
+        "de": "Konto erstellen",
+        "it": "Creare un account",
+        "en": "Create an account",
+    },
+    "given_name": {"fr": "Prénom", "de": "Vorname", "it": "Nome", "en": "Given name"},
+    "family_name": {"fr": "Nom", "de": "Nachname", "it": "Cognome", "en": "Family name"},
+    "submit_register": {
+        "fr": "Créer le compte",
+        "de": "Konto erstellen",
+        "it": "Crea l'account",
+        "en": "Create the account",
+    },
+    "check_email": {
+        "fr": "Nous vous avons envoyé un e-mail : cliquez sur le lien qu'il contient pour "
+        "confirmer votre adresse.",
+        "de": "Wir haben Ihnen eine E-Mail geschickt: Klicken Sie auf den Link darin, um Ihre "
+        "Adresse zu bestätigen.",
+        "it": "Vi abbiamo inviato un'e-mail: cliccate sul link che contiene per confermare il "
+        "vostro indirizzo.",
+        "en": "We sent you an e-mail: follow its link to confirm your address.",
+    },
+    "email_verified": {
+        "fr": "Votre adresse e-mail est confirmée.",
+        "de": "Ihre E-Mail-Adresse ist bestätigt.",
+        "it": "Il vostro indirizzo e-mail è confermato.",
+        "en": "Your e-mail address is confirmed.",
+    },
+    "link_invalid": {
+        "fr": "Ce lien n'est plus valable. Demandez-en un nouveau.",
+        "de": "Dieser Link ist nicht mehr gültig. Fordern Sie einen neuen an.",
+        "it": "Questo link non è più valido. Richiedetene uno nuovo.",
+        "en": "This link is no longer valid. Ask for a new one.",
+    },
+    "reset_title": {
+        "fr": "Mot de passe oublié",
+        "de": "Passwort vergessen",
+        "it": "Password dimenticata",
+        "en": "Forgotten password",
+    },
+    "submit_reset": {
+        "fr": "Envoyer le lien",
+        "de": "Link senden",
+        "it": "Invia il link",
+        "en": "Send the link",
+    },
+    "reset_sent": {
+        "fr": "Si un compte existe pour cette adresse, un e-mail avec un lien vient de partir.",
+        "de": "Falls ein Konto zu dieser Adresse besteht, wurde eine E-Mail mit einem Link "
+        "verschickt.",
+        "it": "Se esiste un account per questo indirizzo, è stata inviata un'e-mail con un link.",
+        "en": "If an account exists for this address, an e-mail with a link is on its way.",
+    },
+    "new_password": {
+        "fr": "Nouveau mot de passe",
+        "de": "Neues Passwort",
+        "it": "Nuova password",
+        "en": "New password",
+    },
+    "password_changed": {
+        "fr": "Votre mot de passe est changé. Vous pouvez vous connecter.",
+        "de": "Ihr Passwort ist geändert. Sie können sich anmelden.",
+        "it": "La password è cambiata. Potete accedere.",
+        "en": "Your password is changed. You can log in.",
+    },
+    "weak_password": {
+        "fr": "Le mot de passe doit compter au moins 10 caractères.",
+        "de": "Das Passwort muss mindestens 10 Zeichen lang sein.",
+        "it": "La password deve contenere almeno 10 caratteri.",
+        "en": "The password must have at least 10 characters.",
+    },
+    "invalid_email": {
+        "fr": "Indiquez une adresse e-mail valable.",
+        "de": "Geben Sie eine gültige E-Mail-Adresse an.",
+        "it": "Indicate un indirizzo e-mail valido.",
+        "en": "Give a valid e-mail address.",
+    },
+    "login_with": {
+        "fr": "Se connecter avec {provider}",
+        "de": "Mit {provider} anmelden",
+        "it": "Accedi con {provider}",
+        "en": "Log in with {provider}",
+    },
+    "register_link": {
+        "fr": "Créer un compte",
+        "de": "Konto erstellen",
+        "it": "Creare un account",
+        "en": "Create an account",
+    },
+    "forgot_link": {
+        "fr": "Mot de passe oublié ?",
+        "de": "Passwort vergessen?",
+        "it": "Password dimenticata?",
+        "en": "Forgot your password?",
+    },
+    "bad_request": {
+        "fr": "Cette demande de connexion n'est pas valable ; retournez à l'application.",
+        "de": "Diese Anmeldeanfrage ist ungültig; kehren Sie zur Anwendung zurück.",
+        "it": "Questa richiesta di accesso non è valida; tornate all'applicazione.",
+        "en": "This login request is not valid; go back to the application.",
+    },
+}
+
+
+def pick(request: Request, default: str = "fr") -> str:
+    """``lang`` or ``ui_locales`` in the query, then the ``socle_lang`` cookie, then
+    ``Accept-Language``."""
+    for candidate in (
+        request.query_params.get("lang"),
+        *(request.query_params.get("ui_locales") or "").split(),
+        request.cookies.get("socle_lang"),
+    ):
+        if candidate and candidate[:2].lower() in LOCALES:
+            return candidate[:2].lower()
+    ranked: list[tuple[float, int, str]] = []
+    for index, part in enumerate(request.headers.get("accept-language", "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        lang = tag.strip()[:2].lower()
+        if lang in LOCALES and quality > 0:
+            ranked.append((-quality, index, lang))
+    return sorted(ranked)[0][2] if ranked else default
+
+
+class Translator:
+    def __init__(self, locale: str) -> None:
+        self.locale = locale
+
+    def __call__(self, key: str, **values: object) -> str:
+        text = MESSAGES[key].get(self.locale) or MESSAGES[key]["en"]
+        return text.format(**values) if values else text

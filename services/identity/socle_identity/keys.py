@@ -1,0 +1,218 @@
+"""Signing keys: generation, publication (JWKS), rotation without downtime.
+
+A key goes ``next`` (published in the JWKS, not yet signing) -> ``active`` (signing) ->
+``retired`` (still published until every token it signed has expired). Rotation promotes the
+``next`` key, which verifiers have been able to fetch since the previous rotation, so no
+token is ever signed by a key a verifier could not know.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from socle.auth import JWKSCache
+from socle.db import utcnow
+from socle.outbox import record_event
+from socle_identity import events
+from socle_identity.models import Client, SigningKey
+
+SUPPORTED_ALGS = ("ES256", "RS256")
+DEFAULT_ALG = "ES256"
+
+
+def _generate(alg: str) -> tuple[str, dict[str, Any]]:
+    private: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+    if alg == "ES256":
+        private = ec.generate_private_key(ec.SECP256R1())
+        jwk = ECAlgorithm.to_jwk(private.public_key(), as_dict=True)
+    elif alg == "RS256":
+        private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        jwk = RSAAlgorithm.to_jwk(private.public_key(), as_dict=True)
+    else:  # pragma: no cover - guarded by callers
+        raise ValueError(f"unsupported algorithm {alg}")
+    pem = private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    return pem, dict(jwk)
+
+
+def _new_key(alg: str, status: str) -> SigningKey:
+    pem, jwk = _generate(alg)
+    kid = f"{alg.lower()}-{secrets.token_urlsafe(12)}"
+    jwk.update({"kid": kid, "use": "sig", "alg": alg})
+    now = utcnow()
+    return SigningKey(
+        kid=kid,
+        alg=alg,
+        status=status,
+        private_pem=pem,
+        public_jwk=jwk,
+        created_at=now,
+        activated_at=now if status == "active" else None,
+    )
+
+
+async def ensure_keys(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Make sure every algorithm has an active key and a published next key."""
+    async with sessions() as session, session.begin():
+        for alg in SUPPORTED_ALGS:
+            statuses = set(
+                (
+                    await session.execute(
+                        select(SigningKey.status).where(
+                            SigningKey.alg == alg, SigningKey.status.in_(("active", "next"))
+                        )
+                    )
+                ).scalars()
+            )
+            if "active" not in statuses:
+                session.add(_new_key(alg, "active"))
+            if "next" not in statuses:
+                session.add(_new_key(alg, "next"))
+
+
+@dataclass(frozen=True)
+class Rotation:
+    alg: str
+    active_kid: str
+    previous_kid: str | None
+    next_kid: str
+    previous_published_until: datetime | None
+
+
+async def _retention(session: AsyncSession, default_ttls: tuple[int, ...]) -> timedelta:
+    longest_client = (await session.execute(select(func.max(Client.access_token_ttl)))).scalar()
+    seconds = max((*default_ttls, longest_client or 0))
+    return timedelta(seconds=seconds + 60)
+
+
+async def rotate(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    alg: str = DEFAULT_ALG,
+    token_ttls: tuple[int, ...] = (600,),
+) -> Rotation:
+    """Promote the published next key, retire the active one once its tokens have expired,
+    publish a new next key, and record ``key.rotated``."""
+    if alg not in SUPPORTED_ALGS:
+        raise ValueError(f"alg must be one of {', '.join(SUPPORTED_ALGS)}")
+    await ensure_keys(sessions)
+    async with sessions() as session, session.begin():
+        now = utcnow()
+        keys = (
+            (
+                await session.execute(
+                    select(SigningKey)
+                    .where(SigningKey.alg == alg, SigningKey.status.in_(("active", "next")))
+                    .order_by(SigningKey.created_at)
+                    .with_for_update()
+                )
+            )
+            .scalars()
+            .all()
+        )
+        actives = [k for k in keys if k.status == "active"]
+        upcoming = next(k for k in keys if k.status == "next")
+        until = now + await _retention(session, token_ttls)
+        for old in actives:
+            old.status = "retired"
+            old.retire_at = until
+        upcoming.status = "active"
+        upcoming.activated_at = now
+        fresh = _new_key(alg, "next")
+        session.add(fresh)
+        previous = actives[-1].kid if actives else None
+        await record_event(
+            session,
+            events.key_rotated(
+                alg=alg,
+                active_kid=upcoming.kid,
+                previous_kid=previous,
+                next_kid=fresh.kid,
+                previous_published_until=until if previous else None,
+            ),
+            aggregate=f"key:{alg}",
+        )
+        return Rotation(alg, upcoming.kid, previous, fresh.kid, until if previous else None)
+
+
+def _published(now: datetime) -> Any:
+    return or_(
+        SigningKey.status.in_(("active", "next")),
+        (SigningKey.status == "retired") & (SigningKey.retire_at > now),
+    )
+
+
+async def public_jwks(session: AsyncSession) -> dict[str, Any]:
+    """The JWKS document: next, active and not-yet-expired retired keys."""
+    rows = (
+        (
+            await session.execute(
+                select(SigningKey).where(_published(utcnow())).order_by(SigningKey.created_at)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    return {"keys": [dict(k.public_jwk) for k in rows]}
+
+
+class KeyRing:
+    """Reads keys from the database; keeps parsed key objects by ``kid``."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+        self._private: dict[str, Any] = {}
+        self._public: dict[str, jwt.PyJWK] = {}
+
+    async def signing_key(self, session: AsyncSession, alg: str) -> tuple[str, Any]:
+        row = (
+            await session.execute(
+                select(SigningKey.kid, SigningKey.private_pem)
+                .where(SigningKey.alg == alg, SigningKey.status == "active")
+                .order_by(SigningKey.activated_at.desc())
+                .limit(1)
+            )
+        ).first()
+        if row is None:
+            raise RuntimeError(f"no active {alg} signing key: run the service's start-up")
+        kid, pem = row
+        if kid not in self._private:
+            self._private[kid] = serialization.load_pem_private_key(pem.encode(), password=None)
+        return kid, self._private[kid]
+
+    async def verification_key(self, session: AsyncSession, kid: str) -> jwt.PyJWK | None:
+        row = (
+            await session.execute(
+                select(SigningKey.public_jwk).where(SigningKey.kid == kid, _published(utcnow()))
+            )
+        ).scalar()
+        if row is None:
+            return None
+        if kid not in self._public:
+            self._public[kid] = jwt.PyJWK(dict(row))
+        return self._public[kid]
+
+
+class OwnKeys(JWKSCache):
+    """The service's own published keys, read from its database (no HTTP to itself)."""
+
+    def __init__(self, ring: KeyRing) -> None:
+        super().__init__("local")
+        self.ring = ring
+
+    async def get(self, kid: str) -> jwt.PyJWK | None:
+        async with self.ring.sessions() as session:
+            return await self.ring.verification_key(session, kid)

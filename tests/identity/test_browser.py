@@ -1,0 +1,127 @@
+"""A person logs in through the real login page in headless Chromium, served over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+import uvicorn
+from playwright.async_api import async_playwright
+
+from socle.localinfra import free_port
+from socle_identity import directory
+from socle_identity.app import create_app
+from socle_identity.settings import IdentitySettings
+from tests.identity.conftest import PASSWORD, REDIRECT, pkce_pair, query
+
+pytestmark = pytest.mark.browser
+
+
+@contextlib.asynccontextmanager
+async def served(settings: IdentitySettings, port: int):
+    app = create_app(settings)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.05)
+    try:
+        yield app
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def test_login_page_in_chromium(migrated_database, nats_server, tenant):
+    port = free_port()
+    issuer = f"http://127.0.0.1:{port}"
+    settings = IdentitySettings(
+        database_url=migrated_database("identity"),
+        nats_url=nats_server.url,
+        issuer=issuer,
+        argon2_time_cost=1,
+        argon2_memory_kib=8192,
+    )
+    async with served(settings, port) as app:
+        provider = app.state.runtime.extras["provider"]
+        async with app.state.runtime.sessions() as session, session.begin():
+            await directory.create_tenant(session, slug=tenant, name="Commune")
+            client, secret = await directory.register_client(
+                session,
+                tenant=tenant,
+                spec=directory.ClientSpec(
+                    name="Guichet de la commune",
+                    redirect_uris=[REDIRECT],
+                    scopes=["openid", "email"],
+                ),
+            )
+            await directory.create_user(
+                session,
+                provider.passwords,
+                tenant=tenant,
+                email="hanna@example.ch",
+                password=PASSWORD,
+                roles=["citizen"],
+            )
+        verifier, challenge = pkce_pair()
+        url = f"{issuer}/authorize?" + urlencode(
+            {
+                "response_type": "code",
+                "client_id": client.client_id,
+                "redirect_uri": REDIRECT,
+                "scope": "openid email",
+                "state": "browser-state",
+                "code_challenge": challenge,
+                "code_challenge_method": "S256",
+            }
+        )
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(
+                executable_path="/usr/bin/chromium",
+                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+            )
+            try:
+                context = await browser.new_context(locale="de-CH")
+                page = await context.new_page()
+                landed: list[str] = []
+
+                async def app_callback(route):
+                    landed.append(route.request.url)
+                    await route.fulfill(status=200, body="back in the app")
+
+                await page.route(f"{REDIRECT}*", app_callback)
+                await page.goto(url)
+                assert await page.locator("h1").inner_text() == "Anmeldung"
+                assert "Guichet de la commune" in await page.content()
+                await page.fill("#email", "hanna@example.ch")
+                await page.fill("#password", "wrong password!")
+                await page.click("button[type=submit]")
+                assert "falsch" in await page.locator("[role=alert]").inner_text()
+                await page.click("text=EN")
+                assert await page.locator("h1").inner_text() == "Log in"
+                await page.fill("#email", "hanna@example.ch")
+                await page.fill("#password", PASSWORD)
+                await page.click("button[type=submit]")
+                await page.wait_for_url(f"{REDIRECT}*")
+            finally:
+                await browser.close()
+        assert len(landed) == 1
+        params = query(landed[0])
+        assert params["state"] == "browser-state"
+        async with httpx.AsyncClient(base_url=issuer) as rp:
+            tokens = await rp.post(
+                "/token",
+                data={
+                    "grant_type": "authorization_code",
+                    "code": params["code"],
+                    "redirect_uri": REDIRECT,
+                    "code_verifier": verifier,
+                },
+                auth=(client.client_id, secret),
+            )
+        assert tokens.status_code == 200, tokens.text
+        assert tokens.json()["id_token"]
