@@ -1,1 +1,1 @@
-"""Socle payment: Fees paid online (Stripe, sandbox) or by Swiss QR-bill, refunds and reconciliation."""
+"""Socle payment: fees paid online or by Swiss QR-bill, refunds and reconciliation."""

@@ -10,8 +10,13 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def main() -> int:
-    return cli_main(name="payment", settings_cls=PaymentSettings, create_app=create_app,
-                    migrations=MIGRATIONS, default_port=8002)
+    return cli_main(
+        name="payment",
+        settings_cls=PaymentSettings,
+        create_app=create_app,
+        migrations=MIGRATIONS,
+        default_port=8002,
+    )
 
 
 if __name__ == "__main__":

@@ -1,16 +1,73 @@
 """Application factory of the payment service."""
 
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+
+import structlog
 from fastapi import FastAPI
 
-from socle.service import create_service_app
+from socle.aio import stop_task
+from socle.service import Runtime, create_service_app
+from socle_payment.api import finance, pages, payments, webhooks
+from socle_payment.payments import Payments
+from socle_payment.providers import PaymentProvider, build_providers
 from socle_payment.settings import PaymentSettings
 
+log = structlog.get_logger("socle_payment")
 
-def create_app(settings: PaymentSettings | None = None) -> FastAPI:
+#: Routes a citizen's browser or a provider calls without an access token: the payment page
+#: (addressed by an unguessable token) and the Stripe webhook (authenticated by its signature).
+PUBLIC_ROUTES: frozenset[str] = frozenset(
+    {
+        "/pay/{token}",
+        "/pay/{token}/qr-bill.svg",
+        "/pay/{token}/qr-bill.pdf",
+        "/v1/webhooks/stripe",
+    }
+)
+
+
+async def _sweep(domain: Payments, every: float) -> None:
+    while True:
+        await asyncio.sleep(every)
+        try:
+            count = await domain.expire_stale()
+            if count:
+                log.info("payments_expired", count=count)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("payment_expiry_failed", error=repr(exc))
+
+
+def create_app(
+    settings: PaymentSettings | None = None,
+    providers: Mapping[str, PaymentProvider] | None = None,
+) -> FastAPI:
+    """Build the payment service; ``providers`` adds or replaces acquirers by name."""
     settings = settings or PaymentSettings()
+    chosen = build_providers(settings)
+    chosen.update(providers or {})
+
+    async def start(runtime: Runtime) -> None:
+        domain = Payments(settings=settings, providers=chosen, sessions=runtime.sessions)
+        runtime.extras["payments"] = domain
+        if settings.payment_expiry_sweep_seconds > 0:
+            runtime.extras["expiry_task"] = asyncio.create_task(
+                _sweep(domain, settings.payment_expiry_sweep_seconds), name="payment-expiry"
+            )
+
+    async def stop(runtime: Runtime) -> None:
+        await stop_task(runtime.extras.pop("expiry_task", None))
+
     return create_service_app(
         name="payment",
         settings=settings,
-        routers=[],
-        description="Fees paid online (Stripe, sandbox) or by Swiss QR-bill, refunds and reconciliation.",
+        routers=[payments.router, finance.router, webhooks.router, pages.router],
+        description="Fees paid online (Stripe, sandbox) or by Swiss QR-bill, refunds and "
+        "reconciliation.",
+        on_startup=[start],
+        on_shutdown=[stop],
     )

@@ -1,10 +1,80 @@
-"""Tables of the payment service."""
+"""Tables of the payment service: payments, their append-only ledger, refunds."""
 
-from sqlalchemy import MetaData
-from sqlalchemy.orm import DeclarativeBase
+from __future__ import annotations
 
-from socle.db import NAMING
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, MetaData, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from socle.db import NAMING, UTCDateTime
 
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+
+class Payment(Base):
+    """A fee a citizen is asked to pay; amounts are integer minor units (centimes)."""
+
+    __tablename__ = "payments"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64), nullable=False)
+    status: Mapped[str] = mapped_column(String(32), nullable=False)
+    amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    currency: Mapped[str] = mapped_column(String(3), nullable=False)
+    amount_captured: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    amount_refunded: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    reference: Mapped[str] = mapped_column(String(140), nullable=False)
+    description: Mapped[str] = mapped_column(String(500), nullable=False)
+    return_url: Mapped[str] = mapped_column(Text, nullable=False)
+    procedure_ref: Mapped[str | None] = mapped_column(String(140), nullable=True)
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, nullable=False)
+    provider: Mapped[str] = mapped_column(String(32), nullable=False)
+    page_token: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    provider_payment_id: Mapped[str | None] = mapped_column(String(255), nullable=True, unique=True)
+    provider_charge_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    provider_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    qr_reference: Mapped[str | None] = mapped_column(String(27), nullable=True, unique=True)
+    failure_reason: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+    __table_args__ = (
+        Index("ix_payments_tenant_created", "tenant", "created_at", "id"),
+        Index("ix_payments_status_expires", "status", "expires_at"),
+    )
+
+
+class PaymentTransition(Base):
+    """The append-only ledger: every change of a payment's status, when and why."""
+
+    __tablename__ = "payment_transitions"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    payment_id: Mapped[str] = mapped_column(ForeignKey("payments.id"), nullable=False, index=True)
+    tenant: Mapped[str] = mapped_column(String(64), nullable=False)
+    from_status: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    to_status: Mapped[str] = mapped_column(String(32), nullable=False)
+    cause: Mapped[str] = mapped_column(String(255), nullable=False)
+    amount: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class Refund(Base):
+    """Money given back on a payment; never more than what was captured."""
+
+    __tablename__ = "refunds"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    payment_id: Mapped[str] = mapped_column(ForeignKey("payments.id"), nullable=False, index=True)
+    tenant: Mapped[str] = mapped_column(String(64), nullable=False)
+    amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    provider_refund_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

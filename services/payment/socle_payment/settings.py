@@ -1,7 +1,96 @@
 """Settings of the payment service (environment variables ``SOCLE_*``)."""
 
+from __future__ import annotations
+
+from typing import Self
+
+from pydantic import model_validator
+from stdnum import iban
+
 from socle.config import ServiceSettings
+
+DEMO_QR_IBAN = "CH4431999123000889012"
 
 
 class PaymentSettings(ServiceSettings):
+    """Everything the payment service reads from its environment."""
+
     database_url: str = "sqlite+aiosqlite:///var/payment.db"
+    """Where payments, their ledger and refunds are stored."""
+    payment_public_url: str = "http://localhost:8002"
+    """Base URL of this service as the citizen's browser sees it (payment pages, QR-bills)."""
+    payment_max_amount: int = 1_000_000
+    """Largest amount accepted for one payment, in minor units (1000000 = CHF 10,000.00)."""
+    payment_expiry_minutes: int = 60
+    """An online payment (sandbox, Stripe) still pending after this long expires."""
+    payment_qrbill_expiry_days: int = 60
+    """A QR-bill not paid after this many days expires."""
+    payment_expiry_sweep_seconds: float = 60.0
+    """How often stale pending payments are looked for (0 disables the sweep)."""
+    payment_sandbox_enabled: bool = True
+    """Offer the ``sandbox`` provider (a local test card page); refused in production."""
+    payment_stripe_secret_key: str = ""
+    """Stripe secret API key; empty disables the ``stripe`` provider."""
+    payment_stripe_webhook_secret: str = ""
+    """Signing secret of the Stripe webhook endpoint (``whsec_...``)."""
+    payment_stripe_api_base: str = "https://api.stripe.com"
+    """Base URL of the Stripe API (change only to reach a proxy or a stand-in)."""
+    payment_stripe_timeout_seconds: float = 10.0
+    """Time allowed for one call to Stripe before the payment is left pending and retried."""
+    payment_creditor_iban: str = DEMO_QR_IBAN
+    """QR-IBAN printed on QR-bills (the default is a demonstration QR-IBAN, refused in
+    production)."""
+    payment_creditor_name: str = "Commune de Démo"
+    """Creditor name printed on QR-bills."""
+    payment_creditor_street: str = "Rue du Lac"
+    """Creditor street printed on QR-bills."""
+    payment_creditor_house_number: str = "1"
+    """Creditor house number printed on QR-bills."""
+    payment_creditor_postal_code: str = "1800"
+    """Creditor postal code printed on QR-bills."""
+    payment_creditor_city: str = "Vevey"
+    """Creditor town printed on QR-bills."""
+    payment_creditor_country: str = "CH"
+    """Creditor country (ISO 3166 alpha-2) printed on QR-bills."""
+    payment_max_camt_bytes: int = 5_000_000
+    """Largest camt.054 file accepted for reconciliation, in bytes."""
+
+    @property
+    def stripe_enabled(self) -> bool:
+        return bool(self.payment_stripe_secret_key)
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Self:
+        if self.environment == "production":
+            if self.payment_sandbox_enabled:
+                raise ValueError(
+                    "SOCLE_PAYMENT_SANDBOX_ENABLED must be false in production: the sandbox "
+                    "accepts test cards"
+                )
+            if not self.payment_public_url.startswith("https://"):
+                raise ValueError(
+                    "SOCLE_PAYMENT_PUBLIC_URL must be an https:// address in production: "
+                    "citizens reach their payment page there"
+                )
+            if self.payment_creditor_iban.replace(" ", "") == DEMO_QR_IBAN:
+                raise ValueError(
+                    "SOCLE_PAYMENT_CREDITOR_IBAN is the demonstration QR-IBAN; set the commune's"
+                )
+            if self.payment_stripe_secret_key and not self.payment_stripe_webhook_secret:
+                raise ValueError(
+                    "SOCLE_PAYMENT_STRIPE_WEBHOOK_SECRET is required when Stripe is enabled"
+                )
+        compact = self.payment_creditor_iban.replace(" ", "").upper()
+        if not (
+            iban.is_valid(compact)
+            and compact[:2] in ("CH", "LI")
+            and 30000 <= int(compact[4:9]) <= 31999
+        ):
+            raise ValueError(
+                "SOCLE_PAYMENT_CREDITOR_IBAN must be a valid QR-IBAN (CH or LI, institution id "
+                "30000-31999): QR-bills carry a QR reference"
+            )
+        self.payment_creditor_iban = compact
+        if self.payment_max_amount <= 0:
+            raise ValueError("SOCLE_PAYMENT_MAX_AMOUNT must be a positive number of minor units")
+        return self

@@ -1,0 +1,38 @@
+"""Dependencies shared by the payment routers."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from socle.auth import Principal, require_scope
+from socle.problems import PROBLEM_JSON
+from socle_payment.payments import Payments
+
+
+def get_payments(request: Request) -> Payments:
+    payments: Payments = request.app.state.runtime.extras["payments"]
+    return payments
+
+
+PaymentsDep = Annotated[Payments, Depends(get_payments)]
+Reader = Annotated[Principal, Depends(require_scope("payments:read"))]
+Writer = Annotated[Principal, Depends(require_scope("payments:write"))]
+
+
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the problem+json answers of a route."""
+    texts = {
+        400: "Bad request",
+        401: "No or invalid access token",
+        403: "The token lacks the scope",
+        404: "No such payment in this tenant",
+        409: "The payment's status does not allow this",
+        413: "Content too large",
+        422: "Invalid input",
+        503: "The payment provider cannot be reached; retry later",
+    }
+    return {
+        status: {"description": texts[status], "content": {PROBLEM_JSON: {}}} for status in statuses
+    }

@@ -1,0 +1,200 @@
+"""``/v1/payments``: create, read, list, cancel and refund payments."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from socle.idempotency import IdempotencyKey, run_idempotent
+from socle.service import SessionDep
+from socle_payment.api.deps import PaymentsDep, Reader, Writer, problems
+from socle_payment.models import Payment, PaymentTransition, Refund
+from socle_payment.payments import Payments
+from socle_payment.schemas import (
+    LedgerEntry,
+    PaymentCreate,
+    PaymentOut,
+    PaymentPage,
+    RefundCreate,
+    RefundOut,
+    Status,
+)
+
+router = APIRouter(prefix="/v1/payments", tags=["payments"])
+
+PaymentId = Annotated[str, Path(max_length=64, description="The payment's id.")]
+
+
+def refund_out(refund: Refund) -> RefundOut:
+    return RefundOut(
+        id=refund.id,
+        payment_id=refund.payment_id,
+        amount=refund.amount,
+        reason=refund.reason,
+        provider_refund_id=refund.provider_refund_id,
+        created_at=refund.created_at,
+    )
+
+
+def payment_out(
+    payments: Payments,
+    payment: Payment,
+    ledger: list[PaymentTransition] | None = None,
+    refunds: list[Refund] | None = None,
+) -> PaymentOut:
+    return PaymentOut(
+        id=payment.id,
+        status=payment.status,
+        amount=payment.amount,
+        currency=payment.currency,
+        amount_captured=payment.amount_captured,
+        amount_refunded=payment.amount_refunded,
+        reference=payment.reference,
+        description=payment.description,
+        return_url=payment.return_url,
+        procedure_ref=payment.procedure_ref,
+        metadata=dict(payment.meta),
+        provider=payment.provider,
+        next_url=payments.next_url(payment),
+        provider_payment_id=payment.provider_payment_id,
+        provider_charge_id=payment.provider_charge_id,
+        qr_reference=payment.qr_reference,
+        failure_reason=payment.failure_reason,
+        created_at=payment.created_at,
+        updated_at=payment.updated_at,
+        expires_at=payment.expires_at,
+        ledger=None
+        if ledger is None
+        else [
+            LedgerEntry(
+                from_status=t.from_status,
+                to_status=t.to_status,
+                cause=t.cause,
+                amount=t.amount,
+                at=t.at,
+            )
+            for t in ledger
+        ],
+        refunds=None if refunds is None else [refund_out(r) for r in refunds],
+    )
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=PaymentOut,
+    summary="Ask for a payment; send the citizen to next_url",
+    responses=problems(401, 403, 409, 422),
+)
+async def create_payment(
+    principal: Writer,
+    payments: PaymentsDep,
+    session: SessionDep,
+    body: PaymentCreate,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    async def action(tx: AsyncSession) -> tuple[int, object]:
+        payment = await payments.create(tx, principal.tenant, body)
+        return 201, payment_out(payments, payment).model_dump(mode="json")
+
+    status, result = await run_idempotent(
+        session,
+        scope=f"payment:{principal.tenant}:create",
+        key=idempotency_key,
+        body=body.model_dump(mode="json"),
+        action=action,
+    )
+    return JSONResponse(result, status_code=status)
+
+
+@router.get(
+    "",
+    response_model=PaymentPage,
+    summary="List payments, newest first",
+    responses=problems(401, 403, 422),
+)
+async def list_payments(
+    principal: Reader,
+    payments: PaymentsDep,
+    session: SessionDep,
+    status: Annotated[Status | None, Query()] = None,
+    created_from: Annotated[
+        datetime | None, Query(description="Created at or after (ISO 8601 with offset).")
+    ] = None,
+    created_to: Annotated[datetime | None, Query(description="Created before.")] = None,
+    reference: Annotated[str | None, Query(max_length=140)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> PaymentPage:
+    rows, next_cursor = await payments.list_payments(
+        session,
+        principal.tenant,
+        status=status,
+        created_from=created_from,
+        created_to=created_to,
+        reference=reference,
+        limit=limit,
+        cursor=cursor,
+    )
+    return PaymentPage(items=[payment_out(payments, p) for p in rows], next_cursor=next_cursor)
+
+
+@router.get(
+    "/{payment_id}",
+    response_model=PaymentOut,
+    summary="A payment as its provider knows it, with its ledger and refunds",
+    responses=problems(401, 403, 404),
+)
+async def get_payment(
+    principal: Reader, payments: PaymentsDep, session: SessionDep, payment_id: PaymentId
+) -> PaymentOut:
+    payment, ledger, refunds = await payments.get(session, principal.tenant, payment_id)
+    return payment_out(payments, payment, ledger, refunds)
+
+
+@router.post(
+    "/{payment_id}/cancel",
+    response_model=PaymentOut,
+    summary="Cancel an open payment",
+    responses=problems(401, 403, 404, 409, 503),
+)
+async def cancel_payment(
+    principal: Writer, payments: PaymentsDep, session: SessionDep, payment_id: PaymentId
+) -> PaymentOut:
+    payment = await payments.cancel(session, principal.tenant, payment_id)
+    return payment_out(payments, payment)
+
+
+@router.post(
+    "/{payment_id}/refunds",
+    status_code=201,
+    response_model=RefundOut,
+    summary="Refund all or part of what was captured",
+    responses=problems(401, 403, 404, 409, 422, 503),
+)
+async def refund_payment(
+    principal: Writer,
+    payments: PaymentsDep,
+    session: SessionDep,
+    payment_id: PaymentId,
+    body: RefundCreate,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    async def action(tx: AsyncSession) -> tuple[int, object]:
+        refund, _ = await payments.refund(
+            tx, principal.tenant, payment_id, body.amount, body.reason
+        )
+        return 201, refund_out(refund).model_dump(mode="json")
+
+    status, result = await run_idempotent(
+        session,
+        scope=f"payment:{principal.tenant}:refund:{payment_id}",
+        key=idempotency_key,
+        body=body.model_dump(mode="json"),
+        action=action,
+    )
+    return JSONResponse(result, status_code=status)

@@ -1,0 +1,224 @@
+"""Payment providers behind one small interface, so a commune can add its own acquirer.
+
+A provider opens a payment (``start``), tells the truth about it when asked (``fetch``),
+gives money back (``refund``) and closes an open payment (``cancel``). Network trouble is
+reported as :class:`ProviderUnavailable`; the payment then stays pending and nothing is lost.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Literal, Protocol
+
+import stripe
+from stdnum.ch import esr
+
+from socle.db import utcnow
+from socle_payment.models import Payment
+from socle_payment.settings import PaymentSettings
+
+TruthStatus = Literal["pending", "succeeded", "failed", "expired"]
+
+
+class ProviderUnavailable(RuntimeError):
+    """The provider could not be reached or answered with an error we can retry."""
+
+
+@dataclass(frozen=True)
+class Opened:
+    """What a provider returns when a payment is opened."""
+
+    provider_payment_id: str | None = None
+    provider_url: str | None = None
+    qr_reference: str | None = None
+
+
+@dataclass(frozen=True)
+class Truth:
+    """The provider's view of a payment."""
+
+    status: TruthStatus
+    amount_captured: int = 0
+    charge_id: str | None = None
+    reason: str | None = None
+
+
+class PaymentProvider(Protocol):
+    """What a payment provider implements; register it under its ``name``."""
+
+    name: str
+    #: The citizen pays on our own page (sandbox form, QR-bill) rather than at the provider.
+    local_page: bool
+
+    async def start(self, payment: Payment) -> Opened: ...
+
+    async def fetch(self, payment: Payment) -> Truth | None:
+        """The provider's truth, or None when the service itself holds it."""
+        ...
+
+    async def refund(self, payment: Payment, amount: int, idempotency_key: str) -> str | None:
+        """Give ``amount`` back; return the provider's refund id (None if handled offline)."""
+        ...
+
+    async def cancel(self, payment: Payment) -> None:
+        """Make an open payment unpayable at the provider."""
+        ...
+
+
+class SandboxProvider:
+    """A local payment page with test cards, for development and demonstrations."""
+
+    name = "sandbox"
+    local_page = True
+
+    async def start(self, payment: Payment) -> Opened:
+        return Opened(provider_payment_id=f"sbx_{uuid.uuid4().hex}")
+
+    async def fetch(self, payment: Payment) -> Truth | None:
+        return None
+
+    async def refund(self, payment: Payment, amount: int, idempotency_key: str) -> str | None:
+        return f"sbx_re_{uuid.uuid4().hex}"
+
+    async def cancel(self, payment: Payment) -> None:
+        return None
+
+
+def new_qr_reference() -> str:
+    """A 27-digit QR reference: 26 random digits and the modulo-10 recursive check digit."""
+    body = "".join(secrets.choice("0123456789") for _ in range(26))
+    return body + esr.calc_check_digit(body)
+
+
+class QRBillProvider:
+    """A Swiss QR-bill the citizen pays by bank transfer; camt.054 files reconcile it."""
+
+    name = "qrbill"
+    local_page = True
+
+    async def start(self, payment: Payment) -> Opened:
+        return Opened(qr_reference=new_qr_reference())
+
+    async def fetch(self, payment: Payment) -> Truth | None:
+        return None
+
+    async def refund(self, payment: Payment, amount: int, idempotency_key: str) -> str | None:
+        # The finance office pays back by bank transfer; the refund is recorded here.
+        return None
+
+    async def cancel(self, payment: Payment) -> None:
+        return None
+
+
+class StripeProvider:
+    """Stripe Checkout Sessions through the official SDK."""
+
+    name = "stripe"
+    local_page = False
+
+    def __init__(self, settings: PaymentSettings) -> None:
+        self.client = stripe.StripeClient(
+            settings.payment_stripe_secret_key,
+            base_addresses={"api": settings.payment_stripe_api_base},
+            http_client=stripe.HTTPXClient(timeout=settings.payment_stripe_timeout_seconds),
+            max_network_retries=1,
+        )
+
+    async def start(self, payment: Payment) -> Opened:
+        # Stripe keeps a session open 30 minutes to 24 hours. The parameters depend only on
+        # the payment, so a retry after a lost answer reuses the idempotency key validly.
+        expires = min(
+            max(payment.expires_at, payment.created_at + timedelta(minutes=31)),
+            payment.created_at + timedelta(hours=23),
+        )
+        params: dict[str, Any] = {
+            "mode": "payment",
+            "line_items": [
+                {
+                    "quantity": 1,
+                    "price_data": {
+                        "currency": payment.currency.lower(),
+                        "unit_amount": payment.amount,
+                        "product_data": {"name": payment.description},
+                    },
+                }
+            ],
+            "success_url": payment.return_url,
+            "cancel_url": payment.return_url,
+            "client_reference_id": payment.id,
+            "metadata": {"socle_payment_id": payment.id, "socle_tenant": payment.tenant},
+            "payment_intent_data": {"metadata": {"socle_payment_id": payment.id}},
+        }
+        if expires > utcnow() + timedelta(minutes=30):
+            params["expires_at"] = int(expires.timestamp())
+        try:
+            session = await self.client.v1.checkout.sessions.create_async(
+                params,  # type: ignore[arg-type]
+                {"idempotency_key": f"checkout-{payment.id}"},
+            )
+        except stripe.StripeError as exc:
+            raise ProviderUnavailable(f"stripe: {exc.__class__.__name__}") from exc
+        return Opened(provider_payment_id=session.id, provider_url=session.url)
+
+    async def fetch(self, payment: Payment) -> Truth | None:
+        if not payment.provider_payment_id:
+            return Truth(status="pending")
+        try:
+            session = await self.client.v1.checkout.sessions.retrieve_async(
+                payment.provider_payment_id
+            )
+        except stripe.StripeError as exc:
+            raise ProviderUnavailable(f"stripe: {exc.__class__.__name__}") from exc
+        return truth_of_session(session.to_dict())
+
+    async def refund(self, payment: Payment, amount: int, idempotency_key: str) -> str | None:
+        if not payment.provider_charge_id:
+            raise ProviderUnavailable("stripe: the payment has no payment intent to refund")
+        try:
+            refund = await self.client.v1.refunds.create_async(
+                {"payment_intent": payment.provider_charge_id, "amount": amount},
+                {"idempotency_key": idempotency_key},
+            )
+        except stripe.StripeError as exc:
+            raise ProviderUnavailable(f"stripe: {exc.__class__.__name__}") from exc
+        return str(refund.id)
+
+    async def cancel(self, payment: Payment) -> None:
+        if not payment.provider_payment_id:
+            return
+        try:
+            await self.client.v1.checkout.sessions.expire_async(payment.provider_payment_id)
+        except stripe.InvalidRequestError:
+            return  # already expired or complete: fetch() tells which
+        except stripe.StripeError as exc:
+            raise ProviderUnavailable(f"stripe: {exc.__class__.__name__}") from exc
+
+
+def truth_of_session(session: Mapping[str, Any]) -> Truth:
+    """Read a Checkout Session (from the API or a webhook) as our truth."""
+    status = session.get("status")
+    intent = session.get("payment_intent")
+    intent_id = intent if isinstance(intent, str) or intent is None else intent.get("id")
+    if status == "complete" and session.get("payment_status") in ("paid", "no_payment_required"):
+        return Truth(
+            status="succeeded",
+            amount_captured=int(session.get("amount_total") or 0),
+            charge_id=intent_id,
+        )
+    if status == "expired":
+        return Truth(status="expired", reason="checkout_session_expired")
+    return Truth(status="pending", charge_id=intent_id)
+
+
+def build_providers(settings: PaymentSettings) -> dict[str, PaymentProvider]:
+    """The providers this configuration offers."""
+    providers: dict[str, PaymentProvider] = {"qrbill": QRBillProvider()}
+    if settings.payment_sandbox_enabled:
+        providers["sandbox"] = SandboxProvider()
+    if settings.stripe_enabled:
+        providers["stripe"] = StripeProvider(settings)
+    return providers
