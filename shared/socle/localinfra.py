@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.message import Message
 from pathlib import Path
 from typing import IO
@@ -130,7 +130,6 @@ class S3Server(ManagedProcess):
     port: int = 8333
     access_key: str = "socle"
     secret_key: str = "socle-local-secret"
-    other_ports: list[int] = field(default_factory=list)
 
     @classmethod
     def create(
@@ -157,7 +156,8 @@ class S3Server(ManagedProcess):
             )
         )
         master, volume, filer = free_port(), free_port(), free_port()
-        # Each weed component also listens on its port + 10000 (gRPC).
+        # Every gRPC port is given: weed's default (port + 10000) may not exist or be taken.
+        grpc = [f"-{part}.port.grpc={free_port()}" for part in ("master", "volume", "filer", "s3")]
         args = [
             _binary("weed"),
             "server",
@@ -170,6 +170,7 @@ class S3Server(ManagedProcess):
             "-s3",
             f"-s3.port={port}",
             f"-s3.config={config}",
+            *grpc,
             "-master.volumeSizeLimitMB=64",
             "-volume.max=50",
         ]
@@ -180,7 +181,6 @@ class S3Server(ManagedProcess):
             port=port,
             access_key=access_key,
             secret_key=secret_key,
-            other_ports=[master, volume, filer],
         )
 
     @property
