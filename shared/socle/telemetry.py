@@ -71,7 +71,7 @@ def instrument_app(app: FastAPI, engine: AsyncEngine) -> None:
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
     # Per engine: the public instrument() works once per process, and a process (a test
     # run, for one) may hold several services' engines.
-    SQLAlchemyInstrumentor()._instrument(engine=engine.sync_engine)
+    SQLAlchemyInstrumentor()._instrument(engine=engine.sync_engine)  # type: ignore[no-untyped-call]
 
 
 class Metrics:

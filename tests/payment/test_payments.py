@@ -30,7 +30,9 @@ async def test_a_citizen_pays_on_the_sandbox_page_and_the_procedure_hears_it(
 ):
     async with EventTap(nats_server.url, tenant) as tap, service(settings_for()) as (client, _):
         created = await client.post(
-            "/v1/payments", json=payment_body(), headers={**auth(), "Idempotency-Key": "k1"}
+            "/v1/payments",
+            json=payment_body(payer_email="anna.muster@example.ch"),
+            headers={**auth(), "Idempotency-Key": "k1"},
         )
         assert created.status_code == 201, created.text
         payment = created.json()
@@ -62,6 +64,7 @@ async def test_a_citizen_pays_on_the_sandbox_page_and_the_procedure_hears_it(
         assert data["payment_id"] == payment["id"]
         assert data["reference"] == "PERMIT-2026-001" and data["procedure_ref"] == "proc-42"
         assert data["amount_captured"] == 15000 and data["previous_status"] == "pending"
+        assert data["payer_email"] == "anna.muster@example.ch"  # for the receipt mail
 
         # The page now says the payment is closed; paying twice is refused.
         again = await client.get(payment["next_url"].removeprefix(PUBLIC))

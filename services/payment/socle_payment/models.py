@@ -31,6 +31,7 @@ class Payment(Base):
     description: Mapped[str] = mapped_column(String(500), nullable=False)
     return_url: Mapped[str] = mapped_column(Text, nullable=False)
     procedure_ref: Mapped[str | None] = mapped_column(String(140), nullable=True)
+    payer_email: Mapped[str | None] = mapped_column(String(320), nullable=True)
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, nullable=False)
     provider: Mapped[str] = mapped_column(String(32), nullable=False)
     page_token: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)

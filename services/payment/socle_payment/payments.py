@@ -219,6 +219,7 @@ class Payments:
             description=body.description,
             return_url=str(body.return_url),
             procedure_ref=body.procedure_ref,
+            payer_email=body.payer_email,
             meta=dict(body.metadata),
             provider=body.provider,
             page_token=secrets.token_urlsafe(32),

@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StrictInt,
+    field_validator,
+)
 
 Currency = Literal["CHF", "EUR"]
 Status = Literal[
@@ -46,6 +54,11 @@ class PaymentCreate(BaseModel):
     )
     procedure_ref: str | None = Field(
         default=None, max_length=140, description="The procedure this fee belongs to."
+    )
+    payer_email: EmailStr | None = Field(
+        default=None,
+        description="Where the receipt goes: carried in the payment's events, so a notify "
+        "rule on payment.succeeded can mail it.",
     )
     metadata: dict[str, str] = Field(
         default_factory=dict, description="Up to 20 string pairs kept with the payment."
@@ -99,6 +112,7 @@ class PaymentOut(BaseModel):
     description: str
     return_url: str
     procedure_ref: str | None
+    payer_email: str | None
     metadata: dict[str, str]
     provider: str
     next_url: str | None = Field(

@@ -57,6 +57,7 @@ def payment_out(
         description=payment.description,
         return_url=payment.return_url,
         procedure_ref=payment.procedure_ref,
+        payer_email=payment.payer_email,
         metadata=dict(payment.meta),
         provider=payment.provider,
         next_url=payments.next_url(payment),
