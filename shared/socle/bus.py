@@ -217,7 +217,9 @@ class Bus:
             await stop_task(task)
         self._tasks.clear()
         if self._nc is not None:
+            # Every publish already waited for its ack; close rather than drain (a drain can
+            # wait its whole timeout on a status message a finished fetch left behind).
             with contextlib.suppress(Exception):
-                await self._nc.drain()
+                await self._nc.close()
             self._nc = None
             self._js = None

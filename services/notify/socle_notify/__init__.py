@@ -1,1 +1,1 @@
-"""Socle notify: Email, SMS and signed webhooks from templates, driven by API calls and by events."""
+"""Socle notify: email, SMS and signed webhooks from templates, driven by API and events."""

@@ -10,8 +10,15 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def main() -> int:
-    return cli_main(name="notify", settings_cls=NotifySettings, create_app=create_app,
-                    migrations=MIGRATIONS, default_port=8004)
+    return int(
+        cli_main(
+            name="notify",
+            settings_cls=NotifySettings,
+            create_app=create_app,
+            migrations=MIGRATIONS,
+            default_port=8004,
+        )
+    )
 
 
 if __name__ == "__main__":

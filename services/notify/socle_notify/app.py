@@ -1,16 +1,74 @@
 """Application factory of the notify service."""
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+
 from fastapi import FastAPI
 
-from socle.service import create_service_app
+from socle.bus import ConsumerSpec
+from socle.events import CloudEvent
+from socle.inbox import exactly_once
+from socle.service import Runtime, create_service_app
+from socle_notify.api import notifications, rules, subscriptions, templates
+from socle_notify.api.deps import Domain
+from socle_notify.channels import EmailSender, sms_provider
+from socle_notify.notifications import Notifications
+from socle_notify.rules import Rules
 from socle_notify.settings import NotifySettings
+from socle_notify.templates import Templates
+from socle_notify.webhooks import Webhooks
+from socle_notify.worker import Worker
+
+#: Routes callable without an access token (besides health, metrics and OpenAPI): none.
+PUBLIC_ROUTES: frozenset[str] = frozenset()
 
 
 def create_app(settings: NotifySettings | None = None) -> FastAPI:
     settings = settings or NotifySettings()
-    return create_service_app(
+
+    async def start(runtime: Runtime) -> None:
+        template_service = Templates(settings.sms_max_fragments)
+        notification_service = Notifications(settings, template_service)
+        webhook_service = Webhooks(settings, notification_service)
+        rule_service = Rules(settings, template_service, notification_service, webhook_service)
+        worker = Worker(
+            settings,
+            runtime.sessions,
+            notification_service,
+            webhook_service,
+            EmailSender(settings),
+            sms_provider(settings),
+        )
+        runtime.extras["domain"] = Domain(
+            template_service, notification_service, webhook_service, rule_service, worker
+        )
+        worker.start()
+
+    async def stop(runtime: Runtime) -> None:
+        domain: Domain = runtime.extras["domain"]
+        await domain.worker.stop()
+
+    def consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
+        domain: Domain = runtime.extras["domain"]
+        effect = exactly_once(runtime.sessions, settings.consumer_name, domain.rules.on_event)
+
+        async def handle(event: CloudEvent) -> None:
+            await effect(event)
+            domain.worker.wake()
+
+        return [
+            ConsumerSpec(durable=settings.consumer_name, subjects=["socle.*.>"], handler=handle)
+        ]
+
+    app: FastAPI = create_service_app(
         name="notify",
         settings=settings,
-        routers=[],
-        description="Email, SMS and signed webhooks from templates, driven by API calls and by events.",
+        routers=[templates.router, notifications.router, rules.router, subscriptions.router],
+        description="Email, SMS and signed webhooks from templates, driven by API calls and "
+        "by events.",
+        consumers=consumers,
+        on_startup=[start],
+        on_shutdown=[stop],
     )
+    return app

@@ -1,0 +1,53 @@
+"""Dependencies shared by the notify routers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Query, Request
+
+from socle.auth import Principal, require_scope
+from socle.problems import PROBLEM_JSON
+from socle_notify.notifications import Notifications
+from socle_notify.rules import Rules
+from socle_notify.templates import Templates
+from socle_notify.webhooks import Webhooks
+from socle_notify.worker import Worker
+
+
+@dataclass
+class Domain:
+    templates: Templates
+    notifications: Notifications
+    webhooks: Webhooks
+    rules: Rules
+    worker: Worker
+
+
+def get_domain(request: Request) -> Domain:
+    domain: Domain = request.app.state.runtime.extras["domain"]
+    return domain
+
+
+DomainDep = Annotated[Domain, Depends(get_domain)]
+Sender = Annotated[Principal, Depends(require_scope("notifications:send"))]
+Admin = Annotated[Principal, Depends(require_scope("notifications:admin"))]
+Limit = Annotated[int, Query(ge=1, le=200, description="Page size.")]
+Cursor = Annotated[str | None, Query(max_length=64, description="`next_cursor` of the last page.")]
+
+_TEXTS = {
+    401: "No or invalid access token",
+    403: "The token lacks the scope",
+    404: "No such resource in this tenant",
+    409: "The resource's state does not allow this",
+    422: "Invalid input (field errors in `errors`)",
+}
+
+
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the problem+json answers of a route."""
+    return {
+        status: {"description": _TEXTS[status], "content": {PROBLEM_JSON: {}}}
+        for status in (401, 403, *statuses)
+    }

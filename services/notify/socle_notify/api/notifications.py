@@ -1,0 +1,226 @@
+"""Sending and reading notifications, and batches (scope ``notifications:send``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from socle.idempotency import IdempotencyKey, run_idempotent
+from socle.service import SessionDep
+from socle_notify.api.deps import Cursor, DomainDep, Limit, Sender, problems
+from socle_notify.models import Notification
+from socle_notify.notifications import BatchView
+from socle_notify.schemas import (
+    BatchCreate,
+    BatchOut,
+    Channel,
+    NotificationList,
+    NotificationOut,
+    NotificationStatus,
+    SendIn,
+)
+
+router = APIRouter(tags=["notifications"])
+
+
+def notification_out(n: Notification) -> NotificationOut:
+    pending = n.status in ("created", "temporary_failure")
+    return NotificationOut(
+        id=n.id,
+        channel=n.channel,
+        status=n.status,
+        to=n.recipient,
+        template_id=n.template_id,
+        template_version=n.template_version,
+        language=n.language,
+        reference=n.reference,
+        source=n.source,
+        subject=n.subject,
+        body=n.body,
+        batch_id=n.batch_id,
+        attempts=n.attempts,
+        next_attempt_at=n.next_attempt_at if pending else None,
+        error=n.error,
+        created_at=n.created_at,
+        updated_at=n.updated_at,
+        sent_at=n.sent_at,
+    )
+
+
+def batch_out(view: BatchView) -> BatchOut:
+    b = view.batch
+    return BatchOut(
+        id=b.id,
+        template_id=b.template_id,
+        channel=b.channel,
+        reference=b.reference,
+        status=view.status,
+        total=b.total,
+        counts=view.counts,
+        scheduled_for=b.scheduled_for,
+        created_at=b.created_at,
+        completed_at=b.completed_at,
+    )
+
+
+async def _send(
+    channel: str,
+    body: SendIn,
+    principal: Sender,
+    session: AsyncSession,
+    domain: DomainDep,
+    key: str | None,
+) -> JSONResponse:
+    async def action(s: AsyncSession) -> tuple[int, object]:
+        n = await domain.notifications.send(s, principal.tenant, channel, body)
+        return 201, notification_out(n).model_dump(mode="json")
+
+    status, result = await run_idempotent(
+        session,
+        scope=f"notifications:{principal.tenant}:{channel}",
+        key=key,
+        body=body.model_dump(mode="json"),
+        action=action,
+    )
+    domain.worker.wake()
+    return JSONResponse(result, status_code=status)
+
+
+@router.post(
+    "/v1/notifications/email",
+    status_code=201,
+    response_model=NotificationOut,
+    responses=problems(404, 422),
+    summary="Send an email from a template",
+)
+async def send_email(
+    body: SendIn,
+    principal: Sender,
+    session: SessionDep,
+    domain: DomainDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    return await _send("email", body, principal, session, domain, idempotency_key)
+
+
+@router.post(
+    "/v1/notifications/sms",
+    status_code=201,
+    response_model=NotificationOut,
+    responses=problems(404, 422),
+    summary="Send an SMS from a template",
+)
+async def send_sms(
+    body: SendIn,
+    principal: Sender,
+    session: SessionDep,
+    domain: DomainDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    return await _send("sms", body, principal, session, domain, idempotency_key)
+
+
+@router.get(
+    "/v1/notifications/{notification_id}",
+    response_model=NotificationOut,
+    responses=problems(404),
+    summary="Read a notification and its status",
+)
+async def get_notification(
+    notification_id: str, principal: Sender, session: SessionDep, domain: DomainDep
+) -> NotificationOut:
+    async with session.begin():
+        n = await domain.notifications.get(session, principal.tenant, notification_id)
+    return notification_out(n)
+
+
+@router.get(
+    "/v1/notifications",
+    response_model=NotificationList,
+    responses=problems(),
+    summary="List notifications, newest first, with filters",
+)
+async def list_notifications(
+    principal: Sender,
+    session: SessionDep,
+    domain: DomainDep,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    status: NotificationStatus | None = None,
+    channel: Channel | None = None,
+    reference: Annotated[str | None, Query(max_length=255)] = None,
+    template_id: Annotated[str | None, Query(max_length=64)] = None,
+    batch_id: Annotated[str | None, Query(max_length=32)] = None,
+) -> NotificationList:
+    filters: dict[str, str | None] = {
+        "status": status,
+        "channel": channel,
+        "reference": reference,
+        "template_id": template_id,
+        "batch_id": batch_id,
+    }
+    async with session.begin():
+        rows, next_cursor = await domain.notifications.page(
+            session, principal.tenant, limit=limit, cursor=cursor, filters=filters
+        )
+    return NotificationList(items=[notification_out(n) for n in rows], next_cursor=next_cursor)
+
+
+@router.post(
+    "/v1/batches",
+    status_code=201,
+    response_model=BatchOut,
+    responses=problems(404, 422),
+    summary="Send one template to up to 50,000 recipients, now or scheduled",
+)
+async def create_batch(
+    body: BatchCreate,
+    principal: Sender,
+    session: SessionDep,
+    domain: DomainDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    async def action(s: AsyncSession) -> tuple[int, object]:
+        view = await domain.notifications.create_batch(s, principal.tenant, body)
+        return 201, batch_out(view).model_dump(mode="json")
+
+    status, result = await run_idempotent(
+        session,
+        scope=f"batches:{principal.tenant}",
+        key=idempotency_key,
+        body=body.model_dump(mode="json"),
+        action=action,
+    )
+    domain.worker.wake()
+    return JSONResponse(result, status_code=status)
+
+
+@router.get(
+    "/v1/batches/{batch_id}",
+    response_model=BatchOut,
+    responses=problems(404),
+    summary="A batch's status and its counts by notification status",
+)
+async def get_batch(
+    batch_id: str, principal: Sender, session: SessionDep, domain: DomainDep
+) -> BatchOut:
+    async with session.begin():
+        view = await domain.notifications.batch(session, principal.tenant, batch_id)
+    return batch_out(view)
+
+
+@router.post(
+    "/v1/batches/{batch_id}/cancel",
+    response_model=BatchOut,
+    responses=problems(404, 409),
+    summary="Cancel a batch before it starts",
+)
+async def cancel_batch(
+    batch_id: str, principal: Sender, session: SessionDep, domain: DomainDep
+) -> BatchOut:
+    async with session.begin():
+        view = await domain.notifications.cancel_batch(session, principal.tenant, batch_id)
+        return batch_out(view)

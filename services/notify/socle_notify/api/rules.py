@@ -1,0 +1,70 @@
+"""Rules from events (scope ``notifications:admin``)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from socle.idempotency import IdempotencyKey, run_idempotent
+from socle.service import SessionDep
+from socle_notify.api.deps import Admin, DomainDep, problems
+from socle_notify.models import Rule
+from socle_notify.schemas import RuleCreate, RuleList, RuleOut
+
+router = APIRouter(prefix="/v1/rules", tags=["rules"])
+
+
+def rule_out(rule: Rule) -> RuleOut:
+    return RuleOut(
+        id=rule.id,
+        event_type=rule.event_type,
+        template_id=rule.template_id,
+        recipient_field=rule.recipient_field,
+        language_field=rule.language_field,
+        created_at=rule.created_at,
+    )
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=RuleOut,
+    responses=problems(404, 422),
+    summary="When an event of this type happens, send this template",
+)
+async def create_rule(
+    body: RuleCreate,
+    principal: Admin,
+    session: SessionDep,
+    domain: DomainDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    async def action(s: AsyncSession) -> tuple[int, object]:
+        rule = await domain.rules.create(s, principal.tenant, body)
+        return 201, rule_out(rule).model_dump(mode="json")
+
+    status, result = await run_idempotent(
+        session,
+        scope=f"rules:{principal.tenant}",
+        key=idempotency_key,
+        body=body.model_dump(mode="json"),
+        action=action,
+    )
+    return JSONResponse(result, status_code=status)
+
+
+@router.get("", response_model=RuleList, responses=problems(), summary="List the rules")
+async def list_rules(principal: Admin, session: SessionDep, domain: DomainDep) -> RuleList:
+    async with session.begin():
+        rules = await domain.rules.all(session, principal.tenant)
+    return RuleList(items=[rule_out(r) for r in rules])
+
+
+@router.delete("/{rule_id}", status_code=204, responses=problems(404), summary="Delete a rule")
+async def delete_rule(
+    rule_id: str, principal: Admin, session: SessionDep, domain: DomainDep
+) -> Response:
+    async with session.begin():
+        await domain.rules.delete(session, principal.tenant, rule_id)
+    return Response(status_code=204)

@@ -1,0 +1,155 @@
+"""Templates: create, new version, read, list, preview (scope ``notifications:admin``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from socle.idempotency import IdempotencyKey, run_idempotent
+from socle.service import SessionDep
+from socle_notify.api.deps import Admin, Cursor, DomainDep, Limit, problems
+from socle_notify.render import sms_fragments
+from socle_notify.schemas import (
+    ContentOut,
+    PreviewIn,
+    PreviewOut,
+    TemplateCreate,
+    TemplateList,
+    TemplateOut,
+    TemplateUpdate,
+)
+from socle_notify.templates import Templates, TemplateView
+
+router = APIRouter(prefix="/v1/templates", tags=["templates"])
+
+
+def template_out(view: TemplateView) -> TemplateOut:
+    t = view.template
+    return TemplateOut(
+        id=t.id,
+        name=t.name,
+        channel=t.channel,
+        version=view.version,
+        default_language=t.default_language,
+        contents={
+            lang: ContentOut(
+                subject=c.subject,
+                body=c.body,
+                html=c.html,
+                placeholders=Templates.content_placeholders(c),
+            )
+            for lang, c in sorted(view.contents.items())
+        },
+        created_at=t.created_at,
+        updated_at=t.updated_at,
+    )
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=TemplateOut,
+    responses=problems(422),
+    summary="Create a template (version 1)",
+)
+async def create_template(
+    body: TemplateCreate,
+    principal: Admin,
+    session: SessionDep,
+    domain: DomainDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    async def action(s: AsyncSession) -> tuple[int, object]:
+        view = await domain.templates.create(s, principal.tenant, body)
+        return 201, template_out(view).model_dump(mode="json")
+
+    status, result = await run_idempotent(
+        session,
+        scope=f"templates:{principal.tenant}",
+        key=idempotency_key,
+        body=body.model_dump(mode="json"),
+        action=action,
+    )
+    return JSONResponse(result, status_code=status)
+
+
+@router.get("", response_model=TemplateList, responses=problems(), summary="List templates")
+async def list_templates(
+    principal: Admin,
+    session: SessionDep,
+    domain: DomainDep,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> TemplateList:
+    async with session.begin():
+        views, next_cursor = await domain.templates.page(session, principal.tenant, limit, cursor)
+    return TemplateList(items=[template_out(v) for v in views], next_cursor=next_cursor)
+
+
+@router.get(
+    "/{template_id}",
+    response_model=TemplateOut,
+    responses=problems(404),
+    summary="Read a template (its latest version, or `version`)",
+)
+async def get_template(
+    template_id: str,
+    principal: Admin,
+    session: SessionDep,
+    domain: DomainDep,
+    version: Annotated[int | None, Query(ge=1)] = None,
+) -> TemplateOut:
+    async with session.begin():
+        view = await domain.templates.view(session, principal.tenant, template_id, version)
+    return template_out(view)
+
+
+@router.put(
+    "/{template_id}",
+    response_model=TemplateOut,
+    responses=problems(404, 422),
+    summary="Write a new version of a template (older versions stay readable)",
+)
+async def update_template(
+    template_id: str,
+    body: TemplateUpdate,
+    principal: Admin,
+    session: SessionDep,
+    domain: DomainDep,
+) -> TemplateOut:
+    async with session.begin():
+        view = await domain.templates.update(session, principal.tenant, template_id, body)
+        return template_out(view)
+
+
+@router.post(
+    "/{template_id}/preview",
+    response_model=PreviewOut,
+    responses=problems(404, 422),
+    summary="Render a template with sample values; lists missing placeholders",
+)
+async def preview_template(
+    template_id: str,
+    body: PreviewIn,
+    principal: Admin,
+    session: SessionDep,
+    domain: DomainDep,
+) -> PreviewOut:
+    async with session.begin():
+        view = await domain.templates.view(session, principal.tenant, template_id, body.version)
+    language = Templates.pick_language(view, body.language)
+    rendered = Templates.render(view, language, body.personalisation)
+    fragments = sms_fragments(rendered.body)[1] if view.template.channel == "sms" else None
+    return PreviewOut(
+        template_id=view.template.id,
+        version=view.version,
+        language=language,
+        subject=rendered.subject,
+        body=rendered.body,
+        html=rendered.html,
+        missing_placeholders=rendered.missing,
+        sms_fragments=fragments,
+    )

@@ -1,0 +1,163 @@
+"""The template language: ``((placeholder))`` replaced by personalisation values, nothing else.
+
+No expression is ever evaluated: a template is text with holes. Values are HTML-escaped in
+HTML bodies; a template without an HTML body gets one made from its plain text.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+PLACEHOLDER = re.compile(r"\(\(\s*([A-Za-z0-9_][A-Za-z0-9_.\-]{0,99})\s*\)\)")
+
+GSM7 = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENDED = set("^{}\\[~]|€\f")
+
+
+def placeholders(*texts: str | None) -> list[str]:
+    """Names of the placeholders in ``texts``, in order of first appearance."""
+    seen: dict[str, None] = {}
+    for text in texts:
+        for match in PLACEHOLDER.finditer(text or ""):
+            seen.setdefault(match.group(1), None)
+    return list(seen)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def substitute(text: str, values: Mapping[str, Any], *, escape: bool) -> str:
+    """Replace each known placeholder; unknown ones stay visible as ``((name))``."""
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in values:
+            return match.group(0)
+        value = _text(values[name])
+        return html.escape(value, quote=True) if escape else value
+
+    return PLACEHOLDER.sub(replace, text)
+
+
+def html_from_text(text: str) -> str:
+    """A simple HTML body from plain text: escaped, paragraphs and line breaks kept."""
+    paragraphs = [p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
+    return "".join(
+        "<p>" + "<br>\n".join(html.escape(line) for line in p.splitlines()) + "</p>\n"
+        for p in paragraphs
+    )
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str | None
+    body: str
+    html: str | None
+    missing: list[str]
+
+
+def render(
+    *,
+    subject: str | None,
+    body: str,
+    html_body: str | None,
+    values: Mapping[str, Any],
+    channel: str,
+) -> Rendered:
+    """Render one template content with ``values``; ``missing`` lists absent placeholders."""
+    missing = [p for p in placeholders(subject, body, html_body) if p not in values]
+    out_subject = substitute(subject, values, escape=False) if subject is not None else None
+    if out_subject is not None:
+        out_subject = " ".join(out_subject.split())  # no header injection through values
+    out_body = substitute(body, values, escape=False)
+    out_html: str | None = None
+    if channel == "email":
+        if html_body:
+            out_html = substitute(html_body, values, escape=True)
+        else:
+            out_html = html_from_text(out_body)
+    return Rendered(subject=out_subject, body=out_body, html=out_html, missing=missing)
+
+
+def sms_fragments(text: str) -> tuple[str, int]:
+    """The encoding an SMS needs (``gsm7`` or ``ucs2``) and how many fragments it takes."""
+    if all(ch in GSM7 or ch in GSM7_EXTENDED for ch in text):
+        length = sum(2 if ch in GSM7_EXTENDED else 1 for ch in text)
+        single, multi, encoding = 160, 153, "gsm7"
+    else:
+        length = sum(2 if ord(ch) > 0xFFFF else 1 for ch in text)
+        single, multi, encoding = 70, 67, "ucs2"
+    if length <= single:
+        return encoding, 1
+    return encoding, -(-length // multi)
+
+
+# Messages notify ships itself, in the four languages.
+BUILTIN: dict[str, dict[str, dict[str, str]]] = {
+    "user.registered": {
+        "fr": {
+            "subject": "Confirmez votre adresse e-mail",
+            "body": "Bonjour,\n\nPour activer votre compte, ouvrez ce lien :\n((verification_url))"
+            "\n\nSi vous n'avez rien demandé, ignorez ce message.",
+        },
+        "de": {
+            "subject": "Bestätigen Sie Ihre E-Mail-Adresse",
+            "body": "Guten Tag\n\nUm Ihr Konto zu aktivieren, öffnen Sie diesen Link:\n"
+            "((verification_url))\n\nFalls Sie nichts angefordert haben, ignorieren Sie "
+            "diese Nachricht.",
+        },
+        "it": {
+            "subject": "Confermi il suo indirizzo e-mail",
+            "body": "Buongiorno,\n\nPer attivare il suo conto, apra questo link:\n"
+            "((verification_url))\n\nSe non ha chiesto nulla, ignori questo messaggio.",
+        },
+        "en": {
+            "subject": "Confirm your email address",
+            "body": "Hello,\n\nTo activate your account, open this link:\n((verification_url))"
+            "\n\nIf you did not ask for this, ignore this message.",
+        },
+    },
+    "user.password_reset_requested": {
+        "fr": {
+            "subject": "Réinitialisation de votre mot de passe",
+            "body": "Bonjour,\n\nPour choisir un nouveau mot de passe, ouvrez ce lien :\n"
+            "((reset_url))\n\nSi vous n'avez rien demandé, ignorez ce message.",
+        },
+        "de": {
+            "subject": "Passwort zurücksetzen",
+            "body": "Guten Tag\n\nUm ein neues Passwort zu wählen, öffnen Sie diesen Link:\n"
+            "((reset_url))\n\nFalls Sie nichts angefordert haben, ignorieren Sie diese "
+            "Nachricht.",
+        },
+        "it": {
+            "subject": "Reimpostazione della password",
+            "body": "Buongiorno,\n\nPer scegliere una nuova password, apra questo link:\n"
+            "((reset_url))\n\nSe non ha chiesto nulla, ignori questo messaggio.",
+        },
+        "en": {
+            "subject": "Reset your password",
+            "body": "Hello,\n\nTo choose a new password, open this link:\n((reset_url))\n\n"
+            "If you did not ask for this, ignore this message.",
+        },
+    },
+    "alert.final_failure": {
+        "en": {
+            "subject": "[Socle notify] A delivery failed for good",
+            "body": "A ((kind)) of tenant ((tenant)) could not be delivered after ((attempts)) "
+            "attempts.\n\nId: ((id))\nReference: ((reference))\nLast error: ((error))\n\n"
+            "Look it up with GET ((path)).",
+        },
+    },
+}

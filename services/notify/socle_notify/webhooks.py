@@ -1,0 +1,433 @@
+"""Webhook subscriptions of commune systems, signed deliveries (Standard Webhooks), retries
+with exponential backoff, a dead-letter list an operator replays, every attempt recorded."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import ipaddress
+import json
+import secrets
+import socket
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import structlog
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from standardwebhooks.webhooks import Webhook
+
+from socle.db import utcnow
+from socle.events import CloudEvent
+from socle.outbox import record_event
+from socle_notify import events
+from socle_notify.common import matches, new_id
+from socle_notify.errors import (
+    DeliveryNotDead,
+    DeliveryNotFound,
+    InvalidCallback,
+    InvalidSecret,
+    SubscriptionNotFound,
+)
+from socle_notify.models import Subscription, WebhookAttempt, WebhookDelivery
+from socle_notify.notifications import Notifications
+from socle_notify.schemas import SubscriptionCreate
+from socle_notify.settings import NotifySettings
+
+log = structlog.get_logger("socle_notify.webhooks")
+
+
+def _blocked(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return bool(
+        address.is_private
+        or address.is_loopback
+        or address.is_link_local
+        or address.is_multicast
+        or address.is_reserved
+        or address.is_unspecified
+        or not address.is_global
+    )
+
+
+async def resolve(host: str) -> list[str]:
+    infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    return sorted({str(info[4][0]) for info in infos})
+
+
+async def check_callback_url(url: str, settings: NotifySettings) -> None:
+    """Refuse URLs that would turn notify against internal addresses (unless allowed)."""
+    parts = urlsplit(url)
+    allowed = ("http", "https") if settings.webhook_allow_http else ("https",)
+    if parts.scheme not in allowed:
+        raise InvalidCallback(
+            f"callback_url must use {' or '.join(allowed)}, not {parts.scheme or 'nothing'}."
+        )
+    if not parts.hostname:
+        raise InvalidCallback("callback_url has no host.")
+    if parts.username or parts.password:
+        raise InvalidCallback("callback_url must not carry credentials; use the secret.")
+    if settings.webhook_allow_private:
+        return
+    host = parts.hostname
+    if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
+        raise InvalidCallback(f"callback_url host {host} is internal; use a public address.")
+    try:
+        addresses = [ipaddress.ip_address(host)]
+    except ValueError:
+        try:
+            addresses = [ipaddress.ip_address(a) for a in await resolve(host)]
+        except OSError:
+            raise InvalidCallback(f"callback_url host {host} does not resolve.") from None
+    for address in addresses:
+        if _blocked(address):
+            raise InvalidCallback(
+                f"callback_url host {host} is a private, loopback or reserved address "
+                f"({address}); notify only calls public addresses."
+            )
+
+
+def check_secret(secret: str) -> str:
+    try:
+        raw = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+    except ValueError:
+        raise InvalidSecret("secret must be whsec_ followed by base64.") from None
+    if not secret.startswith("whsec_") or not 24 <= len(raw) <= 64:
+        raise InvalidSecret("secret must be whsec_ + base64 of 24 to 64 random bytes.")
+    return secret
+
+
+def new_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+@dataclass(frozen=True)
+class DeliveryClaim:
+    id: str
+    lease_until: datetime
+
+
+@dataclass
+class DeliveryView:
+    delivery: WebhookDelivery
+    attempts: list[WebhookAttempt]
+
+
+class Webhooks:
+    def __init__(self, settings: NotifySettings, notifications: Notifications) -> None:
+        self.settings = settings
+        self.notifications = notifications
+
+    # -- subscriptions -----------------------------------------------------------------
+
+    async def subscribe(
+        self, session: AsyncSession, tenant: str, body: SubscriptionCreate
+    ) -> Subscription:
+        await check_callback_url(body.callback_url, self.settings)
+        secret = check_secret(body.secret) if body.secret else new_secret()
+        subscription = Subscription(
+            id=new_id(),
+            tenant=tenant,
+            event_types=sorted(set(body.event_types)),
+            callback_url=body.callback_url,
+            secret=secret,
+            description=body.description,
+            created_at=utcnow(),
+        )
+        session.add(subscription)
+        await session.flush()
+        return subscription
+
+    async def subscriptions(self, session: AsyncSession, tenant: str) -> list[Subscription]:
+        query = select(Subscription).where(Subscription.tenant == tenant)
+        return list((await session.execute(query.order_by(Subscription.id))).scalars())
+
+    async def subscription(
+        self,
+        session: AsyncSession,
+        tenant: str,
+        subscription_id: str,
+        include_deleted: bool = False,
+    ) -> Subscription:
+        found = (
+            await session.execute(
+                select(Subscription).where(
+                    Subscription.id == subscription_id, Subscription.tenant == tenant
+                )
+            )
+        ).scalar_one_or_none()
+        if found is None or (not found.callback_url and not include_deleted):
+            raise SubscriptionNotFound(f"No subscription {subscription_id} in this tenant.")
+        return found
+
+    async def unsubscribe(self, session: AsyncSession, tenant: str, subscription_id: str) -> None:
+        subscription = await self.subscription(session, tenant, subscription_id)
+        await session.execute(
+            update(WebhookDelivery)
+            .where(
+                WebhookDelivery.subscription_id == subscription.id,
+                WebhookDelivery.status.in_(("pending", "sending")),
+            )
+            .values(status="dead", last_error="subscription-deleted")
+        )
+        subscription.event_types = []
+        subscription.callback_url = ""
+        subscription.description = "deleted"
+        await session.flush()
+
+    # -- fan-out from events -----------------------------------------------------------
+
+    async def fan_out(self, session: AsyncSession, event: CloudEvent) -> int:
+        """Queue one delivery per subscription of the event's tenant that wants it."""
+        subs = await self.subscriptions(session, event.tenant)
+        now = utcnow()
+        payload: dict[str, Any] = json.loads(event.to_bytes())
+        count = 0
+        for sub in subs:
+            if not any(matches(p, event.type) for p in sub.event_types):
+                continue
+            session.add(
+                WebhookDelivery(
+                    id=new_id(),
+                    tenant=event.tenant,
+                    subscription_id=sub.id,
+                    event_id=event.id,
+                    event_type=event.type,
+                    payload=payload,
+                    status="pending",
+                    attempts=0,
+                    next_attempt_at=now,
+                    lease_until=None,
+                    last_error=None,
+                    created_at=now,
+                    delivered_at=None,
+                )
+            )
+            count += 1
+        await session.flush()
+        return count
+
+    # -- deliveries: reading and replay ------------------------------------------------
+
+    async def deliveries(
+        self,
+        session: AsyncSession,
+        tenant: str,
+        *,
+        status: str | None,
+        subscription_id: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> tuple[list[WebhookDelivery], str | None]:
+        query = select(WebhookDelivery).where(WebhookDelivery.tenant == tenant)
+        if status:
+            query = query.where(WebhookDelivery.status == status)
+        if subscription_id:
+            query = query.where(WebhookDelivery.subscription_id == subscription_id)
+        if cursor:
+            query = query.where(WebhookDelivery.id < cursor)
+        rows = list(
+            (
+                await session.execute(query.order_by(WebhookDelivery.id.desc()).limit(limit + 1))
+            ).scalars()
+        )
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return rows, (rows[-1].id if more and rows else None)
+
+    async def delivery(self, session: AsyncSession, tenant: str, delivery_id: str) -> DeliveryView:
+        found = (
+            await session.execute(
+                select(WebhookDelivery).where(
+                    WebhookDelivery.id == delivery_id, WebhookDelivery.tenant == tenant
+                )
+            )
+        ).scalar_one_or_none()
+        if found is None:
+            raise DeliveryNotFound(f"No webhook delivery {delivery_id} in this tenant.")
+        attempts = list(
+            (
+                await session.execute(
+                    select(WebhookAttempt)
+                    .where(WebhookAttempt.delivery_id == found.id)
+                    .order_by(WebhookAttempt.id)
+                )
+            ).scalars()
+        )
+        return DeliveryView(found, attempts)
+
+    async def replay(self, session: AsyncSession, tenant: str, delivery_id: str) -> DeliveryView:
+        view = await self.delivery(session, tenant, delivery_id)
+        delivery = view.delivery
+        if delivery.status != "dead":
+            raise DeliveryNotDead(
+                f"Delivery {delivery_id} is {delivery.status}; only dead deliveries are replayed."
+            )
+        subscription = await self.subscription(
+            session, tenant, delivery.subscription_id, include_deleted=True
+        )
+        if not subscription.callback_url:
+            raise DeliveryNotDead(
+                "The subscription of this delivery was deleted; it cannot be replayed."
+            )
+        delivery.status = "pending"
+        delivery.attempts = 0
+        delivery.next_attempt_at = utcnow()
+        delivery.last_error = None
+        await session.flush()
+        return view
+
+    # -- the worker's side -------------------------------------------------------------
+
+    async def claim(self, session: AsyncSession, limit: int) -> list[DeliveryClaim]:
+        now = utcnow()
+        lease_until = now + timedelta(
+            seconds=max(self.settings.lease_seconds, self.settings.webhook_timeout_seconds * 2)
+        )
+        query = (
+            select(WebhookDelivery.id)
+            .where(
+                or_(
+                    and_(
+                        WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now
+                    ),
+                    and_(WebhookDelivery.status == "sending", WebhookDelivery.lease_until < now),
+                )
+            )
+            .order_by(WebhookDelivery.next_attempt_at)
+            .limit(limit)
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        ids = list((await session.execute(query)).scalars())
+        if ids:
+            await session.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id.in_(ids))
+                .values(
+                    status="sending",
+                    lease_until=lease_until,
+                    attempts=WebhookDelivery.attempts + 1,
+                )
+            )
+        return [DeliveryClaim(i, lease_until) for i in ids]
+
+    async def load(
+        self, session: AsyncSession, claim: DeliveryClaim
+    ) -> tuple[WebhookDelivery, Subscription] | None:
+        row = (
+            await session.execute(
+                select(WebhookDelivery, Subscription)
+                .join(Subscription, Subscription.id == WebhookDelivery.subscription_id)
+                .where(WebhookDelivery.id == claim.id)
+            )
+        ).first()
+        return (row[0], row[1]) if row else None
+
+    async def post(
+        self, delivery: WebhookDelivery, subscription: Subscription
+    ) -> tuple[int | None, str | None, int]:
+        """One signed POST; returns (status code, error, duration in ms)."""
+        started = time.monotonic()
+        try:
+            await check_callback_url(subscription.callback_url, self.settings)
+        except InvalidCallback as exc:
+            return None, f"refused-target: {exc.detail}"[:500], 0
+        body = json.dumps(delivery.payload, separators=(",", ":"))
+        timestamp = datetime.now(UTC).replace(microsecond=0)
+        signature = Webhook(subscription.secret).sign(delivery.id, timestamp, body)
+        headers = {
+            "content-type": "application/json",
+            "webhook-id": delivery.id,
+            "webhook-timestamp": str(int(timestamp.timestamp())),
+            "webhook-signature": signature,
+            "user-agent": "socle-notify-webhooks/1",
+        }
+        try:
+            async with httpx.AsyncClient(
+                timeout=self.settings.webhook_timeout_seconds, follow_redirects=False
+            ) as client:
+                response = await client.post(
+                    subscription.callback_url, content=body.encode(), headers=headers
+                )
+        except httpx.TimeoutException:
+            return None, "timeout", int((time.monotonic() - started) * 1000)
+        except httpx.HTTPError as exc:
+            return (
+                None,
+                f"unreachable: {exc.__class__.__name__}",
+                int((time.monotonic() - started) * 1000),
+            )
+        elapsed = int((time.monotonic() - started) * 1000)
+        if response.is_success:
+            return response.status_code, None, elapsed
+        return response.status_code, f"http-{response.status_code}", elapsed
+
+    def backoff(self, attempts: int) -> float:
+        s = self.settings
+        return float(min(s.retry_base_seconds * 2 ** max(attempts - 1, 0), s.retry_max_seconds))
+
+    async def settle(
+        self,
+        session: AsyncSession,
+        claim: DeliveryClaim,
+        status_code: int | None,
+        error: str | None,
+        duration_ms: int,
+    ) -> str | None:
+        delivery = (
+            await session.execute(
+                select(WebhookDelivery).where(WebhookDelivery.id == claim.id).with_for_update()
+            )
+        ).scalar_one_or_none()
+        if (
+            delivery is None
+            or delivery.status != "sending"
+            or delivery.lease_until != claim.lease_until
+        ):
+            log.warning("webhook_lease_lost", delivery_id=claim.id)
+            return None
+        now = utcnow()
+        session.add(
+            WebhookAttempt(
+                delivery_id=delivery.id,
+                attempted_at=now,
+                status_code=status_code,
+                error=error,
+                duration_ms=duration_ms,
+            )
+        )
+        delivery.lease_until = None
+        if error is None:
+            delivery.status = "delivered"
+            delivery.delivered_at = now
+            delivery.last_error = None
+        elif delivery.attempts < self.settings.webhook_max_attempts:
+            delivery.status = "pending"
+            delivery.last_error = error
+            delivery.next_attempt_at = now + timedelta(seconds=self.backoff(delivery.attempts))
+        else:
+            delivery.status = "dead"
+            delivery.last_error = error
+            await record_event(
+                session,
+                events.webhook_failed(delivery),
+                aggregate=f"webhook-delivery:{delivery.id}",
+            )
+            await self.notifications.alert(
+                session,
+                delivery.tenant,
+                kind="webhook delivery",
+                item_id=delivery.id,
+                reference=delivery.event_type,
+                attempts=delivery.attempts,
+                error=error,
+                path=f"/v1/webhook-deliveries/{delivery.id}",
+            )
+        await session.flush()
+        return delivery.status

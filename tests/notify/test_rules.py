@@ -1,0 +1,181 @@
+"""Rules from events: services publish, notify mails; identity mails flow without a rule."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from socle.bus import Bus
+from socle.events import CloudEvent
+from tests.notify.conftest import assert_problem, create_template, email_template, eventually
+from tests.notify.test_email import parts
+
+
+@pytest.fixture
+async def bus(nats_server) -> AsyncIterator[Bus]:
+    publisher = Bus(url=nats_server.url, name="test-publisher")
+    await publisher.connect()
+    yield publisher
+    await publisher.close()
+
+
+RECEIPT = email_template(
+    fr={
+        "subject": "Quittance ((reference))",
+        "body": "Nous avons reçu ((amount_display)) pour ((reference)). Merci !",
+    },
+    de={
+        "subject": "Quittung ((reference))",
+        "body": "Wir haben ((amount_display)) für ((reference)) erhalten. Danke!",
+    },
+)
+
+
+async def test_payment_succeeded_produces_the_receipt_mail(
+    notify, admin, sender, bus, smtp_sink, tenant
+):
+    payer = f"payer.{tenant}@vevey.ch"
+    async with notify() as client:
+        template = await create_template(client, admin, RECEIPT)
+        rule = await client.post(
+            "/v1/rules",
+            json={
+                "event_type": "payment.succeeded",
+                "template_id": template["id"],
+                "recipient_field": "data.payer_email",
+                "language_field": "data.locale",
+            },
+            headers=admin,
+        )
+        assert rule.status_code == 201, rule.text
+        listed = (await client.get("/v1/rules", headers=admin)).json()["items"]
+        assert [r["id"] for r in listed] == [rule.json()["id"]]
+
+        event = CloudEvent.new(
+            service="payment",
+            type="payment.succeeded",
+            tenant=tenant,
+            data={
+                "payment_id": "p1",
+                "reference": "PERMIS-7",
+                "amount": 12550,
+                "currency": "CHF",
+                "payer_email": payer,
+                "locale": "de-CH",
+            },
+        )
+        await bus.publish_event(event)
+        await bus.publish_event(event)  # a redelivery has no second effect
+
+        [mail] = await eventually(lambda: _mails(smtp_sink, payer), "the receipt mail")
+        assert mail["Subject"] == "Quittung PERMIS-7"
+        assert mail["Content-Language"] == "de"
+        assert "Wir haben CHF 125.50 für PERMIS-7 erhalten." in parts(mail)["plain"]
+
+        async def delivered() -> list:
+            items = (
+                await client.get(f"/v1/notifications?reference=event:{event.id}", headers=sender)
+            ).json()["items"]
+            return [n for n in items if n["status"] == "delivered"]
+
+        [notification] = await eventually(delivered, "the rule's notification delivered")
+        assert notification["source"] == "rule"
+        assert len(smtp_sink.to(payer)) == 1
+
+
+async def _mails(sink, to):
+    return sink.to(to)
+
+
+async def test_user_registered_sends_the_verification_mail_in_the_users_language(
+    notify, bus, smtp_sink, tenant
+):
+    email = f"new.{tenant}@vevey.ch"
+    url = f"https://identity.example.ch/verify?token={tenant}"
+    async with notify():
+        await bus.publish_event(
+            CloudEvent.new(
+                service="identity",
+                type="user.registered",
+                tenant=tenant,
+                data={"user_id": "u1", "email": email, "locale": "it", "verification_url": url},
+            )
+        )
+        [mail] = await eventually(lambda: _mails(smtp_sink, email), "the verification mail")
+        assert mail["Subject"] == "Confermi il suo indirizzo e-mail"
+        assert mail["Content-Language"] == "it"
+        assert url in parts(mail)["plain"]
+        assert url.replace("&", "&amp;") in parts(mail)["html"]
+
+
+async def test_an_event_without_recipient_is_not_silently_dropped(
+    notify, admin, sender, bus, events, tenant
+):
+    async with notify() as client:
+        template = await create_template(client, admin, RECEIPT)
+        await client.post(
+            "/v1/rules",
+            json={
+                "event_type": "payment.succeeded",
+                "template_id": template["id"],
+                "recipient_field": "data.payer_email",
+            },
+            headers=admin,
+        )
+        event = CloudEvent.new(
+            service="payment",
+            type="payment.succeeded",
+            tenant=tenant,
+            data={"payment_id": "p2", "reference": "R", "amount": 100, "currency": "CHF"},
+        )
+        await bus.publish_event(event)
+        [failed] = await events.wait_for("notification.failed")
+        assert failed["data"]["source"] == "rule"
+        assert "payer_email" in failed["data"]["error"]
+        notification = (
+            await client.get(
+                f"/v1/notifications/{failed['data']['notification_id']}", headers=sender
+            )
+        ).json()
+        assert notification["status"] == "permanent_failure"
+        assert notification["reference"] == f"event:{event.id}"
+
+
+async def test_rules_are_validated_and_belong_to_their_tenant(notify, admin, issuer):
+    async with notify() as client:
+        unknown = await client.post(
+            "/v1/rules",
+            json={"event_type": "payment.succeeded", "template_id": "0" * 32},
+            headers=admin,
+        )
+        assert_problem(unknown, 404, "template-not-found")
+        template = await create_template(client, admin, RECEIPT)
+        bad_field = await client.post(
+            "/v1/rules",
+            json={
+                "event_type": "payment.succeeded",
+                "template_id": template["id"],
+                "recipient_field": "tenant",
+            },
+            headers=admin,
+        )
+        assert_problem(bad_field, 422, "invalid-rule")
+        rule = (
+            await client.post(
+                "/v1/rules",
+                json={"event_type": "payment.succeeded", "template_id": template["id"]},
+                headers=admin,
+            )
+        ).json()
+        other = {
+            "Authorization": "Bearer "
+            + issuer.token(
+                audience="socle-notify", tenant="another", scopes=["notifications:admin"]
+            )
+        }
+        assert_problem(
+            await client.delete(f"/v1/rules/{rule['id']}", headers=other), 404, "rule-not-found"
+        )
+        assert (await client.delete(f"/v1/rules/{rule['id']}", headers=admin)).status_code == 204
+        assert (await client.get("/v1/rules", headers=admin)).json()["items"] == []

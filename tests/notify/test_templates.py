@@ -1,0 +1,132 @@
+"""Templates: per tenant, one content per language, versioned, previewed safely."""
+
+from __future__ import annotations
+
+from tests.notify.conftest import assert_problem, create_template, email_template
+
+RECEIPT = email_template(
+    fr={
+        "subject": "Demande ((reference)) reçue",
+        "body": "Bonjour ((name)),\n\nNous avons reçu votre demande ((reference)).",
+        "html": "<p>Bonjour <b>((name))</b>, demande ((reference)) reçue.</p>",
+    },
+    de={
+        "subject": "Gesuch ((reference)) erhalten",
+        "body": "Guten Tag ((name))\n\nWir haben Ihr Gesuch ((reference)) erhalten.",
+    },
+)
+
+
+async def test_template_is_created_versioned_and_read_per_language(notify, admin):
+    async with notify() as client:
+        created = await create_template(client, admin, RECEIPT)
+        assert created["version"] == 1
+        assert set(created["contents"]) == {"fr", "de"}
+        assert created["contents"]["fr"]["placeholders"] == ["reference", "name"]
+
+        update = await client.put(
+            f"/v1/templates/{created['id']}",
+            json={
+                "contents": {
+                    **RECEIPT["contents"],
+                    "it": {"subject": "Domanda ((reference))", "body": "Buongiorno ((name))"},
+                }
+            },
+            headers=admin,
+        )
+        assert update.status_code == 200, update.text
+        assert update.json()["version"] == 2
+        assert set(update.json()["contents"]) == {"fr", "de", "it"}
+
+        latest = (await client.get(f"/v1/templates/{created['id']}", headers=admin)).json()
+        assert latest["version"] == 2 and "it" in latest["contents"]
+        first = await client.get(f"/v1/templates/{created['id']}?version=1", headers=admin)
+        assert first.json()["version"] == 1 and "it" not in first.json()["contents"]
+
+        listed = (await client.get("/v1/templates", headers=admin)).json()
+        assert [t["id"] for t in listed["items"]] == [created["id"]]
+
+
+async def test_preview_renders_escapes_and_lists_missing_placeholders(notify, admin):
+    async with notify() as client:
+        created = await create_template(client, admin, RECEIPT)
+        preview = await client.post(
+            f"/v1/templates/{created['id']}/preview",
+            json={
+                "language": "fr",
+                "personalisation": {"name": "<script>alert(1)</script> {{7*7}} ${7*7}"},
+            },
+            headers=admin,
+        )
+        assert preview.status_code == 200, preview.text
+        body = preview.json()
+        assert body["missing_placeholders"] == ["reference"]
+        assert body["subject"] == "Demande ((reference)) reçue"
+        assert "Bonjour <script>alert(1)</script> {{7*7}} ${7*7}," in body["body"]
+        assert "&lt;script&gt;alert(1)&lt;/script&gt; {{7*7}} ${7*7}" in body["html"]
+        assert "<script>" not in body["html"] and "49" not in body["html"]
+
+        german = await client.post(
+            f"/v1/templates/{created['id']}/preview",
+            json={"language": "de", "personalisation": {"name": "Anna", "reference": "R-1"}},
+            headers=admin,
+        )
+        assert german.json()["subject"] == "Gesuch R-1 erhalten"
+        assert german.json()["missing_placeholders"] == []
+        assert german.json()["html"].startswith("<p>Guten Tag Anna")
+
+
+async def test_templates_belong_to_their_tenant(notify, admin, issuer):
+    async with notify() as client:
+        created = await create_template(client, admin, RECEIPT)
+        other = {
+            "Authorization": "Bearer "
+            + issuer.token(
+                audience="socle-notify", tenant="elsewhere", scopes=["notifications:admin"]
+            )
+        }
+        response = await client.get(f"/v1/templates/{created['id']}", headers=other)
+        assert_problem(response, 404, "template-not-found")
+        listed = (await client.get("/v1/templates", headers=other)).json()["items"]
+        assert created["id"] not in [t["id"] for t in listed]
+        preview = await client.post(
+            f"/v1/templates/{created['id']}/preview", json={}, headers=other
+        )
+        assert_problem(preview, 404, "template-not-found")
+
+
+async def test_bad_templates_and_missing_scope_are_refused_clearly(notify, admin, sender):
+    async with notify() as client:
+        no_subject = email_template(fr={"body": "Bonjour"})
+        body = assert_problem(
+            await client.post("/v1/templates", json=no_subject, headers=admin),
+            422,
+            "invalid-template",
+        )
+        assert body["errors"][0]["field"] == "contents.fr.subject"
+
+        long_sms = {"name": "trop long", "channel": "sms", "contents": {"fr": {"body": "x" * 2000}}}
+        assert_problem(
+            await client.post("/v1/templates", json=long_sms, headers=admin),
+            422,
+            "invalid-template",
+        )
+
+        wrong_default = email_template(de={"subject": "S", "body": "B"})
+        assert_problem(
+            await client.post("/v1/templates", json=wrong_default, headers=admin),
+            422,
+            "invalid-template",
+        )
+
+        klingon = {**RECEIPT, "contents": {"tlh": {"subject": "a", "body": "b"}}}
+        assert_problem(
+            await client.post("/v1/templates", json=klingon, headers=admin), 422, "validation-error"
+        )
+
+        assert_problem(
+            await client.post("/v1/templates", json=RECEIPT, headers=sender),
+            403,
+            "insufficient-scope",
+        )
+        assert_problem(await client.post("/v1/templates", json=RECEIPT), 401, "missing-token")
