@@ -30,6 +30,12 @@ tools: ## install Debian's chromium (browser tests), kubectl (manifests), cairo 
 	  $$SUDO apt-get install -y -qq $$missing >/dev/null 2>&1 || \
 	  { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$missing; }; fi
 
+.PHONY: bench-tools
+bench-tools: ## install Debian's wrk (HTTP load) when missing
+	@command -v wrk >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get install -y -qq wrk >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq wrk; }; }
+
 .PHONY: run
 run: install tools ## start NATS, S3, the mail sink and every service; Ctrl-C stops all
 	$(PY) deploy/local/run.py
@@ -50,7 +56,7 @@ fmt: install ## format and fix what ruff can
 	$(VENV)/bin/ruff check --fix .
 
 .PHONY: bench
-bench: install ## side-by-side benchmarks; writes docs/benchmarks.md
+bench: install bench-tools ## side-by-side benchmarks; writes docs/benchmarks.md
 	$(PY) bench/run.py
 
 .PHONY: deploy-check

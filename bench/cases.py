@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import time
@@ -120,4 +121,147 @@ async def outbox_publishing(folder: Path) -> Case:
     )
 
 
-ALL = [token_verification, outbox_publishing]
+OIDC_PROVIDER = """
+const { default: Provider } = require('oidc-provider');
+const port = Number(process.argv[2]);
+const secret = process.argv[3];
+const provider = new Provider(`http://127.0.0.1:${port}`, {
+  clients: [{ client_id: 'bench', client_secret: secret, grant_types: ['client_credentials'],
+              response_types: [], redirect_uris: [], scope: 'payments:read',
+              id_token_signed_response_alg: 'ES256' }],
+  scopes: ['payments:read'],
+  features: {
+    clientCredentials: { enabled: true },
+    resourceIndicators: {
+      enabled: true,
+      defaultResource: () => 'urn:socle:payment',
+      getResourceServerInfo: () => ({ scope: 'payments:read', audience: 'urn:socle:payment',
+        accessTokenFormat: 'jwt', jwt: { sign: { alg: 'ES256' } } }),
+    },
+  },
+  jwks: { keys: [JSON.parse(process.argv[4])] },
+});
+provider.listen(port, '127.0.0.1', () => console.log('ready'));
+"""
+
+WRK_POST = """
+wrk.method = "POST"
+wrk.body = "grant_type=client_credentials&scope=payments:read"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Authorization"] = "Basic %s"
+"""
+
+
+def _wrk(url: str, basic: str, folder: Path, seconds: int = 10) -> float:
+    import base64
+
+    script = folder / f"post-{free_port()}.lua"
+    script.write_text(WRK_POST % base64.b64encode(basic.encode()).decode())
+    subprocess.run(
+        ["wrk", "-t2", "-c16", "-d2s", "-s", str(script), url],
+        check=True,  # noqa: S607
+        capture_output=True,
+    )  # warm-up
+    out = subprocess.run(
+        ["wrk", "-t2", "-c16", f"-d{seconds}s", "-s", str(script), url],  # noqa: S607
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    if "Non-2xx" in out:
+        raise RuntimeError(f"{url} answered errors under load:\n{out}")
+    return float(out.split("Requests/sec:")[1].split()[0])
+
+
+async def token_issuance_sqlite(folder: Path) -> Case:
+    """Client-credentials access tokens (ES256 JWT) issued per second over HTTP, one process
+    each, wrk with 16 connections for 10 s after a 2 s warm-up: Socle identity (uvicorn, on
+    SQLite as in make run: clients and keys read from the database on every request) against
+    node oidc-provider with JWT access tokens (clients in memory, its quick-start adapter)."""
+    url = f"sqlite+aiosqlite:///{folder}/identity.db"
+    return await _token_issuance(folder, url, "socle identity (SQLite)")
+
+
+async def token_issuance_postgres(folder: Path) -> Case:
+    """The same, with identity on PostgreSQL (pgserver, unix socket), as in production."""
+    import pgserver
+    from sqlalchemy.engine import make_url
+
+    server = await asyncio.to_thread(pgserver.get_server, folder / "pg", cleanup_mode="stop")
+    try:
+        await asyncio.to_thread(server.psql, "CREATE DATABASE identity;")
+        url = make_url(server.get_uri()).set(drivername="postgresql+asyncpg", database="identity")
+        return await _token_issuance(
+            folder, url.render_as_string(hide_password=False), "socle identity (PostgreSQL)"
+        )
+    finally:
+        await asyncio.to_thread(server.cleanup)
+
+
+async def _token_issuance(folder: Path, database_url: str, label: str) -> Case:
+    import base64
+    import os
+    import sys
+
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from jwt.algorithms import ECAlgorithm
+    from socle.localinfra import ManagedProcess, wait_for_port
+
+    nats = NatsServer.create(folder / f"nats-{free_port()}", free_port())
+    nats.start()
+    port, peer_port = free_port(), free_port()
+    env = dict(
+        os.environ,
+        SOCLE_DATABASE_URL=database_url,
+        SOCLE_NATS_URL=nats.url,
+        SOCLE_ISSUER=f"http://127.0.0.1:{port}",
+    )
+    python = [sys.executable, "-m", "socle_identity"]
+    ours_proc = ManagedProcess([*python, "serve", "--port", str(port)])
+    peer_proc: ManagedProcess | None = None
+    try:
+        await asyncio.to_thread(subprocess.run, [*python, "migrate"], env=env, check=True)
+        await asyncio.to_thread(
+            subprocess.run,
+            [*python, "seed-demo", "--output", str(folder / "demo.json")],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        client = json.loads((folder / "demo.json").read_text())["client"]
+        ours_proc.start(env=env)
+        wait_for_port(port, 60, proc=ours_proc.proc)
+        ours = await asyncio.to_thread(
+            _wrk,
+            f"http://127.0.0.1:{port}/token",
+            f"{client['client_id']}:{client['client_secret']}",
+            folder,
+        )
+
+        key = json.loads(ECAlgorithm.to_jwk(ec.generate_private_key(ec.SECP256R1())))
+        key.update({"kid": "bench", "alg": "ES256", "use": "sig"})
+        script = folder / "provider.js"
+        script.write_text(OIDC_PROVIDER)
+        secret = base64.urlsafe_b64encode(os.urandom(32)).decode()
+        peer_proc = ManagedProcess(["node", str(script), str(peer_port), secret, json.dumps(key)])
+        peer_proc.start()
+        wait_for_port(peer_port, 60, proc=peer_proc.proc)
+        peer = await asyncio.to_thread(
+            _wrk, f"http://127.0.0.1:{peer_port}/token", f"bench:{secret}", folder
+        )
+    finally:
+        ours_proc.stop()
+        if peer_proc is not None:
+            peer_proc.stop()
+        nats.stop()
+    return (
+        "client-credentials token issuance (HTTP, 16 connections)",
+        label,
+        "node oidc-provider",
+        "tokens/s",
+        ours,
+        peer,
+    )
+
+
+ALL = [token_verification, outbox_publishing, token_issuance_sqlite, token_issuance_postgres]

@@ -64,9 +64,10 @@ class ManagedProcess:
     log: IO[bytes] | None = None
     proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
+    def start(self, env: dict[str, str] | None = None) -> None:
         self.proc = subprocess.Popen(  # noqa: S603
             self.args,
+            env=env,
             stdout=self.log or subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
             start_new_session=True,
