@@ -159,11 +159,11 @@ def _wrk(url: str, basic: str, folder: Path, seconds: int = 10) -> float:
     script.write_text(WRK_POST % base64.b64encode(basic.encode()).decode())
     subprocess.run(
         ["wrk", "-t2", "-c16", "-d2s", "-s", str(script), url],
-        check=True,  # noqa: S607
+        check=True,
         capture_output=True,
     )  # warm-up
     out = subprocess.run(
-        ["wrk", "-t2", "-c16", f"-d{seconds}s", "-s", str(script), url],  # noqa: S607
+        ["wrk", "-t2", "-c16", f"-d{seconds}s", "-s", str(script), url],
         check=True,
         capture_output=True,
         text=True,
@@ -205,6 +205,7 @@ async def _token_issuance(folder: Path, database_url: str, label: str) -> Case:
 
     from cryptography.hazmat.primitives.asymmetric import ec
     from jwt.algorithms import ECAlgorithm
+
     from socle.localinfra import ManagedProcess, wait_for_port
 
     nats = NatsServer.create(folder / f"nats-{free_port()}", free_port())
