@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import email
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -31,6 +33,75 @@ def processes_mentioning(text: str) -> list[int]:
         if text in cmdline or text in environ:
             found.append(int(entry.name))
     return found
+
+
+def paid_fee_mails_a_receipt(ports: dict[str, int], auth: dict[str, str], mails: Path) -> None:
+    """A commune's rule turns payment.succeeded into a receipt: payment, the bus and notify
+    working together as separate processes, the mail landing in the sink."""
+    notify = f"http://127.0.0.1:{ports['NOTIFY']}"
+    template = httpx.post(
+        f"{notify}/v1/templates",
+        headers=auth,
+        json={
+            "name": "Receipt",
+            "channel": "email",
+            "default_language": "fr",
+            "contents": {
+                "fr": {
+                    "subject": "Quittance ((reference))",
+                    "body": "Nous avons reçu ((amount_display)) pour ((reference)).",
+                }
+            },
+        },
+    )
+    assert template.status_code == 201, template.text
+    rule = httpx.post(
+        f"{notify}/v1/rules",
+        headers=auth,
+        json={
+            "event_type": "payment.succeeded",
+            "template_id": template.json()["id"],
+            "recipient_field": "data.payer_email",
+        },
+    )
+    assert rule.status_code == 201, rule.text
+    payment = httpx.post(
+        f"http://127.0.0.1:{ports['PAYMENT']}/v1/payments",
+        headers=auth,
+        json={
+            "amount": 15000,
+            "currency": "CHF",
+            "reference": "PERMIT-E2E",
+            "description": "Permis",
+            "return_url": "http://localhost:8000/done",
+            "payer_email": "anna@demo.example",
+        },
+    )
+    assert payment.status_code == 201, payment.text
+    with httpx.Client() as browser:  # keeps the page's CSRF cookie, as a browser would
+        page_url = (
+            payment.json()["next_url"].replace("localhost", "127.0.0.1", 1)
+            if "localhost" in payment.json()["next_url"]
+            else payment.json()["next_url"]
+        )
+        page = browser.get(page_url)
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert csrf, page.text
+        paid = browser.post(
+            page_url, data={"card_number": "4242 4242 4242 4242", "csrf_token": csrf.group(1)}
+        )
+        assert paid.status_code == 303, paid.text
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        receipts = [m for m in mails.glob("*.eml") if b"PERMIT-E2E" in m.read_bytes()]
+        if receipts:
+            break
+        time.sleep(0.3)
+    else:
+        raise AssertionError("no receipt mail in the sink within 30 s")
+    mail = email.message_from_bytes(receipts[0].read_bytes())
+    assert mail["To"] == "anna@demo.example"
+    assert mail["Subject"] == "Quittance PERMIT-E2E"
 
 
 def test_make_run_starts_everything_and_ctrl_c_stops_everything(tmp_path):
@@ -68,14 +139,16 @@ def test_make_run_starts_everything_and_ctrl_c_stops_everything(tmp_path):
         client = credentials["client"]
         token = httpx.post(
             f"http://127.0.0.1:{ports['IDENTITY']}/token",
-            data={"grant_type": "client_credentials", "scope": "payments:read"},
+            data={
+                "grant_type": "client_credentials",
+                "scope": "payments:read payments:write notifications:admin",
+            },
             auth=(client["client_id"], client["client_secret"]),
-        ).json()
-        listed = httpx.get(
-            f"http://127.0.0.1:{ports['PAYMENT']}/v1/payments",
-            headers={"Authorization": f"Bearer {token['access_token']}"},
-        )
+        ).json()["access_token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        listed = httpx.get(f"http://127.0.0.1:{ports['PAYMENT']}/v1/payments", headers=auth)
         assert listed.status_code == 200, listed.text
+        paid_fee_mails_a_receipt(ports, auth, tmp_path / "var" / "mail")
     finally:
         launcher.send_signal(signal.SIGINT)
         launcher.wait(timeout=90)
