@@ -218,7 +218,7 @@ async def _token_issuance(folder: Path, database_url: str, label: str) -> Case:
         SOCLE_ISSUER=f"http://127.0.0.1:{port}",
     )
     python = [sys.executable, "-m", "socle_identity"]
-    ours_proc = ManagedProcess([*python, "serve", "--port", str(port)])
+    ours_proc = ManagedProcess([*python, "serve", "--port", str(port)], env=env)
     peer_proc: ManagedProcess | None = None
     try:
         await asyncio.to_thread(subprocess.run, [*python, "migrate"], env=env, check=True)
@@ -230,7 +230,7 @@ async def _token_issuance(folder: Path, database_url: str, label: str) -> Case:
             capture_output=True,
         )
         client = json.loads((folder / "demo.json").read_text())["client"]
-        ours_proc.start(env=env)
+        ours_proc.start()
         wait_for_port(port, 60, proc=ours_proc.proc)
         ours = await asyncio.to_thread(
             _wrk,

@@ -62,12 +62,13 @@ class ManagedProcess:
 
     args: list[str]
     log: IO[bytes] | None = None
+    env: dict[str, str] | None = None
     proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, env: dict[str, str] | None = None) -> None:
+    def start(self) -> None:
         self.proc = subprocess.Popen(  # noqa: S603
             self.args,
-            env=env,
+            env=self.env,
             stdout=self.log or subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -172,6 +173,10 @@ class S3Server(ManagedProcess):
             f"-s3.port={port}",
             f"-s3.config={config}",
             *grpc,
+            # Its catalog listeners default to fixed ports (8181, 9101): two servers on one
+            # machine would collide on them.
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
             "-master.volumeSizeLimitMB=64",
             "-volume.max=50",
         ]

@@ -26,14 +26,23 @@ def build(service: str, **settings: object):
 
 @pytest.mark.parametrize("service", SERVICES)
 async def test_service_answers_health_ready_metrics_openapi(
-    service, migrated_database, nats_server, issuer
+    service, migrated_database, nats_server, issuer, request
 ):
+    stores = {}
+    if service == "storage":  # its readiness includes the object store
+        s3 = request.getfixturevalue("s3_server")
+        stores = {
+            "s3_endpoint": s3.endpoint,
+            "s3_access_key": s3.access_key,
+            "s3_secret_key": s3.secret_key,
+        }
     app = build(
         service,
         database_url=migrated_database(service),
         nats_url=nats_server.url,
         issuer=issuer.issuer,
         jwks_url=issuer.jwks_url,
+        **stores,
     )
     async with running(app) as client:
         assert (await client.get("/healthz")).json()["status"] == "ok"
@@ -41,6 +50,8 @@ async def test_service_answers_health_ready_metrics_openapi(
         assert ready.status_code == 200, ready.text
         assert ready.json()["checks"]["database"] == "ok"
         assert ready.json()["checks"]["bus"] == "ok"
+        if service == "storage":
+            assert ready.json()["checks"]["store"] == "ok"
         metrics = await client.get("/metrics")
         assert "http_requests_total" in metrics.text
         spec = (await client.get("/openapi.json")).json()
