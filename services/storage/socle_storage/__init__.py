@@ -1,1 +1,2 @@
-"""Socle storage: Documents on S3-compatible storage with metadata, checksums, retention and once-only sharing."""
+"""Socle storage: documents on S3-compatible storage with metadata, checksums, retention
+and once-only sharing."""

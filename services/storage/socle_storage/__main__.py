@@ -1,17 +1,69 @@
-"""``python -m socle_storage migrate|serve``."""
+"""``python -m socle_storage migrate|serve|purge``."""
 
+from __future__ import annotations
+
+import argparse
+import asyncio
 from pathlib import Path
 
 from socle.cli import main as cli_main
+from socle.config import ServiceSettings
+from socle.db import create_engine, create_sessionmaker
+from socle.telemetry import configure_logging
 from socle_storage.app import create_app
+from socle_storage.context import Storage
+from socle_storage.purge import purge_once
+from socle_storage.scanning import make_scanner
 from socle_storage.settings import StorageSettings
+from socle_storage.store import Store
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def main() -> int:
-    return cli_main(name="storage", settings_cls=StorageSettings, create_app=create_app,
-                    migrations=MIGRATIONS, default_port=8003)
+async def _purge(settings: StorageSettings) -> int:
+    configure_logging("storage", settings.log_level)
+    engine = create_engine(settings.database_url)
+    store = Store(settings)
+    try:
+        storage = Storage(
+            settings=settings,
+            sessions=create_sessionmaker(engine),
+            store=store,
+            scanner=make_scanner(settings.clamd_url, settings.clamd_timeout_seconds),
+        )
+        report = await purge_once(storage)
+    finally:
+        store.close()
+        await engine.dispose()
+    print(
+        f"purged {report.purged} documents, {report.failed} deferred, "
+        f"{report.reconciled} abandoned uploads removed"
+    )
+    return 1 if report.failed else 0
+
+
+def _run_purge(settings: ServiceSettings, args: argparse.Namespace) -> int:
+    assert isinstance(settings, StorageSettings)
+    return asyncio.run(_purge(settings))
+
+
+def main(argv: list[str] | None = None) -> int:
+    return cli_main(
+        name="storage",
+        settings_cls=StorageSettings,
+        create_app=create_app,
+        migrations=MIGRATIONS,
+        default_port=8003,
+        commands={
+            "purge": (
+                "remove documents past retention (and abandoned uploads) now; the events "
+                "are published by the running service",
+                lambda parser: None,
+                _run_purge,
+            )
+        },
+        argv=argv,
+    )
 
 
 if __name__ == "__main__":

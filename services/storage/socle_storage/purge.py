@@ -1,0 +1,145 @@
+"""Retention: the purge removes documents past their retention (or deleted long enough),
+bytes first then rows; the reconciler removes uploads a crash left pending."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from datetime import timedelta
+
+import structlog
+from minio.error import S3Error
+from sqlalchemy import and_, or_, select
+
+from socle.db import utcnow
+from socle_storage import events
+from socle_storage.context import Storage
+from socle_storage.documents import remove_document_rows
+from socle_storage.errors import StoreUnavailable
+from socle_storage.models import Document, DocumentVersion
+from socle_storage.uploads import discard_pending
+
+log = structlog.get_logger("socle_storage.purge")
+
+BATCH = 100
+
+
+@dataclass
+class PurgeReport:
+    purged: int = 0
+    failed: int = 0
+    reconciled: int = 0
+
+
+async def purge_once(storage: Storage) -> PurgeReport:
+    """Purge what is due now (documents under legal hold are kept)."""
+    report = PurgeReport()
+    now = utcnow()
+    grace = now - timedelta(seconds=storage.settings.deleted_grace_seconds)
+    due = and_(
+        Document.legal_hold.is_(False),
+        or_(
+            and_(
+                Document.status.in_(("active", "quarantined", "deleted")),
+                Document.retention_until <= now,
+            ),
+            and_(Document.status == "deleted", Document.deleted_at <= grace),
+        ),
+    )
+    async with storage.sessions() as session, session.begin():
+        ids = list((await session.execute(select(Document.id).where(due).limit(BATCH))).scalars())
+    for document_id in ids:
+        if await _purge_document(storage, document_id):
+            report.purged += 1
+        else:
+            report.failed += 1
+    report.reconciled = await reconcile_once(storage)
+    if report.purged or report.failed or report.reconciled:
+        log.info(
+            "purge_done",
+            purged=report.purged,
+            failed=report.failed,
+            reconciled=report.reconciled,
+        )
+    return report
+
+
+async def _purge_document(storage: Storage, document_id: str) -> bool:
+    async with storage.sessions() as session, session.begin():
+        versions = list(
+            (
+                await session.execute(
+                    select(DocumentVersion).where(DocumentVersion.document_id == document_id)
+                )
+            ).scalars()
+        )
+    try:
+        for version in versions:
+            await storage.store.remove(version.bucket, version.object_key)
+    except (StoreUnavailable, S3Error) as exc:
+        log.warning("purge_deferred", document_id=document_id, reason=exc.__class__.__name__)
+        return False
+    async with storage.sessions() as session, session.begin():
+        doc = await session.get(Document, document_id)
+        if doc is None or doc.legal_hold:
+            return False
+        reason = "deleted" if doc.status == "deleted" else "retention"
+        await events.purged(session, doc, reason)
+        await remove_document_rows(session, document_id)
+    log.info("document_purged", document_id=document_id, reason=reason)
+    return True
+
+
+async def reconcile_once(storage: Storage) -> int:
+    """Remove uploads left pending longer than ``pending_timeout_seconds`` (a crash between
+    writing the bytes and committing the row): their bytes, then their rows."""
+    limit = utcnow() - timedelta(seconds=storage.settings.pending_timeout_seconds)
+    async with storage.sessions() as session, session.begin():
+        rows = (
+            await session.execute(
+                select(DocumentVersion)
+                .where(DocumentVersion.status == "pending", DocumentVersion.created_at <= limit)
+                .limit(BATCH)
+            )
+        ).scalars()
+        pending = [(v.document_id, v.id, v.number, v.bucket, v.object_key) for v in rows]
+    removed = 0
+    for item in pending:
+        if await discard_pending(storage, *item):
+            removed += 1
+            log.info("pending_upload_removed", document_id=item[0], version=item[2])
+    return removed
+
+
+async def run_periodically(storage: Storage, interval: float) -> None:
+    while True:
+        try:
+            await purge_once(storage)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("purge_failed", error=repr(exc))
+        await asyncio.sleep(interval)
+
+
+class PurgeTask:
+    """The periodic purge of a running service (started and stopped with its lifespan)."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        interval = self.storage.settings.purge_interval_seconds
+        if interval > 0:
+            self.task = asyncio.create_task(
+                run_periodically(self.storage, interval), name="storage-purge"
+            )
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+            self.task = None

@@ -1,0 +1,244 @@
+"""The S3-compatible store, through the MinIO SDK (blocking, run in worker threads).
+
+Each tenant has its own prefix (or, if configured, its own bucket), created on demand; object
+keys are built only from the token's tenant and ids the service generated."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlparse
+
+import structlog
+import urllib3
+from minio import Minio
+from minio.error import MinioException, S3Error
+from minio.sse import Sse, SseKMS, SseS3
+
+from socle_storage.errors import StoreUnavailable
+from socle_storage.settings import StorageSettings
+
+log = structlog.get_logger("socle_storage.store")
+
+READ_CHUNK = 256 * 1024
+UPLOAD_THREADS = 16
+"""Uploads written at once; more wait their turn (their bodies wait in a small queue), and
+the threads of other store calls stay free."""
+_BUCKET_OK = re.compile(r"^[a-z0-9][a-z0-9-]*[a-z0-9]$")
+
+
+def _client(endpoint: str, settings: StorageSettings, retries: int) -> Minio:
+    url = urlparse(endpoint)
+    timeout = urllib3.Timeout(connect=settings.s3_timeout_seconds, read=settings.s3_timeout_seconds)
+    http = urllib3.PoolManager(
+        timeout=timeout,
+        maxsize=16,
+        retries=urllib3.Retry(
+            total=retries, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]
+        ),
+    )
+    return Minio(
+        url.netloc,
+        access_key=settings.s3_access_key,
+        secret_key=settings.s3_secret_key,
+        secure=url.scheme == "https",
+        region=settings.s3_region,
+        http_client=http,
+    )
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()[:16]
+
+
+_TENANT_OK = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+def object_key(tenant: str, document_id: str, version_id: str) -> str:
+    """The key of a version's bytes: the tenant (from the verified token) and generated ids,
+    never user input."""
+    prefix = tenant if _TENANT_OK.match(tenant) else f"x{_digest(tenant)}"
+    return f"{prefix}/documents/{document_id}/{version_id}"
+
+
+class Pipe:
+    """Bytes handed from the event loop to a blocking ``read()`` in a worker thread, through a
+    small bounded queue (memory stays bounded whatever the file size)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, depth: int = 8) -> None:
+        self._loop = loop
+        self._queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue(depth)
+        self._buffer = b""
+        self._eof = False
+
+    # Worker-thread side (what the MinIO SDK calls).
+    def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes, waiting until that many arrived or the end (one part in one
+        call, so the SDK does not grow it by repeated concatenation)."""
+        pieces = [self._buffer] if self._buffer else []
+        have = len(self._buffer)
+        while (size < 0 or have < size) and not self._eof:
+            item = asyncio.run_coroutine_threadsafe(self._queue.get(), self._loop).result()
+            if item is None:
+                self._eof = True
+            elif isinstance(item, BaseException):
+                raise item
+            else:
+                pieces.append(item)
+                have += len(item)
+        data = b"".join(pieces)
+        if size < 0 or size >= len(data):
+            self._buffer = b""
+            return data
+        self._buffer = data[size:]
+        return data[:size]
+
+    # Event-loop side.
+    async def put(self, item: bytes | BaseException | None, writer: asyncio.Future[Any]) -> None:
+        """Queue ``item`` unless the writer already stopped (then raise its error)."""
+        put = asyncio.ensure_future(self._queue.put(item))
+        done, _ = await asyncio.wait({put, writer}, return_when=asyncio.FIRST_COMPLETED)
+        if put not in done:
+            put.cancel()
+            writer.result()  # raises the writer's error
+            raise RuntimeError("the store stopped reading before the end of the upload")
+
+    def abort(self, error: BaseException) -> None:
+        """Make the reading thread fail (so a multipart upload is aborted, nothing kept)."""
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        self._queue.put_nowait(error)
+
+
+class UploadCancelled(Exception):
+    """Raised in the writer thread when the upload is refused half-way."""
+
+
+class Store:
+    def __init__(self, settings: StorageSettings) -> None:
+        self.settings = settings
+        self.client = _client(settings.s3_endpoint, settings, retries=2)
+        self.presigner = _client(
+            settings.s3_public_endpoint or settings.s3_endpoint, settings, retries=0
+        )
+        self._buckets: set[str] = set()
+        self._lock = asyncio.Lock()
+        self._writers = ThreadPoolExecutor(UPLOAD_THREADS, thread_name_prefix="storage-upload")
+
+    def close(self) -> None:
+        self._writers.shutdown(wait=False, cancel_futures=True)
+
+    @property
+    def sse(self) -> Sse | None:
+        if self.settings.s3_sse == "AES256":
+            return SseS3()
+        if self.settings.s3_sse == "aws:kms":
+            return SseKMS(self.settings.s3_sse_kms_key_id, {})
+        return None
+
+    def bucket_for(self, tenant: str) -> str:
+        if not self.settings.s3_bucket_per_tenant:
+            return self.settings.s3_bucket
+        name = f"{self.settings.s3_bucket}-{tenant}"
+        if not _BUCKET_OK.match(name) or len(name) > 63:
+            name = f"{self.settings.s3_bucket}-x{_digest(tenant)}"
+        return name
+
+    async def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        except S3Error:
+            raise
+        except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
+            log.warning("store_unreachable", error=exc.__class__.__name__)
+            raise StoreUnavailable() from exc
+
+    async def check(self) -> None:
+        """Raise when the store cannot be reached (for /readyz)."""
+        await self._call(self.client.bucket_exists, self.settings.s3_bucket)
+
+    async def ensure_bucket(self, tenant: str) -> str:
+        bucket = self.bucket_for(tenant)
+        if bucket in self._buckets:
+            return bucket
+        async with self._lock:
+            if bucket not in self._buckets:
+                if not await self._call(self.client.bucket_exists, bucket):
+                    try:
+                        await self._call(self.client.make_bucket, bucket)
+                    except S3Error as exc:
+                        if exc.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                            raise
+                    log.info("bucket_created", bucket=bucket)
+                self._buckets.add(bucket)
+        return bucket
+
+    def start_upload(
+        self, bucket: str, key: str, content_type: str, pipe: Pipe
+    ) -> asyncio.Future[Any]:
+        """Start writing ``pipe`` to ``bucket/key`` in a worker thread; the future ends with
+        the write (or its error)."""
+        loop = asyncio.get_running_loop()
+        return loop.run_in_executor(
+            self._writers,
+            lambda: self.client.put_object(
+                bucket,
+                key,
+                pipe,  # type: ignore[arg-type]  # only read() is used
+                length=-1,
+                part_size=self.settings.s3_part_size_bytes,
+                num_parallel_uploads=1,
+                content_type=content_type,
+                sse=self.sse,
+            ),
+        )
+
+    async def remove(self, bucket: str, key: str) -> None:
+        try:
+            await self._call(self.client.remove_object, bucket, key)
+        except S3Error as exc:
+            if exc.code != "NoSuchBucket":
+                raise
+
+    async def exists(self, bucket: str, key: str) -> bool:
+        try:
+            await self._call(self.client.stat_object, bucket, key)
+        except S3Error as exc:
+            if exc.code in ("NoSuchKey", "NoSuchBucket", "NoSuchObject"):
+                return False
+            raise
+        return True
+
+    async def read(self, bucket: str, key: str, offset: int, length: int) -> AsyncIterator[bytes]:
+        """Stream ``length`` bytes from ``offset``, a chunk at a time."""
+        response = await self._call(
+            self.client.get_object, bucket, key, offset=offset, length=length
+        )
+        try:
+            while True:
+                chunk: bytes = await self._call(response.read, READ_CHUNK)
+                if not chunk:
+                    break
+                yield chunk
+        finally:
+            response.close()
+            response.release_conn()
+
+    def presign(self, bucket: str, key: str, filename: str, content_type: str) -> str:
+        """A GET link valid ``presign_seconds``, served as an attachment (no network call)."""
+        from urllib.parse import quote
+
+        return self.presigner.presigned_get_object(
+            bucket,
+            key,
+            expires=timedelta(seconds=self.settings.presign_seconds),
+            response_headers={
+                "response-content-disposition": f"attachment; filename*=UTF-8''{quote(filename)}",
+                "response-content-type": content_type,
+            },
+        )
