@@ -89,7 +89,11 @@ def write_report(results: list[Result]) -> str:
             f"| {r.name} | {r.ours_label}: {r.ours:,.0f} {r.unit} | "
             f"{r.peer_label}: {r.peer:,.0f} {r.unit} | {r.ratio:.2f} |"
         )
-    lines += ["", "What each row measures is described in `bench/cases.py`.", ""]
+    lines += ["", "## What each row measures", ""]
+    for bench in cases.ALL:
+        doc = " ".join((bench.__doc__ or "").split())
+        lines.append(f"- `{bench.__name__}`: {doc}")
+    lines.append("")
     return "\n".join(lines)
 
 
