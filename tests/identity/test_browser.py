@@ -2,38 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from urllib.parse import urlencode
 
 import httpx
 import pytest
-import uvicorn
-from playwright.async_api import async_playwright
 
 from socle.localinfra import free_port
+from socle.testing import chromium, served
 from socle_identity import directory
 from socle_identity.app import create_app
 from socle_identity.settings import IdentitySettings
 from tests.identity.conftest import PASSWORD, REDIRECT, pkce_pair, query
 
 pytestmark = pytest.mark.browser
-
-
-@contextlib.asynccontextmanager
-async def served(settings: IdentitySettings, port: int):
-    app = create_app(settings)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.05)
-    try:
-        yield app
-    finally:
-        server.should_exit = True
-        await task
 
 
 async def test_login_page_in_chromium(migrated_database, nats_server, tenant):
@@ -46,7 +27,8 @@ async def test_login_page_in_chromium(migrated_database, nats_server, tenant):
         argon2_time_cost=1,
         argon2_memory_kib=8192,
     )
-    async with served(settings, port) as app:
+    app = create_app(settings)
+    async with served(app, port):
         provider = app.state.runtime.extras["provider"]
         async with app.state.runtime.sessions() as session, session.begin():
             await directory.create_tenant(session, slug=tenant, name="Commune")
@@ -79,36 +61,29 @@ async def test_login_page_in_chromium(migrated_database, nats_server, tenant):
                 "code_challenge_method": "S256",
             }
         )
-        async with async_playwright() as pw:
-            browser = await pw.chromium.launch(
-                executable_path="/usr/bin/chromium",
-                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-            )
-            try:
-                context = await browser.new_context(locale="de-CH")
-                page = await context.new_page()
-                landed: list[str] = []
+        async with chromium() as browser:
+            context = await browser.new_context(locale="de-CH")
+            page = await context.new_page()
+            landed: list[str] = []
 
-                async def app_callback(route):
-                    landed.append(route.request.url)
-                    await route.fulfill(status=200, body="back in the app")
+            async def app_callback(route):
+                landed.append(route.request.url)
+                await route.fulfill(status=200, body="back in the app")
 
-                await page.route(f"{REDIRECT}*", app_callback)
-                await page.goto(url)
-                assert await page.locator("h1").inner_text() == "Anmeldung"
-                assert "Guichet de la commune" in await page.content()
-                await page.fill("#email", "hanna@example.ch")
-                await page.fill("#password", "wrong password!")
-                await page.click("button[type=submit]")
-                assert "falsch" in await page.locator("[role=alert]").inner_text()
-                await page.click("text=EN")
-                assert await page.locator("h1").inner_text() == "Log in"
-                await page.fill("#email", "hanna@example.ch")
-                await page.fill("#password", PASSWORD)
-                await page.click("button[type=submit]")
-                await page.wait_for_url(f"{REDIRECT}*")
-            finally:
-                await browser.close()
+            await page.route(f"{REDIRECT}*", app_callback)
+            await page.goto(url)
+            assert await page.locator("h1").inner_text() == "Anmeldung"
+            assert "Guichet de la commune" in await page.content()
+            await page.fill("#email", "hanna@example.ch")
+            await page.fill("#password", "wrong password!")
+            await page.click("button[type=submit]")
+            assert "falsch" in await page.locator("[role=alert]").inner_text()
+            await page.click("text=EN")
+            assert await page.locator("h1").inner_text() == "Log in"
+            await page.fill("#email", "hanna@example.ch")
+            await page.fill("#password", PASSWORD)
+            await page.click("button[type=submit]")
+            await page.wait_for_url(f"{REDIRECT}*")
         assert len(landed) == 1
         params = query(landed[0])
         assert params["state"] == "browser-state"

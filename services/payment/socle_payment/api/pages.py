@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Cookie, Form, Header, Path, Query
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -34,8 +35,15 @@ SECURITY_HEADERS = {
 }
 
 
-def _html(body: str, status: int = 200) -> HTMLResponse:
-    return HTMLResponse(body, status_code=status, headers=SECURITY_HEADERS)
+def _html(body: str, status: int = 200, return_url: str | None = None) -> HTMLResponse:
+    headers = dict(SECURITY_HEADERS)
+    if return_url:
+        # The form's answer redirects to return_url: browsers apply form-action to it.
+        parts = urlsplit(return_url)
+        headers["Content-Security-Policy"] = headers["Content-Security-Policy"].replace(
+            "form-action 'self'", f"form-action 'self' {parts.scheme}://{parts.netloc}"
+        )
+    return HTMLResponse(body, status_code=status, headers=headers)
 
 
 def _form(
@@ -52,6 +60,7 @@ def _form(
             error_key=error,
         ),
         status,
+        return_url=payment.return_url,
     )
     response.set_cookie(
         CSRF_COOKIE,
