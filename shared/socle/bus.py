@@ -69,14 +69,18 @@ class Bus:
     async def connect(self) -> None:
         """Connect (then reconnect forever) and make sure the streams exist."""
         try:
-            self._nc = await nats.connect(
-                self.url,
-                name=self.name,
-                connect_timeout=self.connect_timeout,
-                max_reconnect_attempts=-1,
-                reconnect_time_wait=0.5,
-                allow_reconnect=True,
-            )
+            # Reconnects are unbounded once connected; the first connection is not, since
+            # nats-py would otherwise retry it forever.
+            async with asyncio.timeout(self.connect_timeout * 3):
+                self._nc = await nats.connect(
+                    self.url,
+                    name=self.name,
+                    connect_timeout=self.connect_timeout,
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=0.5,
+                    allow_reconnect=True,
+                    error_cb=self._on_error,
+                )
         except Exception as exc:
             raise BusUnavailable(
                 f"cannot reach NATS at {self.url} ({exc.__class__.__name__}); start it or set "
@@ -84,6 +88,9 @@ class Bus:
             ) from exc
         self._js = self._nc.jetstream()
         await self.ensure_streams()
+
+    async def _on_error(self, exc: Exception) -> None:
+        log.warning("bus_error", url=self.url, error=exc.__class__.__name__)
 
     async def ensure_streams(self) -> None:
         await self._ensure_stream(self.stream, ["socle.>"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from opentelemetry import trace
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
 
@@ -136,3 +137,12 @@ async def test_trace_continues_from_publisher_to_consumer(nats_server, tenant):
 
 async def _equals(fn, value) -> bool:
     return await fn() == value
+
+
+async def test_first_connection_to_an_absent_bus_fails_clearly():
+    from socle.bus import BusUnavailable
+    from socle.localinfra import free_port
+
+    bus = Bus(url=f"nats://127.0.0.1:{free_port()}", connect_timeout=0.5)
+    with pytest.raises(BusUnavailable, match="cannot reach NATS"):
+        await bus.connect()
