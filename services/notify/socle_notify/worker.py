@@ -17,6 +17,7 @@ from collections.abc import Awaitable
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from socle.aio import stop_task
 from socle_notify.channels import Email, EmailSender, Outcome, RateLimiter, Sms, SmsProvider
 from socle_notify.notifications import Claim, Notifications
 from socle_notify.settings import NotifySettings
@@ -55,11 +56,8 @@ class Worker:
         self._task = asyncio.create_task(self.run(), name="notify-worker")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await stop_task(task)
 
     async def run(self) -> None:
         while True:
@@ -73,8 +71,10 @@ class Worker:
                 log.warning("worker_round_failed", error=exc.__class__.__name__)
             if busy:
                 continue
+            # asyncio.timeout, not wait_for: wait_for may swallow a cancel arriving as it wakes.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.settings.worker_poll_seconds)
+                async with asyncio.timeout(self.settings.worker_poll_seconds):
+                    await self._wake.wait()
 
     async def run_once(self) -> int:
         """One round: claim and deliver what is due; return how many items were handled."""

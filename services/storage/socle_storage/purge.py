@@ -4,7 +4,6 @@ bytes first then rows; the reconciler removes uploads a crash left pending."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -12,6 +11,7 @@ import structlog
 from minio.error import S3Error
 from sqlalchemy import and_, or_, select
 
+from socle.aio import stop_task
 from socle.db import utcnow
 from socle_storage import events
 from socle_storage.context import Storage
@@ -138,8 +138,5 @@ class PurgeTask:
             )
 
     async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
-            self.task = None
+        task, self.task = self.task, None
+        await stop_task(task)
