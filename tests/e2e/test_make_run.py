@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import hashlib
 import json
 import os
 import re
@@ -100,6 +101,27 @@ def paid_fee_mails_a_receipt(ports: dict[str, int], auth: dict[str, str], mails:
     assert mail["Subject"] == "Quittance PERMIT-E2E"
 
 
+def document_round_trip(ports: dict[str, int], auth: dict[str, str]) -> None:
+    """storage against the SeaweedFS that make run started: upload, read back whole and by
+    Range."""
+    storage = f"http://127.0.0.1:{ports['STORAGE']}"
+    pdf = b"%PDF-1.7\n" + b"1 0 obj << /Type /Catalog >> endobj\n" * 100 + b"%%EOF\n"
+    uploaded = httpx.post(
+        f"{storage}/v1/documents",
+        headers=auth,
+        data={"kind": "plan"},
+        files={"file": ("plan.pdf", pdf, "application/pdf")},
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    document = uploaded.json()
+    assert document["sha256"] == hashlib.sha256(pdf).hexdigest()
+    content = f"{storage}/v1/documents/{document['id']}/content"
+    assert httpx.get(content, headers=auth).content == pdf
+    part = httpx.get(content, headers={**auth, "Range": "bytes=0-7"})
+    assert part.status_code == 206
+    assert part.content == pdf[:8]
+
+
 def test_make_run_starts_everything_and_ctrl_c_stops_everything(tmp_path):
     ports = {part: free_port() for part in PARTS}
     env = dict(
@@ -137,7 +159,8 @@ def test_make_run_starts_everything_and_ctrl_c_stops_everything(tmp_path):
             f"http://127.0.0.1:{ports['IDENTITY']}/token",
             data={
                 "grant_type": "client_credentials",
-                "scope": "payments:read payments:write notifications:admin",
+                "scope": "payments:read payments:write notifications:admin "
+                "documents:read documents:write",
             },
             auth=(client["client_id"], client["client_secret"]),
         ).json()["access_token"]
@@ -145,6 +168,7 @@ def test_make_run_starts_everything_and_ctrl_c_stops_everything(tmp_path):
         listed = httpx.get(f"http://127.0.0.1:{ports['PAYMENT']}/v1/payments", headers=auth)
         assert listed.status_code == 200, listed.text
         paid_fee_mails_a_receipt(ports, auth, tmp_path / "var" / "mail")
+        document_round_trip(ports, auth)
     finally:
         launcher.send_signal(signal.SIGINT)
         launcher.wait(timeout=90)
