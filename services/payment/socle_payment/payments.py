@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import secrets
 import uuid
 from collections.abc import Sequence
@@ -19,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from socle.db import utcnow
 from socle.inbox import first_delivery
 from socle.outbox import record_event
+from socle.pagination import decode_position, encode_position
 from socle.problems import Conflict, DomainError, NotFound, Unavailable, Unprocessable
 from socle_payment.camt import CamtLine
 from socle_payment.events import payment_event
@@ -340,7 +339,7 @@ class Payments:
         if reference:
             query = query.where(Payment.reference == reference)
         if cursor:
-            at, last_id = decode_cursor(cursor)
+            at, last_id = decode_position(cursor)
             query = query.where(
                 (Payment.created_at < at) | ((Payment.created_at == at) & (Payment.id < last_id))
             )
@@ -349,7 +348,7 @@ class Payments:
             rows = list((await session.execute(query)).scalars())
         more = len(rows) > limit
         rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1]) if more and rows else None
+        next_cursor = encode_position(rows[-1].created_at, rows[-1].id) if more and rows else None
         return rows, next_cursor
 
     async def report(
@@ -660,23 +659,3 @@ class Payments:
                         await self._transition(session, locked, "expired", "expiry")
                         expired += 1
         return expired
-
-
-def encode_cursor(payment: Payment) -> str:
-    raw = json.dumps([payment.created_at.isoformat(), payment.id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        at, last_id = json.loads(raw)
-        moment = datetime.fromisoformat(at)
-        if moment.tzinfo is None or not isinstance(last_id, str):
-            raise ValueError("bad cursor")
-    except (ValueError, TypeError) as exc:
-        raise Unprocessable(
-            "The cursor is not one this API returned; start again without it.",
-            code="invalid-cursor",
-        ) from exc
-    return moment, last_id

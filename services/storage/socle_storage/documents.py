@@ -3,7 +3,6 @@ hold, sharing, access log, tenant rules. Each owns one transaction."""
 
 from __future__ import annotations
 
-import base64
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -16,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.auth import Principal
 from socle.db import utcnow
+from socle.pagination import decode_cursor, decode_position, encode_cursor, encode_position
 from socle.problems import Unprocessable
 from socle_storage import events
 from socle_storage.access import active_grant, acts_for_tenant, is_citizen, may_share, visible
@@ -161,24 +161,6 @@ async def get_document(storage: Storage, principal: Principal, document_id: str)
         return document_out(await find_visible(session, principal, document_id))
 
 
-def _encode_cursor(*parts: str) -> str:
-    return base64.urlsafe_b64encode("|".join(parts).encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str, count: int) -> list[str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (ValueError, UnicodeDecodeError):
-        raw = ""
-    parts = raw.split("|")
-    if len(parts) != count:
-        raise Unprocessable(
-            "The cursor is not one this API gave; pass next_cursor unchanged.",
-            code="invalid-cursor",
-        )
-    return parts
-
-
 async def list_documents(
     storage: Storage,
     principal: Principal,
@@ -202,14 +184,7 @@ async def list_documents(
             or_(Document.procedure == procedure, active_grant(now, procedure=procedure))
         )
     if cursor:
-        stamp, last_id = _decode_cursor(cursor, 2)
-        try:
-            at = datetime.fromisoformat(stamp)
-        except ValueError:
-            raise Unprocessable(
-                "The cursor is not one this API gave; pass next_cursor unchanged.",
-                code="invalid-cursor",
-            ) from None
+        at, last_id = decode_position(cursor)
         query = query.where(
             or_(Document.created_at < at, and_(Document.created_at == at, Document.id < last_id))
         )
@@ -219,7 +194,7 @@ async def list_documents(
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
-        next_cursor = _encode_cursor(rows[-1].created_at.isoformat(), rows[-1].id)
+        next_cursor = encode_position(rows[-1].created_at, rows[-1].id)
     return DocumentPage(items=[document_out(d) for d in rows], next_cursor=next_cursor)
 
 
@@ -398,7 +373,7 @@ async def access_log(
             AccessRecord.tenant == principal.tenant, AccessRecord.document_id == document_id
         )
         if cursor:
-            (last,) = _decode_cursor(cursor, 1)
+            (last,) = decode_cursor(cursor, 1)
             if not last.isdigit():
                 raise Unprocessable("The cursor is not one this API gave.", code="invalid-cursor")
             query = query.where(AccessRecord.id < int(last))
@@ -410,7 +385,7 @@ async def access_log(
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
-        next_cursor = _encode_cursor(str(rows[-1].id))
+        next_cursor = encode_cursor(str(rows[-1].id))
     return AccessPage(items=[AccessOut.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
