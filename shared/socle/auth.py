@@ -19,6 +19,7 @@ log = structlog.get_logger("socle.auth")
 
 ALLOWED_ALGORITHMS = ("ES256", "ES384", "RS256", "PS256", "EdDSA")
 ACCESS_TOKEN_TYPES = ("at+jwt", "application/at+jwt")
+STAFF_ROLES = ("agent", "admin")
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,29 @@ class Principal:
 
     def has_role(self, *roles: str) -> bool:
         return bool(self.roles.intersection(roles))
+
+    @property
+    def is_client(self) -> bool:
+        """A client acting for itself (client credentials: ``sub`` is the client id)."""
+        return self.subject == self.client_id
+
+    @property
+    def is_staff(self) -> bool:
+        """A person working for the commune (role ``agent`` or ``admin``)."""
+        return not self.is_client and self.has_role(*STAFF_ROLES)
+
+    @property
+    def commune_wide(self) -> bool:
+        """May read and act on every record of the tenant (staff, or a client for itself)."""
+        return self.is_client or self.is_staff
+
+    @property
+    def owner(self) -> str | None:
+        """The subject whose records alone this caller reaches; ``None`` when commune-wide.
+
+        Services filter every read and action by it: a citizen's token reaches only the
+        citizen's own records, anything else answers 404."""
+        return None if self.commune_wide else self.subject
 
 
 class InvalidToken(Unauthorized):
@@ -122,7 +146,8 @@ class TokenVerifier:
         alg = header.get("alg")
         if alg not in ALLOWED_ALGORITHMS:
             raise InvalidToken(f"Tokens signed with alg {alg!r} are not accepted.")
-        if header.get("typ", "").lower() not in ACCESS_TOKEN_TYPES:
+        typ = header.get("typ")
+        if not isinstance(typ, str) or typ.lower() not in ACCESS_TOKEN_TYPES:
             raise InvalidToken("The token is not an access token (typ must be at+jwt).")
         kid = header.get("kid")
         if not isinstance(kid, str):
