@@ -14,6 +14,7 @@ import structlog
 from fastapi import Depends, Request
 
 from socle.problems import Forbidden, Unauthorized
+from socle.revocation import DenyList
 
 log = structlog.get_logger("socle.auth")
 
@@ -131,12 +132,19 @@ class TokenVerifier:
     """Checks signature, algorithm, type, issuer, audience, lifetime and the Socle claims."""
 
     def __init__(
-        self, *, issuer: str, audience: str, jwks: JWKSCache, leeway_seconds: int = 30
+        self,
+        *,
+        issuer: str,
+        audience: str,
+        jwks: JWKSCache,
+        leeway_seconds: int = 30,
+        deny: DenyList | None = None,
     ) -> None:
         self.issuer = issuer
         self.audience = audience
         self.jwks = jwks
         self.leeway_seconds = leeway_seconds
+        self.deny = deny if deny is not None else DenyList()
 
     async def verify(self, token: str) -> Principal:
         try:
@@ -180,6 +188,8 @@ class TokenVerifier:
         tenant = claims.get("tenant")
         if not isinstance(tenant, str) or not tenant:
             raise InvalidToken("The access token carries no tenant.")
+        if self.deny.refuses(tenant, claims):
+            raise InvalidToken("The access token has been revoked.")
         scope = claims.get("scope", "")
         roles = claims.get("roles", [])
         return Principal(
@@ -225,6 +235,7 @@ def require_scope(*scopes: str) -> Callable[[Request], Awaitable[Principal]]:
         request.state.principal = principal
         return principal
 
+    setattr(dependency, "__socle_scopes__", scopes)  # noqa: B010 (read by socle.openapi)
     return dependency
 
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import nats
 import structlog
@@ -135,6 +136,47 @@ class Bus:
 
     def start_consumer(self, spec: ConsumerSpec) -> None:
         self._tasks.append(asyncio.create_task(self._consume(spec), name=spec.durable))
+
+    def start_follower(self, subject: str, handler: Handler, *, since_seconds: float) -> None:
+        """Every process (not one of a group) sees every event on ``subject``, starting
+        ``since_seconds`` ago: an ephemeral consumer without acks, re-created after the
+        last sequence seen whenever the bus comes back."""
+        task = asyncio.create_task(self._follow(subject, handler, since_seconds))
+        self._tasks.append(task)
+
+    async def _follow(self, subject: str, handler: Handler, since_seconds: float) -> None:
+        start = datetime.now(UTC) - timedelta(seconds=since_seconds)
+        next_seq: int | None = None
+        sub: JetStreamContext.PullSubscription | None = None
+        while True:
+            try:
+                if sub is None:
+                    config = ConsumerConfig(
+                        ack_policy=AckPolicy.NONE,
+                        inactive_threshold=60.0,
+                        deliver_policy=DeliverPolicy.BY_START_SEQUENCE
+                        if next_seq
+                        else DeliverPolicy.BY_START_TIME,
+                        opt_start_seq=next_seq,
+                        opt_start_time=None if next_seq else start,
+                    )
+                    sub = await self.js.pull_subscribe(subject, stream=self.stream, config=config)
+                msgs = await sub.fetch(64, timeout=1.0)
+            except asyncio.CancelledError:
+                raise
+            except TimeoutError:
+                continue
+            except Exception as exc:
+                log.warning("follower_fetch_failed", subject=subject, error=repr(exc))
+                sub = None
+                await asyncio.sleep(0.5)
+                continue
+            for msg in msgs:
+                next_seq = msg.metadata.sequence.stream + 1
+                try:
+                    await handler(CloudEvent.from_bytes(msg.data))
+                except Exception as exc:
+                    log.warning("follower_event_failed", subject=msg.subject, error=repr(exc))
 
     async def _subscribe(self, spec: ConsumerSpec) -> JetStreamContext.PullSubscription:
         config = ConsumerConfig(

@@ -28,6 +28,9 @@ class ServiceSettings(BaseSettings):
     audience: str = ""
     """The ``aud`` this service requires in access tokens; defaults to the service name."""
     outbox_poll_seconds: float = 1.0
+    revocation_lookback_seconds: int = 3600
+    """How far back a starting process reads identity's ``token.revoked`` events; at least
+    the longest access-token lifetime."""
     log_level: str = "INFO"
 
     @property

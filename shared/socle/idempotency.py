@@ -7,22 +7,37 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import Header
+from fastapi import Depends, Header
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.db import idempotency_table, utcnow
-from socle.problems import Conflict, Unprocessable
+from socle.problems import BadRequest, Conflict, Unprocessable
 
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        max_length=255,
-        description="Same key and same body replay the first answer; another body is 422.",
-    ),
-]
+
+async def idempotency_key(
+    key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            max_length=255,
+            description="Same key and same body replay the first answer; another body is 422. "
+            "Must not be empty.",
+        ),
+    ] = None,
+) -> str | None:
+    """The request's ``Idempotency-Key``; an empty one is refused rather than shared."""
+    if key is not None and not key.strip():
+        raise BadRequest(
+            "The Idempotency-Key header is empty; send a unique value (a UUID) per request, "
+            "or leave the header out.",
+            code="idempotency-key-empty",
+        )
+    return key
+
+
+IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
 
 Action = Callable[[AsyncSession], Awaitable[tuple[int, Any]]]
 

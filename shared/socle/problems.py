@@ -8,6 +8,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -43,6 +44,10 @@ class DomainError(Exception):
             self.title = title
         self.errors = errors
         self.headers = headers or {}
+
+
+class BadRequest(DomainError):
+    status, code, title = 400, "bad-request", "Bad request"
 
 
 class NotFound(DomainError):
@@ -109,6 +114,46 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+DATABASE_RETRY_AFTER_SECONDS = 2
+
+
+def _is_database_outage(exc: BaseException) -> bool:
+    """A database that is down, unreachable, locked or whose pool is exhausted: the
+    request did not happen and may be retried (503), unlike a bug (500)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, sa_exc.OperationalError | sa_exc.InterfaceError):
+            message = str(current.orig if current.orig is not None else current).lower()
+            if "no such" not in message and "syntax" not in message:
+                return True
+        if isinstance(current, sa_exc.TimeoutError | ConnectionError):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _is_data_error(exc: BaseException) -> bool:
+    """The database refused a value (SQLSTATE class 22: NUL byte, bad encoding, numeric
+    out of range): the caller's input, not our bug."""
+    if isinstance(exc, sa_exc.DataError):
+        return True
+    if isinstance(exc, sa_exc.DBAPIError):
+        orig = exc.orig
+        state = getattr(orig, "sqlstate", None) or getattr(
+            getattr(orig, "__cause__", None), "sqlstate", None
+        )
+        return isinstance(state, str) and state.startswith("22")
+    return False
+
+
+def _brief(exc: BaseException) -> str:
+    return f"{exc.__class__.__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+
+
 def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     out = []
     for err in exc.errors():
@@ -157,13 +202,45 @@ def install_problem_handlers(app: FastAPI) -> None:
             request, exc.status_code, code, title, detail, headers=dict(exc.headers or {})
         )
 
+    @app.exception_handler(sa_exc.SQLAlchemyError)
+    @app.exception_handler(OSError)
+    async def _infrastructure(request: Request, exc: Exception) -> JSONResponse:
+        return _unexpected_response(request, exc)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled_error", path=request.url.path)
+        return _unexpected_response(request, exc)
+
+
+def _unexpected_response(request: Request, exc: Exception) -> JSONResponse:
+    """A database outage is 503 with Retry-After, a value the database refuses is 422,
+    anything else is our bug: 500, logged with its traceback."""
+    if _is_database_outage(exc):
+        log.warning("database_unavailable", path=request.url.path, error=_brief(exc))
         return problem_response(
             request,
-            500,
-            "internal-error",
-            "Internal error",
-            "The service failed to answer; the error is logged.",
+            503,
+            "database-unavailable",
+            "Service unavailable",
+            "The service's database is unavailable or busy; nothing was changed. "
+            "Retry in a moment.",
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
         )
+    if _is_data_error(exc):
+        log.info("data_refused_by_database", path=request.url.path, error=_brief(exc))
+        return problem_response(
+            request,
+            422,
+            "unstorable-value",
+            "Invalid request",
+            "A value of the request cannot be stored (a NUL character, an invalid "
+            "character or a number out of range); correct it and retry.",
+        )
+    log.error("unhandled_error", path=request.url.path, exc_info=exc)
+    return problem_response(
+        request,
+        500,
+        "internal-error",
+        "Internal error",
+        "The service failed to answer; the error is logged.",
+    )

@@ -18,8 +18,10 @@ from socle.auth import JWKSCache, TokenVerifier
 from socle.bus import Bus, ConsumerSpec
 from socle.config import ServiceSettings
 from socle.db import create_engine
+from socle.openapi import complete as complete_openapi
 from socle.outbox import PENDING_FLAG, OutboxRelay
 from socle.problems import PROBLEM_JSON, install_problem_handlers
+from socle.revocation import REVOCATION_SUBJECT, DenyList
 from socle.telemetry import Metrics, configure_logging, configure_tracing, instrument_app
 
 ReadinessCheck = Callable[[], Awaitable[None]]
@@ -36,6 +38,8 @@ class Runtime:
     relay: OutboxRelay
     verifier: TokenVerifier
     """Checks access tokens; a start-up hook may replace it (identity trusts its own keys)."""
+    deny: DenyList
+    """Access tokens revoked at identity, followed from the bus."""
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -98,6 +102,7 @@ def create_service_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         bus = Bus(url=settings.nats_url, stream=settings.stream_name, name=f"socle-{name}")
+        deny = DenyList()
         await bus.connect()
         relay = OutboxRelay(sessions, bus, poll_seconds=settings.outbox_poll_seconds)
         holder["relay"] = relay
@@ -111,13 +116,18 @@ def create_service_app(
                 issuer=settings.issuer,
                 audience=audience,
                 jwks=JWKSCache(settings.resolved_jwks_url),
+                deny=deny,
             ),
+            deny=deny,
         )
         app.state.runtime = runtime
         for hook in on_startup:
             await hook(runtime)
         app.state.verifier = runtime.verifier
         relay.start()
+        bus.start_follower(
+            REVOCATION_SUBJECT, deny.on_event, since_seconds=settings.revocation_lookback_seconds
+        )
         for spec in consumers(runtime) if consumers else ():
             bus.start_consumer(spec)
         try:
@@ -181,4 +191,5 @@ def create_service_app(
 
     for router in routers:
         app.include_router(router)
+    complete_openapi(app)
     return app

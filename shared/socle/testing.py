@@ -8,7 +8,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -146,3 +146,47 @@ async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield client
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[bool]], what: str, within: float = 15.0
+) -> float:
+    """Wait until ``probe()`` is true (polling every 50 ms); the seconds it took. Fails
+    naming ``what`` after ``within`` seconds."""
+    start = time.monotonic()
+    while not await probe():
+        if time.monotonic() - start > within:
+            raise AssertionError(f"gave up after {within} s waiting for {what}")
+        await asyncio.sleep(0.05)
+    return time.monotonic() - start
+
+
+@contextlib.contextmanager
+def served_in_thread(app: FastAPI) -> Iterator[str]:
+    """Serve the app over real HTTP from its own thread and event loop (for synchronous
+    clients such as schemathesis); yield its base URL."""
+    from socle.localinfra import free_port
+
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    failure: list[BaseException] = []
+
+    def serve() -> None:
+        try:
+            server.run()
+        except BaseException as exc:  # reported to the caller below
+            failure.append(exc)
+
+    thread = threading.Thread(target=serve, name="served-app", daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError(f"the app did not start: {failure!r}")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)

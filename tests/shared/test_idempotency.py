@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
 
 from socle.db import create_engine, create_sessionmaker, infra_metadata
-from socle.idempotency import run_idempotent
-from socle.problems import Unprocessable
+from socle.idempotency import IdempotencyKey, run_idempotent
+from socle.problems import Unprocessable, install_problem_handlers
 
 charges = Table(
     "charges",
@@ -119,3 +121,23 @@ async def test_failed_action_leaves_the_key_free(charge_table, sessions, tenant)
             session, scope=tenant, key=key, body={}, action=charge(tenant, 5)
         )
     assert status == 201
+
+
+@pytest.mark.parametrize("value", ["", "   "])
+async def test_an_empty_key_is_refused_not_shared(value):
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.post("/v1/things")
+    async def create(key: IdempotencyKey = None) -> dict[str, str | None]:
+        return {"key": key}
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        refused = await client.post("/v1/things", headers={"Idempotency-Key": value})
+        assert refused.status_code == 400
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert "Idempotency-Key" in refused.json()["detail"]
+        assert (await client.post("/v1/things")).json() == {"key": None}
+        kept = await client.post("/v1/things", headers={"Idempotency-Key": "k-1"})
+        assert kept.json() == {"key": "k-1"}

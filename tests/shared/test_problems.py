@@ -84,3 +84,43 @@ async def test_500_hides_internals():
     assert response.headers["content-type"] == PROBLEM_JSON
     assert "hunter2" not in response.text
     assert "RuntimeError" not in response.text
+
+
+async def _answer_with_database(url: str, query: str = "SELECT 1", **engine_args) -> httpx.Response:
+    from sqlalchemy import text
+
+    from socle.db import create_engine
+
+    engine = create_engine(url, **engine_args)
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.get("/v1/things")
+    async def things() -> dict[str, int]:
+        async with engine.connect() as conn:
+            return {"n": (await conn.execute(text(query))).scalar_one()}
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            return await client.get("/v1/things")
+    finally:
+        await engine.dispose()
+
+
+async def test_a_database_that_is_down_answers_503_with_retry_after():
+    from socle.localinfra import free_port
+
+    url = f"postgresql+asyncpg://socle:x@127.0.0.1:{free_port()}/socle"
+    response = await _answer_with_database(url)
+    assert response.status_code == 503
+    assert response.headers["content-type"] == PROBLEM_JSON
+    assert response.headers["retry-after"] == "2"
+    assert response.json()["type"].endswith("/database-unavailable")
+
+
+async def test_a_bug_in_sql_stays_a_500(tmp_path):
+    response = await _answer_with_database(
+        f"sqlite+aiosqlite:///{tmp_path}/x.db", "SELECT n FROM no_such_table"
+    )
+    assert response.status_code == 500

@@ -120,7 +120,12 @@ async def discovery(p: ProviderDep) -> dict[str, Any]:
     }
 
 
-@router.get("/jwks", summary="Public signing keys (JWKS)")
+@router.get(
+    "/jwks",
+    summary="Public signing keys (JWKS)",
+    response_class=JSONResponse,
+    responses={200: {"content": {"application/jwk-set+json": {}}}},
+)
 async def jwks(p: ProviderDep) -> JSONResponse:
     async with p.sessions() as session:
         document = await keys.public_jwks(session)
