@@ -47,6 +47,10 @@ async def test_every_route_requires_a_token(service, migrated_database, nats_ser
         jwks_url=issuer.jwks_url,
     )
     checked = []
+    malformed = [
+        issuer.token(audience=f"socle-{service}", headers={"typ": typ}, roles=["admin"])
+        for typ in (None, 7, ["at+jwt"], {"a": 1})
+    ]
     async with running(app) as client:
         for template, methods in http_routes(app):
             if template in public:
@@ -58,6 +62,14 @@ async def test_every_route_requires_a_token(service, migrated_database, nats_ser
                     f"{method} {template} answered {response.status_code} without a token"
                 )
                 assert response.headers["content-type"] == "application/problem+json"
+                for token in malformed:
+                    response = await client.request(
+                        method, path, headers={"Authorization": f"Bearer {token}"}
+                    )
+                    assert response.status_code == 401, (
+                        f"{method} {template} answered {response.status_code} to a token "
+                        "whose typ is not a string"
+                    )
                 checked.append(f"{method} {template}")
     assert len(checked) == len(set(checked))
     documented = {path for path in app.openapi()["paths"] if path not in public}
