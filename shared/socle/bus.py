@@ -56,6 +56,8 @@ class Bus:
     _nc: NATS | None = None
     _js: JetStreamContext | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _last_error: str = ""
+    _last_error_at: float = 0.0
 
     @property
     def connected(self) -> bool:
@@ -90,8 +92,31 @@ class Bus:
         self._js = self._nc.jetstream()
         await self.ensure_streams()
 
+    async def start(self) -> None:
+        """Connect if NATS answers; otherwise keep trying in the background, so the
+        service starts and serves meanwhile (its events wait in the outbox)."""
+        task = asyncio.create_task(self._connect_until_up())
+        self._tasks.append(task)
+        await asyncio.wait({task}, timeout=self.connect_timeout)
+        if not self.connected:
+            log.warning("bus_unavailable_at_start", url=self.url, retrying=True)
+
+    async def _connect_until_up(self) -> None:
+        while not self.connected:
+            try:
+                await self.connect()
+            except BusUnavailable:
+                await asyncio.sleep(1.0)
+                continue
+            log.info("bus_connected", url=self.url)
+
     async def _on_error(self, exc: Exception) -> None:
-        log.warning("bus_error", url=self.url, error=exc.__class__.__name__)
+        # nats-py reports every reconnect attempt; one line per kind of error a minute.
+        now = asyncio.get_running_loop().time()
+        kind = exc.__class__.__name__
+        if self._last_error != kind or now - self._last_error_at > 60.0:
+            log.warning("bus_error", url=self.url, error=kind)
+            self._last_error, self._last_error_at = kind, now
 
     async def ensure_streams(self) -> None:
         await self._ensure_stream(self.stream, ["socle.>"])

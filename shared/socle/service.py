@@ -103,7 +103,7 @@ def create_service_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         bus = Bus(url=settings.nats_url, stream=settings.stream_name, name=f"socle-{name}")
         deny = DenyList()
-        await bus.connect()
+        await bus.start()
         relay = OutboxRelay(sessions, bus, poll_seconds=settings.outbox_poll_seconds)
         holder["relay"] = relay
         runtime = Runtime(
@@ -166,7 +166,8 @@ def create_service_app(
             status["database"] = "ok"
         except Exception as exc:
             status["database"] = f"down: {exc.__class__.__name__}"
-        status["bus"] = "ok" if runtime.bus.connected else "down: not connected to NATS"
+        # The bus is reported, never a reason to leave rotation: events wait in the outbox.
+        bus = "ok" if runtime.bus.connected else "down: not connected to NATS"
         for check_name, check in checks.items():
             try:
                 await check(runtime)
@@ -182,12 +183,12 @@ def create_service_app(
                     "status": 503,
                     "detail": f"Not ready: {', '.join(down)} unavailable.",
                     "instance": "/readyz",
-                    "checks": status,
+                    "checks": {**status, "bus": bus},
                 },
                 status_code=503,
                 media_type=PROBLEM_JSON,
             )
-        return JSONResponse({"status": "ready", "checks": status})
+        return JSONResponse({"status": "ready", "checks": {**status, "bus": bus}})
 
     for router in routers:
         app.include_router(router)

@@ -80,3 +80,61 @@ async def test_readyz_names_the_database_when_it_is_down(migrated_database, nats
         assert ready.json()["checks"]["database"].startswith("down")
         assert ready.json()["checks"]["bus"] == "ok"
         assert "database" in ready.json()["detail"]
+
+
+async def test_a_service_starts_and_stays_ready_while_the_bus_is_down(
+    migrated_database, issuer, tmp_path, tenant
+):
+    """A NATS outage takes no service out of rotation; once NATS is back the service
+    connects by itself and its outbox drains."""
+    import nats
+
+    from socle.localinfra import NatsServer, free_port
+    from socle.testing import eventually
+
+    server = NatsServer.create(tmp_path / "nats", free_port())
+    app = build(
+        "payment",
+        database_url=migrated_database("payment"),
+        nats_url=server.url,
+        issuer=issuer.issuer,
+        jwks_url=issuer.jwks_url,
+        outbox_poll_seconds=0.2,
+    )
+    token = issuer.token(audience="socle-payment", tenant=tenant, scopes=["payments:write"])
+    async with running(app) as client:
+        ready = await client.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.json()["checks"]["bus"].startswith("down")
+        created = await client.post(
+            "/v1/payments",
+            json={
+                "amount": 1500,
+                "currency": "CHF",
+                "reference": "bus-down",
+                "description": "Dog tax",
+                "return_url": "https://commune.example/back",
+            },
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert created.status_code == 201, created.text
+        server.start()
+        try:
+            seen: list[bytes] = []
+            nc = await nats.connect(server.url)
+            js = nc.jetstream()
+
+            async def published() -> bool:
+                if not seen:
+                    try:
+                        sub = await js.pull_subscribe(f"socle.{tenant}.payment.created")
+                        seen.extend(m.data for m in await sub.fetch(1, timeout=0.5))
+                    except Exception:
+                        return False
+                return bool(seen)
+
+            await eventually(published, "the payment created while NATS was down to be published")
+            await nc.close()
+            assert (await client.get("/readyz")).json()["checks"]["bus"] == "ok"
+        finally:
+            server.stop()
