@@ -188,3 +188,14 @@ class Events:
                     return event
             await asyncio.sleep(0.05)
         raise AssertionError(f"no {event_type} event; got {[e['type'] for e in self.received]}")
+
+
+async def account_token(browser: httpx.AsyncClient) -> str:
+    """What identity's own account pages do: exchange the browser's (recent) login session
+    for a short token with scope ``identity:account``."""
+    response = await browser.post(
+        "/account/token", headers={"X-CSRF-Token": browser.cookies.get("socle_csrf", "")}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["scope"] == "openid identity:account"
+    return str(response.json()["access_token"])
