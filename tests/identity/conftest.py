@@ -179,12 +179,15 @@ class Events:
     async def __aexit__(self, *exc: object) -> None:
         await self._nc.drain()
 
-    async def wait_for(self, event_type: str, timeout: float = 10.0) -> dict[str, Any]:
+    async def wait_for(self, event_type: str, timeout: float = 10.0, **data: Any) -> dict[str, Any]:
+        """The first event of ``event_type`` whose data has the given items."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while loop.time() < deadline:
             for event in self.received:
-                if event["type"] == event_type:
+                if event["type"] == event_type and all(
+                    event["data"].get(k) == v for k, v in data.items()
+                ):
                     return event
             await asyncio.sleep(0.05)
         raise AssertionError(f"no {event_type} event; got {[e['type'] for e in self.received]}")

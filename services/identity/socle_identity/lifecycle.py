@@ -16,7 +16,6 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import structlog
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,8 +31,6 @@ from socle_identity.models import (
     TokenRevocation,
     User,
 )
-
-log = structlog.get_logger("socle_identity.lifecycle")
 
 CLAIMS = ("jti", "sid", "gid", "client_id")
 LEEWAY_SECONDS = 60
@@ -97,7 +94,6 @@ async def deny(
         ),
         aggregate=subject,
     )
-    log.info("token_revoked", tenant=tenant, claim=claim)
 
 
 def _matches(claims: Mapping[str, Any]) -> list[Any]:
