@@ -236,6 +236,12 @@ async def test_a_disabled_client_gets_nothing_and_its_tokens_stop(identity, comm
     fresh = await exchange(identity, client_id, secret, code, verifier)
     assert await userinfo_status(identity, fresh.json()["access_token"]) == 200
     assert await userinfo_status(identity, access) == 401  # the old one stays refused
+    old_refresh = await identity.client.post(
+        "/token",
+        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+        auth=(client_id, secret),
+    )
+    assert old_refresh.status_code == 400 and old_refresh.json()["error"] == "invalid_grant"
 
 
 async def test_a_deleted_client_is_gone_with_its_tokens(identity, commune, nats_server):

@@ -244,6 +244,12 @@ async def delete_user(
 
 
 async def _revoke_client_tokens(session: AsyncSession, client: Client, default_ttl: int) -> None:
+    """Every token the client holds: refresh tokens here, access tokens everywhere."""
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.client_id == client.client_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
     await deny(
         session,
         claim="client_id",
@@ -258,8 +264,8 @@ async def _revoke_client_tokens(session: AsyncSession, client: Client, default_t
 async def set_client_enabled(
     session: AsyncSession, client: Client, *, enabled: bool, default_ttl: int
 ) -> None:
-    """Disable a client (no more tokens; its tokens refused everywhere) or enable it again
-    (new tokens work; those issued before it was disabled stay refused)."""
+    """Disable a client (no more tokens; its access tokens refused everywhere, its refresh
+    tokens revoked) or enable it again (new logins work; the old tokens stay refused)."""
     if enabled:
         client.disabled_at = None
     elif client.disabled_at is None:
@@ -286,11 +292,6 @@ async def rotate_client_secret(
     the client holds stops too, and the refresh tokens it was given."""
     secret = await directory.reset_client_secret(session, client)
     if revoke_tokens:
-        await session.execute(
-            update(RefreshToken)
-            .where(RefreshToken.client_id == client.client_id, RefreshToken.revoked_at.is_(None))
-            .values(revoked_at=utcnow())
-        )
         await _revoke_client_tokens(session, client, default_ttl)
         await session.flush()
     return secret
