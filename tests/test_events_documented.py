@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-NOUNS = ("user", "client", "key", "payment", "document", "notification", "batch")
+NOUNS = ("user", "client", "key", "token", "payment", "document", "notification", "batch")
 EVENT_TYPE = re.compile(r'"((?:' + "|".join(NOUNS) + r')\.[a-z_]+)"')
 
 

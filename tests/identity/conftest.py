@@ -179,12 +179,26 @@ class Events:
     async def __aexit__(self, *exc: object) -> None:
         await self._nc.drain()
 
-    async def wait_for(self, event_type: str, timeout: float = 10.0) -> dict[str, Any]:
+    async def wait_for(self, event_type: str, timeout: float = 10.0, **data: Any) -> dict[str, Any]:
+        """The first event of ``event_type`` whose data has the given items."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while loop.time() < deadline:
             for event in self.received:
-                if event["type"] == event_type:
+                if event["type"] == event_type and all(
+                    event["data"].get(k) == v for k, v in data.items()
+                ):
                     return event
             await asyncio.sleep(0.05)
         raise AssertionError(f"no {event_type} event; got {[e['type'] for e in self.received]}")
+
+
+async def account_token(browser: httpx.AsyncClient) -> str:
+    """What identity's own account pages do: exchange the browser's (recent) login session
+    for a short token with scope ``identity:account``."""
+    response = await browser.post(
+        "/account/token", headers={"X-CSRF-Token": browser.cookies.get("socle_csrf", "")}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["scope"] == "openid identity:account"
+    return str(response.json()["access_token"])

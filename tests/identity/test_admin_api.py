@@ -171,8 +171,11 @@ async def test_tenants_are_created_by_platform_admins_only(identity, commune):
                 name="Operators", grant_types=["client_credentials"], scopes=["identity:admin"]
             ),
         )
+    # Administrative scopes are never given by default: the operator names them.
     issued = await identity.client.post(
-        "/token", data={"grant_type": "client_credentials"}, auth=(ops.client_id, secret)
+        "/token",
+        data={"grant_type": "client_credentials", "scope": "identity:admin"},
+        auth=(ops.client_id, secret),
     )
     platform_token = issued.json()["access_token"]
     slug = f"c{uuid.uuid4().hex[:8]}"

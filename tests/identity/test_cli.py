@@ -94,10 +94,21 @@ async def test_operator_commands_and_idempotent_demo_seed(migrated_database, nat
         database_url=url, nats_url=nats_server.url, issuer="http://testserver"
     )
     async with running(create_app(settings)) as http:
+        demo_auth = ("demo-app", reseeded["client"]["client_secret"])
+        default = await http.post(
+            "/token", data={"grant_type": "client_credentials"}, auth=demo_auth
+        )
+        assert default.status_code == 200, default.text
+        # Without scope: every service scope of the client except the administrative ones.
+        assert not [s for s in default.json()["scope"].split() if s.endswith(":admin")]
         demo = await http.post(
             "/token",
-            data={"grant_type": "client_credentials"},
-            auth=("demo-app", reseeded["client"]["client_secret"]),
+            data={
+                "grant_type": "client_credentials",
+                "scope": "identity:admin procedures:admin payments:read documents:read "
+                "notifications:send",
+            },
+            auth=demo_auth,
         )
         assert demo.status_code == 200, demo.text
         claims = jwt.decode(demo.json()["access_token"], options={"verify_signature": False})

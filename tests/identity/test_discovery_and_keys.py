@@ -89,7 +89,7 @@ async def test_client_credentials_token_is_an_rfc9068_jwt_other_services_accept(
     }
     assert claims["tenant"] == commune.tenant
     assert sorted(claims["aud"]) == ["socle-payment", "socle-storage"]
-    assert claims["exp"] - claims["iat"] == 600
+    assert claims["exp"] - claims["iat"] == 300
 
     payment = await verifier_for(identity, "socle-payment").verify(token)
     assert payment.tenant == commune.tenant

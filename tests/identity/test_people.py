@@ -6,7 +6,16 @@ from __future__ import annotations
 import jwt
 import pyotp
 
-from tests.identity.conftest import PASSWORD, REDIRECT, Events, hidden, log_in, pkce_pair, query
+from tests.identity.conftest import (
+    PASSWORD,
+    REDIRECT,
+    Events,
+    account_token,
+    hidden,
+    log_in,
+    pkce_pair,
+    query,
+)
 from tests.identity.test_refusals import authorize_url
 
 
@@ -165,8 +174,9 @@ async def test_second_factor_raises_acr_to_substantial(identity, commune):
     client_id, secret = await code_flow_client(commune)
     await commune.add_user("emil@example.ch")
     async with identity.http() as browser:
-        tokens = await tokens_after_login(identity, browser, client_id, secret, "emil@example.ch")
-    me = {"Authorization": f"Bearer {tokens['access_token']}"}
+        await tokens_after_login(identity, browser, client_id, secret, "emil@example.ch")
+        # Identity's own account pages enrol the second factor, with the login session.
+        me = {"Authorization": f"Bearer {await account_token(browser)}"}
     started = await identity.client.post("/v1/me/totp", headers=me)
     assert started.status_code == 201, started.text
     secret_b32 = started.json()["secret"]
@@ -218,10 +228,11 @@ async def test_citizen_deletes_own_account(identity, commune, nats_server):
     user_id = await commune.add_user("fritz@example.ch")
     async with identity.http() as browser:
         tokens = await tokens_after_login(identity, browser, client_id, secret, "fritz@example.ch")
+        account = {"Authorization": f"Bearer {await account_token(browser)}"}
     me = {"Authorization": f"Bearer {tokens['access_token']}"}
     assert (await identity.client.get("/v1/me", headers=me)).json()["id"] == user_id
     async with Events(nats_server.url, f"socle.{commune.tenant}.user.deleted") as events:
-        gone = await identity.client.delete("/v1/me", headers=me)
+        gone = await identity.client.delete("/v1/me", headers=account)
         assert gone.status_code == 204
         event = await events.wait_for("user.deleted")
     assert event["data"] == {"user_id": user_id}

@@ -1,5 +1,5 @@
 """``python -m socle_identity migrate|serve|create-tenant|create-client|create-user|rotate-keys|
-seed-demo``."""
+seed-demo|disable-client|enable-client|delete-client|rotate-client-secret``."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from socle.config import ServiceSettings
 from socle.db import create_engine, create_sessionmaker
 from socle.migrations import upgrade
 from socle.problems import DomainError
-from socle_identity import directory, federation, keys
+from socle_identity import directory, federation, keys, lifecycle
 from socle_identity.app import create_app
 from socle_identity.models import Client, Tenant
 from socle_identity.passwords import Passwords
@@ -127,6 +127,68 @@ def _create_client(settings: ServiceSettings, args: argparse.Namespace) -> int:
 
     _print(_run(settings, work))
     return 0
+
+
+# ------------------------------------------------------------------ client lifecycle
+
+
+def _client_id_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("client_id")
+
+
+def _secret_args(p: argparse.ArgumentParser) -> None:
+    _client_id_args(p)
+    p.add_argument(
+        "--revoke-tokens",
+        action="store_true",
+        help="also refuse every token issued to the client until now (a leaked secret)",
+    )
+
+
+def _client_action(
+    action: Callable[[Any, Client, int, argparse.Namespace], Awaitable[dict[str, Any]]],
+) -> Command:
+    """Run ``action`` on the client named on the command line, in one transaction."""
+
+    def run(settings: ServiceSettings, args: argparse.Namespace) -> int:
+        assert isinstance(settings, IdentitySettings)
+
+        async def work(sessions: Any) -> dict[str, Any]:
+            async with sessions() as session, session.begin():
+                client = await session.get(Client, args.client_id)
+                if client is None:
+                    raise directory.UnknownClient(f"No client {args.client_id!r}.")
+                out = await action(session, client, settings.access_token_ttl, args)
+                return {"client_id": args.client_id, **out}
+
+        _print(_run(settings, work))
+        return 0
+
+    return _guard(run)
+
+
+async def _disable(session: Any, client: Client, ttl: int, _: argparse.Namespace) -> dict[str, Any]:
+    await lifecycle.set_client_enabled(session, client, enabled=False, default_ttl=ttl)
+    return {"enabled": False}
+
+
+async def _enable(session: Any, client: Client, ttl: int, _: argparse.Namespace) -> dict[str, Any]:
+    await lifecycle.set_client_enabled(session, client, enabled=True, default_ttl=ttl)
+    return {"enabled": True}
+
+
+async def _delete(session: Any, client: Client, ttl: int, _: argparse.Namespace) -> dict[str, Any]:
+    await lifecycle.delete_client(session, client, default_ttl=ttl)
+    return {"deleted": True}
+
+
+async def _rotate_secret(
+    session: Any, client: Client, ttl: int, args: argparse.Namespace
+) -> dict[str, Any]:
+    secret = await lifecycle.rotate_client_secret(
+        session, client, revoke_tokens=args.revoke_tokens, default_ttl=ttl
+    )
+    return {"client_secret": secret, "tokens_revoked": args.revoke_tokens}
 
 
 # ------------------------------------------------------------------ create-user
@@ -329,6 +391,22 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Comman
         "let a tenant's citizens log in through an upstream OpenID provider",
         _federation_args,
         _guard(_configure_federation),
+    ),
+    "disable-client": (
+        "disable a client: no more tokens, its tokens refused everywhere",
+        _client_id_args,
+        _client_action(_disable),
+    ),
+    "enable-client": ("enable a disabled client again", _client_id_args, _client_action(_enable)),
+    "delete-client": (
+        "delete a client; its tokens are refused everywhere",
+        _client_id_args,
+        _client_action(_delete),
+    ),
+    "rotate-client-secret": (
+        "give a client a new secret [--revoke-tokens]",
+        _secret_args,
+        _client_action(_rotate_secret),
     ),
     "rotate-keys": ("rotate the signing key", _rotate_args, _guard(_rotate)),
     "seed-demo": ("seed the demo tenant, client and people", _seed_args, _guard(_seed)),

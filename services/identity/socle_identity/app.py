@@ -8,7 +8,7 @@ from fastapi.responses import Response
 
 from socle.service import Runtime, create_service_app
 from socle_identity import keys
-from socle_identity.api import admin, oidc, web
+from socle_identity.api import account, admin, oidc, web
 from socle_identity.api.deps import oauth_error_response
 from socle_identity.provider import Provider
 from socle_identity.settings import IdentitySettings
@@ -49,7 +49,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
     app = create_service_app(
         name="identity",
         settings=settings,
-        routers=[oidc.router, web.router, admin.router],
+        routers=[oidc.router, web.router, account.router, admin.router],
         on_startup=[start_provider],
         description=(
             "OpenID Connect provider: citizens, staff and commune apps log in; every other "

@@ -27,7 +27,17 @@ from socle_identity.models import (
     User,
 )
 from socle_identity.passwords import MIN_PASSWORD_LENGTH, Passwords, digest, new_secret
-from socle_identity.scopes import ALL_SCOPES, AUTH_METHODS, GRANT_TYPES, ROLES, SUBJECT_TYPES
+from socle_identity.scopes import (
+    ALL_SCOPES,
+    AUTH_METHODS,
+    GRANT_TYPES,
+    IDENTITY_AUDIENCE,
+    ROLES,
+    SUBJECT_TYPES,
+)
+
+FIRST_PARTY_CLIENT = IDENTITY_AUDIENCE
+"""The ``client_id`` of the tokens identity issues to its own account pages; reserved."""
 
 SLUG = re.compile(r"^[a-z][a-z0-9-]{1,62}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -232,6 +242,8 @@ async def register_client(
         subject_type=spec.subject_type,
         sector_identifier=spec.sector_identifier,
     )
+    if client.client_id == FIRST_PARTY_CLIENT:
+        raise Conflict(f"The client id {client_id!r} is reserved.", code="client-exists")
     if client_id and await session.get(Client, client_id) is not None:
         raise Conflict(f"The client id {client_id!r} is taken.", code="client-exists")
     session.add(client)
@@ -252,6 +264,12 @@ async def register_client(
 
 
 async def reset_client_secret(session: AsyncSession, client: Client) -> str:
+    """A new secret for a confidential client; the old one stops at once."""
+    if client.public or client.token_endpoint_auth_method == "private_key_jwt":
+        raise Conflict(
+            "This client has no secret (public client or private_key_jwt).",
+            code="client-has-no-secret",
+        )
     secret = new_secret()
     client.secret_hash = digest(secret)
     await session.flush()

@@ -106,3 +106,28 @@ def key_rotated(
             else None,
         },
     )
+
+
+def token_revoked(
+    *,
+    tenant: str,
+    subject: str,
+    claim: str,
+    value: str,
+    issued_before: int,
+    expires_at: int,
+) -> CloudEvent:
+    """Refuse every access token whose claim ``claim`` equals ``value`` and whose ``iat`` is at
+    most ``issued_before``; the entry may be forgotten after ``expires_at`` (unix seconds)."""
+    return CloudEvent.new(
+        service=SERVICE,
+        type="token.revoked",
+        tenant=tenant,
+        subject=subject,
+        data={
+            "claim": claim,
+            "value": value,
+            "issued_before": issued_before,
+            "expires_at": expires_at,
+        },
+    )

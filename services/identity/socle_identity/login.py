@@ -21,13 +21,12 @@ from authlib.oauth2.rfc6749.errors import (
     UnsupportedResponseTypeError,
 )
 from itsdangerous import BadSignature, SignatureExpired
-from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.db import utcnow
 from socle.outbox import record_event
 from socle.problems import DomainError
-from socle_identity import directory, events
+from socle_identity import directory, events, lifecycle
 from socle_identity import scopes as sc
 from socle_identity.models import Client, LoginSession, User
 from socle_identity.passwords import digest, same_digest
@@ -82,6 +81,8 @@ async def _client(session: AsyncSession, client_id: str | None) -> Client:
     client = await session.get(Client, client_id)
     if client is None:
         raise PageError("invalid_client", "Unknown client_id.")
+    if client.disabled_at is not None:
+        raise PageError("invalid_client", "This client is disabled.")
     return client
 
 
@@ -119,6 +120,8 @@ async def validate_request(
         raise request.redirect_error(
             UnauthorizedClientError(description="This client may not use the code flow.")
         )
+    if not request.scopes:
+        request.scopes = list(sc.DEFAULT_CODE_SCOPES)
     refused = [s for s in request.scopes if s not in client.scopes]
     if refused:
         raise request.redirect_error(
@@ -126,8 +129,6 @@ async def validate_request(
                 description=f"Scope not allowed for this client: {' '.join(refused)}."
             )
         )
-    if not request.scopes:
-        raise request.redirect_error(InvalidScopeError(description="Ask for at least openid."))
     if request.code_challenge is None:
         if client.public:
             raise request.redirect_error(
@@ -223,6 +224,7 @@ async def _code_for(
     auth_time: datetime,
     acr: str,
     amr: list[str],
+    session_id: str,
 ) -> str:
     code = await create_code(
         provider,
@@ -238,6 +240,7 @@ async def _code_for(
             auth_time=auth_time,
             acr=acr,
             amr=amr,
+            session_id=session_id,
         ),
     )
     return success_url(provider, request, code)
@@ -263,6 +266,7 @@ async def authorize(
                 auth_time=login.auth_time,
                 acr=login.acr,
                 amr=list(login.amr),
+                session_id=login.id,
             )
             return request, client, Outcome(url)
         if "none" in request.prompt:
@@ -292,9 +296,10 @@ async def finish_login(
     now = utcnow()
     acr = ACR_SUBSTANTIAL if "otp" in amr else ACR_LOW
     session_id = secrets.token_urlsafe(32)
+    sid = digest(session_id)
     session.add(
         LoginSession(
-            id=digest(session_id),
+            id=sid,
             user_id=user.id,
             tenant=user.tenant,
             auth_time=now,
@@ -305,7 +310,9 @@ async def finish_login(
     )
     user.failed_logins = 0
     user.locked_until = None
-    url = await _code_for(provider, session, request, client, user, auth_time=now, acr=acr, amr=amr)
+    url = await _code_for(
+        provider, session, request, client, user, auth_time=now, acr=acr, amr=amr, session_id=sid
+    )
     return Outcome(url, provider.signer.dumps(session_id, salt="session"))
 
 
@@ -429,7 +436,8 @@ async def logout(
     async with provider.sessions() as session, session.begin():
         login = await current_session(provider, session, cookie)
         if login is not None:
-            await session.execute(delete(LoginSession).where(LoginSession.id == login.id))
+            ttl = await lifecycle.longest_access_ttl(session, provider.settings.access_token_ttl)
+            await lifecycle.end_sessions(session, [login], ttl)
         if id_token_hint:
             hinted = await _id_token_client(provider, session, id_token_hint)
             if hinted is None or (client_id and client_id != hinted):
@@ -573,7 +581,8 @@ async def reset_password(provider: Provider, token: str, password: str) -> bool:
         if user is None or data.get("pw") != _password_fingerprint(user):
             return False
         await directory.set_password(session, provider.passwords, user, password)
-        await session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
+        ttl = await lifecycle.longest_access_ttl(session, provider.settings.access_token_ttl)
+        await lifecycle.end_sessions(session, await lifecycle.sessions_of(session, user.id), ttl)
         return True
 
 

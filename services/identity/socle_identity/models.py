@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from socle.db import NAMING, UTCDateTime, utcnow
@@ -48,6 +58,8 @@ class Client(Base):
     jwks: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     subject_type: Mapped[str] = mapped_column(String(8), default="public", server_default="public")
     sector_identifier: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    """Set while the client is disabled: it gets no token and its tokens are refused."""
 
 
 class User(Base):
@@ -107,6 +119,7 @@ class AuthorizationCode(Base):
     acr: Mapped[str] = mapped_column(String(64))
     amr: Mapped[list[str]] = mapped_column(JSON, default=list)
     family_id: Mapped[str] = mapped_column(String(32))
+    session_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
@@ -125,19 +138,25 @@ class RefreshToken(Base):
     auth_time: Mapped[datetime] = mapped_column(UTCDateTime)
     acr: Mapped[str] = mapped_column(String(64))
     amr: Mapped[list[str]] = mapped_column(JSON, default=list)
+    session_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
-class RevokedToken(Base):
-    """An access token revoked before its expiry (by ``jti``)."""
+class TokenRevocation(Base):
+    """Access tokens refused before their expiry: every token whose claim ``claim`` (``jti``,
+    ``sid``, ``gid`` or ``client_id``) equals ``value`` and whose ``iat`` is at most
+    ``issued_before`` (unix seconds). Forgotten after ``expires_at``, when every such token has
+    expired. Each row is also published as a ``token.revoked`` event."""
 
-    __tablename__ = "revoked_tokens"
+    __tablename__ = "token_revocations"
 
-    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claim: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255), primary_key=True)
+    issued_before: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class LoginSession(Base):

@@ -32,12 +32,11 @@ from authlib.oauth2.rfc6749.errors import (
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from authlib.oidc.core.util import create_half_hash
 from itsdangerous import URLSafeTimedSerializer
-from sqlalchemy import update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from socle.auth import InvalidToken, Principal, TokenVerifier
 from socle.db import utcnow
+from socle_identity import lifecycle
 from socle_identity import scopes as sc
 from socle_identity.directory import UnknownUser, get_user
 from socle_identity.keys import KeyRing, OwnKeys
@@ -47,7 +46,6 @@ from socle_identity.models import (
     ClientAssertion,
     PairwiseSubject,
     RefreshToken,
-    RevokedToken,
     User,
 )
 from socle_identity.passwords import Passwords, digest, new_secret, same_digest
@@ -63,7 +61,8 @@ VERIFIER = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
 
 class RevocationAwareVerifier(TokenVerifier):
     """Verifies the provider's own access tokens (keys from its database) and refuses
-    revoked ones: the identity API is the one place that can check revocation on the spot."""
+    revoked ones (by jti, session, grant or client; a disabled or deleted client) on the
+    spot, from its own database."""
 
     def __init__(self, issuer: str, audience: str, keys: KeyRing) -> None:
         super().__init__(issuer=issuer, audience=audience, jwks=OwnKeys(keys))
@@ -71,10 +70,10 @@ class RevocationAwareVerifier(TokenVerifier):
 
     async def verify(self, token: str) -> Principal:
         principal = await super().verify(token)
-        jti = str(principal.claims.get("jti", ""))
         async with self.keys.sessions() as session:
-            if jti and await session.get(RevokedToken, jti) is not None:
-                raise InvalidToken("The access token was revoked.")
+            reason = await lifecycle.refusal(session, principal.claims)
+        if reason is not None:
+            raise InvalidToken(reason)
         return principal
 
 
@@ -136,6 +135,8 @@ async def authenticate_client(
     client = await session.get(Client, client_id)
     if client is None:
         raise InvalidClientError(description="Unknown client.", status_code=status)
+    if client.disabled_at is not None:
+        raise InvalidClientError(description="This client is disabled.", status_code=status)
     if client.public:
         if method != "none" or client_secret:
             raise InvalidClientError(
@@ -220,6 +221,10 @@ class Grant:
     acr: str | None = None
     amr: list[str] | None = None
     nonce: str | None = None
+    sid: str | None = None
+    """The login session the token comes from."""
+    gid: str | None = None
+    """The grant: shared by the tokens of one authorization code and its refreshes."""
 
 
 async def _sign(
@@ -236,7 +241,7 @@ def access_ttl(provider: Provider, client: Client) -> int:
 async def mint_access_token(
     provider: Provider, session: AsyncSession, client: Client, grant: Grant
 ) -> tuple[str, int]:
-    now = int(time.time())
+    now = await lifecycle.wait_past_revocations(session, client_id=client.client_id, sid=grant.sid)
     ttl = access_ttl(provider, client)
     auds = sc.audiences(grant.scopes) or [client.client_id]
     claims: dict[str, Any] = {
@@ -256,6 +261,10 @@ async def mint_access_token(
         claims["auth_time"] = int(grant.auth_time.timestamp())
     if grant.acr:
         claims["acr"] = grant.acr
+    if grant.sid:
+        claims["sid"] = grant.sid
+    if grant.gid:
+        claims["gid"] = grant.gid
     return await _sign(provider, session, client.signing_alg, claims, "at+jwt"), ttl
 
 
@@ -332,6 +341,7 @@ async def _issue(
                 auth_time=grant.auth_time or utcnow(),
                 acr=grant.acr or ACR_LOW,
                 amr=grant.amr or ["pwd"],
+                session_id=grant.sid,
                 created_at=utcnow(),
                 expires_at=utcnow() + timedelta(seconds=lifetime),
             )
@@ -387,7 +397,12 @@ async def client_credentials(
             )
         granted = requested
     else:
-        granted = allowed
+        granted = sc.default_client_scopes(client.scopes)
+        if not granted:
+            raise InvalidScopeError(
+                description="Name the scopes you need in the scope parameter "
+                "(administrative scopes are never given by default)."
+            )
     grant = Grant(sub=client.client_id, tenant=client.tenant, scopes=granted, roles=client.roles)
     return await _issue(provider, session, client, grant, family_id=None)
 
@@ -404,6 +419,7 @@ class CodeRequest:
     auth_time: datetime
     acr: str
     amr: list[str]
+    session_id: str | None = None
 
 
 async def create_code(provider: Provider, session: AsyncSession, request: CodeRequest) -> str:
@@ -423,6 +439,7 @@ async def create_code(provider: Provider, session: AsyncSession, request: CodeRe
             acr=request.acr,
             amr=request.amr,
             family_id=uuid.uuid4().hex,
+            session_id=request.session_id,
             expires_at=utcnow() + timedelta(seconds=provider.settings.code_ttl),
         )
     )
@@ -430,11 +447,15 @@ async def create_code(provider: Provider, session: AsyncSession, request: CodeRe
     return code
 
 
-async def _revoke_family(session: AsyncSession, family_id: str) -> None:
-    await session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
+async def _revoke_family(
+    provider: Provider, session: AsyncSession, client: Client, family_id: str, tenant: str
+) -> None:
+    await lifecycle.revoke_grant(
+        session,
+        family_id=family_id,
+        client_id=client.client_id,
+        tenant=tenant,
+        ttl=access_ttl(provider, client),
     )
 
 
@@ -457,7 +478,7 @@ async def authorization_code(
         raise InvalidGrantError(description="The authorization code is invalid.")
     if row.used_at is not None:
         log.warning("authorization_code_replayed", client_id=client.client_id, tenant=row.tenant)
-        await _revoke_family(session, row.family_id)
+        await _revoke_family(provider, session, client, row.family_id, row.tenant)
         raise InvalidGrantError(
             description="The authorization code was already used; tokens issued with it "
             "are revoked."
@@ -483,17 +504,18 @@ async def authorization_code(
     user = await session.get(User, row.user_id)
     if user is None:
         raise InvalidGrantError(description="The account no longer exists.")
-    granted = sc.split(row.scope)
     grant = Grant(
         sub=await subject_for(provider, session, client, user),
         tenant=user.tenant,
-        scopes=granted,
+        scopes=sc.for_user([s for s in sc.split(row.scope) if s in client.scopes], user.roles),
         roles=list(user.roles),
         user=user,
         auth_time=row.auth_time,
         acr=row.acr,
         amr=list(row.amr),
         nonce=row.nonce,
+        sid=row.session_id,
+        gid=row.family_id,
     )
     return await _issue(provider, session, client, grant, family_id=row.family_id)
 
@@ -516,7 +538,7 @@ async def refresh_token(
         raise InvalidGrantError(description="The refresh token is invalid.")
     if row.used_at is not None or row.revoked_at is not None:
         log.warning("refresh_token_reused", client_id=client.client_id, tenant=row.tenant)
-        await _revoke_family(session, row.family_id)
+        await _revoke_family(provider, session, client, row.family_id, row.tenant)
         raise InvalidGrantError(
             description="The refresh token was already used or revoked; every token of this "
             "login is now revoked. Log in again."
@@ -545,6 +567,8 @@ async def refresh_token(
         auth_time=row.auth_time,
         acr=row.acr,
         amr=list(row.amr),
+        sid=row.session_id,
+        gid=row.family_id,
     )
     return await _issue(provider, session, client, grant, family_id=row.family_id)
 
@@ -615,8 +639,7 @@ async def _decode_own(
         )
     except jwt.PyJWTError:
         return None
-    revoked = await session.get(RevokedToken, str(claims["jti"]))
-    return None if revoked is not None else claims
+    return None if await lifecycle.refusal(session, claims) is not None else claims
 
 
 async def introspect(
@@ -666,24 +689,12 @@ async def revoke(provider: Provider, client_auth: dict[str, str | None], token: 
             raise InvalidRequestError(description="The token parameter is missing.")
         row = await session.get(RefreshToken, digest(token))
         if row is not None:
-            if row.client_id == client.client_id:
-                await _revoke_family(session, row.family_id)
+            if row.client_id == client.client_id and row.revoked_at is None:
+                await _revoke_family(provider, session, client, row.family_id, row.tenant)
             return
         claims = await _decode_own(provider, session, token)
         if claims is not None and claims.get("client_id") == client.client_id:
-            insert = (
-                postgresql.insert
-                if session.get_bind().dialect.name == "postgresql"
-                else sqlite.insert
-            )
-            await session.execute(
-                insert(RevokedToken)
-                .values(
-                    jti=str(claims["jti"]),
-                    expires_at=datetime.fromtimestamp(int(claims["exp"]), tz=utcnow().tzinfo),
-                )
-                .on_conflict_do_nothing()
-            )
+            await lifecycle.revoke_access_token(session, claims)
 
 
 async def userinfo(provider: Provider, principal: Principal) -> dict[str, Any]:

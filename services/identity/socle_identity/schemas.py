@@ -74,6 +74,7 @@ class ClientOut(BaseModel):
     refresh_token_ttl: int | None
     subject_type: str
     sector_identifier: str | None
+    enabled: bool = Field(description="A disabled client gets no token; its tokens are refused.")
     created_at: datetime
 
     @classmethod
@@ -94,6 +95,7 @@ class ClientOut(BaseModel):
             refresh_token_ttl=c.refresh_token_ttl,
             subject_type=c.subject_type,
             sector_identifier=c.sector_identifier,
+            enabled=c.disabled_at is None,
             created_at=c.created_at,
         )
 
@@ -108,11 +110,34 @@ class ClientList(BaseModel):
     items: list[ClientOut]
 
 
+class ClientPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = Field(
+        description="false: the client gets no more tokens and every token it holds is "
+        "refused at once; true: it may get tokens again (the old ones stay refused)."
+    )
+
+
+class SecretRotation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    revoke_tokens: bool = Field(
+        default=False,
+        description="Also refuse every token issued to the client until now (a leaked "
+        "secret): access tokens everywhere, refresh tokens here.",
+    )
+
+
+class SecretRotated(BaseModel):
+    client_id: str
+    client_secret: str = Field(description="Shown once; the previous secret no longer works.")
+    tokens_revoked: bool
+
+
 class UserIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     email: str = Field(max_length=320)
     password: str = Field(min_length=1, max_length=1024)
-    roles: list[Literal["citizen", "agent", "admin"]] = Field(
+    roles: list[Literal["citizen", "mediator", "agent", "admin"]] = Field(
         default_factory=lambda: ["agent"]  # type: ignore[arg-type]
     )
     given_name: str = Field(default="", max_length=200)

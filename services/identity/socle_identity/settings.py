@@ -14,14 +14,17 @@ class IdentitySettings(ServiceSettings):
     """Where accounts, clients and signing keys are stored."""
     secret_key: str = DEV_SECRET_KEY
     """Signs browser cookies, CSRF tokens and e-mail links; production refuses the default."""
-    access_token_ttl: int = 600
-    """Seconds an access token lives, unless the client sets its own lifetime."""
+    access_token_ttl: int = 300
+    """Seconds an access token lives, unless the client sets its own lifetime. It bounds how
+    long a revoked token can still work at a service that missed the revocation event."""
     id_token_ttl: int = 600
     """Seconds an ID token lives."""
     refresh_token_ttl: int = 30 * 24 * 3600
     """Seconds a refresh token lives, unless the client sets its own lifetime."""
     code_ttl: int = 60
     """Seconds an authorization code may be redeemed."""
+    reauth_seconds: int = 300
+    """Account changes (deletion, second factor) need a login at most this many seconds old."""
     session_ttl: int = 8 * 3600
     """Seconds a browser login session lasts before the person must log in again."""
     login_max_failures: int = 5

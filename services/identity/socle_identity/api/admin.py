@@ -1,5 +1,6 @@
 """Admin API (scope ``identity:admin``): tenants, clients, staff accounts; and the
-person's own account (``/v1/me``: second factor, deletion)."""
+person's own account (``/v1/me``: read with ``openid``; second factor and deletion only with
+identity's own ``identity:account`` token and a recent login)."""
 
 from __future__ import annotations
 
@@ -12,16 +13,20 @@ from socle.auth import Principal, require_scope
 from socle.idempotency import IdempotencyKey, run_idempotent
 from socle.problems import PROBLEM_JSON, Forbidden
 from socle.service import SessionDep
-from socle_identity import directory, federation, login
+from socle_identity import account, directory, federation, lifecycle, login
+from socle_identity.api.account import AccountHolder
 from socle_identity.api.deps import ProviderDep
 from socle_identity.schemas import (
     ClientCreated,
     ClientIn,
     ClientList,
     ClientOut,
+    ClientPatch,
     FederationIn,
     FederationOut,
     RecoveryCodes,
+    SecretRotated,
+    SecretRotation,
     TenantIn,
     TenantOut,
     TotpConfirm,
@@ -123,6 +128,52 @@ async def get_client(client_id: str, principal: Admin, session: SessionDep) -> C
         return ClientOut.of(client)
 
 
+@router.patch("/clients/{client_id}", response_model=ClientOut, responses=_problems(404, 422))
+async def update_client(
+    client_id: str, body: ClientPatch, principal: Admin, p: ProviderDep, session: SessionDep
+) -> ClientOut:
+    """Disable a client (``{"enabled": false}``: no more tokens, every token it holds refused
+    at once, ``token.revoked`` published) or enable it again."""
+    async with session.begin():
+        client = await directory.get_client(session, tenant=principal.tenant, client_id=client_id)
+        await lifecycle.set_client_enabled(
+            session, client, enabled=body.enabled, default_ttl=p.settings.access_token_ttl
+        )
+        return ClientOut.of(client)
+
+
+@router.delete("/clients/{client_id}", status_code=204, responses=_problems(404))
+async def delete_client(
+    client_id: str, principal: Admin, p: ProviderDep, session: SessionDep
+) -> Response:
+    """Delete a client; every token it holds is refused (``token.revoked``)."""
+    async with session.begin():
+        client = await directory.get_client(session, tenant=principal.tenant, client_id=client_id)
+        await lifecycle.delete_client(session, client, default_ttl=p.settings.access_token_ttl)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/clients/{client_id}/secret", response_model=SecretRotated, responses=_problems(404, 409)
+)
+async def rotate_client_secret(
+    client_id: str, body: SecretRotation, principal: Admin, p: ProviderDep, session: SessionDep
+) -> SecretRotated:
+    """A new client secret, shown once; the old one stops at once. With
+    ``revoke_tokens``, the tokens issued until now stop too."""
+    async with session.begin():
+        client = await directory.get_client(session, tenant=principal.tenant, client_id=client_id)
+        secret = await lifecycle.rotate_client_secret(
+            session,
+            client,
+            revoke_tokens=body.revoke_tokens,
+            default_ttl=p.settings.access_token_ttl,
+        )
+        return SecretRotated(
+            client_id=client.client_id, client_secret=secret, tokens_revoked=body.revoke_tokens
+        )
+
+
 @router.post("/users", status_code=201, response_model=UserOut, responses=_problems(409, 422))
 async def create_user(
     body: UserIn,
@@ -164,10 +215,18 @@ async def get_user(user_id: str, principal: Admin, session: SessionDep) -> UserO
 
 
 @router.delete("/users/{user_id}", status_code=204, responses=_problems(404))
-async def delete_user(user_id: str, principal: Admin, session: SessionDep) -> Response:
-    """Erase an account; publishes ``user.deleted`` so other services erase their data."""
+async def delete_user(
+    user_id: str, principal: Admin, p: ProviderDep, session: SessionDep
+) -> Response:
+    """Erase an account; its tokens are revoked (``token.revoked``) and ``user.deleted`` tells
+    the other services to erase their data."""
     async with session.begin():
-        await directory.delete_user(session, tenant=principal.tenant, user_id=user_id)
+        await lifecycle.delete_user(
+            session,
+            tenant=principal.tenant,
+            user_id=user_id,
+            default_ttl=p.settings.access_token_ttl,
+        )
     return Response(status_code=204)
 
 
@@ -215,15 +274,21 @@ async def me(principal: Person, session: SessionDep) -> UserOut:
 
 
 @router.delete("/me", status_code=204, responses=_problems(404))
-async def delete_me(principal: Person, session: SessionDep) -> Response:
-    """Delete one's own account; publishes ``user.deleted``."""
+async def delete_me(principal: AccountHolder, p: ProviderDep, session: SessionDep) -> Response:
+    """Delete one's own account (identity's account pages, recent login); its tokens are
+    revoked and ``user.deleted`` is published."""
     async with session.begin():
-        await directory.delete_user(session, tenant=principal.tenant, user_id=principal.subject)
+        await lifecycle.delete_user(
+            session,
+            tenant=principal.tenant,
+            user_id=principal.subject,
+            default_ttl=p.settings.access_token_ttl,
+        )
     return Response(status_code=204)
 
 
 @router.post("/me/totp", status_code=201, response_model=TotpStarted, responses=_problems(404, 409))
-async def start_totp(principal: Person, p: ProviderDep) -> TotpStarted:
+async def start_totp(principal: AccountHolder, p: ProviderDep) -> TotpStarted:
     """Start enrolling an authenticator app: scan ``otpauth_uri``, then confirm a code."""
     return TotpStarted(
         **await login.start_totp(p, tenant=principal.tenant, user_id=principal.subject)
@@ -231,9 +296,19 @@ async def start_totp(principal: Person, p: ProviderDep) -> TotpStarted:
 
 
 @router.post("/me/totp/confirm", response_model=RecoveryCodes, responses=_problems(404, 409, 422))
-async def confirm_totp(body: TotpConfirm, principal: Person, p: ProviderDep) -> RecoveryCodes:
+async def confirm_totp(
+    body: TotpConfirm, principal: AccountHolder, p: ProviderDep
+) -> RecoveryCodes:
     """Activate the second factor; later logins reach ``acr`` substantial."""
     codes = await login.confirm_totp(
         p, tenant=principal.tenant, user_id=principal.subject, code=body.code
     )
     return RecoveryCodes(recovery_codes=codes)
+
+
+@router.delete("/me/totp", status_code=204, responses=_problems(404, 409))
+async def remove_totp(principal: AccountHolder, p: ProviderDep) -> Response:
+    """Remove the second factor and its recovery codes (identity's account pages, recent
+    login)."""
+    await account.remove_totp(p, tenant=principal.tenant, user_id=principal.subject)
+    return Response(status_code=204)
