@@ -41,7 +41,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
 
     async def start_provider(runtime: Runtime) -> None:
         provider = Provider.build(settings, runtime.sessions)
-        await keys.ensure_keys(runtime.sessions)
+        await keys.ensure_keys(runtime.sessions, provider.keys.encryption)
         runtime.extras["provider"] = provider
         # The identity API trusts its own keys, read from its database (and checks revocation).
         runtime.verifier = provider.verifier

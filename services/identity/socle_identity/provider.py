@@ -93,7 +93,7 @@ class Provider:
     def build(
         cls, settings: IdentitySettings, sessions: async_sessionmaker[AsyncSession]
     ) -> Provider:
-        keys = KeyRing(sessions)
+        keys = KeyRing(sessions, settings.key_encryption())
         return cls(
             settings=settings,
             sessions=sessions,
