@@ -181,6 +181,11 @@ async def test_kek_rotation_from_the_command_line(new_database, nats_server):
     assert wrong_old.returncode == 1 and "another key-encryption key" in wrong_old.stderr
     assert await stored_keys(url) == sealed_before, "a failed rotation changed nothing"
 
+    # Step 1 of the procedure: instances run with the new key and the old one meanwhile.
+    both = settings_for(url, nats_url, new, old_key_encryption_key=old)
+    async with running(create_app(both)) as http:
+        await token_and_check(http, client, before)
+
     rotated = cli(url, "rotate-kek", SOCLE_KEY_ENCRYPTION_KEY=new, SOCLE_OLD_KEY_ENCRYPTION_KEY=old)
     assert rotated.returncode == 0, rotated.stderr
     report = json.loads(rotated.stdout)
