@@ -1,5 +1,6 @@
 """Browser side of the provider: authorization requests, password and TOTP login with
-throttling, login sessions, logout, self-registration, e-mail verification, password reset."""
+throttling (a TOTP code works once), login sessions, self-registration, e-mail verification,
+password reset. Logout is in ``logout``; the consent and account pages in ``prompts``."""
 
 from __future__ import annotations
 
