@@ -149,7 +149,9 @@ async def test_key_rotation_publishes_before_use_and_keeps_the_old_key(
     await verifier.verify(old_token)
 
     async with Events(nats_server.url, "socle.platform.key.rotated") as events:
-        rotation = await keys.rotate(identity.sessions, alg="ES256")
+        rotation = await keys.rotate(
+            identity.sessions, encryption=identity.provider.keys.encryption, alg="ES256"
+        )
         event = await events.wait_for("key.rotated")
     assert event["data"]["active_kid"] == rotation.active_kid
     assert event["data"]["previous_kid"] == old_kid

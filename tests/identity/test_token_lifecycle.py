@@ -186,7 +186,10 @@ async def test_logout_ends_the_session_and_its_tokens(identity, commune, nats_se
         )
         sid = claims_of(tokens["access_token"])["sid"]
         async with revocations(commune, nats_server) as events:
-            bye = await browser.get("/logout", params={"client_id": client_id})
+            # the application proves it acts for the person: no confirmation page
+            bye = await browser.get(
+                "/logout", params={"client_id": client_id, "id_token_hint": tokens["id_token"]}
+            )
             assert bye.status_code == 200
             event = await events.wait_for("token.revoked", claim="sid")
     assert_revocation(event, "sid", sid, claims_of(tokens["access_token"])["iat"])

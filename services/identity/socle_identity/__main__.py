@@ -1,5 +1,5 @@
 """``python -m socle_identity migrate|serve|create-tenant|create-client|create-user|rotate-keys|
-seed-demo|disable-client|enable-client|delete-client|rotate-client-secret``."""
+rotate-kek|seed-demo|disable-client|enable-client|delete-client|rotate-client-secret``."""
 
 from __future__ import annotations
 
@@ -18,12 +18,14 @@ from socle.config import ServiceSettings
 from socle.db import create_engine, create_sessionmaker
 from socle.migrations import upgrade
 from socle.problems import DomainError
+from socle.telemetry import configure_logging
 from socle_identity import directory, federation, keys, lifecycle
 from socle_identity.app import create_app
 from socle_identity.models import Client, Tenant
 from socle_identity.passwords import Passwords
 from socle_identity.provider import Provider
 from socle_identity.scopes import ALL_SCOPES, GRANT_TYPES
+from socle_identity.sealing import KeyEncryptionError
 from socle_identity.settings import IdentitySettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -56,6 +58,9 @@ def _guard(run: Command) -> Command:
             return run(settings, args)
         except DomainError as exc:
             print(f"error: {exc.detail}", file=sys.stderr)
+            return 1
+        except KeyEncryptionError as exc:
+            print(f"error: {exc}", file=sys.stderr)
             return 1
 
     return wrapped
@@ -247,7 +252,9 @@ def _rotate(settings: ServiceSettings, args: argparse.Namespace) -> int:
     ttls = (settings.access_token_ttl, settings.id_token_ttl)
 
     async def work(sessions: Any) -> keys.Rotation:
-        return await keys.rotate(sessions, alg=args.alg, token_ttls=ttls)
+        return await keys.rotate(
+            sessions, encryption=settings.key_encryption(), alg=args.alg, token_ttls=ttls
+        )
 
     rotation: keys.Rotation = _run(settings, work)
     _print(
@@ -259,6 +266,21 @@ def _rotate(settings: ServiceSettings, args: argparse.Namespace) -> int:
             "next_kid": rotation.next_kid,
         }
     )
+    return 0
+
+
+# ------------------------------------------------------------------ rotate-kek
+
+
+def _rotate_kek(settings: ServiceSettings, args: argparse.Namespace) -> int:
+    assert isinstance(settings, IdentitySettings)
+    encryption = settings.key_encryption()
+
+    async def work(sessions: Any) -> int:
+        return await keys.rotate_kek(sessions, encryption)
+
+    count = _run(settings, work)
+    _print({"resealed": count, "key_encryption_key_id": encryption.current_id})
     return 0
 
 
@@ -372,7 +394,8 @@ def _seed(settings: ServiceSettings, args: argparse.Namespace) -> int:
     passwords = _passwords(settings)
 
     async def work(sessions: Any) -> dict[str, Any]:
-        await keys.ensure_keys(sessions)
+        assert isinstance(settings, IdentitySettings)
+        await keys.ensure_keys(sessions, settings.key_encryption())
         return await seed_demo(sessions, passwords, settings.issuer)
 
     data = _run(settings, work)
@@ -409,11 +432,18 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Comman
         _client_action(_rotate_secret),
     ),
     "rotate-keys": ("rotate the signing key", _rotate_args, _guard(_rotate)),
+    "rotate-kek": (
+        "re-encrypt the signing keys with SOCLE_KEY_ENCRYPTION_KEY "
+        "(the old key in SOCLE_OLD_KEY_ENCRYPTION_KEY)",
+        lambda p: None,
+        _guard(_rotate_kek),
+    ),
     "seed-demo": ("seed the demo tenant, client and people", _seed_args, _guard(_seed)),
 }
 
 
 def main(argv: list[str] | None = None) -> int:
+    configure_logging("identity")  # log lines on stderr: stdout carries the commands' JSON
     return cli_main(
         name="identity",
         settings_cls=IdentitySettings,

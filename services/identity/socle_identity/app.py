@@ -8,7 +8,7 @@ from fastapi.responses import Response
 
 from socle.service import Runtime, create_service_app
 from socle_identity import keys
-from socle_identity.api import account, admin, oidc, web
+from socle_identity.api import account, admin, oidc, prompts, web
 from socle_identity.api.deps import oauth_error_response
 from socle_identity.provider import Provider
 from socle_identity.settings import IdentitySettings
@@ -24,6 +24,8 @@ PUBLIC_ROUTES: frozenset[str] = frozenset(
         "/login",
         "/login/totp",
         "/logout",
+        "/consent",
+        "/select-account",
         "/register",
         "/verify-email",
         "/password-reset",
@@ -41,7 +43,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
 
     async def start_provider(runtime: Runtime) -> None:
         provider = Provider.build(settings, runtime.sessions)
-        await keys.ensure_keys(runtime.sessions)
+        await keys.ensure_keys(runtime.sessions, provider.keys.encryption)
         runtime.extras["provider"] = provider
         # The identity API trusts its own keys, read from its database (and checks revocation).
         runtime.verifier = provider.verifier
@@ -49,7 +51,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
     app = create_service_app(
         name="identity",
         settings=settings,
-        routers=[oidc.router, web.router, account.router, admin.router],
+        routers=[oidc.router, web.router, prompts.router, account.router, admin.router],
         on_startup=[start_provider],
         description=(
             "OpenID Connect provider: citizens, staff and commune apps log in; every other "
@@ -59,6 +61,6 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
 
     @app.exception_handler(OAuth2Error)
     async def _oauth_error(request: Request, exc: OAuth2Error) -> Response:
-        return oauth_error_response(exc)
+        return oauth_error_response(exc, issuer=settings.issuer.rstrip("/"))
 
     return app

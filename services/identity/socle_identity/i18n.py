@@ -177,7 +177,135 @@ MESSAGES: dict[str, dict[str, str]] = {
         "it": "Questa richiesta di accesso non è valida; tornate all'applicazione.",
         "en": "This login request is not valid; go back to the application.",
     },
+    "consent_title": {
+        "fr": "Autorisation",
+        "de": "Zustimmung",
+        "it": "Autorizzazione",
+        "en": "Permission",
+    },
+    "consent_intro": {
+        "fr": "{client} demande à :",
+        "de": "{client} möchte:",
+        "it": "{client} chiede di:",
+        "en": "{client} asks to:",
+    },
+    "allow": {"fr": "Autoriser", "de": "Erlauben", "it": "Autorizza", "en": "Allow"},
+    "deny": {"fr": "Refuser", "de": "Ablehnen", "it": "Rifiuta", "en": "Deny"},
+    "select_title": {
+        "fr": "Choisir le compte",
+        "de": "Konto wählen",
+        "it": "Scegliere l'account",
+        "en": "Choose the account",
+    },
+    "select_intro": {
+        "fr": "Vous êtes connecté en tant que {who}. Continuer vers {client} avec ce compte ?",
+        "de": "Sie sind als {who} angemeldet. Mit diesem Konto zu {client} weitergehen?",
+        "it": "Siete connessi come {who}. Continuare verso {client} con questo account?",
+        "en": "You are logged in as {who}. Continue to {client} with this account?",
+    },
+    "continue": {
+        "fr": "Continuer avec ce compte",
+        "de": "Mit diesem Konto weiter",
+        "it": "Continua con questo account",
+        "en": "Continue with this account",
+    },
+    "use_other": {
+        "fr": "Utiliser un autre compte",
+        "de": "Ein anderes Konto verwenden",
+        "it": "Usa un altro account",
+        "en": "Use another account",
+    },
+    "logout_title": {
+        "fr": "Déconnexion",
+        "de": "Abmeldung",
+        "it": "Disconnessione",
+        "en": "Log out",
+    },
+    "logout_confirm": {
+        "fr": "Voulez-vous vous déconnecter ?",
+        "de": "Möchten Sie sich abmelden?",
+        "it": "Volete disconnettervi?",
+        "en": "Do you want to log out?",
+    },
+    "submit_logout": {
+        "fr": "Se déconnecter",
+        "de": "Abmelden",
+        "it": "Disconnetti",
+        "en": "Log out",
+    },
 }
+
+SCOPE_LABELS: dict[str, dict[str, str]] = {
+    "openid": {
+        "fr": "vous identifier",
+        "de": "Sie identifizieren",
+        "it": "identificarvi",
+        "en": "identify you",
+    },
+    "profile": {
+        "fr": "connaître votre nom et votre langue",
+        "de": "Ihren Namen und Ihre Sprache kennen",
+        "it": "conoscere il vostro nome e la vostra lingua",
+        "en": "know your name and language",
+    },
+    "email": {
+        "fr": "connaître votre adresse e-mail",
+        "de": "Ihre E-Mail-Adresse kennen",
+        "it": "conoscere il vostro indirizzo e-mail",
+        "en": "know your e-mail address",
+    },
+    "offline_access": {
+        "fr": "agir pour vous quand vous n'êtes pas connecté",
+        "de": "für Sie handeln, wenn Sie nicht angemeldet sind",
+        "it": "agire per voi quando non siete connessi",
+        "en": "act for you while you are not logged in",
+    },
+    "payments:read": {
+        "fr": "voir vos paiements",
+        "de": "Ihre Zahlungen einsehen",
+        "it": "vedere i vostri pagamenti",
+        "en": "see your payments",
+    },
+    "payments:write": {
+        "fr": "créer et annuler des paiements",
+        "de": "Zahlungen erstellen und stornieren",
+        "it": "creare e annullare pagamenti",
+        "en": "create and cancel payments",
+    },
+    "documents:read": {
+        "fr": "voir vos documents",
+        "de": "Ihre Dokumente einsehen",
+        "it": "vedere i vostri documenti",
+        "en": "see your documents",
+    },
+    "documents:write": {
+        "fr": "déposer et modifier des documents",
+        "de": "Dokumente hochladen und ändern",
+        "it": "caricare e modificare documenti",
+        "en": "upload and change documents",
+    },
+    "procedures:read": {
+        "fr": "voir vos démarches",
+        "de": "Ihre Verfahren einsehen",
+        "it": "vedere le vostre pratiche",
+        "en": "see your procedures",
+    },
+    "procedures:write": {
+        "fr": "déposer et suivre des démarches",
+        "de": "Verfahren einreichen und verfolgen",
+        "it": "inoltrare e seguire pratiche",
+        "en": "submit and follow procedures",
+    },
+}
+
+
+def scope_label(scope: str, request: Request, default: str = "fr") -> str:
+    """What a scope lets the application do, in the page's language (the scope's name for
+    scopes without a description)."""
+    labels = SCOPE_LABELS.get(scope)
+    if labels is None:
+        return scope
+    return labels.get(pick(request, default)) or labels["en"]
 
 
 def pick(request: Request, default: str = "fr") -> str:

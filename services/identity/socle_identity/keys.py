@@ -4,6 +4,8 @@ A key goes ``next`` (published in the JWKS, not yet signing) -> ``active`` (sign
 ``retired`` (still published until every token it signed has expired). Rotation promotes the
 ``next`` key, which verifiers have been able to fetch since the previous rotation, so no
 token is ever signed by a key a verifier could not know.
+
+Private keys are stored sealed with the key-encryption key (:mod:`socle_identity.sealing`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import jwt
+import structlog
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
@@ -25,6 +28,9 @@ from socle.db import utcnow
 from socle.outbox import record_event
 from socle_identity import events
 from socle_identity.models import Client, SigningKey
+from socle_identity.sealing import KeyEncryption, KeyEncryptionError, is_plaintext
+
+log = structlog.get_logger("socle_identity.keys")
 
 SUPPORTED_ALGS = ("ES256", "RS256")
 DEFAULT_ALG = "ES256"
@@ -48,25 +54,50 @@ def _generate(alg: str) -> tuple[str, dict[str, Any]]:
     return pem, dict(jwk)
 
 
-def _new_key(alg: str, status: str) -> SigningKey:
+def _public_jwk(jwk: dict[str, Any]) -> dict[str, Any]:
+    """A published key says what it is for with ``use`` only (RFC 7517 4.3: not both)."""
+    return {k: v for k, v in jwk.items() if k != "key_ops"}
+
+
+def _new_key(alg: str, status: str, encryption: KeyEncryption) -> SigningKey:
     pem, jwk = _generate(alg)
     kid = f"{alg.lower()}-{secrets.token_urlsafe(12)}"
-    jwk.update({"kid": kid, "use": "sig", "alg": alg})
+    jwk = _public_jwk(jwk) | {"kid": kid, "use": "sig", "alg": alg}
     now = utcnow()
     return SigningKey(
         kid=kid,
         alg=alg,
         status=status,
-        private_pem=pem,
+        private_key_sealed=encryption.seal(pem, context=kid),
         public_jwk=jwk,
         created_at=now,
         activated_at=now if status == "active" else None,
     )
 
 
-async def ensure_keys(sessions: async_sessionmaker[AsyncSession]) -> None:
-    """Make sure every algorithm has an active key and a published next key."""
+async def _check_sealing(session: AsyncSession, encryption: KeyEncryption) -> None:
+    """Seal keys stored in clear (written before keys were encrypted); refuse to go on when a
+    key does not open with the configured key-encryption key."""
+    rows = (await session.execute(select(SigningKey).with_for_update())).scalars().all()
+    sealed = 0
+    for row in rows:
+        if is_plaintext(row.private_key_sealed):
+            row.private_key_sealed = encryption.seal(row.private_key_sealed, context=row.kid)
+            sealed += 1
+        else:
+            encryption.open(row.private_key_sealed, context=row.kid)
+    if sealed:
+        log.info("signing_keys_sealed", count=sealed, kek_id=encryption.current_id)
+
+
+async def ensure_keys(
+    sessions: async_sessionmaker[AsyncSession], encryption: KeyEncryption
+) -> None:
+    """Make sure every stored key opens with the key-encryption key (sealing those still in
+    clear), and every algorithm has an active key and a published next key. Raises
+    :class:`KeyEncryptionError` when the keys were sealed with another key-encryption key."""
     async with sessions() as session, session.begin():
+        await _check_sealing(session, encryption)
         for alg in SUPPORTED_ALGS:
             statuses = set(
                 (
@@ -78,9 +109,9 @@ async def ensure_keys(sessions: async_sessionmaker[AsyncSession]) -> None:
                 ).scalars()
             )
             if "active" not in statuses:
-                session.add(_new_key(alg, "active"))
+                session.add(_new_key(alg, "active", encryption))
             if "next" not in statuses:
-                session.add(_new_key(alg, "next"))
+                session.add(_new_key(alg, "next", encryption))
 
 
 @dataclass(frozen=True)
@@ -101,6 +132,7 @@ async def _retention(session: AsyncSession, default_ttls: tuple[int, ...]) -> ti
 async def rotate(
     sessions: async_sessionmaker[AsyncSession],
     *,
+    encryption: KeyEncryption,
     alg: str = DEFAULT_ALG,
     token_ttls: tuple[int, ...] = (600,),
 ) -> Rotation:
@@ -108,7 +140,7 @@ async def rotate(
     publish a new next key, and record ``key.rotated``."""
     if alg not in SUPPORTED_ALGS:
         raise ValueError(f"alg must be one of {', '.join(SUPPORTED_ALGS)}")
-    await ensure_keys(sessions)
+    await ensure_keys(sessions, encryption)
     async with sessions() as session, session.begin():
         now = utcnow()
         keys = (
@@ -131,7 +163,7 @@ async def rotate(
             old.retire_at = until
         upcoming.status = "active"
         upcoming.activated_at = now
-        fresh = _new_key(alg, "next")
+        fresh = _new_key(alg, "next", encryption)
         session.add(fresh)
         previous = actives[-1].kid if actives else None
         await record_event(
@@ -166,21 +198,49 @@ async def public_jwks(session: AsyncSession) -> dict[str, Any]:
         .scalars()
         .all()
     )
-    return {"keys": [dict(k.public_jwk) for k in rows]}
+    return {"keys": [_public_jwk(dict(k.public_jwk)) for k in rows]}
+
+
+async def rotate_kek(sessions: async_sessionmaker[AsyncSession], encryption: KeyEncryption) -> int:
+    """Re-seal every signing key with the current key-encryption key (``encryption.current``);
+    keys still sealed with the previous one are opened with ``encryption.previous``. One
+    transaction: a key that opens with neither stops the rotation and nothing changes.
+    Returns how many keys were re-sealed (0 when the rotation was already done)."""
+    if encryption.previous is None:
+        raise KeyEncryptionError(
+            "set SOCLE_OLD_KEY_ENCRYPTION_KEY to the key-encryption key in use now, and "
+            "SOCLE_KEY_ENCRYPTION_KEY to the new one"
+        )
+    if encryption.previous == encryption.current:
+        raise KeyEncryptionError(
+            "SOCLE_OLD_KEY_ENCRYPTION_KEY and SOCLE_KEY_ENCRYPTION_KEY are the same key"
+        )
+    async with sessions() as session, session.begin():
+        rows = (await session.execute(select(SigningKey).with_for_update())).scalars().all()
+        changed = 0
+        for row in rows:
+            resealed = encryption.reseal(row.private_key_sealed, context=row.kid)
+            if resealed is not None:
+                row.private_key_sealed = resealed
+                changed += 1
+    return changed
 
 
 class KeyRing:
     """Reads keys from the database; keeps parsed key objects by ``kid``."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], encryption: KeyEncryption
+    ) -> None:
         self.sessions = sessions
+        self.encryption = encryption
         self._private: dict[str, Any] = {}
         self._public: dict[str, jwt.PyJWK] = {}
 
     async def signing_key(self, session: AsyncSession, alg: str) -> tuple[str, Any]:
         row = (
             await session.execute(
-                select(SigningKey.kid, SigningKey.private_pem)
+                select(SigningKey.kid, SigningKey.private_key_sealed)
                 .where(SigningKey.alg == alg, SigningKey.status == "active")
                 .order_by(SigningKey.activated_at.desc())
                 .limit(1)
@@ -188,8 +248,9 @@ class KeyRing:
         ).first()
         if row is None:
             raise RuntimeError(f"no active {alg} signing key: run the service's start-up")
-        kid, pem = row
+        kid, sealed = row
         if kid not in self._private:
+            pem = self.encryption.open(sealed, context=kid)
             self._private[kid] = serialization.load_pem_private_key(pem.encode(), password=None)
         return kid, self._private[kid]
 

@@ -1,16 +1,17 @@
 """Browser side of the provider: authorization requests, password and TOTP login with
-throttling, login sessions, logout, self-registration, e-mail verification, password reset."""
+throttling (a TOTP code works once), login sessions, self-registration, e-mail verification,
+password reset. Logout is in ``logout``; the consent and account pages in ``prompts``."""
 
 from __future__ import annotations
 
+import hmac
 import secrets
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-import jwt
 import pyotp
 import structlog
 from authlib.oauth2.rfc6749.errors import (
@@ -26,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from socle.db import utcnow
 from socle.outbox import record_event
 from socle.problems import DomainError
-from socle_identity import directory, events, lifecycle
+from socle_identity import consent, directory, events, hints, lifecycle
 from socle_identity import scopes as sc
 from socle_identity.models import Client, LoginSession, User
 from socle_identity.passwords import digest, same_digest
@@ -109,6 +110,20 @@ async def validate_request(
         prompt=sc.split(params.get("prompt")),
         acr_values=sc.split(params.get("acr_values")),
     )
+    if "request" in params:
+        raise request.redirect_error(
+            OAuth2Error(
+                error="request_not_supported",
+                description="Request objects (request) are not supported; send plain parameters.",
+            )
+        )
+    if "request_uri" in params:
+        raise request.redirect_error(
+            OAuth2Error(
+                error="request_uri_not_supported",
+                description="request_uri is not supported; send plain parameters.",
+            )
+        )
     if params.get("response_type") != "code":
         raise request.redirect_error(
             UnsupportedResponseTypeError(
@@ -206,6 +221,17 @@ class Outcome:
     session_token: str | None = None
 
 
+CONSENT_PAGE = "consent"
+SELECT_PAGE = "select-account"
+
+
+def page_url(provider: Provider, page: str, request: AuthRequest, login_id: str) -> str:
+    """A page between login and the code (consent, account selection): the signed request,
+    bound to the browser's login session."""
+    token = provider.signer.dumps({"request": asdict(request), "sid": login_id}, salt=page)
+    return f"/{page}?{urlencode({'request': token})}"
+
+
 def success_url(provider: Provider, request: AuthRequest, code: str) -> str:
     params = {"code": code, "iss": provider.issuer}
     if request.state:
@@ -214,7 +240,12 @@ def success_url(provider: Provider, request: AuthRequest, code: str) -> str:
     return f"{request.redirect_uri}{sep}{urlencode(params)}"
 
 
-async def _code_for(
+def granted_scopes(request: AuthRequest, user: User) -> list[str]:
+    """The scopes a code for this request and person carries."""
+    return sc.for_user(request.scopes, user.roles)
+
+
+async def code_for(
     provider: Provider,
     session: AsyncSession,
     request: AuthRequest,
@@ -233,7 +264,7 @@ async def _code_for(
             client=client,
             user=user,
             redirect_uri=request.redirect_uri,
-            scopes=sc.for_user(request.scopes, user.roles),
+            scopes=granted_scopes(request, user),
             nonce=request.nonce,
             code_challenge=request.code_challenge,
             code_challenge_method=request.code_challenge_method,
@@ -255,20 +286,23 @@ async def authorize(
         request, client = await validate_request(session, params)
         login = await current_session(provider, session, cookie)
         user = await session.get(User, login.user_id) if login else None
-        if not needs_login(request, client, login, user):
-            assert login is not None and user is not None
-            url = await _code_for(
-                provider,
-                session,
-                request,
-                client,
-                user,
-                auth_time=login.auth_time,
-                acr=login.acr,
-                amr=list(login.amr),
-                session_id=login.id,
+        other_person = False
+        if params.get("id_token_hint"):
+            hint = await hints.read_hint(provider, session, params["id_token_hint"])
+            if hint is None or hint.client_id != client.client_id:
+                raise request.redirect_error(
+                    InvalidRequestError(
+                        description="id_token_hint is not an ID token issued to this client."
+                    )
+                )
+            other_person = user is None or not await hints.names(
+                provider, session, hint, client, user
             )
-            return request, client, Outcome(url)
+        if not other_person and not needs_login(request, client, login, user):
+            assert login is not None and user is not None
+            if "select_account" in request.prompt:
+                return request, client, Outcome(page_url(provider, SELECT_PAGE, request, login.id))
+            return request, client, await proceed(provider, session, request, client, login, user)
         if "none" in request.prompt:
             raise request.redirect_error(
                 OAuth2Error(error="login_required", description="The person must log in.")
@@ -285,6 +319,41 @@ class LoginRefused(DomainError):
         self.minutes = minutes
 
 
+async def proceed(
+    provider: Provider,
+    session: AsyncSession,
+    request: AuthRequest,
+    client: Client,
+    login: LoginSession,
+    user: User,
+) -> Outcome:
+    """The person is logged in: the consent page when it is needed, else the code."""
+    if await consent.needed(
+        session,
+        prompt=request.prompt,
+        user_id=user.id,
+        client_id=client.client_id,
+        scopes=granted_scopes(request, user),
+    ):
+        if "none" in request.prompt:
+            raise request.redirect_error(
+                OAuth2Error(error="consent_required", description="The person must consent.")
+            )
+        return Outcome(page_url(provider, CONSENT_PAGE, request, login.id))
+    url = await code_for(
+        provider,
+        session,
+        request,
+        client,
+        user,
+        auth_time=login.auth_time,
+        acr=login.acr,
+        amr=list(login.amr),
+        session_id=login.id,
+    )
+    return Outcome(url)
+
+
 async def finish_login(
     provider: Provider,
     session: AsyncSession,
@@ -296,24 +365,20 @@ async def finish_login(
     now = utcnow()
     acr = ACR_SUBSTANTIAL if "otp" in amr else ACR_LOW
     session_id = secrets.token_urlsafe(32)
-    sid = digest(session_id)
-    session.add(
-        LoginSession(
-            id=sid,
-            user_id=user.id,
-            tenant=user.tenant,
-            auth_time=now,
-            acr=acr,
-            amr=amr,
-            expires_at=now + timedelta(seconds=provider.settings.session_ttl),
-        )
+    login = LoginSession(
+        id=digest(session_id),
+        user_id=user.id,
+        tenant=user.tenant,
+        auth_time=now,
+        acr=acr,
+        amr=amr,
+        expires_at=now + timedelta(seconds=provider.settings.session_ttl),
     )
+    session.add(login)
     user.failed_logins = 0
     user.locked_until = None
-    url = await _code_for(
-        provider, session, request, client, user, auth_time=now, acr=acr, amr=amr, session_id=sid
-    )
-    return Outcome(url, provider.signer.dumps(session_id, salt="session"))
+    outcome = await proceed(provider, session, request, client, login, user)
+    return Outcome(outcome.redirect, provider.signer.dumps(session_id, salt="session"))
 
 
 def _locked_minutes(user: User) -> int:
@@ -395,7 +460,7 @@ async def totp_login(provider: Provider, pending: str, code: str) -> Outcome:
             request, client = await validate_request(
                 session, asdict_params(AuthRequest(**data["request"]))
             )
-            user = await session.get(User, str(data["uid"]))
+            user = await session.get(User, str(data["uid"]), with_for_update=True)
             if user is None or not user.totp_secret:
                 raise PageError("invalid_request", "The login form has expired; start again.")
             if minutes := _locked_minutes(user):
@@ -411,69 +476,39 @@ async def totp_login(provider: Provider, pending: str, code: str) -> Outcome:
         raise refusal
 
 
+def totp_step(secret: str, code: str) -> int | None:
+    """The time step whose code ``code`` is (the current one, or one step either side for
+    clock drift), or None."""
+    totp = pyotp.TOTP(secret)
+    now = totp.timecode(datetime.now(tz=UTC))
+    for step in (now, now - 1, now + 1):
+        if hmac.compare_digest(totp.generate_otp(step), code):
+            return step
+    return None
+
+
+def accept_totp(user: User, code: str) -> bool:
+    """A TOTP code is accepted once: a code of a time step already used (or earlier) is
+    refused, so an observed code cannot be replayed within its window."""
+    if not user.totp_secret:
+        return False
+    step = totp_step(user.totp_secret, code.strip())
+    if step is None or (user.totp_last_step is not None and step <= user.totp_last_step):
+        return False
+    user.totp_last_step = step
+    return True
+
+
 def check_second_factor(user: User, code: str) -> bool:
-    """A current TOTP code, or an unused recovery code (then spent)."""
+    """A TOTP code not used before, or an unused recovery code (then spent)."""
     code = code.strip().replace(" ", "")
     if user.totp_secret and code.isdigit() and len(code) == 6:
-        return pyotp.TOTP(user.totp_secret).verify(code, valid_window=1)
+        return accept_totp(user, code)
     for stored in user.recovery_codes:
         if same_digest(stored, code.lower()):
             user.recovery_codes = [c for c in user.recovery_codes if c != stored]
             return True
     return False
-
-
-async def logout(
-    provider: Provider,
-    cookie: str | None,
-    *,
-    id_token_hint: str | None,
-    client_id: str | None,
-    post_logout_redirect_uri: str | None,
-    state: str | None,
-) -> str | None:
-    """End the browser's session; return where to send it (a registered URI) or None."""
-    async with provider.sessions() as session, session.begin():
-        login = await current_session(provider, session, cookie)
-        if login is not None:
-            ttl = await lifecycle.longest_access_ttl(session, provider.settings.access_token_ttl)
-            await lifecycle.end_sessions(session, [login], ttl)
-        if id_token_hint:
-            hinted = await _id_token_client(provider, session, id_token_hint)
-            if hinted is None or (client_id and client_id != hinted):
-                raise PageError("invalid_request", "id_token_hint is not a token we issued.")
-            client_id = hinted
-        if not post_logout_redirect_uri:
-            return None
-        client = await session.get(Client, client_id) if client_id else None
-        if client is None or post_logout_redirect_uri not in client.post_logout_redirect_uris:
-            raise PageError(
-                "invalid_request",
-                "post_logout_redirect_uri is not registered for this client.",
-            )
-        if state:
-            sep = "&" if "?" in post_logout_redirect_uri else "?"
-            return f"{post_logout_redirect_uri}{sep}{urlencode({'state': state})}"
-        return post_logout_redirect_uri
-
-
-async def _id_token_client(provider: Provider, session: AsyncSession, token: str) -> str | None:
-    try:
-        kid = jwt.get_unverified_header(token).get("kid")
-        key = await provider.keys.verification_key(session, str(kid))
-        if key is None:
-            return None
-        claims = jwt.decode(
-            token,
-            key=key.key,
-            algorithms=[key.algorithm_name],
-            issuer=provider.issuer,
-            options={"verify_aud": False, "verify_exp": False},
-        )
-    except jwt.PyJWTError:
-        return None
-    aud = claims.get("aud")
-    return aud if isinstance(aud, str) else None
 
 
 # ------------------------------------------------------------------ registration, links
@@ -601,6 +636,7 @@ async def start_totp(provider: Provider, *, tenant: str, user_id: str) -> dict[s
             )
         secret = pyotp.random_base32()
         user.totp_secret = secret
+        user.totp_last_step = None
         uri = pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name="Socle")
         return {"secret": secret, "otpauth_uri": uri}
 
@@ -615,7 +651,7 @@ async def confirm_totp(provider: Provider, *, tenant: str, user_id: str, code: s
                 code="totp-not-started",
                 title="Conflict",
             )
-        if not pyotp.TOTP(user.totp_secret).verify(code.strip(), valid_window=1):
+        if not accept_totp(user, code):
             raise DomainError(
                 "The code does not match; check the device's clock and type the current code.",
                 status=422,

@@ -92,7 +92,7 @@ class Provider:
     def build(
         cls, settings: IdentitySettings, sessions: async_sessionmaker[AsyncSession]
     ) -> Provider:
-        keys = KeyRing(sessions)
+        keys = KeyRing(sessions, settings.key_encryption())
         return cls(
             settings=settings,
             sessions=sessions,
@@ -156,6 +156,23 @@ async def authenticate_client(
     return client
 
 
+def _assertion_keys(client: Client, alg: str, kid: object) -> list[Any]:
+    """The client's keys that may have signed with ``alg``: a key without ``alg`` serves
+    every algorithm of its type (an RSA key: RS256 and PS256)."""
+    kty = "EC" if alg.startswith("ES") else "RSA"
+    keys: list[Any] = []
+    for jwk in (client.jwks or {}).get("keys", []):
+        if not isinstance(jwk, dict) or jwk.get("kty") != kty or jwk.get("alg", alg) != alg:
+            continue
+        if kid is not None and jwk.get("kid") != kid:
+            continue
+        try:
+            keys.append(jwt.PyJWK(jwk, algorithm=alg).key)
+        except jwt.PyJWTError:
+            continue
+    return keys
+
+
 async def _check_assertion(
     session: AsyncSession, provider: Provider, client: Client, assertion: str
 ) -> None:
@@ -164,22 +181,19 @@ async def _check_assertion(
     refused = InvalidClientError(description="The client assertion is not valid.")
     try:
         header = jwt.get_unverified_header(assertion)
-        keyset = jwt.PyJWKSet.from_dict(client.jwks or {"keys": []})
     except jwt.PyJWTError as exc:
         raise refused from exc
     alg = header.get("alg")
     if alg not in sc.ASSERTION_ALGS:
         raise refused
-    candidates = [
-        k for k in keyset.keys if header.get("kid") in (None, k.key_id) and k.algorithm_name == alg
-    ]
+    candidates = _assertion_keys(client, alg, header.get("kid"))
     base = provider.issuer
     audiences = [base, f"{base}/token", f"{base}/introspect", f"{base}/revoke"]
     for key in candidates:
         try:
             claims = jwt.decode(
                 assertion,
-                key=key.key,
+                key=key,
                 algorithms=[alg],
                 audience=audiences,
                 issuer=client.client_id,

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from pydantic import model_validator
+import base64
+import hashlib
+
+from pydantic import field_validator, model_validator
 
 from socle.config import ServiceSettings
+from socle_identity.sealing import KeyEncryption, parse_kek
 
 DEV_SECRET_KEY = "dev-only-identity-secret-change-me"
+DEV_KEY_ENCRYPTION_KEY = base64.urlsafe_b64encode(
+    hashlib.sha256(b"socle development key-encryption key, never in production").digest()
+).decode()
+"""Seals the signing keys in development when ``SOCLE_KEY_ENCRYPTION_KEY`` is not set."""
 
 
 class IdentitySettings(ServiceSettings):
@@ -43,10 +51,37 @@ class IdentitySettings(ServiceSettings):
     """Mixed into pairwise subject identifiers; never change it once clients use them."""
     cookie_secure: bool = False
     """Mark browser cookies Secure (HTTPS only); production requires it."""
+    key_encryption_key: str = ""
+    """Key-encryption key sealing the private signing keys in the database (32 random bytes,
+    URL-safe base64). Required outside development; development uses a fixed key."""
+    old_key_encryption_key: str = ""
+    """The previous key-encryption key, during a rotation (``rotate-kek``): keys sealed with
+    it are still read, and ``rotate-kek`` re-seals them with the new one."""
+
+    @field_validator("key_encryption_key", "old_key_encryption_key")
+    @classmethod
+    def _well_formed_kek(cls, value: str) -> str:
+        if value:
+            parse_kek(value)
+        return value.strip()
+
+    def key_encryption(self) -> KeyEncryption:
+        current = parse_kek(self.key_encryption_key or DEV_KEY_ENCRYPTION_KEY)
+        previous = parse_kek(self.old_key_encryption_key) if self.old_key_encryption_key else None
+        return KeyEncryption(current=current, previous=previous)
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> IdentitySettings:
+        if self.environment != "development" and not self.key_encryption_key:
+            raise ValueError(
+                "SOCLE_KEY_ENCRYPTION_KEY must be set outside development (32 random bytes, "
+                "URL-safe base64): it encrypts the signing keys in the database"
+            )
         if self.environment == "production":
+            if self.key_encryption_key == DEV_KEY_ENCRYPTION_KEY:
+                raise ValueError(
+                    "SOCLE_KEY_ENCRYPTION_KEY: the development key is refused in production"
+                )
             if self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 32:
                 raise ValueError(
                     "SOCLE_SECRET_KEY must be set to a random value of 32+ characters in production"

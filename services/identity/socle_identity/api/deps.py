@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from urllib.parse import unquote_plus
 
 import jwt
+from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.base import OAuth2Error
 from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestError
 from fastapi import Depends, Request
@@ -80,12 +81,16 @@ def client_auth(request: Request, form: dict[str, str]) -> dict[str, str | None]
     return {"client_id": form.get("client_id"), "client_secret": None, "method": "none"}
 
 
-def oauth_error_response(exc: OAuth2Error) -> Response:
+def oauth_error_response(exc: OAuth2Error, issuer: str | None = None) -> Response:
     """An OAuth error as RFC 6749 names it: a redirect back to the client once its
-    redirect URI is trusted, otherwise JSON ``{error, error_description}``."""
+    redirect URI is trusted (carrying ``iss``, RFC 9207), otherwise JSON
+    ``{error, error_description}``."""
     if exc.redirect_uri:
-        _, _, headers = exc()
-        return RedirectResponse(dict(headers)["Location"], status_code=302)
+        params = list(exc.get_body())
+        if issuer:
+            params.append(("iss", issuer))
+        location = add_params_to_uri(exc.redirect_uri, params)
+        return RedirectResponse(location, status_code=302, headers={"Cache-Control": "no-store"})
     body: dict[str, Any] = dict(exc.get_body())
     headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
     headers.update(NO_STORE)

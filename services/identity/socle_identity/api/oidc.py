@@ -87,7 +87,9 @@ async def discovery(p: ProviderDep) -> dict[str, Any]:
         "introspection_endpoint_auth_methods_supported": [
             m for m in sc.AUTH_METHODS if m != "none"
         ],
+        "introspection_endpoint_auth_signing_alg_values_supported": list(sc.ASSERTION_ALGS),
         "revocation_endpoint_auth_methods_supported": list(sc.AUTH_METHODS),
+        "revocation_endpoint_auth_signing_alg_values_supported": list(sc.ASSERTION_ALGS),
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": [
             "sub",

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from socle.problems import DomainError
-from socle_identity import federation, login
+from socle_identity import federation, login, logout
 from socle_identity.api.deps import ProviderDep, form_fields
 from socle_identity.i18n import LOCALES, Translator, pick
 from socle_identity.models import Client
@@ -109,7 +109,7 @@ def csrf_ok(request: Request, form: dict[str, str]) -> bool:
     return bool(cookie) and hmac.compare_digest(cookie.encode(), sent.encode())
 
 
-def _redirect(p: Provider, outcome: login.Outcome) -> Response:
+def redirect_to(p: Provider, outcome: login.Outcome) -> Response:
     response = RedirectResponse(outcome.redirect, status_code=303)
     response.headers["Cache-Control"] = "no-store"
     if outcome.session_token:
@@ -117,7 +117,7 @@ def _redirect(p: Provider, outcome: login.Outcome) -> Response:
     return response
 
 
-async def _login_page(
+async def login_page(
     request: Request,
     p: Provider,
     auth: login.AuthRequest,
@@ -169,8 +169,8 @@ async def _authorize(request: Request, p: Provider, given: dict[str, str]) -> Re
     except login.PageError as exc:
         return page_error(request, p, exc)
     if outcome is not None:
-        return _redirect(p, outcome)
-    return await _login_page(request, p, auth, client.name, client.tenant)
+        return redirect_to(p, outcome)
+    return await login_page(request, p, auth, client.name, client.tenant)
 
 
 @router.post("/login", summary="Login form (password)", responses={200: HTML})
@@ -189,7 +189,7 @@ async def login_post(request: Request, p: ProviderDep) -> Response:
     except login.LoginRefused as exc:
         async with p.sessions() as session:
             client = await session.get(Client, auth.client_id)
-        return await _login_page(
+        return await login_page(
             request,
             p,
             auth,
@@ -201,7 +201,7 @@ async def login_post(request: Request, p: ProviderDep) -> Response:
         )
     if isinstance(result, str):
         return render(request, p, "totp.html", "totp_title", action="/login/totp", pending=result)
-    return _redirect(p, result)
+    return redirect_to(p, result)
 
 
 @router.post("/login/totp", summary="Login form (second factor)", responses={200: HTML})
@@ -225,27 +225,45 @@ async def login_totp(request: Request, p: ProviderDep) -> Response:
             pending=form.get("pending", ""),
             error=t(exc.reason, minutes=exc.minutes),
         )
-    return _redirect(p, outcome)
+    return redirect_to(p, outcome)
 
 
-async def _logout(request: Request, p: Provider, params: dict[str, str]) -> Response:
+async def _logout(
+    request: Request, p: Provider, params: dict[str, str], *, confirmed: bool = False
+) -> Response:
+    """Log out at once when the application proved who is logging out (``id_token_hint``);
+    otherwise the person confirms on a page (the ``confirm`` form, CSRF-protected)."""
+    cookie = request.cookies.get(SESSION_COOKIE)
     try:
-        target = await login.logout(
+        checked = await logout.check(
             p,
-            request.cookies.get(SESSION_COOKIE),
-            id_token_hint=params.get("id_token_hint"),
+            cookie,
+            id_token_hint=None if confirmed else params.get("id_token_hint"),
             client_id=params.get("client_id"),
             post_logout_redirect_uri=params.get("post_logout_redirect_uri"),
             state=params.get("state"),
         )
     except login.PageError as exc:
-        response: Response = page_error(request, p, exc)
-    else:
-        response = (
-            RedirectResponse(target, status_code=303)
-            if target
-            else message(request, p, "logged_out")
+        return page_error(request, p, exc)
+    if confirmed and not csrf_ok(request, params):
+        return message(request, p, "csrf", status=403)
+    if checked.confirm and not confirmed:
+        return render(
+            request,
+            p,
+            "logout.html",
+            "logout_title",
+            action="/logout",
+            client_id=checked.client_id or "",
+            post_logout_redirect_uri=params.get("post_logout_redirect_uri", ""),
+            state=params.get("state", ""),
         )
+    await logout.end_session(p, cookie)
+    response: Response = (
+        RedirectResponse(checked.target, status_code=303)
+        if checked.target
+        else message(request, p, "logged_out")
+    )
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 
@@ -255,9 +273,10 @@ async def logout_get(request: Request, p: ProviderDep) -> Response:
     return await _logout(request, p, dict(request.query_params))
 
 
-@router.post("/logout", summary="RP-initiated logout (form)", responses={200: HTML})
+@router.post("/logout", summary="RP-initiated logout (form, or the confirmation)")
 async def logout_post(request: Request, p: ProviderDep) -> Response:
-    return await _logout(request, p, await form_fields(request))
+    form = await form_fields(request)
+    return await _logout(request, p, form, confirmed="confirm" in form)
 
 
 def _register_page(
@@ -399,6 +418,6 @@ async def federation_callback(request: Request, p: ProviderDep) -> Response:
     except login.PageError as exc:
         response: Response = page_error(request, p, exc)
     else:
-        response = _redirect(p, outcome)
+        response = redirect_to(p, outcome)
     response.delete_cookie(FEDERATION_COOKIE, path="/")
     return response
