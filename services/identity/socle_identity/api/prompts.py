@@ -8,7 +8,7 @@ from fastapi.responses import Response
 from socle_identity import login, prompts
 from socle_identity.api.deps import ProviderDep, form_fields
 from socle_identity.api.web import (
-    HTML,
+    PAGE,
     SESSION_COOKIE,
     csrf_ok,
     login_page,
@@ -22,7 +22,7 @@ from socle_identity.i18n import scope_label
 router = APIRouter(tags=["pages"])
 
 
-@router.get("/consent", summary="Consent page", responses={200: HTML})
+@router.get("/consent", summary="Consent page", responses=PAGE)
 async def consent_get(request: Request, p: ProviderDep) -> Response:
     token = request.query_params.get("request", "")
     try:
@@ -43,7 +43,7 @@ async def consent_get(request: Request, p: ProviderDep) -> Response:
     )
 
 
-@router.post("/consent", summary="Consent page (the person's answer)", responses={200: HTML})
+@router.post("/consent", summary="Consent page (the person's answer)", responses=PAGE)
 async def consent_post(request: Request, p: ProviderDep) -> Response:
     form = await form_fields(request)
     if not csrf_ok(request, form):
@@ -60,7 +60,7 @@ async def consent_post(request: Request, p: ProviderDep) -> Response:
     return redirect_to(p, outcome)
 
 
-@router.get("/select-account", summary="Account selection page", responses={200: HTML})
+@router.get("/select-account", summary="Account selection page", responses=PAGE)
 async def select_get(request: Request, p: ProviderDep) -> Response:
     token = request.query_params.get("request", "")
     try:
@@ -81,7 +81,7 @@ async def select_get(request: Request, p: ProviderDep) -> Response:
 
 
 @router.post(
-    "/select-account", summary="Account selection page (the person's choice)", responses={200: HTML}
+    "/select-account", summary="Account selection page (the person's choice)", responses=PAGE
 )
 async def select_post(request: Request, p: ProviderDep) -> Response:
     form = await form_fields(request)

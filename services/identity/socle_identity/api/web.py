@@ -26,6 +26,18 @@ CSRF_COOKIE = "socle_csrf"
 SESSION_COOKIE = "socle_session"
 LANG_COOKIE = "socle_lang"
 HTML: dict[str, Any] = {"description": "An HTML page", "content": {"text/html": {}}}
+PAGE: dict[int | str, dict[str, Any]] = {
+    200: HTML,
+    303: {"description": "On to the next page (or back to the application)"},
+    400: {"description": "The request cannot be served: a page saying why", **HTML},
+    403: {"description": "The form's CSRF token is missing or stale: a page saying so", **HTML},
+}
+"""What a page of identity answers: a page, a redirect, or a page that explains an error."""
+LOGIN_PAGE: dict[int | str, dict[str, Any]] = {
+    **PAGE,
+    401: {"description": "Wrong credentials: the form again, saying so", **HTML},
+    429: {"description": "Too many failures: the account is locked for a while", **HTML},
+}
 
 _templates = Environment(
     loader=FileSystemLoader(Path(__file__).resolve().parent.parent / "templates"),
@@ -150,12 +162,12 @@ async def login_page(
     )
 
 
-@router.get("/authorize", summary="Authorization endpoint (login page)", responses={200: HTML})
+@router.get("/authorize", summary="Authorization endpoint (login page)", responses=PAGE)
 async def authorize(request: Request, p: ProviderDep) -> Response:
     return await _authorize(request, p, dict(request.query_params))
 
 
-@router.post("/authorize", summary="Authorization endpoint (form post)", responses={200: HTML})
+@router.post("/authorize", summary="Authorization endpoint (form post)", responses=PAGE)
 async def authorize_post(request: Request, p: ProviderDep) -> Response:
     return await _authorize(request, p, await form_fields(request))
 
@@ -173,7 +185,7 @@ async def _authorize(request: Request, p: Provider, given: dict[str, str]) -> Re
     return await login_page(request, p, auth, client.name, client.tenant)
 
 
-@router.post("/login", summary="Login form (password)", responses={200: HTML})
+@router.post("/login", summary="Login form (password)", responses=LOGIN_PAGE)
 async def login_post(request: Request, p: ProviderDep) -> Response:
     form = await form_fields(request)
     t = Translator(pick(request, p.settings.default_locale))
@@ -204,7 +216,7 @@ async def login_post(request: Request, p: ProviderDep) -> Response:
     return redirect_to(p, result)
 
 
-@router.post("/login/totp", summary="Login form (second factor)", responses={200: HTML})
+@router.post("/login/totp", summary="Login form (second factor)", responses=LOGIN_PAGE)
 async def login_totp(request: Request, p: ProviderDep) -> Response:
     form = await form_fields(request)
     t = Translator(pick(request, p.settings.default_locale))
@@ -268,12 +280,12 @@ async def _logout(
     return response
 
 
-@router.get("/logout", summary="RP-initiated logout", responses={200: HTML})
+@router.get("/logout", summary="RP-initiated logout", responses=PAGE)
 async def logout_get(request: Request, p: ProviderDep) -> Response:
     return await _logout(request, p, dict(request.query_params))
 
 
-@router.post("/logout", summary="RP-initiated logout (form, or the confirmation)")
+@router.post("/logout", summary="RP-initiated logout (form, or the confirmation)", responses=PAGE)
 async def logout_post(request: Request, p: ProviderDep) -> Response:
     form = await form_fields(request)
     return await _logout(request, p, form, confirmed="confirm" in form)
@@ -304,12 +316,12 @@ def _register_page(
     )
 
 
-@router.get("/register", summary="Citizen self-registration", responses={200: HTML})
+@router.get("/register", summary="Citizen self-registration", responses=PAGE)
 async def register_get(request: Request, p: ProviderDep, client_id: str = "") -> Response:
     return _register_page(request, p, client_id)
 
 
-@router.post("/register", summary="Citizen self-registration (form)", responses={200: HTML})
+@router.post("/register", summary="Citizen self-registration (form)", responses=PAGE)
 async def register_post(request: Request, p: ProviderDep) -> Response:
     form = await form_fields(request)
     if not csrf_ok(request, form):
@@ -335,21 +347,21 @@ async def register_post(request: Request, p: ProviderDep) -> Response:
     return message(request, p, "check_email")
 
 
-@router.get("/verify-email", summary="E-mail verification link", responses={200: HTML})
+@router.get("/verify-email", summary="E-mail verification link", responses=PAGE)
 async def verify_email(request: Request, p: ProviderDep, token: str = "") -> Response:
     if await login.verify_email(p, token):
         return message(request, p, "email_verified")
     return message(request, p, "link_invalid", status=400)
 
 
-@router.get("/password-reset", summary="Ask for a password reset link", responses={200: HTML})
+@router.get("/password-reset", summary="Ask for a password reset link", responses=PAGE)
 async def reset_get(request: Request, p: ProviderDep, client_id: str = "") -> Response:
     return render(
         request, p, "reset.html", "reset_title", action="/password-reset", client_id=client_id
     )
 
 
-@router.post("/password-reset", summary="Ask for a password reset link (form)")
+@router.post("/password-reset", summary="Ask for a password reset link (form)", responses=PAGE)
 async def reset_post(request: Request, p: ProviderDep) -> Response:
     form = await form_fields(request)
     if not csrf_ok(request, form):
@@ -364,14 +376,14 @@ async def reset_post(request: Request, p: ProviderDep) -> Response:
     return message(request, p, "reset_sent")
 
 
-@router.get("/password-reset/confirm", summary="Choose a new password", responses={200: HTML})
+@router.get("/password-reset/confirm", summary="Choose a new password", responses=PAGE)
 async def reset_confirm_get(request: Request, p: ProviderDep, token: str = "") -> Response:
     return render(
         request, p, "reset.html", "reset_title", action="/password-reset/confirm", token=token
     )
 
 
-@router.post("/password-reset/confirm", summary="Choose a new password (form)")
+@router.post("/password-reset/confirm", summary="Choose a new password (form)", responses=PAGE)
 async def reset_confirm_post(request: Request, p: ProviderDep) -> Response:
     form = await form_fields(request)
     if not csrf_ok(request, form):
@@ -398,7 +410,9 @@ async def reset_confirm_post(request: Request, p: ProviderDep) -> Response:
 FEDERATION_COOKIE = "socle_federation"
 
 
-@router.get("/federation/start", summary="Log in through the tenant's upstream provider")
+@router.get(
+    "/federation/start", summary="Log in through the tenant's upstream provider", responses=PAGE
+)
 async def federation_start(request: Request, p: ProviderDep) -> Response:
     try:
         target, cookie = await federation.start(p, request.query_params.get("request", ""))
@@ -409,7 +423,7 @@ async def federation_start(request: Request, p: ProviderDep) -> Response:
     return response
 
 
-@router.get("/federation/callback", summary="Return from the upstream provider")
+@router.get("/federation/callback", summary="Return from the upstream provider", responses=PAGE)
 async def federation_callback(request: Request, p: ProviderDep) -> Response:
     try:
         outcome = await federation.finish(
