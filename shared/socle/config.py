@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TypeVar
 
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 S = TypeVar("S", bound="ServiceSettings")
@@ -32,6 +32,21 @@ class ServiceSettings(BaseSettings):
     """How far back a starting process reads identity's ``token.revoked`` events; at least
     the longest access-token lifetime."""
     log_level: str = "INFO"
+    db_pool_size: int = Field(default=10, ge=1)
+    """Connections each process keeps open to its database."""
+    db_max_overflow: int = Field(default=10, ge=0)
+    """Extra connections a process may open under load, closed when idle. Per process at
+    most ``db_pool_size + db_max_overflow``: with N replicas of M services sharing one
+    PostgreSQL, keep ``N * M * (pool + overflow)`` under its ``max_connections``."""
+    db_pool_timeout: float = Field(default=3.0, gt=0)
+    """Seconds a request waits for a free connection before answering 503 with Retry-After."""
+    max_requests_in_flight: int = Field(default=200, ge=1)
+    """Requests a process serves at once; more are answered 503 with Retry-After at once,
+    so latency stays bounded under overload (health and metrics are never refused)."""
+    keepalive_seconds: int = Field(default=75, ge=1)
+    """Seconds an idle HTTP connection is kept: longer than clients' and load balancers'."""
+    shutdown_grace_seconds: int = Field(default=20, ge=1)
+    """Seconds given to requests in flight when the process is asked to stop."""
 
     @property
     def resolved_jwks_url(self) -> str:

@@ -107,8 +107,24 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An async engine for PostgreSQL (asyncpg) or SQLite (aiosqlite)."""
+def create_engine(
+    url: str,
+    *,
+    pool_size: int | None = None,
+    max_overflow: int | None = None,
+    pool_timeout: float | None = None,
+    **kwargs: Any,
+) -> AsyncEngine:
+    """An async engine for PostgreSQL (asyncpg) or SQLite (aiosqlite); the pool bounds are
+    SQLAlchemy's defaults unless given."""
+    in_memory = is_sqlite(url) and make_url(url).database in (None, "", ":memory:")
+    for key, value in (
+        ("pool_size", pool_size),
+        ("max_overflow", max_overflow),
+        ("pool_timeout", pool_timeout),
+    ):
+        if value is not None and not in_memory:  # one shared connection: no pool to size
+            kwargs[key] = value
     if is_sqlite(url):
         db_path = make_url(url).database
         if db_path and db_path != ":memory:":

@@ -20,6 +20,7 @@ from socle.config import ServiceSettings
 from socle.db import create_engine
 from socle.openapi import complete as complete_openapi
 from socle.outbox import PENDING_FLAG, OutboxRelay
+from socle.overload import InFlightLimit
 from socle.problems import PROBLEM_JSON, install_problem_handlers
 from socle.revocation import REVOCATION_SUBJECT, DenyList
 from socle.telemetry import Metrics, configure_logging, configure_tracing, instrument_app
@@ -94,7 +95,12 @@ def create_service_app(
     """Build a Socle service application; nothing connects until its lifespan starts."""
     configure_logging(name, settings.log_level)
     configure_tracing(name)
-    engine = create_engine(settings.database_url)
+    engine = create_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout,
+    )
     holder: dict[str, OutboxRelay] = {}
     sessions = _sessionmaker_waking(engine, lambda: holder.get("relay"))
     audience = settings.audience or f"socle-{name}"
@@ -143,6 +149,7 @@ def create_service_app(
         title=f"Socle {name}", version=version, description=description, lifespan=lifespan
     )
     install_problem_handlers(app)
+    app.add_middleware(InFlightLimit, limit=settings.max_requests_in_flight)
     Metrics(name).install(app)
     instrument_app(app, engine)
 

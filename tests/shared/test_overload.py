@@ -1,0 +1,94 @@
+"""Overload behaves: beyond the bound of requests in flight, or when no database connection
+frees up in time, the answer is 503 with Retry-After at once, never a 500 or a long wait."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from fastapi import APIRouter, FastAPI
+from sqlalchemy import text
+
+from socle.config import ServiceSettings
+from socle.overload import InFlightLimit
+from socle.problems import PROBLEM_JSON, install_problem_handlers
+from socle.service import RuntimeDep, create_service_app
+from socle.testing import running
+
+
+async def test_requests_beyond_the_bound_are_refused_at_once():
+    release = asyncio.Event()
+    app = FastAPI()
+    install_problem_handlers(app)
+    app.add_middleware(InFlightLimit, limit=2)
+
+    @app.get("/v1/slow")
+    async def slow() -> dict[str, str]:
+        await release.wait()
+        return {"status": "done"}
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        held = [asyncio.create_task(client.get("/v1/slow")) for _ in range(2)]
+        while _in_flight(app) < 2:
+            await asyncio.sleep(0.01)
+        refused = await client.get("/v1/slow")
+        assert refused.status_code == 503
+        assert refused.headers["content-type"] == PROBLEM_JSON
+        assert refused.headers["retry-after"] == "1"
+        assert (await client.get("/healthz")).status_code == 200  # probes are always served
+        release.set()
+        assert [r.status_code for r in await asyncio.gather(*held)] == [200, 200]
+        assert (await client.get("/v1/slow")).status_code == 200
+
+
+def _in_flight(app: FastAPI) -> int:
+    layer = app.middleware_stack
+    while layer is not None and not isinstance(layer, InFlightLimit):
+        layer = getattr(layer, "app", None)
+    return layer.in_flight if isinstance(layer, InFlightLimit) else 0
+
+
+async def test_a_request_that_gets_no_connection_in_time_is_503(
+    migrated_database, nats_server, issuer
+):
+    release = asyncio.Event()
+    holding = asyncio.Event()
+    router = APIRouter()
+
+    @router.get("/v1/hold")
+    async def hold(runtime: RuntimeDep) -> dict[str, int]:
+        async with runtime.engine.connect() as conn:
+            holding.set()
+            await release.wait()
+            return {"n": (await conn.execute(text("SELECT 1"))).scalar_one()}
+
+    @router.get("/v1/quick")
+    async def quick(runtime: RuntimeDep) -> dict[str, int]:
+        async with runtime.engine.connect() as conn:
+            return {"n": (await conn.execute(text("SELECT 1"))).scalar_one()}
+
+    settings = ServiceSettings(
+        database_url=migrated_database("procedures"),
+        nats_url=nats_server.url,
+        issuer=issuer.issuer,
+        jwks_url=issuer.jwks_url,
+        db_pool_size=1,
+        db_max_overflow=0,
+        db_pool_timeout=0.5,
+    )
+    app = create_service_app(name="pooltest", settings=settings, routers=[router])
+    async with running(app) as client:
+        held = asyncio.create_task(client.get("/v1/hold"))
+        await holding.wait()
+        refused = await client.get("/v1/quick")
+        assert refused.status_code == 503
+        assert refused.headers["content-type"] == PROBLEM_JSON
+        assert refused.headers["retry-after"] == "2"
+        release.set()
+        assert (await held).status_code == 200
+        assert (await client.get("/v1/quick")).status_code == 200
