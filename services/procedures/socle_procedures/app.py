@@ -10,14 +10,37 @@ from fastapi import FastAPI
 from socle.bus import ConsumerSpec
 from socle.inbox import exactly_once
 from socle.service import Runtime, create_service_app
+from socle.web import ASSETS_PATH, assets_router
 from socle_procedures.api import procedures, requests
 from socle_procedures.charging import Charging, payment_consumer
 from socle_procedures.payment_client import PaymentClient
+from socle_procedures.portal import auth, pages
+from socle_procedures.portal.context import Portal
+from socle_procedures.portal.oidc import OidcClient
 from socle_procedures.settings import ProceduresSettings
 
 #: Routes a browser calls without an access token: the citizen portal (its own login
 #: session, CSRF on every form) and its stylesheet.
-PUBLIC_ROUTES: frozenset[str] = frozenset()
+PUBLIC_ROUTES: frozenset[str] = frozenset(
+    {
+        "/",
+        "/procedures/{slug}",
+        "/procedures/{slug}/start",
+        "/requests/{request_id}",
+        "/requests/{request_id}/steps/{step_id}",
+        "/requests/{request_id}/check",
+        "/requests/{request_id}/pay",
+        "/requests/{request_id}/payment-return",
+        "/requests/{request_id}/submit",
+        "/my-requests",
+        "/auth/login",
+        "/auth/callback",
+        "/auth/logout",
+        "/logged-out",
+        "/lang/{code}",
+        ASSETS_PATH + "/socle.css",
+    }
+)
 
 PAYMENT_OUTCOMES = ("payment.succeeded", "payment.failed", "payment.expired", "payment.cancelled")
 
@@ -26,6 +49,7 @@ def create_app(
     settings: ProceduresSettings | None = None,
     *,
     payment_transport: httpx.AsyncBaseTransport | None = None,
+    identity_transport: httpx.AsyncBaseTransport | None = None,
 ) -> FastAPI:
     """Build the procedures service; ``payment_transport`` reaches payment in-process (tests)."""
     settings = settings or ProceduresSettings()
@@ -39,11 +63,22 @@ def create_app(
         runtime.extras["charging"] = Charging(
             client=client, sessions=runtime.sessions, public_url=settings.public_url
         )
+        oidc = OidcClient(
+            settings.issuer,
+            settings.portal_client_id,
+            settings.portal_client_secret,
+            f"{settings.public_url.rstrip('/')}/auth/callback",
+            transport=identity_transport,
+        )
+        runtime.extras["portal"] = Portal.build(settings, oidc)
 
     async def stop(runtime: Runtime) -> None:
         charging: Charging | None = runtime.extras.get("charging")
         if charging is not None:
             await charging.client.close()
+        portal: Portal | None = runtime.extras.get("portal")
+        if portal is not None:
+            await portal.oidc.close()
 
     def consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
         return [
@@ -59,7 +94,7 @@ def create_app(
     return create_service_app(
         name="procedures",
         settings=settings,
-        routers=[procedures.router, requests.router],
+        routers=[procedures.router, requests.router, auth.router, pages.router, assets_router()],
         description="Procedures a commune declares, requests citizens make, and the citizen "
         "portal.",
         consumers=consumers,
