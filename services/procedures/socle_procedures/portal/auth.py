@@ -46,6 +46,7 @@ async def current_page(request: Request, session: SessionDep) -> Page:
     except InvalidToken:
         return page
     page.session = found
+    page.csrf, page.access_token, page.claims = found.csrf, found.access_token, dict(found.claims)
     return page
 
 
@@ -125,7 +126,7 @@ async def logout(
     page = await current_page(request, session)
     if page.session is None:
         return RedirectResponse("/logged-out", status_code=303)
-    if not sessions.csrf_ok(page.session, csrf_token):
+    if not sessions.csrf_ok(page.csrf, csrf_token):
         return page.message(page.t["csrf"], status=403)
     async with session.begin():
         closed = await sessions.close(session, request.cookies.get(sessions.SESSION_COOKIE))

@@ -74,14 +74,21 @@ class Page:
     lang: str
     session: PortalSession | None = None
     principal: Principal | None = None
+    csrf: str = ""
+    access_token: str = ""
+    claims: dict[str, Any] | None = None
+    """Copied from the session when the page starts: a rolled-back use case expires rows."""
 
     @property
     def t(self) -> dict[str, str]:
         return TEXTS[self.lang]
 
     def render(
-        self, name: str, title: str, status: int = 200, form_action: str = "'self'", **values: Any
+        self, name: str, title: str, status: int = 200, form_action: str = "", **values: Any
     ) -> HTMLResponse:
+        # Logging out answers with a redirect to identity: form-action must allow it.
+        issuer = urlsplit(self.portal.settings.issuer)
+        form_action = f"'self' {issuer.scheme}://{issuer.netloc} {form_action}".strip()
         here = self.request.url.path
         nav = [("/", self.t["home"])]
         if self.session is not None:
@@ -94,7 +101,7 @@ class Page:
             "page_title": title,
             "nav": nav,
             "logged_in": self.session is not None,
-            "csrf": self.session.csrf if self.session else "",
+            "csrf": self.csrf,
             "lang_url": lambda code: f"/lang/{code}?next={quote(here)}",
             **values,
         }

@@ -70,7 +70,7 @@ async def _form(page: Page) -> Any:
 def _csrf_failed(page: Page, form: Any) -> Response | None:
     if page.session is None:
         return to_login(page.request)
-    if not sessions.csrf_ok(page.session, str(form.get("csrf_token", ""))):
+    if not sessions.csrf_ok(page.csrf, str(form.get("csrf_token", ""))):
         return page.message(page.t["csrf"], status=403, link=page.request.url.path)
     return None
 
@@ -86,7 +86,7 @@ async def start(slug: str, page: PageDep, session: SessionDep) -> Response:
     try:
         async with session.begin():
             loaded = await requests.create(
-                session, page.principal, slug, locale=page.lang, claims=page.session.claims
+                session, page.principal, slug, locale=page.lang, claims=page.claims
             )
     except DomainError as exc:
         return page.problem(exc)
@@ -158,6 +158,8 @@ async def save_step(request_id: str, step_id: str, page: PageDep, session: Sessi
         async with session.begin():
             loaded = await requests.save_step(session, page.principal, request_id, step_id, raw)
     except InvalidAnswers:
+        async with session.begin():  # the failed transaction expired what it had loaded
+            loaded = await requests.load(session, page.principal, request_id)
         _, found = check_step(step, raw, loaded.request.answers, utcnow().date())
         labels = {f["id"]: localized(f["label"], page.lang) for f in step["fields"]}
         errors = {e.field: message(e, labels[e.field], page.lang) for e in found}
@@ -233,7 +235,7 @@ async def _check_page(
         "check.html",
         page.t["check"],
         status=status,
-        form_action=f"'self' {_payment_origin(request.payment_next_url or payment_site)}",
+        form_action=_payment_origin(request.payment_next_url or payment_site),
         document=definition,
         summary=summary,
         request_id=request_id,
@@ -264,7 +266,7 @@ async def pay(request_id: str, page: PageDep, session: SessionDep) -> Response:
     assert page.principal is not None and page.session is not None
     charging = page.request.app.state.runtime.extras["charging"]
     try:
-        request = await charging.start(page.principal, page.session.access_token, request_id)
+        request = await charging.start(page.principal, page.access_token, request_id)
     except DomainError as exc:
         return page.problem(exc)
     if request.payment_next_url:
@@ -278,7 +280,7 @@ async def payment_return(request_id: str, page: PageDep, session: SessionDep) ->
         return to_login(page.request)
     charging = page.request.app.state.runtime.extras["charging"]
     try:
-        request = await charging.refresh(page.principal, page.session.access_token, request_id)
+        request = await charging.refresh(page.principal, page.access_token, request_id)
     except DomainError as exc:
         return page.problem(exc)
     if request.payment_status in ("failed", "expired", "cancelled"):

@@ -151,5 +151,5 @@ def set_session_cookie(response: Response, session_id: str, ttl: int, secure: bo
     )
 
 
-def csrf_ok(portal_session: PortalSession, token: str | None) -> bool:
-    return bool(token) and hmac.compare_digest(portal_session.csrf, token or "")
+def csrf_ok(expected: str, token: str | None) -> bool:
+    return bool(expected and token) and hmac.compare_digest(expected, token or "")
