@@ -37,6 +37,19 @@ S3_ACCESS_KEY = "socle-dev"
 S3_SECRET_KEY = "socle-dev-secret-key"  # local SeaweedFS only
 COLOURS = ["36", "32", "33", "35", "34", "31", "96", "92"]
 START_ORDER = ["identity", "payment", "storage", "notify", "procedures"]
+EXAMPLES = ROOT / "services" / "procedures" / "examples"
+PORTAL_CLIENT = "demo-portal"
+PORTAL_SCOPES = [
+    "openid",
+    "email",
+    "profile",
+    "procedures:read",
+    "procedures:write",
+    "payments:read",
+    "payments:write",
+    "documents:read",
+    "documents:write",
+]
 
 
 def say(message: str) -> None:
@@ -130,8 +143,69 @@ class Launcher:
             )
         say("database migrations applied")
 
-    def start_services(self) -> None:
+    def portal_client(self) -> dict[str, str]:
+        """The citizen portal's confidential client at identity (kept across runs)."""
+        saved = VAR / "portal-client.json"
+        if saved.exists():
+            return json.loads(saved.read_text())  # type: ignore[no-any-return]
+        portal = f"http://localhost:{PORTS['procedures']}"
+        args = [
+            sys.executable,
+            "-m",
+            "socle_identity",
+            "create-client",
+            "--tenant",
+            "demo",
+            "--name",
+            "Guichet en ligne",
+            "--client-id",
+            PORTAL_CLIENT,
+            "--redirect-uri",
+            f"{portal}/auth/callback",
+            "--post-logout-redirect-uri",
+            f"{portal}/logged-out",
+            "--grant",
+            "authorization_code",
+            "--grant",
+            "refresh_token",
+        ]
+        for scope in PORTAL_SCOPES:
+            args += ["--scope", scope]
+        done = subprocess.run(
+            args, env=service_env("identity"), cwd=ROOT, check=True, capture_output=True, text=True
+        )
+        client: dict[str, str] = json.loads(done.stdout)
+        saved.write_text(json.dumps(client) + "\n")
+        saved.chmod(0o600)
+        return client
+
+    def publish_examples(self) -> None:
+        """The example procedures, published for tenant demo (unchanged ones are kept)."""
+        for path in sorted(EXAMPLES.glob("*.yaml")):
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "socle_procedures",
+                    "publish",
+                    str(path),
+                    "--tenant",
+                    "demo",
+                ],
+                env=service_env("procedures"),
+                cwd=ROOT,
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+        say("example procedures published for tenant demo")
+
+    def start_services(self, portal: dict[str, str]) -> None:
         for name in START_ORDER:
+            env = service_env(name)
+            if name == "procedures":
+                env["SOCLE_PORTAL_CLIENT_ID"] = portal["client_id"]
+                env["SOCLE_PORTAL_CLIENT_SECRET"] = portal["client_secret"]
+                env["SOCLE_PORTAL_TENANT"] = "demo"
             self.spawn(
                 name,
                 [
@@ -144,7 +218,7 @@ class Launcher:
                     "--port",
                     str(PORTS[name]),
                 ],
-                service_env(name),
+                env,
             )
 
     def wait_healthy(self, timeout: float = 120.0) -> None:
@@ -213,9 +287,11 @@ def main() -> int:
     try:
         launcher.start_infra()
         launcher.migrate()
-        launcher.start_services()
-        launcher.wait_healthy()
         credentials = launcher.seed()
+        portal = launcher.portal_client()
+        launcher.publish_examples()
+        launcher.start_services(portal)
+        launcher.wait_healthy()
         say("demo tenant, client and accounts written to var/dev-credentials.json")
         say(json.dumps(credentials, indent=2))
         say("Socle is running:")

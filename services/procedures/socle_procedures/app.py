@@ -1,16 +1,103 @@
 """Application factory of the procedures service."""
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import httpx
 from fastapi import FastAPI
 
-from socle.service import create_service_app
+from socle.bus import ConsumerSpec
+from socle.inbox import exactly_once
+from socle.service import Runtime, create_service_app
+from socle.web import ASSETS_PATH, assets_router
+from socle_procedures.api import procedures, requests
+from socle_procedures.charging import Charging, payment_consumer
+from socle_procedures.payment_client import PaymentClient
+from socle_procedures.portal import auth, pages
+from socle_procedures.portal.context import Portal
+from socle_procedures.portal.oidc import OidcClient
 from socle_procedures.settings import ProceduresSettings
 
+#: Routes a browser calls without an access token: the citizen portal (its own login
+#: session, CSRF on every form) and its stylesheet.
+PUBLIC_ROUTES: frozenset[str] = frozenset(
+    {
+        "/",
+        "/procedures/{slug}",
+        "/procedures/{slug}/start",
+        "/requests/{request_id}",
+        "/requests/{request_id}/steps/{step_id}",
+        "/requests/{request_id}/check",
+        "/requests/{request_id}/pay",
+        "/requests/{request_id}/payment-return",
+        "/requests/{request_id}/submit",
+        "/my-requests",
+        "/auth/login",
+        "/auth/callback",
+        "/auth/logout",
+        "/logged-out",
+        "/lang/{code}",
+        ASSETS_PATH + "/socle.css",
+    }
+)
 
-def create_app(settings: ProceduresSettings | None = None) -> FastAPI:
+PAYMENT_OUTCOMES = ("payment.succeeded", "payment.failed", "payment.expired", "payment.cancelled")
+
+
+def create_app(
+    settings: ProceduresSettings | None = None,
+    *,
+    payment_transport: httpx.AsyncBaseTransport | None = None,
+    identity_transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    """Build the procedures service; ``payment_transport`` reaches payment in-process (tests)."""
     settings = settings or ProceduresSettings()
+
+    async def start(runtime: Runtime) -> None:
+        client = PaymentClient(
+            settings.payment_url,
+            timeout=settings.payment_timeout_seconds,
+            transport=payment_transport,
+        )
+        runtime.extras["charging"] = Charging(
+            client=client, sessions=runtime.sessions, public_url=settings.public_url
+        )
+        oidc = OidcClient(
+            settings.issuer,
+            settings.portal_client_id,
+            settings.portal_client_secret,
+            f"{settings.public_url.rstrip('/')}/auth/callback",
+            transport=identity_transport,
+        )
+        runtime.extras["portal"] = Portal.build(settings, oidc)
+
+    async def stop(runtime: Runtime) -> None:
+        charging: Charging | None = runtime.extras.get("charging")
+        if charging is not None:
+            await charging.client.close()
+        portal: Portal | None = runtime.extras.get("portal")
+        if portal is not None:
+            await portal.oidc.close()
+
+    def consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
+        return [
+            ConsumerSpec(
+                durable="procedures-payment-outcomes",
+                subjects=[f"socle.*.{t}" for t in PAYMENT_OUTCOMES],
+                handler=exactly_once(
+                    runtime.sessions, "procedures-payments", payment_consumer(runtime.sessions)
+                ),
+            )
+        ]
+
     return create_service_app(
         name="procedures",
         settings=settings,
-        routers=[],
-        description="Procedures a commune declares from Socle's parts, and the citizen portal.",
+        routers=[procedures.router, requests.router, auth.router, pages.router, assets_router()],
+        description="Procedures a commune declares, requests citizens make, and the citizen "
+        "portal.",
+        consumers=consumers,
+        on_startup=[start],
+        on_shutdown=[stop],
     )

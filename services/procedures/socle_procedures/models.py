@@ -1,10 +1,130 @@
-"""Tables of the procedures service."""
+"""Tables of the procedures service: definition versions, requests and their history,
+reference counters, and the portal's server-side sessions."""
 
-from sqlalchemy import MetaData
-from sqlalchemy.orm import DeclarativeBase
+from __future__ import annotations
 
-from socle.db import NAMING
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from socle.db import NAMING, UTCDateTime
+
+BIGID = BigInteger().with_variant(Integer, "sqlite")
 
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+
+class ProcedureVersion(Base):
+    """One version of a procedure definition; immutable once published."""
+
+    __tablename__ = "procedure_versions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64), nullable=False)
+    slug: Mapped[str] = mapped_column(String(64), nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    """``draft``, ``published``, ``superseded`` (a later version is published), ``retired``."""
+    document: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    __table_args__ = (
+        UniqueConstraint("tenant", "slug", "version", name="uq_procedure_versions_version"),
+        Index("ix_procedure_versions_tenant_status", "tenant", "status"),
+    )
+
+
+class Request(Base):
+    """A person's instance of a procedure, bound to the version it started with."""
+
+    __tablename__ = "requests"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64), nullable=False)
+    owner: Mapped[str] = mapped_column(String(255), nullable=False)
+    version_id: Mapped[str] = mapped_column(ForeignKey("procedure_versions.id"), nullable=False)
+    procedure: Mapped[str] = mapped_column(String(64), nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    state: Mapped[str] = mapped_column(String(32), nullable=False)
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    completed_steps: Mapped[list[str]] = mapped_column(JSON, nullable=False)
+    reference: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    locale: Mapped[str] = mapped_column(String(2), nullable=False)
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    fee_amount: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    fee_currency: Mapped[str] = mapped_column(String(3), nullable=False, default="CHF")
+    payment_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    payment_status: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    """``pending``, ``succeeded``, ``failed`` (or ``expired``/``cancelled``) of the last payment."""
+    payment_provider: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    payment_next_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    payment_attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    amount_paid: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    __table_args__ = (
+        UniqueConstraint("tenant", "reference", name="uq_requests_reference"),
+        Index("ix_requests_tenant_owner_created", "tenant", "owner", "created_at", "id"),
+        Index("ix_requests_tenant_created", "tenant", "created_at", "id"),
+    )
+
+
+class RequestHistory(Base):
+    """Append-only: every change of state (and payment outcome) of a request."""
+
+    __tablename__ = "request_history"
+
+    id: Mapped[int] = mapped_column(BIGID, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), nullable=False, index=True)
+    tenant: Mapped[str] = mapped_column(String(64), nullable=False)
+    from_state: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    to_state: Mapped[str] = mapped_column(String(32), nullable=False)
+    actor: Mapped[str] = mapped_column(String(255), nullable=False)
+    note: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class ReferenceCounter(Base):
+    """The last human reference number given, per tenant and year."""
+
+    __tablename__ = "reference_counters"
+
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class PortalSession(Base):
+    """A citizen logged in to the portal; the browser holds only a random id (cookie)."""
+
+    __tablename__ = "portal_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64), nullable=False)
+    subject: Mapped[str] = mapped_column(String(255), nullable=False)
+    csrf: Mapped[str] = mapped_column(String(64), nullable=False)
+    access_token: Mapped[str] = mapped_column(Text, nullable=False)
+    access_expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    refresh_token: Mapped[str | None] = mapped_column(Text, nullable=True)
+    id_token: Mapped[str | None] = mapped_column(Text, nullable=True)
+    claims: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)

@@ -1,0 +1,117 @@
+"""``/v1/procedures``: a commune's procedure definitions (create, validate, publish, retire)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Path
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from socle.idempotency import IdempotencyKey, run_idempotent
+from socle.service import SessionDep
+from socle_procedures import catalog
+from socle_procedures.api.deps import Admin, Reader, problems
+from socle_procedures.definitions.validation import problems as definition_problems
+from socle_procedures.schemas import (
+    DefinitionProblemOut,
+    ProcedureList,
+    ProcedureOut,
+    ValidationOut,
+)
+
+router = APIRouter(prefix="/v1/procedures", tags=["procedures"])
+
+Slug = Annotated[str, Path(pattern=r"^[a-z][a-z0-9-]{1,62}$", description="The procedure's slug.")]
+Definition = Annotated[
+    dict[str, Any],
+    Body(description="A definition following docs/schemas/procedure.schema.json."),
+]
+
+
+@router.post(
+    "/validate",
+    response_model=ValidationOut,
+    summary="Check a definition without storing it",
+    responses=problems(401, 403, 422),
+)
+async def validate(principal: Admin, document: Definition) -> ValidationOut:
+    found = definition_problems(document)
+    return ValidationOut(
+        valid=not found,
+        errors=[DefinitionProblemOut(pointer=p.pointer, message=p.message) for p in found],
+    )
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=ProcedureOut,
+    summary="Store a definition as a new draft version (invalid: 422 with JSON pointers)",
+    responses=problems(401, 403, 422),
+)
+async def create_version(
+    principal: Admin,
+    session: SessionDep,
+    document: Definition,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    async def action(tx: AsyncSession) -> tuple[int, object]:
+        version = await catalog.create_version(tx, principal.tenant, document)
+        return 201, ProcedureOut.of(version).model_dump(mode="json")
+
+    status, result = await run_idempotent(
+        session,
+        scope=f"procedures:{principal.tenant}:create",
+        key=idempotency_key,
+        body=document,
+        action=action,
+    )
+    return JSONResponse(result, status_code=status)
+
+
+@router.post(
+    "/{slug}/versions/{version}/publish",
+    response_model=ProcedureOut,
+    summary="Publish a draft version; it never changes afterwards",
+    responses=problems(401, 403, 404, 409),
+)
+async def publish(principal: Admin, session: SessionDep, slug: Slug, version: int) -> ProcedureOut:
+    async with session.begin():
+        published = await catalog.publish(session, principal.tenant, slug, version)
+        return ProcedureOut.of(published)
+
+
+@router.post(
+    "/{slug}/retire",
+    response_model=ProcedureOut,
+    summary="Stop offering a procedure (requests already started go on)",
+    responses=problems(401, 403, 404),
+)
+async def retire(principal: Admin, session: SessionDep, slug: Slug) -> ProcedureOut:
+    async with session.begin():
+        return ProcedureOut.of(await catalog.retire(session, principal.tenant, slug))
+
+
+@router.get(
+    "",
+    response_model=ProcedureList,
+    summary="Published procedures (with procedures:admin, every version)",
+    responses=problems(401, 403),
+)
+async def list_procedures(principal: Reader, session: SessionDep) -> ProcedureList:
+    include_all = "procedures:admin" in principal.scopes
+    async with session.begin():
+        rows = await catalog.listing(session, principal.tenant, include_all=include_all)
+        return ProcedureList(items=[ProcedureOut.of(v) for v in rows])
+
+
+@router.get(
+    "/{slug}",
+    response_model=ProcedureOut,
+    summary="The published version of a procedure, with its definition",
+    responses=problems(401, 403, 404, 409),
+)
+async def get_procedure(principal: Reader, session: SessionDep, slug: Slug) -> ProcedureOut:
+    async with session.begin():
+        return ProcedureOut.of(await catalog.current(session, principal.tenant, slug), full=True)

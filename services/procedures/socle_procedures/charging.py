@@ -1,0 +1,179 @@
+"""The fee of a request, paid through the payment service.
+
+The request learns the outcome from ``payment.succeeded``/``payment.failed`` on the bus and
+from ``GET /v1/payments/{id}`` when the citizen comes back, whichever comes first: both go
+through :func:`apply_outcome`, which has no second effect and never moves a paid request
+back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from socle.auth import Principal
+from socle.db import utcnow
+from socle.events import CloudEvent
+from socle.web.i18n import localized
+from socle_procedures import requests
+from socle_procedures.definitions import fees
+from socle_procedures.errors import Incomplete, NoFee, NotEditable
+from socle_procedures.models import Request, RequestHistory
+from socle_procedures.payment_client import PaymentClient
+
+log = structlog.get_logger("socle_procedures.charging")
+
+CLOSED_FAILURES = frozenset({"failed", "expired", "cancelled"})
+
+
+@dataclass
+class Charging:
+    """Asks for payments with the citizen's token and applies what payment says."""
+
+    client: PaymentClient
+    sessions: async_sessionmaker[AsyncSession]
+    public_url: str
+
+    def return_url(self, request_id: str) -> str:
+        return f"{self.public_url.rstrip('/')}/requests/{request_id}/payment-return"
+
+    async def start(
+        self, principal: Principal, token: str, request_id: str, *, return_url: str | None = None
+    ) -> Request:
+        """Open the payment of the request's fee (or give back the one still open)."""
+        async with self.sessions() as session, session.begin():
+            loaded = await requests.load(session, principal, request_id, lock=True)
+            request, definition = loaded.request, loaded.definition
+            requests._require_owner(principal, request)
+            if request.state not in requests.EDITABLE:
+                raise NotEditable(f"A {request.state} request has nothing left to pay.")
+            if request.fee_amount <= 0:
+                raise NoFee("This request has no fee to pay.")
+            if requests.missing_steps(loaded, utcnow().date()):
+                raise Incomplete("Answer every step before paying: the fee depends on them.")
+            if request.payment_status == "succeeded":
+                return request
+            if request.payment_status == "pending" and request.payment_next_url:
+                return request
+            request.payment_attempts += 1
+            attempt = request.payment_attempts
+            fee = definition["fee"]
+            body: dict[str, Any] = {
+                "amount": request.fee_amount,
+                "currency": fees.currency(fee),
+                "reference": f"{request.procedure}-{request.id[:12]}",
+                "description": localized(
+                    fee.get("description") or definition["title"], request.locale
+                )[:500],
+                "return_url": return_url or self.return_url(request.id),
+                "provider": fees.provider(fee),
+                "procedure_ref": request.id,
+                "metadata": {"procedure": request.procedure, "request_id": request.id},
+            }
+            if request.email:
+                body["payer_email"] = request.email
+        payment = await self.client.create(token, body, f"request-{request_id}-{attempt}")
+        async with self.sessions() as session, session.begin():
+            loaded = await requests.load(session, principal, request_id, lock=True)
+            request = loaded.request
+            if request.payment_status != "succeeded":
+                request.payment_id = payment["id"]
+                request.payment_status = "pending"
+                request.payment_provider = payment.get("provider")
+                request.payment_next_url = payment.get("next_url")
+                request.updated_at = utcnow()
+            return request
+
+    async def refresh(self, principal: Principal, token: str, request_id: str) -> Request:
+        """On return from payment: ask payment for the truth, apply it."""
+        async with self.sessions() as session:
+            loaded = await requests.load(session, principal, request_id)
+            payment_id = loaded.request.payment_id
+        if payment_id is None:
+            return loaded.request
+        payment = await self.client.get(token, payment_id)
+        async with self.sessions() as session, session.begin():
+            await apply_outcome(
+                session,
+                tenant=principal.tenant,
+                request_id=request_id,
+                payment_id=payment_id,
+                status=str(payment["status"]),
+                amount_captured=int(payment.get("amount_captured") or 0),
+                cause="payment_return",
+            )
+            return (await requests.load(session, principal, request_id)).request
+
+
+async def apply_outcome(
+    session: AsyncSession,
+    *,
+    tenant: str,
+    request_id: str,
+    payment_id: str,
+    status: str,
+    amount_captured: int,
+    cause: str,
+) -> bool:
+    """Record a payment's outcome on its request; True when something changed. An unknown
+    request, another tenant's, a repeated or late outcome change nothing."""
+    query = select(Request).where(Request.id == request_id, Request.tenant == tenant)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    request = (
+        await session.execute(query.execution_options(populate_existing=True))
+    ).scalar_one_or_none()
+    if request is None:
+        log.info("payment_outcome_for_unknown_request", payment_id=payment_id)
+        return False
+    if request.payment_status == "succeeded":
+        return False  # paid stays paid, whatever comes later
+    if status == "succeeded":
+        request.payment_id = payment_id
+        request.payment_status = "succeeded"
+        request.amount_paid = amount_captured
+        request.payment_next_url = None
+    elif status in CLOSED_FAILURES and payment_id == request.payment_id:
+        if request.payment_status == status:
+            return False
+        request.payment_status = status
+        request.payment_next_url = None
+    else:
+        return False
+    request.updated_at = utcnow()
+    session.add(
+        RequestHistory(
+            request_id=request.id,
+            tenant=tenant,
+            from_state=request.state,
+            to_state=request.state,
+            actor="payment",
+            note=f"payment {payment_id} {status} ({cause})",
+            at=request.updated_at,
+        )
+    )
+    return True
+
+
+def payment_consumer(sessions: async_sessionmaker[AsyncSession]) -> Any:
+    """The effect of a ``payment.*`` event, for :func:`socle.inbox.exactly_once`."""
+
+    async def effect(session: AsyncSession, event: CloudEvent) -> None:
+        data = event.data
+        request_id = data.get("procedure_ref")
+        if not isinstance(request_id, str) or not data.get("payment_id"):
+            return
+        await apply_outcome(
+            session,
+            tenant=event.tenant,
+            request_id=request_id,
+            payment_id=str(data["payment_id"]),
+            status=str(data.get("status", "")),
+            amount_captured=int(data.get("amount_captured") or 0),
+            cause=f"event:{event.id}",
+        )
+
+    return effect

@@ -1,0 +1,59 @@
+"""The procedures service's domain errors (rendered as problem+json)."""
+
+from __future__ import annotations
+
+from socle.problems import Conflict, DomainError, NotFound, Unavailable, Unprocessable
+
+
+class InvalidDefinition(Unprocessable):
+    code = "invalid-definition"
+    title = "Invalid procedure definition"
+
+
+class ProcedureNotFound(NotFound):
+    code = "procedure-not-found"
+
+
+class RequestNotFound(NotFound):
+    code = "request-not-found"
+
+
+class AlreadyPublished(Conflict):
+    code = "already-published"
+
+
+class ProcedureRetired(Conflict):
+    code = "procedure-retired"
+
+
+class IllegalTransition(Conflict):
+    code = "illegal-transition"
+
+
+class NotEditable(Conflict):
+    code = "request-not-editable"
+
+
+class InvalidAnswers(Unprocessable):
+    code = "invalid-answers"
+    title = "Invalid answers"
+
+
+class Incomplete(Conflict):
+    code = "request-incomplete"
+
+
+class FeeNotPaid(Conflict):
+    code = "fee-not-paid"
+
+
+class NoFee(Conflict):
+    code = "no-fee"
+
+
+class PaymentUnavailable(Unavailable):
+    code = "payment-unavailable"
+
+
+class PaymentRefused(DomainError):
+    status, code, title = 502, "payment-refused", "The payment service refused"

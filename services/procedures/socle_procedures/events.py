@@ -1,0 +1,64 @@
+"""The events the procedures service publishes (through the outbox)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from socle.events import CloudEvent
+from socle_procedures.models import ProcedureVersion, Request
+
+SERVICE = "procedures"
+
+#: Event type published when a request enters a state.
+EVENT_OF_STATE = {
+    "draft": "procedure.request.draft",
+    "submitted": "procedure.request.submitted",
+    "in_review": "procedure.request.in_review",
+    "information_requested": "procedure.request.information_requested",
+    "approved": "procedure.request.approved",
+    "rejected": "procedure.request.rejected",
+    "withdrawn": "procedure.request.withdrawn",
+}
+PUBLISHED = "procedure.published"
+RETIRED = "procedure.retired"
+
+
+def request_event(
+    request: Request, *, previous: str | None, actor: str, note: str | None, templates: list[str]
+) -> CloudEvent:
+    """The event of ``request`` having just entered its state."""
+    data: dict[str, Any] = {
+        "request_id": request.id,
+        "reference": request.reference,
+        "procedure": request.procedure,
+        "version": request.version,
+        "state": request.state,
+        "previous_state": previous,
+        "owner": request.owner,
+        "email": request.email,
+        "locale": request.locale,
+        "fee_amount": request.fee_amount,
+        "currency": request.fee_currency,
+        "payment_id": request.payment_id,
+        "payment_status": request.payment_status,
+        "actor": actor,
+        "note": note,
+        "templates": templates,
+    }
+    return CloudEvent.new(
+        service=SERVICE,
+        type=EVENT_OF_STATE[request.state],
+        tenant=request.tenant,
+        subject=request.id,
+        data=data,
+    )
+
+
+def version_event(version: ProcedureVersion, event_type: str) -> CloudEvent:
+    return CloudEvent.new(
+        service=SERVICE,
+        type=event_type,
+        tenant=version.tenant,
+        subject=version.slug,
+        data={"procedure": version.slug, "version": version.version, "status": version.status},
+    )

@@ -1,0 +1,353 @@
+"""The citizen's pages: procedures, steps with progress, check your answers, payment,
+receipt, my requests. They call the same use cases as the API."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import RedirectResponse, Response
+
+from socle.db import utcnow
+from socle.problems import DomainError
+from socle.service import SessionDep
+from socle.web.i18n import format_money, localized
+from socle_procedures import catalog, requests
+from socle_procedures.definitions.answers import check_step
+from socle_procedures.definitions.conditions import visible_fields, visible_steps
+from socle_procedures.errors import InvalidAnswers
+from socle_procedures.messages import message
+from socle_procedures.portal import forms, sessions
+from socle_procedures.portal.auth import current_page, to_login
+from socle_procedures.portal.context import Page
+
+router = APIRouter(include_in_schema=False)
+PageDep = Annotated[Page, Depends(current_page)]
+
+
+def _fee_text(page: Page, amount: int, currency: str = "CHF") -> str:
+    return format_money(amount, currency, page.lang) if amount else page.t["no_fee"]
+
+
+@router.get("/")
+async def home(page: PageDep, session: SessionDep) -> Response:
+    async with session.begin():
+        rows = await catalog.listing(session, page.portal.settings.portal_tenant, include_all=False)
+    return page.render("home.html", page.t["home"], procedures=rows)
+
+
+@router.get("/procedures/{slug}")
+async def procedure(slug: str, page: PageDep, session: SessionDep) -> Response:
+    try:
+        async with session.begin():
+            version = await catalog.current(session, page.portal.settings.portal_tenant, slug)
+    except DomainError as exc:
+        return page.problem(exc)
+    fee = version.document.get("fee") or {"rule": "none"}
+    fee_text = (
+        page.t["no_fee"]
+        if fee["rule"] == "none"
+        else (
+            format_money(fee["amount"], fee.get("currency", "CHF"), page.lang)
+            if fee["rule"] == "fixed"
+            else localized(fee.get("description"), page.lang) or page.t["fee"]
+        )
+    )
+    return page.render(
+        "procedure.html",
+        localized(version.document["title"], page.lang),
+        document=version.document,
+        slug=slug,
+        fee_text=fee_text,
+    )
+
+
+async def _form(page: Page) -> Any:
+    return await page.request.form()
+
+
+def _csrf_failed(page: Page, form: Any) -> Response | None:
+    if page.session is None:
+        return to_login(page.request)
+    if not sessions.csrf_ok(page.csrf, str(form.get("csrf_token", ""))):
+        return page.message(page.t["csrf"], status=403, link=page.request.url.path)
+    return None
+
+
+@router.post("/procedures/{slug}/start")
+async def start(slug: str, page: PageDep, session: SessionDep) -> Response:
+    form = await _form(page)
+    if page.session is None:
+        return RedirectResponse(f"/auth/login?next=/procedures/{slug}", status_code=303)
+    if (refused := _csrf_failed(page, form)) is not None:
+        return refused
+    assert page.principal is not None
+    try:
+        async with session.begin():
+            loaded = await requests.create(
+                session, page.principal, slug, locale=page.lang, claims=page.claims
+            )
+    except DomainError as exc:
+        return page.problem(exc)
+    first = visible_steps(loaded.definition, loaded.request.answers)[0]["id"]
+    return RedirectResponse(f"/requests/{loaded.request.id}/steps/{first}", status_code=303)
+
+
+def _step_page(
+    page: Page,
+    loaded: requests.Loaded,
+    step: dict[str, Any],
+    shown: dict[str, Any],
+    errors: dict[str, str],
+    status: int = 200,
+) -> Response:
+    definition, request = loaded.definition, loaded.request
+    steps = visible_steps(definition, request.answers | shown)
+    ids = [s["id"] for s in steps]
+    n = ids.index(step["id"]) + 1 if step["id"] in ids else 1
+    fields = [
+        {"spec": f, "value": forms.shown_value(f, shown.get(f["id"]))}
+        for f in visible_fields(step, request.answers | shown)
+    ]
+    back = (
+        f"/requests/{request.id}/steps/{ids[n - 2]}"
+        if n > 1
+        else f"/procedures/{request.procedure}"
+    )
+    title = localized(step["title"], page.lang)
+    return page.render(
+        "step.html",
+        title,
+        status=status,
+        document=definition,
+        step=step,
+        fields=fields,
+        errors=errors,
+        progress=page.t["step_of"].format(n=n, total=len(steps)),
+        back_url=back,
+    )
+
+
+@router.get("/requests/{request_id}/steps/{step_id}")
+async def show_step(request_id: str, step_id: str, page: PageDep, session: SessionDep) -> Response:
+    if page.principal is None:
+        return to_login(page.request)
+    try:
+        async with session.begin():
+            loaded = await requests.load(session, page.principal, request_id)
+            step = requests.step_of(loaded.definition, loaded.request.answers, step_id)
+    except DomainError as exc:
+        return page.problem(exc)
+    if loaded.request.state not in requests.EDITABLE:
+        return RedirectResponse(f"/requests/{request_id}", status_code=303)
+    return _step_page(page, loaded, step, dict(loaded.request.answers), {})
+
+
+@router.post("/requests/{request_id}/steps/{step_id}")
+async def save_step(request_id: str, step_id: str, page: PageDep, session: SessionDep) -> Response:
+    form = await _form(page)
+    if (refused := _csrf_failed(page, form)) is not None:
+        return refused
+    assert page.principal is not None
+    try:
+        async with session.begin():
+            loaded = await requests.load(session, page.principal, request_id)
+            step = requests.step_of(loaded.definition, loaded.request.answers, step_id)
+        raw = forms.raw_answers(step, form)
+        async with session.begin():
+            loaded = await requests.save_step(session, page.principal, request_id, step_id, raw)
+    except InvalidAnswers:
+        async with session.begin():  # the failed transaction expired what it had loaded
+            loaded = await requests.load(session, page.principal, request_id)
+        _, found = check_step(step, raw, loaded.request.answers, utcnow().date())
+        labels = {f["id"]: localized(f["label"], page.lang) for f in step["fields"]}
+        errors = {e.field: message(e, labels[e.field], page.lang) for e in found}
+        return _step_page(page, loaded, step, loaded.request.answers | raw, errors, 422)
+    except DomainError as exc:
+        return page.problem(exc)
+    missing = requests.missing_steps(loaded, utcnow().date())
+    target = (
+        f"/requests/{request_id}/steps/{missing[0]['id']}"
+        if missing
+        else f"/requests/{request_id}/check"
+    )
+    return RedirectResponse(target, status_code=303)
+
+
+def _payment_origin(next_url: str | None) -> str:
+    if not next_url:
+        return ""
+    parts = urlsplit(next_url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+async def _check_page(
+    page: Page,
+    session: SessionDep,
+    request_id: str,
+    note: str | None = None,
+    kind: str = "info",
+    status: int = 200,
+) -> Response:
+    assert page.principal is not None
+    try:
+        async with session.begin():
+            loaded = await requests.load(session, page.principal, request_id)
+    except DomainError as exc:
+        return page.problem(exc)
+    request, definition = loaded.request, loaded.definition
+    if request.state not in requests.EDITABLE:
+        return RedirectResponse(f"/requests/{request_id}", status_code=303)
+    missing = requests.missing_steps(loaded, utcnow().date())
+    if missing:
+        return RedirectResponse(f"/requests/{request_id}/steps/{missing[0]['id']}", status_code=303)
+    summary = []
+    for step in visible_steps(definition, request.answers):
+        rows = [
+            {
+                "id": f["id"],
+                "label": localized(f["label"], page.lang),
+                "value": forms.readable(f, request.answers.get(f["id"]), page.lang, page.t),
+            }
+            for f in visible_fields(step, request.answers)
+            if f["type"] != "document"
+        ]
+        summary.append(
+            {
+                "title": localized(step["title"], page.lang),
+                "rows": rows,
+                "url": f"/requests/{request_id}/steps/{step['id']}",
+            }
+        )
+    settled = requests.fee_settled(request, definition)
+    amount = format_money(request.fee_amount, request.fee_currency, page.lang)
+    fee_text = amount + (
+        f" - {page.t['paid']}"
+        if request.payment_status == "succeeded"
+        else f" - {page.t['billed']}"
+        if settled and request.fee_amount
+        else ""
+    )
+    qr = (definition.get("fee") or {}).get("provider") == "qrbill"
+    payment_site = page.portal.settings.payment_url
+    return page.render(
+        "check.html",
+        page.t["check"],
+        status=status,
+        form_action=_payment_origin(request.payment_next_url or payment_site),
+        document=definition,
+        summary=summary,
+        request_id=request_id,
+        fee_amount=request.fee_amount,
+        fee_label=localized((definition.get("fee") or {}).get("description"), page.lang)
+        or page.t["fee"],
+        fee_text=fee_text,
+        must_pay=not settled,
+        pay_intro=page.t["qr_intro" if qr else "pay_intro"].format(amount=amount),
+        pay_button=page.t["get_bill"] if qr else page.t["pay"].format(amount=amount),
+        message=note,
+        message_kind=kind,
+    )
+
+
+@router.get("/requests/{request_id}/check")
+async def check(request_id: str, page: PageDep, session: SessionDep) -> Response:
+    if page.principal is None:
+        return to_login(page.request)
+    return await _check_page(page, session, request_id)
+
+
+@router.post("/requests/{request_id}/pay")
+async def pay(request_id: str, page: PageDep, session: SessionDep) -> Response:
+    form = await _form(page)
+    if (refused := _csrf_failed(page, form)) is not None:
+        return refused
+    assert page.principal is not None and page.session is not None
+    charging = page.request.app.state.runtime.extras["charging"]
+    try:
+        request = await charging.start(page.principal, page.access_token, request_id)
+    except DomainError as exc:
+        return page.problem(exc)
+    if request.payment_next_url:
+        return RedirectResponse(request.payment_next_url, status_code=303)
+    return RedirectResponse(f"/requests/{request_id}/check", status_code=303)
+
+
+@router.get("/requests/{request_id}/payment-return")
+async def payment_return(request_id: str, page: PageDep, session: SessionDep) -> Response:
+    if page.principal is None or page.session is None:
+        return to_login(page.request)
+    charging = page.request.app.state.runtime.extras["charging"]
+    try:
+        request = await charging.refresh(page.principal, page.access_token, request_id)
+    except DomainError as exc:
+        return page.problem(exc)
+    if request.payment_status in ("failed", "expired", "cancelled"):
+        return await _check_page(page, session, request_id, page.t["payment_failed"], "error")
+    if request.payment_status == "pending" and request.payment_provider != "qrbill":
+        return await _check_page(page, session, request_id, page.t["payment_waiting"], "info")
+    return RedirectResponse(f"/requests/{request_id}/check", status_code=303)
+
+
+@router.post("/requests/{request_id}/submit")
+async def submit(request_id: str, page: PageDep, session: SessionDep) -> Response:
+    form = await _form(page)
+    if (refused := _csrf_failed(page, form)) is not None:
+        return refused
+    assert page.principal is not None
+    try:
+        async with session.begin():
+            await requests.submit(session, page.principal, request_id)
+    except DomainError as exc:
+        if exc.status == 409:
+            return await _check_page(page, session, request_id, exc.detail, "error", 409)
+        return page.problem(exc)
+    return RedirectResponse(f"/requests/{request_id}?sent=1", status_code=303)
+
+
+@router.get("/requests/{request_id}")
+async def receipt(request_id: str, page: PageDep, session: SessionDep) -> Response:
+    if page.principal is None:
+        return to_login(page.request)
+    try:
+        async with session.begin():
+            loaded = await requests.load(session, page.principal, request_id)
+            history = await requests.history(session, request_id)
+    except DomainError as exc:
+        return page.problem(exc)
+    request, definition = loaded.request, loaded.definition
+    if request.state == "draft":
+        return RedirectResponse(f"/requests/{request_id}/check", status_code=303)
+    sent = page.request.query_params.get("sent") == "1"
+    return page.render(
+        "receipt.html",
+        page.t["receipt"] if sent else (request.reference or page.t["my_requests"]),
+        request=request,
+        document=definition,
+        just_submitted=sent,
+        confirmation=localized(definition.get("confirmation"), page.lang),
+        fee_text=_fee_text(page, request.fee_amount, request.fee_currency),
+        history=[h for h in history if h.from_state != h.to_state or h.from_state is None],
+    )
+
+
+@router.get("/my-requests")
+async def my_requests(page: PageDep, session: SessionDep) -> Response:
+    if page.principal is None:
+        return to_login(page.request)
+    async with session.begin():
+        rows, _ = await requests.listing(session, page.principal, limit=200)
+        titles = {
+            v.id: v.document["title"]
+            for v in await catalog.listing(session, page.principal.tenant, include_all=True)
+        }
+    items = [
+        {
+            "request": r,
+            "title": localized(titles.get(r.version_id), page.lang) or r.procedure,
+            "url": f"/requests/{r.id}" if r.state != "draft" else f"/requests/{r.id}/check",
+        }
+        for r in rows
+    ]
+    return page.render("my_requests.html", page.t["my_requests"], rows=items)

@@ -1,0 +1,210 @@
+"""The citizen's journey in headless Chromium against real identity, payment and procedures
+served over HTTP: log in, a wrong answer first, pay on the sandbox page (declined, then
+accepted), check answers, submit, receipt, "my requests", log out. axe-core finds no
+violation on any page of the portal; a 375 px screenshot is kept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from axe_playwright_python.async_playwright import Axe
+
+from socle.localinfra import free_port
+from socle.testing import chromium, served
+from socle_identity import directory
+from socle_identity.app import create_app as create_identity
+from socle_identity.settings import IdentitySettings
+from socle_payment.app import create_app as create_payment
+from socle_payment.settings import PaymentSettings
+from socle_procedures.app import create_app
+from socle_procedures.settings import ProceduresSettings
+from tests.procedures.conftest import example
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "correct horse battery"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+
+
+async def axe_clean(page, checker, seen: list[str]) -> None:
+    """axe-core on the page as the citizen sees it. The journey runs without JavaScript, so
+    the same HTML is loaded, from the same origin, in a page where axe can run."""
+    html = await page.content()
+    origin = "/".join(page.url.split("/")[:3])
+    await checker.goto(origin + "/healthz")
+    await checker.set_content(html, wait_until="load")
+    results = await Axe().run(checker)
+    violations = results.response["violations"]
+    assert violations == [], (page.url, [(v["id"], v["nodes"][0]["html"]) for v in violations])
+    seen.append(page.url)
+
+
+async def test_a_citizen_registers_a_dog_from_login_to_receipt(
+    migrated_database, nats_server, tenant, procedures_database, payment_db
+):
+    ports = {name: free_port() for name in ("identity", "payment", "procedures")}
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    identity = create_identity(
+        IdentitySettings(
+            database_url=migrated_database("identity"),
+            nats_url=nats_server.url,
+            issuer=urls["identity"],
+            argon2_time_cost=1,
+            argon2_memory_kib=8192,
+        )
+    )
+    async with served(identity, ports["identity"]):
+        provider = identity.state.runtime.extras["provider"]
+        async with identity.state.runtime.sessions() as session, session.begin():
+            await directory.create_tenant(session, slug=tenant, name="Commune de Vevey")
+            client, secret = await directory.register_client(
+                session,
+                tenant=tenant,
+                spec=directory.ClientSpec(
+                    name="Guichet en ligne",
+                    redirect_uris=[f"{urls['procedures']}/auth/callback"],
+                    post_logout_redirect_uris=[f"{urls['procedures']}/logged-out"],
+                    scopes=[
+                        "openid",
+                        "email",
+                        "profile",
+                        "procedures:read",
+                        "procedures:write",
+                        "payments:read",
+                        "payments:write",
+                    ],
+                    grant_types=["authorization_code", "refresh_token"],
+                ),
+            )
+            await directory.create_user(
+                session,
+                provider.passwords,
+                tenant=tenant,
+                email="anna@example.ch",
+                password=PASSWORD,
+                roles=["citizen"],
+                given_name="Anna",
+                family_name="Muster",
+                email_verified=True,
+            )
+        payment = create_payment(
+            PaymentSettings(
+                database_url=payment_db,
+                nats_url=nats_server.url,
+                issuer=urls["identity"],
+                payment_public_url=urls["payment"],
+                payment_expiry_sweep_seconds=0,
+                outbox_poll_seconds=0.2,
+            )
+        )
+        procedures = create_app(
+            ProceduresSettings(
+                database_url=procedures_database,
+                nats_url=nats_server.url,
+                issuer=urls["identity"],
+                public_url=urls["procedures"],
+                payment_url=urls["payment"],
+                portal_tenant=tenant,
+                portal_client_id=client.client_id,
+                portal_client_secret=secret or "",
+                portal_commune_name="Commune de Vevey",
+                portal_colour="#005a8c",
+                outbox_poll_seconds=0.2,
+            )
+        )
+        async with (
+            served(payment, ports["payment"]),
+            served(procedures, ports["procedures"]) as base,
+        ):
+            from socle_procedures import catalog
+
+            async with procedures.state.runtime.sessions() as session, session.begin():
+                await catalog.publish_document(session, tenant, example("dog-registration"))
+            async with chromium() as browser:
+                context = await browser.new_context(locale="fr-CH", java_script_enabled=False)
+                page = await context.new_page()
+                axe = await (await browser.new_context(locale="fr-CH")).new_page()
+                seen: list[str] = []
+
+                await page.goto(base + "/")
+                assert await page.locator("h1").inner_text() == "Démarches en ligne"
+                await axe_clean(page, axe, seen)
+                await page.click("text=Annonce d'un chien")
+                await axe_clean(page, axe, seen)
+                await page.click("text=Se connecter")
+                await page.fill("#email", "anna@example.ch")
+                await page.fill("#password", PASSWORD)
+                await page.click("button[type=submit]")
+                await page.wait_for_url(f"{base}/procedures/dog-registration")
+                await page.click("button:has-text('Commencer')")
+
+                # Step 1, prefilled from identity (tell us once): only the address is asked.
+                assert "Étape 1 sur 2" in await page.locator(".progress").inner_text()
+                assert await page.input_value("#f-email") == "anna@example.ch"
+                assert await page.input_value("#f-name") == "Anna Muster"
+                await axe_clean(page, axe, seen)
+                await page.fill("#f-address-street", "Rue du Lac")
+                await page.fill("#f-address-number", "3")
+                await page.fill("#f-address-postal_code", "1800")
+                await page.fill("#f-address-locality", "Vevey")
+                await page.click("button:has-text('Continuer')")
+
+                # Step 2 with a wrong microchip number first.
+                await page.fill("#f-dog_name", "Rex")
+                await page.fill("#f-breed", "Bouvier bernois")
+                await page.fill("#f-birth_date", "2024-03-01")
+                await page.fill("#f-microchip", "12345")
+                await page.check("#f-moved_in-2")  # non
+                await page.click("button:has-text('Continuer')")
+                summary = page.locator(".error-summary")
+                assert "Le numéro de puce a 15 chiffres." in await summary.inner_text()
+                assert await page.input_value("#f-dog_name") == "Rex"  # the input is kept
+                await axe_clean(page, axe, seen)
+                await page.set_viewport_size({"width": 375, "height": 900})
+                SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+                await page.screenshot(path=str(SCREENSHOTS / "portal-step-375.png"), full_page=True)
+                await page.set_viewport_size({"width": 1280, "height": 900})
+                await page.fill("#f-microchip", "756098100123456")
+                await page.click("button:has-text('Continuer')")
+
+                # Check your answers, then pay: declined, back with a message, then accepted.
+                assert await page.locator("h1").inner_text() == "Vérifiez vos réponses"
+                assert "Rex" in await page.content()
+                await axe_clean(page, axe, seen)
+                await page.click("button:has-text('Payer')")
+                await page.wait_for_url(f"{urls['payment']}/pay/*")
+                await page.fill("input[name=card_number]", "4000 0000 0000 0002")
+                await page.click("button[type=submit]")
+                await page.wait_for_url(f"{base}/requests/*/payment-return")
+                assert "Le paiement n'a pas abouti" in await page.content()
+                await axe_clean(page, axe, seen)
+                await page.click("button:has-text('Payer')")
+                await page.fill("input[name=card_number]", "4242 4242 4242 4242")
+                await page.click("button[type=submit]")
+                await page.wait_for_url(f"{base}/requests/*/check")
+                assert "Payé" in await page.content()
+                await page.click("button:has-text('Envoyer la demande')")
+
+                # Receipt with the reference, then "my requests".
+                await page.wait_for_url(f"{base}/requests/*?sent=1")
+                reference = await page.locator(".panel strong").inner_text()
+                assert reference.startswith(tenant.upper()[:8] + "-")
+                await axe_clean(page, axe, seen)
+                await page.click("text=Mes demandes")
+                row = page.locator("tbody tr")
+                assert reference in await row.inner_text() and "Envoyée" in await row.inner_text()
+                await axe_clean(page, axe, seen)
+
+                # Another language, remembered; then log out.
+                await page.click("a[hreflang=de]")
+                assert await page.locator("h1").inner_text() == "Meine Gesuche"
+                await page.goto(base + "/")
+                assert await page.locator("html").get_attribute("lang") == "de"
+                await page.click("button:has-text('Abmelden')")
+                await page.wait_for_url(f"{base}/logged-out")
+                assert await page.locator("h1").inner_text() == "Sie sind abgemeldet."
+                await axe_clean(page, axe, seen)
+                await page.goto(base + "/my-requests")
+                assert page.url.startswith(urls["identity"])  # logged out: to the login page
+                assert len(seen) == 9
