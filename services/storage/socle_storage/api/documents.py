@@ -15,6 +15,7 @@ from socle_storage import documents, uploads
 from socle_storage.api.deps import Reader, StorageDep, Writer
 from socle_storage.schemas import (
     KIND_PATTERN,
+    MAX_VERSION,
     PROCEDURE_PATTERN,
     AccessPage,
     DocumentOut,
@@ -166,7 +167,7 @@ async def download_content(
     document_id: DocumentId,
     principal: Reader,
     storage: StorageDep,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None,
     range_: Annotated[str | None, Header(alias="Range")] = None,
     if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
 ) -> Response:
