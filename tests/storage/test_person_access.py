@@ -56,3 +56,13 @@ async def test_a_token_whose_subject_is_not_its_client_is_a_person(client, auth,
         "document-not-found",
     )
     assert (await client.get(f"/v1/documents/{private['id']}", headers=service)).status_code == 200
+
+
+async def test_one_persons_idempotency_key_never_meets_anothers(client, auth):
+    key = {"Idempotency-Key": "my-upload"}
+    anna = await upload(client, auth(subject="citizen-anna") | key)
+    bruno = await upload(client, auth(subject="citizen-bruno") | key)
+    assert anna.status_code == bruno.status_code == 201, bruno.text
+    assert bruno.json()["owner"] == "citizen-bruno" and bruno.json()["id"] != anna.json()["id"]
+    again = await upload(client, auth(subject="citizen-anna") | key)
+    assert again.json()["id"] == anna.json()["id"]

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from socle.idempotency import IdempotencyKey, run_idempotent
 from socle.problems import PROBLEM_JSON
 from socle_storage import documents, uploads
+from socle_storage.access import idempotency_scope
 from socle_storage.api.deps import Reader, StorageDep, Writer
 from socle_storage.schemas import (
     KIND_PATTERN,
@@ -289,7 +290,7 @@ async def create_grant(
     async with storage.sessions() as session:
         status, result = await run_idempotent(
             session,
-            scope=f"storage:{principal.tenant}:grants:{document_id}",
+            scope=idempotency_scope(principal, f"grants:{document_id}"),
             key=key,
             body=body.model_dump(mode="json"),
             action=action,
