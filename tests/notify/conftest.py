@@ -69,17 +69,47 @@ def notify(settings_for: Callable[..., NotifySettings]) -> Callable[..., Any]:
     return run
 
 
-@pytest.fixture
-def admin(issuer: Any, tenant: str) -> dict[str, str]:
+BACK_OFFICE = "commune-back-office"
+
+
+def client_token(issuer: Any, tenant: str, scopes: list[str], client: str = BACK_OFFICE) -> str:
+    """A commune's service acting for itself (client credentials: ``sub`` is its client id)."""
+    return str(
+        issuer.token(
+            audience="socle-notify",
+            tenant=tenant,
+            scopes=scopes,
+            subject=client,
+            client_id=client,
+            roles=(),
+        )
+    )
+
+
+def person_token(
+    issuer: Any, tenant: str, subject: str, roles: tuple[str, ...], scopes: list[str]
+) -> dict[str, str]:
+    """A person's token, through the portal's public client."""
     token = issuer.token(
-        audience="socle-notify", tenant=tenant, scopes=["notifications:admin", "notifications:send"]
+        audience="socle-notify",
+        tenant=tenant,
+        scopes=scopes,
+        subject=subject,
+        client_id="portal",
+        roles=roles,
     )
     return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture
+def admin(issuer: Any, tenant: str) -> dict[str, str]:
+    token = client_token(issuer, tenant, ["notifications:admin", "notifications:send"])
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
 def sender(issuer: Any, tenant: str) -> dict[str, str]:
-    token = issuer.token(audience="socle-notify", tenant=tenant, scopes=["notifications:send"])
+    token = client_token(issuer, tenant, ["notifications:send"])
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -8,7 +8,13 @@ import pytest
 
 from socle.bus import Bus
 from socle.events import CloudEvent
-from tests.notify.conftest import assert_problem, create_template, email_template, eventually
+from tests.notify.conftest import (
+    assert_problem,
+    client_token,
+    create_template,
+    email_template,
+    eventually,
+)
 from tests.notify.test_email import parts
 
 
@@ -169,10 +175,7 @@ async def test_rules_are_validated_and_belong_to_their_tenant(notify, admin, iss
             )
         ).json()
         other = {
-            "Authorization": "Bearer "
-            + issuer.token(
-                audience="socle-notify", tenant="another", scopes=["notifications:admin"]
-            )
+            "Authorization": "Bearer " + client_token(issuer, "another", ["notifications:admin"])
         }
         assert_problem(
             await client.delete(f"/v1/rules/{rule['id']}", headers=other), 404, "rule-not-found"

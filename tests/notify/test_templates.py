@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.notify.conftest import assert_problem, create_template, email_template
+from tests.notify.conftest import assert_problem, client_token, create_template, email_template
 
 RECEIPT = email_template(
     fr={
@@ -80,10 +80,7 @@ async def test_templates_belong_to_their_tenant(notify, admin, issuer):
     async with notify() as client:
         created = await create_template(client, admin, RECEIPT)
         other = {
-            "Authorization": "Bearer "
-            + issuer.token(
-                audience="socle-notify", tenant="elsewhere", scopes=["notifications:admin"]
-            )
+            "Authorization": "Bearer " + client_token(issuer, "elsewhere", ["notifications:admin"])
         }
         response = await client.get(f"/v1/templates/{created['id']}", headers=other)
         assert_problem(response, 404, "template-not-found")

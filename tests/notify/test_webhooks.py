@@ -8,7 +8,7 @@ from standardwebhooks.webhooks import Webhook
 
 from socle.bus import Bus
 from socle.events import CloudEvent
-from tests.notify.conftest import assert_problem, eventually
+from tests.notify.conftest import assert_problem, client_token, eventually
 from tests.notify.test_email import parts
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -23,11 +23,12 @@ async def bus(nats_server):
 
 
 def decision(tenant: str) -> CloudEvent:
+    """A citizen shared a document with a procedure (an event the commune's systems follow)."""
     return CloudEvent.new(
-        service="procedures",
-        type="procedure.decided",
+        service="storage",
+        type="document.shared",
         tenant=tenant,
-        data={"procedure_id": "pr-1", "decision": "granted"},
+        data={"document_id": "doc-1", "procedure": "pr-1"},
     )
 
 
@@ -37,7 +38,7 @@ async def test_matching_events_arrive_signed_and_verifiable(notify, admin, bus, 
             "/v1/subscriptions",
             json={
                 "callback_url": endpoint.url + "/hooks/socle",
-                "event_types": ["procedure.*"],
+                "event_types": ["document.*"],
                 "secret": SECRET,
             },
             headers=admin,
@@ -62,8 +63,8 @@ async def test_matching_events_arrive_signed_and_verifiable(notify, admin, bus, 
         assert request["path"] == "/hooks/socle"
         payload = Webhook(SECRET).verify(request["body"], request["headers"])
         assert payload["id"] == event.id
-        assert payload["type"] == "procedure.decided"
-        assert payload["data"] == {"procedure_id": "pr-1", "decision": "granted"}
+        assert payload["type"] == "document.shared"
+        assert payload["data"] == {"document_id": "doc-1", "procedure": "pr-1"}
         with pytest.raises(Exception):  # noqa: B017 - any verification failure
             Webhook("whsec_" + "A" * 32).verify(request["body"], request["headers"])
 
@@ -91,7 +92,7 @@ async def test_failing_endpoint_is_retried_then_dead_lettered_then_replayed(
         sub = (
             await client.post(
                 "/v1/subscriptions",
-                json={"callback_url": endpoint.url, "event_types": ["procedure.decided"]},
+                json={"callback_url": endpoint.url, "event_types": ["document.shared"]},
                 headers=admin,
             )
         ).json()
@@ -196,10 +197,7 @@ async def test_bad_secret_and_other_tenants(notify, admin, issuer, endpoint):
             )
         ).json()
         other = {
-            "Authorization": "Bearer "
-            + issuer.token(
-                audience="socle-notify", tenant="another", scopes=["notifications:admin"]
-            )
+            "Authorization": "Bearer " + client_token(issuer, "another", ["notifications:admin"])
         }
         assert_problem(
             await client.get(f"/v1/subscriptions/{sub['id']}", headers=other),

@@ -53,15 +53,40 @@ def settings_for(payment_database, nats_server, issuer) -> Callable[..., Payment
     return build
 
 
+BACK_OFFICE = "commune-back-office"
+
+
 @pytest.fixture
 def auth(issuer, tenant) -> Callable[..., dict[str, str]]:
-    def headers(scopes: list[str] | None = None, for_tenant: str | None = None) -> dict[str, str]:
+    """Authorization headers; by default the commune's back office (a client acting for
+    itself: ``sub`` is its client id). ``subject=`` and ``roles=`` give a person's token."""
+
+    def headers(
+        scopes: list[str] | None = None,
+        for_tenant: str | None = None,
+        subject: str = BACK_OFFICE,
+        roles: tuple[str, ...] = (),
+        client_id: str = BACK_OFFICE,
+    ) -> dict[str, str]:
         token = issuer.token(
             audience="socle-payment",
             tenant=for_tenant or tenant,
             scopes=SCOPES if scopes is None else scopes,
+            subject=subject,
+            roles=roles,
+            client_id=client_id,
         )
         return {"Authorization": f"Bearer {token}"}
+
+    return headers
+
+
+@pytest.fixture
+def citizen(auth) -> Callable[[str], dict[str, str]]:
+    """A citizen's token (through the portal's public client) with the payment scopes."""
+
+    def headers(subject: str, scopes: list[str] | None = None) -> dict[str, str]:
+        return auth(scopes=scopes, subject=subject, roles=("citizen",), client_id="portal")
 
     return headers
 

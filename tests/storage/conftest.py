@@ -100,6 +100,7 @@ def auth(issuer, tenant) -> Callable[..., dict[str, str]]:
         roles: tuple[str, ...] = ("citizen",),
         scopes: list[str] | None = None,
         for_tenant: str | None = None,
+        client_id: str = "portal",
     ) -> dict[str, str]:
         token = issuer.token(
             audience="socle-storage",
@@ -107,6 +108,7 @@ def auth(issuer, tenant) -> Callable[..., dict[str, str]]:
             scopes=READ_WRITE if scopes is None else scopes,
             subject=subject,
             roles=roles,
+            client_id=client_id,
         )
         return {"Authorization": f"Bearer {token}"}
 
@@ -115,8 +117,8 @@ def auth(issuer, tenant) -> Callable[..., dict[str, str]]:
 
 @pytest.fixture
 def service(auth) -> dict[str, str]:
-    """A service acting for the tenant (client credentials: no person role)."""
-    return auth(subject="procedures-service", roles=())
+    """A service acting for the tenant (client credentials: ``sub`` is its client id)."""
+    return auth(subject="procedures-service", roles=(), client_id="procedures-service")
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from sqlalchemy import func, select
 
@@ -179,3 +181,124 @@ async def test_rules_are_per_tenant_and_for_the_commune_only(app, auth, admin, t
     card = await upload(client, auth(), PDF[:900], kind="id-card")
     assert card.status_code == 201
     assert card.json()["retention_until"] > card.json()["created_at"]
+
+
+@pytest.mark.parametrize(
+    "types",
+    [
+        [""],
+        ["  "],
+        ["not a type"],
+        ["application/pdf", "pdf"],
+        ["text/plain; charset=utf-8"],
+        ["*/*"],
+        ["image/"],
+        ["a" * 300 + "/pdf"],
+        ["application/pdf\r\nX: 1"],
+    ],
+)
+async def test_rules_with_a_type_that_is_no_media_type_are_refused_and_uploads_go_on(
+    app, auth, admin, types
+):
+    client, _ = app
+    rules = {
+        "max_size_bytes": 1024 * 1024,
+        "allowed_content_types": types,
+        "default_retention_days": 30,
+    }
+    problem = assert_problem(
+        await client.put("/v1/rules", headers=admin, json=rules), 422, "validation-error"
+    )
+    assert any(e["field"].startswith("body.allowed_content_types") for e in problem["errors"])
+    assert (await client.get("/v1/rules", headers=auth())).json()["custom"] is False
+    assert (await upload(client, auth())).status_code == 201
+
+
+async def test_rules_types_are_normalised_and_retention_is_bounded(app, auth, admin):
+    client, _ = app
+    rules = {
+        "max_size_bytes": 1024 * 1024,
+        "allowed_content_types": [" Application/PDF ", "application/pdf", "image/png"],
+        "default_retention_days": 30,
+    }
+    saved = await client.put("/v1/rules", headers=admin, json=rules)
+    assert saved.status_code == 200, saved.text
+    assert saved.json()["allowed_content_types"] == ["application/pdf", "image/png"]
+    for days in (10**12, 36501, -1):
+        too_long = rules | {"retention_days": {"plan": days}}
+        assert_problem(
+            await client.put("/v1/rules", headers=admin, json=too_long), 422, "validation-error"
+        )
+    assert (await upload(client, auth(), kind="plan")).status_code == 201
+
+
+@pytest.mark.parametrize("version", [2**63, 2**63 - 1, 2**31, 10**30, 0, -1])
+async def test_a_version_number_beyond_the_column_is_a_422(app, auth, version):
+    client, _ = app
+    doc = (await upload(client, auth())).json()
+    content = await client.get(
+        f"/v1/documents/{doc['id']}/content", params={"version": version}, headers=auth()
+    )
+    assert_problem(content, 422, "validation-error")
+    link = await client.post(
+        f"/v1/documents/{doc['id']}/links", json={"version": version}, headers=auth()
+    )
+    assert_problem(link, 422, "validation-error")
+    missing = await client.get(
+        f"/v1/documents/{doc['id']}/content", params={"version": 2**31 - 1}, headers=auth()
+    )
+    assert_problem(missing, 404, "version-not-found")
+
+
+def forged(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        forged("9999-12-31T23:59:59-05:00|ffff"),
+        forged("0001-01-01T00:00:00+14:00|0000"),
+        forged("2026-01-01T24:00:00+00:00|x"),
+        forged("2026-01-01T00:00:00|x"),
+        "%%%",
+        "é" * 10,
+    ],
+)
+async def test_a_forged_list_cursor_is_a_422(app, auth, cursor):
+    client, _ = app
+    response = await client.get("/v1/documents", params={"cursor": cursor}, headers=auth())
+    assert_problem(response, 422, "invalid-cursor")
+
+
+async def test_the_last_instant_of_9999_is_a_correct_page(app, auth):
+    client, _ = app
+    await upload(client, auth())
+    cursor = forged("9999-12-31T23:59:59.999999+00:00|ffffffff")
+    page = await client.get("/v1/documents", params={"cursor": cursor}, headers=auth())
+    assert page.status_code == 200 and len(page.json()["items"]) == 1
+
+
+@pytest.mark.parametrize("last", ["\u00b2", "9" * 40, "-1", "\uff11\uff12"])
+async def test_a_forged_access_log_cursor_is_a_422(app, auth, last):
+    client, _ = app
+    doc = (await upload(client, auth())).json()
+    response = await client.get(
+        f"/v1/documents/{doc['id']}/access-log", params={"cursor": forged(last)}, headers=auth()
+    )
+    assert_problem(response, 422, "invalid-cursor")
+
+
+@pytest.mark.parametrize(
+    "expires_at",
+    ["2030-01-01T00:00:00", "9999-12-31T23:59:59-05:00", "10000-01-01T00:00:00Z"],
+)
+async def test_a_grant_expiry_without_zone_or_beyond_9999_is_a_422(app, auth, expires_at):
+    client, _ = app
+    doc = (await upload(client, auth())).json()
+    response = await client.post(
+        f"/v1/documents/{doc['id']}/grants",
+        json={"grantee_type": "agents", "expires_at": expires_at},
+        headers=auth(),
+    )
+    assert_problem(response, 422, "validation-error")

@@ -87,3 +87,7 @@ class InvalidCallback(UnprocessableError):
 
 class InvalidSecret(UnprocessableError):
     code = "invalid-secret"
+
+
+class UnknownEventType(UnprocessableError):
+    code = "unknown-event-type"

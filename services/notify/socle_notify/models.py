@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, MetaData, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    false,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from socle.db import NAMING, UTCDateTime
@@ -28,6 +39,11 @@ class Template(Base):
     channel: Mapped[str] = mapped_column(String(8), nullable=False)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     default_language: Mapped[str] = mapped_column(String(2), nullable=False)
+    #: Its messages carry a secret (a one-time link, a code): their text is never readable
+    #: through the API, only sent.
+    secret: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=false()
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
@@ -77,7 +93,11 @@ class Batch(Base):
 
 
 class Notification(Base):
-    """One email or SMS to one recipient, rendered when accepted, delivered by the worker."""
+    """One email or SMS to one recipient, rendered when accepted, delivered by the worker.
+
+    A secret message (``secret``) keeps a redacted ``body`` (and no ``html``) for the API; the
+    text to send is in ``sealed_body``/``sealed_html``, read by the worker only and erased
+    once the notification is final."""
 
     __tablename__ = "notifications"
 
@@ -86,6 +106,7 @@ class Notification(Base):
     channel: Mapped[str] = mapped_column(String(8), nullable=False)
     status: Mapped[str] = mapped_column(String(24), nullable=False)
     recipient: Mapped[str] = mapped_column(String(320), nullable=False)
+    recipient_subject: Mapped[str | None] = mapped_column(String(255), nullable=True)
     template_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     template_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     language: Mapped[str] = mapped_column(String(2), nullable=False)
@@ -94,6 +115,11 @@ class Notification(Base):
     subject: Mapped[str | None] = mapped_column(Text, nullable=True)
     body: Mapped[str] = mapped_column(Text, nullable=False)
     html: Mapped[str | None] = mapped_column(Text, nullable=True)
+    secret: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=false()
+    )
+    sealed_body: Mapped[str | None] = mapped_column(Text, nullable=True)
+    sealed_html: Mapped[str | None] = mapped_column(Text, nullable=True)
     batch_id: Mapped[str | None] = mapped_column(ForeignKey("batches.id"), nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
@@ -107,6 +133,7 @@ class Notification(Base):
         Index("ix_notifications_tenant_id", "tenant", "id"),
         Index("ix_notifications_due", "status", "next_attempt_at"),
         Index("ix_notifications_batch_status", "batch_id", "status"),
+        Index("ix_notifications_tenant_recipient_subject", "tenant", "recipient_subject", "id"),
     )
 
 

@@ -34,6 +34,7 @@ from socle_notify.errors import (
 from socle_notify.models import Batch, Notification
 from socle_notify.render import BUILTIN, render, sms_fragments
 from socle_notify.schemas import BatchCreate, SendIn
+from socle_notify.sealing import content_columns, is_secret_event
 from socle_notify.settings import NotifySettings
 from socle_notify.templates import Templates, TemplateView
 
@@ -51,6 +52,7 @@ class Prepared:
     subject: str | None
     body: str
     html: str | None
+    secret: bool = False
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,14 @@ class Notifications:
                     f"{self.settings.sms_max_fragments} are allowed. Shorten the values or "
                     "the template.",
                 )
-        return Prepared(recipient, chosen, rendered.subject, rendered.body, rendered.html)
+        return Prepared(
+            recipient,
+            chosen,
+            rendered.subject,
+            rendered.body,
+            rendered.html,
+            secret=view.template.secret,
+        )
 
     def _row(
         self,
@@ -119,6 +128,7 @@ class Notifications:
         reference: str | None,
         source: str,
         template_id: str | None,
+        recipient_subject: str | None = None,
         batch_id: str | None = None,
         due: datetime | None = None,
     ) -> dict[str, Any]:
@@ -129,14 +139,14 @@ class Notifications:
             "channel": channel,
             "status": "created",
             "recipient": prepared.recipient,
+            "recipient_subject": recipient_subject,
             "template_id": template_id,
             "template_version": view.version if view else None,
             "language": prepared.language,
             "reference": reference,
             "source": source,
             "subject": prepared.subject,
-            "body": prepared.body,
-            "html": prepared.html,
+            **content_columns(prepared.secret, prepared.body, prepared.html),
             "batch_id": batch_id,
             "attempts": 0,
             "next_attempt_at": due or now,
@@ -165,6 +175,7 @@ class Notifications:
             reference=body.reference,
             source="api",
             template_id=view.template.id,
+            recipient_subject=body.recipient_subject,
         )
         notification = Notification(**row)
         session.add(notification)
@@ -182,6 +193,7 @@ class Notifications:
         reference: str | None,
         source: str,
         template_id: str | None,
+        recipient_subject: str | None = None,
     ) -> Notification:
         row = self._row(
             tenant,
@@ -191,6 +203,7 @@ class Notifications:
             reference=reference,
             source=source,
             template_id=template_id,
+            recipient_subject=recipient_subject,
         )
         notification = Notification(**row)
         session.add(notification)
@@ -211,7 +224,14 @@ class Notifications:
         )
         if rendered.missing:
             raise MissingPersonalisation(f"missing {', '.join(rendered.missing)}")
-        return Prepared(normalise_email(to), chosen, rendered.subject, rendered.body, rendered.html)
+        return Prepared(
+            normalise_email(to),
+            chosen,
+            rendered.subject,
+            rendered.body,
+            rendered.html,
+            secret=is_secret_event(key),
+        )
 
     async def record_failure(
         self,
@@ -313,14 +333,22 @@ class Notifications:
 
     # -- reading -----------------------------------------------------------------------
 
-    async def get(self, session: AsyncSession, tenant: str, notification_id: str) -> Notification:
-        notification = (
-            await session.execute(
-                select(Notification).where(
-                    Notification.id == notification_id, Notification.tenant == tenant
-                )
-            )
-        ).scalar_one_or_none()
+    async def get(
+        self,
+        session: AsyncSession,
+        tenant: str,
+        notification_id: str,
+        *,
+        owner: str | None = None,
+    ) -> Notification:
+        """The notification; ``owner`` (a person's subject) reads only its own: another
+        answers 404, exactly as one that does not exist."""
+        query = select(Notification).where(
+            Notification.id == notification_id, Notification.tenant == tenant
+        )
+        if owner is not None:
+            query = query.where(Notification.recipient_subject == owner)
+        notification = (await session.execute(query)).scalar_one_or_none()
         if notification is None:
             raise NotificationNotFound(f"No notification {notification_id} in this tenant.")
         return notification
@@ -333,8 +361,11 @@ class Notifications:
         limit: int,
         cursor: str | None,
         filters: dict[str, str | None],
+        owner: str | None = None,
     ) -> tuple[list[Notification], str | None]:
         query = select(Notification).where(Notification.tenant == tenant)
+        if owner is not None:
+            query = query.where(Notification.recipient_subject == owner)
         columns = {
             "status": Notification.status,
             "channel": Notification.channel,
@@ -416,6 +447,7 @@ class Notifications:
                     reference=body.reference,
                     source="batch",
                     template_id=view.template.id,
+                    recipient_subject=recipient.recipient_subject,
                     batch_id=batch.id,
                     due=due,
                 )
@@ -489,7 +521,13 @@ class Notifications:
                 Notification.status == "created",
                 Notification.attempts == 0,
             )
-            .values(status="cancelled", updated_at=now, error="batch-cancelled")
+            .values(
+                status="cancelled",
+                updated_at=now,
+                error="batch-cancelled",
+                sealed_body=None,
+                sealed_html=None,
+            )
         )
         batch.status = "cancelled"
         batch.completed_at = now
@@ -627,6 +665,8 @@ class Notifications:
                     error=notification.error,
                     path=f"/v1/notifications/{notification.id}",
                 )
+        if notification.status in FINAL:  # a sealed text has nothing left to do
+            notification.sealed_body = notification.sealed_html = None
         await session.flush()
         if notification.batch_id and notification.status in FINAL:
             await self._maybe_complete_batch(session, notification.batch_id)

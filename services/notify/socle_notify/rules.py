@@ -3,6 +3,7 @@ events happen. Also the built-in identity mails and the fan-out to webhook subsc
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import structlog
@@ -16,6 +17,7 @@ from socle_notify.errors import InvalidRule, NotFoundError, RuleNotFound, Unproc
 from socle_notify.models import Rule
 from socle_notify.notifications import LANGUAGES, Notifications
 from socle_notify.schemas import RuleCreate
+from socle_notify.sealing import is_secret_event
 from socle_notify.settings import NotifySettings
 from socle_notify.templates import Templates
 from socle_notify.webhooks import Webhooks
@@ -52,6 +54,14 @@ def personalisation(event: CloudEvent) -> dict[str, Any]:
     if isinstance(amount, int) and isinstance(currency, str):
         values.setdefault("amount_display", f"{currency} {amount // 100}.{amount % 100:02d}")
     return values
+
+
+def subject_of(event: CloudEvent) -> str | None:
+    """The person a message from this event is for: ``data.user_id`` when the event has it."""
+    value = event.data.get("user_id")
+    if isinstance(value, str) and 0 < len(value) <= 255:
+        return value
+    return None
 
 
 def language_of(value: Any) -> str | None:
@@ -144,6 +154,8 @@ class Rules:
                 raise InvalidRule(f"the event has no {rule.recipient_field}")
             language = language_of(lookup(event, rule.language_field))
             prepared = self.notifications.prepare(view, to, personalisation(event), language)
+            if is_secret_event(event.type):  # whatever the tenant's template says
+                prepared = replace(prepared, secret=True)
         except UnprocessableError as exc:
             log.warning(
                 "rule_not_applicable", rule_id=rule.id, event_type=event.type, error=exc.code
@@ -178,6 +190,7 @@ class Rules:
             reference=reference,
             source="rule",
             template_id=view.template.id,
+            recipient_subject=subject_of(event),
         )
 
     async def _builtin(self, session: AsyncSession, event: CloudEvent) -> None:
@@ -210,4 +223,5 @@ class Rules:
             reference=reference,
             source="rule",
             template_id=template_id,
+            recipient_subject=subject_of(event),
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -23,10 +23,17 @@ class ContentIn(Strict):
     )
 
 
+SECRET_DESCRIPTION = (
+    "Its messages carry a secret (a one-time link or code): their text is sent, never "
+    "readable through the API (`body` redacted)."
+)
+
+
 class TemplateCreate(Strict):
     name: str = Field(..., min_length=1, max_length=200)
     channel: Channel
     default_language: Language = "fr"
+    secret: bool = Field(False, description=SECRET_DESCRIPTION)
     contents: dict[Language, ContentIn] = Field(
         ..., min_length=1, description="One content per language (fr, de, it, en)."
     )
@@ -35,6 +42,9 @@ class TemplateCreate(Strict):
 class TemplateUpdate(Strict):
     name: str | None = Field(None, min_length=1, max_length=200)
     default_language: Language | None = None
+    secret: bool | None = Field(
+        None, description="Change the flag for messages sent from now on (omitted: unchanged)."
+    )
     contents: dict[Language, ContentIn] = Field(..., min_length=1)
 
 
@@ -51,6 +61,7 @@ class TemplateOut(BaseModel):
     channel: Channel
     version: int
     default_language: Language
+    secret: bool = Field(description=SECRET_DESCRIPTION)
     contents: dict[str, ContentOut]
     created_at: datetime
     updated_at: datetime
@@ -84,6 +95,14 @@ class SendIn(Strict):
     personalisation: dict[str, Any] = Field(default_factory=dict)
     language: Language | None = Field(None, description="Defaults to the template's language.")
     reference: str | None = Field(None, max_length=255, description="Your own identifier.")
+    recipient_subject: str | None = Field(
+        None,
+        min_length=1,
+        max_length=255,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="The recipient's subject (``sub`` at identity), when the recipient is a "
+        "person with an account: that person's token then reads this notification.",
+    )
 
 
 NotificationStatus = Literal[
@@ -96,13 +115,18 @@ class NotificationOut(BaseModel):
     channel: Channel
     status: NotificationStatus
     to: str
+    recipient_subject: str | None = Field(description="Whose notification it is, when known.")
     template_id: str | None
     template_version: int | None
     language: str
     reference: str | None
     source: str
     subject: str | None
-    body: str
+    body: str = Field(description="The text sent; a placeholder when `redacted`.")
+    redacted: bool = Field(
+        description="The message carried a secret (password reset, e-mail verification, "
+        "invitation, a template flagged secret): its text is never shown."
+    )
     batch_id: str | None
     attempts: int
     next_attempt_at: datetime | None
@@ -143,8 +167,12 @@ class RuleList(BaseModel):
 
 class SubscriptionCreate(Strict):
     callback_url: str = Field(..., max_length=2000)
-    event_types: list[str] = Field(
-        ..., min_length=1, description="Event types; `payment.*` or `*` match many."
+    event_types: list[Annotated[str, Field(min_length=1, max_length=128)]] = Field(
+        ...,
+        min_length=1,
+        max_length=50,
+        description="Event types described in the events reference (docs/events.asyncapi.yaml); "
+        "`payment.*` or `*` match many. An unknown type answers 422 `unknown-event-type`.",
     )
     secret: str | None = Field(
         None, description="`whsec_` + base64 of 24 to 64 bytes; generated when absent."
@@ -198,6 +226,14 @@ class Recipient(Strict):
     to: str = Field(..., min_length=1, max_length=320)
     personalisation: dict[str, Any] = Field(default_factory=dict)
     language: Language | None = None
+    recipient_subject: str | None = Field(
+        None,
+        min_length=1,
+        max_length=255,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="The recipient's subject (``sub`` at identity), when the recipient is a "
+        "person with an account: that person's token then reads this notification.",
+    )
 
 
 class BatchCreate(Strict):

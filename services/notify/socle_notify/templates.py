@@ -90,6 +90,7 @@ class Templates:
             channel=body.channel,
             version=1,
             default_language=body.default_language,
+            secret=body.secret,
             created_at=now,
             updated_at=now,
         )
@@ -139,6 +140,8 @@ class Templates:
         template.default_language = default
         if body.name:
             template.name = body.name
+        if body.secret is not None:
+            template.secret = body.secret
         template.updated_at = utcnow()
         contents = self._add_contents(session, template, body.contents)
         await session.flush()

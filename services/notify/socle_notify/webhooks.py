@@ -33,9 +33,11 @@ from socle_notify.errors import (
     InvalidSecret,
     SubscriptionNotFound,
 )
+from socle_notify.event_types import check_event_types
 from socle_notify.models import Subscription, WebhookAttempt, WebhookDelivery
 from socle_notify.notifications import Notifications
 from socle_notify.schemas import SubscriptionCreate
+from socle_notify.sealing import without_secrets
 from socle_notify.settings import NotifySettings
 
 log = structlog.get_logger("socle_notify.webhooks")
@@ -128,6 +130,7 @@ class Webhooks:
     async def subscribe(
         self, session: AsyncSession, tenant: str, body: SubscriptionCreate
     ) -> Subscription:
+        check_event_types(body.event_types)
         await check_callback_url(body.callback_url, self.settings)
         secret = check_secret(body.secret) if body.secret else new_secret()
         subscription = Subscription(
@@ -186,7 +189,8 @@ class Webhooks:
         """Queue one delivery per subscription of the event's tenant that wants it."""
         subs = await self.subscriptions(session, event.tenant)
         now = utcnow()
-        payload: dict[str, Any] = json.loads(event.to_bytes())
+        # A secret link (password reset, verification) goes to its owner's mailbox only.
+        payload: dict[str, Any] = without_secrets(event.type, json.loads(event.to_bytes()))
         count = 0
         for sub in subs:
             if not any(matches(p, event.type) for p in sub.event_types):

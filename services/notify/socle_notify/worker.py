@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from socle.aio import stop_task
 from socle_notify.channels import Email, EmailSender, Outcome, RateLimiter, Sms, SmsProvider
 from socle_notify.notifications import Claim, Notifications
+from socle_notify.sealing import outgoing
 from socle_notify.settings import NotifySettings
 from socle_notify.webhooks import DeliveryClaim, Webhooks
 
@@ -110,14 +111,20 @@ class Worker:
             log.info("rate_limited", tenant=notification.tenant, channel=notification.channel)
             return
         outcome: Outcome
+        body, html = outgoing(
+            notification.secret,
+            notification.body,
+            notification.html,
+            (notification.sealed_body, notification.sealed_html),
+        )
         if notification.channel == "email":
             outcome = await self.email.send(
                 Email(
                     notification_id=notification.id,
                     to=notification.recipient,
                     subject=notification.subject or "",
-                    body=notification.body,
-                    html=notification.html,
+                    body=body,
+                    html=html,
                     language=notification.language,
                 )
             )
@@ -126,7 +133,7 @@ class Worker:
                 Sms(
                     notification_id=notification.id,
                     to=notification.recipient,
-                    body=notification.body,
+                    body=body,
                     reference=notification.reference,
                 )
             )

@@ -32,6 +32,7 @@ class Payment(Base):
     return_url: Mapped[str] = mapped_column(Text, nullable=False)
     procedure_ref: Mapped[str | None] = mapped_column(String(140), nullable=True)
     payer_email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    payer_subject: Mapped[str | None] = mapped_column(String(255), nullable=True)
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, nullable=False)
     provider: Mapped[str] = mapped_column(String(32), nullable=False)
     page_token: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
@@ -47,6 +48,7 @@ class Payment(Base):
     __table_args__ = (
         Index("ix_payments_tenant_created", "tenant", "created_at", "id"),
         Index("ix_payments_status_expires", "status", "expires_at"),
+        Index("ix_payments_tenant_payer_created", "tenant", "payer_subject", "created_at", "id"),
     )
 
 

@@ -6,7 +6,7 @@ import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 import stripe
@@ -67,6 +67,19 @@ class ProviderDown(Unavailable):
     code = "provider-unavailable"
 
 
+def decode_utc_position(cursor: str) -> tuple[datetime, str]:
+    """``decode_position``, with the instant in UTC; a forged one that leaves the calendar
+    once in UTC (year 9999 at -05:00) is an invalid cursor (422), not a 500."""
+    at, last_id = decode_position(cursor)
+    try:
+        return at.astimezone(UTC), last_id
+    except OverflowError:
+        raise Unprocessable(
+            "The cursor is not one this API returned; pass next_cursor unchanged.",
+            code="invalid-cursor",
+        ) from None
+
+
 def minor_to_decimal(amount: int) -> str:
     """15000 -> '150.00', with integer arithmetic only."""
     sign = "-" if amount < 0 else ""
@@ -112,9 +125,19 @@ class Payments:
         return query
 
     async def _find(
-        self, session: AsyncSession, tenant: str, payment_id: str, *, lock: bool = False
+        self,
+        session: AsyncSession,
+        tenant: str,
+        payment_id: str,
+        *,
+        lock: bool = False,
+        owner: str | None = None,
     ) -> Payment:
+        """The payment; ``owner`` (a person's subject) sees only the payments it pays: any
+        other answers 404, exactly as a payment that does not exist."""
         query = select(Payment).where(Payment.id == payment_id, Payment.tenant == tenant)
+        if owner is not None:
+            query = query.where(Payment.payer_subject == owner)
         query = self._locked(query, session) if lock else query
         payment = (await session.execute(query)).scalar_one_or_none()
         if payment is None:
@@ -175,8 +198,10 @@ class Payments:
 
     # ---- create --------------------------------------------------------------------------
 
-    async def create(self, session: AsyncSession, tenant: str, body: PaymentCreate) -> Payment:
-        """Open a payment; runs inside the caller's transaction (the idempotency one)."""
+    async def create(
+        self, session: AsyncSession, tenant: str, body: PaymentCreate, payer_subject: str | None
+    ) -> Payment:
+        """Open a payment for ``payer_subject``; inside the caller's (idempotency) transaction."""
         provider = self.providers.get(body.provider)
         if provider is None:
             if body.provider == "stripe":
@@ -219,6 +244,7 @@ class Payments:
             return_url=str(body.return_url),
             procedure_ref=body.procedure_ref,
             payer_email=body.payer_email,
+            payer_subject=payer_subject,
             meta=dict(body.metadata),
             provider=body.provider,
             page_token=secrets.token_urlsafe(32),
@@ -260,11 +286,11 @@ class Payments:
     # ---- read ----------------------------------------------------------------------------
 
     async def get(
-        self, session: AsyncSession, tenant: str, payment_id: str
+        self, session: AsyncSession, tenant: str, payment_id: str, *, owner: str | None = None
     ) -> tuple[Payment, list[PaymentTransition], list[Refund]]:
         """The payment as the provider knows it: asks the provider while it is open."""
         async with session.begin():
-            payment = await self._find(session, tenant, payment_id)
+            payment = await self._find(session, tenant, payment_id, owner=owner)
         if payment.status in OPEN:
             await self.sync(session, payment, cause="provider_poll")
         async with session.begin():
@@ -322,6 +348,7 @@ class Payments:
         session: AsyncSession,
         tenant: str,
         *,
+        owner: str | None,
         status: str | None,
         created_from: datetime | None,
         created_to: datetime | None,
@@ -329,7 +356,10 @@ class Payments:
         limit: int,
         cursor: str | None,
     ) -> tuple[list[Payment], str | None]:
+        """Newest first; ``owner`` (a person's subject) lists only the payments it pays."""
         query = select(Payment).where(Payment.tenant == tenant)
+        if owner is not None:
+            query = query.where(Payment.payer_subject == owner)
         if status:
             query = query.where(Payment.status == status)
         if created_from:
@@ -339,7 +369,7 @@ class Payments:
         if reference:
             query = query.where(Payment.reference == reference)
         if cursor:
-            at, last_id = decode_position(cursor)
+            at, last_id = decode_utc_position(cursor)
             query = query.where(
                 (Payment.created_at < at) | ((Payment.created_at == at) & (Payment.id < last_id))
             )
@@ -359,23 +389,22 @@ class Payments:
             raise Unprocessable(
                 "The report's 'to' date is before its 'from' date.", code="invalid-date-range"
             )
-        low = datetime(start.year, start.month, start.day, tzinfo=utcnow().tzinfo)
-        high = datetime(end.year, end.month, end.day, tzinfo=utcnow().tzinfo) + timedelta(days=1)
+        low = datetime(start.year, start.month, start.day, tzinfo=UTC)
+        query = select(Payment).where(Payment.tenant == tenant, Payment.created_at >= low)
+        if end < date.max:  # the day after 9999-12-31 does not exist: no upper bound then
+            high = datetime(end.year, end.month, end.day, tzinfo=UTC) + timedelta(days=1)
+            query = query.where(Payment.created_at < high)
         async with session.begin():
-            rows = await session.execute(
-                select(Payment)
-                .where(
-                    Payment.tenant == tenant, Payment.created_at >= low, Payment.created_at < high
-                )
-                .order_by(Payment.created_at, Payment.id)
-            )
+            rows = await session.execute(query.order_by(Payment.created_at, Payment.id))
             return list(rows.scalars())
 
     # ---- cancel and refund ---------------------------------------------------------------
 
-    async def cancel(self, session: AsyncSession, tenant: str, payment_id: str) -> Payment:
+    async def cancel(
+        self, session: AsyncSession, tenant: str, payment_id: str, *, owner: str | None = None
+    ) -> Payment:
         async with session.begin():
-            payment = await self._find(session, tenant, payment_id)
+            payment = await self._find(session, tenant, payment_id, owner=owner)
         if payment.status not in OPEN:
             raise PaymentNotOpen(f"The payment is {payment.status}; only an open one is cancelled.")
         provider = self.provider_of(payment)

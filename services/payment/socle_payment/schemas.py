@@ -60,6 +60,15 @@ class PaymentCreate(BaseModel):
         description="Where the receipt goes: carried in the payment's events, so a notify "
         "rule on payment.succeeded can mail it.",
     )
+    payer_subject: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=255,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="The payer's subject (``sub`` at identity): that person's token then reads "
+        "and cancels this payment. Set by the commune's staff and services; a person's token "
+        "is always the payer of the payments it creates (another value is refused, 403).",
+    )
     metadata: dict[str, str] = Field(
         default_factory=dict, description="Up to 20 string pairs kept with the payment."
     )
@@ -113,6 +122,9 @@ class PaymentOut(BaseModel):
     return_url: str
     procedure_ref: str | None
     payer_email: str | None
+    payer_subject: str | None = Field(
+        description="Whose payment it is; null when the commune created it for nobody's token."
+    )
     metadata: dict[str, str]
     provider: str
     next_url: str | None = Field(

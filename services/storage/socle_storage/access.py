@@ -1,10 +1,12 @@
-"""Who may see and change which document.
+"""Who may see and change which document, from ``socle.auth.Principal``:
 
-- a citizen (role ``citizen``) sees the documents they own (``owner`` = their ``sub``);
-- an agent sees the commune's own documents (no owner), the documents attached to a
-  procedure, and those a citizen shared (an active grant);
-- an admin, and a service acting for the tenant (a token without citizen or agent role),
-  see every document of the tenant.
+- a person who is not the commune's staff (``Principal.owner`` is set: a citizen, a mediator,
+  a person without a role) sees the documents it owns (``owner`` = its ``sub``), and only
+  those;
+- an agent (staff without the admin role) sees the commune's own documents (no owner), the
+  documents attached to a procedure, and those a citizen shared (an active grant);
+- an admin, and a client acting for itself (``sub`` = ``client_id``: the commune's
+  services), see every document of the tenant.
 """
 
 from __future__ import annotations
@@ -18,16 +20,13 @@ from socle_storage.models import Document, Grant
 
 
 def is_agent(principal: Principal) -> bool:
-    return principal.has_role("agent") and not principal.has_role("admin")
-
-
-def is_citizen(principal: Principal) -> bool:
-    return principal.has_role("citizen") and not principal.has_role("agent", "admin")
+    """Staff reaching only what the commune owns or what was shared with it."""
+    return principal.is_staff and not principal.has_role("admin")
 
 
 def acts_for_tenant(principal: Principal) -> bool:
-    """Admins and services (no person role) act for the whole tenant."""
-    return principal.has_role("admin") or not principal.has_role("citizen", "agent")
+    """Admins and the commune's services (client tokens) act for the whole tenant."""
+    return principal.commune_wide and not is_agent(principal)
 
 
 def active_grant(now: datetime, procedure: str | None = None) -> ColumnElement[bool]:
@@ -44,8 +43,8 @@ def active_grant(now: datetime, procedure: str | None = None) -> ColumnElement[b
 def visible(principal: Principal, now: datetime) -> ColumnElement[bool]:
     """SQL condition: the documents ``principal`` may see in its tenant."""
     tenant = Document.tenant == principal.tenant
-    if is_citizen(principal):
-        return and_(tenant, Document.owner == principal.subject)
+    if principal.owner is not None:
+        return and_(tenant, Document.owner == principal.owner)
     if is_agent(principal):
         return and_(
             tenant,
@@ -54,8 +53,15 @@ def visible(principal: Principal, now: datetime) -> ColumnElement[bool]:
     return and_(tenant, true())
 
 
+def idempotency_scope(principal: Principal, action: str) -> str:
+    """Keys are the tenant's for the commune, each person's own for a person: one person's
+    key never meets another's."""
+    who = "" if principal.owner is None else f":person:{principal.owner}"
+    return f"storage:{principal.tenant}{who}:{action}"
+
+
 def may_share(principal: Principal, doc: Document) -> bool:
     """The owner shares their documents; admins and services share for the tenant."""
-    if is_citizen(principal):
-        return doc.owner == principal.subject
+    if principal.owner is not None:
+        return doc.owner == principal.owner
     return acts_for_tenant(principal)

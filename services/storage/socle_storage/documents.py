@@ -7,7 +7,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, or_, select
@@ -18,7 +18,7 @@ from socle.db import utcnow
 from socle.pagination import decode_cursor, decode_position, encode_cursor, encode_position
 from socle.problems import Unprocessable
 from socle_storage import events
-from socle_storage.access import active_grant, acts_for_tenant, is_citizen, may_share, visible
+from socle_storage.access import active_grant, acts_for_tenant, may_share, visible
 from socle_storage.context import Storage
 from socle_storage.errors import (
     DocumentDeleted,
@@ -32,6 +32,7 @@ from socle_storage.errors import (
 )
 from socle_storage.models import AccessRecord, Document, DocumentVersion, Grant, TenantRules
 from socle_storage.schemas import (
+    MEDIA_TYPE,
     AccessOut,
     AccessPage,
     DocumentOut,
@@ -48,6 +49,19 @@ from socle_storage.settings import StorageSettings
 
 def new_id() -> str:
     return uuid.uuid4().hex
+
+
+def decode_utc_position(cursor: str) -> tuple[datetime, str]:
+    """``decode_position`` with the instant in UTC; a forged one that leaves the calendar once
+    in UTC (year 9999 at -05:00) is an invalid cursor (422), not a 500."""
+    at, last_id = decode_position(cursor)
+    try:
+        return at.astimezone(UTC), last_id
+    except OverflowError:
+        raise Unprocessable(
+            "The cursor is not one this API gave; pass next_cursor unchanged.",
+            code="invalid-cursor",
+        ) from None
 
 
 # --- rules ------------------------------------------------------------------------------
@@ -77,7 +91,10 @@ async def load_rules(session: AsyncSession, tenant: str, settings: StorageSettin
         )
     return Rules(
         max_size_bytes=row.max_size_bytes,
-        allowed_content_types=list(row.allowed_content_types),
+        # rows written before types were checked may hold a malformed one: never matches
+        allowed_content_types=[
+            t for t in row.allowed_content_types if isinstance(t, str) and MEDIA_TYPE.match(t)
+        ],
         default_retention_days=row.default_retention_days,
         retention_days={str(k): int(v) for k, v in row.retention_days.items()},
         custom=True,
@@ -114,7 +131,7 @@ async def set_rules(storage: Storage, principal: Principal, body: RulesIn) -> Ru
             f"retention_days has invalid kinds or negative days: {', '.join(bad)}.",
             code="invalid-rules",
         )
-    types = sorted({t.strip().lower() for t in body.allowed_content_types if t.strip()})
+    types = sorted(set(body.allowed_content_types))  # validated and normalised by RulesIn
     async with storage.sessions() as session, session.begin():
         row = await session.get(TenantRules, principal.tenant)
         if row is None:
@@ -184,7 +201,7 @@ async def list_documents(
             or_(Document.procedure == procedure, active_grant(now, procedure=procedure))
         )
     if cursor:
-        at, last_id = decode_position(cursor)
+        at, last_id = decode_utc_position(cursor)
         query = query.where(
             or_(Document.created_at < at, and_(Document.created_at == at, Document.id < last_id))
         )
@@ -374,7 +391,7 @@ async def access_log(
         )
         if cursor:
             (last,) = decode_cursor(cursor, 1)
-            if not last.isdigit():
+            if not (last.isascii() and last.isdigit() and len(last) <= 18):
                 raise Unprocessable("The cursor is not one this API gave.", code="invalid-cursor")
             query = query.where(AccessRecord.id < int(last))
         rows = list(
@@ -411,7 +428,7 @@ async def delete_document(storage: Storage, principal: Principal, document_id: s
 async def set_legal_hold(
     storage: Storage, principal: Principal, document_id: str, hold: bool, reason: str | None
 ) -> DocumentOut:
-    if is_citizen(principal):
+    if principal.owner is not None:
         raise NotAllowed("Only the commune (agents, admins, services) may set a legal hold.")
     async with storage.sessions() as session, session.begin():
         doc = await find_visible(session, principal, document_id, for_update=True)

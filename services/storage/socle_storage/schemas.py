@@ -2,13 +2,42 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 KIND_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 PROCEDURE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
+#: A bare media type (RFC 6838 names, no parameters), as the sniffer gives: ``image/png``.
+MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
+MAX_VERSION = 2**31 - 1
+MAX_RETENTION_DAYS = 36500
+
+
+def media_type(value: str) -> str:
+    """``value`` trimmed and lower-cased; a ValueError (422) unless it is a bare media type."""
+    normal = value.strip().lower()
+    if not MEDIA_TYPE.match(normal):
+        raise ValueError(
+            f"{value[:80]!r} is not a media type such as application/pdf (type/subtype, "
+            "no parameters)"
+        )
+    return normal
+
+
+def in_utc(value: datetime) -> datetime:
+    """An aware instant in UTC; a ValueError (422) when UTC leaves the years 1 to 9999."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the instant is outside the years 1 to 9999 once in UTC") from None
+
+
+UTCInstant = Annotated[AwareDatetime, AfterValidator(in_utc)]
+MediaType = Annotated[str, Field(max_length=255), AfterValidator(media_type)]
+VersionNumber = Annotated[int, Field(ge=1, le=MAX_VERSION)]
 
 
 class DocumentOut(BaseModel):
@@ -55,7 +84,9 @@ class VersionList(BaseModel):
 
 
 class LinkIn(BaseModel):
-    version: int | None = Field(default=None, description="Version to link; default current.")
+    version: VersionNumber | None = Field(
+        default=None, description="Version to link; default current."
+    )
 
 
 class LinkOut(BaseModel):
@@ -73,7 +104,9 @@ class GrantIn(BaseModel):
         )
     )
     procedure: str | None = Field(default=None, pattern=PROCEDURE_PATTERN)
-    expires_at: datetime | None = Field(default=None, description="UTC; default never.")
+    expires_at: UTCInstant | None = Field(
+        default=None, description="With its time zone (none is a 422); default never."
+    )
 
 
 class GrantOut(BaseModel):
@@ -120,13 +153,23 @@ class RulesIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     max_size_bytes: int = Field(gt=0, le=5 * 1024**4)
-    allowed_content_types: list[str] = Field(min_length=1, max_length=50)
-    default_retention_days: int = Field(ge=0, le=36500)
-    retention_days: dict[str, int] = Field(
-        default_factory=dict, description="Days to keep per document kind (0: purge at once)."
+    allowed_content_types: list[MediaType] = Field(
+        min_length=1,
+        max_length=50,
+        description="Bare media types (`application/pdf`); an empty or malformed one is a 422.",
+    )
+    default_retention_days: int = Field(ge=0, le=MAX_RETENTION_DAYS)
+    retention_days: dict[str, Annotated[int, Field(ge=0, le=MAX_RETENTION_DAYS)]] = Field(
+        default_factory=dict,
+        max_length=200,
+        description="Days to keep per document kind (0: purge at once; at most 36500).",
     )
 
 
-class RulesOut(RulesIn):
+class RulesOut(BaseModel):
+    max_size_bytes: int
+    allowed_content_types: list[str]
+    default_retention_days: int
+    retention_days: dict[str, int]
     tenant: str
     custom: bool = Field(description="False while the tenant uses the service's defaults.")

@@ -30,7 +30,7 @@ from socle.db import utcnow
 from socle.idempotency import run_idempotent
 from socle.problems import TYPE_BASE, Conflict, DomainError
 from socle_storage import events
-from socle_storage.access import is_citizen
+from socle_storage.access import idempotency_scope
 from socle_storage.context import Storage
 from socle_storage.documents import Rules, document_out, find_visible, load_rules, new_id
 from socle_storage.errors import (
@@ -459,10 +459,10 @@ def _check_fields(
     owner = fields.get("owner", "").strip() or None
     if owner is not None and not OWNER.match(owner):
         raise InvalidUpload("The field `owner` must be the owner's subject id.")
-    if is_citizen(principal):
-        if owner not in (None, principal.subject):
-            raise NotAllowed("A citizen uploads documents for themselves only; omit `owner`.")
-        owner = principal.subject
+    if principal.owner is not None:
+        if owner not in (None, principal.owner):
+            raise NotAllowed("A person uploads documents for themselves only; omit `owner`.")
+        owner = principal.owner
     procedure = fields.get("procedure", "").strip() or None
     if procedure is not None and not PROCEDURE.match(procedure):
         raise InvalidUpload("The field `procedure` must be a procedure id (letters, digits, -_.:).")
@@ -537,7 +537,7 @@ async def create_document(
         async with storage.sessions() as session:
             result = await run_idempotent(
                 session,
-                scope=f"storage:{principal.tenant}:documents",
+                scope=idempotency_scope(principal, "documents"),
                 key=idempotency_key,
                 body=fingerprint,
                 action=action,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 
 from socle.auth import Principal, require_scope
-from socle.problems import PROBLEM_JSON
+from socle.problems import PROBLEM_JSON, Forbidden
 from socle_notify.notifications import Notifications
 from socle_notify.rules import Rules
 from socle_notify.templates import Templates
@@ -30,16 +31,57 @@ def get_domain(request: Request) -> Domain:
     return domain
 
 
+class CommuneWideOnly(Forbidden):
+    code = "commune-wide-only"
+
+
+def commune_wide(scope: str) -> Callable[[Request], Awaitable[Principal]]:
+    """``scope`` and a caller acting for the whole commune (staff, or a client for itself):
+    a person's token never sends, nor manages templates, rules, batches or webhooks."""
+    verify = require_scope(scope)
+
+    async def dependency(request: Request) -> Principal:
+        principal = await verify(request)
+        if not principal.commune_wide:
+            raise CommuneWideOnly(
+                "Only the commune's staff (role agent or admin) or its services (a client "
+                "token) may do this; a person's token reads only that person's notifications."
+            )
+        return principal
+
+    return dependency
+
+
+READ_SCOPES = ("notifications:read", "notifications:send")
+
+
+async def reader(request: Request) -> Principal:
+    """``notifications:read`` or ``notifications:send``; a person reads only its own
+    notifications (``Principal.owner``), the commune reads them all."""
+    principal = await require_scope()(request)
+    if not principal.scopes.intersection(READ_SCOPES):
+        raise Forbidden(
+            "The access token lacks the scope notifications:read; ask for it when requesting "
+            "the token.",
+            code="insufficient-scope",
+            headers={
+                "WWW-Authenticate": 'Bearer error="insufficient_scope", scope="notifications:read"'
+            },
+        )
+    return principal
+
+
 DomainDep = Annotated[Domain, Depends(get_domain)]
-Sender = Annotated[Principal, Depends(require_scope("notifications:send"))]
-Admin = Annotated[Principal, Depends(require_scope("notifications:admin"))]
+Reader = Annotated[Principal, Depends(reader)]
+Sender = Annotated[Principal, Depends(commune_wide("notifications:send"))]
+Admin = Annotated[Principal, Depends(commune_wide("notifications:admin"))]
 Limit = Annotated[int, Query(ge=1, le=200, description="Page size.")]
 Cursor = Annotated[str | None, Query(max_length=64, description="`next_cursor` of the last page.")]
 
 _TEXTS = {
     401: "No or invalid access token",
-    403: "The token lacks the scope",
-    404: "No such resource in this tenant",
+    403: "The token lacks the scope, or the action is for the commune's staff or services",
+    404: "No such resource in this tenant, or not one this caller may see",
     409: "The resource's state does not allow this",
     422: "Invalid input (field errors in `errors`)",
 }

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.idempotency import IdempotencyKey, run_idempotent
 from socle.service import SessionDep
-from socle_notify.api.deps import Cursor, DomainDep, Limit, Sender, problems
+from socle_notify.api.deps import Cursor, DomainDep, Limit, Reader, Sender, problems
 from socle_notify.models import Notification
 from socle_notify.notifications import BatchView
 from socle_notify.schemas import (
@@ -33,6 +33,7 @@ def notification_out(n: Notification) -> NotificationOut:
         channel=n.channel,
         status=n.status,
         to=n.recipient,
+        recipient_subject=n.recipient_subject,
         template_id=n.template_id,
         template_version=n.template_version,
         language=n.language,
@@ -40,6 +41,7 @@ def notification_out(n: Notification) -> NotificationOut:
         source=n.source,
         subject=n.subject,
         body=n.body,
+        redacted=n.secret,
         batch_id=n.batch_id,
         attempts=n.attempts,
         next_attempt_at=n.next_attempt_at if pending else None,
@@ -130,10 +132,15 @@ async def send_sms(
     summary="Read a notification and its status",
 )
 async def get_notification(
-    notification_id: str, principal: Sender, session: SessionDep, domain: DomainDep
+    notification_id: Annotated[str, Path(max_length=32)],
+    principal: Reader,
+    session: SessionDep,
+    domain: DomainDep,
 ) -> NotificationOut:
     async with session.begin():
-        n = await domain.notifications.get(session, principal.tenant, notification_id)
+        n = await domain.notifications.get(
+            session, principal.tenant, notification_id, owner=principal.owner
+        )
     return notification_out(n)
 
 
@@ -144,7 +151,7 @@ async def get_notification(
     summary="List notifications, newest first, with filters",
 )
 async def list_notifications(
-    principal: Sender,
+    principal: Reader,
     session: SessionDep,
     domain: DomainDep,
     limit: Limit = 50,
@@ -164,7 +171,12 @@ async def list_notifications(
     }
     async with session.begin():
         rows, next_cursor = await domain.notifications.page(
-            session, principal.tenant, limit=limit, cursor=cursor, filters=filters
+            session,
+            principal.tenant,
+            limit=limit,
+            cursor=cursor,
+            filters=filters,
+            owner=principal.owner,
         )
     return NotificationList(items=[notification_out(n) for n in rows], next_cursor=next_cursor)
 

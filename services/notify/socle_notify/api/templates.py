@@ -34,6 +34,7 @@ def template_out(view: TemplateView) -> TemplateOut:
         channel=t.channel,
         version=view.version,
         default_language=t.default_language,
+        secret=t.secret,
         contents={
             lang: ContentOut(
                 subject=c.subject,

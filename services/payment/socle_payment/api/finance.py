@@ -12,7 +12,7 @@ from fastapi.responses import Response
 
 from socle.problems import TooLarge, Unprocessable
 from socle.service import SessionDep
-from socle_payment.api.deps import PaymentsDep, Reader, Writer, problems
+from socle_payment.api.deps import CommuneReader, CommuneWriter, PaymentsDep, Reader, problems
 from socle_payment.api.payments import PaymentId
 from socle_payment.camt import parse_camt054
 from socle_payment.payments import minor_to_decimal
@@ -55,7 +55,7 @@ def _cell(value: object) -> str:
     },
 )
 async def payments_report(
-    principal: Reader,
+    principal: CommuneReader,
     payments: PaymentsDep,
     session: SessionDep,
     start: Annotated[date, Query(alias="from", description="First day, YYYY-MM-DD.")],
@@ -106,7 +106,7 @@ async def qr_bill_svg(
     payment_id: PaymentId,
     lang: Language = "fr",
 ) -> Response:
-    payment, _, _ = await payments.get(session, principal.tenant, payment_id)
+    payment, _, _ = await payments.get(session, principal.tenant, payment_id, owner=principal.owner)
     return Response(render_svg(payments.settings, payment, lang), media_type="image/svg+xml")
 
 
@@ -125,7 +125,7 @@ async def qr_bill_pdf(
     payment_id: PaymentId,
     lang: Language = "fr",
 ) -> Response:
-    payment, _, _ = await payments.get(session, principal.tenant, payment_id)
+    payment, _, _ = await payments.get(session, principal.tenant, payment_id, owner=principal.owner)
     return Response(render_pdf(payments.settings, payment, lang), media_type="application/pdf")
 
 
@@ -142,7 +142,7 @@ async def qr_bill_pdf(
     responses=problems(401, 403, 413, 422),
 )
 async def reconcile_camt054(
-    principal: Writer, payments: PaymentsDep, session: SessionDep, request: Request
+    principal: CommuneWriter, payments: PaymentsDep, session: SessionDep, request: Request
 ) -> ReconciliationOut:
     limit = payments.settings.payment_max_camt_bytes
     raw = bytearray()

@@ -74,6 +74,16 @@ def _form(
     return response
 
 
+def _same_token(cookie: str | None, form: str) -> bool:
+    """The form carries the cookie's CSRF token; compared in constant time as bytes, so any
+    text (non-ASCII included) is simply a mismatch."""
+    if not cookie or not form:
+        return False
+    return hmac.compare_digest(
+        cookie.encode("utf-8", "surrogatepass"), form.encode("utf-8", "surrogatepass")
+    )
+
+
 @router.get(
     "/{token}",
     response_class=HTMLResponse,
@@ -124,7 +134,7 @@ async def sandbox_submit(
         payment = await payments.by_token(session, token)
     except NotFound:
         return _html(render(lang, "error", error_key="not_found"), 404)
-    if not csrf_cookie or not csrf_token or not hmac.compare_digest(csrf_cookie, csrf_token):
+    if not _same_token(csrf_cookie, csrf_token):
         return _html(render(lang, "error", payment=payment, error_key="csrf"), 403)
     try:
         payment = await payments.sandbox_pay(session, token, card_number)

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from socle.auth import Principal
 from socle.idempotency import IdempotencyKey, run_idempotent
+from socle.problems import Forbidden
 from socle.service import SessionDep
-from socle_payment.api.deps import PaymentsDep, Reader, Writer, problems
+from socle_payment.api.deps import (
+    CommuneWriter,
+    PaymentsDep,
+    Reader,
+    UTCInstant,
+    Writer,
+    problems,
+)
 from socle_payment.models import Payment, PaymentTransition, Refund
 from socle_payment.payments import Payments
 from socle_payment.schemas import (
@@ -58,6 +66,7 @@ def payment_out(
         return_url=payment.return_url,
         procedure_ref=payment.procedure_ref,
         payer_email=payment.payer_email,
+        payer_subject=payment.payer_subject,
         metadata=dict(payment.meta),
         provider=payment.provider,
         next_url=payments.next_url(payment),
@@ -84,6 +93,27 @@ def payment_out(
     )
 
 
+class NotYourPayer(Forbidden):
+    code = "payer-not-allowed"
+
+
+def payer_of(principal: Principal, body: PaymentCreate) -> str | None:
+    """Who pays: a person is the payer of what it creates; staff and clients may name one."""
+    if principal.owner is None:
+        return body.payer_subject
+    if body.payer_subject not in (None, principal.owner):
+        raise NotYourPayer(
+            "A person's token creates payments for that person only; omit payer_subject."
+        )
+    return principal.owner
+
+
+def idempotency_scope(principal: Principal, action: str) -> str:
+    """Keys are the tenant's for staff and services, each person's own for a person."""
+    who = "" if principal.owner is None else f":person:{principal.owner}"
+    return f"payment:{principal.tenant}{who}:{action}"
+
+
 @router.post(
     "",
     status_code=201,
@@ -98,13 +128,15 @@ async def create_payment(
     body: PaymentCreate,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
+    payer = payer_of(principal, body)
+
     async def action(tx: AsyncSession) -> tuple[int, object]:
-        payment = await payments.create(tx, principal.tenant, body)
+        payment = await payments.create(tx, principal.tenant, body, payer)
         return 201, payment_out(payments, payment).model_dump(mode="json")
 
     status, result = await run_idempotent(
         session,
-        scope=f"payment:{principal.tenant}:create",
+        scope=idempotency_scope(principal, "create"),
         key=idempotency_key,
         body=body.model_dump(mode="json"),
         action=action,
@@ -124,9 +156,12 @@ async def list_payments(
     session: SessionDep,
     status: Annotated[Status | None, Query()] = None,
     created_from: Annotated[
-        datetime | None, Query(description="Created at or after (ISO 8601 with offset).")
+        UTCInstant | None,
+        Query(description="Created at or after (ISO 8601 with its offset; none is a 422)."),
     ] = None,
-    created_to: Annotated[datetime | None, Query(description="Created before.")] = None,
+    created_to: Annotated[
+        UTCInstant | None, Query(description="Created before (ISO 8601 with its offset).")
+    ] = None,
     reference: Annotated[str | None, Query(max_length=140)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
@@ -134,6 +169,7 @@ async def list_payments(
     rows, next_cursor = await payments.list_payments(
         session,
         principal.tenant,
+        owner=principal.owner,
         status=status,
         created_from=created_from,
         created_to=created_to,
@@ -153,7 +189,9 @@ async def list_payments(
 async def get_payment(
     principal: Reader, payments: PaymentsDep, session: SessionDep, payment_id: PaymentId
 ) -> PaymentOut:
-    payment, ledger, refunds = await payments.get(session, principal.tenant, payment_id)
+    payment, ledger, refunds = await payments.get(
+        session, principal.tenant, payment_id, owner=principal.owner
+    )
     return payment_out(payments, payment, ledger, refunds)
 
 
@@ -166,7 +204,7 @@ async def get_payment(
 async def cancel_payment(
     principal: Writer, payments: PaymentsDep, session: SessionDep, payment_id: PaymentId
 ) -> PaymentOut:
-    payment = await payments.cancel(session, principal.tenant, payment_id)
+    payment = await payments.cancel(session, principal.tenant, payment_id, owner=principal.owner)
     return payment_out(payments, payment)
 
 
@@ -178,7 +216,7 @@ async def cancel_payment(
     responses=problems(401, 403, 404, 409, 422, 503),
 )
 async def refund_payment(
-    principal: Writer,
+    principal: CommuneWriter,
     payments: PaymentsDep,
     session: SessionDep,
     payment_id: PaymentId,
@@ -193,7 +231,7 @@ async def refund_payment(
 
     status, result = await run_idempotent(
         session,
-        scope=f"payment:{principal.tenant}:refund:{payment_id}",
+        scope=idempotency_scope(principal, f"refund:{payment_id}"),
         key=idempotency_key,
         body=body.model_dump(mode="json"),
         action=action,

@@ -12,9 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from socle.idempotency import IdempotencyKey, run_idempotent
 from socle.problems import PROBLEM_JSON
 from socle_storage import documents, uploads
+from socle_storage.access import idempotency_scope
 from socle_storage.api.deps import Reader, StorageDep, Writer
 from socle_storage.schemas import (
     KIND_PATTERN,
+    MAX_VERSION,
     PROCEDURE_PATTERN,
     AccessPage,
     DocumentOut,
@@ -166,7 +168,7 @@ async def download_content(
     document_id: DocumentId,
     principal: Reader,
     storage: StorageDep,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None,
     range_: Annotated[str | None, Header(alias="Range")] = None,
     if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
 ) -> Response:
@@ -288,7 +290,7 @@ async def create_grant(
     async with storage.sessions() as session:
         status, result = await run_idempotent(
             session,
-            scope=f"storage:{principal.tenant}:grants:{document_id}",
+            scope=idempotency_scope(principal, f"grants:{document_id}"),
             key=key,
             body=body.model_dump(mode="json"),
             action=action,
