@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from datetime import datetime
+from importlib import resources
 from typing import Any
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from socle.db import utcnow
 
 SCHEMA_BASE = "https://socle.swiss/schemas/events/"
+CATALOGUE = "events.asyncapi.yaml"
+"""Every event type of the platform, described in AsyncAPI 3 (``docs/events.asyncapi.yaml``
+links to it); shipped with socle so services can check names against it."""
+
+
+@functools.cache
+def documented_event_types() -> frozenset[str]:
+    """The ``name`` of every message in the events catalogue."""
+    text = resources.files("socle").joinpath(CATALOGUE).read_text(encoding="utf-8")
+    document = yaml.safe_load(text)
+    messages = document.get("components", {}).get("messages", {})
+    return frozenset(str(m["name"]) for m in messages.values() if "name" in m)
 
 
 class CloudEvent(BaseModel):

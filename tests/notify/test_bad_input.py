@@ -23,7 +23,7 @@ def test_the_known_event_types_are_those_of_the_events_reference():
     [
         ["paymnet.succeeded"],
         ["payment.succeeded", "payment.paid"],
-        ["procedure.*"],
+        ["permit.*"],
         ["payment.**"],
         ["*.succeeded"],
         [""],

@@ -1,35 +1,12 @@
-"""The event types a webhook subscription may name: those described in
-``docs/events.asyncapi.yaml`` (a test keeps this list equal to that file)."""
+"""The event types a webhook subscription may name: those described in the platform's
+events catalogue (``docs/events.asyncapi.yaml``, shipped with socle)."""
 
 from __future__ import annotations
 
+from socle.events import documented_event_types
 from socle_notify.errors import UnknownEventType
 
-KNOWN_EVENT_TYPES: frozenset[str] = frozenset(
-    {
-        "batch.completed",
-        "client.registered",
-        "document.deleted",
-        "document.purged",
-        "document.quarantined",
-        "document.shared",
-        "document.uploaded",
-        "key.rotated",
-        "notification.delivered",
-        "notification.failed",
-        "payment.cancelled",
-        "payment.created",
-        "payment.expired",
-        "payment.failed",
-        "payment.pending",
-        "payment.refunded",
-        "payment.succeeded",
-        "user.deleted",
-        "user.email_verified",
-        "user.password_reset_requested",
-        "user.registered",
-    }
-)
+KNOWN_EVENT_TYPES: frozenset[str] = documented_event_types()
 KNOWN_NOUNS: frozenset[str] = frozenset(t.split(".", 1)[0] for t in KNOWN_EVENT_TYPES)
 
 
