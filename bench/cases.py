@@ -267,4 +267,124 @@ async def _token_issuance(folder: Path, database_url: str, label: str) -> Case:
     )
 
 
-ALL = [token_verification, outbox_publishing, token_issuance_sqlite, token_issuance_postgres]
+WRK_GET = """
+wrk.headers["Authorization"] = "Bearer %s"
+"""
+
+
+def _wrk_get(url: str, token: str, folder: Path, seconds: int = 10) -> float:
+    script = folder / f"get-{free_port()}.lua"
+    script.write_text(WRK_GET % token)
+    args = ["wrk", "-t2", "-c16", "-s", str(script), url]
+    subprocess.run([*args[:3], "-d2s", *args[3:]], check=True, capture_output=True)
+    out = subprocess.run(
+        [*args[:3], f"-d{seconds}s", *args[3:]], check=True, capture_output=True, text=True
+    ).stdout
+    if "Non-2xx" in out:
+        raise RuntimeError(f"{url} answered errors under load:\n{out}")
+    return float(out.split("Requests/sec:")[1].split()[0])
+
+
+async def protected_get(folder: Path) -> Case:
+    """Payment `GET /v1/payments/{id}` of a settled payment over HTTP, wrk with 16
+    connections for 10 s after a 2 s warm-up, one uvicorn process on SQLite: with its access
+    token (ES256 signature, claims, deny list, scope, tenant) against the same route, same
+    process code and same row with the token check replaced by a fixed principal
+    (bench/payment_server.py --no-auth)."""
+    import os
+    import sqlite3
+    import sys
+
+    import httpx
+
+    from socle.localinfra import ManagedProcess, wait_for_port
+
+    issuer = TestIssuer("https://identity.bench")
+    issuer.start()
+    nats = NatsServer.create(folder / f"nats-{free_port()}", free_port())
+    nats.start()
+    db = folder / "payment.db"
+    port, bare_port = free_port(), free_port()
+    env = dict(
+        os.environ,
+        SOCLE_DATABASE_URL=f"sqlite+aiosqlite:///{db}",
+        SOCLE_NATS_URL=nats.url,
+        SOCLE_ISSUER=issuer.issuer,
+        SOCLE_JWKS_URL=issuer.jwks_url,
+    )
+    server = [sys.executable, str(Path(__file__).with_name("payment_server.py"))]
+    procs = [
+        ManagedProcess([*server, str(port)], env=env),
+        ManagedProcess([*server, str(bare_port), "--no-auth"], env=env),
+    ]
+    try:
+        await asyncio.to_thread(
+            subprocess.run, [sys.executable, "-m", "socle_payment", "migrate"], env=env, check=True
+        )
+        procs[0].start()
+        wait_for_port(port, 60, proc=procs[0].proc)
+        writer = issuer.token(
+            audience="socle-payment",
+            tenant="bench",
+            subject="bench",
+            client_id="bench",
+            roles=[],
+            scopes=["payments:write", "payments:read"],
+            lifetime=3600,
+        )
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            created = await http.post(
+                "/v1/payments",
+                json={
+                    "amount": 5000,
+                    "currency": "CHF",
+                    "reference": "bench-1",
+                    "description": "Bench",
+                    "return_url": "https://commune.example/back",
+                    "provider": "sandbox",
+                },
+                headers={"Authorization": f"Bearer {writer}", "Idempotency-Key": "bench-1"},
+            )
+            created.raise_for_status()
+        payment_id = created.json()["id"]
+        with sqlite3.connect(db) as conn:  # settled: a GET does not ask the provider
+            conn.execute("UPDATE payments SET status = 'succeeded' WHERE id = ?", (payment_id,))
+        reader = issuer.token(
+            audience="socle-payment",
+            tenant="bench",
+            subject="bench",
+            client_id="bench",
+            roles=[],
+            scopes=["payments:read"],
+            lifetime=3600,
+        )
+        path = f"/v1/payments/{payment_id}"
+        ours = await asyncio.to_thread(_wrk_get, f"http://127.0.0.1:{port}{path}", reader, folder)
+        procs[0].stop()
+        procs[1].start()
+        wait_for_port(bare_port, 60, proc=procs[1].proc)
+        peer = await asyncio.to_thread(
+            _wrk_get, f"http://127.0.0.1:{bare_port}{path}", "none", folder
+        )
+    finally:
+        for proc in procs:
+            proc.stop()
+        nats.stop()
+        issuer.stop()
+    return (
+        "protected GET /v1/payments/{id} (HTTP, 16 connections)",
+        "with its access token",
+        "same route without auth",
+        "requests/s",
+        ours,
+        peer,
+    )
+
+
+ALL = [
+    token_verification,
+    outbox_publishing,
+    token_issuance_sqlite,
+    token_issuance_postgres,
+    protected_get,
+]

@@ -103,6 +103,26 @@ idempotency_table = Table(
 )
 
 
+READ_ONLY = "socle_read_only"
+WRITES = frozenset({"INSERT", "UPDATE", "DELETE", "REPLAC"})
+
+
+class ReadOnlyTransaction(RuntimeError):
+    """A statement that writes was sent in a transaction opened with :func:`read_only`."""
+
+
+async def read_only(session: AsyncSession) -> None:
+    """Declare the session's transaction read-only; call it first thing inside
+    ``session.begin()``, before any statement.
+
+    On SQLite, transactions that may write start with ``BEGIN IMMEDIATE`` (the write lock, so
+    that a read-then-write transaction never fails with "database is locked"); a read-only one
+    starts with a plain ``BEGIN`` and runs beside the writer. A write in it raises
+    :class:`ReadOnlyTransaction` (a bug, not a load problem). On PostgreSQL it changes nothing.
+    """
+    await session.connection(execution_options={READ_ONLY: True})
+
+
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
@@ -143,8 +163,22 @@ def create_engine(
 
         @event.listens_for(engine.sync_engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            # Take the write lock at BEGIN so concurrent writers queue instead of failing.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # A transaction that may write takes the write lock at BEGIN, so concurrent
+            # writers queue instead of failing; a read-only one takes no lock (WAL readers
+            # see a snapshot and never wait for writers).
+            if conn.get_execution_options().get(READ_ONLY):
+                conn.exec_driver_sql("BEGIN")
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        @event.listens_for(engine.sync_engine, "before_cursor_execute")
+        def _sqlite_no_write(
+            conn: Any, _cursor: Any, statement: str, *_args: Any, **_kw: Any
+        ) -> None:
+            if conn.get_execution_options().get(READ_ONLY) and statement.lstrip()[:6].upper() in (
+                WRITES
+            ):
+                raise ReadOnlyTransaction(f"write in a read-only transaction: {statement[:60]}")
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)

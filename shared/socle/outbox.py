@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
+from typing import Any
 
 import structlog
-from sqlalchemy import insert, select, update
+from sqlalchemy import Row, Select, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from socle.aio import stop_task
 from socle.bus import Bus, BusUnavailable
-from socle.db import outbox_table, utcnow
+from socle.db import outbox_table, read_only, utcnow
 from socle.events import CloudEvent
 from socle.tracing import inject_headers
 
@@ -41,7 +43,8 @@ async def record_event(session: AsyncSession, event: CloudEvent, aggregate: str)
 
 
 class OutboxRelay:
-    """Publishes outbox rows in insertion order; stops at the first failure and retries later.
+    """Publishes outbox rows in insertion order within each aggregate; an aggregate stops at
+    its first failure and is retried later.
 
     A row is marked published only after JetStream acknowledged it; if the process dies
     between the two, the row is sent again with the same ``Nats-Msg-Id`` and JetStream drops
@@ -66,44 +69,83 @@ class OutboxRelay:
         self._wake.set()
 
     async def relay_once(self) -> int:
-        """Publish what is pending; return how many rows were published."""
-        async with self.sessions() as session, session.begin():
-            query = (
-                select(
-                    outbox_table.c.id,
-                    outbox_table.c.event_id,
-                    outbox_table.c.subject,
-                    outbox_table.c.payload,
-                    outbox_table.c.headers,
-                )
-                .where(outbox_table.c.published_at.is_(None))
-                .order_by(outbox_table.c.id)
-                .limit(self.batch)
-            )
+        """Publish what is pending; return how many rows were published.
+
+        On SQLite the rows are read in a read-only transaction, published with no
+        transaction open (many in flight: one chain per aggregate, so an aggregate's events
+        keep their order), then marked published in one short write transaction: the write
+        lock is never held while waiting for the bus. On PostgreSQL the rows stay locked
+        (``FOR UPDATE SKIP LOCKED``) until marked, so relays of several replicas share the
+        work without sending a row twice; other writers are not held up by those row locks.
+        """
+        async with self.sessions() as session:
             if session.get_bind().dialect.name == "postgresql":
-                query = query.with_for_update()
-            rows = (await session.execute(query)).all()
-            published: list[int] = []
-            for row in rows:
+                async with session.begin():
+                    rows = (
+                        await session.execute(self._pending().with_for_update(skip_locked=True))
+                    ).all()
+                    published = await self._publish(rows)
+                    await self._mark(session, published)
+                return len(published)
+            async with session.begin():
+                await read_only(session)
+                rows = (await session.execute(self._pending())).all()
+            published = await self._publish(rows)
+            if published:
+                async with session.begin():
+                    await self._mark(session, published)
+            return len(published)
+
+    def _pending(self) -> Select[Any]:
+        return (
+            select(
+                outbox_table.c.id,
+                outbox_table.c.event_id,
+                outbox_table.c.subject,
+                outbox_table.c.aggregate,
+                outbox_table.c.payload,
+                outbox_table.c.headers,
+            )
+            .where(outbox_table.c.published_at.is_(None))
+            .order_by(outbox_table.c.id)
+            .limit(self.batch)
+        )
+
+    async def _publish(self, rows: Sequence[Row[Any]]) -> list[int]:
+        """Publish ``rows``; the ids acknowledged by JetStream. An aggregate's chain stops at
+        its first failure, so nothing of it is published out of order."""
+        chains: dict[str, list[Row[Any]]] = {}
+        for row in rows:
+            chains.setdefault(row.aggregate, []).append(row)
+        published: list[int] = []
+        failures: list[str] = []
+
+        async def chain(items: list[Row[Any]]) -> None:
+            for row in items:
                 try:
                     await self.bus.publish(
                         row.subject, row.payload, row.event_id, dict(row.headers or {})
                     )
                 except BusUnavailable as exc:
-                    log.warning(
-                        "outbox_publish_deferred",
-                        pending=len(rows) - len(published),
-                        error=str(exc),
-                    )
-                    break
+                    failures.append(str(exc))
+                    return
                 published.append(row.id)
-            if published:
-                await session.execute(
-                    update(outbox_table)
-                    .where(outbox_table.c.id.in_(published))
-                    .values(published_at=utcnow())
-                )
-            return len(published)
+
+        await asyncio.gather(*(chain(items) for items in chains.values()))
+        if failures:
+            log.warning(
+                "outbox_publish_deferred", pending=len(rows) - len(published), error=failures[0]
+            )
+        return published
+
+    @staticmethod
+    async def _mark(session: AsyncSession, published: list[int]) -> None:
+        if published:
+            await session.execute(
+                update(outbox_table)
+                .where(outbox_table.c.id.in_(published))
+                .values(published_at=utcnow())
+            )
 
     async def run(self) -> None:
         while True:

@@ -66,13 +66,18 @@ def _sessionmaker_waking(
     return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=ServiceSession)
 
 
-def get_runtime(request: Request) -> Runtime:
+def runtime_of(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
 
+async def get_runtime(request: Request) -> Runtime:
+    """A dependency (async: FastAPI runs a plain ``def`` dependency in a worker thread)."""
+    return runtime_of(request)
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with get_runtime(request).sessions() as session:
+    async with runtime_of(request).sessions() as session:
         yield session
 
 
@@ -146,7 +151,13 @@ def create_service_app(
             await engine.dispose()
 
     app = FastAPI(
-        title=f"Socle {name}", version=version, description=description, lifespan=lifespan
+        title=f"Socle {name}",
+        version=version,
+        description=description,
+        lifespan=lifespan,
+        # OpenTelemetry's FastAPI instrumentation (instrument_app) traces requests; FastAPI's
+        # own would trace each one a second time, with spans for every dependency.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_problem_handlers(app)
     app.add_middleware(InFlightLimit, limit=settings.max_requests_in_flight)

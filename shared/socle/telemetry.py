@@ -5,17 +5,24 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from opentelemetry import trace
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_ON,
+    Decision,
+    ParentBased,
+    Sampler,
+    SamplingResult,
+)
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -24,6 +31,7 @@ from prometheus_client import (
     generate_latest,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 def _add_trace_ids(
@@ -58,17 +66,42 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     structlog.contextvars.bind_contextvars(service=service)
 
 
+class _RecordWhenExported(Sampler):
+    """Spans are recorded only when the provider has a span processor (an exporter) to give
+    them to: without one they stay non-recording (trace ids still flow to logs and events),
+    which costs a fraction of a recorded span."""
+
+    def __init__(self) -> None:
+        self.provider: TracerProvider | None = None
+        self._delegate = ParentBased(ALWAYS_ON)
+
+    def should_sample(self, *args: Any, **kwargs: Any) -> SamplingResult:
+        provider = self.provider
+        if provider is None or not provider._active_span_processor._span_processors:
+            return SamplingResult(Decision.DROP)
+        return self._delegate.should_sample(*args, **kwargs)
+
+    def get_description(self) -> str:
+        return "RecordWhenExported"
+
+
 def configure_tracing(service: str) -> None:
     """Install a tracer provider once per process (exporters come from ``OTEL_*``)."""
     if not isinstance(trace.get_tracer_provider(), TracerProvider):
-        trace.set_tracer_provider(
-            TracerProvider(resource=Resource.create({"service.name": f"socle-{service}"}))
+        sampler = _RecordWhenExported()
+        provider = TracerProvider(
+            resource=Resource.create({"service.name": f"socle-{service}"}), sampler=sampler
         )
+        sampler.provider = provider
+        trace.set_tracer_provider(provider)
         HTTPXClientInstrumentor().instrument()
 
 
 def instrument_app(app: FastAPI, engine: AsyncEngine) -> None:
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    # One server span a request; no extra span for each ASGI message sent or received.
+    FastAPIInstrumentor.instrument_app(
+        app, excluded_urls="healthz,readyz,metrics", exclude_spans=["receive", "send"]
+    )
     # Per engine: the public instrument() works once per process, and a process (a test
     # run, for one) may hold several services' engines.
     SQLAlchemyInstrumentor()._instrument(engine=engine.sync_engine)  # type: ignore[no-untyped-call]
@@ -94,21 +127,38 @@ class Metrics:
         self.service = service
 
     def install(self, app: FastAPI) -> None:
-        @app.middleware("http")
-        async def _measure(
-            request: Request, call_next: Callable[[Request], Awaitable[Response]]
-        ) -> Response:
-            start = time.perf_counter()
-            response = await call_next(request)
-            route = request.scope.get("route")
-            path = getattr(route, "path", "unmatched")
-            self.latency.labels(self.service, request.method, path).observe(
-                time.perf_counter() - start
-            )
-            self.requests.labels(
-                self.service, request.method, path, str(response.status_code)
-            ).inc()
-            return response
+        metrics = self
+
+        class _Measure:
+            """Pure ASGI (no BaseHTTPMiddleware: no extra task and stream per request)."""
+
+            def __init__(self, app: ASGIApp) -> None:
+                self.app = app
+
+            async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+                if scope["type"] != "http":
+                    await self.app(scope, receive, send)
+                    return
+                start = time.perf_counter()
+                status = 500
+
+                async def send_status(message: Message) -> None:
+                    nonlocal status
+                    if message["type"] == "http.response.start":
+                        status = message["status"]
+                    await send(message)
+
+                try:
+                    await self.app(scope, receive, send_status)
+                finally:
+                    path = getattr(scope.get("route"), "path", "unmatched")
+                    method = scope["method"]
+                    metrics.latency.labels(metrics.service, method, path).observe(
+                        time.perf_counter() - start
+                    )
+                    metrics.requests.labels(metrics.service, method, path, str(status)).inc()
+
+        app.add_middleware(_Measure)
 
         @app.get("/metrics", include_in_schema=False)
         async def _metrics() -> Response:

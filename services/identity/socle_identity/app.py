@@ -42,7 +42,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
     settings = settings or IdentitySettings()
 
     async def start_provider(runtime: Runtime) -> None:
-        provider = Provider.build(settings, runtime.sessions)
+        provider = Provider.build(settings, runtime.sessions, deny=runtime.deny)
         await keys.ensure_keys(runtime.sessions, provider.keys.encryption)
         runtime.extras["provider"] = provider
         # The identity API trusts its own keys, read from its database (and checks revocation).

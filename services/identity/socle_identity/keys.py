@@ -24,9 +24,10 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from socle.auth import JWKSCache
-from socle.db import utcnow
+from socle.db import read_only, utcnow
 from socle.outbox import record_event
 from socle_identity import events
+from socle_identity.cache import Snapshot
 from socle_identity.models import Client, SigningKey
 from socle_identity.sealing import KeyEncryption, KeyEncryptionError, is_plaintext
 
@@ -227,18 +228,53 @@ async def rotate_kek(sessions: async_sessionmaker[AsyncSession], encryption: Key
 
 
 class KeyRing:
-    """Reads keys from the database; keeps parsed key objects by ``kid``."""
+    """Reads keys from the database; keeps parsed key objects by ``kid`` and the active
+    signing key of each algorithm for ``cache_seconds`` (dropped at once when this process
+    commits a key change). Another process's rotation reaches this one within
+    ``cache_seconds``: meanwhile it signs with the key just retired, which stays published
+    for the access-token lifetime plus a minute, so ``cache_seconds`` must stay under a
+    minute."""
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], encryption: KeyEncryption
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        encryption: KeyEncryption,
+        cache_seconds: float = 0.0,
     ) -> None:
         self.sessions = sessions
         self.encryption = encryption
         self._private: dict[str, Any] = {}
         self._public: dict[str, jwt.PyJWK] = {}
+        self._active: Snapshot[str, tuple[str, Any]] = Snapshot(cache_seconds)
 
-    async def signing_key(self, session: AsyncSession, alg: str) -> tuple[str, Any]:
-        row = (
+    def invalidate(self) -> None:
+        self._active.invalidate()
+
+    async def signing_key(self, session: AsyncSession | None, alg: str) -> tuple[str, Any]:
+        """The active key for ``alg``: from memory, or read in ``session`` (or a read-only
+        session of its own when None)."""
+        hit = self._active.get(alg)
+        if hit is not None:
+            return hit
+        generation = self._active.generation
+        if session is None:
+            async with self.sessions() as own, own.begin():
+                await read_only(own)
+                row = await self._active_row(own, alg)
+        else:
+            row = await self._active_row(session, alg)
+        if row is None:
+            raise RuntimeError(f"no active {alg} signing key: run the service's start-up")
+        kid, sealed = row
+        if kid not in self._private:
+            pem = self.encryption.open(sealed, context=kid)
+            self._private[kid] = serialization.load_pem_private_key(pem.encode(), password=None)
+        self._active.put(alg, (kid, self._private[kid]), generation)
+        return kid, self._private[kid]
+
+    @staticmethod
+    async def _active_row(session: AsyncSession, alg: str) -> Any:
+        return (
             await session.execute(
                 select(SigningKey.kid, SigningKey.private_key_sealed)
                 .where(SigningKey.alg == alg, SigningKey.status == "active")
@@ -246,13 +282,6 @@ class KeyRing:
                 .limit(1)
             )
         ).first()
-        if row is None:
-            raise RuntimeError(f"no active {alg} signing key: run the service's start-up")
-        kid, sealed = row
-        if kid not in self._private:
-            pem = self.encryption.open(sealed, context=kid)
-            self._private[kid] = serialization.load_pem_private_key(pem.encode(), password=None)
-        return kid, self._private[kid]
 
     async def verification_key(self, session: AsyncSession, kid: str) -> jwt.PyJWK | None:
         row = (
@@ -275,5 +304,6 @@ class OwnKeys(JWKSCache):
         self.ring = ring
 
     async def get(self, kid: str) -> jwt.PyJWK | None:
-        async with self.ring.sessions() as session:
+        async with self.ring.sessions() as session, session.begin():
+            await read_only(session)
             return await self.ring.verification_key(session, kid)

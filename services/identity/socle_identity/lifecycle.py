@@ -136,6 +136,12 @@ async def wait_past_revocations(session: AsyncSession, *, client_id: str, sid: s
     latest = await session.scalar(
         select(func.max(TokenRevocation.issued_before)).where(or_(*matches))
     )
+    return await wait_past(latest)
+
+
+async def wait_past(latest: int | None) -> int:
+    """Now, or the second after ``latest`` (a revocation's ``issued_before``) when it is
+    this very second."""
     now = time.time()
     if latest is not None and latest >= int(now):
         await asyncio.sleep(min(1.0, latest + 1 - now))

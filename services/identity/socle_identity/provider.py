@@ -35,9 +35,11 @@ from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from socle.auth import InvalidToken, Principal, TokenVerifier
-from socle.db import utcnow
+from socle.db import read_only, utcnow
+from socle.revocation import DenyList
 from socle_identity import lifecycle
 from socle_identity import scopes as sc
+from socle_identity.cache import CachedClient, ClientCache, watch_changes
 from socle_identity.directory import UnknownUser, get_user
 from socle_identity.keys import KeyRing, OwnKeys
 from socle_identity.models import (
@@ -70,7 +72,8 @@ class RevocationAwareVerifier(TokenVerifier):
 
     async def verify(self, token: str) -> Principal:
         principal = await super().verify(token)
-        async with self.keys.sessions() as session:
+        async with self.keys.sessions() as session, session.begin():
+            await read_only(session)
             reason = await lifecycle.refusal(session, principal.claims)
         if reason is not None:
             raise InvalidToken(reason)
@@ -87,16 +90,26 @@ class Provider:
     passwords: Passwords
     signer: URLSafeTimedSerializer
     verifier: TokenVerifier
+    clients: ClientCache
+    deny: DenyList | None = None
+    """Revocations seen on the bus: another process disabling a client drops our copy."""
 
     @classmethod
     def build(
-        cls, settings: IdentitySettings, sessions: async_sessionmaker[AsyncSession]
+        cls,
+        settings: IdentitySettings,
+        sessions: async_sessionmaker[AsyncSession],
+        deny: DenyList | None = None,
     ) -> Provider:
-        keys = KeyRing(sessions, settings.key_encryption())
+        keys = KeyRing(sessions, settings.key_encryption(), settings.cache_seconds)
+        clients = ClientCache(sessions, settings.cache_seconds)
+        watch_changes(sessions, on_clients=clients.invalidate, on_keys=keys.invalidate)
         return cls(
             settings=settings,
             sessions=sessions,
             keys=keys,
+            clients=clients,
+            deny=deny,
             passwords=Passwords(
                 time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib
             ),
@@ -135,6 +148,16 @@ async def authenticate_client(
     client = await session.get(Client, client_id)
     if client is None:
         raise InvalidClientError(description="Unknown client.", status_code=status)
+    if method == "private_key_jwt" and method == client.token_endpoint_auth_method:
+        _check_client(client, method, None, status)
+        await _check_assertion(session, provider, client, client_auth.get("assertion") or "")
+        return client
+    return _check_client(client, method, client_secret, status)
+
+
+def _check_client(client: Client, method: str, client_secret: str | None, status: int) -> Client:
+    """Everything but a private_key_jwt assertion: enabled, the registered method, the
+    secret (a SHA-256 digest of a random secret: no slow hash to amortise)."""
     if client.disabled_at is not None:
         raise InvalidClientError(description="This client is disabled.", status_code=status)
     if client.public:
@@ -149,7 +172,6 @@ async def authenticate_client(
             status_code=status,
         )
     if method == "private_key_jwt":
-        await _check_assertion(session, provider, client, client_auth.get("assertion") or "")
         return client
     if not client_secret or not same_digest(client.secret_hash, client_secret):
         raise InvalidClientError(description="Client authentication failed.", status_code=status)
@@ -242,7 +264,7 @@ class Grant:
 
 
 async def _sign(
-    provider: Provider, session: AsyncSession, alg: str, claims: dict[str, Any], typ: str
+    provider: Provider, session: AsyncSession | None, alg: str, claims: dict[str, Any], typ: str
 ) -> str:
     kid, key = await provider.keys.signing_key(session, alg)
     return jwt.encode(claims, key, algorithm=alg, headers={"kid": kid, "typ": typ})
@@ -253,9 +275,21 @@ def access_ttl(provider: Provider, client: Client) -> int:
 
 
 async def mint_access_token(
-    provider: Provider, session: AsyncSession, client: Client, grant: Grant
+    provider: Provider,
+    session: AsyncSession | None,
+    client: Client,
+    grant: Grant,
+    *,
+    revoked_before: int | None = None,
 ) -> tuple[str, int]:
-    now = await lifecycle.wait_past_revocations(session, client_id=client.client_id, sid=grant.sid)
+    """Without a session (a cached client), ``revoked_before`` is the latest revocation of
+    the client's tokens."""
+    if session is None:
+        now = await lifecycle.wait_past(revoked_before)
+    else:
+        now = await lifecycle.wait_past_revocations(
+            session, client_id=client.client_id, sid=grant.sid
+        )
     ttl = access_ttl(provider, client)
     auds = sc.audiences(grant.scopes) or [client.client_id]
     claims: dict[str, Any] = {
@@ -326,22 +360,28 @@ async def mint_id_token(
 
 async def _issue(
     provider: Provider,
-    session: AsyncSession,
+    session: AsyncSession | None,
     client: Client,
     grant: Grant,
     *,
     family_id: str | None,
+    revoked_before: int | None = None,
 ) -> dict[str, Any]:
-    access, ttl = await mint_access_token(provider, session, client, grant)
+    access, ttl = await mint_access_token(
+        provider, session, client, grant, revoked_before=revoked_before
+    )
     body: dict[str, Any] = {
         "access_token": access,
         "token_type": "Bearer",
         "expires_in": ttl,
         "scope": " ".join(grant.scopes),
     }
-    if grant.user is not None and "openid" in grant.scopes:
+    if grant.user is None:
+        return body
+    assert session is not None, "tokens for a person are issued in a transaction"
+    if "openid" in grant.scopes:
         body["id_token"] = await mint_id_token(provider, session, client, grant, access)
-    if grant.user is not None and family_id and "refresh_token" in client.grant_types:
+    if family_id and "refresh_token" in client.grant_types:
         refresh = new_secret()
         lifetime = client.refresh_token_ttl or provider.settings.refresh_token_ttl
         session.add(
@@ -398,7 +438,12 @@ def _require_grant(client: Client, grant_type: str) -> None:
 
 
 async def client_credentials(
-    provider: Provider, session: AsyncSession, client: Client, scope: str | None
+    provider: Provider,
+    session: AsyncSession | None,
+    client: Client,
+    scope: str | None,
+    *,
+    revoked_before: int | None = None,
 ) -> dict[str, Any]:
     _require_grant(client, "client_credentials")
     requested = sc.split(scope)
@@ -418,7 +463,9 @@ async def client_credentials(
                 "(administrative scopes are never given by default)."
             )
     grant = Grant(sub=client.client_id, tenant=client.tenant, scopes=granted, roles=client.roles)
-    return await _issue(provider, session, client, grant, family_id=None)
+    return await _issue(
+        provider, session, client, grant, family_id=None, revoked_before=revoked_before
+    )
 
 
 @dataclass
@@ -592,7 +639,19 @@ async def token_endpoint(
 ) -> dict[str, Any]:
     """One transaction per token request. A grant's refusal is raised after the commit, so
     what it recorded sticks: a code is burnt by any failed exchange, a replayed code or a
-    reused refresh token revokes its family."""
+    reused refresh token revokes its family.
+
+    Client credentials with a client secret touch no database when the client is cached
+    (:mod:`socle_identity.cache`): nothing is written on that path."""
+    if form.get("grant_type") == "client_credentials":
+        cached = await _cached_client(provider, client_auth)
+        if cached is not None:
+            method = client_auth.get("method") or "none"
+            status = 401 if method == "client_secret_basic" else 400
+            client = _check_client(cached.client, method, client_auth.get("client_secret"), status)
+            return await client_credentials(
+                provider, None, client, form.get("scope"), revoked_before=cached.revoked_before
+            )
     deferred: OAuth2Error | None = None
     async with provider.sessions() as session:
         async with session.begin():
@@ -625,6 +684,28 @@ async def token_endpoint(
                     raise InvalidRequestError(description="The grant_type parameter is missing.")
                 raise UnsupportedGrantTypeError(grant_type[:40])
         raise deferred
+
+
+SECRET_METHODS = ("client_secret_basic", "client_secret_post")
+
+
+async def _cached_client(
+    provider: Provider, client_auth: Mapping[str, str | None]
+) -> CachedClient | None:
+    """The cached record of a client presenting a secret, or None (take the database path)."""
+    client_id = client_auth.get("client_id")
+    if not client_id or client_auth.get("method") not in SECRET_METHODS:
+        return None
+    cached = await provider.clients.get(client_id)
+    if cached is None:
+        return None
+    deny = provider.deny
+    if deny is not None and deny.refuses(
+        cached.client.tenant, {"client_id": client_id, "iat": cached.loaded_at}
+    ):  # revoked (disabled, deleted, re-keyed) at or after we read it: read it again
+        provider.clients.invalidate([client_id])
+        cached = await provider.clients.get(client_id)
+    return cached
 
 
 # ------------------------------------------------------------------ introspection, revocation

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from socle.config import ServiceSettings
 from socle_identity.sealing import KeyEncryption, parse_kek
@@ -51,6 +51,11 @@ class IdentitySettings(ServiceSettings):
     """Mixed into pairwise subject identifiers; never change it once clients use them."""
     cookie_secure: bool = False
     """Mark browser cookies Secure (HTTPS only); production requires it."""
+    cache_seconds: float = Field(default=5.0, ge=0, le=30)
+    """Seconds a process keeps a client record and the active signing keys in memory for the
+    token endpoint (0: read them on every request). A change made by this process applies at
+    once; one made by another process (an admin API replica, the CLI) applies when the
+    ``token.revoked`` event arrives, and in any case after this many seconds."""
     key_encryption_key: str = ""
     """Key-encryption key sealing the private signing keys in the database (32 random bytes,
     URL-safe base64). Required outside development; development uses a fixed key."""

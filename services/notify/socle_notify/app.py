@@ -48,6 +48,7 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
     async def stop(runtime: Runtime) -> None:
         domain: Domain = runtime.extras["domain"]
         await domain.worker.stop()
+        await domain.webhooks.close()
 
     def consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
         domain: Domain = runtime.extras["domain"]

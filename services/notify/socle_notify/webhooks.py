@@ -124,6 +124,22 @@ class Webhooks:
     def __init__(self, settings: NotifySettings, notifications: Notifications) -> None:
         self.settings = settings
         self.notifications = notifications
+        self._http: httpx.AsyncClient | None = None
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """One client for every delivery (its connection pool and TLS context are built
+        once, not per delivery); closed by :meth:`close` at shutdown."""
+        if self._http is None:
+            self._http = httpx.AsyncClient(
+                timeout=self.settings.webhook_timeout_seconds, follow_redirects=False
+            )
+        return self._http
+
+    async def close(self) -> None:
+        client, self._http = self._http, None
+        if client is not None:
+            await client.aclose()
 
     # -- subscriptions -----------------------------------------------------------------
 
@@ -353,12 +369,9 @@ class Webhooks:
             "user-agent": "socle-notify-webhooks/1",
         }
         try:
-            async with httpx.AsyncClient(
-                timeout=self.settings.webhook_timeout_seconds, follow_redirects=False
-            ) as client:
-                response = await client.post(
-                    subscription.callback_url, content=body.encode(), headers=headers
-                )
+            response = await self.http.post(
+                subscription.callback_url, content=body.encode(), headers=headers
+            )
         except httpx.TimeoutException:
             return None, "timeout", int((time.monotonic() - started) * 1000)
         except httpx.HTTPError as exc:

@@ -14,7 +14,7 @@ import structlog
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from socle.db import utcnow
+from socle.db import read_only, utcnow
 from socle.inbox import first_delivery
 from socle.outbox import record_event
 from socle.pagination import decode_position, encode_position
@@ -290,26 +290,30 @@ class Payments:
     ) -> tuple[Payment, list[PaymentTransition], list[Refund]]:
         """The payment as the provider knows it: asks the provider while it is open."""
         async with session.begin():
+            await read_only(session)
             payment = await self._find(session, tenant, payment_id, owner=owner)
-        if payment.status in OPEN:
-            await self.sync(session, payment, cause="provider_poll")
+            if payment.status not in OPEN:
+                return payment, *(await self._history(session, payment))
+        await self.sync(session, payment, cause="provider_poll")
         async with session.begin():
+            await read_only(session)
             payment = await self._find(session, tenant, payment_id)
-            ledger = (
-                await session.execute(
-                    select(PaymentTransition)
-                    .where(PaymentTransition.payment_id == payment.id)
-                    .order_by(PaymentTransition.id)
-                )
-            ).scalars()
-            refunds = (
-                await session.execute(
-                    select(Refund)
-                    .where(Refund.payment_id == payment.id)
-                    .order_by(Refund.created_at, Refund.id)
-                )
-            ).scalars()
-            return payment, list(ledger), list(refunds)
+            return payment, *(await self._history(session, payment))
+
+    async def _history(
+        self, session: AsyncSession, payment: Payment
+    ) -> tuple[list[PaymentTransition], list[Refund]]:
+        ledger = await session.execute(
+            select(PaymentTransition)
+            .where(PaymentTransition.payment_id == payment.id)
+            .order_by(PaymentTransition.id)
+        )
+        refunds = await session.execute(
+            select(Refund)
+            .where(Refund.payment_id == payment.id)
+            .order_by(Refund.created_at, Refund.id)
+        )
+        return list(ledger.scalars()), list(refunds.scalars())
 
     async def sync(self, session: AsyncSession, payment: Payment, *, cause: str) -> None:
         """Ask the provider (outside any transaction) and apply its truth."""

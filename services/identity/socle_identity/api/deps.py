@@ -18,7 +18,7 @@ from socle.service import RuntimeDep
 from socle_identity.provider import JWT_BEARER, Provider
 
 
-def get_provider(runtime: RuntimeDep) -> Provider:
+async def get_provider(runtime: RuntimeDep) -> Provider:
     provider: Provider = runtime.extras["provider"]
     return provider
 

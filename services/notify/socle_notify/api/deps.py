@@ -26,7 +26,7 @@ class Domain:
     worker: Worker
 
 
-def get_domain(request: Request) -> Domain:
+async def get_domain(request: Request) -> Domain:
     domain: Domain = request.app.state.runtime.extras["domain"]
     return domain
 

@@ -18,7 +18,7 @@ class CommuneWideOnly(Forbidden):
     code = "commune-wide-only"
 
 
-def get_payments(request: Request) -> Payments:
+async def get_payments(request: Request) -> Payments:
     payments: Payments = request.app.state.runtime.extras["payments"]
     return payments
 

@@ -10,7 +10,7 @@ from socle.auth import Principal, principal_dep
 from socle_storage.context import Storage
 
 
-def get_storage(request: Request) -> Storage:
+async def get_storage(request: Request) -> Storage:
     storage: Storage = request.app.state.runtime.extras["storage"]
     return storage
 

@@ -1,0 +1,100 @@
+"""SQLite under concurrent load: readers run beside the writer, read-then-write transactions
+queue instead of failing with "database is locked", the relay publishes while writers write,
+and a write slipped into a read-only transaction is refused."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import func, select, text
+
+from socle.bus import Bus
+from socle.db import (
+    ReadOnlyTransaction,
+    create_engine,
+    create_sessionmaker,
+    infra_metadata,
+    outbox_table,
+    read_only,
+)
+from socle.events import CloudEvent
+from socle.localinfra import NatsServer, free_port
+from socle.outbox import OutboxRelay, record_event
+from socle.testing import eventually
+
+
+@pytest.fixture
+async def sqlite_sessions(tmp_path):
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/load.db", pool_size=8, max_overflow=8)
+    async with engine.begin() as conn:
+        await conn.run_sync(infra_metadata.create_all)
+    yield create_sessionmaker(engine)
+    await engine.dispose()
+
+
+async def test_readers_and_read_then_write_transactions_all_succeed(sqlite_sessions, tmp_path):
+    nats = NatsServer.create(tmp_path / "nats", free_port())
+    nats.start()
+    bus = Bus(url=nats.url)
+    await bus.connect()
+    relay = OutboxRelay(sqlite_sessions, bus, poll_seconds=0.05)
+    relay.start()
+    writes_per_worker, workers = 25, 12
+
+    async def writer(worker: int) -> None:
+        for i in range(writes_per_worker):
+            async with sqlite_sessions() as session, session.begin():
+                # read first, then write: the case that fails with "database is locked"
+                # when a deferred transaction is upgraded while another writer commits
+                await session.scalar(select(func.count()).select_from(outbox_table))
+                event = CloudEvent.new(
+                    service="load", type="load.done", tenant="load", data={"w": worker, "i": i}
+                )
+                await record_event(session, event, aggregate=f"load:{worker}")
+            relay.wake()
+
+    async def reader() -> int:
+        seen = 0
+        for _ in range(writes_per_worker):
+            async with sqlite_sessions() as session, session.begin():
+                await read_only(session)
+                seen = await session.scalar(select(func.count()).select_from(outbox_table)) or 0
+        return seen
+
+    try:
+        await asyncio.gather(
+            *(writer(w) for w in range(workers)), *(reader() for _ in range(workers))
+        )
+        total = writes_per_worker * workers
+
+        async def unpublished() -> int:
+            async with sqlite_sessions() as session, session.begin():
+                await read_only(session)
+                return (
+                    await session.scalar(
+                        select(func.count())
+                        .select_from(outbox_table)
+                        .where(outbox_table.c.published_at.is_(None))
+                    )
+                    or 0
+                )
+
+        async def drained() -> bool:
+            relay.wake()
+            return await unpublished() == 0
+
+        await eventually(drained, "the relay to publish every event", within=30)
+        info = await bus.js.stream_info("SOCLE")
+        assert info.state.messages >= total
+    finally:
+        await relay.stop()
+        await bus.close()
+        nats.stop()
+
+
+async def test_a_write_in_a_read_only_transaction_is_refused(sqlite_sessions):
+    with pytest.raises(ReadOnlyTransaction):
+        async with sqlite_sessions() as session, session.begin():
+            await read_only(session)
+            await session.execute(text("DELETE FROM outbox"))
