@@ -89,6 +89,8 @@ def service_env(name: str) -> dict[str, str]:
             "SOCLE_PAYMENT_PUBLIC_URL": f"http://localhost:{PORTS['payment']}",
             "SOCLE_PUBLIC_URL": f"http://localhost:{PORTS[name]}",
             "SOCLE_WEBHOOK_ALLOW_PRIVATE": "true",
+            "SOCLE_COMMUNE_NAME": "Commune de démo",
+            "SOCLE_PORTAL_URL": f"http://localhost:{PORTS['procedures']}/",
         }
     )
     for other, port in PORTS.items():

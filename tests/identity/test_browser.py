@@ -78,7 +78,7 @@ async def test_login_page_in_chromium(migrated_database, nats_server, tenant):
             await page.fill("#password", "wrong password!")
             await page.click("button[type=submit]")
             assert "falsch" in await page.locator("[role=alert]").inner_text()
-            await page.click("text=EN")
+            await page.click("a[hreflang=en]")  # the language switch
             assert await page.locator("h1").inner_text() == "Log in"
             await page.fill("#email", "hanna@example.ch")
             await page.fill("#password", PASSWORD)

@@ -7,6 +7,42 @@ from starlette.requests import Request
 LOCALES = ("fr", "de", "it", "en")
 
 MESSAGES: dict[str, dict[str, str]] = {
+    "check_email_title": {
+        "fr": "Compte créé : confirmez votre adresse",
+        "de": "Konto erstellt: Adresse bestätigen",
+        "it": "Conto creato: confermi il suo indirizzo",
+        "en": "Account created: confirm your address",
+    },
+    "email_verified_title": {
+        "fr": "Adresse e-mail confirmée",
+        "de": "E-Mail-Adresse bestätigt",
+        "it": "Indirizzo e-mail confermato",
+        "en": "Email address confirmed",
+    },
+    "reset_sent_title": {
+        "fr": "E-mail de réinitialisation envoyé",
+        "de": "E-Mail zum Zurücksetzen gesendet",
+        "it": "E-mail di reimpostazione inviata",
+        "en": "Reset email sent",
+    },
+    "password_changed_title": {
+        "fr": "Mot de passe changé",
+        "de": "Passwort geändert",
+        "it": "Password cambiata",
+        "en": "Password changed",
+    },
+    "logged_out_title": {
+        "fr": "Déconnexion",
+        "de": "Abmeldung",
+        "it": "Disconnessione",
+        "en": "Logged out",
+    },
+    "back_to_portal": {
+        "fr": "Retour au guichet en ligne",
+        "de": "Zurück zum Online-Schalter",
+        "it": "Torna allo sportello online",
+        "en": "Back to the online counter",
+    },
     "login_title": {
         "fr": "Connexion",
         "de": "Anmeldung",

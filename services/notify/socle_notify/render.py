@@ -55,9 +55,17 @@ def html_from_text(text: str) -> str:
     """A simple HTML body from plain text: escaped, paragraphs and line breaks kept."""
     paragraphs = [p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
     return "".join(
-        "<p>" + "<br>\n".join(html.escape(line) for line in p.splitlines()) + "</p>\n"
+        "<p>" + "<br>\n".join(_linked(html.escape(line)) for line in p.splitlines()) + "</p>\n"
         for p in paragraphs
     )
+
+
+LINK = re.compile(r"\bhttps?://[^\s<>\"']+")
+
+
+def _linked(escaped: str) -> str:
+    """Web addresses of an escaped line as links (clickable in every mail reader)."""
+    return LINK.sub(lambda m: f'<a href="{m[0]}">{m[0]}</a>', escaped)
 
 
 @dataclass(frozen=True)
@@ -150,6 +158,36 @@ BUILTIN: dict[str, dict[str, dict[str, str]]] = {
             "subject": "Reset your password",
             "body": "Hello,\n\nTo choose a new password, open this link:\n((reset_url))\n\n"
             "If you did not ask for this, ignore this message.",
+        },
+    },
+    "procedure.request.submitted": {
+        "fr": {
+            "subject": "((commune)) : votre demande ((reference)) est envoyée",
+            "body": "Bonjour,\n\n((commune)) a bien reçu votre demande « ((title)) ».\n\n"
+            "Référence : ((reference))\nÉmolument : ((fee_display))\n\n"
+            "Suivez-la dans « Mes demandes » :\n((url))\n\n"
+            "Gardez ce message comme accusé de réception.\n\n((commune))",
+        },
+        "de": {
+            "subject": "((commune)): Ihr Gesuch ((reference)) ist eingereicht",
+            "body": "Guten Tag\n\n((commune)) hat Ihr Gesuch «((title))» erhalten.\n\n"
+            "Referenz: ((reference))\nGebühr: ((fee_display))\n\n"
+            "Verfolgen Sie es unter «Meine Gesuche»:\n((url))\n\n"
+            "Bewahren Sie diese Nachricht als Empfangsbestätigung auf.\n\n((commune))",
+        },
+        "it": {
+            "subject": "((commune)): la sua domanda ((reference)) è inviata",
+            "body": "Buongiorno,\n\n((commune)) ha ricevuto la sua domanda «((title))».\n\n"
+            "Riferimento: ((reference))\nTassa: ((fee_display))\n\n"
+            "La segua in «Le mie domande»:\n((url))\n\n"
+            "Conservi questo messaggio come ricevuta.\n\n((commune))",
+        },
+        "en": {
+            "subject": "((commune)): your request ((reference)) is submitted",
+            "body": "Hello,\n\n((commune)) has received your request “((title))”.\n\n"
+            "Reference: ((reference))\nFee: ((fee_display))\n\n"
+            "Follow it in “My requests”:\n((url))\n\n"
+            "Keep this message as your receipt.\n\n((commune))",
         },
     },
     "alert.final_failure": {

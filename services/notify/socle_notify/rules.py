@@ -28,7 +28,9 @@ SOURCE = "/socle/notify"
 BUILTIN_EVENTS = {
     "user.registered": "email",
     "user.password_reset_requested": "email",
+    "procedure.request.submitted": "email",
 }
+IDENTITY_EVENTS = frozenset({"user.registered", "user.password_reset_requested"})
 
 
 def lookup(event: CloudEvent, path: str) -> Any:
@@ -132,7 +134,7 @@ class Rules:
             for rule in rules:
                 await self._apply(session, rule, event)
                 created += 1
-            if not rules and self.settings.builtin_identity_mails and event.type in BUILTIN_EVENTS:
+            if not rules and self._builtin_enabled(event.type):
                 await self._builtin(session, event)
                 created += 1
         queued = await self.webhooks.fan_out(session, event)
@@ -144,6 +146,13 @@ class Rules:
                 notifications=created,
                 webhook_deliveries=queued,
             )
+
+    def _builtin_enabled(self, event_type: str) -> bool:
+        if event_type not in BUILTIN_EVENTS:
+            return False
+        if event_type in IDENTITY_EVENTS:
+            return self.settings.builtin_identity_mails
+        return self.settings.builtin_procedure_mails
 
     async def _apply(self, session: AsyncSession, rule: Rule, event: CloudEvent) -> None:
         reference = f"event:{event.id}"

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from jinja2 import DictLoader, Environment, select_autoescape
+from jinja2 import DictLoader
 
+from socle.web import CommuneLook, inline_stylesheet, templates
 from socle_payment.models import Payment
 from socle_payment.payments import minor_to_decimal
 
 TEXTS: dict[str, dict[str, str]] = {
     "fr": {
         "title": "Paiement",
+        "title_sandbox": "Paiement par carte",
+        "title_qrbill": "Votre facture QR",
+        "title_closed": "Paiement terminé",
+        "title_error": "Paiement impossible",
+        "amount": "Montant",
+        "next": "Une fois le paiement reçu, votre demande suit son cours ; vous n'avez "
+        "rien d'autre à faire.",
+        "back_closed": "Continuer",
         "card": "Numéro de carte",
         "pay": "Payer",
         "sandbox": "Page de test : aucun argent réel. Acceptée : 4242 4242 4242 4242 ; "
@@ -26,6 +35,14 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "de": {
         "title": "Zahlung",
+        "title_sandbox": "Zahlung mit Karte",
+        "title_qrbill": "Ihre QR-Rechnung",
+        "title_closed": "Zahlung abgeschlossen",
+        "title_error": "Zahlung nicht möglich",
+        "amount": "Betrag",
+        "next": "Sobald die Zahlung eingegangen ist, wird Ihr Gesuch weiterbearbeitet; "
+        "Sie müssen nichts weiter tun.",
+        "back_closed": "Weiter",
         "card": "Kartennummer",
         "pay": "Bezahlen",
         "sandbox": "Testseite: kein echtes Geld. Angenommen: 4242 4242 4242 4242; "
@@ -42,6 +59,13 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "it": {
         "title": "Pagamento",
+        "title_sandbox": "Pagamento con carta",
+        "title_qrbill": "La sua fattura QR",
+        "title_closed": "Pagamento concluso",
+        "title_error": "Pagamento impossibile",
+        "amount": "Importo",
+        "next": "Ricevuto il pagamento, la sua domanda prosegue; non deve fare altro.",
+        "back_closed": "Continua",
         "card": "Numero di carta",
         "pay": "Paga",
         "sandbox": "Pagina di prova: nessun denaro reale. Accettata: 4242 4242 4242 4242; "
@@ -57,6 +81,13 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "en": {
         "title": "Payment",
+        "title_sandbox": "Pay by card",
+        "title_qrbill": "Your QR-bill",
+        "title_closed": "Payment finished",
+        "title_error": "Payment not possible",
+        "amount": "Amount",
+        "next": "Once the payment is received, your request goes on; you have nothing else to do.",
+        "back_closed": "Continue",
         "card": "Card number",
         "pay": "Pay",
         "sandbox": "Test page: no real money. Accepted: 4242 4242 4242 4242; "
@@ -72,38 +103,40 @@ TEXTS: dict[str, dict[str, str]] = {
     },
 }
 
-PAGE = """<!doctype html>
-<html lang="{{ lang }}">
-<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{ t.title }}</title>
-<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}
-.amount{font-size:1.6rem;font-weight:bold}.error{color:#b00020}.note{color:#555}
-img{max-width:100%;border:1px solid #ccc}</style></head>
-<body>
-<h1>{{ t.title }}</h1>
-{% if payment %}<p>{{ payment.description }}</p>
-<p class="amount">{{ payment.currency }} {{ amount }}</p>{% endif %}
-{% if error %}<p class="error" role="alert">{{ error }}</p>{% endif %}
+PAGE = """{% extends "socle/base.html" %}
+{% block content %}
+<h1>{{ page_title }}</h1>
+{% if error %}<div class="notice notice-error" role="alert"><p>{{ error }}</p></div>{% endif %}
+{% if payment %}<p class="lead">{{ payment.description }}</p>
+<p class="amount"><span class="visually-hidden">{{ t.amount }}: </span>
+{{ payment.currency }} {{ amount }}</p>{% endif %}
 {% if kind == "sandbox" %}
 <form method="post" action="">
 <input type="hidden" name="csrf_token" value="{{ csrf }}">
-<label>{{ t.card }} <input name="card_number" inputmode="numeric" autocomplete="off"
- required maxlength="23"></label>
-<button type="submit">{{ t.pay }}</button>
+<div class="field">
+<label for="card_number">{{ t.card }}</label>
+<p class="hint" id="card_number-hint">{{ t.sandbox }}</p>
+<input id="card_number" name="card_number" type="text" inputmode="numeric" autocomplete="off"
+ required maxlength="23" class="w-20" aria-describedby="card_number-hint">
+</div>
+<button class="button" type="submit">{{ t.pay }}</button>
 </form>
-<p class="note">{{ t.sandbox }}</p>
 {% elif kind == "qrbill" %}
 <p>{{ t.qr }}</p>
-<p><img src="{{ page_url }}/qr-bill.svg?lang={{ lang }}" alt="QR-bill"></p>
-<p><a href="{{ page_url }}/qr-bill.pdf?lang={{ lang }}">{{ t.pdf }}</a></p>
+<p><img class="qr-bill" src="{{ page_url }}/qr-bill.svg?lang={{ lang }}" alt="QR-bill"></p>
+<p><a class="button secondary" href="{{ page_url }}/qr-bill.pdf?lang={{ lang }}">{{ t.pdf }}</a></p>
+<p>{{ t.next }}</p>
 {% elif kind == "closed" %}
 <p>{{ t.closed }}</p>
 {% endif %}
-{% if payment %}<p><a href="{{ payment.return_url }}">{{ t.back }}</a></p>{% endif %}
-</body></html>
+{% if payment %}<p><a{% if kind != "sandbox" %} class="button"{% endif %}
+ href="{{ payment.return_url }}">
+{{ t.back_closed if kind in ("closed", "qrbill") else t.back }}</a></p>{% endif %}
+{% endblock %}
 """
 
-_env = Environment(loader=DictLoader({"page.html": PAGE}), autoescape=select_autoescape(["html"]))
+_env = templates(DictLoader({"page.html": PAGE}))
+_STYLES = inline_stylesheet()
 
 
 def language(accept_language: str | None) -> str:
@@ -125,8 +158,13 @@ def render(
     error_key: str | None = None,
 ) -> str:
     texts = TEXTS.get(lang, TEXTS["fr"])
+    look = CommuneLook()
     return _env.get_template("page.html").render(
-        lang=lang,
+        lang=lang if lang in TEXTS else "fr",
+        page_title=texts.get(f"title_{kind}", texts["title"]),
+        commune=look.commune,
+        inline_css=_STYLES,
+        nonce="",
         t=texts,
         kind=kind,
         payment=payment,

@@ -13,11 +13,13 @@ from socle.service import Runtime, create_service_app
 from socle.web import ASSETS_PATH, assets_router
 from socle_procedures.api import procedures, requests
 from socle_procedures.charging import Charging, payment_consumer
+from socle_procedures.events import Site
 from socle_procedures.payment_client import PaymentClient
 from socle_procedures.portal import auth, pages
 from socle_procedures.portal.context import Portal
 from socle_procedures.portal.oidc import OidcClient
 from socle_procedures.settings import ProceduresSettings
+from socle_procedures.storage_client import StorageClient
 
 #: Routes a browser calls without an access token: the citizen portal (its own login
 #: session, CSRF on every form) and its stylesheet.
@@ -50,8 +52,10 @@ def create_app(
     *,
     payment_transport: httpx.AsyncBaseTransport | None = None,
     identity_transport: httpx.AsyncBaseTransport | None = None,
+    storage_transport: httpx.AsyncBaseTransport | None = None,
 ) -> FastAPI:
-    """Build the procedures service; ``payment_transport`` reaches payment in-process (tests)."""
+    """Build the procedures service; the transports reach the other services in-process
+    (tests)."""
     settings = settings or ProceduresSettings()
 
     async def start(runtime: Runtime) -> None:
@@ -71,6 +75,12 @@ def create_app(
             transport=identity_transport,
         )
         runtime.extras["portal"] = Portal.build(settings, oidc)
+        runtime.extras["site"] = Site(settings.portal_commune_name, settings.public_url)
+        runtime.extras["storage"] = StorageClient(
+            settings.storage_url,
+            timeout=settings.storage_timeout_seconds,
+            transport=storage_transport,
+        )
 
     async def stop(runtime: Runtime) -> None:
         charging: Charging | None = runtime.extras.get("charging")
@@ -79,6 +89,9 @@ def create_app(
         portal: Portal | None = runtime.extras.get("portal")
         if portal is not None:
             await portal.oidc.close()
+        storage: StorageClient | None = runtime.extras.get("storage")
+        if storage is not None:
+            await storage.close()
 
     def consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
         return [

@@ -57,3 +57,18 @@ class PaymentUnavailable(Unavailable):
 
 class PaymentRefused(DomainError):
     status, code, title = 502, "payment-refused", "The payment service refused"
+
+
+class StorageUnavailable(Unavailable):
+    code = "storage-unavailable"
+
+
+class DocumentRefused(Unprocessable):
+    """Storage refused a file (too large, a type it does not take, empty, unreadable):
+    ``reason`` is the answer's message code (``document_size``, ``document_type``, ...)."""
+
+    code = "document-refused"
+
+    def __init__(self, detail: str, reason: str) -> None:
+        super().__init__(detail)
+        self.reason = reason

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from socle.events import CloudEvent
+from socle.web.i18n import localized
 from socle_procedures.models import ProcedureVersion, Request
 
 SERVICE = "procedures"
@@ -23,8 +25,27 @@ PUBLISHED = "procedure.published"
 RETIRED = "procedure.retired"
 
 
+@dataclass(frozen=True)
+class Site:
+    """Where the citizen follows the request: the commune's name and the portal's address,
+    so a message made from an event (the receipt mail) names the commune and links back."""
+
+    commune: str
+    portal_url: str
+
+    def request_url(self, request_id: str) -> str:
+        return f"{self.portal_url.rstrip('/')}/requests/{request_id}"
+
+
 def request_event(
-    request: Request, *, previous: str | None, actor: str, note: str | None, templates: list[str]
+    request: Request,
+    *,
+    previous: str | None,
+    actor: str,
+    note: str | None,
+    templates: list[str],
+    title: Any = None,
+    site: Site | None = None,
 ) -> CloudEvent:
     """The event of ``request`` having just entered its state."""
     data: dict[str, Any] = {
@@ -44,7 +65,13 @@ def request_event(
         "actor": actor,
         "note": note,
         "templates": templates,
+        "user_id": request.owner,
+        "title": localized(title, request.locale) if title else request.procedure,
+        "fee_display": _money(request.fee_amount, request.fee_currency),
     }
+    if site is not None:
+        data["commune"] = site.commune
+        data["url"] = site.request_url(request.id)
     return CloudEvent.new(
         service=SERVICE,
         type=EVENT_OF_STATE[request.state],
@@ -52,6 +79,11 @@ def request_event(
         subject=request.id,
         data=data,
     )
+
+
+def _money(amount: int, currency: str) -> str:
+    whole, cents = divmod(amount, 100)
+    return f"{currency} {whole:,}.{cents:02d}".replace(",", "\u2019")
 
 
 def version_event(version: ProcedureVersion, event_type: str) -> CloudEvent:

@@ -168,6 +168,24 @@ MESSAGES: dict[str, dict[str, str]] = {
         "it": "«{label}»: il file è troppo grande.",
         "en": "“{label}”: the file is too large.",
     },
+    "document_empty": {
+        "fr": "« {label} » : le fichier est vide.",
+        "de": "«{label}»: Die Datei ist leer.",
+        "it": "«{label}»: il file è vuoto.",
+        "en": "“{label}”: the file is empty.",
+    },
+    "document_infected": {
+        "fr": "« {label} » : ce fichier contient un virus ; il n'a pas été gardé.",
+        "de": "«{label}»: Diese Datei enthält ein Virus; sie wurde nicht behalten.",
+        "it": "«{label}»: questo file contiene un virus; non è stato conservato.",
+        "en": "“{label}”: this file contains a virus; it was not kept.",
+    },
+    "document_unreadable": {
+        "fr": "« {label} » : ce fichier n'a pas pu être lu ; essayez un autre fichier.",
+        "de": "«{label}»: Diese Datei konnte nicht gelesen werden; versuchen Sie eine andere.",
+        "it": "«{label}»: questo file non ha potuto essere letto; provi un altro file.",
+        "en": "“{label}”: this file could not be read; try another file.",
+    },
 }
 
 

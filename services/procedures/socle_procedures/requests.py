@@ -33,7 +33,7 @@ from socle_procedures.errors import (
     NotEditable,
     RequestNotFound,
 )
-from socle_procedures.events import request_event
+from socle_procedures.events import Site, request_event
 from socle_procedures.messages import message
 from socle_procedures.models import ProcedureVersion, ReferenceCounter, Request, RequestHistory
 
@@ -133,6 +133,7 @@ async def _transition(
     note: str | None = None,
     *,
     previous: str | None = None,
+    site: Site | None = None,
 ) -> None:
     request = loaded.request
     request.state = to
@@ -151,7 +152,15 @@ async def _transition(
     templates = [
         n["template"] for n in loaded.definition.get("notifications", []) if n["state"] == to
     ]
-    event = request_event(request, previous=previous, actor=actor, note=note, templates=templates)
+    event = request_event(
+        request,
+        previous=previous,
+        actor=actor,
+        note=note,
+        templates=templates,
+        title=loaded.definition.get("title"),
+        site=site,
+    )
     await record_event(session, event, aggregate=f"request:{request.id}")
 
 
@@ -173,6 +182,7 @@ async def create(
     *,
     locale: str,
     claims: Mapping[str, Any] | None = None,
+    site: Site | None = None,
 ) -> Loaded:
     """A new draft on the procedure's published version, prefilled from what identity knows."""
     version = await catalog.current(session, principal.tenant, slug)
@@ -201,7 +211,7 @@ async def create(
     session.add(request)
     await session.flush()
     loaded = Loaded(request, version.document)
-    await _transition(session, loaded, "draft", principal.subject)
+    await _transition(session, loaded, "draft", principal.subject, site=site)
     return loaded
 
 
@@ -298,9 +308,16 @@ async def _next_reference(session: AsyncSession, tenant: str, at: datetime) -> s
 
 
 async def submit(
-    session: AsyncSession, principal: Principal, request_id: str, *, today: date | None = None
+    session: AsyncSession,
+    principal: Principal,
+    request_id: str,
+    *,
+    today: date | None = None,
+    site: Site | None = None,
+    locale: str | None = None,
 ) -> Loaded:
-    """Freeze the request and give it its human reference; refused incomplete or unpaid."""
+    """Freeze the request and give it its human reference; refused incomplete or unpaid.
+    ``locale``: the language the citizen submits in (their receipt's), when known."""
     loaded = await load(session, principal, request_id, lock=True)
     request = loaded.request
     _require_owner(principal, request)
@@ -318,14 +335,22 @@ async def submit(
     if not fee_settled(request, loaded.definition):
         raise FeeNotPaid("The fee of this request is not paid yet.")
     now = utcnow()
+    if locale:
+        request.locale = locale
     request.reference = await _next_reference(session, request.tenant, now)
     request.submitted_at = now
-    await _transition(session, loaded, "submitted", principal.subject, previous="draft")
+    await _transition(session, loaded, "submitted", principal.subject, previous="draft", site=site)
     return loaded
 
 
 async def move(
-    session: AsyncSession, principal: Principal, request_id: str, to: str, note: str | None
+    session: AsyncSession,
+    principal: Principal,
+    request_id: str,
+    to: str,
+    note: str | None,
+    *,
+    site: Site | None = None,
 ) -> Loaded:
     """Any other change of state: withdraw, answer a request for information (the owner);
     review, ask for information, approve, reject (the commune)."""
@@ -333,14 +358,16 @@ async def move(
     request = loaded.request
     who = TRANSITIONS.get((request.state, to))
     if to == "submitted" and request.state == "draft":
-        return await submit(session, principal, request_id)
+        return await submit(session, principal, request_id, site=site)
     if who is None:
         raise IllegalTransition(f"A {request.state} request cannot become {to}.")
     if who == OWNER:
         _require_owner(principal, request)
     elif not principal.commune_wide:
         raise Forbidden("Only the commune's staff may do this.", code="staff-only")
-    await _transition(session, loaded, to, principal.subject, note, previous=request.state)
+    await _transition(
+        session, loaded, to, principal.subject, note, previous=request.state, site=site
+    )
     return loaded
 
 

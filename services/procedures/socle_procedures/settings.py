@@ -22,6 +22,10 @@ class ProceduresSettings(ServiceSettings):
     """The payment service's API."""
     payment_timeout_seconds: float = 10.0
     """Time allowed for one call to the payment service."""
+    storage_url: str = "http://localhost:8003"
+    """The storage service's API (the citizen's documents, uploaded with their own token)."""
+    storage_timeout_seconds: float = 60.0
+    """Time allowed for one call to storage (an upload included)."""
     secret_key: str = DEVELOPMENT_SECRET
     """Signs the portal's short-lived login cookie; 32+ random characters in production."""
     portal_tenant: str = "demo"

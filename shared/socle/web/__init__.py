@@ -11,13 +11,16 @@ from socle.web.layout import (
     security_headers,
     templates,
 )
+from socle.web.look import CommuneLook, inline_stylesheet
 
 __all__ = [
     "ASSETS_PATH",
     "LANGUAGES",
     "Commune",
+    "CommuneLook",
     "assets_router",
     "format_money",
+    "inline_stylesheet",
     "localized",
     "negotiate",
     "render",

@@ -11,9 +11,9 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from socle.problems import DomainError
+from socle.web import CommuneLook, inline_stylesheet, templates
 from socle_identity import federation, login, logout
 from socle_identity.api.deps import ProviderDep, form_fields
 from socle_identity.i18n import LOCALES, Translator, pick
@@ -39,10 +39,16 @@ LOGIN_PAGE: dict[int | str, dict[str, Any]] = {
     429: {"description": "Too many failures: the account is locked for a while", **HTML},
 }
 
-_templates = Environment(
-    loader=FileSystemLoader(Path(__file__).resolve().parent.parent / "templates"),
-    autoescape=select_autoescape(["html"]),
-)
+_templates = templates(directory=Path(__file__).resolve().parent.parent / "templates")
+_STYLES = inline_stylesheet()
+#: The title of a page that only says something: where the person is, not "Log in".
+MESSAGE_TITLES = {
+    "check_email": "check_email_title",
+    "email_verified": "email_verified_title",
+    "reset_sent": "reset_sent_title",
+    "password_changed": "password_changed_title",
+    "logged_out": "logged_out_title",
+}
 
 
 def _switch_url(request: Request, base: str | None) -> Any:
@@ -69,13 +75,22 @@ def render(
     locale = pick(request, p.settings.default_locale)
     t = Translator(locale)
     csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+    look = CommuneLook()
+    switch_url = _switch_url(request, switch_base)
     body = _templates.get_template(template).render(
         locale=locale,
+        lang=locale,
         locales=LOCALES,
         t=t,
         title=t(title_key),
+        page_title=t(title_key),
+        commune=look.commune,
+        portal_url=look.portal_url,
+        inline_css=_STYLES,
+        nonce="",
+        lang_url=switch_url,
         csrf=csrf,
-        switch_url=_switch_url(request, switch_base),
+        switch_url=switch_url,
         **context,
     )
     response = HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
@@ -103,7 +118,7 @@ def message(
     request: Request, p: Provider, text_key: str, *, status: int = 200, detail: str = ""
 ) -> HTMLResponse:
     t = Translator(pick(request, p.settings.default_locale))
-    title = "error_title" if status >= 400 else "login_title"
+    title = "error_title" if status >= 400 else MESSAGE_TITLES.get(text_key, "login_title")
     return render(
         request, p, "message.html", title, status=status, message=t(text_key), detail=detail
     )

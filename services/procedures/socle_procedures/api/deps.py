@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from socle.auth import Principal, require_scope
 from socle.problems import PROBLEM_JSON
 from socle_procedures.charging import Charging
+from socle_procedures.events import Site
 
 Admin = Annotated[Principal, Depends(require_scope("procedures:admin"))]
 Reader = Annotated[Principal, Depends(require_scope("procedures:read"))]
@@ -21,6 +22,14 @@ def get_charging(request: Request) -> Charging:
 
 
 ChargingDep = Annotated[Charging, Depends(get_charging)]
+
+
+def get_site(request: Request) -> Site:
+    site: Site = request.app.state.runtime.extras["site"]
+    return site
+
+
+SiteDep = Annotated[Site, Depends(get_site)]
 
 
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -13,7 +13,7 @@ from socle.auth import bearer_token
 from socle.idempotency import IdempotencyKey, run_idempotent
 from socle.service import SessionDep
 from socle_procedures import requests
-from socle_procedures.api.deps import ChargingDep, Reader, Writer, problems
+from socle_procedures.api.deps import ChargingDep, Reader, SiteDep, Writer, problems
 from socle_procedures.schemas import (
     PaymentStart,
     RequestCreate,
@@ -41,10 +41,11 @@ async def create_request(
     principal: Writer,
     session: SessionDep,
     body: RequestCreate,
+    site: SiteDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     async def action(tx: AsyncSession) -> tuple[int, object]:
-        loaded = await requests.create(tx, principal, body.procedure, locale=body.locale)
+        loaded = await requests.create(tx, principal, body.procedure, locale=body.locale, site=site)
         return 201, RequestOut.of(loaded.request).model_dump(mode="json")
 
     status, result = await run_idempotent(
@@ -114,9 +115,11 @@ async def save_step(
     summary="Submit: the request is frozen and gets its reference",
     responses=problems(401, 403, 404, 409),
 )
-async def submit(principal: Writer, session: SessionDep, request_id: RequestId) -> RequestOut:
+async def submit(
+    principal: Writer, session: SessionDep, request_id: RequestId, site: SiteDep
+) -> RequestOut:
     async with session.begin():
-        loaded = await requests.submit(session, principal, request_id)
+        loaded = await requests.submit(session, principal, request_id, site=site)
         return RequestOut.of(loaded.request)
 
 
@@ -127,10 +130,14 @@ async def submit(principal: Writer, session: SessionDep, request_id: RequestId) 
     responses=problems(401, 403, 404, 409, 422),
 )
 async def transition(
-    principal: Writer, session: SessionDep, request_id: RequestId, body: TransitionIn
+    principal: Writer,
+    session: SessionDep,
+    request_id: RequestId,
+    body: TransitionIn,
+    site: SiteDep,
 ) -> RequestOut:
     async with session.begin():
-        loaded = await requests.move(session, principal, request_id, body.to, body.note)
+        loaded = await requests.move(session, principal, request_id, body.to, body.note, site=site)
         return RequestOut.of(loaded.request)
 
 

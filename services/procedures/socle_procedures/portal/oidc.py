@@ -12,7 +12,10 @@ import httpx
 
 from socle.problems import Unauthorized, Unavailable
 
-SCOPES = "openid email profile procedures:read procedures:write payments:read payments:write"
+SCOPES = (
+    "openid email profile procedures:read procedures:write payments:read payments:write "
+    "documents:read documents:write"
+)
 
 
 class IdentityUnavailable(Unavailable):

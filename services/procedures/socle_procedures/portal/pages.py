@@ -14,13 +14,15 @@ from socle.problems import DomainError
 from socle.service import SessionDep
 from socle.web.i18n import format_money, localized
 from socle_procedures import catalog, requests
-from socle_procedures.definitions.answers import check_step
+from socle_procedures.definitions.answers import AnswerError, check_step
 from socle_procedures.definitions.conditions import visible_fields, visible_steps
 from socle_procedures.errors import InvalidAnswers
+from socle_procedures.events import Site
 from socle_procedures.messages import message
-from socle_procedures.portal import forms, sessions
+from socle_procedures.portal import documents, forms, sessions
 from socle_procedures.portal.auth import current_page, to_login
 from socle_procedures.portal.context import Page
+from socle_procedures.storage_client import StorageClient
 
 router = APIRouter(include_in_schema=False)
 PageDep = Annotated[Page, Depends(current_page)]
@@ -86,7 +88,12 @@ async def start(slug: str, page: PageDep, session: SessionDep) -> Response:
     try:
         async with session.begin():
             loaded = await requests.create(
-                session, page.principal, slug, locale=page.lang, claims=page.claims
+                session,
+                page.principal,
+                slug,
+                locale=page.lang,
+                claims=page.claims,
+                site=_site(page),
             )
     except DomainError as exc:
         return page.problem(exc)
@@ -101,13 +108,20 @@ def _step_page(
     shown: dict[str, Any],
     errors: dict[str, str],
     status: int = 200,
+    offered: dict[str, list[dict[str, Any]]] | None = None,
 ) -> Response:
     definition, request = loaded.definition, loaded.request
     steps = visible_steps(definition, request.answers | shown)
     ids = [s["id"] for s in steps]
     n = ids.index(step["id"]) + 1 if step["id"] in ids else 1
     fields = [
-        {"spec": f, "value": forms.shown_value(f, shown.get(f["id"]))}
+        {
+            "spec": f,
+            "value": forms.shown_value(f, shown.get(f["id"])),
+            "doc": documents.field_view(f, (offered or {}).get(f["id"], []), page.t)
+            if f["type"] == "document"
+            else None,
+        }
         for f in visible_fields(step, request.answers | shown)
     ]
     back = (
@@ -126,7 +140,24 @@ def _step_page(
         errors=errors,
         progress=page.t["step_of"].format(n=n, total=len(steps)),
         back_url=back,
+        multipart=bool(documents.document_fields(step)),
     )
+
+
+def _site(page: Page) -> Site:
+    site: Site = page.request.app.state.runtime.extras["site"]
+    return site
+
+
+def _storage(page: Page) -> StorageClient:
+    storage: StorageClient = page.request.app.state.runtime.extras["storage"]
+    return storage
+
+
+async def _offers(page: Page, step: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    if not documents.document_fields(step):
+        return {}
+    return await documents.offers(_storage(page), page.access_token, step)
 
 
 @router.get("/requests/{request_id}/steps/{step_id}")
@@ -141,7 +172,8 @@ async def show_step(request_id: str, step_id: str, page: PageDep, session: Sessi
         return page.problem(exc)
     if loaded.request.state not in requests.EDITABLE:
         return RedirectResponse(f"/requests/{request_id}", status_code=303)
-    return _step_page(page, loaded, step, dict(loaded.request.answers), {})
+    offered = await _offers(page, step)
+    return _step_page(page, loaded, step, dict(loaded.request.answers), {}, offered=offered)
 
 
 @router.post("/requests/{request_id}/steps/{step_id}")
@@ -150,20 +182,32 @@ async def save_step(request_id: str, step_id: str, page: PageDep, session: Sessi
     if (refused := _csrf_failed(page, form)) is not None:
         return refused
     assert page.principal is not None
+    file_errors: list[AnswerError] = []
     try:
         async with session.begin():
             loaded = await requests.load(session, page.principal, request_id)
             step = requests.step_of(loaded.definition, loaded.request.answers, step_id)
         raw = forms.raw_answers(step, form)
+        if documents.document_fields(step):
+            attached, file_errors = await documents.resolve(
+                _storage(page), page.access_token, loaded.request, step, form
+            )
+            raw |= attached
+        if file_errors:
+            raise InvalidAnswers("A file was refused; nothing was saved.")
         async with session.begin():
             loaded = await requests.save_step(session, page.principal, request_id, step_id, raw)
     except InvalidAnswers:
         async with session.begin():  # the failed transaction expired what it had loaded
             loaded = await requests.load(session, page.principal, request_id)
         _, found = check_step(step, raw, loaded.request.answers, utcnow().date())
+        bad_files = {e.field for e in file_errors}
+        found = file_errors + [e for e in found if e.field not in bad_files]
         labels = {f["id"]: localized(f["label"], page.lang) for f in step["fields"]}
         errors = {e.field: message(e, labels[e.field], page.lang) for e in found}
-        return _step_page(page, loaded, step, loaded.request.answers | raw, errors, 422)
+        offered = await _offers(page, step)
+        shown = loaded.request.answers | raw
+        return _step_page(page, loaded, step, shown, errors, 422, offered=offered)
     except DomainError as exc:
         return page.problem(exc)
     missing = requests.missing_steps(loaded, utcnow().date())
@@ -211,7 +255,6 @@ async def _check_page(
                 "value": forms.readable(f, request.answers.get(f["id"]), page.lang, page.t),
             }
             for f in visible_fields(step, request.answers)
-            if f["type"] != "document"
         ]
         summary.append(
             {
@@ -298,7 +341,9 @@ async def submit(request_id: str, page: PageDep, session: SessionDep) -> Respons
     assert page.principal is not None
     try:
         async with session.begin():
-            await requests.submit(session, page.principal, request_id)
+            await requests.submit(
+                session, page.principal, request_id, site=_site(page), locale=page.lang
+            )
     except DomainError as exc:
         if exc.status == 409:
             return await _check_page(page, session, request_id, exc.detail, "error", 409)
