@@ -24,6 +24,7 @@ KNOWN_EVENT_TYPES: frozenset[str] = frozenset(
         "payment.pending",
         "payment.refunded",
         "payment.succeeded",
+        "person.erased",
         "user.deleted",
         "user.email_verified",
         "user.password_reset_requested",
