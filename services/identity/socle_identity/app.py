@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from authlib.oauth2.base import OAuth2Error
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
+from socle.bus import ConsumerSpec
+from socle.inbox import exactly_once
+from socle.privacy import PERSON_ERASED
 from socle.service import Runtime, create_service_app
-from socle_identity import keys
+from socle_identity import erasures, keys
 from socle_identity.api import account, admin, oidc, prompts, web
+from socle_identity.api import erasures as erasures_api
 from socle_identity.api.deps import oauth_error_response
 from socle_identity.provider import Provider
 from socle_identity.settings import IdentitySettings
@@ -48,10 +54,27 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         # The identity API trusts its own keys, read from its database (and checks revocation).
         runtime.verifier = provider.verifier
 
+    def consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
+        return [
+            ConsumerSpec(
+                durable="identity-erasure-reports",
+                subjects=[f"socle.*.{PERSON_ERASED}"],
+                handler=exactly_once(runtime.sessions, "identity-erasures", erasures.on_answer),
+            )
+        ]
+
     app = create_service_app(
         name="identity",
         settings=settings,
-        routers=[oidc.router, web.router, prompts.router, account.router, admin.router],
+        routers=[
+            oidc.router,
+            web.router,
+            prompts.router,
+            account.router,
+            admin.router,
+            erasures_api.router,
+        ],
+        consumers=consumers,
         on_startup=[start_provider],
         description=(
             "OpenID Connect provider: citizens, staff and commune apps log in; every other "

@@ -385,13 +385,14 @@ async def set_password(
     await session.flush()
 
 
-async def delete_user(session: AsyncSession, *, tenant: str, user_id: str) -> None:
-    """Erase the account, end its sessions and tokens, and tell the other services."""
+async def delete_user(session: AsyncSession, *, tenant: str, user_id: str) -> str:
+    """Erase the account, end its sessions and tokens, and tell the other services; the id
+    of the ``user.deleted`` event."""
     user = await get_user(session, tenant=tenant, user_id=user_id)
     await session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
     await session.execute(delete(RefreshToken).where(RefreshToken.user_id == user.id))
     await session.delete(user)
     await session.flush()
-    await record_event(
-        session, events.user_deleted(tenant=tenant, user_id=user_id), aggregate=f"user:{user_id}"
-    )
+    event = events.user_deleted(tenant=tenant, user_id=user.id)
+    await record_event(session, event, aggregate=f"user:{user.id}")
+    return event.id

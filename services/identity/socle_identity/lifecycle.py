@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,7 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.db import utcnow
 from socle.outbox import record_event
-from socle_identity import directory, events
+from socle.privacy import ERASING_SERVICES
+from socle_identity import directory, erasures, events
 from socle_identity.models import (
     AuthorizationCode,
     Client,
@@ -238,12 +239,26 @@ async def revoke_user_tokens(session: AsyncSession, user: User, default_ttl: int
 
 
 async def delete_user(
-    session: AsyncSession, *, tenant: str, user_id: str, default_ttl: int
-) -> None:
-    """Erase an account (``user.deleted``) after revoking every token it holds."""
+    session: AsyncSession,
+    *,
+    tenant: str,
+    user_id: str,
+    default_ttl: int,
+    erasing_services: Sequence[str] = ERASING_SERVICES,
+) -> str:
+    """Erase an account (``user.deleted``) after revoking every token it holds; the id of
+    the erasure report that follows the other services' answers."""
     user = await directory.get_user(session, tenant=tenant, user_id=user_id)
     await revoke_user_tokens(session, user, default_ttl)
-    await directory.delete_user(session, tenant=tenant, user_id=user.id)
+    erasure_id = await directory.delete_user(session, tenant=tenant, user_id=user.id)
+    await erasures.record(
+        session,
+        erasure_id=erasure_id,
+        tenant=tenant,
+        user_id=user.id,
+        services=erasing_services,
+    )
+    return erasure_id
 
 
 # ------------------------------------------------------------------ clients

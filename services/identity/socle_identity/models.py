@@ -237,3 +237,30 @@ class Consent(Base):
     )
     scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Erasure(Base):
+    """A person's account erased here, and the other services asked to erase theirs; its id is
+    that of the ``user.deleted`` event."""
+
+    __tablename__ = "erasures"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    services: Mapped[list[str]] = mapped_column(JSON, default=list)
+    """The services expected to answer ``person.erased``."""
+
+
+class ErasureAnswer(Base):
+    """One service's ``person.erased`` for an erasure: what it erased, what it kept and why."""
+
+    __tablename__ = "erasure_answers"
+
+    erasure_id: Mapped[str] = mapped_column(
+        ForeignKey("erasures.id", ondelete="CASCADE"), primary_key=True
+    )
+    service: Mapped[str] = mapped_column(String(64), primary_key=True)
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    outcome: Mapped[dict[str, Any]] = mapped_column(JSON)

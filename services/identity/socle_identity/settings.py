@@ -62,6 +62,10 @@ class IdentitySettings(ServiceSettings):
     old_key_encryption_key: str = ""
     """The previous key-encryption key, during a rotation (``rotate-kek``): keys sealed with
     it are still read, and ``rotate-kek`` re-seals them with the new one."""
+    erasure_services: list[str] = ["storage", "payment", "notify", "procedures"]
+    """The services that answer ``person.erased`` to every erasure (a JSON list)."""
+    erasure_answer_seconds: int = 3600
+    """Seconds after which an erasure report names the services that have not answered."""
 
     @field_validator("key_encryption_key", "old_key_encryption_key")
     @classmethod

@@ -10,6 +10,7 @@ from socle.bus import ConsumerSpec
 from socle.events import CloudEvent
 from socle.inbox import exactly_once
 from socle.service import Runtime, create_service_app
+from socle_notify import privacy
 from socle_notify.api import notifications, rules, subscriptions, templates
 from socle_notify.api.deps import Domain
 from socle_notify.channels import EmailSender, sms_provider
@@ -59,7 +60,8 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
             domain.worker.wake()
 
         return [
-            ConsumerSpec(durable=settings.consumer_name, subjects=["socle.*.>"], handler=handle)
+            ConsumerSpec(durable=settings.consumer_name, subjects=["socle.*.>"], handler=handle),
+            privacy.consumer(runtime.sessions),
         ]
 
     app: FastAPI = create_service_app(

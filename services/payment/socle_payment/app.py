@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import structlog
 from fastapi import FastAPI
 
 from socle.aio import stop_task
+from socle.bus import ConsumerSpec
 from socle.service import Runtime, create_service_app
+from socle_payment import privacy
 from socle_payment.api import finance, pages, payments, webhooks
 from socle_payment.payments import Payments
 from socle_payment.providers import PaymentProvider, build_providers
@@ -62,12 +64,16 @@ def create_app(
     async def stop(runtime: Runtime) -> None:
         await stop_task(runtime.extras.pop("expiry_task", None))
 
+    def consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
+        return [privacy.consumer(runtime.sessions)]
+
     return create_service_app(
         name="payment",
         settings=settings,
         routers=[payments.router, finance.router, webhooks.router, pages.router],
         description="Fees paid online (Stripe, sandbox) or by Swiss QR-bill, refunds and "
         "reconciliation.",
+        consumers=consumers,
         on_startup=[start],
         on_shutdown=[stop],
     )

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 import httpx
 from fastapi import FastAPI
 
+from socle.aio import stop_task
 from socle.bus import ConsumerSpec
 from socle.inbox import exactly_once
 from socle.service import Runtime, create_service_app
 from socle.web import ASSETS_PATH, assets_router
+from socle_procedures import privacy
 from socle_procedures.api import procedures, requests
 from socle_procedures.charging import Charging, payment_consumer
 from socle_procedures.events import Site
@@ -81,8 +84,14 @@ def create_app(
             timeout=settings.storage_timeout_seconds,
             transport=storage_transport,
         )
+        if settings.anonymise_sweep_seconds > 0:
+            runtime.extras["anonymise_task"] = asyncio.create_task(
+                privacy.sweep(runtime.sessions, settings.anonymise_sweep_seconds),
+                name="procedures-anonymise",
+            )
 
     async def stop(runtime: Runtime) -> None:
+        await stop_task(runtime.extras.pop("anonymise_task", None))
         charging: Charging | None = runtime.extras.get("charging")
         if charging is not None:
             await charging.client.close()
@@ -101,7 +110,8 @@ def create_app(
                 handler=exactly_once(
                     runtime.sessions, "procedures-payments", payment_consumer(runtime.sessions)
                 ),
-            )
+            ),
+            privacy.consumer(runtime.sessions),
         ]
 
     return create_service_app(

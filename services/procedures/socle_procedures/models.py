@@ -79,6 +79,8 @@ class Request(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    erasure_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    """Its person was erased; kept for the procedure's retention, then anonymised."""
 
     __table_args__ = (
         UniqueConstraint("tenant", "reference", name="uq_requests_reference"),

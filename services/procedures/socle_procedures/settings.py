@@ -44,6 +44,8 @@ class ProceduresSettings(ServiceSettings):
     """Footer link to the commune's privacy notice (hidden when empty)."""
     portal_session_ttl: int = 28800
     """How long a portal login lasts (s)."""
+    anonymise_sweep_seconds: float = 3600.0
+    """How often requests of erased persons whose retention ended are anonymised; 0: never."""
 
     @property
     def cookie_secure(self) -> bool:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from fastapi import FastAPI
 
+from socle.bus import ConsumerSpec
 from socle.service import Runtime, create_service_app
+from socle_storage import privacy
 from socle_storage.api import documents, rules
 from socle_storage.context import Storage
 from socle_storage.purge import PurgeTask
@@ -35,6 +39,9 @@ def create_app(settings: StorageSettings | None = None) -> FastAPI:
             await tasks.pop("purge").stop()
         store.close()
 
+    def consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
+        return [privacy.consumer(runtime.extras["storage"])]
+
     return create_service_app(
         name="storage",
         settings=settings,
@@ -44,6 +51,7 @@ def create_app(settings: StorageSettings | None = None) -> FastAPI:
             "once-only sharing."
         ),
         readiness={"store": lambda runtime: store.check()},
+        consumers=consumers,
         on_startup=[start],
         on_shutdown=[stop],
     )

@@ -49,6 +49,8 @@ class Document(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     retention_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    erasure_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    """Its owner was erased; the purge removes it once no hold or retention keeps it."""
 
     __table_args__ = (Index("ix_documents_tenant_created", "tenant", "created_at", "id"),)
 

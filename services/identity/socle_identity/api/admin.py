@@ -219,15 +219,16 @@ async def delete_user(
     user_id: str, principal: Admin, p: ProviderDep, session: SessionDep
 ) -> Response:
     """Erase an account; its tokens are revoked (``token.revoked``) and ``user.deleted`` tells
-    the other services to erase their data."""
+    the other services to erase their data. ``Location`` names the erasure report."""
     async with session.begin():
-        await lifecycle.delete_user(
+        erasure_id = await lifecycle.delete_user(
             session,
             tenant=principal.tenant,
             user_id=user_id,
             default_ttl=p.settings.access_token_ttl,
+            erasing_services=p.settings.erasure_services,
         )
-    return Response(status_code=204)
+    return Response(status_code=204, headers={"Location": f"/v1/erasures/{erasure_id}"})
 
 
 @router.put("/federation", response_model=FederationOut, responses=_problems(422))
@@ -283,6 +284,7 @@ async def delete_me(principal: AccountHolder, p: ProviderDep, session: SessionDe
             tenant=principal.tenant,
             user_id=principal.subject,
             default_ttl=p.settings.access_token_ttl,
+            erasing_services=p.settings.erasure_services,
         )
     return Response(status_code=204)
 

@@ -1,0 +1,139 @@
+"""Erasure of a person in procedures (``user.deleted``).
+
+A request of the person is anonymised: its answers, e-mail address and pending payment link
+are removed, its owner becomes a pseudonym, and the notes of its history are removed (the
+history's states and times stay). A submitted request of a procedure that declares
+``retention_days`` is the commune's record until that many days after its submission: it is
+kept as it is, marked (``erasure_requested_at``), and anonymised by the sweep when the period
+ends. The person's portal sessions are deleted."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from socle.bus import ConsumerSpec
+from socle.db import utcnow
+from socle.privacy import ErasureOutcome, ErasureRequest, Kept, erasure_consumer, new_pseudonym
+from socle_procedures.models import PortalSession, ProcedureVersion, Request, RequestHistory
+
+log = structlog.get_logger("socle_procedures.privacy")
+
+SERVICE = "procedures"
+
+
+def _kept_until(request: Request, document: dict[str, object]) -> datetime | None:
+    """When the commune's retention of this request ends, if it keeps it at all."""
+    days = document.get("retention_days")
+    if request.submitted_at is None or not isinstance(days, int) or days <= 0:
+        return None
+    return request.submitted_at + timedelta(days=days)
+
+
+async def _anonymise(
+    session: AsyncSession, request: Request, pseudonym: str, now: datetime
+) -> None:
+    await session.execute(
+        update(RequestHistory)
+        .where(RequestHistory.request_id == request.id, RequestHistory.actor == request.owner)
+        .values(actor=pseudonym)
+    )
+    await session.execute(
+        update(RequestHistory).where(RequestHistory.request_id == request.id).values(note=None)
+    )
+    request.owner = pseudonym
+    request.answers = {}
+    request.email = None
+    request.payment_next_url = None
+    request.erasure_requested_at = None
+    request.updated_at = now
+
+
+async def erase_person(session: AsyncSession, request: ErasureRequest) -> ErasureOutcome:
+    now = utcnow()
+    rows = (
+        await session.execute(
+            select(Request, ProcedureVersion.document)
+            .join(ProcedureVersion, ProcedureVersion.id == Request.version_id)
+            .where(Request.tenant == request.tenant, Request.owner == request.user_id)
+            .with_for_update(of=Request)
+        )
+    ).all()
+    pseudonym = new_pseudonym()
+    anonymised = kept = 0
+    latest: datetime | None = None
+    for row, document in rows:
+        until = _kept_until(row, document)
+        if until is not None and until > now:
+            row.erasure_requested_at = now
+            kept += 1
+            latest = max(latest or until, until)
+            continue
+        await _anonymise(session, row, pseudonym, now)
+        anonymised += 1
+    sessions = await session.execute(
+        delete(PortalSession).where(
+            PortalSession.tenant == request.tenant, PortalSession.subject == request.user_id
+        )
+    )
+    return ErasureOutcome(
+        erasure_id=request.erasure_id,
+        service=SERVICE,
+        erased={"portal_sessions": int(sessions.rowcount)},  # type: ignore[attr-defined]
+        pseudonymised={"requests": anonymised},
+        kept=[
+            Kept(
+                category="requests",
+                count=kept,
+                reason="retention",
+                until=latest,
+                detail="Submitted requests of procedures with a retention period stay the "
+                "commune's record until it ends, then are anonymised.",
+            )
+        ]
+        if kept
+        else [],
+    )
+
+
+async def anonymise_due(sessions: async_sessionmaker[AsyncSession]) -> int:
+    """Anonymise the requests of erased persons whose retention has ended."""
+    now = utcnow()
+    done = 0
+    async with sessions() as session, session.begin():
+        rows = (
+            await session.execute(
+                select(Request, ProcedureVersion.document)
+                .join(ProcedureVersion, ProcedureVersion.id == Request.version_id)
+                .where(Request.erasure_requested_at.is_not(None))
+                .with_for_update(of=Request, skip_locked=True)
+                .limit(200)
+            )
+        ).all()
+        for row, document in rows:
+            until = _kept_until(row, document)
+            if until is None or until <= now:
+                await _anonymise(session, row, new_pseudonym(), now)
+                done += 1
+    if done:
+        log.info("requests_anonymised", count=done)
+    return done
+
+
+async def sweep(sessions: async_sessionmaker[AsyncSession], every: float) -> None:
+    while True:
+        try:
+            await anonymise_due(sessions)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("anonymisation_sweep_failed", error=repr(exc))
+        await asyncio.sleep(every)
+
+
+def consumer(sessions: async_sessionmaker[AsyncSession]) -> ConsumerSpec:
+    return erasure_consumer(SERVICE, sessions, erase_person)

@@ -1,0 +1,120 @@
+"""Erasure of a person's documents (``user.deleted``).
+
+A document the person owns is deleted at once (its bytes leave the store at the purge that
+follows), except one under legal hold, or one of a kind the commune declared a retention
+for (its rules' ``retention_days``) whose retention has not ended: those are marked
+(``erasure_requested_at``) and the purge removes them when the hold is lifted and the
+retention has ended. The person's reads in the access log are kept as an audit trail, with
+the reader replaced by a pseudonym."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from socle.bus import ConsumerSpec
+from socle.db import utcnow
+from socle.privacy import ErasureOutcome, ErasureRequest, Kept, erasure_consumer, new_pseudonym
+from socle_storage import events
+from socle_storage.context import Storage
+from socle_storage.documents import load_rules
+from socle_storage.models import AccessRecord, Document
+from socle_storage.purge import purge_once
+
+SERVICE = "storage"
+
+
+async def erase_person(
+    storage: Storage, session: AsyncSession, request: ErasureRequest
+) -> ErasureOutcome:
+    now = utcnow()
+    rules = await load_rules(session, request.tenant, storage.settings)
+    docs = (
+        await session.execute(
+            select(Document)
+            .where(Document.tenant == request.tenant, Document.owner == request.user_id)
+            .with_for_update()
+        )
+    ).scalars()
+    deleted = held = retained = 0
+    retained_until: datetime | None = None
+    for doc in docs:
+        doc.erasure_requested_at = now
+        doc.updated_at = now
+        if doc.legal_hold:
+            held += 1
+            continue
+        if (
+            doc.kind in rules.retention_days
+            and doc.retention_until is not None
+            and doc.retention_until > now
+        ):
+            retained += 1
+            retained_until = max(retained_until or doc.retention_until, doc.retention_until)
+            continue
+        deleted += 1
+        doc.retention_until = now  # nothing keeps it: the next purge removes it
+        if doc.status != "deleted":
+            doc.status = "deleted"
+            doc.deleted_at = now
+            await events.deleted(session, doc)
+    reads = await session.execute(
+        update(AccessRecord)
+        .where(AccessRecord.tenant == request.tenant, AccessRecord.subject == request.user_id)
+        .values(subject=new_pseudonym())
+    )
+    kept = []
+    if held:
+        kept.append(
+            Kept(
+                category="documents",
+                count=held,
+                reason="legal_hold",
+                detail="Under legal hold; erased once the hold is lifted and any retention "
+                "has ended.",
+            )
+        )
+    if retained:
+        kept.append(
+            Kept(
+                category="documents",
+                count=retained,
+                reason="retention",
+                until=retained_until,
+                detail="Of a kind the commune keeps for a retention period; erased when it ends.",
+            )
+        )
+    read_count = int(reads.rowcount)  # type: ignore[attr-defined]
+    if read_count:
+        kept.append(
+            Kept(
+                category="access_log",
+                count=read_count,
+                reason="audit",
+                detail="Who read which document and when; the reader is pseudonymised.",
+            )
+        )
+    return ErasureOutcome(
+        erasure_id=request.erasure_id,
+        service=SERVICE,
+        erased={"documents": deleted},
+        pseudonymised={"access_log": read_count},
+        kept=kept,
+    )
+
+
+def consumer(storage: Storage) -> ConsumerSpec:
+    """``user.deleted`` erases the person's documents; the purge then removes their bytes."""
+
+    async def erase(session: AsyncSession, request: ErasureRequest) -> ErasureOutcome:
+        return await erase_person(storage, session, request)
+
+    async def purge_now() -> None:
+        # The erasure is recorded; a store outage only delays the bytes to the next purge.
+        with contextlib.suppress(Exception):
+            await purge_once(storage)
+
+    return erasure_consumer(SERVICE, storage.sessions, erase, after=purge_now)

@@ -1,0 +1,420 @@
+"""A person erased at identity is erased everywhere: identity (real HTTP) publishes
+``user.deleted``; storage, payment, notify and procedures (in-process, real NATS, PostgreSQL
+and S3) apply their rule once and answer ``person.erased``; identity's report completes.
+Each service's data is checked in its own database and in the object store."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+from socle.db import utcnow
+from socle.events import CloudEvent
+from socle.localinfra import free_port
+from socle.testing import eventually, running, served
+from socle_identity import directory, lifecycle
+from socle_identity.app import create_app as create_identity
+from socle_identity.passwords import Passwords
+from socle_identity.settings import IdentitySettings
+from socle_notify.models import Notification
+from socle_payment.models import Payment
+from socle_procedures.models import ProcedureVersion, Request, RequestHistory
+from socle_storage.models import Document, DocumentVersion
+from tests.shared.test_services_start import build
+
+SERVICES = ("storage", "payment", "notify", "procedures")
+SCOPES = "identity:admin documents:read documents:write payments:read payments:write"
+PDF = b"%PDF-1.7\n" + b"1 0 obj\n<< /Type /Catalog >>\nendobj\n" * 50 + b"%%EOF\n"
+EMAIL = "anna.muster@example.ch"
+
+
+@contextlib.asynccontextmanager
+async def platform(
+    migrated_database: Any, nats_server: Any, s3_server: Any, answer_seconds: int = 3600
+) -> AsyncIterator[tuple[Any, str, dict[str, Any], dict[str, httpx.AsyncClient]]]:
+    port = free_port()
+    issuer = f"http://127.0.0.1:{port}"
+    identity = create_identity(
+        IdentitySettings(
+            database_url=migrated_database("identity"),
+            nats_url=nats_server.url,
+            issuer=issuer,
+            argon2_time_cost=1,
+            argon2_memory_kib=8192,
+            outbox_poll_seconds=0.1,
+            erasure_answer_seconds=answer_seconds,
+        )
+    )
+    extra: dict[str, dict[str, Any]] = {
+        "storage": {
+            "s3_endpoint": s3_server.endpoint,
+            "s3_access_key": s3_server.access_key,
+            "s3_secret_key": s3_server.secret_key,
+        },
+        "procedures": {"anonymise_sweep_seconds": 0},
+    }
+    async with served(identity, port), contextlib.AsyncExitStack() as stack:
+        apps, clients = {}, {}
+        for service in SERVICES:
+            app = build(
+                service,
+                database_url=migrated_database(service),
+                nats_url=nats_server.url,
+                issuer=issuer,
+                outbox_poll_seconds=0.1,
+                **extra.get(service, {}),
+            )
+            clients[service] = await stack.enter_async_context(running(app))
+            apps[service] = app
+        yield identity, issuer, apps, clients
+
+
+async def admin_token(identity: Any, issuer: str, tenant: str) -> str:
+    async with identity.state.runtime.sessions() as session, session.begin():
+        await directory.create_tenant(session, slug=tenant, name=f"Commune {tenant}")
+        client, secret = await directory.register_client(
+            session,
+            tenant=tenant,
+            spec=directory.ClientSpec(
+                name="Back office",
+                grant_types=["client_credentials"],
+                scopes=SCOPES.split(),
+                roles=["admin"],
+            ),
+        )
+    async with httpx.AsyncClient(base_url=issuer) as http:
+        answer = await http.post(
+            "/token",
+            data={"grant_type": "client_credentials", "scope": SCOPES},
+            auth=(client.client_id, str(secret)),
+        )
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["access_token"])
+
+
+async def citizen(identity: Any, tenant: str, email: str) -> str:
+    async with identity.state.runtime.sessions() as session, session.begin():
+        user = await directory.create_user(
+            session,
+            Passwords(time_cost=1, memory_kib=8192),
+            tenant=tenant,
+            email=email,
+            password="a long enough passphrase 42",
+            roles=["citizen"],
+            given_name="Anna",
+            family_name="Muster",
+            locale="de",
+            email_verified=True,
+        )
+        return str(user.id)
+
+
+async def upload(storage: httpx.AsyncClient, auth: dict[str, str], owner: str, kind: str) -> str:
+    answer = await storage.post(
+        "/v1/documents",
+        headers=auth,
+        files={"file": ("scan.pdf", PDF, "application/pdf")},
+        data={"kind": kind, "owner": owner},
+    )
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["id"])
+
+
+async def pay(payment: httpx.AsyncClient, auth: dict[str, str], payer: str, email: str) -> str:
+    answer = await payment.post(
+        "/v1/payments",
+        headers=auth,
+        json={
+            "amount": 5000,
+            "currency": "CHF",
+            "reference": f"dog-{uuid.uuid4().hex[:8]}",
+            "description": "Dog licence",
+            "return_url": "https://commune.example/back",
+            "provider": "sandbox",
+            "payer_email": email,
+            "payer_subject": payer,
+            "metadata": {"dog": "Rex", "holder": "Anna Muster"},
+        },
+    )
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["id"])
+
+
+async def notification(app: Any, tenant: str, subject: str, email: str) -> str:
+    now = utcnow()
+    row = Notification(
+        id=uuid.uuid4().hex,
+        tenant=tenant,
+        channel="email",
+        status="delivered",
+        recipient=email,
+        recipient_subject=subject,
+        language="de",
+        source="api",
+        subject="Ihre Hundemarke",
+        body="Guten Tag Anna Muster, Ihre Hundemarke für Rex ist bereit.",
+        attempts=1,
+        next_attempt_at=now,
+        created_at=now,
+        updated_at=now,
+        sent_at=now,
+    )
+    async with app.state.runtime.sessions() as session, session.begin():
+        session.add(row)
+    return row.id
+
+
+async def procedure_request(
+    app: Any, tenant: str, owner: str, email: str, retention_days: int | None
+) -> str:
+    now = utcnow()
+    document: dict[str, Any] = {"slug": "dog-registration", "title": {"en": "Dog"}, "steps": []}
+    if retention_days is not None:
+        document["retention_days"] = retention_days
+    version = ProcedureVersion(
+        id=uuid.uuid4().hex,
+        tenant=tenant,
+        slug=f"dog-{uuid.uuid4().hex[:6]}",
+        version=1,
+        status="published",
+        document=document,
+        created_at=now,
+        published_at=now,
+    )
+    request = Request(
+        id=uuid.uuid4().hex,
+        tenant=tenant,
+        owner=owner,
+        version_id=version.id,
+        procedure=version.slug,
+        version=1,
+        state="submitted",
+        answers={"name": "Anna Muster", "dog": "Rex"},
+        completed_steps=["holder"],
+        reference=f"R-{uuid.uuid4().hex[:8]}",
+        locale="de",
+        email=email,
+        created_at=now - timedelta(days=2),
+        updated_at=now,
+        submitted_at=now - timedelta(days=1),
+    )
+    history = RequestHistory(
+        request_id=request.id,
+        tenant=tenant,
+        from_state="draft",
+        to_state="submitted",
+        actor=owner,
+        note="Anna called about Rex",
+        at=now,
+    )
+    async with app.state.runtime.sessions() as session, session.begin():
+        session.add(version)
+        await session.flush()
+        session.add(request)
+        await session.flush()
+        session.add(history)
+    return request.id
+
+
+async def row(app: Any, model: Any, key: str) -> Any:
+    async with app.state.runtime.sessions() as session:
+        return await session.get(model, key)
+
+
+async def test_a_person_erased_at_identity_is_erased_in_every_service(
+    migrated_database, nats_server, s3_server, tenant
+):
+    async with platform(migrated_database, nats_server, s3_server) as (
+        identity,
+        issuer,
+        apps,
+        clients,
+    ):
+        auth = {"Authorization": f"Bearer {await admin_token(identity, issuer, tenant)}"}
+        person = await citizen(identity, tenant, EMAIL)
+        other = await citizen(identity, tenant, "bob@example.ch")
+        rules = await clients["storage"].put(
+            "/v1/rules",
+            headers=auth,
+            json={
+                "max_size_bytes": 10_000_000,
+                "allowed_content_types": ["application/pdf"],
+                "default_retention_days": 3650,
+                "retention_days": {"tax-return": 3650},
+            },
+        )
+        assert rules.status_code == 200, rules.text
+        id_card = await upload(clients["storage"], auth, person, "id-card")
+        tax = await upload(clients["storage"], auth, person, "tax-return")
+        held = await upload(clients["storage"], auth, person, "id-card")
+        bobs = await upload(clients["storage"], auth, other, "id-card")
+        hold = await clients["storage"].put(
+            f"/v1/documents/{held}/legal-hold",
+            headers=auth,
+            json={"hold": True, "reason": "court case 12/2026"},
+        )
+        assert hold.status_code == 200, hold.text
+        async with apps["storage"].state.runtime.sessions() as session:
+            (card_version,) = (
+                await session.execute(
+                    select(DocumentVersion).where(DocumentVersion.document_id == id_card)
+                )
+            ).scalars()
+        store = apps["storage"].state.runtime.extras["storage"].store
+        assert await store.exists(card_version.bucket, card_version.object_key)
+
+        paid = await pay(clients["payment"], auth, person, EMAIL)
+        bobs_payment = await pay(clients["payment"], auth, other, "bob@example.ch")
+        mail = await notification(apps["notify"], tenant, person, EMAIL)
+        bobs_mail = await notification(apps["notify"], tenant, other, "bob@example.ch")
+        draft = await procedure_request(apps["procedures"], tenant, person, EMAIL, None)
+        kept = await procedure_request(apps["procedures"], tenant, person, EMAIL, 365)
+
+        async with httpx.AsyncClient(base_url=issuer, headers=auth) as http:
+            deleted = await http.delete(f"/v1/users/{person}")
+            assert deleted.status_code == 204, deleted.text
+            report_url = deleted.headers["location"]
+
+            async def complete() -> bool:
+                answer = await http.get(report_url)
+                assert answer.status_code == 200, answer.text
+                return bool(answer.json()["status"] == "complete")
+
+            await eventually(complete, "every service to answer person.erased", within=30)
+            report = (await http.get(report_url)).json()
+            unknown = await http.get("/v1/erasures/nope")
+            assert unknown.status_code == 404
+            assert unknown.headers["content-type"] == "application/problem+json"
+
+        answers = {s["service"]: s for s in report["services"]}
+        assert set(answers) == set(SERVICES)
+        assert report["silent"] == []
+        assert EMAIL not in str(report) and "Anna" not in str(report)
+        # storage: the id card is gone (row and bytes), the held and retained ones are kept
+        assert answers["storage"]["erased"]["documents"] == 1
+        reasons = {k["reason"]: k["count"] for k in answers["storage"]["kept"]}
+        assert reasons["legal_hold"] == 1 and reasons["retention"] == 1
+
+        async def card_purged() -> bool:
+            return await row(apps["storage"], Document, id_card) is None
+
+        await eventually(card_purged, "the erased document to be purged")
+        assert not await store.exists(card_version.bucket, card_version.object_key)
+        for kept_doc in (tax, held):
+            doc = await row(apps["storage"], Document, kept_doc)
+            assert doc.status == "active" and doc.erasure_requested_at is not None
+        assert (await row(apps["storage"], Document, bobs)).erasure_requested_at is None
+        # payment: the record stays, the payer is pseudonymised
+        payment = await row(apps["payment"], Payment, paid)
+        assert payment.amount == 5000 and payment.payer_email is None
+        assert payment.payer_subject != person and payment.payer_subject.startswith("erased-")
+        assert payment.meta == {}
+        assert (await row(apps["payment"], Payment, bobs_payment)).payer_email == "bob@example.ch"
+        assert answers["payment"]["pseudonymised"] == {"payments": 1}
+        # notify: status kept, address and contents erased
+        sent = await row(apps["notify"], Notification, mail)
+        assert sent.status == "delivered" and sent.recipient == "[erased]"
+        assert "Anna" not in sent.body and sent.subject is None
+        assert sent.recipient_subject != person
+        assert (await row(apps["notify"], Notification, bobs_mail)).recipient == "bob@example.ch"
+        # procedures: the request without retention is anonymised, the other kept
+        anonymous = await row(apps["procedures"], Request, draft)
+        assert anonymous.owner != person and anonymous.answers == {}
+        assert anonymous.email is None and anonymous.state == "submitted"
+        async with apps["procedures"].state.runtime.sessions() as session:
+            notes = (
+                await session.execute(
+                    select(RequestHistory).where(RequestHistory.request_id == draft)
+                )
+            ).scalars()
+            assert [(h.actor != person, h.note) for h in notes] == [(True, None)]
+        retained = await row(apps["procedures"], Request, kept)
+        assert retained.owner == person and retained.erasure_requested_at is not None
+        assert answers["procedures"]["kept"][0]["reason"] == "retention"
+
+
+async def test_the_same_erasure_delivered_twice_has_one_effect_and_one_answer(
+    migrated_database, nats_server, s3_server, tenant
+):
+    async with platform(migrated_database, nats_server, s3_server) as (
+        identity,
+        issuer,
+        apps,
+        clients,
+    ):
+        auth = {"Authorization": f"Bearer {await admin_token(identity, issuer, tenant)}"}
+        person = await citizen(identity, tenant, EMAIL)
+        paid = await pay(clients["payment"], auth, person, EMAIL)
+        async with httpx.AsyncClient(base_url=issuer, headers=auth) as http:
+            deleted = await http.delete(f"/v1/users/{person}")
+            report_url = deleted.headers["location"]
+
+            async def complete() -> bool:
+                return bool((await http.get(report_url)).json()["status"] == "complete")
+
+            await eventually(complete, "every service to answer", within=30)
+            first = (await row(apps["payment"], Payment, paid)).payer_subject
+            # the bus delivers the same event again (a redelivery after a crash)
+            again = CloudEvent.new(
+                service="identity",
+                type="user.deleted",
+                tenant=tenant,
+                data={"user_id": person},
+            )
+            again.id = report_url.rsplit("/", 1)[1]
+            await apps["payment"].state.runtime.bus.publish(
+                f"socle.{tenant}.user.deleted", again.to_bytes(), f"{again.id}-redelivered"
+            )
+            # a later, different erasure shows the redelivery was consumed in between
+            marker = await citizen(identity, tenant, "marker@example.ch")
+            second = await http.delete(f"/v1/users/{marker}")
+
+            async def second_complete() -> bool:
+                answer = await http.get(second.headers["location"])
+                return bool(answer.json()["status"] == "complete")
+
+            await eventually(second_complete, "the second erasure to complete", within=30)
+            assert (await row(apps["payment"], Payment, paid)).payer_subject == first
+            report = (await http.get(report_url)).json()
+            assert report["status"] == "complete"
+            assert [s["service"] for s in report["services"]] == list(SERVICES)
+            missing = await http.delete(f"/v1/users/{person}")
+            assert missing.status_code == 404
+
+
+async def test_a_silent_service_is_named_once_the_answer_time_has_passed(
+    migrated_database, nats_server, s3_server, tenant
+):
+    async with platform(migrated_database, nats_server, s3_server, answer_seconds=0) as (
+        identity,
+        issuer,
+        _apps,
+        _clients,
+    ):
+        auth = {"Authorization": f"Bearer {await admin_token(identity, issuer, tenant)}"}
+        person = await citizen(identity, tenant, EMAIL)
+        async with identity.state.runtime.sessions() as session, session.begin():
+            erasure_id = await lifecycle.delete_user(
+                session,
+                tenant=tenant,
+                user_id=person,
+                default_ttl=300,
+                erasing_services=[*SERVICES, "archive"],
+            )
+        async with httpx.AsyncClient(base_url=issuer, headers=auth) as http:
+
+            async def only_archive_silent() -> bool:
+                report = (await http.get(f"/v1/erasures/{erasure_id}")).json()
+                return bool(report["silent"] == ["archive"])
+
+            await eventually(only_archive_silent, "the four services to answer", within=30)
+            report = (await http.get(f"/v1/erasures/{erasure_id}")).json()
+            assert report["status"] == "overdue"
+            statuses = {s["service"]: s["status"] for s in report["services"]}
+            assert statuses == {**dict.fromkeys(SERVICES, "answered"), "archive": "silent"}
