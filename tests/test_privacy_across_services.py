@@ -88,7 +88,7 @@ async def admin_token(identity: Any, issuer: str, tenant: str) -> str:
                 roles=["admin"],
             ),
         )
-    async with httpx.AsyncClient(base_url=issuer) as http:
+    async with httpx.AsyncClient(base_url=issuer, timeout=30) as http:
         answer = await http.post(
             "/token",
             data={"grant_type": "client_credentials", "scope": SCOPES},
@@ -276,7 +276,7 @@ async def test_a_person_erased_at_identity_is_erased_in_every_service(
         draft = await procedure_request(apps["procedures"], tenant, person, EMAIL, None)
         kept = await procedure_request(apps["procedures"], tenant, person, EMAIL, 365)
 
-        async with httpx.AsyncClient(base_url=issuer, headers=auth) as http:
+        async with httpx.AsyncClient(base_url=issuer, headers=auth, timeout=30) as http:
             deleted = await http.delete(f"/v1/users/{person}")
             assert deleted.status_code == 204, deleted.text
             report_url = deleted.headers["location"]
@@ -351,7 +351,7 @@ async def test_the_same_erasure_delivered_twice_has_one_effect_and_one_answer(
         auth = {"Authorization": f"Bearer {await admin_token(identity, issuer, tenant)}"}
         person = await citizen(identity, tenant, EMAIL)
         paid = await pay(clients["payment"], auth, person, EMAIL)
-        async with httpx.AsyncClient(base_url=issuer, headers=auth) as http:
+        async with httpx.AsyncClient(base_url=issuer, headers=auth, timeout=30) as http:
             deleted = await http.delete(f"/v1/users/{person}")
             report_url = deleted.headers["location"]
 
@@ -407,7 +407,7 @@ async def test_a_silent_service_is_named_once_the_answer_time_has_passed(
                 default_ttl=300,
                 erasing_services=[*SERVICES, "archive"],
             )
-        async with httpx.AsyncClient(base_url=issuer, headers=auth) as http:
+        async with httpx.AsyncClient(base_url=issuer, headers=auth, timeout=30) as http:
 
             async def only_archive_silent() -> bool:
                 report = (await http.get(f"/v1/erasures/{erasure_id}")).json()
