@@ -18,6 +18,7 @@ from socle.auth import JWKSCache, TokenVerifier
 from socle.bus import Bus, ConsumerSpec
 from socle.config import ServiceSettings
 from socle.db import create_engine
+from socle.migrations import schema_check_for
 from socle.openapi import complete as complete_openapi
 from socle.outbox import PENDING_FLAG, OutboxRelay
 from socle.problems import PROBLEM_JSON, install_problem_handlers
@@ -147,6 +148,9 @@ def create_service_app(
     instrument_app(app, engine)
 
     checks = dict(readiness or {})
+    schema = schema_check_for(name)
+    if schema is not None:  # unready while the database is behind the code's migrations
+        checks["schema"] = lambda runtime: schema(runtime.engine)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness")
     async def healthz() -> dict[str, str]:

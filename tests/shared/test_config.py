@@ -40,21 +40,6 @@ def test_settings_read_from_environment(monkeypatch):
     assert load_settings(NeedsSecret).max_amount == 5
 
 
-def test_service_refuses_to_start_without_nats():
-    result = subprocess.run(
-        [sys.executable, "-m", "socle_payment", "serve", "--port", "0"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={"SOCLE_NATS_URL": "nats://127.0.0.1:1", "PATH": "/usr/bin:/bin"},
-    )
-    assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1] == (
-        "socle-payment: NATS is not reachable at nats://127.0.0.1:1: start it (make run does) "
-        "or set SOCLE_NATS_URL"
-    )
-
-
 def test_service_refuses_a_taken_port(nats_server):
     import socket
 
