@@ -1,8 +1,11 @@
 """``make deploy-check``: lint every Dockerfile, lint and render the Helm chart with its default
-and production values, and validate every rendered object against Kubernetes' schemas."""
+and production values, validate every rendered object against Kubernetes' schemas, and check
+and test the alert rules with promtool."""
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -83,15 +86,57 @@ def _service_monitor(doc: dict[str, object]) -> str:
     return ""
 
 
+def _promtool() -> str | None:
+    return shutil.which("promtool")
+
+
+def _prometheus_rule(doc: dict[str, object]) -> str:
+    """The rendered rule groups, checked by promtool as Prometheus would load them."""
+    promtool = _promtool()
+    if promtool is None:
+        return "promtool is missing: make tools installs it (Debian package prometheus)"
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as rules:
+        yaml.safe_dump(doc["spec"], rules)
+        rules.flush()
+        result = run([promtool, "check", "rules", rules.name])
+    return "" if result.returncode == 0 else result.stdout + result.stderr
+
+
 CUSTOM_CHECKS: dict[str, Callable[[dict[str, object]], str]] = {
     "ServiceMonitor": _service_monitor,
+    "PrometheusRule": _prometheus_rule,
 }
+
+
+def test_alerts() -> int:
+    """``promtool test rules``: every alert fires on its situation and not on a healthy one."""
+    promtool = _promtool()
+    if promtool is None:
+        print("promtool is missing: make tools installs it (Debian package prometheus)")
+        return 1
+    tests = ROOT / "deploy" / "helm" / "alerts.test.yaml"
+    result = subprocess.run(
+        [promtool, "test", "rules", tests.name],
+        cwd=tests.parent, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    dashboard = CHART / "files" / "dashboard.json"
+    try:
+        panels = len(json.loads(dashboard.read_text())["panels"])
+    except (ValueError, KeyError) as exc:
+        print(f"grafana dashboard: FAILED ({exc!r})")
+        return 1
+    if result.returncode:
+        print(f"promtool test rules: FAILED\n{result.stdout}{result.stderr}")
+        return 1
+    print(f"promtool test rules: ok; grafana dashboard: {panels} panels")
+    return 0
 
 
 def main() -> int:
     failures = lint_dockerfiles()
     for label, values in VALUES.items():
         failures += validate(label, values)
+    failures += test_alerts()
     return 1 if failures else 0
 
 

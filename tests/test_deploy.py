@@ -5,6 +5,7 @@ promises (probes, resources, hooks, public paths, network policies, secrets)."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
 import sys
 from functools import cache
@@ -54,7 +55,26 @@ def test_dockerfiles_and_the_chart_pass_the_deploy_check():
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count(": ok\n") == 5  # the five Dockerfiles
     assert "helm default: 40 objects, lint ok, schema ok (kubernetes 1.30, 1.37)" in result.stdout
-    assert "helm production: " in result.stdout
+    assert "helm production: 44 objects, lint ok, schema ok" in result.stdout
+    assert "promtool test rules: ok; grafana dashboard: 12 panels" in result.stdout
+
+
+def test_production_values_bring_the_alerts_the_dashboard_and_the_scrape_config():
+    (rule,) = of_kind("PrometheusRule", production=True).values()
+    alerts = {r["alert"] for group in rule["spec"]["groups"] for r in group["rules"]}
+    assert {"SocleOutboxStuck", "SocleDeadLetters", "SocleTargetDown"} <= alerts
+    (dashboard,) = of_kind("ConfigMap", production=True).values()
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert json.loads(dashboard["data"]["socle.json"])["uid"] == "socle-overview"
+    (monitor,) = of_kind("ServiceMonitor", production=True).values()
+    assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
+    env = env_of(
+        of_kind("Deployment", production=True)["socle-notify"]["spec"]["template"]["spec"][
+            "containers"
+        ][0]
+    )
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector.observability.svc:4318"
+    assert env["OTEL_SERVICE_NAME"] == "socle-notify"
 
 
 def test_a_values_file_that_breaks_the_schema_fails_naming_the_field(tmp_path):

@@ -23,7 +23,13 @@ from socle.openapi import complete as complete_openapi
 from socle.outbox import PENDING_FLAG, OutboxRelay
 from socle.problems import PROBLEM_JSON, install_problem_handlers
 from socle.revocation import REVOCATION_SUBJECT, DenyList
-from socle.telemetry import Metrics, configure_logging, configure_tracing, instrument_app
+from socle.telemetry import (
+    Metrics,
+    configure_logging,
+    configure_tracing,
+    flush_tracing,
+    instrument_app,
+)
 
 ReadinessCheck = Callable[[], Awaitable[None]]
 
@@ -139,6 +145,7 @@ def create_service_app(
             await relay.stop()
             await bus.close()
             await engine.dispose()
+            flush_tracing()  # the spans of the last requests leave before the process ends
 
     app = FastAPI(
         title=f"Socle {name}", version=version, description=description, lifespan=lifespan

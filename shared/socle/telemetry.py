@@ -1,29 +1,36 @@
-"""JSON logs carrying the trace id, OpenTelemetry tracing, and Prometheus metrics."""
+"""JSON logs carrying the trace id, OpenTelemetry tracing exported over OTLP when
+``OTEL_EXPORTER_OTLP_ENDPOINT`` is set, and (from :mod:`socle.metrics`) Prometheus metrics."""
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
-import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from opentelemetry import trace
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
-from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.resources import SERVICE_NAME, OTELResourceDetector, Resource
 from opentelemetry.sdk.trace import TracerProvider
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    generate_latest,
-)
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from socle.metrics import Metrics
+
+__all__ = [
+    "Metrics",
+    "configure_logging",
+    "configure_tracing",
+    "flush_tracing",
+    "instrument_app",
+]
+
+OTLP_ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 
 
 def _add_trace_ids(
@@ -58,13 +65,34 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     structlog.contextvars.bind_contextvars(service=service)
 
 
+def tracing_resource(service: str) -> Resource:
+    """``service.name`` is ``OTEL_SERVICE_NAME`` (or the one in ``OTEL_RESOURCE_ATTRIBUTES``),
+    else ``socle-<service>``; the other ``OTEL_RESOURCE_ATTRIBUTES`` are kept."""
+    from_env = OTELResourceDetector().detect()
+    name = from_env.attributes.get(SERVICE_NAME) or f"socle-{service}"
+    return Resource.create({SERVICE_NAME: name})
+
+
 def configure_tracing(service: str) -> None:
-    """Install a tracer provider once per process (exporters come from ``OTEL_*``)."""
-    if not isinstance(trace.get_tracer_provider(), TracerProvider):
-        trace.set_tracer_provider(
-            TracerProvider(resource=Resource.create({"service.name": f"socle-{service}"}))
-        )
-        HTTPXClientInstrumentor().instrument()
+    """Install a tracer provider once per process; with ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or
+    ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``) set, spans are exported over OTLP/HTTP in batches
+    (the exporter reads the other ``OTEL_EXPORTER_OTLP_*`` variables: headers, timeout)."""
+    if isinstance(trace.get_tracer_provider(), TracerProvider):
+        return
+    provider = TracerProvider(resource=tracing_resource(service))
+    if any(os.environ.get(name) for name in OTLP_ENDPOINT_VARIABLES):
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    trace.set_tracer_provider(provider)
+    HTTPXClientInstrumentor().instrument()
+
+
+def flush_tracing(timeout_millis: int = 5000) -> None:
+    """Send the spans still buffered (at shutdown, before the process ends)."""
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, TracerProvider):
+        provider.force_flush(timeout_millis)
 
 
 def instrument_app(app: FastAPI, engine: AsyncEngine) -> None:
@@ -72,44 +100,3 @@ def instrument_app(app: FastAPI, engine: AsyncEngine) -> None:
     # Per engine: the public instrument() works once per process, and a process (a test
     # run, for one) may hold several services' engines.
     SQLAlchemyInstrumentor()._instrument(engine=engine.sync_engine)  # type: ignore[no-untyped-call]
-
-
-class Metrics:
-    """Per-application Prometheus registry with request counters and latency."""
-
-    def __init__(self, service: str) -> None:
-        self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "http_requests_total",
-            "HTTP requests answered",
-            ["service", "method", "route", "status"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "http_request_duration_seconds",
-            "HTTP request latency",
-            ["service", "method", "route"],
-            registry=self.registry,
-        )
-        self.service = service
-
-    def install(self, app: FastAPI) -> None:
-        @app.middleware("http")
-        async def _measure(
-            request: Request, call_next: Callable[[Request], Awaitable[Response]]
-        ) -> Response:
-            start = time.perf_counter()
-            response = await call_next(request)
-            route = request.scope.get("route")
-            path = getattr(route, "path", "unmatched")
-            self.latency.labels(self.service, request.method, path).observe(
-                time.perf_counter() - start
-            )
-            self.requests.labels(
-                self.service, request.method, path, str(response.status_code)
-            ).inc()
-            return response
-
-        @app.get("/metrics", include_in_schema=False)
-        async def _metrics() -> Response:
-            return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
