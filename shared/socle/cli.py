@@ -9,7 +9,6 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import uvicorn
 from fastapi import FastAPI
@@ -34,17 +33,6 @@ def _port_free(host: str, port: int) -> bool:
         except OSError:
             return False
     return True
-
-
-def _reachable(url: str, default_port: int) -> bool:
-    parsed = urlparse(url)
-    try:
-        with socket.create_connection(
-            (parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=2
-        ):
-            return True
-    except OSError:
-        return False
 
 
 def preflight(settings: ServiceSettings, host: str, port: int) -> str | None:
@@ -113,18 +101,14 @@ def main(
         problem = preflight(settings, args.host, args.port)
         if problem:
             return fail(f"socle-{name}: {problem}")
-        if not _reachable(settings.nats_url, 4222):
-            # Not a reason to stay down: events wait in the outbox until NATS answers.
-            print(
-                f"socle-{name}: NATS is not reachable at {settings.nats_url} yet; serving "
-                "anyway and connecting when it answers",
-                file=sys.stderr,
-            )
+        # NATS may be down: the service starts anyway (its events wait in the outbox) and
+        # logs that it is retrying.
         uvicorn.run(
-            create_app(settings),
+            create_app(settings),  # configures the JSON logging uvicorn's records go through
             host=args.host,
             port=args.port,
             log_level="warning",
+            log_config=None,
             access_log=False,
         )
         return 0

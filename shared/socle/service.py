@@ -29,6 +29,7 @@ from socle.telemetry import (
     configure_tracing,
     flush_tracing,
     instrument_app,
+    log_startup,
 )
 
 ReadinessCheck = Callable[[], Awaitable[None]]
@@ -108,6 +109,7 @@ def create_service_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        log_startup(name, version, settings)
         bus = Bus(url=settings.nats_url, stream=settings.stream_name, name=f"socle-{name}")
         deny = DenyList()
         await bus.start()

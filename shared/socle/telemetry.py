@@ -1,12 +1,14 @@
-"""JSON logs carrying the trace id, OpenTelemetry tracing exported over OTLP when
+"""JSON logs (every logger) carrying the trace id, OpenTelemetry tracing exported over OTLP when
 ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set, and (from :mod:`socle.metrics`) Prometheus metrics."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
-from collections.abc import MutableMapping
+import time
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 import structlog
@@ -18,6 +20,9 @@ from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from opentelemetry.sdk.resources import SERVICE_NAME, OTELResourceDetector, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from pydantic_settings import BaseSettings
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from socle.metrics import Metrics
@@ -28,6 +33,8 @@ __all__ = [
     "configure_tracing",
     "flush_tracing",
     "instrument_app",
+    "log_startup",
+    "settings_summary",
 ]
 
 OTLP_ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
@@ -43,26 +50,146 @@ def _add_trace_ids(
     return event_dict
 
 
+# Events repeated on every retry while a dependency is down: one line a minute each, the
+# next one saying how many were left out.
+REPEATING_EVENTS = frozenset(
+    {
+        "bus_error",
+        "outbox_publish_deferred",
+        "outbox_relay_failed",
+        "follower_fetch_failed",
+        "consumer_fetch_failed",
+        "jwks_fetch_failed",
+        "metrics_refresh_failed",
+    }
+)
+REPEAT_WINDOW_SECONDS = 60.0
+# Loggers that log each request with its URL (which may carry presigned signatures): warnings
+# and errors only.
+QUIET_LOGGERS = {"httpx": "WARNING", "httpcore": "WARNING"}
+
+
+class RateLimitRepeats:
+    """A structlog processor dropping repeats of the same event within a window."""
+
+    def __init__(
+        self,
+        events: frozenset[str],
+        window: float = REPEAT_WINDOW_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.events = events
+        self.window = window
+        self.clock = clock
+        self._last: dict[tuple[str, str], float] = {}
+        self._skipped: dict[tuple[str, str], int] = {}
+
+    def __call__(
+        self, _: Any, __: str, event_dict: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        event = str(event_dict.get("event", ""))
+        if event not in self.events:
+            return event_dict
+        key = (str(event_dict.get("service", "")), event)
+        now = self.clock()
+        if now - self._last.get(key, float("-inf")) < self.window:
+            self._skipped[key] = self._skipped.get(key, 0) + 1
+            raise structlog.DropEvent
+        self._last[key] = now
+        skipped = self._skipped.pop(key, 0)
+        if skipped:
+            event_dict["repeats_not_logged"] = skipped
+        return event_dict
+
+
+_rate_limit = RateLimitRepeats(REPEATING_EVENTS)
+
+
+def _shared_processors() -> list[Any]:
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _add_trace_ids,
+        _rate_limit,
+    ]
+
+
+def _render() -> list[Any]:
+    return [
+        # Frames without local variables: those hold secrets, passwords and tokens.
+        structlog.processors.ExceptionRenderer(
+            structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+        ),
+        structlog.processors.JSONRenderer(),
+    ]
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a record comes (not when configured)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: Any) -> None:
+        pass
+
+
 def configure_logging(service: str, level: str = "INFO") -> None:
-    """structlog JSON lines on stderr, with ``service`` and the current ``trace_id``."""
-    logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level.upper())
+    """One JSON line on stderr per record, for structlog and every standard-library logger
+    (uvicorn, alembic, httpx, nats...), with ``service``, ``logger`` and the current
+    ``trace_id``; repeats of an outage's retry warnings at most once a minute."""
+    handler = _StderrHandler()
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*_shared_processors(), structlog.stdlib.add_logger_name],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *_render()],
+        )
+    )
+    root = logging.getLogger()
+    for old in list(root.handlers):  # ours from an earlier call, or a plain basicConfig one
+        if type(old) in (_StderrHandler, logging.StreamHandler):
+            root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    for name, quiet in QUIET_LOGGERS.items():
+        logging.getLogger(name).setLevel(quiet)
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            _add_trace_ids,
-            # Frames without local variables: those hold secrets, passwords and tokens.
-            structlog.processors.ExceptionRenderer(
-                structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
-            ),
-            structlog.processors.JSONRenderer(),
-        ],
+        processors=[*_shared_processors(), *_render()],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=False,
     )
     structlog.contextvars.bind_contextvars(service=service)
+
+
+SECRET_WORDS = ("secret", "password", "token", "key", "salt", "credential")
+
+
+def settings_summary(settings: BaseSettings) -> dict[str, Any]:
+    """The settings worth a start-up line: no secrets, and URLs without their password."""
+    summary: dict[str, Any] = {}
+    for name, value in settings.model_dump().items():
+        if any(word in name for word in SECRET_WORDS):
+            continue
+        if isinstance(value, str) and "://" in value:
+            with contextlib.suppress(ArgumentError, ValueError):
+                value = make_url(value).render_as_string(hide_password=True)
+        if isinstance(value, str | int | float | bool) or value is None:
+            summary[name] = value
+    return summary
+
+
+def log_startup(service: str, version: str, settings: BaseSettings) -> None:
+    """One line when a service starts: its version and its settings (without secrets)."""
+    structlog.get_logger("socle.service").info(
+        "service_starting", version=version, settings=settings_summary(settings)
+    )
 
 
 def tracing_resource(service: str) -> Resource:
