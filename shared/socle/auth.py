@@ -13,6 +13,7 @@ import jwt
 import structlog
 from fastapi import Depends, Request
 
+from socle.metrics import JWKS_FETCH_FAILURES
 from socle.problems import Forbidden, Unauthorized
 from socle.revocation import DenyList
 
@@ -124,6 +125,7 @@ class JWKSCache:
                 try:
                     await self._fetch()
                 except (httpx.HTTPError, ValueError) as exc:
+                    JWKS_FETCH_FAILURES.inc()
                     log.warning("jwks_fetch_failed", url=self.url, error=repr(exc))
             return self._keys.get(kid)
 

@@ -20,6 +20,7 @@ from opentelemetry.trace import SpanKind
 
 from socle.aio import stop_task
 from socle.events import CloudEvent
+from socle.metrics import DEAD_LETTERS, REDELIVERIES
 from socle.tracing import extract_context, inject_headers, tracer
 
 log = structlog.get_logger("socle.bus")
@@ -56,6 +57,8 @@ class Bus:
     _nc: NATS | None = None
     _js: JetStreamContext | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    durables: list[str] = field(default_factory=list)
+    """The durable consumers this process runs (their lag is a metric)."""
     _last_error: str = ""
     _last_error_at: float = 0.0
 
@@ -160,6 +163,7 @@ class Bus:
         await self.publish(event.nats_subject, event.to_bytes(), event.id, inject_headers())
 
     def start_consumer(self, spec: ConsumerSpec) -> None:
+        self.durables.append(spec.durable)
         self._tasks.append(asyncio.create_task(self._consume(spec), name=spec.durable))
 
     def start_follower(self, subject: str, handler: Handler, *, since_seconds: float) -> None:
@@ -236,6 +240,8 @@ class Bus:
 
     async def _handle(self, spec: ConsumerSpec, msg: Msg) -> None:
         attempt = msg.metadata.num_delivered
+        if attempt > 1:
+            REDELIVERIES.labels(spec.durable).inc()
         headers = dict(msg.headers or {})
         with tracer.start_as_current_span(
             f"consume {msg.subject}", kind=SpanKind.CONSUMER, context=extract_context(headers)
@@ -277,6 +283,7 @@ class Bus:
             with contextlib.suppress(Exception):
                 await msg.nak(delay=5.0)
             return
+        DEAD_LETTERS.labels(spec.durable).inc()
         log.error(
             "event_dead_lettered",
             consumer=spec.durable,

@@ -1,4 +1,5 @@
-"""The command line every service shares: ``migrate`` and ``serve`` (plus its own commands)."""
+"""The command line every service shares: ``migrate [--check]`` and ``serve`` (plus its own
+commands)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from sqlalchemy.exc import SQLAlchemyError
 
 from socle.config import ServiceSettings, load_settings
-from socle.migrations import upgrade
+from socle.migrations import check, upgrade
 
 Command = Callable[[ServiceSettings, argparse.Namespace], int]
 
@@ -40,6 +42,33 @@ def preflight(settings: ServiceSettings, host: str, port: int) -> str | None:
     return None
 
 
+def _database_error(exc: Exception) -> str:
+    """One line for an operator, without the URL (it holds the password)."""
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return (
+        f"database unreachable or refused ({exc.__class__.__name__}: {reason[0] if reason else ''})"
+    )
+
+
+def migrate(name: str, migrations: Path, settings: ServiceSettings, *, check_only: bool) -> int:
+    """``migrate``: apply the migrations; ``migrate --check``: exit 1 unless at the head."""
+    try:
+        before = check(migrations, settings.database_url)
+        if check_only:
+            print(f"socle-{name}: {before.describe()}")
+            return 1 if before.behind else 0
+        if not before.behind:
+            print(f"socle-{name}: nothing to do, {before.describe()}")
+            return 0
+        upgrade(migrations, settings.database_url)
+        after = check(migrations, settings.database_url)
+    except (OSError, SQLAlchemyError) as exc:
+        return fail(f"socle-{name}: {_database_error(exc)}")
+    was = ", ".join(before.current) or "an empty database"
+    print(f"socle-{name}: migrated from {was} to {', '.join(after.current)}")
+    return 0
+
+
 def main(
     *,
     name: str,
@@ -53,7 +82,12 @@ def main(
 ) -> int:
     parser = argparse.ArgumentParser(prog=f"socle-{name}")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("migrate", help="apply database migrations")
+    migrate_cmd = sub.add_parser("migrate", help="apply database migrations")
+    migrate_cmd.add_argument(
+        "--check",
+        action="store_true",
+        help="change nothing; exit 1 when the database is behind the code's migrations",
+    )
     serve = sub.add_parser("serve", help="serve the HTTP API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=default_port)
@@ -62,17 +96,19 @@ def main(
     args = parser.parse_args(argv)
     settings = load_settings(settings_cls)
     if args.command == "migrate":
-        upgrade(migrations, settings.database_url)
-        return 0
+        return migrate(name, migrations, settings, check_only=args.check)
     if args.command == "serve":
         problem = preflight(settings, args.host, args.port)
         if problem:
             return fail(f"socle-{name}: {problem}")
+        # NATS may be down: the service starts anyway (its events wait in the outbox) and
+        # logs that it is retrying.
         uvicorn.run(
-            create_app(settings),
+            create_app(settings),  # configures the JSON logging uvicorn's records go through
             host=args.host,
             port=args.port,
             log_level="warning",
+            log_config=None,
             access_log=False,
             # Longer than clients' and load balancers' idle timeouts (httpx: 5 s, AWS ALB:
             # 60 s), so the server never closes a connection a client is about to reuse.

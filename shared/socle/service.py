@@ -18,12 +18,20 @@ from socle.auth import JWKSCache, TokenVerifier
 from socle.bus import Bus, ConsumerSpec
 from socle.config import ServiceSettings
 from socle.db import create_engine
+from socle.migrations import schema_check_for
 from socle.openapi import complete as complete_openapi
 from socle.outbox import PENDING_FLAG, OutboxRelay
 from socle.overload import InFlightLimit
 from socle.problems import PROBLEM_JSON, install_problem_handlers
 from socle.revocation import REVOCATION_SUBJECT, DenyList
-from socle.telemetry import Metrics, configure_logging, configure_tracing, instrument_app
+from socle.telemetry import (
+    Metrics,
+    configure_logging,
+    configure_tracing,
+    flush_tracing,
+    instrument_app,
+    log_startup,
+)
 
 ReadinessCheck = Callable[[], Awaitable[None]]
 
@@ -112,6 +120,7 @@ def create_service_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        log_startup(name, version, settings)
         bus = Bus(url=settings.nats_url, stream=settings.stream_name, name=f"socle-{name}")
         deny = DenyList()
         await bus.start()
@@ -149,6 +158,7 @@ def create_service_app(
             await relay.stop()
             await bus.close()
             await engine.dispose()
+            flush_tracing()  # the spans of the last requests leave before the process ends
 
     app = FastAPI(
         title=f"Socle {name}",
@@ -165,6 +175,9 @@ def create_service_app(
     instrument_app(app, engine)
 
     checks = dict(readiness or {})
+    schema = schema_check_for(name)
+    if schema is not None:  # unready while the database is behind the code's migrations
+        checks["schema"] = lambda runtime: schema(runtime.engine)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness")
     async def healthz() -> dict[str, str]:

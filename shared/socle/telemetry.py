@@ -1,21 +1,25 @@
-"""JSON logs carrying the trace id, OpenTelemetry tracing, and Prometheus metrics."""
+"""JSON logs (every logger) carrying the trace id, OpenTelemetry tracing exported over OTLP when
+``OTEL_EXPORTER_OTLP_ENDPOINT`` is set, and (from :mod:`socle.metrics`) Prometheus metrics."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import sys
 import time
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 import structlog
-from fastapi import FastAPI, Response
+from fastapi import FastAPI
 from opentelemetry import trace
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
-from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.resources import SERVICE_NAME, OTELResourceDetector, Resource
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import (
     ALWAYS_ON,
     Decision,
@@ -23,15 +27,24 @@ from opentelemetry.sdk.trace.sampling import (
     Sampler,
     SamplingResult,
 )
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    generate_latest,
-)
+from pydantic_settings import BaseSettings
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from socle.metrics import Metrics
+
+__all__ = [
+    "Metrics",
+    "configure_logging",
+    "configure_tracing",
+    "flush_tracing",
+    "instrument_app",
+    "log_startup",
+    "settings_summary",
+]
+
+OTLP_ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 
 
 def _add_trace_ids(
@@ -44,26 +57,154 @@ def _add_trace_ids(
     return event_dict
 
 
+# Events repeated on every retry while a dependency is down: one line a minute each, the
+# next one saying how many were left out.
+REPEATING_EVENTS = frozenset(
+    {
+        "bus_error",
+        "outbox_publish_deferred",
+        "outbox_relay_failed",
+        "follower_fetch_failed",
+        "consumer_fetch_failed",
+        "jwks_fetch_failed",
+        "metrics_refresh_failed",
+    }
+)
+REPEAT_WINDOW_SECONDS = 60.0
+# Loggers that log each request with its URL (which may carry presigned signatures): warnings
+# and errors only.
+QUIET_LOGGERS = {"httpx": "WARNING", "httpcore": "WARNING"}
+
+
+class RateLimitRepeats:
+    """A structlog processor dropping repeats of the same event within a window."""
+
+    def __init__(
+        self,
+        events: frozenset[str],
+        window: float = REPEAT_WINDOW_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.events = events
+        self.window = window
+        self.clock = clock
+        self._last: dict[tuple[str, str], float] = {}
+        self._skipped: dict[tuple[str, str], int] = {}
+
+    def __call__(
+        self, _: Any, __: str, event_dict: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        event = str(event_dict.get("event", ""))
+        if event not in self.events:
+            return event_dict
+        key = (str(event_dict.get("service", "")), event)
+        now = self.clock()
+        if now - self._last.get(key, float("-inf")) < self.window:
+            self._skipped[key] = self._skipped.get(key, 0) + 1
+            raise structlog.DropEvent
+        self._last[key] = now
+        skipped = self._skipped.pop(key, 0)
+        if skipped:
+            event_dict["repeats_not_logged"] = skipped
+        return event_dict
+
+
+_rate_limit = RateLimitRepeats(REPEATING_EVENTS)
+
+
+def _shared_processors() -> list[Any]:
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _add_trace_ids,
+        _rate_limit,
+    ]
+
+
+def _render() -> list[Any]:
+    return [
+        # Frames without local variables: those hold secrets, passwords and tokens.
+        structlog.processors.ExceptionRenderer(
+            structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+        ),
+        structlog.processors.JSONRenderer(),
+    ]
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a record comes (not when configured)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: Any) -> None:
+        pass
+
+
 def configure_logging(service: str, level: str = "INFO") -> None:
-    """structlog JSON lines on stderr, with ``service`` and the current ``trace_id``."""
-    logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level.upper())
+    """One JSON line on stderr per record, for structlog and every standard-library logger
+    (uvicorn, alembic, httpx, nats...), with ``service``, ``logger`` and the current
+    ``trace_id``; repeats of an outage's retry warnings at most once a minute."""
+    handler = _StderrHandler()
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*_shared_processors(), structlog.stdlib.add_logger_name],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *_render()],
+        )
+    )
+    root = logging.getLogger()
+    for old in list(root.handlers):  # ours from an earlier call, or a plain basicConfig one
+        if type(old) in (_StderrHandler, logging.StreamHandler):
+            root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    for name, quiet in QUIET_LOGGERS.items():
+        logging.getLogger(name).setLevel(quiet)
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            _add_trace_ids,
-            # Frames without local variables: those hold secrets, passwords and tokens.
-            structlog.processors.ExceptionRenderer(
-                structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
-            ),
-            structlog.processors.JSONRenderer(),
-        ],
+        processors=[*_shared_processors(), *_render()],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=False,
     )
     structlog.contextvars.bind_contextvars(service=service)
+
+
+SECRET_WORDS = ("secret", "password", "token", "key", "salt", "credential")
+
+
+def settings_summary(settings: BaseSettings) -> dict[str, Any]:
+    """The settings worth a start-up line: no secrets, and URLs without their password."""
+    summary: dict[str, Any] = {}
+    for name, value in settings.model_dump().items():
+        if any(word in name for word in SECRET_WORDS):
+            continue
+        if isinstance(value, str) and "://" in value:
+            with contextlib.suppress(ArgumentError, ValueError):
+                value = make_url(value).render_as_string(hide_password=True)
+        if isinstance(value, str | int | float | bool) or value is None:
+            summary[name] = value
+    return summary
+
+
+def log_startup(service: str, version: str, settings: BaseSettings) -> None:
+    """One line when a service starts: its version and its settings (without secrets)."""
+    structlog.get_logger("socle.service").info(
+        "service_starting", version=version, settings=settings_summary(settings)
+    )
+
+
+def tracing_resource(service: str) -> Resource:
+    """``service.name`` is ``OTEL_SERVICE_NAME`` (or the one in ``OTEL_RESOURCE_ATTRIBUTES``),
+    else ``socle-<service>``; the other ``OTEL_RESOURCE_ATTRIBUTES`` are kept."""
+    from_env = OTELResourceDetector().detect()
+    name = from_env.attributes.get(SERVICE_NAME) or f"socle-{service}"
+    return Resource.create({SERVICE_NAME: name})
 
 
 class _RecordWhenExported(Sampler):
@@ -86,15 +227,27 @@ class _RecordWhenExported(Sampler):
 
 
 def configure_tracing(service: str) -> None:
-    """Install a tracer provider once per process (exporters come from ``OTEL_*``)."""
-    if not isinstance(trace.get_tracer_provider(), TracerProvider):
-        sampler = _RecordWhenExported()
-        provider = TracerProvider(
-            resource=Resource.create({"service.name": f"socle-{service}"}), sampler=sampler
-        )
-        sampler.provider = provider
-        trace.set_tracer_provider(provider)
-        HTTPXClientInstrumentor().instrument()
+    """Install a tracer provider once per process; with ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or
+    ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``) set, spans are exported over OTLP/HTTP in batches
+    (the exporter reads the other ``OTEL_EXPORTER_OTLP_*`` variables: headers, timeout)."""
+    if isinstance(trace.get_tracer_provider(), TracerProvider):
+        return
+    sampler = _RecordWhenExported()
+    provider = TracerProvider(resource=tracing_resource(service), sampler=sampler)
+    sampler.provider = provider
+    if any(os.environ.get(name) for name in OTLP_ENDPOINT_VARIABLES):
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    trace.set_tracer_provider(provider)
+    HTTPXClientInstrumentor().instrument()
+
+
+def flush_tracing(timeout_millis: int = 5000) -> None:
+    """Send the spans still buffered (at shutdown, before the process ends)."""
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, TracerProvider):
+        provider.force_flush(timeout_millis)
 
 
 def instrument_app(app: FastAPI, engine: AsyncEngine) -> None:
@@ -105,61 +258,3 @@ def instrument_app(app: FastAPI, engine: AsyncEngine) -> None:
     # Per engine: the public instrument() works once per process, and a process (a test
     # run, for one) may hold several services' engines.
     SQLAlchemyInstrumentor()._instrument(engine=engine.sync_engine)  # type: ignore[no-untyped-call]
-
-
-class Metrics:
-    """Per-application Prometheus registry with request counters and latency."""
-
-    def __init__(self, service: str) -> None:
-        self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "http_requests_total",
-            "HTTP requests answered",
-            ["service", "method", "route", "status"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "http_request_duration_seconds",
-            "HTTP request latency",
-            ["service", "method", "route"],
-            registry=self.registry,
-        )
-        self.service = service
-
-    def install(self, app: FastAPI) -> None:
-        metrics = self
-
-        class _Measure:
-            """Pure ASGI (no BaseHTTPMiddleware: no extra task and stream per request)."""
-
-            def __init__(self, app: ASGIApp) -> None:
-                self.app = app
-
-            async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-                if scope["type"] != "http":
-                    await self.app(scope, receive, send)
-                    return
-                start = time.perf_counter()
-                status = 500
-
-                async def send_status(message: Message) -> None:
-                    nonlocal status
-                    if message["type"] == "http.response.start":
-                        status = message["status"]
-                    await send(message)
-
-                try:
-                    await self.app(scope, receive, send_status)
-                finally:
-                    path = getattr(scope.get("route"), "path", "unmatched")
-                    method = scope["method"]
-                    metrics.latency.labels(metrics.service, method, path).observe(
-                        time.perf_counter() - start
-                    )
-                    metrics.requests.labels(metrics.service, method, path, str(status)).inc()
-
-        app.add_middleware(_Measure)
-
-        @app.get("/metrics", include_in_schema=False)
-        async def _metrics() -> Response:
-            return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)

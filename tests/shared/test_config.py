@@ -40,39 +40,6 @@ def test_settings_read_from_environment(monkeypatch):
     assert load_settings(NeedsSecret).max_amount == 5
 
 
-def test_service_serves_without_nats(tmp_path):
-    """A service started while NATS is down serves and stays ready (no CrashLoopBackOff)."""
-    import httpx
-
-    from socle.localinfra import free_port, wait_for_port
-
-    port = free_port()
-    env = {
-        "SOCLE_NATS_URL": f"nats://127.0.0.1:{free_port()}",
-        "SOCLE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/payment.db",
-        "PATH": "/usr/bin:/bin",
-    }
-    migrate = subprocess.run(
-        [sys.executable, "-m", "socle_payment", "migrate"], env=env, timeout=120
-    )
-    assert migrate.returncode == 0
-    server = subprocess.Popen(
-        [sys.executable, "-m", "socle_payment", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        wait_for_port(port, timeout=60)
-        ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10)
-        assert ready.status_code == 200
-        assert ready.json()["checks"]["bus"].startswith("down")
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-
 def test_service_refuses_a_taken_port(nats_server):
     import socket
 

@@ -1,0 +1,224 @@
+"""Prometheus metrics at ``/metrics``: HTTP requests, process, and what operators watch in a
+running service (outbox backlog, bus connection, consumer lag, dead letters, JWKS fetch
+failures, database pool). The alert rules and the dashboard in ``deploy/helm/socle/files``
+use these names."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import structlog
+from fastapi import FastAPI, Request, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from socle.db import outbox_table
+
+log = structlog.get_logger("socle.metrics")
+
+# Counted where they happen (bus, token verifier), whichever service the process runs.
+LIBRARY = CollectorRegistry(auto_describe=True)
+DEAD_LETTERS = Counter(
+    "socle_dead_letters",
+    "Events a consumer gave up on and moved to the dead-letter stream",
+    ["consumer"],
+    registry=LIBRARY,
+)
+REDELIVERIES = Counter(
+    "socle_event_redeliveries",
+    "Events handed to a consumer again after a failed or unacknowledged attempt",
+    ["consumer"],
+    registry=LIBRARY,
+)
+JWKS_FETCH_FAILURES = Counter(
+    "socle_jwks_fetch_failures",
+    "Failed fetches of the issuer's signing keys (tokens with a new key are refused meanwhile)",
+    registry=LIBRARY,
+)
+
+SCRAPE_TIMEOUT_SECONDS = 2.0
+
+
+class _Forward(Collector):
+    """Expose another registry's metrics through an application's registry."""
+
+    def __init__(self, source: CollectorRegistry) -> None:
+        self.source = source
+
+    def collect(self) -> Iterable[Metric]:
+        return self.source.collect()
+
+
+class RuntimeView(Protocol):
+    """What the scrape reads from a running service (``socle.service.Runtime``)."""
+
+    @property
+    def engine(self) -> AsyncEngine: ...
+
+    @property
+    def bus(self) -> Any: ...
+
+
+class Metrics:
+    """Per-application Prometheus registry: requests, process, and the service's state."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self.registry = CollectorRegistry()
+        for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+            self.registry.register(_Clone(collector))
+        self.registry.register(_Forward(LIBRARY))
+        self.requests = Counter(
+            "http_requests_total",
+            "HTTP requests answered",
+            ["service", "method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "http_request_duration_seconds",
+            "HTTP request latency",
+            ["service", "method", "route"],
+            registry=self.registry,
+        )
+        gauge = self._gauge
+        self.outbox_pending = gauge("socle_outbox_pending_events", "Events not yet published")
+        self.outbox_age = gauge(
+            "socle_outbox_oldest_pending_age_seconds",
+            "Age of the oldest event not yet published (0 when none)",
+        )
+        self.bus_connected = gauge("socle_bus_connected", "1 when connected to NATS, else 0")
+        self.pool_in_use = gauge(
+            "socle_db_pool_connections_in_use", "Database connections checked out"
+        )
+        self.pool_capacity = gauge(
+            "socle_db_pool_connections_max", "Most connections the pool opens (size + overflow)"
+        )
+        self.consumer_pending = Gauge(
+            "socle_consumer_pending_events",
+            "Events in the stream a durable consumer has not received yet (lag)",
+            ["service", "consumer"],
+            registry=self.registry,
+        )
+        self.consumer_unacked = Gauge(
+            "socle_consumer_unacknowledged_events",
+            "Events delivered to a durable consumer and not acknowledged yet",
+            ["service", "consumer"],
+            registry=self.registry,
+        )
+
+    def _gauge(self, name: str, documentation: str) -> Gauge:
+        return Gauge(name, documentation, ["service"], registry=self.registry)
+
+    async def refresh(self, runtime: RuntimeView) -> None:
+        """Read the service's state into the gauges (each part bounded in time)."""
+        self.bus_connected.labels(self.service).set(1 if runtime.bus.connected else 0)
+        self._pool(runtime.engine)
+        for part in (self._outbox(runtime.engine), self._consumers(runtime.bus)):
+            try:
+                async with asyncio.timeout(SCRAPE_TIMEOUT_SECONDS):
+                    await part
+            except Exception as exc:  # a scrape reports what it can
+                log.warning("metrics_refresh_failed", error=exc.__class__.__name__)
+
+    async def _outbox(self, engine: AsyncEngine) -> None:
+        query = select(func.count(), func.min(outbox_table.c.created_at)).where(
+            outbox_table.c.published_at.is_(None)
+        )
+        async with engine.connect() as conn:
+            count, oldest = (await conn.execute(query)).one()
+        self.outbox_pending.labels(self.service).set(count)
+        age = 0.0
+        if oldest is not None:
+            oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
+            age = max(0.0, (datetime.now(UTC) - oldest).total_seconds())
+        self.outbox_age.labels(self.service).set(age)
+
+    async def _consumers(self, bus: Any) -> None:
+        if not bus.connected:
+            return
+        for durable in getattr(bus, "durables", ()):
+            info = await bus.js.consumer_info(bus.stream, durable)
+            self.consumer_pending.labels(self.service, durable).set(info.num_pending or 0)
+            self.consumer_unacked.labels(self.service, durable).set(info.num_ack_pending or 0)
+
+    def _pool(self, engine: AsyncEngine) -> None:
+        pool = engine.sync_engine.pool
+        checked_out: Callable[[], int] | None = getattr(pool, "checkedout", None)
+        size: Callable[[], int] | None = getattr(pool, "size", None)
+        if checked_out is None or size is None:
+            return  # SQLite's pools do not count
+        self.pool_in_use.labels(self.service).set(checked_out())
+        overflow = getattr(pool, "_max_overflow", 0)
+        self.pool_capacity.labels(self.service).set(size() + max(0, overflow))
+
+    def install(self, app: FastAPI) -> None:
+        metrics = self
+
+        class _Measure:
+            """Pure ASGI (no BaseHTTPMiddleware: no extra task and stream per request)."""
+
+            def __init__(self, app: ASGIApp) -> None:
+                self.app = app
+
+            async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+                if scope["type"] != "http":
+                    await self.app(scope, receive, send)
+                    return
+                start = time.perf_counter()
+                status = 500
+
+                async def send_status(message: Message) -> None:
+                    nonlocal status
+                    if message["type"] == "http.response.start":
+                        status = message["status"]
+                    await send(message)
+
+                try:
+                    await self.app(scope, receive, send_status)
+                finally:
+                    path = getattr(scope.get("route"), "path", "unmatched")
+                    method = scope["method"]
+                    metrics.latency.labels(metrics.service, method, path).observe(
+                        time.perf_counter() - start
+                    )
+                    metrics.requests.labels(metrics.service, method, path, str(status)).inc()
+
+        app.add_middleware(_Measure)
+
+        @app.get("/metrics", include_in_schema=False)
+        async def _metrics(request: Request) -> Response:
+            runtime = getattr(request.app.state, "runtime", None)
+            if runtime is not None:
+                await self.refresh(runtime)
+            return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+class _Clone(Collector):
+    """A default collector (process, platform, GC) exposed through another registry."""
+
+    def __init__(self, collector: Any) -> None:
+        self.collector = collector
+
+    def collect(self) -> Sequence[Metric]:
+        with contextlib.suppress(Exception):
+            return list(self.collector.collect())
+        return []

@@ -1,0 +1,146 @@
+"""Spans leave the process over OTLP/HTTP when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set: a fake
+collector receives, from a payment service run as operators run it, the spans of one request
+and of the event it published, in one trace, named after ``OTEL_SERVICE_NAME`` and carrying
+``OTEL_RESOURCE_ATTRIBUTES``, flushed when the service stops."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import nats
+import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+from socle.localinfra import free_port
+from socle.testing import eventually
+
+
+class Collector:
+    """An OTLP/HTTP trace receiver: ``spans`` holds (resource attributes, span) pairs."""
+
+    def __init__(self) -> None:
+        self.spans: list[tuple[dict[str, str], Span]] = []
+        collector = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                request = ExportTraceServiceRequest.FromString(body)
+                for resource_spans in request.resource_spans:
+                    resource = {
+                        a.key: a.value.string_value for a in resource_spans.resource.attributes
+                    }
+                    for scope_spans in resource_spans.scope_spans:
+                        collector.spans.extend((resource, s) for s in scope_spans.spans)
+                answer = ExportTraceServiceResponse().SerializeToString()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def collector() -> Iterator[Collector]:
+    found = Collector()
+    yield found
+    found.server.shutdown()
+    found.server.server_close()
+
+
+async def test_the_spans_of_a_request_and_its_event_reach_the_otlp_collector(
+    collector, migrated_database, nats_server, issuer, tenant
+):
+    port = free_port()
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "SOCLE_DATABASE_URL": migrated_database("payment"),
+        "SOCLE_NATS_URL": nats_server.url,
+        "SOCLE_ISSUER": issuer.issuer,
+        "SOCLE_JWKS_URL": issuer.jwks_url,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint,
+        "OTEL_SERVICE_NAME": "payment-under-test",
+        "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=test,service.namespace=socle",
+        # Nothing is sent before shutdown: what arrives was flushed when the service stopped.
+        "OTEL_BSP_SCHEDULE_DELAY": "600000",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "socle_payment", "serve", "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+
+            async def ready() -> bool:
+                try:
+                    return (await client.get("/readyz")).status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            await eventually(ready, "the payment service to be ready", within=60)
+            token = issuer.token(audience="socle-payment", tenant=tenant, scopes=["payments:write"])
+            created = await client.post(
+                "/v1/payments",
+                json={
+                    "amount": 1200,
+                    "currency": "CHF",
+                    "reference": "trace",
+                    "description": "Dog tax",
+                    "return_url": "https://commune.example/back",
+                },
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            assert created.status_code == 201, created.text
+        nc = await nats.connect(nats_server.url)
+        sub = await nc.jetstream().pull_subscribe(f"socle.{tenant}.payment.created")
+        got: list[Any] = []
+
+        async def published() -> bool:
+            with contextlib.suppress(TimeoutError, nats.errors.Error):
+                got.extend(await sub.fetch(1, timeout=0.5))
+            return bool(got)
+
+        await eventually(published, "the payment.created event to be published")
+        await nc.close()
+        assert collector.spans == []  # still buffered in the service
+    finally:
+        server.terminate()
+        _, err = server.communicate(timeout=60)
+    # uvicorn stops gracefully, then ends by the signal it was sent.
+    assert server.returncode in (0, -signal.SIGTERM), err[-2000:]
+    resources = {tuple(sorted(r.items())) for r, _ in collector.spans}
+    assert resources, "no span reached the collector"
+    for resource in resources:
+        attributes = dict(resource)
+        assert attributes["service.name"] == "payment-under-test"
+        assert attributes["deployment.environment"] == "test"
+    (request,) = [
+        s for _, s in collector.spans
+        if s.kind == Span.SPAN_KIND_SERVER and s.name == "POST /v1/payments"
+    ]  # fmt: skip
+    same_trace = [s for _, s in collector.spans if s.trace_id == request.trace_id]
+    kinds = {s.kind for s in same_trace}
+    assert Span.SPAN_KIND_CLIENT in kinds  # SQL statements of the request
+    publishes = [s.name for s in same_trace if s.kind == Span.SPAN_KIND_PRODUCER]
+    assert f"publish socle.{tenant}.payment.created" in publishes
