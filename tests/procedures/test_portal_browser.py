@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,12 +58,23 @@ class Stack:
     urls: dict[str, str]
     procedures: Any
     storage: Any
+    apps: dict[str, Any] | None = None
+    ports: dict[str, int] | None = None
 
 
 @asynccontextmanager
 async def stack(
-    migrated_database, nats_server, tenant, procedures_database, payment_db, s3_server, smtp_sink
+    migrated_database,
+    nats_server,
+    tenant,
+    procedures_database,
+    payment_db,
+    s3_server,
+    smtp_sink,
+    detached: tuple[str, ...] = (),
 ) -> AsyncIterator[Stack]:
+    """Every service served; those named in ``detached`` are built but left for the test to
+    serve (and stop) on their port."""
     ports = {
         name: free_port() for name in ("identity", "payment", "storage", "notify", "procedures")
     }
@@ -164,13 +175,20 @@ async def stack(
                 outbox_poll_seconds=0.2,
             )
         )
-        async with (
-            served(payment, ports["payment"]),
-            served(storage, ports["storage"]),
-            served(notify, ports["notify"]),
-            served(procedures, ports["procedures"]) as base,
-        ):
-            yield Stack(base=base, urls=urls, procedures=procedures, storage=storage)
+        apps = {"identity": identity, "payment": payment, "storage": storage, "notify": notify}
+        async with AsyncExitStack() as services:
+            for name in ("payment", "storage", "notify"):
+                if name not in detached:
+                    await services.enter_async_context(served(apps[name], ports[name]))
+            base = await services.enter_async_context(served(procedures, ports["procedures"]))
+            yield Stack(
+                base=base,
+                urls=urls,
+                procedures=procedures,
+                storage=storage,
+                apps=apps,
+                ports=ports,
+            )
 
 
 async def test_a_citizen_registers_a_dog_from_login_to_receipt(
