@@ -60,6 +60,7 @@ class Stack:
     storage: Any
     apps: dict[str, Any] | None = None
     ports: dict[str, int] | None = None
+    settings: dict[str, Any] | None = None
 
 
 @asynccontextmanager
@@ -124,41 +125,38 @@ async def stack(
                 family_name="Muster",
                 email_verified=True,
             )
-        payment = create_payment(
-            PaymentSettings(
-                database_url=payment_db,
-                nats_url=nats_server.url,
-                issuer=urls["identity"],
-                payment_public_url=urls["payment"],
-                payment_expiry_sweep_seconds=0,
-                outbox_poll_seconds=0.2,
-            )
+        payment_settings = PaymentSettings(
+            database_url=payment_db,
+            nats_url=nats_server.url,
+            issuer=urls["identity"],
+            payment_public_url=urls["payment"],
+            payment_expiry_sweep_seconds=0,
+            outbox_poll_seconds=0.2,
         )
-        storage = create_storage(
-            StorageSettings(
-                database_url=migrated_database("storage"),
-                nats_url=nats_server.url,
-                issuer=urls["identity"],
-                s3_endpoint=s3_server.endpoint,
-                s3_access_key=s3_server.access_key,
-                s3_secret_key=s3_server.secret_key,
-                purge_interval_seconds=0,
-                outbox_poll_seconds=0.2,
-            )
+        payment = create_payment(payment_settings)
+        storage_settings = StorageSettings(
+            database_url=migrated_database("storage"),
+            nats_url=nats_server.url,
+            issuer=urls["identity"],
+            s3_endpoint=s3_server.endpoint,
+            s3_access_key=s3_server.access_key,
+            s3_secret_key=s3_server.secret_key,
+            purge_interval_seconds=0,
+            outbox_poll_seconds=0.2,
         )
-        notify = create_notify(
-            NotifySettings(
-                database_url=migrated_database("notify"),
-                nats_url=nats_server.url,
-                issuer=urls["identity"],
-                smtp_host="127.0.0.1",
-                smtp_port=smtp_sink.port,
-                mail_from="Commune de Vevey <noreply@vevey.test>",
-                worker_poll_seconds=0.05,
-                outbox_poll_seconds=0.05,
-                consumer_name=f"notify-{uuid.uuid4().hex[:8]}",
-            )
+        storage = create_storage(storage_settings)
+        notify_settings = NotifySettings(
+            database_url=migrated_database("notify"),
+            nats_url=nats_server.url,
+            issuer=urls["identity"],
+            smtp_host="127.0.0.1",
+            smtp_port=smtp_sink.port,
+            mail_from="Commune de Vevey <noreply@vevey.test>",
+            worker_poll_seconds=0.05,
+            outbox_poll_seconds=0.05,
+            consumer_name=f"notify-{uuid.uuid4().hex[:8]}",
         )
+        notify = create_notify(notify_settings)
         procedures = create_app(
             ProceduresSettings(
                 database_url=procedures_database,
@@ -188,6 +186,11 @@ async def stack(
                 storage=storage,
                 apps=apps,
                 ports=ports,
+                settings={
+                    "payment": payment_settings,
+                    "storage": storage_settings,
+                    "notify": notify_settings,
+                },
             )
 
 
