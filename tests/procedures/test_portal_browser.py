@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,12 +58,24 @@ class Stack:
     urls: dict[str, str]
     procedures: Any
     storage: Any
+    apps: dict[str, Any] | None = None
+    ports: dict[str, int] | None = None
+    settings: dict[str, Any] | None = None
 
 
 @asynccontextmanager
 async def stack(
-    migrated_database, nats_server, tenant, procedures_database, payment_db, s3_server, smtp_sink
+    migrated_database,
+    nats_server,
+    tenant,
+    procedures_database,
+    payment_db,
+    s3_server,
+    smtp_sink,
+    detached: tuple[str, ...] = (),
 ) -> AsyncIterator[Stack]:
+    """Every service served; those named in ``detached`` are built but left for the test to
+    serve (and stop) on their port."""
     ports = {
         name: free_port() for name in ("identity", "payment", "storage", "notify", "procedures")
     }
@@ -113,41 +125,38 @@ async def stack(
                 family_name="Muster",
                 email_verified=True,
             )
-        payment = create_payment(
-            PaymentSettings(
-                database_url=payment_db,
-                nats_url=nats_server.url,
-                issuer=urls["identity"],
-                payment_public_url=urls["payment"],
-                payment_expiry_sweep_seconds=0,
-                outbox_poll_seconds=0.2,
-            )
+        payment_settings = PaymentSettings(
+            database_url=payment_db,
+            nats_url=nats_server.url,
+            issuer=urls["identity"],
+            payment_public_url=urls["payment"],
+            payment_expiry_sweep_seconds=0,
+            outbox_poll_seconds=0.2,
         )
-        storage = create_storage(
-            StorageSettings(
-                database_url=migrated_database("storage"),
-                nats_url=nats_server.url,
-                issuer=urls["identity"],
-                s3_endpoint=s3_server.endpoint,
-                s3_access_key=s3_server.access_key,
-                s3_secret_key=s3_server.secret_key,
-                purge_interval_seconds=0,
-                outbox_poll_seconds=0.2,
-            )
+        payment = create_payment(payment_settings)
+        storage_settings = StorageSettings(
+            database_url=migrated_database("storage"),
+            nats_url=nats_server.url,
+            issuer=urls["identity"],
+            s3_endpoint=s3_server.endpoint,
+            s3_access_key=s3_server.access_key,
+            s3_secret_key=s3_server.secret_key,
+            purge_interval_seconds=0,
+            outbox_poll_seconds=0.2,
         )
-        notify = create_notify(
-            NotifySettings(
-                database_url=migrated_database("notify"),
-                nats_url=nats_server.url,
-                issuer=urls["identity"],
-                smtp_host="127.0.0.1",
-                smtp_port=smtp_sink.port,
-                mail_from="Commune de Vevey <noreply@vevey.test>",
-                worker_poll_seconds=0.05,
-                outbox_poll_seconds=0.05,
-                consumer_name=f"notify-{uuid.uuid4().hex[:8]}",
-            )
+        storage = create_storage(storage_settings)
+        notify_settings = NotifySettings(
+            database_url=migrated_database("notify"),
+            nats_url=nats_server.url,
+            issuer=urls["identity"],
+            smtp_host="127.0.0.1",
+            smtp_port=smtp_sink.port,
+            mail_from="Commune de Vevey <noreply@vevey.test>",
+            worker_poll_seconds=0.05,
+            outbox_poll_seconds=0.05,
+            consumer_name=f"notify-{uuid.uuid4().hex[:8]}",
         )
+        notify = create_notify(notify_settings)
         procedures = create_app(
             ProceduresSettings(
                 database_url=procedures_database,
@@ -164,13 +173,25 @@ async def stack(
                 outbox_poll_seconds=0.2,
             )
         )
-        async with (
-            served(payment, ports["payment"]),
-            served(storage, ports["storage"]),
-            served(notify, ports["notify"]),
-            served(procedures, ports["procedures"]) as base,
-        ):
-            yield Stack(base=base, urls=urls, procedures=procedures, storage=storage)
+        apps = {"identity": identity, "payment": payment, "storage": storage, "notify": notify}
+        async with AsyncExitStack() as services:
+            for name in ("payment", "storage", "notify"):
+                if name not in detached:
+                    await services.enter_async_context(served(apps[name], ports[name]))
+            base = await services.enter_async_context(served(procedures, ports["procedures"]))
+            yield Stack(
+                base=base,
+                urls=urls,
+                procedures=procedures,
+                storage=storage,
+                apps=apps,
+                ports=ports,
+                settings={
+                    "payment": payment_settings,
+                    "storage": storage_settings,
+                    "notify": notify_settings,
+                },
+            )
 
 
 async def test_a_citizen_registers_a_dog_from_login_to_receipt(

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from jinja2 import DictLoader
 
 from socle.web import CommuneLook, inline_stylesheet, templates
 from socle_payment.models import Payment
 from socle_payment.payments import minor_to_decimal
+from socle_payment.settings import PaymentSettings
 
 TEXTS: dict[str, dict[str, str]] = {
     "fr": {
+        "creditor": "Compte / Payable à",
+        "qr_reference": "Référence",
+        "qr_code": "Code QR de la facture de {amount}",
         "title": "Paiement",
         "title_sandbox": "Paiement par carte",
         "title_qrbill": "Votre facture QR",
@@ -34,6 +40,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "down": "Le prestataire de paiement est injoignable ; réessayez dans un instant.",
     },
     "de": {
+        "creditor": "Konto / Zahlbar an",
+        "qr_reference": "Referenz",
+        "qr_code": "QR-Code der Rechnung über {amount}",
         "title": "Zahlung",
         "title_sandbox": "Zahlung mit Karte",
         "title_qrbill": "Ihre QR-Rechnung",
@@ -58,6 +67,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "down": "Der Zahlungsanbieter ist nicht erreichbar; versuchen Sie es gleich nochmals.",
     },
     "it": {
+        "creditor": "Conto / Pagabile a",
+        "qr_reference": "Riferimento",
+        "qr_code": "Codice QR della fattura di {amount}",
         "title": "Pagamento",
         "title_sandbox": "Pagamento con carta",
         "title_qrbill": "La sua fattura QR",
@@ -80,6 +92,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "down": "Il fornitore di pagamento non è raggiungibile; riprovi tra un momento.",
     },
     "en": {
+        "creditor": "Account / Payable to",
+        "qr_reference": "Reference",
+        "qr_code": "QR code of the bill for {amount}",
         "title": "Payment",
         "title_sandbox": "Pay by card",
         "title_qrbill": "Your QR-bill",
@@ -123,7 +138,15 @@ PAGE = """{% extends "socle/base.html" %}
 </form>
 {% elif kind == "qrbill" %}
 <p>{{ t.qr }}</p>
-<p><img class="qr-bill" src="{{ page_url }}/qr-bill.svg?lang={{ lang }}" alt="QR-bill"></p>
+{% if creditor %}<dl class="summary">
+<div><dt>{{ t.creditor }}</dt><dd class="creditor">{{ creditor.account }}<br>
+{% for line in creditor.lines %}{{ line }}{% if not loop.last %}<br>{% endif %}{% endfor %}
+</dd></div>
+<div><dt>{{ t.qr_reference }}</dt><dd class="qr-reference">{{ creditor.reference }}</dd></div>
+<div><dt>{{ t.amount }}</dt><dd>{{ payment.currency }} {{ amount }}</dd></div>
+</dl>{% endif %}
+<p><img class="qr-bill" src="{{ page_url }}/qr-bill.svg?lang={{ lang }}"
+ alt="{{ t.qr_code.format(amount=payment.currency ~ ' ' ~ amount) }}"></p>
 <p><a class="button secondary" href="{{ page_url }}/qr-bill.pdf?lang={{ lang }}">{{ t.pdf }}</a></p>
 <p>{{ t.next }}</p>
 {% elif kind == "closed" %}
@@ -134,6 +157,33 @@ PAGE = """{% extends "socle/base.html" %}
 {{ t.back_closed if kind in ("closed", "qrbill") else t.back }}</a></p>{% endif %}
 {% endblock %}
 """
+
+
+@dataclass(frozen=True)
+class Creditor:
+    """Who a QR-bill is payable to, and its reference, as printed on the bill."""
+
+    account: str
+    lines: list[str]
+    reference: str
+
+    @classmethod
+    def of(cls, settings: PaymentSettings, payment: Payment) -> Creditor | None:
+        if payment.provider != "qrbill" or not payment.qr_reference:
+            return None
+        iban = settings.payment_creditor_iban.replace(" ", "")
+        ref = payment.qr_reference
+        return cls(
+            account=" ".join(iban[i : i + 4] for i in range(0, len(iban), 4)),
+            lines=[
+                settings.payment_creditor_name,
+                f"{settings.payment_creditor_street} {settings.payment_creditor_house_number}",
+                f"{settings.payment_creditor_postal_code} {settings.payment_creditor_city}",
+            ],
+            # printed as on the bill: 2 digits, then groups of 5
+            reference=" ".join([ref[:2]] + [ref[i : i + 5] for i in range(2, len(ref), 5)]),
+        )
+
 
 _env = templates(DictLoader({"page.html": PAGE}))
 _STYLES = inline_stylesheet()
@@ -156,6 +206,7 @@ def render(
     page_url: str = "",
     csrf: str = "",
     error_key: str | None = None,
+    creditor: Creditor | None = None,
 ) -> str:
     texts = TEXTS.get(lang, TEXTS["fr"])
     look = CommuneLook()
@@ -172,4 +223,5 @@ def render(
         page_url=page_url,
         csrf=csrf,
         error=texts[error_key] if error_key else None,
+        creditor=creditor,
     )

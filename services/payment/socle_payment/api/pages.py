@@ -14,7 +14,7 @@ from socle.problems import NotFound, Unavailable, Unprocessable
 from socle.service import SessionDep
 from socle_payment.api.deps import PaymentsDep
 from socle_payment.models import Payment
-from socle_payment.pages import language, render
+from socle_payment.pages import Creditor, language, render
 from socle_payment.payments import OPEN, PaymentNotOpen, Payments
 from socle_payment.qrbills import render_pdf, render_svg
 
@@ -106,7 +106,16 @@ async def payment_page(
     if payment.provider == "sandbox":
         return _form(payments, payment, lang, None, 200)
     if payment.provider == "qrbill":
-        return _html(render(lang, "qrbill", payment=payment, page_url=payments.page_url(payment)))
+        creditor = Creditor.of(payments.settings, payment)
+        return _html(
+            render(
+                lang,
+                "qrbill",
+                payment=payment,
+                page_url=payments.page_url(payment),
+                creditor=creditor,
+            )
+        )
     try:
         target = await payments.open_at_provider(session, payment)
     except Unavailable:

@@ -114,12 +114,31 @@ class Page:
             "message.html", heading, status=status, heading=heading, text=text, **values
         )
 
+    def retry_url(self) -> str:
+        """Where trying again starts: the same page, or the page whose form was sent (a
+        payment or a submission is retried from "check your answers")."""
+        url = self.request.url
+        if self.request.method == "GET":
+            return safe_next(url.path + (f"?{url.query}" if url.query else ""))
+        for action in ("/pay", "/submit"):
+            if url.path.startswith("/requests/") and url.path.endswith(action):
+                return url.path.removesuffix(action) + "/check"
+        return safe_next(url.path)
+
     def problem(self, error: DomainError) -> Response:
         """A domain error as a page in the person's language."""
         if error.status == 404:
             return self.message(self.t["not_found"], self.t["not_found_text"], 404)
         if isinstance(error, Unavailable) or error.status >= 500:
-            return self.message(self.t["down"], self.t["down_text"], 503)
+            response = self.message(
+                self.t["down"],
+                self.t["down_text"],
+                503,
+                link=self.retry_url(),
+                link_text=self.t["try_again"],
+            )
+            response.headers["Retry-After"] = "10"
+            return response
         if error.status == 401:
             return RedirectResponse(f"/auth/login?next={quote(self.request.url.path)}", 303)
         return self.message(

@@ -372,7 +372,14 @@ async def receipt(request_id: str, page: PageDep, session: SessionDep) -> Respon
         document=definition,
         just_submitted=sent,
         confirmation=localized(definition.get("confirmation"), page.lang),
-        fee_text=_fee_text(page, request.fee_amount, request.fee_currency),
+        fee_text=_fee_text(page, request.fee_amount, request.fee_currency)
+        + (
+            f" - {page.t['paid']}"
+            if request.payment_status == "succeeded"
+            else f" - {page.t['billed']}"
+            if request.payment_provider == "qrbill" and request.payment_status == "pending"
+            else ""
+        ),
         history=[h for h in history if h.from_state != h.to_state or h.from_state is None],
     )
 
