@@ -204,6 +204,8 @@ SECRET_VALUES = {
     "SOCLE_PAIRWISE_SALT": "a-random-pairwise-salt",
     "SOCLE_S3_ACCESS_KEY": "socle",
     "SOCLE_S3_SECRET_KEY": "a-real-store-secret",
+    "SOCLE_KEY_ENCRYPTION_KEY": "q7C4g3wVJg0d8m2kR5pX1sT9vY6bN0aZcE3fH8jK2L4=",
+    "SOCLE_PORTAL_CLIENT_SECRET": "the-portal-client-secret",
 }
 
 

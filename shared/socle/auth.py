@@ -244,3 +244,25 @@ def require_scope(*scopes: str) -> Callable[[Request], Awaitable[Principal]]:
 def principal_dep(*scopes: str) -> Any:
     """``Annotated`` metadata: ``Annotated[Principal, principal_dep("payments:read")]``."""
     return Depends(require_scope(*scopes))
+
+
+class CommuneWideOnly(Forbidden):
+    code = "commune-wide-only"
+
+
+def require_commune_wide(scope: str, reach: str) -> Callable[[Request], Awaitable[Principal]]:
+    """``scope``, and a caller acting for the whole commune (staff, or a client for itself);
+    ``reach`` says what a person's token reaches instead ("that person's payments")."""
+    verify = require_scope(scope)
+
+    async def dependency(request: Request) -> Principal:
+        principal = await verify(request)
+        if not principal.commune_wide:
+            raise CommuneWideOnly(
+                "Only the commune's staff (role agent or admin) or its services (a client "
+                f"token) may do this; a person's token reaches only {reach}."
+            )
+        return principal
+
+    setattr(dependency, "__socle_scopes__", (scope,))  # noqa: B010 (read by socle.openapi)
+    return dependency

@@ -12,6 +12,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from socle.auth import Principal
 from socle.db import idempotency_table, utcnow
 from socle.problems import BadRequest, Conflict, Unprocessable
 
@@ -40,6 +41,13 @@ async def idempotency_key(
 IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
 
 Action = Callable[[AsyncSession], Awaitable[tuple[int, Any]]]
+
+
+def idempotency_scope(principal: Principal, service: str, action: str) -> str:
+    """Keys are the tenant's for the commune (staff, services), each person's own for a
+    person: one person's key never replays another person's answer."""
+    who = "" if principal.owner is None else f":person:{principal.owner}"
+    return f"{service}:{principal.tenant}{who}:{action}"
 
 
 def fingerprint(body: Any) -> str:

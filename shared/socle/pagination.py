@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime
+from datetime import UTC, datetime
 
 from socle.problems import Unprocessable
 
@@ -40,7 +40,8 @@ def encode_position(at: datetime, last_id: str) -> str:
 
 
 def decode_position(cursor: str) -> tuple[datetime, str]:
-    """(created_at, id) of the last row seen, from :func:`encode_position`."""
+    """(created_at in UTC, id) of the last row seen, from :func:`encode_position`; a forged
+    instant that leaves the calendar once in UTC (year 9999 at -05:00) is 422, not a 500."""
     stamp, last_id = decode_cursor(cursor, 2)
     try:
         at = datetime.fromisoformat(stamp)
@@ -48,4 +49,7 @@ def decode_position(cursor: str) -> tuple[datetime, str]:
         raise _invalid() from None
     if at.tzinfo is None:
         raise _invalid()
-    return at, last_id
+    try:
+        return at.astimezone(UTC), last_id
+    except OverflowError:
+        raise _invalid() from None

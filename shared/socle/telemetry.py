@@ -23,7 +23,6 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import (
     ALWAYS_ON,
     Decision,
-    ParentBased,
     Sampler,
     SamplingResult,
 )
@@ -210,11 +209,13 @@ def tracing_resource(service: str) -> Resource:
 class _RecordWhenExported(Sampler):
     """Spans are recorded only when the provider has a span processor (an exporter) to give
     them to: without one they stay non-recording (trace ids still flow to logs and events),
-    which costs a fraction of a recorded span."""
+    which costs a fraction of a recorded span. A process that exports records its spans even
+    when the caller did not (its ``traceparent`` says "not sampled" because the caller has
+    no exporter): the trace id is kept, so the trace still joins up."""
 
     def __init__(self) -> None:
         self.provider: TracerProvider | None = None
-        self._delegate = ParentBased(ALWAYS_ON)
+        self._delegate = ALWAYS_ON
 
     def should_sample(self, *args: Any, **kwargs: Any) -> SamplingResult:
         provider = self.provider

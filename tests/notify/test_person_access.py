@@ -156,7 +156,13 @@ async def test_the_reset_link_is_mailed_but_never_readable_through_the_api(
                 service="identity",
                 type="user.password_reset_requested",
                 tenant=tenant,
-                data={"user_id": "agent-1", "email": victim, "locale": "fr", "reset_url": link},
+                data={
+                    "user_id": "agent-1",
+                    "email": victim,
+                    "locale": "fr",
+                    "reset_url": link,
+                    "commune": "Commune de Vevey",
+                },
             )
         )
         await bus.publish_event(
@@ -174,10 +180,13 @@ async def test_the_reset_link_is_mailed_but_never_readable_through_the_api(
         )
         [mail] = await eventually(lambda: _mails(smtp_sink, victim), "the reset mail")
         assert link in parts(mail)["plain"]  # the owner of the mailbox gets the link
+        assert mail["Subject"].startswith("Commune de Vevey")  # every mail names its commune
+        assert parts(mail)["plain"].rstrip().endswith("Commune de Vevey")
         [welcome] = await eventually(
             lambda: _mails(smtp_sink, mailbox(tenant, "new")), "the verification mail"
         )
         assert verify in parts(welcome)["plain"]
+        assert tenant in welcome["Subject"]  # an event without the name: the commune's slug
 
         async def both_delivered() -> list:
             items = (await client.get("/v1/notifications", headers=sender)).json()["items"]

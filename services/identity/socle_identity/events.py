@@ -11,7 +11,7 @@ PLATFORM = "platform"
 
 
 def user_registered(
-    *, tenant: str, user_id: str, email: str, locale: str, verification_url: str
+    *, tenant: str, user_id: str, email: str, locale: str, verification_url: str, commune: str
 ) -> CloudEvent:
     return CloudEvent.new(
         service=SERVICE,
@@ -23,6 +23,7 @@ def user_registered(
             "email": email,
             "locale": locale,
             "verification_url": verification_url,
+            "commune": commune,
         },
     )
 
@@ -38,14 +39,20 @@ def user_email_verified(*, tenant: str, user_id: str) -> CloudEvent:
 
 
 def user_password_reset_requested(
-    *, tenant: str, user_id: str, email: str, locale: str, reset_url: str
+    *, tenant: str, user_id: str, email: str, locale: str, reset_url: str, commune: str
 ) -> CloudEvent:
     return CloudEvent.new(
         service=SERVICE,
         type="user.password_reset_requested",
         tenant=tenant,
         subject=f"user:{user_id}",
-        data={"user_id": user_id, "email": email, "locale": locale, "reset_url": reset_url},
+        data={
+            "user_id": user_id,
+            "email": email,
+            "locale": locale,
+            "reset_url": reset_url,
+            "commune": commune,
+        },
     )
 
 

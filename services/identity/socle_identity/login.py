@@ -29,7 +29,7 @@ from socle.outbox import record_event
 from socle.problems import DomainError
 from socle_identity import consent, directory, events, hints, lifecycle
 from socle_identity import scopes as sc
-from socle_identity.models import Client, LoginSession, User
+from socle_identity.models import Client, LoginSession, Tenant, User
 from socle_identity.passwords import digest, same_digest
 from socle_identity.provider import (
     ACR_LOW,
@@ -381,6 +381,12 @@ async def finish_login(
     return Outcome(outcome.redirect, provider.signer.dumps(session_id, salt="session"))
 
 
+async def _commune_name(session: AsyncSession, tenant: str) -> str:
+    """The commune's name for its mails (the slug if the tenant has none)."""
+    row = await session.get(Tenant, tenant)
+    return row.name if row is not None and row.name else tenant
+
+
 def _locked_minutes(user: User) -> int:
     if user.locked_until and user.locked_until > utcnow():
         return max(1, int((user.locked_until - utcnow()).total_seconds() // 60) + 1)
@@ -553,6 +559,7 @@ async def register_citizen(
                 email=user.email,
                 locale=locale,
                 verification_url=f"{provider.issuer}/verify-email?{urlencode({'token': token})}",
+                commune=await _commune_name(session, user.tenant),
             ),
             aggregate=f"user:{user.id}",
         )
@@ -600,6 +607,7 @@ async def request_password_reset(
                 email=user.email,
                 locale=locale,
                 reset_url=f"{provider.issuer}/password-reset/confirm?{urlencode({'token': token})}",
+                commune=await _commune_name(session, user.tenant),
             ),
             aggregate=f"user:{user.id}",
         )

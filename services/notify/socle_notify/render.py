@@ -116,48 +116,49 @@ def sms_fragments(text: str) -> tuple[str, int]:
 BUILTIN: dict[str, dict[str, dict[str, str]]] = {
     "user.registered": {
         "fr": {
-            "subject": "Confirmez votre adresse e-mail",
+            "subject": "((commune)) : confirmez votre adresse e-mail",
             "body": "Bonjour,\n\nPour activer votre compte, ouvrez ce lien :\n((verification_url))"
-            "\n\nSi vous n'avez rien demandé, ignorez ce message.",
+            "\n\nSi vous n'avez rien demandé, ignorez ce message.\n\n((commune))",
         },
         "de": {
-            "subject": "Bestätigen Sie Ihre E-Mail-Adresse",
+            "subject": "((commune)): Bestätigen Sie Ihre E-Mail-Adresse",
             "body": "Guten Tag\n\nUm Ihr Konto zu aktivieren, öffnen Sie diesen Link:\n"
             "((verification_url))\n\nFalls Sie nichts angefordert haben, ignorieren Sie "
-            "diese Nachricht.",
+            "diese Nachricht.\n\n((commune))",
         },
         "it": {
-            "subject": "Confermi il suo indirizzo e-mail",
+            "subject": "((commune)): confermi il suo indirizzo e-mail",
             "body": "Buongiorno,\n\nPer attivare il suo conto, apra questo link:\n"
-            "((verification_url))\n\nSe non ha chiesto nulla, ignori questo messaggio.",
+            "((verification_url))\n\nSe non ha chiesto nulla, ignori questo messaggio."
+            "\n\n((commune))",
         },
         "en": {
-            "subject": "Confirm your email address",
+            "subject": "((commune)): confirm your email address",
             "body": "Hello,\n\nTo activate your account, open this link:\n((verification_url))"
-            "\n\nIf you did not ask for this, ignore this message.",
+            "\n\nIf you did not ask for this, ignore this message.\n\n((commune))",
         },
     },
     "user.password_reset_requested": {
         "fr": {
-            "subject": "Réinitialisation de votre mot de passe",
+            "subject": "((commune)) : réinitialisation de votre mot de passe",
             "body": "Bonjour,\n\nPour choisir un nouveau mot de passe, ouvrez ce lien :\n"
-            "((reset_url))\n\nSi vous n'avez rien demandé, ignorez ce message.",
+            "((reset_url))\n\nSi vous n'avez rien demandé, ignorez ce message.\n\n((commune))",
         },
         "de": {
-            "subject": "Passwort zurücksetzen",
+            "subject": "((commune)): Passwort zurücksetzen",
             "body": "Guten Tag\n\nUm ein neues Passwort zu wählen, öffnen Sie diesen Link:\n"
             "((reset_url))\n\nFalls Sie nichts angefordert haben, ignorieren Sie diese "
-            "Nachricht.",
+            "Nachricht.\n\n((commune))",
         },
         "it": {
-            "subject": "Reimpostazione della password",
+            "subject": "((commune)): reimpostazione della password",
             "body": "Buongiorno,\n\nPer scegliere una nuova password, apra questo link:\n"
-            "((reset_url))\n\nSe non ha chiesto nulla, ignori questo messaggio.",
+            "((reset_url))\n\nSe non ha chiesto nulla, ignori questo messaggio.\n\n((commune))",
         },
         "en": {
-            "subject": "Reset your password",
+            "subject": "((commune)): reset your password",
             "body": "Hello,\n\nTo choose a new password, open this link:\n((reset_url))\n\n"
-            "If you did not ask for this, ignore this message.",
+            "If you did not ask for this, ignore this message.\n\n((commune))",
         },
     },
     "procedure.request.submitted": {

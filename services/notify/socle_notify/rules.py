@@ -52,6 +52,7 @@ def personalisation(event: CloudEvent) -> dict[str, Any]:
             for sub, inner in value.items():
                 values[f"{key}.{sub}"] = inner
     values.update(event_id=event.id, event_type=event.type, tenant=event.tenant)
+    values.setdefault("commune", event.tenant)  # the commune's name when the event has it
     amount, currency = event.data.get("amount"), event.data.get("currency")
     if isinstance(amount, int) and isinstance(currency, str):
         values.setdefault("amount_display", f"{currency} {amount // 100}.{amount % 100:02d}")

@@ -67,19 +67,6 @@ class ProviderDown(Unavailable):
     code = "provider-unavailable"
 
 
-def decode_utc_position(cursor: str) -> tuple[datetime, str]:
-    """``decode_position``, with the instant in UTC; a forged one that leaves the calendar
-    once in UTC (year 9999 at -05:00) is an invalid cursor (422), not a 500."""
-    at, last_id = decode_position(cursor)
-    try:
-        return at.astimezone(UTC), last_id
-    except OverflowError:
-        raise Unprocessable(
-            "The cursor is not one this API returned; pass next_cursor unchanged.",
-            code="invalid-cursor",
-        ) from None
-
-
 def minor_to_decimal(amount: int) -> str:
     """15000 -> '150.00', with integer arithmetic only."""
     sign = "-" if amount < 0 else ""
@@ -373,7 +360,7 @@ class Payments:
         if reference:
             query = query.where(Payment.reference == reference)
         if cursor:
-            at, last_id = decode_utc_position(cursor)
+            at, last_id = decode_position(cursor)
             query = query.where(
                 (Payment.created_at < at) | ((Payment.created_at == at) & (Payment.id < last_id))
             )

@@ -53,13 +53,6 @@ def visible(principal: Principal, now: datetime) -> ColumnElement[bool]:
     return and_(tenant, true())
 
 
-def idempotency_scope(principal: Principal, action: str) -> str:
-    """Keys are the tenant's for the commune, each person's own for a person: one person's
-    key never meets another's."""
-    who = "" if principal.owner is None else f":person:{principal.owner}"
-    return f"storage:{principal.tenant}{who}:{action}"
-
-
 def may_share(principal: Principal, doc: Document) -> bool:
     """The owner shares their documents; admins and services share for the tenant."""
     if principal.owner is not None:

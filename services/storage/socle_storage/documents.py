@@ -7,7 +7,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, or_, select
@@ -49,19 +49,6 @@ from socle_storage.settings import StorageSettings
 
 def new_id() -> str:
     return uuid.uuid4().hex
-
-
-def decode_utc_position(cursor: str) -> tuple[datetime, str]:
-    """``decode_position`` with the instant in UTC; a forged one that leaves the calendar once
-    in UTC (year 9999 at -05:00) is an invalid cursor (422), not a 500."""
-    at, last_id = decode_position(cursor)
-    try:
-        return at.astimezone(UTC), last_id
-    except OverflowError:
-        raise Unprocessable(
-            "The cursor is not one this API gave; pass next_cursor unchanged.",
-            code="invalid-cursor",
-        ) from None
 
 
 # --- rules ------------------------------------------------------------------------------
@@ -201,7 +188,7 @@ async def list_documents(
             or_(Document.procedure == procedure, active_grant(now, procedure=procedure))
         )
     if cursor:
-        at, last_id = decode_utc_position(cursor)
+        at, last_id = decode_position(cursor)
         query = query.where(
             or_(Document.created_at < at, and_(Document.created_at == at, Document.id < last_id))
         )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from socle.types import UTCInstant
 
 KIND_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 PROCEDURE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
@@ -27,15 +29,6 @@ def media_type(value: str) -> str:
     return normal
 
 
-def in_utc(value: datetime) -> datetime:
-    """An aware instant in UTC; a ValueError (422) when UTC leaves the years 1 to 9999."""
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:
-        raise ValueError("the instant is outside the years 1 to 9999 once in UTC") from None
-
-
-UTCInstant = Annotated[AwareDatetime, AfterValidator(in_utc)]
 MediaType = Annotated[str, Field(max_length=255), AfterValidator(media_type)]
 VersionNumber = Annotated[int, Field(ge=1, le=MAX_VERSION)]
 

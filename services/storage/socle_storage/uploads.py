@@ -27,10 +27,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.auth import Principal
 from socle.db import utcnow
-from socle.idempotency import run_idempotent
+from socle.idempotency import idempotency_scope, run_idempotent
 from socle.problems import TYPE_BASE, Conflict, DomainError
 from socle_storage import events
-from socle_storage.access import idempotency_scope
 from socle_storage.context import Storage
 from socle_storage.documents import Rules, document_out, find_visible, load_rules, new_id
 from socle_storage.errors import (
@@ -537,7 +536,7 @@ async def create_document(
         async with storage.sessions() as session:
             result = await run_idempotent(
                 session,
-                scope=idempotency_scope(principal, "documents"),
+                scope=idempotency_scope(principal, "storage", "documents"),
                 key=idempotency_key,
                 body=fingerprint,
                 action=action,

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 
-from socle.auth import Principal, require_scope
+from socle.auth import Principal, require_commune_wide, require_scope
 from socle.problems import PROBLEM_JSON, Forbidden
 from socle_notify.notifications import Notifications
 from socle_notify.rules import Rules
@@ -29,27 +28,6 @@ class Domain:
 async def get_domain(request: Request) -> Domain:
     domain: Domain = request.app.state.runtime.extras["domain"]
     return domain
-
-
-class CommuneWideOnly(Forbidden):
-    code = "commune-wide-only"
-
-
-def commune_wide(scope: str) -> Callable[[Request], Awaitable[Principal]]:
-    """``scope`` and a caller acting for the whole commune (staff, or a client for itself):
-    a person's token never sends, nor manages templates, rules, batches or webhooks."""
-    verify = require_scope(scope)
-
-    async def dependency(request: Request) -> Principal:
-        principal = await verify(request)
-        if not principal.commune_wide:
-            raise CommuneWideOnly(
-                "Only the commune's staff (role agent or admin) or its services (a client "
-                "token) may do this; a person's token reads only that person's notifications."
-            )
-        return principal
-
-    return dependency
 
 
 READ_SCOPES = ("notifications:read", "notifications:send")
@@ -73,8 +51,9 @@ async def reader(request: Request) -> Principal:
 
 DomainDep = Annotated[Domain, Depends(get_domain)]
 Reader = Annotated[Principal, Depends(reader)]
-Sender = Annotated[Principal, Depends(commune_wide("notifications:send"))]
-Admin = Annotated[Principal, Depends(commune_wide("notifications:admin"))]
+PERSON_REACH = "that person's own notifications"
+Sender = Annotated[Principal, Depends(require_commune_wide("notifications:send", PERSON_REACH))]
+Admin = Annotated[Principal, Depends(require_commune_wide("notifications:admin", PERSON_REACH))]
 Limit = Annotated[int, Query(ge=1, le=200, description="Page size.")]
 Cursor = Annotated[str | None, Query(max_length=64, description="`next_cursor` of the last page.")]
 

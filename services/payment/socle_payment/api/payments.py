@@ -9,14 +9,14 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.auth import Principal
-from socle.idempotency import IdempotencyKey, run_idempotent
+from socle.idempotency import IdempotencyKey, idempotency_scope, run_idempotent
 from socle.problems import Forbidden
 from socle.service import SessionDep
+from socle.types import UTCInstant
 from socle_payment.api.deps import (
     CommuneWriter,
     PaymentsDep,
     Reader,
-    UTCInstant,
     Writer,
     problems,
 )
@@ -108,12 +108,6 @@ def payer_of(principal: Principal, body: PaymentCreate) -> str | None:
     return principal.owner
 
 
-def idempotency_scope(principal: Principal, action: str) -> str:
-    """Keys are the tenant's for staff and services, each person's own for a person."""
-    who = "" if principal.owner is None else f":person:{principal.owner}"
-    return f"payment:{principal.tenant}{who}:{action}"
-
-
 @router.post(
     "",
     status_code=201,
@@ -136,7 +130,7 @@ async def create_payment(
 
     status, result = await run_idempotent(
         session,
-        scope=idempotency_scope(principal, "create"),
+        scope=idempotency_scope(principal, "payment", "create"),
         key=idempotency_key,
         body=body.model_dump(mode="json"),
         action=action,
@@ -231,7 +225,7 @@ async def refund_payment(
 
     status, result = await run_idempotent(
         session,
-        scope=idempotency_scope(principal, f"refund:{payment_id}"),
+        scope=idempotency_scope(principal, "payment", f"refund:{payment_id}"),
         key=idempotency_key,
         body=body.model_dump(mode="json"),
         action=action,

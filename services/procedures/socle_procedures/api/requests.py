@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.auth import bearer_token
-from socle.idempotency import IdempotencyKey, run_idempotent
+from socle.idempotency import IdempotencyKey, idempotency_scope, run_idempotent
 from socle.service import SessionDep
 from socle_procedures import requests
 from socle_procedures.api.deps import ChargingDep, Reader, SiteDep, Writer, problems
@@ -50,7 +50,7 @@ async def create_request(
 
     status, result = await run_idempotent(
         session,
-        scope=f"requests:{principal.tenant}:{principal.subject}:create",
+        scope=idempotency_scope(principal, "procedures", "requests:create"),
         key=idempotency_key,
         body=body.model_dump(mode="json"),
         action=action,

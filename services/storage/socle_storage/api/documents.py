@@ -9,10 +9,9 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from socle.idempotency import IdempotencyKey, run_idempotent
+from socle.idempotency import IdempotencyKey, idempotency_scope, run_idempotent
 from socle.problems import PROBLEM_JSON
 from socle_storage import documents, uploads
-from socle_storage.access import idempotency_scope
 from socle_storage.api.deps import Reader, StorageDep, Writer
 from socle_storage.schemas import (
     KIND_PATTERN,
@@ -290,7 +289,7 @@ async def create_grant(
     async with storage.sessions() as session:
         status, result = await run_idempotent(
             session,
-            scope=idempotency_scope(principal, f"grants:{document_id}"),
+            scope=idempotency_scope(principal, "storage", f"grants:{document_id}"),
             key=key,
             body=body.model_dump(mode="json"),
             action=action,
