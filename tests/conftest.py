@@ -75,31 +75,36 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server.cleanup()
 
 
+def create_database(server_url: str, prefix: str) -> str:
+    """Create an empty database on the PostgreSQL server of ``server_url``; its URL."""
+    import asyncpg
+
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    url = make_url(server_url)
+
+    async def _create() -> None:
+        conn = await asyncpg.connect(
+            user=url.username,
+            password=url.password or None,
+            database=url.database,
+            host=url.query.get("host") or url.host,
+            port=url.port,
+        )
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    in_thread(asyncio.run, _create())
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session")
 def new_database(postgres_url: str) -> Callable[[str], str]:
     """Create an empty PostgreSQL database and return its URL."""
 
     def create(prefix: str) -> str:
-        import asyncpg
-
-        name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-        url = make_url(postgres_url)
-
-        async def _create() -> None:
-            conn = await asyncpg.connect(
-                user=url.username,
-                password=url.password or None,
-                database=url.database,
-                host=url.query.get("host") or url.host,
-                port=url.port,
-            )
-            try:
-                await conn.execute(f'CREATE DATABASE "{name}"')
-            finally:
-                await conn.close()
-
-        in_thread(asyncio.run, _create())
-        return url.set(database=name).render_as_string(hide_password=False)
+        return create_database(postgres_url, prefix)
 
     return create
 

@@ -40,6 +40,21 @@ def preflight(settings: ServiceSettings, host: str, port: int) -> str | None:
     return None
 
 
+def server_config(app: FastAPI, host: str, port: int, settings: ServiceSettings) -> uvicorn.Config:
+    """How every service is served: idle connections kept longer than clients' and load
+    balancers' idle timeouts (httpx: 5 s, AWS ALB: 60 s), so the server never closes a
+    connection a client is about to reuse; requests in flight finish at shutdown."""
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        timeout_keep_alive=settings.keepalive_seconds,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+    )
+
+
 def main(
     *,
     name: str,
@@ -68,17 +83,7 @@ def main(
         problem = preflight(settings, args.host, args.port)
         if problem:
             return fail(f"socle-{name}: {problem}")
-        uvicorn.run(
-            create_app(settings),
-            host=args.host,
-            port=args.port,
-            log_level="warning",
-            access_log=False,
-            # Longer than clients' and load balancers' idle timeouts (httpx: 5 s, AWS ALB:
-            # 60 s), so the server never closes a connection a client is about to reuse.
-            timeout_keep_alive=settings.keepalive_seconds,
-            timeout_graceful_shutdown=settings.shutdown_grace_seconds,
-        )
+        uvicorn.Server(server_config(create_app(settings), args.host, args.port, settings)).run()
         return 0
     _, _, run = (commands or {})[args.command]
     return run(settings, args)

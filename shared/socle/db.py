@@ -182,7 +182,20 @@ def create_engine(
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    return create_async_engine(url, **kwargs)
+    engine = create_async_engine(url, **kwargs)
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        # A server that is down may fail the connection with any OSError (a unix socket
+        # that is gone is FileNotFoundError): make it a ConnectionError, known as an outage.
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except ConnectionError:
+            raise
+        except OSError as exc:
+            raise ConnectionError(f"database unreachable: {exc.__class__.__name__}") from exc
+
+    return engine
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

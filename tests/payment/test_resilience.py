@@ -1,0 +1,196 @@
+"""Overload and outages on PostgreSQL: a small pool under many concurrent creations, and the
+database server stopped for real during a stream of requests. Clients retry on 503; every
+created payment and its event exist exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+
+from socle.db import create_engine
+from tests.conftest import ROOT, create_database, in_thread
+from tests.payment.conftest import payment_body, service
+
+PROBLEM = "application/problem+json"
+
+
+async def _create_until_done(
+    client: httpx.AsyncClient, headers: dict[str, str], key: str, seen: list[int]
+) -> str:
+    """A well-behaved client: retries the same request with the same key on 503, backing
+    off exponentially with jitter, never longer than Retry-After asks."""
+    attempt = 0
+    while True:
+        response = await client.post(
+            "/v1/payments",
+            json=payment_body(reference=f"KEY-{key}"),
+            headers={**headers, "Idempotency-Key": key},
+        )
+        seen.append(response.status_code)
+        if response.status_code == 201:
+            payment_id: str = response.json()["id"]
+            return payment_id
+        assert response.status_code == 503, response.text
+        assert response.headers["content-type"] == PROBLEM
+        retry_after = int(response.headers["retry-after"])
+        assert retry_after >= 1
+        attempt += 1
+        await asyncio.sleep(random.uniform(0, min(retry_after, 0.05 * 2**attempt)))
+
+
+async def _rows(database_url: str, tenant: str) -> tuple[Counter[str], Counter[str]]:
+    """Payments per reference and payment.created events per payment, read from the tables."""
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            refs = (
+                await conn.execute(
+                    text("SELECT reference FROM payments WHERE tenant = :t"), {"t": tenant}
+                )
+            ).scalars()
+            events = (
+                await conn.execute(
+                    text("SELECT aggregate FROM outbox WHERE subject = :s"),
+                    {"s": f"socle.{tenant}.payment.created"},
+                )
+            ).scalars()
+            return Counter(refs), Counter(events)
+    finally:
+        await engine.dispose()
+
+
+def _assert_exactly_once(
+    keys: list[str], ids: list[str], refs: Counter[str], events: Counter[str]
+) -> None:
+    assert refs == Counter({f"KEY-{k}": 1 for k in keys})
+    assert len(set(ids)) == len(keys)
+    assert events == Counter({f"payment:{i}": 1 for i in ids})
+
+
+async def test_many_creations_on_a_small_pool_are_201_or_503_never_500(
+    settings_for, auth, tenant, payment_database
+):
+    settings = settings_for(db_pool_size=1, db_max_overflow=0, db_pool_timeout=0.1)
+    keys = [uuid.uuid4().hex for _ in range(40)]
+    seen: list[int] = []
+    async with service(settings) as (client, _):
+        ids = await asyncio.gather(*(_create_until_done(client, auth(), k, seen) for k in keys))
+    statuses = Counter(seen)
+    assert set(statuses) <= {201, 503}, statuses
+    assert statuses[503] > 0, "the small pool was never exhausted: the test proves nothing"
+    refs, events = await _rows(payment_database, tenant)
+    _assert_exactly_once(keys, list(ids), refs, events)
+
+
+class PrivatePostgres:
+    """A PostgreSQL server of the test's own, which the test may stop and start again."""
+
+    def __init__(self, directory: Path) -> None:
+        import pgserver
+
+        self.server: Any = pgserver.get_server(directory, cleanup_mode="stop")
+
+    @property
+    def url(self) -> str:
+        from sqlalchemy.engine import make_url
+
+        uri = make_url(self.server.get_uri()).set(drivername="postgresql+asyncpg")
+        return uri.render_as_string(hide_password=False)
+
+    def stop(self) -> None:
+        from pgserver._commands import pg_ctl
+
+        pg_ctl(
+            ["-w", "-m", "immediate", "stop"],
+            pgdata=self.server.pgdata,
+            user=self.server.system_user,
+        )
+
+    def start(self) -> None:
+        with self.server._lock:
+            self.server.ensure_postgres_running()
+
+    def close(self) -> None:
+        self.server.cleanup()
+
+
+async def test_a_database_stopped_during_a_stream_answers_503_then_recovers(
+    tmp_path, settings_for, auth, tenant
+):
+    postgres = await asyncio.to_thread(PrivatePostgres, tmp_path / "pg")
+    try:
+        url = create_database(postgres.url, "payment")
+        in_thread(upgrade_payment, url)
+        settings = settings_for(database_url=url, db_pool_timeout=0.5)
+        keys: list[str] = []
+        ids: list[str] = []
+        while_down: list[int] = []
+        async with service(settings) as (client, _):
+            for _ in range(5):  # the stream flows
+                keys.append(uuid.uuid4().hex)
+                ids.append(await _create_until_done(client, auth(), keys[-1], []))
+            await asyncio.to_thread(postgres.stop)
+            for _ in range(10):  # the database is down: 503, never 500, nothing pretended
+                key = uuid.uuid4().hex
+                response = await client.post(
+                    "/v1/payments",
+                    json=payment_body(reference=f"KEY-{key}"),
+                    headers={**auth(), "Idempotency-Key": key},
+                )
+                while_down.append(response.status_code)
+                assert response.headers["content-type"] == PROBLEM
+                assert response.json()["type"].endswith("/database-unavailable")
+                assert response.headers["retry-after"]
+                keys.append(key)  # the client will retry this one
+            ready = await client.get("/readyz")
+            assert ready.status_code == 503
+            await asyncio.to_thread(postgres.start)
+            # the same process, not restarted: the refused creations retried, then more
+            for key in keys[5:]:
+                ids.append(await _create_until_done(client, auth(), key, []))
+            for _ in range(5):
+                keys.append(uuid.uuid4().hex)
+                ids.append(await _create_until_done(client, auth(), keys[-1], []))
+            assert (await client.get("/readyz")).status_code == 200
+        assert set(while_down) == {503}
+        refs, events = await _rows(url, tenant)
+        _assert_exactly_once(keys, ids, refs, events)
+    finally:
+        await asyncio.to_thread(postgres.close)
+
+
+def upgrade_payment(url: str) -> None:
+    from socle.migrations import upgrade
+
+    upgrade(ROOT / "services" / "payment" / "socle_payment" / "migrations", url)
+
+
+async def test_a_connection_idle_for_six_seconds_is_still_served(settings_for):
+    from socle.localinfra import free_port
+    from socle.testing import served
+    from socle_payment.app import create_app
+
+    settings = settings_for()
+    limits = httpx.Limits(keepalive_expiry=60)
+    async with (
+        served(create_app(settings), free_port(), settings) as base,
+        httpx.AsyncClient(base_url=base, limits=limits) as client,
+    ):
+        first = await client.get("/healthz")
+        before = _local_address(first)
+        await asyncio.sleep(6)  # the idle time under test, longer than uvicorn's default 5 s
+        second = await client.get("/healthz")
+        after = _local_address(second)
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert before == after  # the same connection, reused
+
+
+def _local_address(response: httpx.Response) -> Any:
+    return response.extensions["network_stream"].get_extra_info("client_addr")
