@@ -109,13 +109,50 @@ def new_database(postgres_url: str) -> Callable[[str], str]:
     return create
 
 
+class PrivatePostgres:
+    """A PostgreSQL server of the test's own, which the test may stop and start again."""
+
+    def __init__(self, directory: Path) -> None:
+        import pgserver
+
+        self.server: Any = pgserver.get_server(directory, cleanup_mode="stop")
+
+    @property
+    def url(self) -> str:
+        from sqlalchemy.engine import make_url
+
+        uri = make_url(self.server.get_uri()).set(drivername="postgresql+asyncpg")
+        return uri.render_as_string(hide_password=False)
+
+    def stop(self) -> None:
+        from pgserver._commands import pg_ctl
+
+        pg_ctl(
+            ["-w", "-m", "immediate", "stop"],
+            pgdata=self.server.pgdata,
+            user=self.server.system_user,
+        )
+
+    def start(self) -> None:
+        with self.server._lock:
+            self.server.ensure_postgres_running()
+
+    def close(self) -> None:
+        self.server.cleanup()
+
+
+def migrate(url: str, service: str) -> None:
+    """Apply a service's migrations to the database at ``url``."""
+    in_thread(upgrade, ROOT / "services" / service / f"socle_{service}" / "migrations", url)
+
+
 @pytest.fixture(scope="session")
 def migrated_database(new_database: Callable[[str], str]) -> Callable[[str], str]:
     """A fresh PostgreSQL database with a service's migrations applied."""
 
     def create(service: str) -> str:
         url = new_database(service)
-        in_thread(upgrade, ROOT / "services" / service / f"socle_{service}" / "migrations", url)
+        migrate(url, service)
         return url
 
     return create

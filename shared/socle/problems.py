@@ -11,6 +11,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from socle.outages import Outages
+
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://socle.swiss/problems/"
 
@@ -75,7 +77,11 @@ class TooLarge(DomainError):
 
 
 class Unavailable(DomainError):
+    """A dependency is down: nothing was done, retry later (give a Retry-After header).
+    ``dependency`` (``object_store``, ``mail_server``, ...) names it in the outage log."""
+
     status, code, title = 503, "unavailable", "Service unavailable"
+    dependency: str | None = None
 
 
 _TITLES = {
@@ -117,7 +123,7 @@ def problem_response(
 DATABASE_RETRY_AFTER_SECONDS = 2
 
 
-def _is_database_outage(exc: BaseException) -> bool:
+def is_database_outage(exc: BaseException) -> bool:
     """A database that is down, unreachable, locked or whose pool is exhausted: the
     request did not happen and may be retried (503), unlike a bug (500)."""
     seen: set[int] = set()
@@ -169,10 +175,15 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 
 
 def install_problem_handlers(app: FastAPI) -> None:
-    """Make every error FastAPI can raise answer ``application/problem+json``."""
+    """Make every error FastAPI can raise answer ``application/problem+json``; outages of
+    dependencies are told once in ``app.state.outages``."""
+    if not isinstance(getattr(app.state, "outages", None), Outages):
+        app.state.outages = Outages()
 
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+        if isinstance(exc, Unavailable) and exc.dependency:
+            outages_of(request).failed(exc.dependency, _brief(exc.__cause__ or exc))
         return problem_response(
             request, exc.status, exc.code, exc.title, exc.detail, exc.errors, exc.headers
         )
@@ -212,11 +223,16 @@ def install_problem_handlers(app: FastAPI) -> None:
         return _unexpected_response(request, exc)
 
 
+def outages_of(request: Request) -> Outages:
+    outages: Outages = request.app.state.outages
+    return outages
+
+
 def _unexpected_response(request: Request, exc: Exception) -> JSONResponse:
     """A database outage is 503 with Retry-After, a value the database refuses is 422,
     anything else is our bug: 500, logged with its traceback."""
-    if _is_database_outage(exc):
-        log.warning("database_unavailable", path=request.url.path, error=_brief(exc))
+    if is_database_outage(exc):
+        outages_of(request).failed("database", _brief(exc))
         return problem_response(
             request,
             503,

@@ -19,6 +19,7 @@ from socle.bus import Bus, ConsumerSpec
 from socle.config import ServiceSettings
 from socle.db import create_engine
 from socle.openapi import complete as complete_openapi
+from socle.outages import Outages
 from socle.outbox import PENDING_FLAG, OutboxRelay
 from socle.overload import InFlightLimit
 from socle.problems import PROBLEM_JSON, install_problem_handlers
@@ -161,7 +162,10 @@ def create_service_app(
     )
     install_problem_handlers(app)
     app.add_middleware(InFlightLimit, limit=settings.max_requests_in_flight)
-    Metrics(name).install(app)
+    metrics = Metrics(name)
+    outages: Outages = app.state.outages
+    outages.on_failure = metrics.count_dependency_failure
+    metrics.install(app, on_success=outages.answered)
     instrument_app(app, engine)
 
     checks = dict(readiness or {})
@@ -182,6 +186,7 @@ def create_service_app(
             async with runtime.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
             status["database"] = "ok"
+            outages.answered("database")
         except Exception as exc:
             status["database"] = f"down: {exc.__class__.__name__}"
         # The bus is reported, never a reason to leave rotation: events wait in the outbox.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 import structlog
@@ -107,6 +107,9 @@ def instrument_app(app: FastAPI, engine: AsyncEngine) -> None:
     SQLAlchemyInstrumentor()._instrument(engine=engine.sync_engine)  # type: ignore[no-untyped-call]
 
 
+_PROBES = ("/healthz", "/readyz", "/metrics")
+
+
 class Metrics:
     """Per-application Prometheus registry with request counters and latency."""
 
@@ -124,9 +127,20 @@ class Metrics:
             ["service", "method", "route"],
             registry=self.registry,
         )
+        self.dependency_failures = Counter(
+            "dependency_failures_total",
+            "Requests that failed because a dependency (database, object store...) was down",
+            ["service", "dependency"],
+            registry=self.registry,
+        )
         self.service = service
 
-    def install(self, app: FastAPI) -> None:
+    def count_dependency_failure(self, dependency: str) -> None:
+        self.dependency_failures.labels(self.service, dependency).inc()
+
+    def install(self, app: FastAPI, on_success: Callable[[], None] | None = None) -> None:
+        """Measure every request; ``on_success`` is called after each request (probes aside)
+        answered below 400."""
         metrics = self
 
         class _Measure:
@@ -157,6 +171,8 @@ class Metrics:
                         time.perf_counter() - start
                     )
                     metrics.requests.labels(metrics.service, method, path, str(status)).inc()
+                    if status < 400 and on_success is not None and path not in _PROBES:
+                        on_success()
 
         app.add_middleware(_Measure)
 

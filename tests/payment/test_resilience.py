@@ -8,14 +8,13 @@ import asyncio
 import random
 import uuid
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import httpx
 from sqlalchemy import text
 
 from socle.db import create_engine
-from tests.conftest import ROOT, create_database, in_thread
+from tests.conftest import PrivatePostgres, create_database, migrate
 from tests.payment.conftest import payment_body, service
 
 PROBLEM = "application/problem+json"
@@ -89,45 +88,13 @@ async def test_many_creations_on_a_small_pool_are_201_or_503_never_500(
     _assert_exactly_once(keys, list(ids), refs, events)
 
 
-class PrivatePostgres:
-    """A PostgreSQL server of the test's own, which the test may stop and start again."""
-
-    def __init__(self, directory: Path) -> None:
-        import pgserver
-
-        self.server: Any = pgserver.get_server(directory, cleanup_mode="stop")
-
-    @property
-    def url(self) -> str:
-        from sqlalchemy.engine import make_url
-
-        uri = make_url(self.server.get_uri()).set(drivername="postgresql+asyncpg")
-        return uri.render_as_string(hide_password=False)
-
-    def stop(self) -> None:
-        from pgserver._commands import pg_ctl
-
-        pg_ctl(
-            ["-w", "-m", "immediate", "stop"],
-            pgdata=self.server.pgdata,
-            user=self.server.system_user,
-        )
-
-    def start(self) -> None:
-        with self.server._lock:
-            self.server.ensure_postgres_running()
-
-    def close(self) -> None:
-        self.server.cleanup()
-
-
 async def test_a_database_stopped_during_a_stream_answers_503_then_recovers(
     tmp_path, settings_for, auth, tenant
 ):
     postgres = await asyncio.to_thread(PrivatePostgres, tmp_path / "pg")
     try:
         url = create_database(postgres.url, "payment")
-        in_thread(upgrade_payment, url)
+        migrate(url, "payment")
         settings = settings_for(database_url=url, db_pool_timeout=0.5)
         keys: list[str] = []
         ids: list[str] = []
@@ -164,12 +131,6 @@ async def test_a_database_stopped_during_a_stream_answers_503_then_recovers(
         _assert_exactly_once(keys, ids, refs, events)
     finally:
         await asyncio.to_thread(postgres.close)
-
-
-def upgrade_payment(url: str) -> None:
-    from socle.migrations import upgrade
-
-    upgrade(ROOT / "services" / "payment" / "socle_payment" / "migrations", url)
 
 
 async def test_a_connection_idle_for_six_seconds_is_still_served(settings_for):

@@ -67,7 +67,7 @@ class RangeNotSatisfiable(DomainError):
 
 
 class StoreUnavailable(Unavailable):
-    code = "store-unavailable"
+    code, dependency = "store-unavailable", "object_store"
 
     def __init__(self) -> None:
         super().__init__(

@@ -132,8 +132,7 @@ class _FileSink:
         try:
             await self.pipe.put(data, self.writer)
         except STORE_ERRORS as exc:
-            log.warning("store_write_failed", error=exc.__class__.__name__)
-            raise StoreUnavailable() from exc
+            raise StoreUnavailable() from exc  # logged once per outage (socle.outages)
 
     async def _start(self) -> None:
         head = bytes(self.head)
@@ -171,8 +170,7 @@ class _FileSink:
             await self.pipe.put(None, self.writer)
             await self.writer
         except STORE_ERRORS as exc:
-            log.warning("store_write_failed", error=exc.__class__.__name__)
-            raise StoreUnavailable() from exc
+            raise StoreUnavailable() from exc  # logged once per outage (socle.outages)
         verdict = await self.scan.verdict()
         doc_id, version_id, number, bucket, key = self.pending
         return Stored(
