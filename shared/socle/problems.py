@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from socle.db import OUTAGE_SQLSTATES
 from socle.outages import Outages
 
 PROBLEM_JSON = "application/problem+json"
@@ -138,8 +139,20 @@ def is_database_outage(exc: BaseException) -> bool:
                 return True
         if isinstance(current, sa_exc.TimeoutError | ConnectionError):
             return True
+        if isinstance(current, sa_exc.DBAPIError) and _sqlstate(current).startswith(
+            OUTAGE_SQLSTATES
+        ):
+            return True
         current = current.__cause__ or current.__context__
     return False
+
+
+def _sqlstate(exc: sa_exc.DBAPIError) -> str:
+    orig = exc.orig
+    state = getattr(orig, "sqlstate", None) or getattr(
+        getattr(orig, "__cause__", None), "sqlstate", None
+    )
+    return state if isinstance(state, str) else ""
 
 
 def _is_data_error(exc: BaseException) -> bool:
@@ -147,13 +160,7 @@ def _is_data_error(exc: BaseException) -> bool:
     out of range): the caller's input, not our bug."""
     if isinstance(exc, sa_exc.DataError):
         return True
-    if isinstance(exc, sa_exc.DBAPIError):
-        orig = exc.orig
-        state = getattr(orig, "sqlstate", None) or getattr(
-            getattr(orig, "__cause__", None), "sqlstate", None
-        )
-        return isinstance(state, str) and state.startswith("22")
-    return False
+    return isinstance(exc, sa_exc.DBAPIError) and _sqlstate(exc).startswith("22")
 
 
 def _brief(exc: BaseException) -> str:
