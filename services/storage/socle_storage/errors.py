@@ -84,3 +84,12 @@ class ScannerUnavailable(Unavailable):
             "The virus scanner cannot be reached; nothing was kept. Retry in a moment.",
             headers={"Retry-After": "5"},
         )
+
+
+class UploadAborted(DomainError):
+    """The client disconnected before the end of its upload; nothing was kept."""
+
+    status, code, title = 400, "upload-aborted", "Upload aborted"
+
+    def __init__(self) -> None:
+        super().__init__("The upload ended before its last byte arrived; nothing was kept.")
