@@ -43,6 +43,8 @@ class Runtime:
     deny: DenyList
     """Access tokens revoked at identity, followed from the bus."""
     extras: dict[str, Any] = field(default_factory=dict)
+    metrics: Metrics | None = None
+    """The service's Prometheus metrics (background loops report their backlog there)."""
 
 
 Hook = Callable[[Runtime], Awaitable[None]]
@@ -131,6 +133,7 @@ def create_service_app(
                 deny=deny,
             ),
             deny=deny,
+            metrics=metrics,
         )
         app.state.runtime = runtime
         for hook in on_startup:

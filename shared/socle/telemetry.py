@@ -27,6 +27,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
@@ -133,7 +134,16 @@ class Metrics:
             ["service", "dependency"],
             registry=self.registry,
         )
+        self.backlog = Gauge(
+            "background_backlog_items",
+            "Items due for a background loop (purge, expiry...) when its last run started",
+            ["service", "loop"],
+            registry=self.registry,
+        )
         self.service = service
+
+    def report_backlog(self, loop: str, items: int) -> None:
+        self.backlog.labels(self.service, loop).set(items)
 
     def count_dependency_failure(self, dependency: str) -> None:
         self.dependency_failures.labels(self.service, dependency).inc()

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import structlog
 from minio.error import S3Error
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 
 from socle.aio import stop_task
 from socle.db import utcnow
@@ -48,6 +48,10 @@ async def purge_once(storage: Storage) -> PurgeReport:
             and_(Document.status == "deleted", Document.deleted_at <= grace),
         ),
     )
+    if storage.report_backlog is not None:
+        async with storage.sessions() as session:
+            backlog = await session.scalar(select(func.count()).select_from(Document).where(due))
+        storage.report_backlog("storage_purge", int(backlog or 0))
     skipped: set[str] = set()  # refused by the store this run: not asked again until the next
     try:
         while True:
