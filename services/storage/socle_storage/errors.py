@@ -77,7 +77,7 @@ class StoreUnavailable(Unavailable):
 
 
 class ScannerUnavailable(Unavailable):
-    code = "scanner-unavailable"
+    code, dependency = "scanner-unavailable", "virus_scanner"
 
     def __init__(self) -> None:
         super().__init__(
