@@ -25,15 +25,17 @@ class _Outage:
 
 
 class Outages:
-    """The dependencies of one process that are failing now. ``failed`` on every failed call,
-    ``answered`` when the dependency served a request again."""
+    """The dependencies of one process (or one background loop: ``source``) that are failing
+    now. ``failed`` on every failed call, ``answered`` when the dependency served again."""
 
     def __init__(
         self,
         on_failure: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        source: str | None = None,
     ) -> None:
         self._down: dict[str, _Outage] = {}
+        self._log = log.bind(source=source) if source else log
         self._clock = clock
         self.on_failure = on_failure
         """Called with the dependency's name on each failure (a metric, for one)."""
@@ -49,12 +51,12 @@ class Outages:
         outage = self._down.get(dependency)
         if outage is None:
             self._down[dependency] = _Outage(since=now, logged_at=now)
-            log.warning(f"{dependency}_unavailable", error=error)
+            self._log.warning(f"{dependency}_unavailable", error=error)
             return
         outage.failures += 1
         outage.unlogged += 1
         if now - outage.logged_at >= REPEAT_SECONDS:
-            log.warning(
+            self._log.warning(
                 f"{dependency}_still_unavailable",
                 error=error,
                 failures=outage.unlogged,
@@ -70,7 +72,7 @@ class Outages:
         for name in names:
             outage = self._down.pop(name, None)
             if outage is not None:
-                log.info(
+                self._log.info(
                     f"{name}_recovered",
                     failures=outage.failures,
                     seconds=round(self._clock() - outage.since, 1),

@@ -12,8 +12,10 @@ from typing import Any
 
 import httpx
 from sqlalchemy import text
+from structlog.testing import capture_logs
 
 from socle.db import create_engine
+from socle.testing import eventually
 from tests.conftest import PrivatePostgres, create_database, migrate
 from tests.payment.conftest import payment_body, service
 
@@ -103,34 +105,63 @@ async def test_a_database_stopped_during_a_stream_answers_503_then_recovers(
             for _ in range(5):  # the stream flows
                 keys.append(uuid.uuid4().hex)
                 ids.append(await _create_until_done(client, auth(), keys[-1], []))
-            await asyncio.to_thread(postgres.stop)
-            for _ in range(10):  # the database is down: 503, never 500, nothing pretended
-                key = uuid.uuid4().hex
-                response = await client.post(
-                    "/v1/payments",
-                    json=payment_body(reference=f"KEY-{key}"),
-                    headers={**auth(), "Idempotency-Key": key},
-                )
-                while_down.append(response.status_code)
-                assert response.headers["content-type"] == PROBLEM
-                assert response.json()["type"].endswith("/database-unavailable")
-                assert response.headers["retry-after"]
-                keys.append(key)  # the client will retry this one
-            ready = await client.get("/readyz")
-            assert ready.status_code == 503
-            await asyncio.to_thread(postgres.start)
-            # the same process, not restarted: the refused creations retried, then more
-            for key in keys[5:]:
-                ids.append(await _create_until_done(client, auth(), key, []))
-            for _ in range(5):
-                keys.append(uuid.uuid4().hex)
-                ids.append(await _create_until_done(client, auth(), keys[-1], []))
-            assert (await client.get("/readyz")).status_code == 200
+            logs = await _outage_and_recovery(client, auth, postgres, keys, ids, while_down)
         assert set(while_down) == {503}
         refs, events = await _rows(url, tenant)
         _assert_exactly_once(keys, ids, refs, events)
+        # told once by the API and once by the outbox relay, then their recoveries: no
+        # line per request or per poll, no traceback
+        told = Counter((e.get("source"), e["event"]) for e in logs if "database_" in e["event"])
+        assert told == {
+            (None, "database_unavailable"): 1,
+            (None, "database_recovered"): 1,
+            ("outbox-relay", "database_unavailable"): 1,
+            ("outbox-relay", "database_recovered"): 1,
+        }, told
+        assert not [e for e in logs if e.get("log_level") == "error" or "exception" in e]
     finally:
         await asyncio.to_thread(postgres.close)
+
+
+async def _outage_and_recovery(
+    client: httpx.AsyncClient,
+    auth: Any,
+    postgres: PrivatePostgres,
+    keys: list[str],
+    ids: list[str],
+    while_down: list[int],
+) -> list[dict[str, Any]]:
+    with capture_logs() as logs:
+        await asyncio.to_thread(postgres.stop)
+        for _ in range(10):  # the database is down: 503, never 500, nothing pretended
+            key = uuid.uuid4().hex
+            response = await client.post(
+                "/v1/payments",
+                json=payment_body(reference=f"KEY-{key}"),
+                headers={**auth(), "Idempotency-Key": key},
+            )
+            while_down.append(response.status_code)
+            assert response.headers["content-type"] == PROBLEM
+            assert response.json()["type"].endswith("/database-unavailable")
+            assert response.headers["retry-after"]
+            keys.append(key)  # the client will retry this one
+        ready = await client.get("/readyz")
+        assert ready.status_code == 503
+        await eventually(lambda: _told(logs, "outbox-relay", "database_unavailable"), "relay")
+        await asyncio.to_thread(postgres.start)
+        # the same process, not restarted: the refused creations retried, then more
+        for key in keys[5:]:
+            ids.append(await _create_until_done(client, auth(), key, []))
+        for _ in range(5):
+            keys.append(uuid.uuid4().hex)
+            ids.append(await _create_until_done(client, auth(), keys[-1], []))
+        assert (await client.get("/readyz")).status_code == 200
+        await eventually(lambda: _told(logs, "outbox-relay", "database_recovered"), "relay")
+    return logs
+
+
+async def _told(logs: list[dict[str, Any]], source: str, event: str) -> bool:
+    return any(e.get("source") == source and e["event"] == event for e in logs)
 
 
 async def test_a_connection_idle_for_six_seconds_is_still_served(settings_for):

@@ -20,6 +20,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from socle.aio import stop_task
+from socle.outages import Outages
 from socle.problems import is_database_outage
 from socle_notify.channels import Email, EmailSender, Outcome, RateLimiter, Sms, SmsProvider
 from socle_notify.models import Notification
@@ -93,6 +94,7 @@ class Worker:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._slots = asyncio.Semaphore(max(1, settings.worker_concurrency))
+        self._outages = Outages(source="notify-worker")
 
     def wake(self) -> None:
         self._wake.set()
@@ -113,7 +115,12 @@ class Worker:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("worker_round_failed", error=exc.__class__.__name__)
+                if is_database_outage(exc):  # told once per outage, not once per round
+                    self._outages.failed("database", exc.__class__.__name__)
+                else:
+                    log.warning("worker_round_failed", error=exc.__class__.__name__)
+            else:
+                self._outages.answered()
             if busy:
                 continue
             # asyncio.timeout, not wait_for: wait_for may swallow a cancel arriving as it wakes.
@@ -205,7 +212,8 @@ class Worker:
             except Exception as exc:
                 if not is_database_outage(exc):
                     raise
-                log.info("outcome_not_recorded_yet", notification_id=claim.id)
+                if delay == 0.2:
+                    log.info("outcome_not_recorded_yet", notification_id=claim.id)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RECORD_RETRY_MAX_SECONDS)
 
