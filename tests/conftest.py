@@ -75,33 +75,75 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server.cleanup()
 
 
+def create_database(server_url: str, prefix: str) -> str:
+    """Create an empty database on the PostgreSQL server of ``server_url``; its URL."""
+    import asyncpg
+
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    url = make_url(server_url)
+
+    async def _create() -> None:
+        conn = await asyncpg.connect(
+            user=url.username,
+            password=url.password or None,
+            database=url.database,
+            host=url.query.get("host") or url.host,
+            port=url.port,
+        )
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    in_thread(asyncio.run, _create())
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session")
 def new_database(postgres_url: str) -> Callable[[str], str]:
     """Create an empty PostgreSQL database and return its URL."""
 
     def create(prefix: str) -> str:
-        import asyncpg
-
-        name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-        url = make_url(postgres_url)
-
-        async def _create() -> None:
-            conn = await asyncpg.connect(
-                user=url.username,
-                password=url.password or None,
-                database=url.database,
-                host=url.query.get("host") or url.host,
-                port=url.port,
-            )
-            try:
-                await conn.execute(f'CREATE DATABASE "{name}"')
-            finally:
-                await conn.close()
-
-        in_thread(asyncio.run, _create())
-        return url.set(database=name).render_as_string(hide_password=False)
+        return create_database(postgres_url, prefix)
 
     return create
+
+
+class PrivatePostgres:
+    """A PostgreSQL server of the test's own, which the test may stop and start again."""
+
+    def __init__(self, directory: Path) -> None:
+        import pgserver
+
+        self.server: Any = pgserver.get_server(directory, cleanup_mode="stop")
+
+    @property
+    def url(self) -> str:
+        from sqlalchemy.engine import make_url
+
+        uri = make_url(self.server.get_uri()).set(drivername="postgresql+asyncpg")
+        return uri.render_as_string(hide_password=False)
+
+    def stop(self) -> None:
+        from pgserver._commands import pg_ctl
+
+        pg_ctl(
+            ["-w", "-m", "immediate", "stop"],
+            pgdata=self.server.pgdata,
+            user=self.server.system_user,
+        )
+
+    def start(self) -> None:
+        with self.server._lock:
+            self.server.ensure_postgres_running()
+
+    def close(self) -> None:
+        self.server.cleanup()
+
+
+def migrate(url: str, service: str) -> None:
+    """Apply a service's migrations to the database at ``url``."""
+    in_thread(upgrade, ROOT / "services" / service / f"socle_{service}" / "migrations", url)
 
 
 @pytest.fixture(scope="session")
@@ -110,7 +152,7 @@ def migrated_database(new_database: Callable[[str], str]) -> Callable[[str], str
 
     def create(service: str) -> str:
         url = new_database(service)
-        in_thread(upgrade, ROOT / "services" / service / f"socle_{service}" / "migrations", url)
+        migrate(url, service)
         return url
 
     return create

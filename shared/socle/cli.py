@@ -69,6 +69,22 @@ def migrate(name: str, migrations: Path, settings: ServiceSettings, *, check_onl
     return 0
 
 
+def server_config(app: FastAPI, host: str, port: int, settings: ServiceSettings) -> uvicorn.Config:
+    """How every service is served: idle connections kept longer than clients' and load
+    balancers' idle timeouts (httpx: 5 s, AWS ALB: 60 s), so the server never closes a
+    connection a client is about to reuse; requests in flight finish at shutdown."""
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        log_config=None,  # uvicorn's records go through the service's JSON logging
+        access_log=False,
+        timeout_keep_alive=settings.keepalive_seconds,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+    )
+
+
 def main(
     *,
     name: str,
@@ -103,18 +119,8 @@ def main(
             return fail(f"socle-{name}: {problem}")
         # NATS may be down: the service starts anyway (its events wait in the outbox) and
         # logs that it is retrying.
-        uvicorn.run(
-            create_app(settings),  # configures the JSON logging uvicorn's records go through
-            host=args.host,
-            port=args.port,
-            log_level="warning",
-            log_config=None,
-            access_log=False,
-            # Longer than clients' and load balancers' idle timeouts (httpx: 5 s, AWS ALB:
-            # 60 s), so the server never closes a connection a client is about to reuse.
-            timeout_keep_alive=settings.keepalive_seconds,
-            timeout_graceful_shutdown=settings.shutdown_grace_seconds,
-        )
+        app = create_app(settings)  # configures the JSON logging uvicorn's records go through
+        uvicorn.Server(server_config(app, args.host, args.port, settings)).run()
         return 0
     _, _, run = (commands or {})[args.command]
     return run(settings, args)

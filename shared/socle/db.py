@@ -127,6 +127,11 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+OUTAGE_SQLSTATES = ("08", "57P", "53300")
+"""PostgreSQL's connection exceptions, a server shutting down or starting up, too many
+connections: the database is unavailable, the request may be retried."""
+
+
 def create_engine(
     url: str,
     *,
@@ -182,7 +187,26 @@ def create_engine(
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    return create_async_engine(url, **kwargs)
+    engine = create_async_engine(url, **kwargs)
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        # A server that is down may fail the connection with any OSError (a unix socket
+        # that is gone is FileNotFoundError): make it a ConnectionError, known as an outage.
+        # So is a server shutting down or starting up (SQLSTATE 57P0x), raised at connect.
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except ConnectionError:
+            raise
+        except Exception as exc:
+            state = getattr(exc, "sqlstate", None)
+            if isinstance(exc, OSError) or (
+                isinstance(state, str) and state.startswith(OUTAGE_SQLSTATES)
+            ):
+                raise ConnectionError(f"database unreachable: {exc.__class__.__name__}") from exc
+            raise
+
+    return engine
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -6,6 +6,7 @@ ports given, and is stopped (with its whole process group) by ``stop()``.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import email
 import json
@@ -15,7 +16,9 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+import uuid
 from dataclasses import dataclass
 from email.message import Message
 from pathlib import Path
@@ -217,28 +220,52 @@ class _KeepMail:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         if self.sink.refuse:
             return "451 4.3.0 temporarily refusing mail"
+        if not self.sink.flowing.is_set():  # a slow server: the mail waits for the test
+            self.sink.held += 1
+            await asyncio.to_thread(self.sink.flowing.wait)
+            self.sink.held -= 1
         raw = envelope.original_content or b""
         self.sink.store(envelope.mail_from or "", list(envelope.rcpt_tos), raw)
         return "250 OK"
 
 
 class SmtpSink:
-    """An SMTP server that keeps every mail it receives (and writes them to ``directory``)."""
+    """An SMTP server that keeps every mail it receives: in memory (for tests), or, given a
+    ``directory``, only as files there (``make run``: memory stays flat however many mails)."""
 
     def __init__(self, port: int, directory: Path | None = None) -> None:
         self.port = port
         self.directory = directory
-        self.messages: list[tuple[str, list[str], Message]] = []
+        self.received = 0
+        self._kept: list[tuple[str, list[str], Message]] = []
         self.refuse = False
+        self.flowing = threading.Event()
+        """Cleared, mails wait in the DATA phase (counted in ``held``) until it is set again."""
+        self.flowing.set()
+        self.held = 0
         self._controller = Controller(_KeepMail(self), hostname="127.0.0.1", port=port)
 
+    @property
+    def messages(self) -> list[tuple[str, list[str], Message]]:
+        """The mails received (read back from the directory when there is one)."""
+        if self.directory is None:
+            return self._kept
+        found = []
+        for path in sorted(self.directory.glob("*.eml")):
+            message = email.message_from_bytes(path.read_bytes())
+            recipients = [r.strip() for r in (message.get("X-Sink-Recipients") or "").split(",")]
+            found.append((str(message.get("X-Sink-Sender") or ""), recipients, message))
+        return found
+
     def store(self, sender: str, recipients: list[str], raw: bytes) -> None:
-        message = email.message_from_bytes(raw)
-        self.messages.append((sender, recipients, message))
-        if self.directory is not None:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            name = f"{time.strftime('%Y%m%dT%H%M%S')}-{len(self.messages):05d}.eml"
-            (self.directory / name).write_bytes(raw)
+        self.received += 1
+        if self.directory is None:
+            self._kept.append((sender, recipients, email.message_from_bytes(raw)))
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        name = f"{time.strftime('%Y%m%dT%H%M%S')}-{self.received:06d}-{uuid.uuid4().hex[:6]}.eml"
+        envelope = f"X-Sink-Sender: {sender}\r\nX-Sink-Recipients: {', '.join(recipients)}\r\n"
+        (self.directory / name).write_bytes(envelope.encode() + raw)
 
     def start(self) -> None:
         self._controller.start()

@@ -78,6 +78,9 @@ class RuntimeView(Protocol):
     def bus(self) -> Any: ...
 
 
+PROBES = ("/healthz", "/readyz", "/metrics")
+
+
 class Metrics:
     """Per-application Prometheus registry: requests, process, and the service's state."""
 
@@ -97,6 +100,18 @@ class Metrics:
             "http_request_duration_seconds",
             "HTTP request latency",
             ["service", "method", "route"],
+            registry=self.registry,
+        )
+        self.dependency_failures = Counter(
+            "dependency_failures_total",
+            "Requests that failed because a dependency (database, object store...) was down",
+            ["service", "dependency"],
+            registry=self.registry,
+        )
+        self.backlog = Gauge(
+            "background_backlog_items",
+            "Items due for a background loop (purge, expiry...) when its last run started",
+            ["service", "loop"],
             registry=self.registry,
         )
         gauge = self._gauge
@@ -170,7 +185,15 @@ class Metrics:
         overflow = getattr(pool, "_max_overflow", 0)
         self.pool_capacity.labels(self.service).set(size() + max(0, overflow))
 
-    def install(self, app: FastAPI) -> None:
+    def report_backlog(self, loop: str, items: int) -> None:
+        self.backlog.labels(self.service, loop).set(items)
+
+    def count_dependency_failure(self, dependency: str) -> None:
+        self.dependency_failures.labels(self.service, dependency).inc()
+
+    def install(self, app: FastAPI, on_success: Callable[[], None] | None = None) -> None:
+        """Measure every request; ``on_success`` is called after each request (probes aside)
+        answered below 400."""
         metrics = self
 
         class _Measure:
@@ -201,6 +224,8 @@ class Metrics:
                         time.perf_counter() - start
                     )
                     metrics.requests.labels(metrics.service, method, path, str(status)).inc()
+                    if status < 400 and on_success is not None and path not in PROBES:
+                        on_success()
 
         app.add_middleware(_Measure)
 

@@ -16,6 +16,8 @@ from socle.aio import stop_task
 from socle.bus import Bus, BusUnavailable
 from socle.db import outbox_table, read_only, utcnow
 from socle.events import CloudEvent
+from socle.outages import Outages
+from socle.problems import is_database_outage
 from socle.tracing import inject_headers
 
 log = structlog.get_logger("socle.outbox")
@@ -62,6 +64,7 @@ class OutboxRelay:
         self.bus = bus
         self.poll_seconds = poll_seconds
         self.batch = batch
+        self._outages = Outages(source="outbox-relay")
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -155,8 +158,13 @@ class OutboxRelay:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("outbox_relay_failed", error=repr(exc))
+                if is_database_outage(exc):  # told once per outage, not once per poll
+                    self._outages.failed("database", repr(exc)[:200])
+                else:
+                    log.warning("outbox_relay_failed", error=repr(exc))
                 sent = 0
+            else:
+                self._outages.answered()
             if sent == self.batch:
                 continue
             # asyncio.timeout, not wait_for: wait_for may swallow a cancel arriving as it wakes.

@@ -11,6 +11,9 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from socle.db import OUTAGE_SQLSTATES
+from socle.outages import Outages
+
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://socle.swiss/problems/"
 
@@ -75,7 +78,11 @@ class TooLarge(DomainError):
 
 
 class Unavailable(DomainError):
+    """A dependency is down: nothing was done, retry later (give a Retry-After header).
+    ``dependency`` (``object_store``, ``mail_server``, ...) names it in the outage log."""
+
     status, code, title = 503, "unavailable", "Service unavailable"
+    dependency: str | None = None
 
 
 _TITLES = {
@@ -117,7 +124,7 @@ def problem_response(
 DATABASE_RETRY_AFTER_SECONDS = 2
 
 
-def _is_database_outage(exc: BaseException) -> bool:
+def is_database_outage(exc: BaseException) -> bool:
     """A database that is down, unreachable, locked or whose pool is exhausted: the
     request did not happen and may be retried (503), unlike a bug (500)."""
     seen: set[int] = set()
@@ -132,8 +139,20 @@ def _is_database_outage(exc: BaseException) -> bool:
                 return True
         if isinstance(current, sa_exc.TimeoutError | ConnectionError):
             return True
+        if isinstance(current, sa_exc.DBAPIError) and _sqlstate(current).startswith(
+            OUTAGE_SQLSTATES
+        ):
+            return True
         current = current.__cause__ or current.__context__
     return False
+
+
+def _sqlstate(exc: sa_exc.DBAPIError) -> str:
+    orig = exc.orig
+    state = getattr(orig, "sqlstate", None) or getattr(
+        getattr(orig, "__cause__", None), "sqlstate", None
+    )
+    return state if isinstance(state, str) else ""
 
 
 def _is_data_error(exc: BaseException) -> bool:
@@ -141,13 +160,7 @@ def _is_data_error(exc: BaseException) -> bool:
     out of range): the caller's input, not our bug."""
     if isinstance(exc, sa_exc.DataError):
         return True
-    if isinstance(exc, sa_exc.DBAPIError):
-        orig = exc.orig
-        state = getattr(orig, "sqlstate", None) or getattr(
-            getattr(orig, "__cause__", None), "sqlstate", None
-        )
-        return isinstance(state, str) and state.startswith("22")
-    return False
+    return isinstance(exc, sa_exc.DBAPIError) and _sqlstate(exc).startswith("22")
 
 
 def _brief(exc: BaseException) -> str:
@@ -169,10 +182,15 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 
 
 def install_problem_handlers(app: FastAPI) -> None:
-    """Make every error FastAPI can raise answer ``application/problem+json``."""
+    """Make every error FastAPI can raise answer ``application/problem+json``; outages of
+    dependencies are told once in ``app.state.outages``."""
+    if not isinstance(getattr(app.state, "outages", None), Outages):
+        app.state.outages = Outages()
 
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+        if isinstance(exc, Unavailable) and exc.dependency:
+            outages_of(request).failed(exc.dependency, _brief(exc.__cause__ or exc))
         return problem_response(
             request, exc.status, exc.code, exc.title, exc.detail, exc.errors, exc.headers
         )
@@ -212,11 +230,16 @@ def install_problem_handlers(app: FastAPI) -> None:
         return _unexpected_response(request, exc)
 
 
+def outages_of(request: Request) -> Outages:
+    outages: Outages = request.app.state.outages
+    return outages
+
+
 def _unexpected_response(request: Request, exc: Exception) -> JSONResponse:
     """A database outage is 503 with Retry-After, a value the database refuses is 422,
     anything else is our bug: 500, logged with its traceback."""
-    if _is_database_outage(exc):
-        log.warning("database_unavailable", path=request.url.path, error=_brief(exc))
+    if is_database_outage(exc):
+        outages_of(request).failed("database", _brief(exc))
         return problem_response(
             request,
             503,

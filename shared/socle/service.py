@@ -20,6 +20,7 @@ from socle.config import ServiceSettings
 from socle.db import create_engine
 from socle.migrations import schema_check_for
 from socle.openapi import complete as complete_openapi
+from socle.outages import Outages
 from socle.outbox import PENDING_FLAG, OutboxRelay
 from socle.overload import InFlightLimit
 from socle.problems import PROBLEM_JSON, install_problem_handlers
@@ -50,6 +51,8 @@ class Runtime:
     deny: DenyList
     """Access tokens revoked at identity, followed from the bus."""
     extras: dict[str, Any] = field(default_factory=dict)
+    metrics: Metrics | None = None
+    """The service's Prometheus metrics (background loops report their backlog there)."""
 
 
 Hook = Callable[[Runtime], Awaitable[None]]
@@ -139,6 +142,7 @@ def create_service_app(
                 deny=deny,
             ),
             deny=deny,
+            metrics=metrics,
         )
         app.state.runtime = runtime
         for hook in on_startup:
@@ -171,7 +175,10 @@ def create_service_app(
     )
     install_problem_handlers(app)
     app.add_middleware(InFlightLimit, limit=settings.max_requests_in_flight)
-    Metrics(name).install(app)
+    metrics = Metrics(name)
+    outages: Outages = app.state.outages
+    outages.on_failure = metrics.count_dependency_failure
+    metrics.install(app, on_success=outages.answered)
     instrument_app(app, engine)
 
     checks = dict(readiness or {})
@@ -195,6 +202,7 @@ def create_service_app(
             async with runtime.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
             status["database"] = "ok"
+            outages.answered("database")
         except Exception as exc:
             status["database"] = f"down: {exc.__class__.__name__}"
         # The bus is reported, never a reason to leave rotation: events wait in the outbox.

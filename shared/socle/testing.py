@@ -19,6 +19,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
 from jwt.algorithms import ECAlgorithm
 
+from socle.config import ServiceSettings
+
 
 class TestIssuer:
     """An ES256 key pair whose public half is served at ``jwks_url`` over real HTTP."""
@@ -96,11 +98,16 @@ class TestIssuer:
 
 
 @contextlib.asynccontextmanager
-async def served(app: FastAPI, port: int) -> AsyncIterator[str]:
-    """Serve the app over real HTTP on ``port`` (for browsers); yield its base URL."""
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
+async def served(
+    app: FastAPI, port: int, settings: ServiceSettings | None = None
+) -> AsyncIterator[str]:
+    """Serve the app over real HTTP on ``port`` as ``serve`` does (for browsers and real
+    connections); yield its base URL."""
+    from socle.cli import server_config
+
+    config = server_config(app, "127.0.0.1", port, settings or ServiceSettings())
+    config.lifespan = "on"
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():

@@ -377,3 +377,16 @@ async def test_the_background_sweep_expires_payments_nobody_paid(
         assert expired["data"]["cause"] == "expiry"
         got = (await client.get(f"/v1/payments/{payment['id']}", headers=auth())).json()
         assert got["status"] == "expired"
+
+
+async def test_one_sweep_expires_a_backlog_many_batches_long(settings_for, auth, tenant):
+    async with service(settings_for()) as (client, app):
+        ids = [
+            (await client.post("/v1/payments", json=payment_body(), headers=auth())).json()["id"]
+            for _ in range(25)
+        ]
+        domain = app.state.runtime.extras["payments"]
+        assert await domain.expire_stale(now=utcnow() + timedelta(hours=2), batch=10) >= 25
+        for payment_id in ids:
+            got = (await client.get(f"/v1/payments/{payment_id}", headers=auth())).json()
+            assert got["status"] == "expired"

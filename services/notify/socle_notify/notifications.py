@@ -605,6 +605,21 @@ class Notifications:
             return None
         return notification
 
+    async def renew(self, session: AsyncSession, claim: Claim) -> Claim | None:
+        """Extend a lease this worker still holds (a send in progress); the new claim, or
+        None when the lease was lost."""
+        lease_until = utcnow() + timedelta(seconds=self.settings.lease_seconds)
+        result = await session.execute(
+            update(Notification)
+            .where(
+                Notification.id == claim.id,
+                Notification.status == "sending",
+                Notification.lease_until == claim.lease_until,
+            )
+            .values(lease_until=lease_until)
+        )
+        return Claim(claim.id, lease_until) if result.rowcount == 1 else None  # type: ignore[attr-defined]
+
     async def postpone(self, session: AsyncSession, claim: Claim, seconds: float) -> None:
         """Give a claimed notification back (rate limit reached); it keeps its attempts."""
         notification = await self._owned(session, claim)

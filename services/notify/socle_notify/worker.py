@@ -3,9 +3,11 @@ sends them, and records each outcome. Runs inside the app; several replicas shar
 (``FOR UPDATE SKIP LOCKED`` on PostgreSQL).
 
 Each claim is committed before anything is sent (status ``sending`` with a lease); the outcome
-is committed after. A crash in between leaves the lease to expire, and the message is tried
-again: the mail's ``Message-ID`` and the webhook's ``webhook-id`` stay the same, so receivers
-can drop such a repeat.
+is committed after. The lease is renewed while a mail is being sent, and an outcome that
+cannot be recorded (the database is down) is recorded again until it is, so that only a crash
+of the process between the hand-off to the mail server and the recording leaves the lease to
+expire and the message to be sent again: the mail's ``Message-ID`` and the webhook's
+``webhook-id`` stay the same, so receivers can drop such a repeat.
 """
 
 from __future__ import annotations
@@ -18,13 +20,56 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from socle.aio import stop_task
+from socle.outages import Outages
+from socle.problems import is_database_outage
 from socle_notify.channels import Email, EmailSender, Outcome, RateLimiter, Sms, SmsProvider
+from socle_notify.models import Notification
 from socle_notify.notifications import Claim, Notifications
 from socle_notify.sealing import outgoing
 from socle_notify.settings import NotifySettings
 from socle_notify.webhooks import DeliveryClaim, Webhooks
 
 log = structlog.get_logger("socle_notify.worker")
+
+RECORD_RETRY_MAX_SECONDS = 5.0
+
+
+class _Lease:
+    """A claim kept alive while its send is in progress: renewed every third of the lease."""
+
+    def __init__(self, worker: Worker, claim: Claim) -> None:
+        self.worker = worker
+        self.claim = claim
+        self._task: asyncio.Task[None] | None = None
+        self._renewing = asyncio.Lock()  # a renewal is never cut off between commit and use
+
+    async def __aenter__(self) -> _Lease:
+        self._task = asyncio.create_task(self._renew(), name=f"lease-{self.claim.id}")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.release()
+
+    async def release(self) -> None:
+        async with self._renewing:
+            task, self._task = self._task, None
+            await stop_task(task)
+
+    async def _renew(self) -> None:
+        every = max(self.worker.settings.lease_seconds / 3, 0.05)
+        while True:
+            await asyncio.sleep(every)
+            async with self._renewing:
+                try:
+                    async with self.worker.sessions() as session, session.begin():
+                        renewed = await self.worker.notifications.renew(session, self.claim)
+                except Exception as exc:  # the database is away: try again at the next tick
+                    log.info("lease_renewal_failed", error=exc.__class__.__name__)
+                    continue
+                if renewed is None:
+                    log.warning("notification_lease_lost", notification_id=self.claim.id)
+                    return
+                self.claim = renewed
 
 
 class Worker:
@@ -49,6 +94,7 @@ class Worker:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._slots = asyncio.Semaphore(max(1, settings.worker_concurrency))
+        self._outages = Outages(source="notify-worker")
 
     def wake(self) -> None:
         self._wake.set()
@@ -69,7 +115,12 @@ class Worker:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("worker_round_failed", error=exc.__class__.__name__)
+                if is_database_outage(exc):  # told once per outage, not once per round
+                    self._outages.failed("database", exc.__class__.__name__)
+                else:
+                    log.warning("worker_round_failed", error=exc.__class__.__name__)
+            else:
+                self._outages.answered()
             if busy:
                 continue
             # asyncio.timeout, not wait_for: wait_for may swallow a cancel arriving as it wakes.
@@ -110,15 +161,28 @@ class Worker:
                 await self.notifications.postpone(session, claim, wait)
             log.info("rate_limited", tenant=notification.tenant, channel=notification.channel)
             return
-        outcome: Outcome
         body, html = outgoing(
             notification.secret,
             notification.body,
             notification.html,
             (notification.sealed_body, notification.sealed_html),
         )
+        async with _Lease(self, claim) as lease:
+            outcome = await self._send(notification, body, html)
+            await lease.release()  # no renewal may race the recording
+            status = await self._record(lease.claim, outcome)
+        log.info(
+            "notification_attempted",
+            notification_id=notification.id,
+            channel=notification.channel,
+            status=status,
+            # only the code: an SMTP server's or gateway's text may quote the address
+            error=outcome.error.partition(":")[0] if outcome.error else None,
+        )
+
+    async def _send(self, notification: Notification, body: str, html: str | None) -> Outcome:
         if notification.channel == "email":
-            outcome = await self.email.send(
+            return await self.email.send(
                 Email(
                     notification_id=notification.id,
                     to=notification.recipient,
@@ -128,25 +192,30 @@ class Worker:
                     language=notification.language,
                 )
             )
-        else:
-            outcome = await self.sms.send(
-                Sms(
-                    notification_id=notification.id,
-                    to=notification.recipient,
-                    body=body,
-                    reference=notification.reference,
-                )
+        return await self.sms.send(
+            Sms(
+                notification_id=notification.id,
+                to=notification.recipient,
+                body=body,
+                reference=notification.reference,
             )
-        async with self.sessions() as session, session.begin():
-            status = await self.notifications.settle(session, claim, outcome)
-        log.info(
-            "notification_attempted",
-            notification_id=notification.id,
-            channel=notification.channel,
-            status=status,
-            # only the code: an SMTP server's or gateway's text may quote the address
-            error=outcome.error.partition(":")[0] if outcome.error else None,
         )
+
+    async def _record(self, claim: Claim, outcome: Outcome) -> str | None:
+        """Record the outcome of a send, again and again while the database is unreachable:
+        a mail handed to the server must not be sent a second time for want of a record."""
+        delay = 0.2
+        while True:
+            try:
+                async with self.sessions() as session, session.begin():
+                    return await self.notifications.settle(session, claim, outcome)
+            except Exception as exc:
+                if not is_database_outage(exc):
+                    raise
+                if delay == 0.2:
+                    log.info("outcome_not_recorded_yet", notification_id=claim.id)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RECORD_RETRY_MAX_SECONDS)
 
     async def _deliver_webhook(self, claim: DeliveryClaim) -> None:
         async with self.sessions() as session:

@@ -28,7 +28,11 @@ def create_app(settings: StorageSettings | None = None) -> FastAPI:
 
     async def start(runtime: Runtime) -> None:
         storage = Storage(
-            settings=settings, sessions=runtime.sessions, store=store, scanner=scanner
+            settings=settings,
+            sessions=runtime.sessions,
+            store=store,
+            scanner=scanner,
+            report_backlog=runtime.metrics.report_backlog if runtime.metrics else None,
         )
         runtime.extras["storage"] = storage
         tasks["purge"] = PurgeTask(storage)

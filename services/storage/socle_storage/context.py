@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -17,3 +18,5 @@ class Storage:
     sessions: async_sessionmaker[AsyncSession]
     store: Store
     scanner: Scanner
+    report_backlog: Callable[[str, int], None] | None = None
+    """Where the purge reports the documents due when it starts (a metric)."""

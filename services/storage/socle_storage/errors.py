@@ -67,7 +67,7 @@ class RangeNotSatisfiable(DomainError):
 
 
 class StoreUnavailable(Unavailable):
-    code = "store-unavailable"
+    code, dependency = "store-unavailable", "object_store"
 
     def __init__(self) -> None:
         super().__init__(
@@ -77,10 +77,19 @@ class StoreUnavailable(Unavailable):
 
 
 class ScannerUnavailable(Unavailable):
-    code = "scanner-unavailable"
+    code, dependency = "scanner-unavailable", "virus_scanner"
 
     def __init__(self) -> None:
         super().__init__(
             "The virus scanner cannot be reached; nothing was kept. Retry in a moment.",
             headers={"Retry-After": "5"},
         )
+
+
+class UploadAborted(DomainError):
+    """The client disconnected before the end of its upload; nothing was kept."""
+
+    status, code, title = 400, "upload-aborted", "Upload aborted"
+
+    def __init__(self) -> None:
+        super().__init__("The upload ended before its last byte arrived; nothing was kept.")

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import structlog
 from minio.error import S3Error
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 
 from socle.aio import stop_task
 from socle.db import utcnow
@@ -33,7 +33,8 @@ class PurgeReport:
 
 
 async def purge_once(storage: Storage) -> PurgeReport:
-    """Purge what is due now (documents under legal hold are kept)."""
+    """Purge everything due now, in batches of ``BATCH`` until none is left (documents under
+    legal hold are kept); an unreachable store ends the run, to be resumed by the next."""
     report = PurgeReport()
     now = utcnow()
     grace = now - timedelta(seconds=storage.settings.deleted_grace_seconds)
@@ -47,14 +48,30 @@ async def purge_once(storage: Storage) -> PurgeReport:
             and_(Document.status == "deleted", Document.deleted_at <= grace),
         ),
     )
-    async with storage.sessions() as session, session.begin():
-        ids = list((await session.execute(select(Document.id).where(due).limit(BATCH))).scalars())
-    for document_id in ids:
-        if await _purge_document(storage, document_id):
-            report.purged += 1
-        else:
-            report.failed += 1
-    report.reconciled = await reconcile_once(storage)
+    if storage.report_backlog is not None:
+        async with storage.sessions() as session:
+            backlog = await session.scalar(select(func.count()).select_from(Document).where(due))
+        storage.report_backlog("storage_purge", int(backlog or 0))
+    skipped: set[str] = set()  # refused by the store this run: not asked again until the next
+    try:
+        while True:
+            query = select(Document.id).where(due).order_by(Document.id).limit(BATCH)
+            if skipped:
+                query = query.where(Document.id.notin_(skipped))
+            async with storage.sessions() as session, session.begin():
+                ids = list((await session.execute(query)).scalars())
+            for document_id in ids:
+                if await _purge_document(storage, document_id):
+                    report.purged += 1
+                else:
+                    report.failed += 1
+                    skipped.add(document_id)
+            if len(ids) < BATCH:
+                break
+        report.reconciled = await reconcile_once(storage)
+    except StoreUnavailable:
+        report.failed += 1
+        log.warning("purge_interrupted", reason="store unavailable", purged=report.purged)
     if report.purged or report.failed or report.reconciled:
         log.info(
             "purge_done",
@@ -77,7 +94,7 @@ async def _purge_document(storage: Storage, document_id: str) -> bool:
     try:
         for version in versions:
             await storage.store.remove(version.bucket, version.object_key)
-    except (StoreUnavailable, S3Error) as exc:
+    except S3Error as exc:
         log.warning("purge_deferred", document_id=document_id, reason=exc.__class__.__name__)
         return False
     async with storage.sessions() as session, session.begin():
@@ -93,23 +110,31 @@ async def _purge_document(storage: Storage, document_id: str) -> bool:
 
 async def reconcile_once(storage: Storage) -> int:
     """Remove uploads left pending longer than ``pending_timeout_seconds`` (a crash between
-    writing the bytes and committing the row): their bytes, then their rows."""
+    writing the bytes and committing the row): their bytes, then their rows, in batches until
+    none is left."""
     limit = utcnow() - timedelta(seconds=storage.settings.pending_timeout_seconds)
-    async with storage.sessions() as session, session.begin():
-        rows = (
-            await session.execute(
-                select(DocumentVersion)
-                .where(DocumentVersion.status == "pending", DocumentVersion.created_at <= limit)
-                .limit(BATCH)
-            )
-        ).scalars()
-        pending = [(v.document_id, v.id, v.number, v.bucket, v.object_key) for v in rows]
     removed = 0
-    for item in pending:
-        if await discard_pending(storage, *item):
-            removed += 1
-            log.info("pending_upload_removed", document_id=item[0], version=item[2])
-    return removed
+    kept: set[str] = set()
+    while True:
+        query = (
+            select(DocumentVersion)
+            .where(DocumentVersion.status == "pending", DocumentVersion.created_at <= limit)
+            .order_by(DocumentVersion.id)
+            .limit(BATCH)
+        )
+        if kept:
+            query = query.where(DocumentVersion.id.notin_(kept))
+        async with storage.sessions() as session, session.begin():
+            rows = (await session.execute(query)).scalars()
+            pending = [(v.document_id, v.id, v.number, v.bucket, v.object_key) for v in rows]
+        for item in pending:
+            if await discard_pending(storage, *item):
+                removed += 1
+                log.info("pending_upload_removed", document_id=item[0], version=item[2])
+            else:
+                kept.add(item[1])
+        if len(pending) < BATCH:
+            return removed
 
 
 async def run_periodically(storage: Storage, interval: float) -> None:

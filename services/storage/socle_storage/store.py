@@ -155,8 +155,7 @@ class Store:
         except S3Error:
             raise
         except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
-            log.warning("store_unreachable", error=exc.__class__.__name__)
-            raise StoreUnavailable() from exc
+            raise StoreUnavailable() from exc  # logged once per outage (socle.outages)
 
     async def check(self) -> None:
         """Raise when the store cannot be reached (for /readyz)."""

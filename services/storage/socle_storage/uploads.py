@@ -24,6 +24,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import ClientDisconnect
 
 from socle.auth import Principal
 from socle.db import utcnow
@@ -40,6 +41,7 @@ from socle_storage.errors import (
     StoreUnavailable,
     TypeMismatch,
     TypeNotAllowed,
+    UploadAborted,
 )
 from socle_storage.models import Document, DocumentVersion
 from socle_storage.scanning import ScanSession, Verdict
@@ -131,8 +133,7 @@ class _FileSink:
         try:
             await self.pipe.put(data, self.writer)
         except STORE_ERRORS as exc:
-            log.warning("store_write_failed", error=exc.__class__.__name__)
-            raise StoreUnavailable() from exc
+            raise StoreUnavailable() from exc  # logged once per outage (socle.outages)
 
     async def _start(self) -> None:
         head = bytes(self.head)
@@ -170,8 +171,7 @@ class _FileSink:
             await self.pipe.put(None, self.writer)
             await self.writer
         except STORE_ERRORS as exc:
-            log.warning("store_write_failed", error=exc.__class__.__name__)
-            raise StoreUnavailable() from exc
+            raise StoreUnavailable() from exc  # logged once per outage (socle.outages)
         verdict = await self.scan.verdict()
         doc_id, version_id, number, bucket, key = self.pending
         return Stored(
@@ -415,6 +415,12 @@ async def receive(
             raise InvalidUpload("The multipart body ended before its closing boundary.")
         if stored is None or sink is None:
             raise InvalidUpload("The request has no `file` part; attach the document as `file`.")
+    except ClientDisconnect:
+        # The client went away mid-upload: one line, the partial object removed, no trace.
+        if sink is not None:
+            await sink.abort()
+        log.info("upload_aborted", received_bytes=sink.size if sink is not None else 0)
+        raise UploadAborted() from None
     except BaseException:
         if sink is not None:
             await sink.abort()

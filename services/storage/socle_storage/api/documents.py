@@ -45,6 +45,10 @@ COMMON: dict[int | str, dict[str, Any]] = {
     422: _problem("Invalid request"),
 }
 UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = COMMON | {
+    400: _problem(
+        "An empty Idempotency-Key, or the client disconnected before the end of the upload "
+        "(nothing kept)"
+    ),
     413: _problem("The file exceeds the tenant's maximum size (nothing kept)"),
     415: _problem("Not multipart, or a content type the tenant does not accept"),
     422: _problem(

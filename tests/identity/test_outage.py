@@ -1,0 +1,58 @@
+"""Identity's /token while its database is down: 503 with Retry-After, then back by itself."""
+
+from __future__ import annotations
+
+import asyncio
+
+from socle.testing import running
+from socle_identity import directory
+from socle_identity.app import create_app
+from socle_identity.settings import IdentitySettings
+from tests.conftest import PrivatePostgres, create_database, migrate
+from tests.identity.conftest import ISSUER
+
+
+async def test_token_answers_503_while_the_database_is_down(tmp_path, nats_server, tenant):
+    postgres = await asyncio.to_thread(PrivatePostgres, tmp_path / "pg")
+    try:
+        url = create_database(postgres.url, "identity")
+        migrate(url, "identity")
+        settings = IdentitySettings(
+            database_url=url,
+            nats_url=nats_server.url,
+            issuer=ISSUER,
+            argon2_time_cost=1,
+            argon2_memory_kib=8192,
+            db_pool_timeout=0.5,
+        )
+        app = create_app(settings)
+        async with running(app) as client:
+            async with app.state.runtime.sessions() as session, session.begin():
+                await directory.create_tenant(session, slug=tenant, name="Commune")
+                registered, secret = await directory.register_client(
+                    session,
+                    tenant=tenant,
+                    spec=directory.ClientSpec(
+                        name="Back office",
+                        grant_types=["client_credentials"],
+                        scopes=["payments:read"],
+                        roles=["admin"],
+                    ),
+                )
+            assert secret is not None
+            ask = {"grant_type": "client_credentials", "scope": "payments:read"}
+            credentials = (registered.client_id, secret)
+
+            await asyncio.to_thread(postgres.stop)
+            down = await client.post("/token", data=ask, auth=credentials)
+            assert down.status_code == 503, down.text
+            assert down.headers["content-type"] == "application/problem+json"
+            assert down.headers["retry-after"]
+            assert down.json()["type"].endswith("/database-unavailable")
+
+            await asyncio.to_thread(postgres.start)
+            up = await client.post("/token", data=ask, auth=credentials)
+            assert up.status_code == 200, up.text
+            assert up.json()["access_token"]
+    finally:
+        await asyncio.to_thread(postgres.close)
