@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,7 +139,7 @@ async def main() -> int:
     with tempfile.TemporaryDirectory(prefix="socle-bench-") as tmp:
         folder = Path(tmp)
         install_peers(folder)
-        benches: list[Callable[[Path], Awaitable[tuple[str, str, str, str, float, float]]]] = (
+        benches: Sequence[Callable[[Path], Awaitable[tuple[str, str, str, str, float, float]]]] = (
             cases.ALL
         )
         results = []
