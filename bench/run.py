@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,10 +21,24 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import cases  # noqa: E402
+from bench.events import P99_MS, PACED_RATE  # noqa: E402
+
+# The targets of the issue "speed": the least ratio, and for events a p99 at PACED_RATE.
+TARGETS = {
+    "token_issuance_sqlite": 1.0,
+    "token_issuance_postgres": 1.0,
+    "protected_get": 0.8,
+    "events_end_to_end": 0.5,
+    "emails": 0.7,
+    "webhooks": 0.7,
+}
+P99_TARGET_MS = 50.0
+NOTES = Path(__file__).with_name("notes.md")
 
 
 @dataclass
 class Result:
+    case: str
     name: str
     ours_label: str
     peer_label: str
@@ -89,45 +103,22 @@ def write_report(results: list[Result]) -> str:
             f"| {r.name} | {r.ours_label}: {r.ours:,.0f} {r.unit} | "
             f"{r.peer_label}: {r.peer:,.0f} {r.unit} | {r.ratio:.2f} |"
         )
-    lines += ["", "## What each row measures", ""]
-    notes = [
-        "",
-        "## What the profiles showed, and what was changed",
-        "",
-        "Profiles taken with py-spy (`py-spy record -f raw -p PID` while wrk ran) on identity's",
-        "`POST /token` (client credentials, SQLite, 16 connections):",
-        "",
-        "- Before: ~60 tokens/s; 53 % of samples were aiosqlite threads inside SQLite calls,",
-        "  waiting on the write lock every transaction took (`BEGIN IMMEDIATE`, reads too);",
-        "  the event loop was mostly idle. Now the client record and the active key are kept in",
-        "  memory (`SOCLE_CACHE_SECONDS`, docs/decisions/0004-token-endpoint-cache.md): a cached",
-        "  client-credentials request runs no SQL. Client secrets are SHA-256 digests of random",
-        "  secrets, so the secret check costs microseconds (no slow KDF to amortise).",
-        "- Then the event loop was the limit: FastAPI 0.165's own OpenTelemetry tracing ran in",
-        "  addition to opentelemetry-instrumentation-fastapi (two server spans and a span per",
-        "  dependency, 15 % self time), spans were recorded with no exporter attached, the",
-        "  ASGI instrumentation added a span per message sent, the metrics middleware was a",
-        "  `BaseHTTPMiddleware` (a task and a stream per request), and plain `def` dependencies",
-        "  (`get_runtime`, `get_provider`) hopped to a worker thread on each request (13 %).",
-        "  All removed: FastAPI's tracing off, spans recorded only when a span processor is",
-        "  attached, no send/receive spans, the metrics middleware in pure ASGI, async",
-        "  dependencies. ~60 -> 1,100-1,300 tokens/s by hand on the same loaded machine.",
-        "- What is left on that path: Starlette/FastAPI routing and dependency solving, form",
-        "  parsing, uvicorn's send path and the ES256 signature (~7 %); the OpenTelemetry ASGI",
-        "  middleware still creates a non-recording span per request.",
-        "- SQLite: transactions that only read declare it (`socle.db.read_only`) and start",
-        "  with a plain `BEGIN` beside the writer; the others keep `BEGIN IMMEDIATE` so that",
-        '  read-then-write transactions queue instead of failing with "database is locked"',
-        "  (tests/shared/test_sqlite_concurrency.py). The outbox relay reads pending rows in a",
-        "  read-only transaction, publishes with no transaction open (up to 200 in flight,",
-        "  ordered within an aggregate) and marks them in one short write transaction.",
-        "- notify: one shared httpx client for webhook deliveries instead of one per delivery.",
-        "",
-        "Not measured yet: events end to end (outbox to a durable consumer's ack, p99 at",
-        "1,000 events/s), e-mails and webhooks against bare aiosmtplib/httpx loops, storage,",
-        "the citizen journey, and growth with tenants and registered clients.",
-    ]
-    lines[-3:-3] = notes
+    lines += ["", "## Targets", "", "| row | target | this run | met |", "|---|---|---|---|"]
+    for r in results:
+        if r.case not in TARGETS:
+            continue
+        target = TARGETS[r.case]
+        met = r.ratio >= target
+        how = f"ratio {r.ratio:.2f}"
+        wanted = f"≥ {target:.1f}x"
+        if r.case in P99_MS:
+            p99 = P99_MS[r.case]
+            wanted += f", p99 < {P99_TARGET_MS:.0f} ms at {PACED_RATE:,.0f}/s"
+            how += f", p99 {p99:,.0f} ms"
+            met = met and p99 < P99_TARGET_MS
+        verdict = "yes" if met else f"no: {r.ratio / target:.0%} of the ratio wanted"
+        lines.append(f"| {r.name} ({r.ours_label}) | {wanted} | {how} | {verdict} |")
+    lines += ["", NOTES.read_text().strip(), "", "## What each row measures", ""]
     for bench in cases.ALL:
         doc = " ".join((bench.__doc__ or "").split())
         lines.append(f"- `{bench.__name__}`: {doc}")
@@ -139,13 +130,13 @@ async def main() -> int:
     with tempfile.TemporaryDirectory(prefix="socle-bench-") as tmp:
         folder = Path(tmp)
         install_peers(folder)
-        benches: list[Callable[[Path], Awaitable[tuple[str, str, str, str, float, float]]]] = (
+        benches: Sequence[Callable[[Path], Awaitable[tuple[str, str, str, str, float, float]]]] = (
             cases.ALL
         )
         results = []
         for bench in benches:
             name, ours_label, peer_label, unit, ours, peer = await bench(folder)
-            result = Result(name, ours_label, peer_label, unit, ours, peer)
+            result = Result(bench.__name__, name, ours_label, peer_label, unit, ours, peer)
             print(
                 f"{name}: {ours:,.0f} vs {peer:,.0f} {unit} (ratio {result.ratio:.2f})", flush=True
             )

@@ -13,13 +13,14 @@ from typing import Any
 
 import structlog
 from fastapi import FastAPI
-from opentelemetry import trace
+from opentelemetry import context, propagate, trace
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from opentelemetry.sdk.resources import SERVICE_NAME, OTELResourceDetector, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import (
     ALWAYS_ON,
     Decision,
@@ -30,6 +31,7 @@ from pydantic_settings import BaseSettings
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from socle.metrics import Metrics
 
@@ -251,7 +253,64 @@ def flush_tracing(timeout_millis: int = 5000) -> None:
         provider.force_flush(timeout_millis)
 
 
+def _exporting() -> bool:
+    """Whether spans go anywhere: the process's tracer provider has a span processor."""
+    provider = trace.get_tracer_provider()
+    return isinstance(provider, TracerProvider) and bool(
+        provider._active_span_processor._span_processors
+    )
+
+
+_TRACE_HEADERS = (b"traceparent", b"tracestate")
+_ids = RandomIdGenerator()
+
+
+class TraceContext:
+    """Pure ASGI: each request runs in the trace its ``traceparent`` header names (a new one
+    without it), as a non-recording span, so logs and the events it publishes carry the trace
+    id; no span object, attributes or route lookup (what the OpenTelemetry middleware costs
+    per request even when nothing records its spans)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        carrier = {
+            name.decode(): value.decode("latin-1")
+            for name, value in scope["headers"]
+            if name in _TRACE_HEADERS
+        }
+        parent = (
+            trace.get_current_span(propagate.extract(carrier)).get_span_context()
+            if carrier
+            else trace.INVALID_SPAN_CONTEXT
+        )
+        span = trace.NonRecordingSpan(
+            trace.SpanContext(
+                trace_id=parent.trace_id if parent.is_valid else _ids.generate_trace_id(),
+                span_id=_ids.generate_span_id(),
+                is_remote=False,
+                trace_flags=parent.trace_flags if parent.is_valid else trace.TraceFlags(0),
+                trace_state=parent.trace_state if parent.is_valid else None,
+            )
+        )
+        token = context.attach(trace.set_span_in_context(span))
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            context.detach(token)
+
+
 def instrument_app(app: FastAPI, engine: AsyncEngine) -> None:
+    """With an exporter (a span processor on the tracer provider when the app is built): one
+    server span a request and a span per SQL statement. Without: only the trace context
+    (:class:`TraceContext`), which is all logs and events need."""
+    if not _exporting():
+        app.add_middleware(TraceContext)
+        return
     # One server span a request; no extra span for each ASGI message sent or received.
     FastAPIInstrumentor.instrument_app(
         app, excluded_urls="healthz,readyz,metrics", exclude_spans=["receive", "send"]

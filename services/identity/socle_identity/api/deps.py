@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from typing import Annotated, Any
-from urllib.parse import unquote_plus
+from urllib.parse import parse_qsl, unquote_plus
 
 import jwt
 from authlib.common.urls import add_params_to_uri
@@ -29,6 +29,13 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 async def form_fields(request: Request) -> dict[str, str]:
+    """The fields of a form body; an ``application/x-www-form-urlencoded`` one (what OAuth
+    clients send) parsed from the body in one call, as Starlette would (last value of a
+    repeated field, UTF-8 percent-decoding), without its streaming parser."""
+    content_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if content_type == "application/x-www-form-urlencoded":
+        body = (await request.body()).decode("latin-1")
+        return dict(parse_qsl(body, keep_blank_values=True, errors="replace"))
     form = await request.form()
     return {k: v for k, v in form.items() if isinstance(v, str)}
 
