@@ -3,11 +3,12 @@ payment, submitted with a reference; nobody else sees it."""
 
 from __future__ import annotations
 
+import httpx
 import nats
 
 from socle.events import CloudEvent
 from tests.payment.conftest import EventTap
-from tests.procedures.conftest import assert_problem
+from tests.procedures.conftest import assert_problem, platform_for
 
 DOG = {
     "owner": {
@@ -209,3 +210,49 @@ async def test_a_duplicate_late_or_foreign_payment_event_has_no_wrong_effect(pla
     assert shown["fee"]["payment_status"] == "succeeded"
     payment_notes = [h for h in shown["history"] if h["actor"] == "payment"]
     assert len(payment_notes) == 1
+
+
+class LosesFirstAnswer(httpx.AsyncBaseTransport):
+    """Passes requests to payment, but loses the answer of the first payment creation
+    (payment did the work; the caller never hears of it), as a dropped connection would."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.lost = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if request.method == "POST" and request.url.path == "/v1/payments" and not self.lost:
+            self.lost += 1
+            await response.aread()
+            raise httpx.ReadError("connection lost before the answer", request=request)
+        return response
+
+
+async def test_a_lost_payment_answer_retried_opens_one_payment_not_two(
+    procedures_database, payment_db, nats_server, issuer, tenant
+):
+    async with platform_for(procedures_database, payment_db, nats_server, issuer, tenant) as p:
+        http = p.app.state.runtime.extras["charging"].client._http
+        lossy = LosesFirstAnswer(http._transport)
+        http._transport = lossy
+        await p.publish("dog-registration")
+        draft = await start(p)
+        for step, answers in DOG.items():
+            assert (await answer(p, draft["id"], step, answers)).status_code == 200
+        lost = await p.api.post(f"/v1/requests/{draft['id']}/payment", headers=p.auth())
+        assert lost.status_code == 503, lost.text
+        assert lossy.lost == 1
+        again = await p.api.post(f"/v1/requests/{draft['id']}/payment", headers=p.auth())
+        assert again.status_code == 200, again.text
+        commune = issuer.token(
+            audience="socle-payment",
+            tenant=tenant,
+            scopes=["payments:read"],
+            subject="back-office",
+            client_id="back-office",
+        )
+        listed = await p.payment.get("/v1/payments", headers={"Authorization": f"Bearer {commune}"})
+        assert listed.status_code == 200, listed.text
+        payments = listed.json()["items"]
+        assert [x["id"] for x in payments] == [again.json()["fee"]["payment_id"]]

@@ -58,7 +58,11 @@ class Charging:
                 return request
             if request.payment_status == "pending" and request.payment_next_url:
                 return request
-            request.payment_attempts += 1
+            # A new attempt only after the last payment ended (declined, cancelled, expired):
+            # a call whose answer was lost is retried with the same Idempotency-Key, so
+            # payment answers the payment it may already have opened instead of a second one.
+            if request.payment_id is not None or request.payment_attempts == 0:
+                request.payment_attempts += 1
             attempt = request.payment_attempts
             fee = definition["fee"]
             body: dict[str, Any] = {
@@ -75,7 +79,8 @@ class Charging:
             }
             if request.email:
                 body["payer_email"] = request.email
-        payment = await self.client.create(token, body, f"request-{request_id}-{attempt}")
+        key = f"request-{request_id}-{attempt}-{body['amount']}"
+        payment = await self.client.create(token, body, key)
         async with self.sessions() as session, session.begin():
             loaded = await requests.load(session, principal, request_id, lock=True)
             request = loaded.request
