@@ -208,7 +208,7 @@ async def test_the_reset_link_is_mailed_but_never_readable_through_the_api(
                     assert "SECRET-" not in shown and "VERIFY-" not in shown
         mine = (await client.get("/v1/notifications", headers=self_reader)).json()["items"]
         assert [n["recipient_subject"] for n in mine] == ["citizen-new"]
-        assert mine[0]["subject"] == "Bestätigen Sie Ihre E-Mail-Adresse"
+        assert mine[0]["subject"] == f"{tenant}: Bestätigen Sie Ihre E-Mail-Adresse"
         assert mine[0]["status"] == "delivered"
 
         # Nor is the sealed text kept once the mail is out.

@@ -105,11 +105,17 @@ async def test_user_registered_sends_the_verification_mail_in_the_users_language
                 service="identity",
                 type="user.registered",
                 tenant=tenant,
-                data={"user_id": "u1", "email": email, "locale": "it", "verification_url": url},
+                data={
+                    "user_id": "u1",
+                    "email": email,
+                    "locale": "it",
+                    "verification_url": url,
+                    "commune": "Comune di Lugano",
+                },
             )
         )
         [mail] = await eventually(lambda: _mails(smtp_sink, email), "the verification mail")
-        assert mail["Subject"] == "Confermi il suo indirizzo e-mail"
+        assert mail["Subject"] == "Comune di Lugano: confermi il suo indirizzo e-mail"
         assert mail["Content-Language"] == "it"
         assert url in parts(mail)["plain"]
         assert url.replace("&", "&amp;") in parts(mail)["html"]
