@@ -14,7 +14,8 @@ from socle.inbox import exactly_once
 from socle.service import Runtime, create_service_app
 from socle.web import ASSETS_PATH, assets_router
 from socle_procedures import privacy
-from socle_procedures.api import procedures, requests
+from socle_procedures.api import backoffice, procedures, requests
+from socle_procedures.backoffice import pages as backoffice_pages
 from socle_procedures.charging import Charging, payment_consumer
 from socle_procedures.events import Site
 from socle_procedures.payment_client import PaymentClient
@@ -45,6 +46,7 @@ PUBLIC_ROUTES: frozenset[str] = frozenset(
         "/lang/{code}",
         ASSETS_PATH + "/socle.css",
     }
+    | backoffice_pages.ROUTES
 )
 
 PAYMENT_OUTCOMES = ("payment.succeeded", "payment.failed", "payment.expired", "payment.cancelled")
@@ -117,7 +119,15 @@ def create_app(
     return create_service_app(
         name="procedures",
         settings=settings,
-        routers=[procedures.router, requests.router, auth.router, pages.router, assets_router()],
+        routers=[
+            procedures.router,
+            requests.router,
+            backoffice.router,
+            auth.router,
+            pages.router,
+            backoffice_pages.router,
+            assets_router(),
+        ],
         description="Procedures a commune declares, requests citizens make, and the citizen "
         "portal.",
         consumers=consumers,

@@ -81,11 +81,16 @@ class Request(Base):
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     erasure_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     """Its person was erased; kept for the procedure's retention, then anonymised."""
+    assigned_to: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    """The agent who handles it (back-office)."""
+    editable_fields: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    """While information is requested: the only fields the citizen may change."""
 
     __table_args__ = (
         UniqueConstraint("tenant", "reference", name="uq_requests_reference"),
         Index("ix_requests_tenant_owner_created", "tenant", "owner", "created_at", "id"),
         Index("ix_requests_tenant_created", "tenant", "created_at", "id"),
+        Index("ix_requests_tenant_state", "tenant", "state"),
     )
 
 
@@ -101,6 +106,23 @@ class RequestHistory(Base):
     to_state: Mapped[str] = mapped_column(String(32), nullable=False)
     actor: Mapped[str] = mapped_column(String(255), nullable=False)
     note: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    action: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    """The back-office action (``take``, ``assign``, ``request_information``, ...), if any."""
+    changes: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    """What the action changed: ``{"field": {"before": ..., "after": ...}}``."""
+
+
+class RequestNote(Base):
+    """An internal note of the commune's staff on a request: never shown to its citizen."""
+
+    __tablename__ = "request_notes"
+
+    id: Mapped[int] = mapped_column(BIGID, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), nullable=False, index=True)
+    tenant: Mapped[str] = mapped_column(String(64), nullable=False)
+    author: Mapped[str] = mapped_column(String(255), nullable=False)
+    text: Mapped[str] = mapped_column(String(4000), nullable=False)
     at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 

@@ -253,6 +253,7 @@ async def save_step(
             f"{len(errors)} answer(s) of step {step_id!r} are not valid; nothing was saved.",
             errors=api_errors(errors, definition),
         )
+    _only_reopened(request, values, step)
     answers = {
         k: v for k, v in request.answers.items() if k not in {f["id"] for f in step["fields"]}
     }
@@ -270,6 +271,24 @@ async def save_step(
     request.fee_amount = fee
     request.updated_at = utcnow()
     return loaded
+
+
+def _only_reopened(request: Request, values: Mapping[str, Any], step: Mapping[str, Any]) -> None:
+    """While information is requested, only the fields the agent reopened may change."""
+    if request.state != "information_requested" or request.editable_fields is None:
+        return
+    changed = [
+        f["id"]
+        for f in step["fields"]
+        if f["id"] not in request.editable_fields
+        and values.get(f["id"]) != request.answers.get(f["id"])
+    ]
+    if changed:
+        raise NotEditable(
+            "Only the fields the commune asked about may change: "
+            + ", ".join(request.editable_fields)
+            + "."
+        )
 
 
 def missing_steps(loaded: Loaded, today: date) -> list[dict[str, Any]]:
@@ -321,7 +340,7 @@ async def submit(
     loaded = await load(session, principal, request_id, lock=True)
     request = loaded.request
     _require_owner(principal, request)
-    if request.state != "draft":
+    if request.state not in EDITABLE:
         raise IllegalTransition(f"A {request.state} request cannot be submitted.")
     missing = missing_steps(loaded, today or utcnow().date())
     if missing:
@@ -334,6 +353,13 @@ async def submit(
         )
     if not fee_settled(request, loaded.definition):
         raise FeeNotPaid("The fee of this request is not paid yet.")
+    if request.state == "information_requested":
+        # The citizen answered the commune's request for information: back to review.
+        request.editable_fields = None
+        await _transition(
+            session, loaded, "in_review", principal.subject, previous=request.state, site=site
+        )
+        return loaded
     now = utcnow()
     if locale:
         request.locale = locale
@@ -365,6 +391,8 @@ async def move(
         _require_owner(principal, request)
     elif not principal.commune_wide:
         raise Forbidden("Only the commune's staff may do this.", code="staff-only")
+    if request.state == "information_requested":
+        request.editable_fields = None
     await _transition(
         session, loaded, to, principal.subject, note, previous=request.state, site=site
     )

@@ -362,7 +362,7 @@ async def receipt(request_id: str, page: PageDep, session: SessionDep) -> Respon
     except DomainError as exc:
         return page.problem(exc)
     request, definition = loaded.request, loaded.definition
-    if request.state == "draft":
+    if request.state in requests.EDITABLE:
         return RedirectResponse(f"/requests/{request_id}/check", status_code=303)
     sent = page.request.query_params.get("sent") == "1"
     return page.render(
