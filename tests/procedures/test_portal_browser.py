@@ -58,6 +58,7 @@ class Stack:
     urls: dict[str, str]
     procedures: Any
     storage: Any
+    identity: Any = None
 
 
 @asynccontextmanager
@@ -170,7 +171,9 @@ async def stack(
             served(notify, ports["notify"]),
             served(procedures, ports["procedures"]) as base,
         ):
-            yield Stack(base=base, urls=urls, procedures=procedures, storage=storage)
+            yield Stack(
+                base=base, urls=urls, procedures=procedures, storage=storage, identity=identity
+            )
 
 
 async def test_a_citizen_registers_a_dog_from_login_to_receipt(

@@ -29,6 +29,9 @@ BUILTIN_EVENTS = {
     "user.registered": "email",
     "user.password_reset_requested": "email",
     "procedure.request.submitted": "email",
+    "procedure.request.information_requested": "email",
+    "procedure.request.approved": "email",
+    "procedure.request.rejected": "email",
 }
 IDENTITY_EVENTS = frozenset({"user.registered", "user.password_reset_requested"})
 

@@ -204,6 +204,7 @@ async def _announce(
         labels = field_labels(loaded.definition, request.locale)
         event.data["message"] = action.comment
         event.data["fields"] = [{"id": f, "label": labels[f]} for f in action.fields]
+        event.data["fields_display"] = ", ".join(labels[f] for f in action.fields)
     await record_event(session, event, aggregate=f"request:{request.id}")
 
 
