@@ -261,6 +261,36 @@ BUILTIN: dict[str, dict[str, dict[str, str]]] = {
             "((reference)).\n\nReason: ((note))\n\nDetails:\n((url))\n\n((commune))",
         },
     },
+    "procedure.mandate.requested": {
+        "fr": {
+            "subject": "((commune)) : ((mediator_name)) propose de faire une démarche pour vous",
+            "body": "Bonjour ((citizen_name)),\n\n((mediator_name)) propose de faire pour vous "
+            "la démarche « ((title)) » auprès de ((commune)).\n\nSi vous êtes d'accord, "
+            "confirmez ici (vous pourrez retirer ce mandat à tout moment) :\n((url))\n\n"
+            "Sinon, ignorez ce message.\n\n((commune))",
+        },
+        "de": {
+            "subject": "((commune)): ((mediator_name)) möchte ein Gesuch für Sie einreichen",
+            "body": "Guten Tag ((citizen_name))\n\n((mediator_name)) möchte das Verfahren "
+            "«((title))» bei ((commune)) für Sie erledigen.\n\nWenn Sie einverstanden sind, "
+            "bestätigen Sie hier (Sie können das Mandat jederzeit widerrufen):\n((url))\n\n"
+            "Sonst ignorieren Sie diese Nachricht.\n\n((commune))",
+        },
+        "it": {
+            "subject": "((commune)): ((mediator_name)) propone di fare una pratica per lei",
+            "body": "Buongiorno ((citizen_name)),\n\n((mediator_name)) propone di fare per lei "
+            "la pratica «((title))» presso ((commune)).\n\nSe è d'accordo, confermi qui "
+            "(potrà revocare il mandato in ogni momento):\n((url))\n\n"
+            "Altrimenti ignori questo messaggio.\n\n((commune))",
+        },
+        "en": {
+            "subject": "((commune)): ((mediator_name)) offers to file a request for you",
+            "body": "Hello ((citizen_name)),\n\n((mediator_name)) offers to file “((title))” "
+            "with ((commune)) for you.\n\nIf you agree, confirm here (you can revoke this "
+            "mandate at any time):\n((url))\n\nOtherwise, ignore this message.\n\n"
+            "((commune))",
+        },
+    },
     "alert.final_failure": {
         "en": {
             "subject": "[Socle notify] A delivery failed for good",

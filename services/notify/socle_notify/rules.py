@@ -32,6 +32,7 @@ BUILTIN_EVENTS = {
     "procedure.request.information_requested": "email",
     "procedure.request.approved": "email",
     "procedure.request.rejected": "email",
+    "procedure.mandate.requested": "email",
 }
 IDENTITY_EVENTS = frozenset({"user.registered", "user.password_reset_requested"})
 

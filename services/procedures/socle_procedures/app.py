@@ -14,10 +14,11 @@ from socle.inbox import exactly_once
 from socle.service import Runtime, create_service_app
 from socle.web import ASSETS_PATH, assets_router
 from socle_procedures import privacy
-from socle_procedures.api import backoffice, procedures, requests
+from socle_procedures.api import backoffice, mandates, procedures, requests
 from socle_procedures.backoffice import pages as backoffice_pages
 from socle_procedures.charging import Charging, payment_consumer
 from socle_procedures.events import Site
+from socle_procedures.mediation import pages as mediation_pages
 from socle_procedures.payment_client import PaymentClient
 from socle_procedures.portal import auth, pages
 from socle_procedures.portal.context import Portal
@@ -47,6 +48,7 @@ PUBLIC_ROUTES: frozenset[str] = frozenset(
         ASSETS_PATH + "/socle.css",
     }
     | backoffice_pages.ROUTES
+    | mediation_pages.ROUTES
 )
 
 PAYMENT_OUTCOMES = ("payment.succeeded", "payment.failed", "payment.expired", "payment.cancelled")
@@ -123,9 +125,11 @@ def create_app(
             procedures.router,
             requests.router,
             backoffice.router,
+            mandates.router,
             auth.router,
             pages.router,
             backoffice_pages.router,
+            mediation_pages.router,
             assets_router(),
         ],
         description="Procedures a commune declares, requests citizens make, and the citizen "

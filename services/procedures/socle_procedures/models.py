@@ -152,3 +152,29 @@ class PortalSession(Base):
     claims: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+
+
+class Mandate(Base):
+    """A citizen's mandate to a mediator for one request: live once the citizen confirmed
+    it (e-mailed link) or the mediator filed a signed paper mandate; revoked at any time."""
+
+    __tablename__ = "mandates"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64), nullable=False)
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), nullable=False, index=True)
+    mediator: Mapped[str] = mapped_column(String(255), nullable=False, index=True)
+    mediator_name: Mapped[str] = mapped_column(String(255), nullable=False)
+    citizen_name: Mapped[str] = mapped_column(String(255), nullable=False)
+    citizen_email: Mapped[str] = mapped_column(String(320), nullable=False)
+    citizen: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    """The citizen's subject once known (confirmed by the citizen)."""
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    """``email`` (the citizen confirms by a link) or ``paper`` (a signed document)."""
+    document_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    """``pending``, ``live``, ``revoked``."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

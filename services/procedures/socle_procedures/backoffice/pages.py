@@ -16,12 +16,13 @@ from jinja2 import Environment
 
 from socle.problems import DomainError
 from socle.service import SessionDep
-from socle.web import render, templates
-from socle.web.i18n import LAYOUT_TEXTS, format_money, localized
-from socle_procedures import catalog, queue, requests, review
+from socle.web import templates
+from socle.web.i18n import format_money, localized
+from socle_procedures import catalog, mandates, queue, requests, review
 from socle_procedures.backoffice.texts import TEXTS
 from socle_procedures.definitions.conditions import visible_fields, visible_steps
 from socle_procedures.errors import RequestNotFound
+from socle_procedures.pagekit import render_page
 from socle_procedures.portal import forms, sessions
 from socle_procedures.portal.auth import current_page, to_login
 from socle_procedures.portal.context import Page
@@ -52,20 +53,16 @@ def _texts(page: Page) -> dict[str, str]:
 
 def _render(page: Page, name: str, label: str, status: int = 200, **values: Any) -> HTMLResponse:
     t = _texts(page)
-    here = page.request.url.path
-    context = {
-        "lang": page.lang,
-        "t": t,
-        "lt": LAYOUT_TEXTS[page.lang],
-        "commune": page.portal.commune,
-        "page_title": f"{label} - {t['back_office']}",
-        "nav": [("/back-office", t["requests"])],
-        "csrf": page.csrf,
-        "lang_url": lambda code: f"/lang/{code}?next={here}",
-        "localized": localized,
+    return render_page(
+        page,
+        ENV,
+        name,
+        f"{label} - {t['back_office']}",
+        t,
+        [("/back-office", t["requests"])],
+        status,
         **values,
-    }
-    return render(ENV, name, context, status=status)
+    )
 
 
 def _refused(page: Page) -> Response | None:
@@ -201,6 +198,7 @@ async def _request_page(
             loaded = await review.load_for_staff(session, page.principal, request_id)
             history = await requests.history(session, request_id)
             notes = await review.notes(session, page.principal, request_id)
+            mandated = await mandates.of_request(session, request_id)
     except DomainError as exc:
         return _problem(page, exc)
     request = loaded.request
@@ -216,6 +214,7 @@ async def _request_page(
         fields=[r for step in answers for r in step["rows"]],
         history=history,
         notes=notes,
+        mandates=mandated,
         allowed=review.allowed_actions(request.state),
         paid=format_money(request.amount_paid, request.fee_currency, page.lang),
         fee=format_money(request.fee_amount, request.fee_currency, page.lang),

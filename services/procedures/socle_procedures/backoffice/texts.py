@@ -68,6 +68,11 @@ _KEYS = (
     "refund",
     "log_out",
     "filed",
+    "mandate",
+    "filed_by_for",
+    "mandate_pending",
+    "mandate_live",
+    "mandate_revoked",
 )
 
 _EN = (
@@ -136,6 +141,11 @@ _EN = (
     "Refund through payment",
     "Log out",
     "Filed",
+    "Mandate",
+    "Filed by {mediator} for {citizen}",
+    "to confirm",
+    "live",
+    "revoked",
 )
 _FR = (
     "Back-office",
@@ -203,6 +213,11 @@ _FR = (
     "Rembourser via le paiement",
     "Se déconnecter",
     "Déposée",
+    "Mandat",
+    "Déposée par {mediator} pour {citizen}",
+    "à confirmer",
+    "actif",
+    "retiré",
 )
 _DE = (
     "Backoffice",
@@ -270,6 +285,11 @@ _DE = (
     "Über die Zahlung zurückerstatten",
     "Abmelden",
     "Eingereicht",
+    "Mandat",
+    "Eingereicht von {mediator} für {citizen}",
+    "zu bestätigen",
+    "aktiv",
+    "widerrufen",
 )
 _IT = (
     "Back-office",
@@ -337,6 +357,11 @@ _IT = (
     "Rimborsare tramite il pagamento",
     "Esci",
     "Inoltrata",
+    "Mandato",
+    "Inoltrata da {mediator} per {citizen}",
+    "da confermare",
+    "attivo",
+    "revocato",
 )
 
 TEXTS: dict[str, dict[str, str]] = {
