@@ -14,7 +14,7 @@ from socle.inbox import exactly_once
 from socle.service import Runtime, create_service_app
 from socle.web import ASSETS_PATH, assets_router
 from socle_procedures import privacy
-from socle_procedures.api import backoffice, mandates, procedures, requests
+from socle_procedures.api import backoffice, mandates, procedures, requests, statistics
 from socle_procedures.backoffice import pages as backoffice_pages
 from socle_procedures.charging import Charging, payment_consumer
 from socle_procedures.events import Site
@@ -49,6 +49,7 @@ PUBLIC_ROUTES: frozenset[str] = frozenset(
     }
     | backoffice_pages.ROUTES
     | mediation_pages.ROUTES
+    | statistics.ROUTES
 )
 
 PAYMENT_OUTCOMES = ("payment.succeeded", "payment.failed", "payment.expired", "payment.cancelled")
@@ -126,6 +127,7 @@ def create_app(
             requests.router,
             backoffice.router,
             mandates.router,
+            statistics.router,
             auth.router,
             pages.router,
             backoffice_pages.router,

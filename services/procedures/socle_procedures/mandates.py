@@ -50,7 +50,7 @@ def confirm_url(site: Site | None, mandate_id: str, token: str) -> str:
     return f"{base}/mandates/{mandate_id}?token={token}"
 
 
-def _require_mediator(principal: Principal) -> None:
+def require_mediator(principal: Principal) -> None:
     if not principal.has_role("mediator") or principal.is_client:
         raise Forbidden("Only a mediator may file for someone else.", code="not-a-mediator")
 
@@ -68,7 +68,7 @@ async def start(
 ) -> tuple[Mandate, requests.Loaded]:
     """A draft filed by the mediator for the citizen, and its mandate. ``paper``: storage's
     description of the signed paper mandate (must be of kind ``mandate``), if any."""
-    _require_mediator(principal)
+    require_mediator(principal)
     if paper is not None and paper.get("kind") != "mandate":
         raise InvalidMandate(
             "A paper mandate is a document of kind 'mandate'.",

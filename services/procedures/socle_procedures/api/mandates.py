@@ -92,6 +92,7 @@ class MandateList(BaseModel):
 async def start(
     principal: Writer, session: SessionDep, body: MandateCreate, site: SiteDep, http: Request
 ) -> MandateStarted:
+    mandates.require_mediator(principal)  # before asking storage anything
     paper = None
     if body.paper_mandate_document_id:
         storage: StorageClient = http.app.state.runtime.extras["storage"]
