@@ -24,7 +24,13 @@ from socle.outbox import record_event
 from socle.problems import Conflict, Forbidden, NotFound, Unprocessable
 from socle.web.i18n import localized
 from socle_procedures import requests
-from socle_procedures.events import SERVICE, Site
+from socle_procedures.events import (
+    MANDATE_CONFIRMED,
+    MANDATE_REQUESTED,
+    MANDATE_REVOKED,
+    SERVICE,
+    Site,
+)
 from socle_procedures.models import Mandate, Request, RequestHistory
 
 
@@ -113,7 +119,7 @@ async def start(
     await _announce(
         session,
         mandate,
-        "procedure.mandate.requested",
+        MANDATE_REQUESTED,
         {
             "email": citizen_email,
             "locale": locale,
@@ -162,7 +168,7 @@ async def confirm(
     mandate.confirmed_at = mandate.confirmed_at or utcnow()
     request.owner = principal.subject
     await _record(session, request, mandate, "mandate_confirmed", principal.subject)
-    await _announce(session, mandate, "procedure.mandate.confirmed", {})
+    await _announce(session, mandate, MANDATE_CONFIRMED, {})
     return mandate
 
 
@@ -176,7 +182,7 @@ async def revoke(session: AsyncSession, principal: Principal, mandate_id: str) -
         assert request is not None
         mandate.status, mandate.revoked_at = "revoked", utcnow()
         await _record(session, request, mandate, "mandate_revoked", principal.subject)
-        await _announce(session, mandate, "procedure.mandate.revoked", {})
+        await _announce(session, mandate, MANDATE_REVOKED, {})
     return mandate
 
 
