@@ -14,7 +14,14 @@ from socle.inbox import exactly_once
 from socle.service import Runtime, create_service_app
 from socle.web import ASSETS_PATH, assets_router
 from socle_procedures import privacy
-from socle_procedures.api import backoffice, mandates, procedures, requests, statistics
+from socle_procedures.api import (
+    backoffice,
+    catalogue,
+    mandates,
+    procedures,
+    requests,
+    statistics,
+)
 from socle_procedures.backoffice import pages as backoffice_pages
 from socle_procedures.charging import Charging, payment_consumer
 from socle_procedures.events import Site
@@ -128,6 +135,7 @@ def create_app(
             backoffice.router,
             mandates.router,
             statistics.router,
+            catalogue.router,
             auth.router,
             pages.router,
             backoffice_pages.router,

@@ -178,3 +178,27 @@ class Mandate(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class SharedProcedure(Base):
+    """A procedure its tenant offers to every other tenant (the shared catalogue)."""
+
+    __tablename__ = "shared_procedures"
+
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), primary_key=True)
+    shared_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class Adoption(Base):
+    """A tenant's procedure copied from another tenant's shared one, and the source version
+    it last took."""
+
+    __tablename__ = "adoptions"
+
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source_tenant: Mapped[str] = mapped_column(String(64), nullable=False)
+    source_slug: Mapped[str] = mapped_column(String(64), nullable=False)
+    source_version: Mapped[int] = mapped_column(Integer, nullable=False)
+    adopted_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
