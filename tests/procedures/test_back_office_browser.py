@@ -2,7 +2,8 @@
 storage, notify and procedures over HTTP: log in at identity, filter the queue, open a
 citizen's request, take it, review it, ask for a corrected plate; the citizen gets the mail in
 French and resubmits; the agent approves and the citizen is told. axe-core finds no violation
-on the back-office pages."""
+on the back-office pages. A citizen confirms a mediator's mandate from the e-mailed link,
+then revokes it: the mediator is out at once."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import pytest
 
 from socle.auth import Principal
 from socle_identity import directory
-from socle_procedures import catalog, requests
+from socle_procedures import catalog, mandates, requests
+from socle_procedures.errors import RequestNotFound
 from tests.procedures.conftest import example
 from tests.procedures.test_back_office_api import HOLDER, VEHICLE
 from tests.procedures.test_portal_browser import (
@@ -144,3 +146,78 @@ async def test_an_agent_asks_for_a_correction_then_approves(
             )  # subject: "... est acceptée"
             assert reference in text_of(decided)
             assert len(seen) == 5
+
+
+async def test_a_citizen_confirms_a_mediators_mandate_then_revokes_it(
+    migrated_database, nats_server, tenant, procedures_database, payment_db, s3_server, smtp_sink
+):
+    async with stack(
+        migrated_database,
+        nats_server,
+        tenant,
+        procedures_database,
+        payment_db,
+        s3_server,
+        smtp_sink,
+    ) as st:
+        base, procedures = st.base, st.procedures
+        mediator = Principal(
+            subject="mediator-lea",
+            tenant=tenant,
+            client_id="portal",
+            scopes=frozenset({"procedures:read", "procedures:write"}),
+            roles=frozenset({"mediator"}),
+            claims={"name": "Léa Médiatrice"},
+        )
+        sessions = procedures.state.runtime.sessions
+        site = procedures.state.runtime.extras["site"]
+        async with sessions() as session, session.begin():
+            await catalog.publish_document(session, tenant, example("parking-card"))
+            mandate, loaded = await mandates.start(
+                session,
+                mediator,
+                "parking-card",
+                citizen_name="Anna Muster",
+                citizen_email="anna@example.ch",
+                locale="fr",
+                site=site,
+            )
+            rid = loaded.request.id
+
+        mail = await wait_for_mail(
+            smtp_sink, "anna@example.ch", "propose"
+        )  # ... de faire une démarche
+        link = next(line for line in text_of(mail).splitlines() if "/mandates/" in line)
+        assert link.startswith(base + f"/mandates/{mandate.id}?token=")
+
+        async with chromium() as browser:
+            context = await browser.new_context(locale="fr-CH", java_script_enabled=False)
+            page = await context.new_page()
+            axe = await (await browser.new_context(locale="fr-CH")).new_page()
+            seen: list[str] = []
+            await page.goto(link)
+            await page.fill("#email", "anna@example.ch")
+            await page.fill("#password", PASSWORD)
+            await page.click("button[type=submit]")
+            await page.wait_for_url(f"{base}/mandates/{mandate.id}?token=*")
+            assert "Déposée par Léa Médiatrice pour Anna Muster" in await page.content()
+            await axe_clean(page, axe, seen)
+            await page.click("button:has-text('Je confirme le mandat')")
+            await page.wait_for_url(f"{base}/requests/{rid}/**")
+
+            async with sessions() as session, session.begin():
+                reached = await requests.load(session, mediator, rid)
+                assert reached.for_citizen
+
+            await page.goto(base + "/mandates")
+            assert "Actif" in await page.locator("tbody").inner_text()
+            await axe_clean(page, axe, seen)
+            await page.click("button:has-text('Retirer le mandat')")
+            await page.wait_for_url(f"{base}/mandates")
+            assert "Retiré" in await page.locator("tbody").inner_text()
+            await axe_clean(page, axe, seen)
+
+            async with sessions() as session, session.begin():
+                with pytest.raises(RequestNotFound):
+                    await requests.load(session, mediator, rid)
+            assert len(seen) == 3
