@@ -146,3 +146,25 @@ async def test_citizens_and_other_communes_are_kept_out(platform):
         cookies=await logged_in(platform, "agent-7"),
     )
     assert stray.status_code == 404
+
+
+async def test_the_citizen_reads_what_to_correct_but_never_a_note(platform):
+    await platform.publish("parking-card")
+    rid = (await submitted_parking(platform))["id"]
+    staff = agent(platform)
+    for body in (
+        {"action": "in_review"},
+        {"action": "request_information", "fields": ["plate"], "comment": "Plate unreadable."},
+    ):
+        done = await platform.api.post(f"/v1/requests/{rid}/actions", json=body, headers=staff)
+        assert done.status_code == 200, done.text
+    await platform.api.post(
+        f"/v1/requests/{rid}/notes", json={"text": "secret remark"}, headers=staff
+    )
+    citizen = await logged_in(platform, "citizen-1", roles=("citizen",))
+    receipt = await platform.api.get(f"/requests/{rid}", cookies=citizen)
+    assert receipt.status_code == 303 and receipt.headers["location"].endswith("/check")
+    check = await platform.api.get(f"/requests/{rid}/check", cookies=citizen)
+    assert check.status_code == 200, check.text
+    assert "Plate unreadable." in check.text
+    assert "secret remark" not in check.text

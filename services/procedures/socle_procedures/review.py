@@ -237,3 +237,24 @@ async def notes(session: AsyncSession, principal: Principal, request_id: str) ->
         .order_by(RequestNote.id)
     )
     return list((await session.execute(query)).scalars())
+
+
+async def information_asked(session: AsyncSession, loaded: Loaded, locale: str) -> str | None:
+    """While information is requested: the agent's message and the fields to correct, as
+    the citizen reads them (never an internal note)."""
+    request = loaded.request
+    if request.state != "information_requested":
+        return None
+    query = (
+        select(RequestHistory.note)
+        .where(
+            RequestHistory.request_id == request.id,
+            RequestHistory.action == "request_information",
+        )
+        .order_by(RequestHistory.id.desc())
+        .limit(1)
+    )
+    note = (await session.execute(query)).scalar_one_or_none()
+    labels = field_labels(loaded.definition, locale)
+    fields = ", ".join(labels.get(f, f) for f in request.editable_fields or [])
+    return " ".join(p for p in (note, f"({fields})" if fields else "") if p) or None
