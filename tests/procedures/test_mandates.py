@@ -197,3 +197,46 @@ async def test_the_citizen_confirms_and_revokes_on_the_portal(platform, nats_ser
     ).status_code == 404
     stranger = await logged_in(platform, "citizen-9", roles=("citizen",))
     assert (await platform.api.get(f"{link.path}?token=wrong", cookies=stranger)).status_code == 404
+
+
+async def test_a_mediator_files_from_the_portal_and_continues_once_confirmed(platform, nats_server):
+    from tests.procedures.test_back_office_pages import csrf_of, logged_in
+
+    await platform.publish("parking-card")
+    lea = await logged_in(platform, "mediator-1", roles=("mediator",))
+    form = await platform.api.get("/mandates/new", cookies=lea)
+    assert form.status_code == 200, form.text
+    assert 'value="parking-card"' in form.text
+    bad = await platform.api.post(
+        "/mandates/new",
+        data={"csrf_token": csrf_of(form.text), "procedure": "parking-card"},
+        cookies=lea,
+    )
+    assert bad.status_code == 422
+    async with EventTap(nats_server.url, platform.tenant) as tap:
+        sent = await platform.api.post(
+            "/mandates/new",
+            data={
+                "csrf_token": csrf_of(form.text),
+                "procedure": "parking-card",
+                "citizen_name": "Anna Muster",
+                "citizen_email": "anna@example.ch",
+            },
+            cookies=lea,
+        )
+        assert sent.status_code == 201, sent.text
+        asked = (await tap.wait_for("procedure.mandate.requested"))[0]["data"]
+    rid, link = asked["request_id"], urlsplit(asked["url"])
+    assert (await platform.api.get(f"/requests/{rid}/check", cookies=lea)).status_code == 404
+    api_confirm = await platform.api.post(
+        f"/v1{link.path}/confirm",
+        json={"token": parse_qs(link.query)["token"][0]},
+        headers=platform.auth("anna"),
+    )
+    assert api_confirm.status_code == 200, api_confirm.text
+    held = await platform.api.get("/mandates", cookies=lea)
+    assert f'href="/requests/{rid}/check"' in held.text
+    onward = await platform.api.get(f"/requests/{rid}/check", cookies=lea)
+    assert onward.status_code == 303 and "/steps/" in onward.headers["location"]
+    citizen = await logged_in(platform, "citizen-5", roles=("citizen",))
+    assert (await platform.api.get("/mandates/new", cookies=citizen)).status_code == 403

@@ -13,7 +13,8 @@ from jinja2 import Environment
 from socle.problems import DomainError
 from socle.service import SessionDep
 from socle.web import templates
-from socle_procedures import mandates
+from socle.web.i18n import localized
+from socle_procedures import catalog, mandates
 from socle_procedures.mediation.texts import TEXTS
 from socle_procedures.pagekit import render_page
 from socle_procedures.portal import sessions
@@ -29,6 +30,7 @@ ENV: Environment = templates(directory=Path(__file__).parent / "templates")
 ROUTES: frozenset[str] = frozenset(
     {
         "/mandates",
+        "/mandates/new",
         "/mandates/{mandate_id}",
         "/mandates/{mandate_id}/confirm",
         "/mandates/{mandate_id}/revoke",
@@ -53,7 +55,69 @@ async def my_mandates(page: PageDep, session: SessionDep) -> Response:
     async with session.begin():
         rows = await mandates.of_person(session, page.principal)
     items = [{"m": m, "filed_by": _filed_by(page, m)} for m in rows]
-    return _render(page, "mandates.html", TEXTS[page.lang]["mandates"], rows=items)
+    return _render(
+        page,
+        "mandates.html",
+        TEXTS[page.lang]["mandates"],
+        rows=items,
+        me=page.principal.subject,
+        mediator=page.principal.has_role("mediator"),
+    )
+
+
+@router.get("/mandates/new")
+async def new_form(page: PageDep, session: SessionDep) -> Response:
+    """A mediator files for someone: which procedure, the person's name and e-mail."""
+    if page.principal is None:
+        return to_login(page.request)
+    return await _new_page(page, session)
+
+
+async def _new_page(
+    page: Page, session: SessionDep, error: str | None = None, status: int = 200, **kept: Any
+) -> Response:
+    assert page.principal is not None
+    t = TEXTS[page.lang]
+    if not page.principal.has_role("mediator"):
+        return _render(page, "info.html", t["new"], 403, text=t["mediators_only"])
+    async with session.begin():
+        rows = await catalog.listing(session, page.principal.tenant, include_all=False)
+    options = [(v.slug, localized(v.document["title"], page.lang) or v.slug) for v in rows]
+    return _render(page, "new.html", t["new"], status, options=options, error=error, kept=kept)
+
+
+@router.post("/mandates/new")
+async def file_for(page: PageDep, session: SessionDep) -> Response:
+    form, refused = await _checked(page)
+    if refused is not None:
+        return refused
+    assert page.principal is not None
+    values = {
+        k: str(form.get(k, "")).strip()[:255]
+        for k in ("procedure", "citizen_name", "citizen_email")
+    }
+    t = TEXTS[page.lang]
+    if not all(values.values()) or "@" not in values["citizen_email"]:
+        return await _new_page(page, session, t["invalid"].format(detail=""), 422, **values)
+    site = page.request.app.state.runtime.extras["site"]
+    try:
+        async with session.begin():
+            await mandates.start(
+                session,
+                page.principal,
+                values["procedure"][:64],
+                citizen_name=values["citizen_name"],
+                citizen_email=values["citizen_email"],
+                locale=page.lang,
+                site=site,
+            )
+    except DomainError as exc:
+        if exc.status in (403, 404, 409, 422):
+            return await _new_page(
+                page, session, t["invalid"].format(detail=exc.detail), exc.status, **values
+            )
+        return page.problem(exc)
+    return _render(page, "info.html", t["new"], 201, text=t["offer_sent"])
 
 
 @router.get("/mandates/{mandate_id}")

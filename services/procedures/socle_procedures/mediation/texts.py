@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (a catalogue of sentences reads best one per line)
 """Texts of the mandate pages in the four languages."""
 
 from __future__ import annotations
@@ -18,6 +19,14 @@ _KEYS = (
     "email",
     "kind",
     "explain",
+    "new",
+    "citizen_name",
+    "citizen_email",
+    "send_offer",
+    "offer_sent",
+    "continue",
+    "mediators_only",
+    "invalid",
 )
 
 _VALUES = {
@@ -38,6 +47,14 @@ _VALUES = {
         "Forme",
         "La personne pourra remplir et envoyer cette demande en votre nom. Vous la voyez "
         "dans « Mes demandes » et pouvez retirer le mandat à tout moment.",
+        "Déposer pour quelqu'un",
+        "Nom de la personne",
+        "E-mail de la personne",
+        "Envoyer la demande de mandat",
+        "La personne a reçu un e-mail pour confirmer le mandat. Vous pourrez remplir la demande dès sa confirmation.",
+        "Remplir la demande",
+        "Cette page est réservée aux médiatrices et médiateurs.",
+        "Vérifiez les champs : {detail}",
     ),
     "de": (
         "Meine Mandate",
@@ -56,6 +73,14 @@ _VALUES = {
         "Form",
         "Die Person kann dieses Gesuch in Ihrem Namen ausfüllen und einreichen. Sie sehen "
         "es unter «Meine Gesuche» und können das Mandat jederzeit widerrufen.",
+        "Für jemanden einreichen",
+        "Name der Person",
+        "E-Mail der Person",
+        "Mandatsanfrage senden",
+        "Die Person hat eine E-Mail zur Bestätigung des Mandats erhalten. Sie können das Gesuch ausfüllen, sobald sie bestätigt hat.",
+        "Gesuch ausfüllen",
+        "Diese Seite ist für Mediatorinnen und Mediatoren.",
+        "Prüfen Sie die Felder: {detail}",
     ),
     "it": (
         "I miei mandati",
@@ -74,6 +99,14 @@ _VALUES = {
         "Forma",
         "La persona potrà compilare e inoltrare questa domanda a suo nome. La vede in "
         "«Le mie domande» e può revocare il mandato in ogni momento.",
+        "Inoltrare per qualcuno",
+        "Nome della persona",
+        "E-mail della persona",
+        "Inviare la richiesta di mandato",
+        "La persona ha ricevuto un'e-mail per confermare il mandato. Potrà compilare la domanda appena confermato.",
+        "Compilare la domanda",
+        "Questa pagina è per le mediatrici e i mediatori.",
+        "Verifichi i campi: {detail}",
     ),
     "en": (
         "My mandates",
@@ -90,8 +123,16 @@ _VALUES = {
         "Signed paper mandate",
         "Confirmed by link",
         "Form",
-        "They can fill in and send this request in your name. You see it in “My "
-        "requests” and can revoke the mandate at any time.",
+        "They can fill in and send this request in your name. You see it in «My "
+        "requests» and can revoke the mandate at any time.",
+        "File for someone",
+        "The person's name",
+        "The person's e-mail",
+        "Send the mandate request",
+        "The person got an e-mail to confirm the mandate. You can fill in the request once they confirm.",
+        "Fill in the request",
+        "This page is for mediators.",
+        "Check the fields: {detail}",
     ),
 }
 
