@@ -7,6 +7,8 @@ then revokes it: the mediator is out at once."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from socle.auth import Principal
@@ -40,6 +42,7 @@ async def test_an_agent_asks_for_a_correction_then_approves(
         smtp_sink,
     ) as st:
         base, procedures, identity = st.base, st.procedures, st.identity
+        email = f"anna-{uuid.uuid4().hex[:8]}@example.ch"  # the mail sink serves every test
         provider = identity.state.runtime.extras["provider"]
         async with identity.state.runtime.sessions() as session, session.begin():
             await directory.create_user(
@@ -60,7 +63,7 @@ async def test_an_agent_asks_for_a_correction_then_approves(
             client_id="portal",
             scopes=frozenset({"procedures:write"}),
             roles=frozenset({"citizen"}),
-            claims={"email": "anna@example.ch"},
+            claims={"email": email},
         )
         sessions = procedures.state.runtime.sessions
         async with sessions() as session, session.begin():
@@ -115,9 +118,7 @@ async def test_an_agent_asks_for_a_correction_then_approves(
             assert "Phoned her" in await page.locator("#notes + p + ul").inner_text()
             await axe_clean(page, axe, seen)
 
-            mail = await wait_for_mail(
-                smtp_sink, "anna@example.ch", "compl"
-            )  # subject: "... est à compléter"
+            mail = await wait_for_mail(smtp_sink, email, "compl")  # subject: "... est à compléter"
             body = text_of(mail)
             assert "The plate number is not readable." in body
             assert f"/requests/{rid}" in body
@@ -141,9 +142,7 @@ async def test_an_agent_asks_for_a_correction_then_approves(
             for what in ("Take it", "Start the review", "Ask for information", "Approve"):
                 assert what in history
             await axe_clean(page, axe, seen)
-            decided = await wait_for_mail(
-                smtp_sink, "anna@example.ch", "accept"
-            )  # subject: "... est acceptée"
+            decided = await wait_for_mail(smtp_sink, email, "accept")  # subject: "... est acceptée"
             assert reference in text_of(decided)
             assert len(seen) == 5
 
@@ -161,6 +160,7 @@ async def test_a_citizen_confirms_a_mediators_mandate_then_revokes_it(
         smtp_sink,
     ) as st:
         base, procedures = st.base, st.procedures
+        email = f"anna-{uuid.uuid4().hex[:8]}@example.ch"  # the mail sink serves every test
         mediator = Principal(
             subject="mediator-lea",
             tenant=tenant,
@@ -178,15 +178,13 @@ async def test_a_citizen_confirms_a_mediators_mandate_then_revokes_it(
                 mediator,
                 "parking-card",
                 citizen_name="Anna Muster",
-                citizen_email="anna@example.ch",
+                citizen_email=email,
                 locale="fr",
                 site=site,
             )
             rid = loaded.request.id
 
-        mail = await wait_for_mail(
-            smtp_sink, "anna@example.ch", "propose"
-        )  # ... de faire une démarche
+        mail = await wait_for_mail(smtp_sink, email, "propose")  # ... de faire une démarche
         link = next(line for line in text_of(mail).splitlines() if "/mandates/" in line)
         assert link.startswith(base + f"/mandates/{mandate.id}?token=")
 

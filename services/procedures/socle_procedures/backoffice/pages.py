@@ -218,11 +218,6 @@ async def _request_page(
         allowed=review.allowed_actions(request.state),
         paid=format_money(request.amount_paid, request.fee_currency, page.lang),
         fee=format_money(request.fee_amount, request.fee_currency, page.lang),
-        refund_url=(
-            f"{page.portal.settings.payment_url.rstrip('/')}/v1/payments/{request.payment_id}"
-            if request.payment_id
-            else None
-        ),
         message=message,
         message_kind=kind,
         done=page.request.query_params.get("done") == "1",
