@@ -44,6 +44,8 @@ async def test_operator_commands_and_idempotent_demo_seed(migrated_database, nat
     assert seeded["client"]["client_id"] == "demo-app"
     assert seeded["citizen"]["email"] == "citizen@demo.example"
     assert seeded["agent"]["email"] == "agent@demo.example"
+    assert seeded["mediator"]["email"] == "mediator@demo.example"
+    assert seeded["mediator"]["roles"] == ["mediator"]
 
     second = cli(url, "seed-demo", "--output", str(output))
     assert second.returncode == 0, second.stderr

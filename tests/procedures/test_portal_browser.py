@@ -61,6 +61,7 @@ class Stack:
     apps: dict[str, Any] | None = None
     ports: dict[str, int] | None = None
     settings: dict[str, Any] | None = None
+    identity: Any = None
 
 
 @asynccontextmanager
@@ -184,6 +185,7 @@ async def stack(
                 urls=urls,
                 procedures=procedures,
                 storage=storage,
+                identity=identity,
                 apps=apps,
                 ports=ports,
                 settings={

@@ -33,7 +33,11 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 DEMO_TENANT = "demo"
 DEMO_CLIENT = "demo-app"
 DEMO_REDIRECT = "http://localhost:8000/auth/callback"
-DEMO_PEOPLE = (("citizen@demo.example", ["citizen"]), ("agent@demo.example", ["agent"]))
+DEMO_PEOPLE = (
+    ("citizen@demo.example", ["citizen"]),
+    ("agent@demo.example", ["agent"]),
+    ("mediator@demo.example", ["mediator"]),
+)
 
 
 def _run(settings: ServiceSettings, work: Callable[[Any], Awaitable[Any]]) -> Any:
@@ -386,6 +390,7 @@ async def seed_demo(sessions: Any, passwords: Passwords, issuer: str) -> dict[st
         },
         "citizen": people[0],
         "agent": people[1],
+        "mediator": people[2],
     }
 
 

@@ -191,6 +191,107 @@ BUILTIN: dict[str, dict[str, dict[str, str]]] = {
             "Keep this message as your receipt.\n\n((commune))",
         },
     },
+    "procedure.request.information_requested": {
+        "fr": {
+            "subject": "((commune)) : votre demande ((reference)) est à compléter",
+            "body": "Bonjour,\n\n((commune)) a besoin de précisions sur votre demande "
+            "« ((title)) » ((reference)) :\n\n((message))\n\n"
+            "À corriger : ((fields_display))\n\nCorrigez-la et renvoyez-la ici :\n((url))"
+            "\n\n((commune))",
+        },
+        "de": {
+            "subject": "((commune)): Ihr Gesuch ((reference)) ist zu ergänzen",
+            "body": "Guten Tag\n\n((commune)) braucht Angaben zu Ihrem Gesuch «((title))» "
+            "((reference)):\n\n((message))\n\nZu korrigieren: ((fields_display))\n\n"
+            "Korrigieren und senden Sie es hier erneut:\n((url))\n\n((commune))",
+        },
+        "it": {
+            "subject": "((commune)): la sua domanda ((reference)) è da completare",
+            "body": "Buongiorno,\n\n((commune)) ha bisogno di precisazioni sulla sua domanda "
+            "«((title))» ((reference)):\n\n((message))\n\nDa correggere: "
+            "((fields_display))\n\nLa corregga e la rinvii qui:\n((url))\n\n((commune))",
+        },
+        "en": {
+            "subject": "((commune)): your request ((reference)) needs more information",
+            "body": "Hello,\n\n((commune)) needs more about your request “((title))” "
+            "((reference)):\n\n((message))\n\nTo correct: ((fields_display))\n\n"
+            "Correct it and send it again here:\n((url))\n\n((commune))",
+        },
+    },
+    "procedure.request.approved": {
+        "fr": {
+            "subject": "((commune)) : votre demande ((reference)) est acceptée",
+            "body": "Bonjour,\n\n((commune)) a accepté votre demande « ((title)) » "
+            "((reference)).\n\nDétails :\n((url))\n\n((commune))",
+        },
+        "de": {
+            "subject": "((commune)): Ihr Gesuch ((reference)) ist bewilligt",
+            "body": "Guten Tag\n\n((commune)) hat Ihr Gesuch «((title))» ((reference)) "
+            "bewilligt.\n\nEinzelheiten:\n((url))\n\n((commune))",
+        },
+        "it": {
+            "subject": "((commune)): la sua domanda ((reference)) è accettata",
+            "body": "Buongiorno,\n\n((commune)) ha accettato la sua domanda «((title))» "
+            "((reference)).\n\nDettagli:\n((url))\n\n((commune))",
+        },
+        "en": {
+            "subject": "((commune)): your request ((reference)) is approved",
+            "body": "Hello,\n\n((commune)) has approved your request “((title))” "
+            "((reference)).\n\nDetails:\n((url))\n\n((commune))",
+        },
+    },
+    "procedure.request.rejected": {
+        "fr": {
+            "subject": "((commune)) : votre demande ((reference)) est refusée",
+            "body": "Bonjour,\n\n((commune)) a refusé votre demande « ((title)) » "
+            "((reference)).\n\nMotif : ((note))\n\nDétails :\n((url))\n\n((commune))",
+        },
+        "de": {
+            "subject": "((commune)): Ihr Gesuch ((reference)) ist abgelehnt",
+            "body": "Guten Tag\n\n((commune)) hat Ihr Gesuch «((title))» ((reference)) "
+            "abgelehnt.\n\nBegründung: ((note))\n\nEinzelheiten:\n((url))\n\n((commune))",
+        },
+        "it": {
+            "subject": "((commune)): la sua domanda ((reference)) è respinta",
+            "body": "Buongiorno,\n\n((commune)) ha respinto la sua domanda «((title))» "
+            "((reference)).\n\nMotivo: ((note))\n\nDettagli:\n((url))\n\n((commune))",
+        },
+        "en": {
+            "subject": "((commune)): your request ((reference)) is rejected",
+            "body": "Hello,\n\n((commune)) has rejected your request “((title))” "
+            "((reference)).\n\nReason: ((note))\n\nDetails:\n((url))\n\n((commune))",
+        },
+    },
+    "procedure.mandate.requested": {
+        "fr": {
+            "subject": "((commune)) : ((mediator_name)) propose de faire une démarche pour vous",
+            "body": "Bonjour ((citizen_name)),\n\n((mediator_name)) propose de faire pour vous "
+            "la démarche « ((title)) » auprès de ((commune)).\n\nSi vous êtes d'accord, "
+            "confirmez ici (vous pourrez retirer ce mandat à tout moment) :\n((url))\n\n"
+            "Sinon, ignorez ce message.\n\n((commune))",
+        },
+        "de": {
+            "subject": "((commune)): ((mediator_name)) möchte ein Gesuch für Sie einreichen",
+            "body": "Guten Tag ((citizen_name))\n\n((mediator_name)) möchte das Verfahren "
+            "«((title))» bei ((commune)) für Sie erledigen.\n\nWenn Sie einverstanden sind, "
+            "bestätigen Sie hier (Sie können das Mandat jederzeit widerrufen):\n((url))\n\n"
+            "Sonst ignorieren Sie diese Nachricht.\n\n((commune))",
+        },
+        "it": {
+            "subject": "((commune)): ((mediator_name)) propone di fare una pratica per lei",
+            "body": "Buongiorno ((citizen_name)),\n\n((mediator_name)) propone di fare per lei "
+            "la pratica «((title))» presso ((commune)).\n\nSe è d'accordo, confermi qui "
+            "(potrà revocare il mandato in ogni momento):\n((url))\n\n"
+            "Altrimenti ignori questo messaggio.\n\n((commune))",
+        },
+        "en": {
+            "subject": "((commune)): ((mediator_name)) offers to file a request for you",
+            "body": "Hello ((citizen_name)),\n\n((mediator_name)) offers to file “((title))” "
+            "with ((commune)) for you.\n\nIf you agree, confirm here (you can revoke this "
+            "mandate at any time):\n((url))\n\nOtherwise, ignore this message.\n\n"
+            "((commune))",
+        },
+    },
     "alert.final_failure": {
         "en": {
             "subject": "[Socle notify] A delivery failed for good",

@@ -29,6 +29,10 @@ BUILTIN_EVENTS = {
     "user.registered": "email",
     "user.password_reset_requested": "email",
     "procedure.request.submitted": "email",
+    "procedure.request.information_requested": "email",
+    "procedure.request.approved": "email",
+    "procedure.request.rejected": "email",
+    "procedure.mandate.requested": "email",
 }
 IDENTITY_EVENTS = frozenset({"user.registered", "user.password_reset_requested"})
 

@@ -84,9 +84,9 @@ class NotifySettings(ServiceSettings):
     """Send the built-in verification and password-reset mails for ``user.registered`` and
     ``user.password_reset_requested`` when the tenant has no rule of its own for them."""
     builtin_procedure_mails: bool = True
-    """Send the built-in receipt mail for ``procedure.request.submitted`` (in the citizen's
-    language, with the commune's name and a link to the request) when the tenant has no rule
-    of its own for it."""
+    """Send the built-in mails for ``procedure.request.submitted`` (the receipt),
+    ``information_requested``, ``approved`` and ``rejected`` (in the citizen's language, with
+    the commune's name and a link to the request) when the tenant has no rule of its own."""
     batch_max_recipients: int = 50000
     """Most recipients in one batch."""
     batch_max_schedule_hours: float = 72.0

@@ -14,9 +14,18 @@ from socle.inbox import exactly_once
 from socle.service import Runtime, create_service_app
 from socle.web import ASSETS_PATH, assets_router
 from socle_procedures import privacy
-from socle_procedures.api import procedures, requests
+from socle_procedures.api import (
+    backoffice,
+    catalogue,
+    mandates,
+    procedures,
+    requests,
+    statistics,
+)
+from socle_procedures.backoffice import pages as backoffice_pages
 from socle_procedures.charging import Charging, payment_consumer
 from socle_procedures.events import Site
+from socle_procedures.mediation import pages as mediation_pages
 from socle_procedures.payment_client import PaymentClient
 from socle_procedures.portal import auth, pages
 from socle_procedures.portal.context import Portal
@@ -45,6 +54,9 @@ PUBLIC_ROUTES: frozenset[str] = frozenset(
         "/lang/{code}",
         ASSETS_PATH + "/socle.css",
     }
+    | backoffice_pages.ROUTES
+    | mediation_pages.ROUTES
+    | statistics.ROUTES
 )
 
 PAYMENT_OUTCOMES = ("payment.succeeded", "payment.failed", "payment.expired", "payment.cancelled")
@@ -117,7 +129,19 @@ def create_app(
     return create_service_app(
         name="procedures",
         settings=settings,
-        routers=[procedures.router, requests.router, auth.router, pages.router, assets_router()],
+        routers=[
+            procedures.router,
+            requests.router,
+            backoffice.router,
+            mandates.router,
+            statistics.router,
+            catalogue.router,
+            auth.router,
+            pages.router,
+            backoffice_pages.router,
+            mediation_pages.router,
+            assets_router(),
+        ],
         description="Procedures a commune declares, requests citizens make, and the citizen "
         "portal.",
         consumers=consumers,

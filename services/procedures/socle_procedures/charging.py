@@ -47,7 +47,7 @@ class Charging:
         async with self.sessions() as session, session.begin():
             loaded = await requests.load(session, principal, request_id, lock=True)
             request, definition = loaded.request, loaded.definition
-            requests._require_owner(principal, request)
+            requests._require_owner(principal, loaded)
             if request.state not in requests.EDITABLE:
                 raise NotEditable(f"A {request.state} request has nothing left to pay.")
             if request.fee_amount <= 0:

@@ -21,6 +21,9 @@ EVENT_OF_STATE = {
     "rejected": "procedure.request.rejected",
     "withdrawn": "procedure.request.withdrawn",
 }
+MANDATE_REQUESTED = "procedure.mandate.requested"
+MANDATE_CONFIRMED = "procedure.mandate.confirmed"
+MANDATE_REVOKED = "procedure.mandate.revoked"
 PUBLISHED = "procedure.published"
 RETIRED = "procedure.retired"
 

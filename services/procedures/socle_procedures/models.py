@@ -81,11 +81,16 @@ class Request(Base):
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     erasure_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     """Its person was erased; kept for the procedure's retention, then anonymised."""
+    assigned_to: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    """The agent who handles it (back-office)."""
+    editable_fields: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    """While information is requested: the only fields the citizen may change."""
 
     __table_args__ = (
         UniqueConstraint("tenant", "reference", name="uq_requests_reference"),
         Index("ix_requests_tenant_owner_created", "tenant", "owner", "created_at", "id"),
         Index("ix_requests_tenant_created", "tenant", "created_at", "id"),
+        Index("ix_requests_tenant_state", "tenant", "state"),
     )
 
 
@@ -101,6 +106,23 @@ class RequestHistory(Base):
     to_state: Mapped[str] = mapped_column(String(32), nullable=False)
     actor: Mapped[str] = mapped_column(String(255), nullable=False)
     note: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    action: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    """The back-office action (``take``, ``assign``, ``request_information``, ...), if any."""
+    changes: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    """What the action changed: ``{"field": {"before": ..., "after": ...}}``."""
+
+
+class RequestNote(Base):
+    """An internal note of the commune's staff on a request: never shown to its citizen."""
+
+    __tablename__ = "request_notes"
+
+    id: Mapped[int] = mapped_column(BIGID, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), nullable=False, index=True)
+    tenant: Mapped[str] = mapped_column(String(64), nullable=False)
+    author: Mapped[str] = mapped_column(String(255), nullable=False)
+    text: Mapped[str] = mapped_column(String(4000), nullable=False)
     at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
@@ -130,3 +152,53 @@ class PortalSession(Base):
     claims: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+
+
+class Mandate(Base):
+    """A citizen's mandate to a mediator for one request: live once the citizen confirmed
+    it (e-mailed link) or the mediator filed a signed paper mandate; revoked at any time."""
+
+    __tablename__ = "mandates"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64), nullable=False)
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), nullable=False, index=True)
+    mediator: Mapped[str] = mapped_column(String(255), nullable=False, index=True)
+    mediator_name: Mapped[str] = mapped_column(String(255), nullable=False)
+    citizen_name: Mapped[str] = mapped_column(String(255), nullable=False)
+    citizen_email: Mapped[str] = mapped_column(String(320), nullable=False)
+    citizen: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    """The citizen's subject once known (confirmed by the citizen)."""
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    """``email`` (the citizen confirms by a link) or ``paper`` (a signed document)."""
+    document_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    """``pending``, ``live``, ``revoked``."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class SharedProcedure(Base):
+    """A procedure its tenant offers to every other tenant (the shared catalogue)."""
+
+    __tablename__ = "shared_procedures"
+
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), primary_key=True)
+    shared_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class Adoption(Base):
+    """A tenant's procedure copied from another tenant's shared one, and the source version
+    it last took."""
+
+    __tablename__ = "adoptions"
+
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source_tenant: Mapped[str] = mapped_column(String(64), nullable=False)
+    source_slug: Mapped[str] = mapped_column(String(64), nullable=False)
+    source_version: Mapped[int] = mapped_column(Integer, nullable=False)
+    adopted_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

@@ -19,7 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from socle.bus import ConsumerSpec
 from socle.db import utcnow
 from socle.privacy import ErasureOutcome, ErasureRequest, Kept, erasure_consumer, new_pseudonym
-from socle_procedures.models import PortalSession, ProcedureVersion, Request, RequestHistory
+from socle_procedures.models import (
+    Mandate,
+    PortalSession,
+    ProcedureVersion,
+    Request,
+    RequestHistory,
+    RequestNote,
+)
 
 log = structlog.get_logger("socle_procedures.privacy")
 
@@ -44,6 +51,15 @@ async def _anonymise(
     )
     await session.execute(
         update(RequestHistory).where(RequestHistory.request_id == request.id).values(note=None)
+    )
+    # Staff notes and the mandate's names are about the person too.
+    await session.execute(
+        update(RequestNote).where(RequestNote.request_id == request.id).values(text="")
+    )
+    await session.execute(
+        update(Mandate)
+        .where(Mandate.request_id == request.id)
+        .values(citizen_name="", citizen_email="", citizen=pseudonym)
     )
     request.owner = pseudonym
     request.answers = {}

@@ -35,7 +35,13 @@ from socle_procedures.errors import (
 )
 from socle_procedures.events import Site, request_event
 from socle_procedures.messages import message
-from socle_procedures.models import ProcedureVersion, ReferenceCounter, Request, RequestHistory
+from socle_procedures.models import (
+    Mandate,
+    ProcedureVersion,
+    ReferenceCounter,
+    Request,
+    RequestHistory,
+)
 
 STATES = (
     "draft",
@@ -89,6 +95,17 @@ CLAIM_PREFILL: dict[str, Callable[[Mapping[str, Any]], Any]] = {
 class Loaded:
     request: Request
     definition: dict[str, Any]
+    for_citizen: bool = False
+    """Reached by a mediator under a live mandate: the mediator acts as its owner would."""
+
+
+def _mandated(principal: Principal) -> Any:
+    """Ids of the requests this caller files under a live mandate (a revoked one: none)."""
+    return select(Mandate.request_id).where(
+        Mandate.tenant == principal.tenant,
+        Mandate.mediator == principal.subject,
+        Mandate.status == "live",
+    )
 
 
 def api_errors(errors: list[AnswerError], definition: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -114,7 +131,9 @@ async def load(
     )
     query = query.where(Request.id == request_id, Request.tenant == principal.tenant)
     if principal.owner is not None:
-        query = query.where(Request.owner == principal.owner)
+        query = query.where(
+            or_(Request.owner == principal.owner, Request.id.in_(_mandated(principal)))
+        )
     if lock:
         query = query.execution_options(populate_existing=True)
         if session.get_bind().dialect.name == "postgresql":
@@ -122,7 +141,8 @@ async def load(
     row = (await session.execute(query)).first()
     if row is None:
         raise RequestNotFound(f"No request {request_id} you can see.")
-    return Loaded(row[0], row[1])
+    mediated = principal.owner is not None and row[0].owner != principal.owner
+    return Loaded(row[0], row[1], for_citizen=mediated)
 
 
 async def _transition(
@@ -215,8 +235,8 @@ async def create(
     return loaded
 
 
-def _require_owner(principal: Principal, request: Request) -> None:
-    if principal.subject != request.owner:
+def _require_owner(principal: Principal, loaded: Loaded) -> None:
+    if principal.subject != loaded.request.owner and not loaded.for_citizen:
         raise Forbidden(
             "Only the person who started this request may do this.", code="not-the-owner"
         )
@@ -243,7 +263,7 @@ async def save_step(
     """Check and save the answers of one step (the draft is kept at every step)."""
     loaded = await load(session, principal, request_id, lock=True)
     request, definition = loaded.request, loaded.definition
-    _require_owner(principal, request)
+    _require_owner(principal, loaded)
     if request.state not in EDITABLE:
         raise NotEditable(f"A {request.state} request cannot be changed.")
     step = step_of(definition, request.answers, step_id)
@@ -253,6 +273,7 @@ async def save_step(
             f"{len(errors)} answer(s) of step {step_id!r} are not valid; nothing was saved.",
             errors=api_errors(errors, definition),
         )
+    _only_reopened(request, values, step)
     answers = {
         k: v for k, v in request.answers.items() if k not in {f["id"] for f in step["fields"]}
     }
@@ -270,6 +291,24 @@ async def save_step(
     request.fee_amount = fee
     request.updated_at = utcnow()
     return loaded
+
+
+def _only_reopened(request: Request, values: Mapping[str, Any], step: Mapping[str, Any]) -> None:
+    """While information is requested, only the fields the agent reopened may change."""
+    if request.state != "information_requested" or request.editable_fields is None:
+        return
+    changed = [
+        f["id"]
+        for f in step["fields"]
+        if f["id"] not in request.editable_fields
+        and values.get(f["id"]) != request.answers.get(f["id"])
+    ]
+    if changed:
+        raise NotEditable(
+            "Only the fields the commune asked about may change: "
+            + ", ".join(request.editable_fields)
+            + "."
+        )
 
 
 def missing_steps(loaded: Loaded, today: date) -> list[dict[str, Any]]:
@@ -320,8 +359,8 @@ async def submit(
     ``locale``: the language the citizen submits in (their receipt's), when known."""
     loaded = await load(session, principal, request_id, lock=True)
     request = loaded.request
-    _require_owner(principal, request)
-    if request.state != "draft":
+    _require_owner(principal, loaded)
+    if request.state not in EDITABLE:
         raise IllegalTransition(f"A {request.state} request cannot be submitted.")
     missing = missing_steps(loaded, today or utcnow().date())
     if missing:
@@ -334,6 +373,13 @@ async def submit(
         )
     if not fee_settled(request, loaded.definition):
         raise FeeNotPaid("The fee of this request is not paid yet.")
+    if request.state == "information_requested":
+        # The citizen answered the commune's request for information: back to review.
+        request.editable_fields = None
+        await _transition(
+            session, loaded, "in_review", principal.subject, previous=request.state, site=site
+        )
+        return loaded
     now = utcnow()
     if locale:
         request.locale = locale
@@ -362,9 +408,11 @@ async def move(
     if who is None:
         raise IllegalTransition(f"A {request.state} request cannot become {to}.")
     if who == OWNER:
-        _require_owner(principal, request)
+        _require_owner(principal, loaded)
     elif not principal.commune_wide:
         raise Forbidden("Only the commune's staff may do this.", code="staff-only")
+    if request.state == "information_requested":
+        request.editable_fields = None
     await _transition(
         session, loaded, to, principal.subject, note, previous=request.state, site=site
     )
@@ -392,7 +440,9 @@ async def listing(
     """Newest first: a citizen's own requests, or every request of the commune."""
     query = select(Request).where(Request.tenant == principal.tenant)
     if principal.owner is not None:
-        query = query.where(Request.owner == principal.owner)
+        query = query.where(
+            or_(Request.owner == principal.owner, Request.id.in_(_mandated(principal)))
+        )
     if state:
         query = query.where(Request.state == state)
     if procedure:

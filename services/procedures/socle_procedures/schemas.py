@@ -97,6 +97,8 @@ class HistoryOut(BaseModel):
     actor: str
     note: str | None
     at: datetime
+    action: str | None = None
+    changes: dict[str, Any] | None = None
 
 
 class FeeOut(BaseModel):
@@ -123,6 +125,10 @@ class RequestOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     submitted_at: datetime | None
+    assigned_to: str | None = None
+    editable_fields: list[str] | None = Field(
+        default=None, description="While information is requested: the fields to correct."
+    )
     history: list[HistoryOut] | None = None
 
     @classmethod
@@ -149,6 +155,8 @@ class RequestOut(BaseModel):
             created_at=request.created_at,
             updated_at=request.updated_at,
             submitted_at=request.submitted_at,
+            assigned_to=request.assigned_to,
+            editable_fields=request.editable_fields,
             history=None
             if history is None
             else [
@@ -158,6 +166,8 @@ class RequestOut(BaseModel):
                     actor=h.actor,
                     note=h.note,
                     at=h.at,
+                    action=h.action,
+                    changes=h.changes,
                 )
                 for h in history
             ],

@@ -9,7 +9,7 @@ from typing import IO, Any
 import httpx
 import structlog
 
-from socle_procedures.errors import DocumentRefused, StorageUnavailable
+from socle_procedures.errors import DocumentRefused, RequestNotFound, StorageUnavailable
 
 log = structlog.get_logger("socle_procedures.storage")
 
@@ -129,3 +129,11 @@ class StorageClient:
 
     async def delete(self, token: str, document_id: str) -> None:
         await self._call("DELETE", f"/v1/documents/{document_id}", token)
+
+    async def content(self, token: str, document_id: str) -> httpx.Response:
+        """A document's bytes, read with the caller's token (storage logs every read);
+        ``RequestNotFound`` when storage does not show it to this caller."""
+        response = await self._call("GET", f"/v1/documents/{document_id}/content", token)
+        if response.status_code != 200:
+            raise RequestNotFound("The document cannot be read.")
+        return response

@@ -13,7 +13,7 @@ from socle.db import utcnow
 from socle.problems import DomainError
 from socle.service import SessionDep
 from socle.web.i18n import format_money, localized
-from socle_procedures import catalog, requests
+from socle_procedures import catalog, requests, review
 from socle_procedures.definitions.answers import AnswerError, check_step
 from socle_procedures.definitions.conditions import visible_fields, visible_steps
 from socle_procedures.errors import InvalidAnswers
@@ -238,8 +238,11 @@ async def _check_page(
     try:
         async with session.begin():
             loaded = await requests.load(session, page.principal, request_id)
+            asked = await review.information_asked(session, loaded, page.lang)
     except DomainError as exc:
         return page.problem(exc)
+    if note is None and asked:
+        note = asked  # the commune's message: what to correct before sending it again
     request, definition = loaded.request, loaded.definition
     if request.state not in requests.EDITABLE:
         return RedirectResponse(f"/requests/{request_id}", status_code=303)
@@ -362,7 +365,7 @@ async def receipt(request_id: str, page: PageDep, session: SessionDep) -> Respon
     except DomainError as exc:
         return page.problem(exc)
     request, definition = loaded.request, loaded.definition
-    if request.state == "draft":
+    if request.state in requests.EDITABLE:
         return RedirectResponse(f"/requests/{request_id}/check", status_code=303)
     sent = page.request.query_params.get("sent") == "1"
     return page.render(

@@ -1,0 +1,114 @@
+"""``/v1/requests/{id}/actions`` and ``/notes``: what the commune's back-office does with a
+request (scope ``procedures:write`` or ``procedures:read``; staff or a client for itself)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path
+from pydantic import BaseModel, ConfigDict, Field
+
+from socle.service import SessionDep
+from socle_procedures import requests, review
+from socle_procedures.api.deps import Reader, SiteDep, Writer, problems
+from socle_procedures.models import RequestNote
+from socle_procedures.schemas import RequestOut, State
+
+router = APIRouter(prefix="/v1/requests", tags=["back-office"])
+
+RequestId = Annotated[str, Path(max_length=64, description="The request's id.")]
+
+
+class ActionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal[
+        "take", "assign", "in_review", "request_information", "approve", "reject", "reopen"
+    ]
+    comment: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="Why; required for reject (the reason) and request_information (the "
+        "message to the citizen).",
+    )
+    assignee: str | None = Field(default=None, max_length=255, description="For assign.")
+    fields: list[Annotated[str, Field(max_length=64)]] = Field(
+        default_factory=list,
+        max_length=50,
+        description="For request_information: the field ids the citizen may correct.",
+    )
+    expected_state: State | None = Field(
+        default=None,
+        description="The state the caller saw; if it changed meanwhile, 409 (nothing done).",
+    )
+
+
+class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=4000)
+
+
+class NoteOut(BaseModel):
+    id: int
+    author: str
+    text: str
+    at: datetime
+
+    @classmethod
+    def of(cls, note: RequestNote) -> NoteOut:
+        return cls(id=note.id, author=note.author, text=note.text, at=note.at)
+
+
+class NoteList(BaseModel):
+    items: list[NoteOut]
+
+
+@router.post(
+    "/{request_id}/actions",
+    response_model=RequestOut,
+    summary="A back-office action: take, assign, in_review, request_information, approve, "
+    "reject, reopen (409 names the actions allowed now)",
+    responses=problems(401, 403, 404, 409, 422),
+)
+async def act(
+    principal: Writer, session: SessionDep, request_id: RequestId, body: ActionIn, site: SiteDep
+) -> RequestOut:
+    action = review.Action(
+        name=body.action,
+        comment=body.comment,
+        assignee=body.assignee,
+        fields=body.fields,
+        expected_state=body.expected_state,
+    )
+    async with session.begin():
+        loaded = await review.act(session, principal, request_id, action, site=site)
+        return RequestOut.of(loaded.request, await requests.history(session, request_id))
+
+
+@router.get(
+    "/{request_id}/notes",
+    response_model=NoteList,
+    summary="The staff's internal notes on a request (never shown to its citizen)",
+    responses=problems(401, 403, 404),
+)
+async def list_notes(principal: Reader, session: SessionDep, request_id: RequestId) -> NoteList:
+    async with session.begin():
+        return NoteList(
+            items=[NoteOut.of(n) for n in await review.notes(session, principal, request_id)]
+        )
+
+
+@router.post(
+    "/{request_id}/notes",
+    status_code=201,
+    response_model=NoteOut,
+    summary="Add an internal note (staff only)",
+    responses=problems(401, 403, 404, 422),
+)
+async def add_note(
+    principal: Writer, session: SessionDep, request_id: RequestId, body: NoteIn
+) -> NoteOut:
+    async with session.begin():
+        return NoteOut.of(await review.add_note(session, principal, request_id, body.text))

@@ -1,0 +1,95 @@
+"""The shared catalogue between communes: share a procedure, list the catalogue, adopt."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+from pydantic import BaseModel, ConfigDict, Field
+
+from socle.service import SessionDep
+from socle_procedures import catalogue
+from socle_procedures.api.deps import Admin, Reader, problems
+from socle_procedures.schemas import ProcedureOut
+
+router = APIRouter(prefix="/v1", tags=["shared catalogue"])
+
+Slug = Annotated[str, Path(pattern=r"^[a-z][a-z0-9-]{1,62}$", description="A slug.")]
+Tenant = Annotated[str, Path(pattern=r"^[a-z0-9-]{1,64}$", description="The source tenant.")]
+
+
+class CatalogueEntry(BaseModel):
+    tenant: str = Field(description="The tenant that shares it.")
+    procedure: ProcedureOut = Field(description="Its current published version.")
+    adopted_as: str | None = Field(description="The caller's slug for it, if adopted.")
+    adopted_version: int | None = Field(description="The source version last taken.")
+    update_available: bool
+
+
+class Catalogue(BaseModel):
+    items: list[CatalogueEntry]
+
+
+class AdoptIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    slug: str | None = Field(
+        default=None,
+        pattern=r"^[a-z][a-z0-9-]{1,62}$",
+        description="The caller's slug for it (first adoption; default: the source's).",
+    )
+
+
+@router.post(
+    "/procedures/{slug}/share",
+    response_model=ProcedureOut,
+    summary="Share a published procedure with every other tenant",
+    responses=problems(401, 403, 404, 409),
+)
+async def share(principal: Admin, session: SessionDep, slug: Slug) -> ProcedureOut:
+    async with session.begin():
+        return ProcedureOut.of(await catalogue.share(session, principal, slug))
+
+
+@router.get(
+    "/catalogue",
+    response_model=Catalogue,
+    summary="The shared catalogue, with what the caller adopted and newer source versions",
+    responses=problems(401, 403),
+)
+async def listing(principal: Reader, session: SessionDep) -> Catalogue:
+    async with session.begin():
+        found = await catalogue.entries(session, principal)
+        return Catalogue(
+            items=[
+                CatalogueEntry(
+                    tenant=e.source.tenant,
+                    procedure=ProcedureOut.of(e.source),
+                    adopted_as=e.adopted_as,
+                    adopted_version=e.adopted_version,
+                    update_available=e.update_available,
+                )
+                for e in found
+            ]
+        )
+
+
+@router.post(
+    "/catalogue/{tenant}/{slug}/adopt",
+    status_code=201,
+    response_model=ProcedureOut,
+    summary="Adopt a shared procedure (or take its new version) as a draft of the caller's",
+    responses=problems(401, 403, 404, 409, 422),
+)
+async def adopt(
+    principal: Admin,
+    session: SessionDep,
+    tenant: Tenant,
+    slug: Slug,
+    body: AdoptIn | None = None,
+) -> ProcedureOut:
+    async with session.begin():
+        draft = await catalogue.adopt(
+            session, principal, tenant, slug, as_slug=body.slug if body else None
+        )
+        return ProcedureOut.of(draft, full=True)

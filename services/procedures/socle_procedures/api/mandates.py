@@ -1,0 +1,150 @@
+"""``/v1/mandates``: a mediator files a request for a citizen; the citizen confirms or
+revokes the mandate."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Request
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from socle.auth import bearer_token
+from socle.service import SessionDep
+from socle_procedures import mandates
+from socle_procedures.api.deps import Reader, SiteDep, Writer, problems
+from socle_procedures.models import Mandate
+from socle_procedures.schemas import RequestOut
+from socle_procedures.storage_client import StorageClient
+
+router = APIRouter(prefix="/v1/mandates", tags=["mandates"])
+
+MandateId = Annotated[str, Path(max_length=64, description="The mandate's id.")]
+
+
+class MandateCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    procedure: str = Field(max_length=64)
+    citizen_name: str = Field(min_length=1, max_length=255)
+    citizen_email: EmailStr
+    locale: Literal["fr", "de", "it", "en"] = "fr"
+    paper_mandate_document_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="A signed paper mandate stored in storage (kind `mandate`): the mandate "
+        "is live at once. Without it, the citizen confirms through an e-mailed link.",
+    )
+
+
+class MandateConfirm(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=10, max_length=200, description="From the e-mailed link.")
+
+
+class MandateOut(BaseModel):
+    id: str
+    request_id: str
+    mediator: str
+    mediator_name: str
+    citizen_name: str
+    kind: Literal["email", "paper"]
+    status: Literal["pending", "live", "revoked"]
+    filed_by: str = Field(description='"filed by <mediator> for <citizen>"')
+    created_at: datetime
+    confirmed_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, m: Mandate) -> MandateOut:
+        return cls(
+            id=m.id,
+            request_id=m.request_id,
+            mediator=m.mediator,
+            mediator_name=m.mediator_name,
+            citizen_name=m.citizen_name,
+            kind=m.kind,
+            status=m.status,
+            filed_by=f"filed by {m.mediator_name} for {m.citizen_name}",
+            created_at=m.created_at,
+            confirmed_at=m.confirmed_at,
+            revoked_at=m.revoked_at,
+        )
+
+
+class MandateStarted(BaseModel):
+    mandate: MandateOut
+    request: RequestOut
+
+
+class MandateList(BaseModel):
+    items: list[MandateOut]
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=MandateStarted,
+    summary="A mediator starts a request for a citizen (role mediator)",
+    responses=problems(401, 403, 404, 409, 422, 503),
+)
+async def start(
+    principal: Writer, session: SessionDep, body: MandateCreate, site: SiteDep, http: Request
+) -> MandateStarted:
+    mandates.require_mediator(principal)  # before asking storage anything
+    paper = None
+    if body.paper_mandate_document_id:
+        storage: StorageClient = http.app.state.runtime.extras["storage"]
+        paper = await storage.get(bearer_token(http), body.paper_mandate_document_id)
+        if paper is None:
+            paper = {"kind": None}
+    async with session.begin():
+        mandate, loaded = await mandates.start(
+            session,
+            principal,
+            body.procedure,
+            citizen_name=body.citizen_name,
+            citizen_email=str(body.citizen_email),
+            locale=body.locale,
+            paper=paper,
+            site=site,
+        )
+        return MandateStarted(mandate=MandateOut.of(mandate), request=RequestOut.of(loaded.request))
+
+
+@router.get(
+    "",
+    response_model=MandateList,
+    summary="The mandates the caller gave (a citizen) or holds (a mediator)",
+    responses=problems(401, 403),
+)
+async def mine(principal: Reader, session: SessionDep) -> MandateList:
+    async with session.begin():
+        return MandateList(
+            items=[MandateOut.of(m) for m in await mandates.of_person(session, principal)]
+        )
+
+
+@router.post(
+    "/{mandate_id}/confirm",
+    response_model=MandateOut,
+    summary="The citizen confirms the mandate (token from the e-mailed link)",
+    responses=problems(401, 403, 404, 409, 422),
+)
+async def confirm(
+    principal: Writer, session: SessionDep, mandate_id: MandateId, body: MandateConfirm
+) -> MandateOut:
+    async with session.begin():
+        return MandateOut.of(await mandates.confirm(session, principal, mandate_id, body.token))
+
+
+@router.post(
+    "/{mandate_id}/revoke",
+    response_model=MandateOut,
+    summary="Revoke the mandate (the citizen, or the mediator): the mediator is out at once",
+    responses=problems(401, 403, 404),
+)
+async def revoke(principal: Writer, session: SessionDep, mandate_id: MandateId) -> MandateOut:
+    async with session.begin():
+        return MandateOut.of(await mandates.revoke(session, principal, mandate_id))

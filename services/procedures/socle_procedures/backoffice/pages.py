@@ -1,0 +1,341 @@
+"""Agents' pages: the queue with filters, counts and CSV export; a request's page with its
+answers, documents, payment, history, internal notes and the actions allowed now. They log
+in like citizens (identity) and need role ``agent`` or ``admin``; they call the same use
+cases as the API. Every form works without JavaScript and carries the CSRF token."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from jinja2 import Environment
+
+from socle.problems import DomainError
+from socle.service import SessionDep
+from socle.web import templates
+from socle.web.i18n import format_money, localized
+from socle_procedures import catalog, mandates, queue, requests, review
+from socle_procedures.backoffice.texts import TEXTS
+from socle_procedures.definitions.conditions import visible_fields, visible_steps
+from socle_procedures.errors import RequestNotFound
+from socle_procedures.pagekit import render_page
+from socle_procedures.portal import forms, sessions
+from socle_procedures.portal.auth import current_page, to_login
+from socle_procedures.portal.context import Page
+from socle_procedures.portal.texts import TEXTS as PORTAL_TEXTS
+from socle_procedures.review import ActionNotAllowed
+from socle_procedures.storage_client import StorageClient
+
+router = APIRouter(prefix="/back-office", include_in_schema=False)
+PageDep = Annotated[Page, Depends(current_page)]
+ENV: Environment = templates(directory=Path(__file__).parent / "templates")
+
+#: Served without an access token: the agent's portal session (CSRF on every form).
+ROUTES: frozenset[str] = frozenset(
+    {
+        "/back-office",
+        "/back-office/export.csv",
+        "/back-office/requests/{request_id}",
+        "/back-office/requests/{request_id}/actions",
+        "/back-office/requests/{request_id}/notes",
+        "/back-office/requests/{request_id}/documents/{document_id}",
+    }
+)
+
+
+def _texts(page: Page) -> dict[str, str]:
+    return PORTAL_TEXTS[page.lang] | TEXTS[page.lang]
+
+
+def _render(page: Page, name: str, label: str, status: int = 200, **values: Any) -> HTMLResponse:
+    t = _texts(page)
+    return render_page(
+        page,
+        ENV,
+        name,
+        f"{label} - {t['back_office']}",
+        t,
+        [("/back-office", t["requests"])],
+        status,
+        **values,
+    )
+
+
+def _refused(page: Page) -> Response | None:
+    """Not logged in: to identity; logged in but not staff: 403 (a citizen learns nothing)."""
+    if page.principal is None or page.session is None:
+        return to_login(page.request)
+    if not page.principal.is_staff:
+        t = _texts(page)
+        return _render(page, "message.html", t["back_office"], 403, heading=t["staff_only"])
+    return None
+
+
+def _problem(page: Page, error: DomainError) -> Response:
+    t = _texts(page)
+    if error.status == 404:
+        return _render(page, "message.html", t["not_found"], 404, heading=t["not_found"], text="")
+    return page.problem(error)
+
+
+def _filters(params: Any) -> queue.Filters:
+    def day(name: str) -> date | None:
+        try:
+            return date.fromisoformat(params.get(name, ""))
+        except ValueError:
+            return None
+
+    def text(name: str) -> str | None:
+        value = str(params.get(name, "")).strip()[:64]
+        return value or None
+
+    try:
+        number = int(params.get("page", "1"))
+    except ValueError:
+        number = 1
+    return queue.Filters(
+        procedure=text("procedure"),
+        state=text("state") if params.get("state") in requests.STATES else None,
+        since=day("since"),
+        until=day("until"),
+        reference=text("reference"),
+        assigned_to=text("assigned"),
+        sort=params.get("sort") if params.get("sort") in queue.SORTS else "submitted",
+        descending=params.get("order") != "asc",
+        page=number,
+    )
+
+
+@router.get("")
+async def queue_page(page: PageDep, session: SessionDep) -> Response:
+    if (refused := _refused(page)) is not None:
+        return refused
+    assert page.principal is not None
+    params = page.request.query_params
+    f = _filters(params)
+    async with session.begin():
+        found = await queue.page(session, page.principal, f)
+        versions = await catalog.listing(session, page.principal.tenant, include_all=True)
+    titles: dict[str, str] = {}
+    for v in versions:
+        titles.setdefault(v.slug, localized(v.document["title"], page.lang) or v.slug)
+    kept = {k: v for k, v in params.items() if k != "page" and v}
+
+    def at(n: int) -> str:
+        return "/back-office?" + urlencode(kept | {"page": str(n)})
+
+    t = _texts(page)
+    return _render(
+        page,
+        "queue.html",
+        t["requests"],
+        f=f,
+        found=found,
+        titles=titles,
+        states=[s for s in requests.STATES if s != "draft"],
+        sorts=list(queue.SORTS),
+        previous_url=at(found.page - 1) if found.page > 1 else None,
+        next_url=at(found.page + 1) if found.page < found.pages else None,
+        export_url="/back-office/export.csv" + (f"?{urlencode(kept)}" if kept else ""),
+        page_label=t["page_of"].format(page=found.page, pages=found.pages),
+    )
+
+
+@router.get("/export.csv")
+async def export(page: PageDep, session: SessionDep) -> Response:
+    if (refused := _refused(page)) is not None:
+        return refused
+    assert page.principal is not None
+    async with session.begin():
+        text = await queue.export_csv(session, page.principal, _filters(page.request.query_params))
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="requests.csv"'},
+    )
+
+
+def _answers(page: Page, loaded: requests.Loaded) -> list[dict[str, Any]]:
+    request, definition, t = loaded.request, loaded.definition, _texts(page)
+    out = []
+    for step in visible_steps(definition, request.answers):
+        rows = []
+        for spec in visible_fields(step, request.answers):
+            value = request.answers.get(spec["id"])
+            doc = value if spec.get("type") == "document" and isinstance(value, dict) else None
+            rows.append(
+                {
+                    "id": spec["id"],
+                    "label": localized(spec["label"], page.lang),
+                    "value": forms.readable(spec, value, page.lang, t),
+                    "document_url": (
+                        f"/back-office/requests/{request.id}/documents/{doc['document_id']}"
+                        if doc and doc.get("document_id")
+                        else None
+                    ),
+                }
+            )
+        out.append({"title": localized(step["title"], page.lang), "rows": rows})
+    return out
+
+
+async def _request_page(
+    page: Page,
+    session: SessionDep,
+    request_id: str,
+    *,
+    message: str | None = None,
+    kind: str = "info",
+    status: int = 200,
+) -> Response:
+    assert page.principal is not None
+    try:
+        async with session.begin():
+            loaded = await review.load_for_staff(session, page.principal, request_id)
+            history = await requests.history(session, request_id)
+            notes = await review.notes(session, page.principal, request_id)
+            mandated = await mandates.of_request(session, request_id)
+    except DomainError as exc:
+        return _problem(page, exc)
+    request = loaded.request
+    answers = _answers(page, loaded)
+    return _render(
+        page,
+        "request.html",
+        request.reference or request.id,
+        status=status,
+        request=request,
+        title=localized(loaded.definition["title"], page.lang),
+        answers=answers,
+        fields=[r for step in answers for r in step["rows"]],
+        history=history,
+        notes=notes,
+        mandates=mandated,
+        allowed=review.allowed_actions(request.state),
+        paid=format_money(request.amount_paid, request.fee_currency, page.lang),
+        fee=format_money(request.fee_amount, request.fee_currency, page.lang),
+        message=message,
+        message_kind=kind,
+        done=page.request.query_params.get("done") == "1",
+    )
+
+
+@router.get("/requests/{request_id}")
+async def request_page(request_id: str, page: PageDep, session: SessionDep) -> Response:
+    if (refused := _refused(page)) is not None:
+        return refused
+    return await _request_page(page, session, request_id)
+
+
+async def _checked_form(page: Page) -> tuple[Any, Response | None]:
+    form = await page.request.form()
+    if (refused := _refused(page)) is not None:
+        return form, refused
+    if not sessions.csrf_ok(page.csrf, str(form.get("csrf_token", ""))):
+        return form, page.message(page.t["csrf"], status=403, link=page.request.url.path)
+    return form, None
+
+
+@router.post("/requests/{request_id}/actions")
+async def act(request_id: str, page: PageDep, session: SessionDep) -> Response:
+    form, refused = await _checked_form(page)
+    if refused is not None:
+        return refused
+    assert page.principal is not None
+    action = review.Action(
+        name=str(form.get("action", ""))[:32],
+        comment=str(form.get("comment", "")).strip()[:2000] or None,
+        assignee=str(form.get("assignee", "")).strip()[:255] or None,
+        fields=[str(v)[:64] for v in form.getlist("fields")][:50],
+        expected_state=str(form.get("expected_state", "")) or None,
+    )
+    site = page.request.app.state.runtime.extras["site"]
+    t = _texts(page)
+    try:
+        async with session.begin():
+            await review.act(session, page.principal, request_id, action, site=site)
+    except ActionNotAllowed as exc:
+        names = ", ".join(t.get(f"act_{a}", a) for a in exc.allowed) or "-"
+        return await _request_page(
+            page,
+            session,
+            request_id,
+            message=t["conflict"].format(allowed=names),
+            kind="error",
+            status=409,
+        )
+    except DomainError as exc:
+        if exc.status == 422:
+            return await _request_page(
+                page,
+                session,
+                request_id,
+                message=t["invalid"].format(detail=exc.detail),
+                kind="error",
+                status=422,
+            )
+        return _problem(page, exc)
+    return RedirectResponse(f"/back-office/requests/{request_id}?done=1", status_code=303)
+
+
+@router.post("/requests/{request_id}/notes")
+async def add_note(request_id: str, page: PageDep, session: SessionDep) -> Response:
+    form, refused = await _checked_form(page)
+    if refused is not None:
+        return refused
+    assert page.principal is not None
+    try:
+        async with session.begin():
+            await review.add_note(
+                session, page.principal, request_id, str(form.get("text", ""))[:4000]
+            )
+    except DomainError as exc:
+        if exc.status == 422:
+            t = _texts(page)
+            return await _request_page(
+                page,
+                session,
+                request_id,
+                message=t["invalid"].format(detail=exc.detail),
+                kind="error",
+                status=422,
+            )
+        return _problem(page, exc)
+    return RedirectResponse(f"/back-office/requests/{request_id}#notes", status_code=303)
+
+
+@router.get("/requests/{request_id}/documents/{document_id}")
+async def document(
+    request_id: str, document_id: str, page: PageDep, session: SessionDep
+) -> Response:
+    """A document of the request, read from storage with the agent's token (storage logs
+    the access); only a document the request's answers name."""
+    if (refused := _refused(page)) is not None:
+        return refused
+    assert page.principal is not None
+    try:
+        async with session.begin():
+            loaded = await review.load_for_staff(session, page.principal, request_id)
+    except DomainError as exc:
+        return _problem(page, exc)
+    named = {
+        v.get("document_id")
+        for v in loaded.request.answers.values()
+        if isinstance(v, dict) and v.get("document_id")
+    }
+    if document_id not in named:
+        return _problem(page, RequestNotFound("No such document on this request."))
+    storage: StorageClient = page.request.app.state.runtime.extras["storage"]
+    try:
+        upstream = await storage.content(page.access_token, document_id)
+    except DomainError as exc:
+        return _problem(page, exc)
+    return StreamingResponse(
+        iter([upstream.content]),
+        media_type=upstream.headers.get("content-type", "application/octet-stream"),
+        headers={"Content-Disposition": "inline", "Cache-Control": "no-store"},
+    )

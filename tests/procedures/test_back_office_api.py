@@ -1,0 +1,202 @@
+"""The commune's back-office actions through the API: take, review, ask the citizen for
+information (only those fields reopen), approve, reject, reopen; notes for staff only; two
+agents at once; another commune's agent and the citizen as attackers."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from tests.payment.conftest import EventTap
+from tests.procedures.conftest import assert_problem
+
+HOLDER = {
+    "name": "Anna",
+    "email": "anna@example.ch",
+    "address": {"street": "Rue du Lac", "number": "1", "postal_code": "1800", "locality": "Vevey"},
+}
+VEHICLE = {"plate": "VD 12345", "zone": "A", "months": "1"}
+
+
+async def submitted_parking(platform: Any, who: str = "citizen-1") -> dict[str, Any]:
+    """A parking-card request submitted by ``who`` (its QR-bill issued)."""
+    auth = platform.auth(who, email="anna@example.ch")
+    created = await platform.api.post(
+        "/v1/requests", json={"procedure": "parking-card"}, headers=auth
+    )
+    assert created.status_code == 201, created.text
+    rid = created.json()["id"]
+    for step, answers in (("holder", HOLDER), ("vehicle", VEHICLE)):
+        saved = await platform.api.put(
+            f"/v1/requests/{rid}/steps/{step}", json={"answers": answers}, headers=auth
+        )
+        assert saved.status_code == 200, saved.text
+    bill = await platform.api.post(f"/v1/requests/{rid}/payment", headers=auth)
+    assert bill.status_code == 200, bill.text
+    submitted = await platform.api.post(f"/v1/requests/{rid}/submit", headers=auth)
+    assert submitted.status_code == 200, submitted.text
+    return dict(submitted.json())
+
+
+def agent(platform: Any, name: str = "agent-7", tenant: str | None = None) -> dict[str, str]:
+    return platform.auth(
+        name, roles=("agent",), scopes=["procedures:read", "procedures:write"], tenant=tenant
+    )
+
+
+async def act(platform: Any, rid: str, headers: dict[str, str], **body: Any) -> Any:
+    return await platform.api.post(f"/v1/requests/{rid}/actions", json=body, headers=headers)
+
+
+async def test_an_agent_asks_for_a_correction_and_decides(platform, nats_server):
+    await platform.publish("parking-card")
+    rid = (await submitted_parking(platform))["id"]
+    staff = agent(platform)
+    taken = await act(platform, rid, staff, action="take", comment="mine")
+    assert taken.status_code == 200, taken.text
+    assert taken.json()["assigned_to"] == "agent-7"
+    assert (await act(platform, rid, staff, action="in_review")).status_code == 200
+    async with EventTap(nats_server.url, platform.tenant) as tap:
+        asked = await act(
+            platform,
+            rid,
+            staff,
+            action="request_information",
+            fields=["plate"],
+            comment="The plate is not readable.",
+        )
+        assert asked.status_code == 200, asked.text
+        event = (await tap.wait_for("procedure.request.information_requested"))[0]
+    assert event["data"]["fields"] == [
+        {"id": "plate", "label": event["data"]["fields"][0]["label"]}
+    ]
+    assert event["data"]["message"] == "The plate is not readable."
+    assert event["data"]["email"] == "anna@example.ch"
+    assert event["data"]["url"].endswith(f"/requests/{rid}")
+    assert event["data"]["locale"] == "fr"
+
+    citizen = platform.auth()
+    other_field = await platform.api.put(
+        f"/v1/requests/{rid}/steps/vehicle",
+        json={"answers": VEHICLE | {"zone": "B"}},
+        headers=citizen,
+    )
+    assert_problem(other_field, 409, "request-not-editable")
+    fixed = await platform.api.put(
+        f"/v1/requests/{rid}/steps/vehicle",
+        json={"answers": VEHICLE | {"plate": "VD 54321"}},
+        headers=citizen,
+    )
+    assert fixed.status_code == 200, fixed.text
+    again = await platform.api.post(f"/v1/requests/{rid}/submit", headers=citizen)
+    assert again.status_code == 200, again.text
+    assert again.json()["state"] == "in_review"
+    assert again.json()["editable_fields"] is None
+
+    no_reason = await act(platform, rid, staff, action="reject")
+    assert_problem(no_reason, 422, "invalid-action")
+    approved = await act(platform, rid, staff, action="approve", comment="fine")
+    assert approved.json()["state"] == "approved"
+    reopened = await act(platform, rid, staff, action="reopen", comment="wrong zone")
+    assert reopened.json()["state"] == "in_review"
+    rejected = await act(platform, rid, staff, action="reject", comment="zone A is full")
+    body = rejected.json()
+    assert body["state"] == "rejected"
+    actions = [(h["action"], h["from_state"], h["to_state"]) for h in body["history"]]
+    assert actions[-7:] == [
+        ("take", "submitted", "submitted"),
+        ("in_review", "submitted", "in_review"),
+        ("request_information", "in_review", "information_requested"),
+        (None, "information_requested", "in_review"),
+        ("approve", "in_review", "approved"),
+        ("reopen", "approved", "in_review"),
+        ("reject", "in_review", "rejected"),
+    ]
+    assert body["history"][-7]["changes"] == {"assigned_to": {"before": None, "after": "agent-7"}}
+    assert body["history"][-1]["note"] == "zone A is full"
+    assert body["history"][-1]["actor"] == "agent-7"
+
+
+async def test_an_action_not_allowed_names_the_allowed_ones(platform):
+    await platform.publish("parking-card")
+    rid = (await submitted_parking(platform))["id"]
+    early = await act(platform, rid, agent(platform), action="approve")
+    problem = assert_problem(early, 409, "action-not-allowed")
+    assert problem["errors"][0]["allowed"] == ["take", "assign", "in_review"]
+    stale = await act(platform, rid, agent(platform), action="take", expected_state="in_review")
+    assert_problem(stale, 409, "action-not-allowed")
+    unknown_field = await act(platform, rid, agent(platform), action="in_review")
+    assert unknown_field.status_code == 200
+    bad = await act(
+        platform, rid, agent(platform), action="request_information", fields=["nope"], comment="x"
+    )
+    assert_problem(bad, 422, "invalid-action")
+
+
+async def test_two_agents_at_once_one_wins_the_other_is_told(platform):
+    await platform.publish("parking-card")
+    rid = (await submitted_parking(platform))["id"]
+    await act(platform, rid, agent(platform), action="in_review")
+    first, second = await asyncio.gather(
+        act(
+            platform, rid, agent(platform, "agent-1"), action="approve", expected_state="in_review"
+        ),
+        act(
+            platform,
+            rid,
+            agent(platform, "agent-2"),
+            action="reject",
+            comment="no",
+            expected_state="in_review",
+        ),
+    )
+    statuses = sorted([first.status_code, second.status_code])
+    assert statuses == [200, 409], (first.text, second.text)
+    loser = first if first.status_code == 409 else second
+    assert loser.json()["errors"][0]["allowed"] == ["reopen"]
+    history = (await platform.api.get(f"/v1/requests/{rid}", headers=agent(platform))).json()
+    decisions = [h for h in history["history"] if h["action"] in ("approve", "reject")]
+    assert len(decisions) == 1
+
+
+async def test_notes_are_for_staff_only_and_communes_are_apart(platform):
+    await platform.publish("parking-card")
+    rid = (await submitted_parking(platform))["id"]
+    noted = await platform.api.post(
+        f"/v1/requests/{rid}/notes", json={"text": "neighbour complained"}, headers=agent(platform)
+    )
+    assert noted.status_code == 201, noted.text
+    listed = await platform.api.get(f"/v1/requests/{rid}/notes", headers=agent(platform))
+    assert [n["text"] for n in listed.json()["items"]] == ["neighbour complained"]
+
+    owner = platform.auth()
+    assert_problem(
+        await platform.api.get(f"/v1/requests/{rid}/notes", headers=owner), 403, "staff-only"
+    )
+    own = await platform.api.get(f"/v1/requests/{rid}", headers=owner)
+    assert "neighbour" not in own.text
+    assert_problem(await act(platform, rid, owner, action="approve"), 403, "staff-only")
+    stranger = platform.auth("citizen-2")
+    assert_problem(
+        await platform.api.get(f"/v1/requests/{rid}/notes", headers=stranger),
+        404,
+        "request-not-found",
+    )
+    elsewhere = agent(platform, "agent-9", tenant="montreux")
+    assert_problem(await act(platform, rid, elsewhere, action="take"), 404, "request-not-found")
+    assert_problem(
+        await platform.api.get(f"/v1/requests/{rid}/notes", headers=elsewhere),
+        404,
+        "request-not-found",
+    )
+
+
+async def test_a_draft_stays_the_citizens_own(platform):
+    await platform.publish("parking-card")
+    created = await platform.api.post(
+        "/v1/requests", json={"procedure": "parking-card"}, headers=platform.auth()
+    )
+    rid = created.json()["id"]
+    assert_problem(
+        await act(platform, rid, agent(platform), action="take"), 404, "request-not-found"
+    )
