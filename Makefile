@@ -66,6 +66,10 @@ fmt: install ## format and fix what ruff can
 bench: install bench-tools ## side-by-side benchmarks; writes docs/benchmarks.md
 	$(PY) bench/run.py
 
+.PHONY: bench-load
+bench-load: install ## only the load and soak figures of make bench (bench/load.py)
+	$(PY) -m bench.load
+
 .PHONY: deploy-check
 deploy-check: install tools helm ## lint Dockerfiles; lint, render and validate the Helm chart
 	$(PY) deploy/check.py

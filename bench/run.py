@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import cases  # noqa: E402
+from bench import cases, load  # noqa: E402
 from bench.events import P99_MS, PACED_RATE  # noqa: E402
 
 # The targets of the issue "speed": the least ratio, and for events a p99 at PACED_RATE.
@@ -86,7 +86,7 @@ def machine() -> str:
     )
 
 
-def write_report(results: list[Result]) -> str:
+def write_report(results: list[Result], load_lines: list[str]) -> str:
     lines = [
         "# Benchmarks",
         "",
@@ -118,6 +118,7 @@ def write_report(results: list[Result]) -> str:
             met = met and p99 < P99_TARGET_MS
         verdict = "yes" if met else f"no: {r.ratio / target:.0%} of the ratio wanted"
         lines.append(f"| {r.name} ({r.ours_label}) | {wanted} | {how} | {verdict} |")
+    lines += ["", *load_lines]
     lines += ["", NOTES.read_text().strip(), "", "## What each row measures", ""]
     for bench in cases.ALL:
         doc = " ".join((bench.__doc__ or "").split())
@@ -141,7 +142,12 @@ async def main() -> int:
                 f"{name}: {ours:,.0f} vs {peer:,.0f} {unit} (ratio {result.ratio:.2f})", flush=True
             )
             results.append(result)
-    report = write_report(results)
+        load_lines: list[str] = []
+        for case in load.ALL:
+            figures = await case(folder)
+            print("\n".join(figures), flush=True)
+            load_lines += figures
+    report = write_report(results, load_lines)
     (ROOT / "docs" / "benchmarks.md").write_text(report)
     print(report)
     return 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -87,6 +87,7 @@ class Metrics:
     def __init__(self, service: str) -> None:
         self.service = service
         self.registry = CollectorRegistry()
+        self._backlog_probes: dict[str, Callable[[], Awaitable[int]]] = {}
         for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
             self.registry.register(_Clone(collector))
         self.registry.register(_Forward(LIBRARY))
@@ -147,7 +148,9 @@ class Metrics:
         """Read the service's state into the gauges (each part bounded in time)."""
         self.bus_connected.labels(self.service).set(1 if runtime.bus.connected else 0)
         self._pool(runtime.engine)
-        for part in (self._outbox(runtime.engine), self._consumers(runtime.bus)):
+        parts = [self._outbox(runtime.engine), self._consumers(runtime.bus)]
+        parts += [self._probe_backlog(loop, probe) for loop, probe in self._backlog_probes.items()]
+        for part in parts:
             try:
                 async with asyncio.timeout(SCRAPE_TIMEOUT_SECONDS):
                     await part
@@ -161,6 +164,7 @@ class Metrics:
         async with engine.connect() as conn:
             count, oldest = (await conn.execute(query)).one()
         self.outbox_pending.labels(self.service).set(count)
+        self.report_backlog("outbox_relay", count)
         age = 0.0
         if oldest is not None:
             oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
@@ -187,6 +191,14 @@ class Metrics:
 
     def report_backlog(self, loop: str, items: int) -> None:
         self.backlog.labels(self.service, loop).set(items)
+
+    def add_backlog_probe(self, loop: str, probe: Callable[[], Awaitable[int]]) -> None:
+        """A queue whose backlog is counted at each scrape (``probe`` returns the items due),
+        for loops that never pause long enough to count it themselves."""
+        self._backlog_probes[loop] = probe
+
+    async def _probe_backlog(self, loop: str, probe: Callable[[], Awaitable[int]]) -> None:
+        self.report_backlog(loop, await probe())
 
     def count_dependency_failure(self, dependency: str) -> None:
         self.dependency_failures.labels(self.service, dependency).inc()

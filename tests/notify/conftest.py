@@ -16,6 +16,7 @@ import httpx
 import nats
 import pytest
 
+from socle.bus import Bus
 from socle.testing import running
 from socle_notify.app import create_app
 from socle_notify.settings import NotifySettings
@@ -263,3 +264,12 @@ def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str
     assert body["type"].endswith("/" + code), body
     assert body["status"] == status and body["title"] and body["detail"]
     return body
+
+
+@pytest.fixture
+async def bus(nats_server: Any) -> AsyncIterator[Bus]:
+    """A publisher of events, as another service."""
+    publisher = Bus(url=nats_server.url, name="test-publisher")
+    await publisher.connect()
+    yield publisher
+    await publisher.close()

@@ -6,20 +6,11 @@ from __future__ import annotations
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from socle.bus import Bus
 from socle.events import CloudEvent
 from tests.notify.conftest import assert_problem, client_token, eventually
 from tests.notify.test_email import parts
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-
-
-@pytest.fixture
-async def bus(nats_server):
-    publisher = Bus(url=nats_server.url, name="test-publisher")
-    await publisher.connect()
-    yield publisher
-    await publisher.close()
 
 
 def decision(tenant: str) -> CloudEvent:

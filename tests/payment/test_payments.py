@@ -385,8 +385,14 @@ async def test_one_sweep_expires_a_backlog_many_batches_long(settings_for, auth,
             (await client.post("/v1/payments", json=payment_body(), headers=auth())).json()["id"]
             for _ in range(25)
         ]
-        domain = app.state.runtime.extras["payments"]
-        assert await domain.expire_stale(now=utcnow() + timedelta(hours=2), batch=10) >= 25
+        runtime = app.state.runtime
+        domain = runtime.extras["payments"]
+        later = utcnow() + timedelta(hours=2)
+        report = runtime.metrics.report_backlog
+        assert await domain.expire_stale(now=later, batch=10, report_backlog=report) >= 25
+        metrics = (await client.get("/metrics")).text
+        [line] = [m for m in metrics.splitlines() if 'loop="payment_expiry"' in m]
+        assert float(line.rsplit(" ", 1)[1]) >= 25  # what was due when the sweep started
         for payment_id in ids:
             got = (await client.get(f"/v1/payments/{payment_id}", headers=auth())).json()
             assert got["status"] == "expired"

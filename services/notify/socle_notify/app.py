@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from fastapi import FastAPI
@@ -40,7 +41,13 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
             webhook_service,
             EmailSender(settings),
             sms_provider(settings),
+            count_failure=runtime.metrics.count_dependency_failure if runtime.metrics else None,
         )
+        if runtime.metrics is not None:
+            for kind in ("notifications", "webhooks"):
+                runtime.metrics.add_backlog_probe(
+                    f"notify_{kind}", functools.partial(worker.backlog, kind)
+                )
         runtime.extras["domain"] = Domain(
             template_service, notification_service, webhook_service, rule_service, worker
         )

@@ -35,6 +35,8 @@ class Outcome:
 
 
 DELIVERED = Outcome("delivered")
+SMTP_UNREACHABLE = "smtp-unreachable"
+"""The error of an outcome when the mail server could not be reached at all."""
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,7 @@ class EmailSender:
             status = "permanent_failure" if exc.code >= 500 else "temporary_failure"
             return Outcome(status, f"smtp-{exc.code}: {exc.message[:200]}")
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            return Outcome("temporary_failure", f"smtp-unreachable: {exc.__class__.__name__}")
+            return Outcome("temporary_failure", f"{SMTP_UNREACHABLE}: {exc.__class__.__name__}")
         return DELIVERED
 
 

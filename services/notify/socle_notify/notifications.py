@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.db import utcnow
@@ -557,15 +557,7 @@ class Notifications:
         lease_until = now + timedelta(seconds=self.settings.lease_seconds)
         query = (
             select(Notification.id)
-            .where(
-                or_(
-                    and_(
-                        Notification.status.in_(("created", "temporary_failure")),
-                        Notification.next_attempt_at <= now,
-                    ),
-                    and_(Notification.status == "sending", Notification.lease_until < now),
-                )
-            )
+            .where(_due(now))
             .order_by(Notification.next_attempt_at)
             .limit(limit)
         )
@@ -585,6 +577,13 @@ class Notifications:
             )
         )
         return [Claim(i, lease_until) for i in ids]
+
+    async def backlog(self, session: AsyncSession) -> int:
+        """How many notifications are due now (a worker would claim them)."""
+        count = await session.scalar(
+            select(func.count()).select_from(Notification).where(_due(utcnow()))
+        )
+        return int(count or 0)
 
     async def load(self, session: AsyncSession, claim: Claim) -> Notification | None:
         return (
@@ -686,3 +685,14 @@ class Notifications:
         if notification.batch_id and notification.status in FINAL:
             await self._maybe_complete_batch(session, notification.batch_id)
         return notification.status
+
+
+def _due(now: datetime) -> ColumnElement[bool]:
+    """Notifications to send now: due ones, and those whose sender's lease expired."""
+    return or_(
+        and_(
+            Notification.status.in_(("created", "temporary_failure")),
+            Notification.next_attempt_at <= now,
+        ),
+        and_(Notification.status == "sending", Notification.lease_until < now),
+    )

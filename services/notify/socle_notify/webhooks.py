@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import structlog
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from standardwebhooks.webhooks import Webhook
 
@@ -304,21 +304,17 @@ class Webhooks:
 
     # -- the worker's side -------------------------------------------------------------
 
+    @property
+    def lease_seconds(self) -> float:
+        """A delivery's lease: long enough for a POST that runs into its timeout."""
+        return float(max(self.settings.lease_seconds, self.settings.webhook_timeout_seconds * 2))
+
     async def claim(self, session: AsyncSession, limit: int) -> list[DeliveryClaim]:
         now = utcnow()
-        lease_until = now + timedelta(
-            seconds=max(self.settings.lease_seconds, self.settings.webhook_timeout_seconds * 2)
-        )
+        lease_until = now + timedelta(seconds=self.lease_seconds)
         query = (
             select(WebhookDelivery.id)
-            .where(
-                or_(
-                    and_(
-                        WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now
-                    ),
-                    and_(WebhookDelivery.status == "sending", WebhookDelivery.lease_until < now),
-                )
-            )
+            .where(_due(now))
             .order_by(WebhookDelivery.next_attempt_at)
             .limit(limit)
         )
@@ -336,6 +332,28 @@ class Webhooks:
                 )
             )
         return [DeliveryClaim(i, lease_until) for i in ids]
+
+    async def backlog(self, session: AsyncSession) -> int:
+        """How many deliveries are due now (a worker would claim them)."""
+        count = await session.scalar(
+            select(func.count()).select_from(WebhookDelivery).where(_due(utcnow()))
+        )
+        return int(count or 0)
+
+    async def renew(self, session: AsyncSession, claim: DeliveryClaim) -> DeliveryClaim | None:
+        """Extend a lease this worker still holds (a POST in progress); the new claim, or
+        None when the lease was lost."""
+        lease_until = utcnow() + timedelta(seconds=self.lease_seconds)
+        result = await session.execute(
+            update(WebhookDelivery)
+            .where(
+                WebhookDelivery.id == claim.id,
+                WebhookDelivery.status == "sending",
+                WebhookDelivery.lease_until == claim.lease_until,
+            )
+            .values(lease_until=lease_until)
+        )
+        return DeliveryClaim(claim.id, lease_until) if result.rowcount == 1 else None  # type: ignore[attr-defined]
 
     async def load(
         self, session: AsyncSession, claim: DeliveryClaim
@@ -448,3 +466,11 @@ class Webhooks:
             )
         await session.flush()
         return delivery.status
+
+
+def _due(now: datetime) -> ColumnElement[bool]:
+    """Deliveries to attempt now: due ones, and those whose sender's lease expired."""
+    return or_(
+        and_(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now),
+        and_(WebhookDelivery.status == "sending", WebhookDelivery.lease_until < now),
+    )

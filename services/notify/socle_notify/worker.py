@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
+from typing import Generic, Protocol, TypeVar
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -22,7 +23,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from socle.aio import stop_task
 from socle.outages import Outages
 from socle.problems import is_database_outage
-from socle_notify.channels import Email, EmailSender, Outcome, RateLimiter, Sms, SmsProvider
+from socle_notify.channels import (
+    SMTP_UNREACHABLE,
+    Email,
+    EmailSender,
+    Outcome,
+    RateLimiter,
+    Sms,
+    SmsProvider,
+)
 from socle_notify.models import Notification
 from socle_notify.notifications import Claim, Notifications
 from socle_notify.sealing import outgoing
@@ -34,16 +43,33 @@ log = structlog.get_logger("socle_notify.worker")
 RECORD_RETRY_MAX_SECONDS = 5.0
 
 
-class _Lease:
-    """A claim kept alive while its send is in progress: renewed every third of the lease."""
+class _HasId(Protocol):
+    @property
+    def id(self) -> str: ...
 
-    def __init__(self, worker: Worker, claim: Claim) -> None:
+
+C = TypeVar("C", bound=_HasId)
+
+
+class _Lease(Generic[C]):
+    """A claim (a notification's or a webhook delivery's) kept alive while its send is in
+    progress: renewed every third of the lease by ``renew`` (None when the lease was lost)."""
+
+    def __init__(
+        self,
+        worker: Worker,
+        claim: C,
+        renew: Callable[[AsyncSession, C], Awaitable[C | None]],
+        every: float,
+    ) -> None:
         self.worker = worker
         self.claim = claim
+        self._renew_claim = renew
+        self._every = max(every / 3, 0.05)
         self._task: asyncio.Task[None] | None = None
         self._renewing = asyncio.Lock()  # a renewal is never cut off between commit and use
 
-    async def __aenter__(self) -> _Lease:
+    async def __aenter__(self) -> _Lease[C]:
         self._task = asyncio.create_task(self._renew(), name=f"lease-{self.claim.id}")
         return self
 
@@ -56,18 +82,17 @@ class _Lease:
             await stop_task(task)
 
     async def _renew(self) -> None:
-        every = max(self.worker.settings.lease_seconds / 3, 0.05)
         while True:
-            await asyncio.sleep(every)
+            await asyncio.sleep(self._every)
             async with self._renewing:
                 try:
                     async with self.worker.sessions() as session, session.begin():
-                        renewed = await self.worker.notifications.renew(session, self.claim)
+                        renewed = await self._renew_claim(session, self.claim)
                 except Exception as exc:  # the database is away: try again at the next tick
                     log.info("lease_renewal_failed", error=exc.__class__.__name__)
                     continue
                 if renewed is None:
-                    log.warning("notification_lease_lost", notification_id=self.claim.id)
+                    log.warning("lease_lost_while_sending", claim_id=self.claim.id)
                     return
                 self.claim = renewed
 
@@ -81,7 +106,9 @@ class Worker:
         webhooks: Webhooks,
         email: EmailSender,
         sms: SmsProvider,
+        count_failure: Callable[[str], None] | None = None,
     ) -> None:
+        """``count_failure`` counts each failed call to a dependency (``database``, ``smtp``)."""
         self.settings = settings
         self.sessions = sessions
         self.notifications = notifications
@@ -94,7 +121,7 @@ class Worker:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._slots = asyncio.Semaphore(max(1, settings.worker_concurrency))
-        self._outages = Outages(source="notify-worker")
+        self._outages = Outages(on_failure=count_failure, source="notify-worker")
 
     def wake(self) -> None:
         self._wake.set()
@@ -120,7 +147,7 @@ class Worker:
                 else:
                     log.warning("worker_round_failed", error=exc.__class__.__name__)
             else:
-                self._outages.answered()
+                self._outages.answered("database")
             if busy:
                 continue
             # asyncio.timeout, not wait_for: wait_for may swallow a cancel arriving as it wakes.
@@ -140,6 +167,13 @@ class Worker:
             *(self._guarded(self._deliver_webhook(d)) for d in deliveries),
         )
         return len(claims) + len(deliveries)
+
+    async def backlog(self, kind: str) -> int:
+        """How many ``notifications`` or ``webhooks`` are due now (for /metrics)."""
+        async with self.sessions() as session:
+            if kind == "notifications":
+                return await self.notifications.backlog(session)
+            return await self.webhooks.backlog(session)
 
     async def _guarded(self, job: Awaitable[None]) -> None:
         async with self._slots:
@@ -167,10 +201,14 @@ class Worker:
             notification.html,
             (notification.sealed_body, notification.sealed_html),
         )
-        async with _Lease(self, claim) as lease:
+        async with _Lease(
+            self, claim, self.notifications.renew, self.settings.lease_seconds
+        ) as lease:
             outcome = await self._send(notification, body, html)
             await lease.release()  # no renewal may race the recording
             status = await self._record(lease.claim, outcome)
+        if notification.channel == "email":
+            self._tell_smtp(outcome)
         log.info(
             "notification_attempted",
             notification_id=notification.id,
@@ -201,6 +239,15 @@ class Worker:
             )
         )
 
+    def _tell_smtp(self, outcome: Outcome) -> None:
+        """The mail server unreachable: one line when an outage starts, one when it ends."""
+        if outcome.error and outcome.error.startswith(SMTP_UNREACHABLE):
+            self._outages.failed("smtp", outcome.error.partition(": ")[2] or outcome.error)
+        elif "smtp" in self._outages.down and (
+            outcome.delivered or (outcome.error or "").startswith("smtp-")
+        ):
+            self._outages.answered("smtp")  # it answered, even if to refuse this mail
+
     async def _record(self, claim: Claim, outcome: Outcome) -> str | None:
         """Record the outcome of a send, again and again while the database is unreachable:
         a mail handed to the server must not be sent a second time for want of a record."""
@@ -223,9 +270,13 @@ class Worker:
         if loaded is None:
             return
         delivery, subscription = loaded
-        status_code, error, duration = await self.webhooks.post(delivery, subscription)
-        async with self.sessions() as session, session.begin():
-            status = await self.webhooks.settle(session, claim, status_code, error, duration)
+        async with _Lease(self, claim, self.webhooks.renew, self.webhooks.lease_seconds) as lease:
+            status_code, error, duration = await self.webhooks.post(delivery, subscription)
+            await lease.release()  # no renewal may race the recording
+            async with self.sessions() as session, session.begin():
+                status = await self.webhooks.settle(
+                    session, lease.claim, status_code, error, duration
+                )
         log.info(
             "webhook_attempted",
             delivery_id=delivery.id,

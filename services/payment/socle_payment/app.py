@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import structlog
 from fastapi import FastAPI
@@ -31,11 +31,13 @@ PUBLIC_ROUTES: frozenset[str] = frozenset(
 )
 
 
-async def _sweep(domain: Payments, every: float) -> None:
+async def _sweep(
+    domain: Payments, every: float, report_backlog: Callable[[str, int], None] | None
+) -> None:
     while True:
         await asyncio.sleep(every)
         try:
-            count = await domain.expire_stale()
+            count = await domain.expire_stale(report_backlog=report_backlog)
             if count:
                 log.info("payments_expired", count=count)
         except asyncio.CancelledError:
@@ -58,7 +60,12 @@ def create_app(
         runtime.extras["payments"] = domain
         if settings.payment_expiry_sweep_seconds > 0:
             runtime.extras["expiry_task"] = asyncio.create_task(
-                _sweep(domain, settings.payment_expiry_sweep_seconds), name="payment-expiry"
+                _sweep(
+                    domain,
+                    settings.payment_expiry_sweep_seconds,
+                    runtime.metrics.report_backlog if runtime.metrics else None,
+                ),
+                name="payment-expiry",
             )
 
     async def stop(runtime: Runtime) -> None:

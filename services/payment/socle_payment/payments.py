@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 import stripe
 import structlog
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from socle.db import read_only, utcnow
@@ -639,14 +639,28 @@ class Payments:
 
     # ---- expiry --------------------------------------------------------------------------
 
-    async def expire_stale(self, now: datetime | None = None, batch: int = 100) -> int:
+    async def expire_stale(
+        self,
+        now: datetime | None = None,
+        batch: int = 100,
+        report_backlog: Callable[[str, int], None] | None = None,
+    ) -> int:
         """Expire open payments past their time, after asking their provider, in batches of
         ``batch`` until none is left; returns how many. A payment whose provider cannot be
-        reached is left for the next run."""
+        reached is left for the next run. ``report_backlog`` receives how many were due when
+        the run started (``payment_expiry``)."""
         moment = now or utcnow()
         expired = 0
         deferred: set[str] = set()
         async with self.sessions() as session:
+            if report_backlog is not None:
+                async with session.begin():
+                    due = await session.scalar(
+                        select(func.count())
+                        .select_from(Payment)
+                        .where(Payment.status.in_(OPEN), Payment.expires_at < moment)
+                    )
+                report_backlog("payment_expiry", int(due or 0))
             while True:
                 query = (
                     select(Payment)
