@@ -43,7 +43,7 @@ class ServiceSettings(BaseSettings):
     max_requests_in_flight: int = Field(default=64, ge=1)
     """Requests a process serves at once; more are answered 503 with Retry-After at once,
     so latency stays bounded under overload (health and metrics are never refused). About
-    throughput × the latency to keep: 64 ≈ 60 requests/s × 1 s."""
+    throughput times the latency to keep: 64 for about 60 requests/s and 1 s."""
     keepalive_seconds: int = Field(default=75, ge=1)
     """Seconds an idle HTTP connection is kept: longer than clients' and load balancers'."""
     shutdown_grace_seconds: int = Field(default=20, ge=1)
