@@ -23,6 +23,7 @@ from socle_procedures.api import (
     statistics,
 )
 from socle_procedures.backoffice import pages as backoffice_pages
+from socle_procedures.portal import decision as decision_page
 from socle_procedures.charging import Charging, payment_consumer
 from socle_procedures.events import Site
 from socle_procedures.mediation import pages as mediation_pages
@@ -55,6 +56,7 @@ PUBLIC_ROUTES: frozenset[str] = frozenset(
         ASSETS_PATH + "/socle.css",
     }
     | backoffice_pages.ROUTES
+    | decision_page.ROUTES
     | mediation_pages.ROUTES
     | statistics.ROUTES
 )
@@ -139,6 +141,7 @@ def create_app(
             auth.router,
             pages.router,
             backoffice_pages.router,
+            decision_page.router,
             mediation_pages.router,
             assets_router(),
         ],
