@@ -14,12 +14,13 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from jinja2 import Environment
 
+from socle.db import utcnow
 from socle.problems import DomainError
 from socle.service import SessionDep
 from socle.web import templates
 from socle.web.i18n import format_money, localized
-from socle.db import utcnow
 from socle_procedures import catalog, decisions, mandates, queue, requests, review
+from socle_procedures.backoffice.payments import payment_view
 from socle_procedures.backoffice.texts import TEXTS
 from socle_procedures.definitions.conditions import visible_fields, visible_steps
 from socle_procedures.errors import RequestNotFound
@@ -204,6 +205,7 @@ async def _request_page(
         return _problem(page, exc)
     request = loaded.request
     answers = _answers(page, loaded)
+    payment = await payment_view(page, request)
     return _render(
         page,
         "request.html",
@@ -222,6 +224,7 @@ async def _request_page(
             if (decision := decisions.current(request.state, history))
             else None
         ),
+        payment=payment,
         paid=format_money(request.amount_paid, request.fee_currency, page.lang),
         fee=format_money(request.fee_amount, request.fee_currency, page.lang),
         message=message,

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (a catalogue of sentences reads best one per line)
 """Back-office texts in the four languages (states' names come from the portal's texts)."""
 
 from __future__ import annotations
@@ -73,6 +74,20 @@ _KEYS = (
     "mandate_pending",
     "mandate_live",
     "mandate_revoked",
+    "refund_link",
+    "refund_title",
+    "refund_intro",
+    "refund_amount",
+    "refund_amount_hint",
+    "refund_reason",
+    "refund_confirm",
+    "refunded",
+    "refund_invalid",
+    "refund_failed",
+    "amount_refunded",
+    "payment_live",
+    "payment_stale",
+    "not_refundable",
 )
 
 _EN = (
@@ -146,6 +161,20 @@ _EN = (
     "to confirm",
     "live",
     "revoked",
+    "Refund…",
+    "Refund through payment",
+    "Paid {paid}, refunded so far {refunded}: up to {left} can be refunded to the payer. Payment records the refund and pays it back the way it was paid.",
+    "Amount to refund ({currency})",
+    "For example 50.00; leave empty to refund all that remains.",
+    "Reason (the payer reads it)",
+    "Confirm the refund",
+    "Refunded {amount}. The payment is now: {status}.",
+    "Give an amount between 0.01 and {left}.",
+    "The refund was not made: {detail}",
+    "Refunded",
+    "Payment status (from payment)",
+    "Payment cannot be reached: last known status shown.",
+    "Nothing can be refunded on this payment.",
 )
 _FR = (
     "Back-office",
@@ -218,6 +247,20 @@ _FR = (
     "à confirmer",
     "actif",
     "retiré",
+    "Rembourser…",
+    "Rembourser par le paiement",
+    "Payé {paid}, déjà remboursé {refunded} : jusqu'à {left} peuvent être remboursés au payeur. Le service de paiement enregistre le remboursement et le verse par le moyen de paiement utilisé.",
+    "Montant à rembourser ({currency})",
+    "Par exemple 50.00 ; vide pour rembourser tout le reste.",
+    "Motif (le payeur le lit)",
+    "Confirmer le remboursement",
+    "Remboursé {amount}. Le paiement est maintenant : {status}.",
+    "Indiquez un montant entre 0.01 et {left}.",
+    "Le remboursement n'a pas été fait : {detail}",
+    "Remboursé",
+    "État du paiement (selon le paiement)",
+    "Le service de paiement ne répond pas : dernier état connu affiché.",
+    "Rien ne peut être remboursé sur ce paiement.",
 )
 _DE = (
     "Backoffice",
@@ -290,6 +333,20 @@ _DE = (
     "zu bestätigen",
     "aktiv",
     "widerrufen",
+    "Rückerstatten…",
+    "Über die Zahlung rückerstatten",
+    "Bezahlt {paid}, bisher rückerstattet {refunded}: bis zu {left} können der zahlenden Person rückerstattet werden. Der Zahlungsdienst verbucht die Rückerstattung und zahlt sie auf dem Zahlungsweg zurück.",
+    "Rückzuerstattender Betrag ({currency})",
+    "Zum Beispiel 50.00; leer, um den ganzen Rest rückzuerstatten.",
+    "Grund (die zahlende Person liest ihn)",
+    "Rückerstattung bestätigen",
+    "{amount} rückerstattet. Die Zahlung ist jetzt: {status}.",
+    "Geben Sie einen Betrag zwischen 0.01 und {left} an.",
+    "Die Rückerstattung wurde nicht gemacht: {detail}",
+    "Rückerstattet",
+    "Zahlungsstatus (laut Zahlungsdienst)",
+    "Der Zahlungsdienst antwortet nicht: letzter bekannter Status.",
+    "Auf dieser Zahlung kann nichts rückerstattet werden.",
 )
 _IT = (
     "Back-office",
@@ -362,6 +419,20 @@ _IT = (
     "da confermare",
     "attivo",
     "revocato",
+    "Rimborsare…",
+    "Rimborsare tramite il pagamento",
+    "Pagato {paid}, già rimborsato {refunded}: fino a {left} possono essere rimborsati a chi ha pagato. Il servizio di pagamento registra il rimborso e lo versa con il mezzo di pagamento usato.",
+    "Importo da rimborsare ({currency})",
+    "Per esempio 50.00; vuoto per rimborsare tutto il resto.",
+    "Motivo (chi ha pagato lo legge)",
+    "Confermare il rimborso",
+    "Rimborsato {amount}. Il pagamento è ora: {status}.",
+    "Indichi un importo tra 0.01 e {left}.",
+    "Il rimborso non è stato fatto: {detail}",
+    "Rimborsato",
+    "Stato del pagamento (secondo il pagamento)",
+    "Il servizio di pagamento non risponde: ultimo stato noto.",
+    "Nulla può essere rimborsato su questo pagamento.",
 )
 
 TEXTS: dict[str, dict[str, str]] = {
