@@ -204,16 +204,18 @@ async def test_a_draft_stays_the_citizens_own(platform):
     )
 
 
-async def test_an_approval_gives_the_citizen_a_decision_pdf(platform):
+async def test_an_approval_gives_the_citizen_a_decision_pdf(platform, nats_server):
     await platform.publish("parking-card")  # no decision text of its own: the generic one
     rid = (await submitted_parking(platform))["id"]
     staff = agent(platform)
     assert (await act(platform, rid, staff, action="in_review")).status_code == 200
-    approved = await act(platform, rid, staff, action="approve", comment="Zone A, spot 12.")
-    assert approved.status_code == 200, approved.text
+    async with EventTap(nats_server.url, platform.tenant) as tap:
+        approved = await act(platform, rid, staff, action="approve", comment="Zone A, spot 12.")
+        assert approved.status_code == 200, approved.text
+        event = (await tap.wait_for("procedure.request.approved"))[0]
     body = approved.json()
     document = body["decision_document_id"]
-    assert document
+    assert document and event["data"]["decision_document_id"] == document
     assert body["history"][-1]["changes"]["decision_document"] == {
         "before": None,
         "after": document,
