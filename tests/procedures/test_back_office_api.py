@@ -256,3 +256,8 @@ def test_the_decision_text_is_the_definitions_in_the_citizens_language():
     assert decisions.render(loaded, comment="<ok> & fine", commune="Vevey", on=on).startswith(
         b"%PDF"
     )
+    # A long decision is never cut off: the page grows.
+    long = decisions.svg("Entscheid", "\n".join(f"Auflage {n}." for n in range(120)))
+    assert "Auflage 119." in long and "&lt;" not in long
+    escaped = decisions.svg("Entscheid", "<b>&")
+    assert "&lt;b&gt;&amp;" in escaped

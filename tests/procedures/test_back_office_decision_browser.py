@@ -2,7 +2,8 @@
 identity, payment, storage, notify and procedures over HTTP: the citizen applies with a plan;
 the agent asks for a corrected plan; the citizen gets the e-mail, uploads the new PDF in the
 portal and resubmits; the agent approves; the citizen sees the decision on the receipt and
-opens its PDF. axe-core finds no violation on the pages touched."""
+opens its PDF; the agent refunds part of the fee through payment. axe-core finds no
+violation on the pages touched."""
 
 from __future__ import annotations
 
@@ -165,6 +166,18 @@ async def test_a_corrected_plan_then_the_decision_the_citizen_opens(
             assert await agent.locator("#decision").count() == 1
             await axe_clean(agent, axe, seen)
 
+            # Part of the fee goes back through payment: confirmed on its own page.
+            await agent.click("#refund")
+            await agent.wait_for_url(f"{base}/back-office/requests/{rid}/refund")
+            await axe_clean(agent, axe, seen)
+            await agent.fill("#refund-amount", "50.00")
+            await agent.fill("#refund-reason", "Reduced fee for a workshop.")
+            await agent.click("button:has-text('Confirm the refund')")
+            await agent.wait_for_url(f"{base}/back-office/requests/{rid}/refund")
+            notice = (await agent.locator("main").inner_text()).replace("\u00a0", " ")
+            assert "Refunded CHF 50.00" in notice and "partially_refunded" in notice
+            await axe_clean(agent, axe, seen)
+
             # The citizen is told, sees the decision on the request's page and opens it.
             decided = await wait_for_mail(smtp_sink, email, "accept")
             assert reference in text_of(decided)
@@ -181,4 +194,4 @@ async def test_a_corrected_plan_then_the_decision_the_citizen_opens(
             assert pdf.status == 200
             assert pdf.headers["content-type"] == "application/pdf"
             assert (await pdf.body()).startswith(b"%PDF")
-            assert len(seen) == 6
+            assert len(seen) == 8

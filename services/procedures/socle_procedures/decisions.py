@@ -40,8 +40,7 @@ GENERIC = {
     "Your request is approved.\n\n{comment}",
 }
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
-_WIDTH, _HEIGHT, _MARGIN, _LINE, _COLUMNS = 595, 842, 64, 16, 84
-_LINES_PER_PAGE = (_HEIGHT - 2 * _MARGIN - 48) // _LINE
+_WIDTH, _HEIGHT, _MARGIN, _LINE, _COLUMNS = 595, 842, 64, 16, 84  # A4 in points
 
 
 def applicant(loaded: Loaded) -> str:
@@ -73,31 +72,31 @@ def text(loaded: Loaded, *, comment: str | None, commune: str, on: datetime) -> 
     return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), template).strip()
 
 
-def _svg_pages(heading: str, body: str) -> list[str]:
+def svg(heading: str, body: str) -> str:
+    """An A4 page of the heading and the text; a text longer than a page makes the page taller
+    (nothing is ever cut off)."""
     lines: list[str] = []
     for paragraph in body.splitlines():
         lines += textwrap.wrap(paragraph, _COLUMNS) or [""]
-    chunks = [lines[i : i + _LINES_PER_PAGE] for i in range(0, len(lines), _LINES_PER_PAGE)]
-    pages = []
-    for chunk in chunks or [[]]:
-        rows = "".join(
-            f'<text x="{_MARGIN}" y="{_MARGIN + 48 + n * _LINE}">{escape(line)}</text>'
-            for n, line in enumerate(chunk)
-        )
-        pages.append(
-            f'<svg xmlns="http://www.w3.org/2000/svg" width="{_WIDTH}pt" height="{_HEIGHT}pt" '
-            f'viewBox="0 0 {_WIDTH} {_HEIGHT}" font-family="Helvetica, Arial, sans-serif" '
-            f'font-size="11"><rect width="100%" height="100%" fill="white"/>'
-            f'<text x="{_MARGIN}" y="{_MARGIN + 10}" font-size="20" font-weight="bold">'
-            f"{escape(heading)}</text>{rows}</svg>"
-        )
-    return pages
+    top = _MARGIN + 48
+    height = max(_HEIGHT, top + len(lines) * _LINE + _MARGIN)
+    rows = "".join(
+        f'<text x="{_MARGIN}" y="{top + n * _LINE}">{escape(line)}</text>'
+        for n, line in enumerate(lines)
+    )
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{_WIDTH}pt" height="{height}pt" '
+        f'viewBox="0 0 {_WIDTH} {height}" font-family="Helvetica, Arial, sans-serif" '
+        f'font-size="11"><rect width="100%" height="100%" fill="white"/>'
+        f'<text x="{_MARGIN}" y="{_MARGIN + 10}" font-size="20" font-weight="bold">'
+        f"{escape(heading)}</text>{rows}</svg>"
+    )
 
 
 def render(loaded: Loaded, *, comment: str | None, commune: str, on: datetime) -> bytes:
-    """The decision as a PDF (an A4 page; a long text takes the first page's worth)."""
+    """The decision as a PDF."""
     heading = HEADING.get(loaded.request.locale, HEADING["fr"])
-    return svg_to_pdf(_svg_pages(heading, text(loaded, comment=comment, commune=commune, on=on))[0])
+    return svg_to_pdf(svg(heading, text(loaded, comment=comment, commune=commune, on=on)))
 
 
 async def _approvals(session: AsyncSession, request_id: str) -> int:
