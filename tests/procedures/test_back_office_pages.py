@@ -193,6 +193,16 @@ async def test_an_agent_sees_the_payment_and_refunds_part_of_it_once(platform):
     kept_out = await platform.api.get(f"/back-office/requests/{rid}/refund", cookies=citizen)
     assert kept_out.status_code == 403
 
+    # An agent whose token may read payments but not refund: payment refuses, nothing done.
+    reader = await logged_in(platform, "agent-8", scopes=[*STAFF_SCOPES, "payments:read"])
+    shown = await platform.api.get(f"/back-office/requests/{rid}/refund", cookies=reader)
+    refused = await platform.api.post(
+        f"/back-office/requests/{rid}/refund",
+        data={"csrf_token": csrf_of(shown.text), "amount": "10.00", "idempotency_key": "k1"},
+        cookies=reader,
+    )
+    assert refused.status_code == 502 and "The refund was not made" in refused.text
+
     cookies = await logged_in(platform, "agent-7", scopes=REFUNDER_SCOPES)
     page = await platform.api.get(f"/back-office/requests/{rid}", cookies=cookies)
     assert re.search(r'id="payment-status">succeeded', page.text), page.text
