@@ -220,6 +220,11 @@ async def test_an_agent_sees_the_payment_and_refunds_part_of_it_once(platform):
         f"/back-office/requests/{rid}/refund", data=form | {"amount": "500"}, cookies=cookies
     )
     assert too_much.status_code == 422 and "between 0.01 and" in too_much.text
+    for nonsense in ("Infinity", "NaN", "1e9999", "0.001", "-5", "abc"):
+        odd = await platform.api.post(
+            f"/back-office/requests/{rid}/refund", data=form | {"amount": nonsense}, cookies=cookies
+        )
+        assert odd.status_code == 422, (nonsense, odd.text)
     done = await platform.api.post(
         f"/back-office/requests/{rid}/refund", data=form, cookies=cookies
     )

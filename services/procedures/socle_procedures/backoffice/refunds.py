@@ -40,9 +40,9 @@ def _minor(text: str, left: int) -> int | None:
         return left
     try:
         value = Decimal(text.strip().replace("'", "").replace(",", "."))
+        if not value.is_finite() or value != value.quantize(Decimal("0.01")):
+            return None
     except InvalidOperation:
-        return None
-    if value != value.quantize(Decimal("0.01")):
         return None
     minor = int(value * 100)
     return minor if 0 < minor <= left else None
