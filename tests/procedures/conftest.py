@@ -1,5 +1,5 @@
-"""The procedures service in-process on real PostgreSQL and NATS, payment beside it (its
-API reached in-process with the citizen's token), the three examples published."""
+"""The procedures service in-process on real PostgreSQL and NATS, payment and storage beside
+it (their APIs reached in-process with the caller's token), the three examples published."""
 
 from __future__ import annotations
 
@@ -20,11 +20,15 @@ from socle_payment.app import create_app as create_payment_app
 from socle_payment.settings import PaymentSettings
 from socle_procedures.app import create_app
 from socle_procedures.settings import ProceduresSettings
+from socle_storage.app import create_app as create_storage_app
+from socle_storage.settings import StorageSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "services" / "procedures" / "examples"
 CITIZEN_SCOPES = ["procedures:read", "procedures:write", "payments:read", "payments:write"]
-AUDIENCES = ["socle-procedures", "socle-payment"]
+AUDIENCES = ["socle-procedures", "socle-payment", "socle-storage"]
+#: What the back-office's agents hold (an approval stores its decision in storage).
+STAFF_SCOPES = ["procedures:read", "procedures:write", "documents:read", "documents:write"]
 
 
 def example(name: str) -> dict[str, Any]:
@@ -77,9 +81,7 @@ class Platform:
         return {"Authorization": f"Bearer {token}"}
 
     def staff(self) -> dict[str, str]:
-        return self.auth(
-            "agent-7", roles=("agent",), scopes=["procedures:read", "procedures:write"]
-        )
+        return self.auth("agent-7", roles=("agent",), scopes=STAFF_SCOPES)
 
     async def publish(self, name: str, tenant: str | None = None) -> dict[str, Any]:
         created = await self.api.post(
@@ -126,6 +128,8 @@ async def platform_for(
     nats_server: Any,
     issuer: Any,
     tenant: str,
+    storage_db: str,
+    s3_server: Any,
     **overrides: Any,
 ) -> AsyncIterator[Platform]:
     payment_app = create_payment_app(
@@ -139,6 +143,19 @@ async def platform_for(
             payment_public_url="http://payment.test",
         )
     )
+    storage_app = create_storage_app(
+        StorageSettings(
+            database_url=storage_db,
+            nats_url=nats_server.url,
+            issuer=issuer.issuer,
+            jwks_url=issuer.jwks_url,
+            s3_endpoint=s3_server.endpoint,
+            s3_access_key=s3_server.access_key,
+            s3_secret_key=s3_server.secret_key,
+            purge_interval_seconds=0,
+            outbox_poll_seconds=0.2,
+        )
+    )
     settings = ProceduresSettings(
         database_url=procedures_database,
         nats_url=nats_server.url,
@@ -146,23 +163,35 @@ async def platform_for(
         jwks_url=issuer.jwks_url,
         outbox_poll_seconds=0.2,
         payment_url="http://payment.test",
+        storage_url="http://storage.test",
         public_url="http://testserver",
         portal_tenant=tenant,
         **overrides,
     )
-    async with running(payment_app) as payment:
+    async with running(payment_app) as payment, running(storage_app):
         transport = httpx.ASGITransport(app=payment_app)
-        app = create_app(settings, payment_transport=transport)
+        app = create_app(
+            settings,
+            payment_transport=transport,
+            storage_transport=httpx.ASGITransport(app=storage_app),
+        )
         async with running(app) as api:
             payment.base_url = httpx.URL("http://payment.test")
             yield Platform(api=api, payment=payment, app=app, issuer=issuer, tenant=tenant)
 
 
+@pytest.fixture(scope="session")
+def storage_db(migrated_database: Callable[[str], str]) -> str:
+    return migrated_database("storage")
+
+
 @pytest.fixture
 async def platform(
-    procedures_database, payment_db, nats_server, issuer, tenant
+    procedures_database, payment_db, nats_server, issuer, tenant, storage_db, s3_server
 ) -> AsyncIterator[Platform]:
-    async with platform_for(procedures_database, payment_db, nats_server, issuer, tenant) as p:
+    async with platform_for(
+        procedures_database, payment_db, nats_server, issuer, tenant, storage_db, s3_server
+    ) as p:
         yield p
 
 

@@ -5,10 +5,14 @@ agents at once; another commune's agent and the citizen as attackers."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
+from socle_procedures import decisions
+from socle_procedures.models import Request
+from socle_procedures.requests import Loaded
 from tests.payment.conftest import EventTap
-from tests.procedures.conftest import assert_problem
+from tests.procedures.conftest import STAFF_SCOPES, assert_problem
 
 HOLDER = {
     "name": "Anna",
@@ -39,9 +43,7 @@ async def submitted_parking(platform: Any, who: str = "citizen-1") -> dict[str, 
 
 
 def agent(platform: Any, name: str = "agent-7", tenant: str | None = None) -> dict[str, str]:
-    return platform.auth(
-        name, roles=("agent",), scopes=["procedures:read", "procedures:write"], tenant=tenant
-    )
+    return platform.auth(name, roles=("agent",), scopes=STAFF_SCOPES, tenant=tenant)
 
 
 async def act(platform: Any, rid: str, headers: dict[str, str], **body: Any) -> Any:
@@ -200,3 +202,62 @@ async def test_a_draft_stays_the_citizens_own(platform):
     assert_problem(
         await act(platform, rid, agent(platform), action="take"), 404, "request-not-found"
     )
+
+
+async def test_an_approval_gives_the_citizen_a_decision_pdf(platform, nats_server):
+    await platform.publish("parking-card")  # no decision text of its own: the generic one
+    rid = (await submitted_parking(platform))["id"]
+    staff = agent(platform)
+    assert (await act(platform, rid, staff, action="in_review")).status_code == 200
+    async with EventTap(nats_server.url, platform.tenant) as tap:
+        approved = await act(platform, rid, staff, action="approve", comment="Zone A, spot 12.")
+        assert approved.status_code == 200, approved.text
+        event = (await tap.wait_for("procedure.request.approved"))[0]
+    body = approved.json()
+    document = body["decision_document_id"]
+    assert document and event["data"]["decision_document_id"] == document
+    assert body["history"][-1]["changes"]["decision_document"] == {
+        "before": None,
+        "after": document,
+    }
+    storage = platform.app.state.runtime.extras["storage"]
+    # The citizen reads it with their own token (it is theirs), the agent with theirs.
+    citizen_token = platform.token(scopes=["documents:read"])
+    for token in (citizen_token, staff["Authorization"].split()[1]):
+        meta = await storage.get(token, document)
+        assert meta is not None and meta["kind"] == "decision"
+        assert meta["content_type"] == "application/pdf"
+    pdf = (await storage.content(citizen_token, document)).content
+    assert pdf.startswith(b"%PDF")
+    seen = await platform.api.get(f"/v1/requests/{rid}", headers=platform.auth())
+    assert seen.json()["decision_document_id"] == document
+    reopened = await act(platform, rid, staff, action="reopen", comment="one more check")
+    assert reopened.json()["decision_document_id"] is None
+
+
+def test_the_decision_text_is_the_definitions_in_the_citizens_language():
+    request = Request(
+        id="r1", reference="VEV-2026-000042", locale="de", answers={"name": "Anna Muster"}
+    )
+    template = {
+        "fr": "Décision {reference}",
+        "de": "Entscheid {reference} für {name} vom {date}: {comment} {unknown} {name.__class__}",
+    }
+    on = datetime(2026, 3, 1, tzinfo=UTC)
+    loaded = Loaded(request, {"title": {"fr": "Carte"}, "decision": template, "steps": []})
+    assert decisions.text(loaded, comment="Bewilligt.", commune="Vevey", on=on) == (
+        "Entscheid VEV-2026-000042 für Anna Muster vom 01.03.2026: Bewilligt. {unknown} "
+        "{name.__class__}"
+    )
+    generic = Loaded(request, {"title": {"de": "Parkkarte"}, "steps": []})
+    text = decisions.text(generic, comment=None, commune="Vevey", on=on)
+    assert text.startswith("Vevey, 01.03.2026") and "Parkkarte" in text
+    assert "Anna Muster" in text and "bewilligt" in text
+    assert decisions.render(loaded, comment="<ok> & fine", commune="Vevey", on=on).startswith(
+        b"%PDF"
+    )
+    # A long decision is never cut off: the page grows.
+    long = decisions.svg("Entscheid", "\n".join(f"Auflage {n}." for n in range(120)))
+    assert "Auflage 119." in long and "&lt;" not in long
+    escaped = decisions.svg("Entscheid", "<b>&")
+    assert "&lt;b&gt;&amp;" in escaped

@@ -12,12 +12,15 @@ from typing import Any
 from socle_procedures.portal import sessions
 from tests.procedures.test_back_office_api import agent, submitted_parking
 
-STAFF_SCOPES = ["procedures:read", "procedures:write", "documents:read"]
+STAFF_SCOPES = ["procedures:read", "procedures:write", "documents:read", "documents:write"]
+REFUNDER_SCOPES = [*STAFF_SCOPES, "payments:read", "payments:write"]
 
 
-async def logged_in(platform: Any, subject: str, roles=("agent",), tenant=None) -> dict[str, str]:
+async def logged_in(
+    platform: Any, subject: str, roles=("agent",), tenant=None, scopes=STAFF_SCOPES
+) -> dict[str, str]:
     """A portal session as the login at identity leaves it; the cookie that names it."""
-    token = platform.token(subject, roles=roles, scopes=STAFF_SCOPES, tenant=tenant)
+    token = platform.token(subject, roles=roles, scopes=scopes, tenant=tenant)
     async with platform.app.state.runtime.sessions() as db, db.begin():
         session_id = await sessions.open_session(
             db,
@@ -168,3 +171,75 @@ async def test_the_citizen_reads_what_to_correct_but_never_a_note(platform):
     assert check.status_code == 200, check.text
     assert "Plate unreadable." in check.text
     assert "secret remark" not in check.text
+
+
+async def test_an_agent_sees_the_payment_and_refunds_part_of_it_once(platform):
+    from tests.procedures.test_requests import DOG, answer, start
+
+    await platform.publish("dog-registration")
+    draft = await start(platform)
+    rid = draft["id"]
+    for step, answers in DOG.items():
+        assert (await answer(platform, rid, step, answers)).status_code == 200
+    opened = await platform.api.post(f"/v1/requests/{rid}/payment", headers=platform.auth())
+    assert (await platform.pay_on_sandbox(opened.json()["fee"]["next_url"])).status_code == 303
+    await platform.api.post(f"/v1/requests/{rid}/payment/refresh", headers=platform.auth())
+    submitted = await platform.api.post(f"/v1/requests/{rid}/submit", headers=platform.auth())
+    assert submitted.status_code == 200, submitted.text
+    payment_id = submitted.json()["fee"]["payment_id"]
+
+    # A citizen never reaches the refund page, whatever the link.
+    citizen = await logged_in(platform, "citizen-1", roles=("citizen",))
+    kept_out = await platform.api.get(f"/back-office/requests/{rid}/refund", cookies=citizen)
+    assert kept_out.status_code == 403
+
+    # An agent whose token may read payments but not refund: payment refuses, nothing done.
+    reader = await logged_in(platform, "agent-8", scopes=[*STAFF_SCOPES, "payments:read"])
+    shown = await platform.api.get(f"/back-office/requests/{rid}/refund", cookies=reader)
+    refused = await platform.api.post(
+        f"/back-office/requests/{rid}/refund",
+        data={"csrf_token": csrf_of(shown.text), "amount": "10.00", "idempotency_key": "k1"},
+        cookies=reader,
+    )
+    assert refused.status_code == 502 and "The refund was not made" in refused.text
+
+    cookies = await logged_in(platform, "agent-7", scopes=REFUNDER_SCOPES)
+    page = await platform.api.get(f"/back-office/requests/{rid}", cookies=cookies)
+    assert re.search(r'id="payment-status">succeeded', page.text), page.text
+    assert f'href="/back-office/requests/{rid}/refund"' in page.text
+    confirm = await platform.api.get(f"/back-office/requests/{rid}/refund", cookies=cookies)
+    assert confirm.status_code == 200, confirm.text
+    assert "CHF 100.00" in confirm.text.replace("\u00a0", " ")
+    form = {
+        "csrf_token": csrf_of(confirm.text),
+        "idempotency_key": re.search(r'name="idempotency_key" value="([^"]+)"', confirm.text)[1],
+        "amount": "30.00",
+        "reason": "Second dog not kept",
+    }
+    too_much = await platform.api.post(
+        f"/back-office/requests/{rid}/refund", data=form | {"amount": "500"}, cookies=cookies
+    )
+    assert too_much.status_code == 422 and "between 0.01 and" in too_much.text
+    for nonsense in ("Infinity", "NaN", "1e9999", "0.001", "-5", "abc"):
+        odd = await platform.api.post(
+            f"/back-office/requests/{rid}/refund", data=form | {"amount": nonsense}, cookies=cookies
+        )
+        assert odd.status_code == 422, (nonsense, odd.text)
+    done = await platform.api.post(
+        f"/back-office/requests/{rid}/refund", data=form, cookies=cookies
+    )
+    assert done.status_code == 200, done.text
+    assert "Refunded CHF 30.00" in done.text.replace("\u00a0", " ")
+    assert "partially_refunded" in done.text
+    # The same form sent again (a double click, a reload): one refund, not two.
+    again = await platform.api.post(
+        f"/back-office/requests/{rid}/refund", data=form, cookies=cookies
+    )
+    assert again.status_code == 200, again.text
+    staff = platform.auth("agent-7", roles=("agent",), scopes=["payments:read"])
+    payment = (await platform.payment.get(f"/v1/payments/{payment_id}", headers=staff)).json()
+    assert payment["amount_refunded"] == 3000 and len(payment["refunds"]) == 1
+    history = (await platform.api.get(f"/v1/requests/{rid}", headers=agent(platform))).json()
+    refunds = [h for h in history["history"] if h["action"] == "refund"]
+    assert refunds and refunds[0]["changes"]["amount"]["after"] == 3000
+    assert refunds[0]["note"] == "Second dog not kept"

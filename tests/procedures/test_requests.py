@@ -230,9 +230,11 @@ class LosesFirstAnswer(httpx.AsyncBaseTransport):
 
 
 async def test_a_lost_payment_answer_retried_opens_one_payment_not_two(
-    procedures_database, payment_db, nats_server, issuer, tenant
+    procedures_database, payment_db, nats_server, issuer, tenant, storage_db, s3_server
 ):
-    async with platform_for(procedures_database, payment_db, nats_server, issuer, tenant) as p:
+    async with platform_for(
+        procedures_database, payment_db, nats_server, issuer, tenant, storage_db, s3_server
+    ) as p:
         http = p.app.state.runtime.extras["charging"].client._http
         lossy = LosesFirstAnswer(http._transport)
         http._transport = lossy

@@ -7,7 +7,8 @@ import io
 import qrbill
 import structlog
 
-from socle.problems import Conflict, Unavailable
+from socle.pdf import svg_to_pdf
+from socle.problems import Conflict
 from socle_payment.models import Payment
 from socle_payment.payments import minor_to_decimal
 from socle_payment.settings import PaymentSettings
@@ -51,13 +52,4 @@ def render_svg(settings: PaymentSettings, payment: Payment, language: str = "fr"
 
 def render_pdf(settings: PaymentSettings, payment: Payment, language: str = "fr") -> bytes:
     """The bill on an A4 page, as PDF (rendered from the SVG with CairoSVG)."""
-    svg = render_svg(settings, payment, language)
-    try:
-        import cairosvg
-    except OSError as exc:  # the cairo system library is missing
-        raise Unavailable(
-            "PDF rendering is not available on this installation (cairo is missing); use the SVG.",
-            code="pdf-unavailable",
-        ) from exc
-    pdf: bytes = cairosvg.svg2pdf(bytestring=svg.encode())
-    return pdf
+    return svg_to_pdf(render_svg(settings, payment, language))

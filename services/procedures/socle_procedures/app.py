@@ -23,11 +23,13 @@ from socle_procedures.api import (
     statistics,
 )
 from socle_procedures.backoffice import pages as backoffice_pages
+from socle_procedures.backoffice import refunds as refund_pages
 from socle_procedures.charging import Charging, payment_consumer
 from socle_procedures.events import Site
 from socle_procedures.mediation import pages as mediation_pages
 from socle_procedures.payment_client import PaymentClient
 from socle_procedures.portal import auth, pages
+from socle_procedures.portal import decision as decision_page
 from socle_procedures.portal.context import Portal
 from socle_procedures.portal.oidc import OidcClient
 from socle_procedures.settings import ProceduresSettings
@@ -55,6 +57,8 @@ PUBLIC_ROUTES: frozenset[str] = frozenset(
         ASSETS_PATH + "/socle.css",
     }
     | backoffice_pages.ROUTES
+    | decision_page.ROUTES
+    | refund_pages.ROUTES
     | mediation_pages.ROUTES
     | statistics.ROUTES
 )
@@ -139,6 +143,8 @@ def create_app(
             auth.router,
             pages.router,
             backoffice_pages.router,
+            decision_page.router,
+            refund_pages.router,
             mediation_pages.router,
             assets_router(),
         ],

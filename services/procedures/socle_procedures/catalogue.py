@@ -25,6 +25,7 @@ OWN_KEYS = (
     "title",
     "summary",
     "confirmation",
+    "decision",
     "fee",
     "notifications",
     "retention_days",

@@ -13,7 +13,8 @@ log = structlog.get_logger("socle_procedures.payment")
 
 
 class PaymentClient:
-    """``POST /v1/payments`` and ``GET /v1/payments/{id}``; errors become domain errors."""
+    """``POST /v1/payments``, ``GET /v1/payments/{id}`` and refunds; errors become domain
+    errors."""
 
     def __init__(
         self,
@@ -66,3 +67,23 @@ class PaymentClient:
 
     async def get(self, token: str, payment_id: str) -> dict[str, Any]:
         return await self._call("GET", f"/v1/payments/{payment_id}", token)
+
+    async def refund(
+        self,
+        token: str,
+        payment_id: str,
+        *,
+        amount: int | None,
+        reason: str | None,
+        idempotency_key: str,
+    ) -> dict[str, Any]:
+        """Refund ``amount`` minor units (None: all that remains); payment allows it to the
+        commune's staff only."""
+        body: dict[str, Any] = {"amount": amount, "reason": reason}
+        return await self._call(
+            "POST",
+            f"/v1/payments/{payment_id}/refunds",
+            token,
+            json={k: v for k, v in body.items() if v is not None},
+            headers={"Idempotency-Key": idempotency_key},
+        )

@@ -19,6 +19,7 @@ from socle.db import utcnow
 from socle.outbox import record_event
 from socle.problems import Forbidden, Unprocessable
 from socle.web.i18n import localized
+from socle_procedures.decisions import Decide
 from socle_procedures.errors import IllegalTransition, RequestNotFound
 from socle_procedures.events import Site, request_event
 from socle_procedures.models import RequestHistory, RequestNote
@@ -135,8 +136,10 @@ async def act(
     action: Action,
     *,
     site: Site | None = None,
+    decide: Decide | None = None,
 ) -> Loaded:
-    """Apply one back-office action to the request (see the module's docstring)."""
+    """Apply one back-office action to the request (see the module's docstring); an approval
+    with ``decide`` stores its decision document first and names it in the history."""
     loaded = await load_for_staff(session, principal, request_id, lock=True)
     _check(action, loaded)
     request = loaded.request
@@ -152,6 +155,9 @@ async def act(
     if action.name in ("approve", "reject", "reopen") and request.editable_fields:
         changes["editable_fields"] = {"before": request.editable_fields, "after": None}
         request.editable_fields = None
+    if action.name == "approve" and decide is not None:
+        document = await decide(loaded, action.comment)
+        changes["decision_document"] = {"before": None, "after": document}
     to = ACTIONS[action.name][1] or before_state
     if to != before_state:
         changes["state"] = {"before": before_state, "after": to}
@@ -171,7 +177,7 @@ async def act(
         )
     )
     if to != before_state:
-        await _announce(session, loaded, before_state, principal.subject, action, site)
+        await _announce(session, loaded, before_state, principal.subject, action, site, changes)
     return loaded
 
 
@@ -182,6 +188,7 @@ async def _announce(
     actor: str,
     action: Action,
     site: Site | None,
+    changes: dict[str, Any],
 ) -> None:
     """The ``procedure.request.<state>`` event, in the citizen's language: notify mails it."""
     request = loaded.request
@@ -200,6 +207,8 @@ async def _announce(
         site=site,
     )
     event.data["action"] = action.name
+    if "decision_document" in changes:
+        event.data["decision_document_id"] = changes["decision_document"]["after"]
     if action.name == "request_information":
         labels = field_labels(loaded.definition, request.locale)
         event.data["message"] = action.comment

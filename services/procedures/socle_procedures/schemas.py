@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from socle_procedures.decisions import current
 from socle_procedures.models import ProcedureVersion, Request, RequestHistory
 
 State = Literal[
@@ -130,6 +131,11 @@ class RequestOut(BaseModel):
         default=None, description="While information is requested: the fields to correct."
     )
     history: list[HistoryOut] | None = None
+    decision_document_id: str | None = Field(
+        default=None,
+        description="Approved: the storage document (kind decision, a PDF) of the decision; "
+        "read it at GET /v1/documents/{id}/content of storage, or on the portal.",
+    )
 
     @classmethod
     def of(cls, request: Request, history: list[RequestHistory] | None = None) -> RequestOut:
@@ -171,6 +177,7 @@ class RequestOut(BaseModel):
                 )
                 for h in history
             ],
+            decision_document_id=None if history is None else current(request.state, history),
         )
 
 

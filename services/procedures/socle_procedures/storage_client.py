@@ -80,13 +80,16 @@ class StorageClient:
         kind: str,
         procedure: str,
         idempotency_key: str,
+        owner: str | None = None,
     ) -> dict[str, Any]:
+        """Store a document; staff may name its ``owner`` (a person's own is always theirs)."""
+        data = {"kind": kind, "procedure": procedure} | ({"owner": owner} if owner else {})
         response = await self._call(
             "POST",
             "/v1/documents",
             token,
             files={"file": (filename, file, content_type or "application/octet-stream")},
-            data={"kind": kind, "procedure": procedure},
+            data=data,
             headers={"Idempotency-Key": idempotency_key},
         )
         if response.status_code != 201:

@@ -6,14 +6,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from socle.auth import bearer_token
+from socle.db import utcnow
 from socle.service import SessionDep
-from socle_procedures import requests, review
+from socle_procedures import decisions, requests, review
 from socle_procedures.api.deps import Reader, SiteDep, Writer, problems
 from socle_procedures.models import RequestNote
 from socle_procedures.schemas import RequestOut, State
+from socle_procedures.storage_client import StorageClient
 
 router = APIRouter(prefix="/v1/requests", tags=["back-office"])
 
@@ -73,8 +76,15 @@ class NoteList(BaseModel):
     responses=problems(401, 403, 404, 409, 422),
 )
 async def act(
-    principal: Writer, session: SessionDep, request_id: RequestId, body: ActionIn, site: SiteDep
+    principal: Writer,
+    session: SessionDep,
+    request_id: RequestId,
+    body: ActionIn,
+    site: SiteDep,
+    http: Request,
 ) -> RequestOut:
+    """An approval stores its decision PDF in storage with the caller's token (it needs
+    ``documents:write`` for storage); storage refusing or down: nothing is approved."""
     action = review.Action(
         name=body.action,
         comment=body.comment,
@@ -82,8 +92,10 @@ async def act(
         fields=body.fields,
         expected_state=body.expected_state,
     )
+    storage: StorageClient = http.app.state.runtime.extras["storage"]
     async with session.begin():
-        loaded = await review.act(session, principal, request_id, action, site=site)
+        decide = decisions.issuer(session, storage, bearer_token(http), site.commune, utcnow())
+        loaded = await review.act(session, principal, request_id, action, site=site, decide=decide)
         return RequestOut.of(loaded.request, await requests.history(session, request_id))
 
 

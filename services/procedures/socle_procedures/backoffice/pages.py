@@ -14,11 +14,13 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from jinja2 import Environment
 
+from socle.db import utcnow
 from socle.problems import DomainError
 from socle.service import SessionDep
 from socle.web import templates
 from socle.web.i18n import format_money, localized
-from socle_procedures import catalog, mandates, queue, requests, review
+from socle_procedures import catalog, decisions, mandates, queue, requests, review
+from socle_procedures.backoffice.payments import payment_view
 from socle_procedures.backoffice.texts import TEXTS
 from socle_procedures.definitions.conditions import visible_fields, visible_steps
 from socle_procedures.errors import RequestNotFound
@@ -203,6 +205,7 @@ async def _request_page(
         return _problem(page, exc)
     request = loaded.request
     answers = _answers(page, loaded)
+    payment = await payment_view(page, request)
     return _render(
         page,
         "request.html",
@@ -216,6 +219,12 @@ async def _request_page(
         notes=notes,
         mandates=mandated,
         allowed=review.allowed_actions(request.state),
+        decision_url=(
+            f"/back-office/requests/{request.id}/documents/{decision}"
+            if (decision := decisions.current(request.state, history))
+            else None
+        ),
+        payment=payment,
         paid=format_money(request.amount_paid, request.fee_currency, page.lang),
         fee=format_money(request.fee_amount, request.fee_currency, page.lang),
         message=message,
@@ -255,9 +264,11 @@ async def act(request_id: str, page: PageDep, session: SessionDep) -> Response:
     )
     site = page.request.app.state.runtime.extras["site"]
     t = _texts(page)
+    storage: StorageClient = page.request.app.state.runtime.extras["storage"]
     try:
         async with session.begin():
-            await review.act(session, page.principal, request_id, action, site=site)
+            decide = decisions.issuer(session, storage, page.access_token, site.commune, utcnow())
+            await review.act(session, page.principal, request_id, action, site=site, decide=decide)
     except ActionNotAllowed as exc:
         names = ", ".join(t.get(f"act_{a}", a) for a in exc.allowed) or "-"
         return await _request_page(
@@ -320,13 +331,14 @@ async def document(
     try:
         async with session.begin():
             loaded = await review.load_for_staff(session, page.principal, request_id)
+            history = await requests.history(session, request_id)
     except DomainError as exc:
         return _problem(page, exc)
     named = {
         v.get("document_id")
         for v in loaded.request.answers.values()
         if isinstance(v, dict) and v.get("document_id")
-    }
+    } | {decisions.current(loaded.request.state, history)}
     if document_id not in named:
         return _problem(page, RequestNotFound("No such document on this request."))
     storage: StorageClient = page.request.app.state.runtime.extras["storage"]

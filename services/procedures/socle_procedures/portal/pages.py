@@ -13,7 +13,7 @@ from socle.db import utcnow
 from socle.problems import DomainError
 from socle.service import SessionDep
 from socle.web.i18n import format_money, localized
-from socle_procedures import catalog, requests, review
+from socle_procedures import catalog, decisions, requests, review
 from socle_procedures.definitions.answers import AnswerError, check_step
 from socle_procedures.definitions.conditions import visible_fields, visible_steps
 from socle_procedures.errors import InvalidAnswers
@@ -384,6 +384,9 @@ async def receipt(request_id: str, page: PageDep, session: SessionDep) -> Respon
             else ""
         ),
         history=[h for h in history if h.from_state != h.to_state or h.from_state is None],
+        decision_url=f"/requests/{request.id}/decision"
+        if decisions.current(request.state, history)
+        else None,
     )
 
 

@@ -1,0 +1,168 @@
+"""The payment of a request as payment knows it, and a refund through payment: the agent
+opens the refund page (what was paid and what is left), confirms an amount and a reason, and
+procedures asks payment with the agent's own token and an Idempotency-Key carried by the form
+(sending the form twice refunds once). Payment allows refunds to the commune's staff only;
+each refund is written in the request's history."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal, InvalidOperation
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from socle.db import utcnow
+from socle.problems import DomainError
+from socle.service import SessionDep
+from socle.web.i18n import format_money
+from socle_procedures import review
+from socle_procedures.backoffice.pages import (
+    PageDep,
+    _checked_form,
+    _problem,
+    _refused,
+    _render,
+    _texts,
+)
+from socle_procedures.backoffice.payments import charging_of, payment_view
+from socle_procedures.errors import PaymentUnavailable, RequestNotFound
+from socle_procedures.models import RequestHistory
+from socle_procedures.portal.context import Page
+
+router = APIRouter(prefix="/back-office", include_in_schema=False)
+ROUTES: frozenset[str] = frozenset({"/back-office/requests/{request_id}/refund"})
+
+
+def _minor(text: str, left: int) -> int | None:
+    """``"50.00"`` -> 5000; empty -> all that is left; None when not a valid amount."""
+    if not text.strip():
+        return left
+    try:
+        value = Decimal(text.strip().replace("'", "").replace(",", "."))
+        if not value.is_finite() or value != value.quantize(Decimal("0.01")):
+            return None
+    except InvalidOperation:
+        return None
+    minor = int(value * 100)
+    return minor if 0 < minor <= left else None
+
+
+async def _page(
+    page: Page,
+    session: SessionDep,
+    request_id: str,
+    *,
+    message: str | None = None,
+    kind: str = "info",
+    status: int = 200,
+) -> Response:
+    assert page.principal is not None
+    try:
+        async with session.begin():
+            loaded = await review.load_for_staff(session, page.principal, request_id)
+    except DomainError as exc:
+        return _problem(page, exc)
+    request, t = loaded.request, _texts(page)
+    view = await payment_view(page, request)
+    if view is None:
+        return _problem(page, RequestNotFound("This request has no payment."))
+    return _render(
+        page,
+        "refund.html",
+        t["refund_title"],
+        status=status,
+        request=request,
+        payment=view,
+        intro=t["refund_intro"].format(paid=view.paid, refunded=view.refunded, left=view.left),
+        amount_label=t["refund_amount"].format(currency=request.fee_currency),
+        idempotency_key=uuid.uuid4().hex,
+        message=message,
+        message_kind=kind,
+    )
+
+
+@router.get("/requests/{request_id}/refund")
+async def refund_page(request_id: str, page: PageDep, session: SessionDep) -> Response:
+    if (refused := _refused(page)) is not None:
+        return refused
+    return await _page(page, session, request_id)
+
+
+@router.post("/requests/{request_id}/refund")
+async def refund(request_id: str, page: PageDep, session: SessionDep) -> Response:
+    form, refused = await _checked_form(page)
+    if refused is not None:
+        return refused
+    assert page.principal is not None
+    t = _texts(page)
+    try:
+        async with session.begin():
+            loaded = await review.load_for_staff(session, page.principal, request_id)
+    except DomainError as exc:
+        return _problem(page, exc)
+    request = loaded.request
+    view = await payment_view(page, request)
+    if view is None or not view.live:
+        return _problem(page, PaymentUnavailable("The payment service cannot be reached."))
+    if not view.refundable:
+        return await _page(
+            page, session, request_id, message=t["not_refundable"], kind="error", status=409
+        )
+    amount = _minor(str(form.get("amount", ""))[:32], view.left_minor)
+    if amount is None:
+        return await _page(
+            page,
+            session,
+            request_id,
+            message=t["refund_invalid"].format(left=view.left),
+            kind="error",
+            status=422,
+        )
+    reason = str(form.get("reason", "")).strip()[:500] or None
+    key = str(form.get("idempotency_key", "")).strip()[:64] or uuid.uuid4().hex
+    assert request.payment_id is not None
+    try:
+        done = await charging_of(page).client.refund(
+            page.access_token,
+            request.payment_id,
+            amount=amount,
+            reason=reason,
+            idempotency_key=f"back-office-refund-{key}",
+        )
+    except DomainError as exc:
+        return await _page(
+            page,
+            session,
+            request_id,
+            message=t["refund_failed"].format(detail=exc.detail),
+            kind="error",
+            status=exc.status,
+        )
+    after = await payment_view(page, request)
+    async with session.begin():
+        loaded = await review.load_for_staff(session, page.principal, request_id, lock=True)
+        session.add(
+            RequestHistory(
+                request_id=request.id,
+                tenant=request.tenant,
+                from_state=loaded.request.state,
+                to_state=loaded.request.state,
+                actor=page.principal.subject,
+                note=reason,
+                at=utcnow(),
+                action="refund",
+                changes={
+                    "refund": {"before": None, "after": str(done.get("id"))},
+                    "amount": {"before": None, "after": amount},
+                },
+            )
+        )
+    refunded = format_money(int(done.get("amount", amount)), request.fee_currency, page.lang)
+    return await _page(
+        page,
+        session,
+        request_id,
+        message=t["refunded"].format(amount=refunded, status=after.status if after else "-"),
+        kind="success",
+    )

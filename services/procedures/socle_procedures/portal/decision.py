@@ -1,0 +1,46 @@
+"""The citizen opens the decision of an approved request: the PDF is read from storage with
+the citizen's own token (storage shows it: it is theirs, and logs the read)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import Response
+
+from socle.problems import DomainError
+from socle.service import SessionDep
+from socle_procedures import decisions, requests
+from socle_procedures.errors import RequestNotFound
+from socle_procedures.portal.auth import current_page, to_login
+from socle_procedures.portal.context import Page
+from socle_procedures.storage_client import StorageClient
+
+router = APIRouter(include_in_schema=False)
+PageDep = Annotated[Page, Depends(current_page)]
+ROUTES: frozenset[str] = frozenset({"/requests/{request_id}/decision"})
+
+
+@router.get("/requests/{request_id}/decision")
+async def decision(request_id: str, page: PageDep, session: SessionDep) -> Response:
+    if page.principal is None:
+        return to_login(page.request)
+    try:
+        async with session.begin():
+            loaded = await requests.load(session, page.principal, request_id)
+            history = await requests.history(session, request_id)
+        document = decisions.current(loaded.request.state, history)
+        if document is None:
+            raise RequestNotFound("This request has no decision document.")
+        storage: StorageClient = page.request.app.state.runtime.extras["storage"]
+        upstream = await storage.content(page.access_token, document)
+    except DomainError as exc:
+        return page.problem(exc)
+    return Response(
+        upstream.content,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": 'inline; filename="decision.pdf"',
+            "Cache-Control": "no-store",
+        },
+    )

@@ -1,0 +1,197 @@
+"""The building permit decided in headless Chromium without JavaScript, against real
+identity, payment, storage, notify and procedures over HTTP: the citizen applies with a plan;
+the agent asks for a corrected plan; the citizen gets the e-mail, uploads the new PDF in the
+portal and resubmits; the agent approves; the citizen sees the decision on the receipt and
+opens its PDF; the agent refunds part of the fee through payment. axe-core finds no
+violation on the pages touched."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from socle_identity import directory
+from socle_procedures import catalog
+from tests.procedures.conftest import example
+from tests.procedures.test_portal_browser import (
+    PASSWORD,
+    PDF,
+    axe_clean,
+    chromium,
+    stack,
+    text_of,
+    wait_for_mail,
+)
+
+pytestmark = pytest.mark.browser
+
+CORRECTED = PDF.replace(b"%%EOF", b"% corrected plan\n%%EOF")
+
+
+async def test_a_corrected_plan_then_the_decision_the_citizen_opens(
+    migrated_database, nats_server, tenant, procedures_database, payment_db, s3_server, smtp_sink
+):
+    async with stack(
+        migrated_database,
+        nats_server,
+        tenant,
+        procedures_database,
+        payment_db,
+        s3_server,
+        smtp_sink,
+    ) as st:
+        base, urls, identity = st.base, st.urls, st.identity
+        email = f"lea-{uuid.uuid4().hex[:8]}@example.ch"  # the mail sink serves every test
+        provider = identity.state.runtime.extras["provider"]
+        async with identity.state.runtime.sessions() as session, session.begin():
+            for address, roles, given, family, locale in (
+                ("agent@vevey.test", ["agent"], "Marc", "Agent", "en"),
+                (email, ["citizen"], "Léa", "Favre", "fr"),
+            ):
+                await directory.create_user(
+                    session,
+                    provider.passwords,
+                    tenant=tenant,
+                    email=address,
+                    password=PASSWORD,
+                    roles=roles,
+                    given_name=given,
+                    family_name=family,
+                    locale=locale,
+                    email_verified=True,
+                )
+        async with st.procedures.state.runtime.sessions() as session, session.begin():
+            await catalog.publish_document(session, tenant, example("building-permit"))
+
+        async with chromium() as browser:
+            citizen = await (
+                await browser.new_context(locale="fr-CH", java_script_enabled=False)
+            ).new_page()
+            agent_context = await browser.new_context(locale="en-GB", java_script_enabled=False)
+            agent = await agent_context.new_page()
+            axe = await (await browser.new_context(locale="en-GB")).new_page()
+            seen: list[str] = []
+
+            # The citizen applies, the plan uploaded, the fee paid on payment's page.
+            await citizen.goto(base + "/procedures/building-permit")
+            await citizen.click("text=Se connecter")
+            await citizen.fill("#email", email)
+            await citizen.fill("#password", PASSWORD)
+            await citizen.click("button[type=submit]")
+            await citizen.wait_for_url(f"{base}/procedures/building-permit")
+            await citizen.click("button:has-text('Commencer')")
+            await citizen.click("button:has-text('Continuer')")  # prefilled: name and e-mail
+            await citizen.check("#f-work")
+            await citizen.fill("#f-site-street", "Rue du Lac")
+            await citizen.fill("#f-site-number", "7")
+            await citizen.fill("#f-site-postal_code", "1800")
+            await citizen.fill("#f-site-locality", "Vevey")
+            await citizen.fill("#f-description", "Un atelier.")
+            await citizen.fill("#f-construction_cost", "100000")
+            await citizen.click("button:has-text('Continuer')")
+            await citizen.set_input_files(
+                "#f-plan",
+                files=[{"name": "plan.pdf", "mimeType": "application/pdf", "buffer": PDF}],
+            )
+            await citizen.click("button:has-text('Continuer')")
+            await citizen.click("button:has-text('Payer')")
+            await citizen.wait_for_url(f"{urls['payment']}/pay/*")
+            await citizen.fill("input[name=card_number]", "4242 4242 4242 4242")
+            await citizen.click("button[type=submit]")
+            await citizen.wait_for_url(f"{base}/requests/*/check")
+            await citizen.click("button:has-text('Envoyer la demande')")
+            await citizen.wait_for_url(f"{base}/requests/*?sent=1")
+            reference = await citizen.locator(".panel strong").inner_text()
+            rid = citizen.url.split("/requests/")[1].split("?")[0]
+
+            # The agent finds it and asks for a corrected plan.
+            await agent.goto(base + "/back-office")
+            await agent.fill("#email", "agent@vevey.test")
+            await agent.fill("#password", PASSWORD)
+            await agent.click("button[type=submit]")
+            await agent.wait_for_url(f"{base}/back-office")
+            await agent.select_option("#f-state", "submitted")
+            await agent.fill("#f-reference", reference[-6:])
+            await agent.click("button:has-text('Apply')")
+            await agent.wait_for_url(f"{base}/back-office?*state=submitted*")
+            await agent.click(f"text={reference}")
+            await agent.wait_for_url(f"{base}/back-office/requests/{rid}")
+            assert await agent.locator("#payment-status").inner_text() == "succeeded (sandbox)"
+            await agent.click("button:has-text('Take it')")
+            await agent.wait_for_url(f"{base}/back-office/requests/{rid}?done=1")
+            await agent.click("button:has-text('Start the review')")
+            await agent.wait_for_url(f"{base}/back-office/requests/{rid}?done=1")
+            await agent.check("#fix-plan")
+            await agent.fill(
+                "#comment-request_information", "The plan lacks the distances to the border."
+            )
+            await agent.click("button:has-text('Ask for information')")
+            await agent.wait_for_url(f"{base}/back-office/requests/{rid}?done=1")
+            assert await agent.locator("#state").inner_text() == "Information requested"
+            await axe_clean(agent, axe, seen)
+
+            # The citizen follows the e-mail's link and uploads the corrected plan.
+            mail = await wait_for_mail(smtp_sink, email, "compl")
+            body = text_of(mail)
+            assert "The plan lacks the distances to the border." in body
+            link = next(line.strip() for line in body.splitlines() if f"/requests/{rid}" in line)
+            await citizen.goto(link[link.index("http") :])
+            await citizen.wait_for_url(f"{base}/requests/{rid}/check")
+            await axe_clean(citizen, axe, seen)
+            await citizen.click("a[href$='#f-plan']")
+            await citizen.set_input_files(
+                "#f-plan",
+                files=[{"name": "plan-v2.pdf", "mimeType": "application/pdf", "buffer": CORRECTED}],
+            )
+            await axe_clean(citizen, axe, seen)
+            await citizen.click("button:has-text('Continuer')")
+            await citizen.wait_for_url(f"{base}/requests/{rid}/check*")  # #f-plan kept
+            assert "plan-v2.pdf" in await citizen.locator("main").inner_text()
+            await citizen.click("button:has-text('Envoyer la demande')")
+            await citizen.wait_for_url(f"{base}/requests/{rid}*")
+
+            # The agent sees the new plan, reads it, approves: the decision is made.
+            await agent.goto(f"{base}/back-office/requests/{rid}")
+            assert await agent.locator("#state").inner_text() == "In review"
+            assert "plan-v2.pdf" in await agent.locator("main").inner_text()
+            plan = await agent_context.request.get(
+                base + await agent.locator("a:has-text('plan-v2.pdf')").get_attribute("href")
+            )
+            assert await plan.body() == CORRECTED
+            await agent.fill("#comment-approve", "Permis accordé ; début des travaux libre.")
+            await agent.click("button:has-text('Approve')")
+            await agent.wait_for_url(f"{base}/back-office/requests/{rid}?done=1")
+            assert await agent.locator("#state").inner_text() == "Approved"
+            assert await agent.locator("#decision").count() == 1
+            await axe_clean(agent, axe, seen)
+
+            # Part of the fee goes back through payment: confirmed on its own page.
+            await agent.click("#refund")
+            await agent.wait_for_url(f"{base}/back-office/requests/{rid}/refund")
+            await axe_clean(agent, axe, seen)
+            await agent.fill("#refund-amount", "50.00")
+            await agent.fill("#refund-reason", "Reduced fee for a workshop.")
+            await agent.click("button:has-text('Confirm the refund')")
+            await agent.wait_for_url(f"{base}/back-office/requests/{rid}/refund")
+            notice = (await agent.locator("main").inner_text()).replace("\u00a0", " ")
+            assert "Refunded CHF 50.00" in notice and "partially_refunded" in notice
+            await axe_clean(agent, axe, seen)
+
+            # The citizen is told, sees the decision on the request's page and opens it.
+            decided = await wait_for_mail(smtp_sink, email, "accept")
+            assert reference in text_of(decided)
+            await citizen.goto(f"{base}/my-requests")
+            await axe_clean(citizen, axe, seen)
+            row = citizen.locator("tr", has_text=reference)
+            assert "Acceptée" in await row.inner_text()
+            await row.locator(f"a[href='/requests/{rid}']").click()
+            await citizen.wait_for_url(f"{base}/requests/{rid}")
+            link = citizen.locator("#decision")
+            assert await link.inner_text() == "Lire la décision (PDF)"
+            await axe_clean(citizen, axe, seen)
+            pdf = await citizen.context.request.get(base + await link.get_attribute("href"))
+            assert pdf.status == 200
+            assert pdf.headers["content-type"] == "application/pdf"
+            assert (await pdf.body()).startswith(b"%PDF")
+            assert len(seen) == 8
