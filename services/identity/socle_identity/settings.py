@@ -66,6 +66,10 @@ class IdentitySettings(ServiceSettings):
     """The services that answer ``person.erased`` to every erasure (a JSON list)."""
     erasure_answer_seconds: int = 3600
     """Seconds after which an erasure report names the services that have not answered."""
+    export_services: list[str] = ["storage", "payment", "notify", "procedures"]
+    """The services that write a part of every export (``person.export.ready``; a JSON list)."""
+    export_answer_seconds: int = 3600
+    """Seconds after which an export names the services that have not written their part."""
 
     @field_validator("key_encryption_key", "old_key_encryption_key")
     @classmethod
