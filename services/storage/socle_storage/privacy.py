@@ -27,9 +27,13 @@ from socle.privacy import (
     erasure_consumer,
     new_pseudonym,
 )
+from socle.privacy import (
+    export_consumer as shared_export_consumer,
+)
 from socle_storage import events
 from socle_storage.context import Storage
 from socle_storage.documents import load_rules
+from socle_storage.exports import write_part
 from socle_storage.models import AccessRecord, Document
 from socle_storage.purge import purge_once
 
@@ -169,3 +173,15 @@ async def export_person(session: AsyncSession, request: ExportRequest) -> Person
         "documents": [as_json(d, DOCUMENT_FIELDS) for d in docs],
         "access_log": [as_json(r, READ_FIELDS) for r in reads],
     }
+
+
+def export_consumer(storage: Storage) -> ConsumerSpec:
+    """``person.export.requested``: storage writes its part straight to its own store."""
+
+    async def collect(session: AsyncSession, request: ExportRequest) -> PersonData:
+        return await export_person(session, request)
+
+    async def store(request: ExportRequest, service: str, body: bytes) -> str:
+        return await write_part(storage, request.tenant, request.export_id, service, body)
+
+    return shared_export_consumer(SERVICE, storage.sessions, collect, store)

@@ -1,0 +1,92 @@
+"""Parts of a person's data export (right of access), kept in the tenant's bucket under
+``exports/<export_id>/``: each service's JSON part, and the archive that gathers them.
+
+The parts are written by the commune's services (client tokens) or its admins; an archive
+is read by them too. Only the export's own prefix is ever reached, whatever the names given."""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+
+from minio.error import S3Error
+
+from socle.auth import Principal
+from socle.privacy import part_key
+from socle.problems import NotFound, TooLarge, Unprocessable
+from socle_storage.access import acts_for_tenant
+from socle_storage.context import Storage
+from socle_storage.errors import NotAllowed
+
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+MAX_PART_BYTES = 50 * 1024 * 1024
+
+
+class ExportNotFound(NotFound):
+    code = "export-not-found"
+
+
+def _check(principal: Principal, *names: str) -> None:
+    if not acts_for_tenant(principal):
+        raise NotAllowed("Only the commune's admins or its services reach data exports.")
+    if not all(_NAME.match(n) for n in names):
+        raise Unprocessable("Export and service names are letters, digits, - and _.")
+
+
+async def write_part(
+    storage: Storage, tenant: str, export_id: str, service: str, body: bytes
+) -> str:
+    """Keep a service's part (the same key each time: a retry overwrites); its key."""
+    if len(body) > MAX_PART_BYTES:
+        raise TooLarge(f"An export part is at most {MAX_PART_BYTES} bytes.")
+    store = storage.store
+    bucket = await store.ensure_bucket(tenant)
+    key = part_key(export_id, service)
+    await store._call(  # the store's error mapping
+        store.client.put_object,
+        bucket,
+        key,
+        io.BytesIO(body),
+        len(body),
+        content_type="application/json",
+        sse=store.sse,
+    )
+    return key
+
+
+async def put_part(
+    storage: Storage,
+    principal: Principal,
+    export_id: str,
+    service: str,
+    body: bytes,
+    tenant: str | None = None,
+) -> str:
+    _check(principal, export_id, service)
+    if tenant is not None and tenant != principal.tenant:
+        raise NotAllowed("A part of an export is written in the caller's own tenant only.")
+    return await write_part(storage, principal.tenant, export_id, service, body)
+
+
+async def archive(storage: Storage, principal: Principal, export_id: str) -> bytes:
+    """A ZIP of every part of an export, each as ``<service>.json``; 404 when it has none."""
+    _check(principal, export_id)
+    store = storage.store
+    bucket = store.bucket_for(principal.tenant)
+    prefix = f"exports/{export_id}/"
+    try:
+        objects = await store._call(lambda: list(store.client.list_objects(bucket, prefix=prefix)))
+    except S3Error as exc:
+        if exc.code != "NoSuchBucket":
+            raise
+        objects = []
+    if not objects:
+        raise ExportNotFound(f"No export {export_id!r} in this tenant.")
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for obj in sorted(objects, key=lambda o: str(o.object_name)):
+            name = str(obj.object_name)
+            chunks = [c async for c in store.read(bucket, name, 0, int(obj.size or 0))]
+            zf.writestr(name.removeprefix(prefix), b"".join(chunks))
+    return out.getvalue()
