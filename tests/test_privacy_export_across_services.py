@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from socle.db import create_engine, create_sessionmaker
 from socle.localinfra import free_port
 from socle.testing import eventually, running, served
 from socle_identity import directory
@@ -23,7 +24,7 @@ from socle_identity.settings import IdentitySettings
 from tests.shared.test_services_start import build
 from tests.test_privacy_across_services import (
     EMAIL,
-    admin_token,
+    SCOPES,
     citizen,
     notification,
     pay,
@@ -32,57 +33,79 @@ from tests.test_privacy_across_services import (
 )
 
 SERVICES = ("storage", "payment", "notify", "procedures")
+EXPORTING = ("identity", *SERVICES)
+EXPORT_SCOPES = ["documents:read", "documents:write"]
 BOB = "bob@example.ch"
 
 
-async def export_client(identity: Any, tenant: str) -> tuple[str, str]:
-    """The commune's services' own client, with which they write their export parts."""
-    async with identity.state.runtime.sessions() as session, session.begin():
-        client, secret = await directory.register_client(
-            session,
-            tenant=tenant,
-            spec=directory.ClientSpec(
-                name="Services",
-                grant_types=["client_credentials"],
-                scopes=["documents:write"],
-                roles=["admin"],
-            ),
+async def commune(database_url: str, tenant: str) -> tuple[tuple[str, str], tuple[str, str]]:
+    """The commune at identity, before identity starts (its services' settings name the
+    client): the back office's client and the services' own client, with which they write
+    their export parts and identity reads the archive."""
+    engine = create_engine(database_url)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            await directory.create_tenant(session, slug=tenant, name=f"Commune {tenant}")
+            made = []
+            for name, scopes in (("Back office", SCOPES.split()), ("Services", EXPORT_SCOPES)):
+                client, secret = await directory.register_client(
+                    session,
+                    tenant=tenant,
+                    spec=directory.ClientSpec(
+                        name=name,
+                        grant_types=["client_credentials"],
+                        scopes=scopes,
+                        roles=["admin"],
+                    ),
+                )
+                made.append((client.client_id, str(secret)))
+    finally:
+        await engine.dispose()
+    return made[0], made[1]
+
+
+async def token(issuer: str, client: tuple[str, str]) -> str:
+    async with httpx.AsyncClient(base_url=issuer, timeout=30) as http:
+        answer = await http.post(
+            "/token", data={"grant_type": "client_credentials", "scope": SCOPES}, auth=client
         )
-    return client.client_id, str(secret)
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["access_token"])
 
 
 @contextlib.asynccontextmanager
 async def platform(
     migrated_database: Any, nats_server: Any, s3_server: Any, tenant: str
 ) -> AsyncIterator[tuple[Any, str, str, dict[str, Any], dict[str, httpx.AsyncClient]]]:
-    port = free_port()
+    port, storage_port = free_port(), free_port()
     issuer = f"http://127.0.0.1:{port}"
+    storage_url = f"http://127.0.0.1:{storage_port}"
+    database = migrated_database("identity")
+    back_office, (client_id, secret) = await commune(database, tenant)
+    writers = {
+        "export_storage_url": storage_url,
+        "export_client_id": client_id,
+        "export_client_secret": secret,
+    }
     identity = create_identity(
         IdentitySettings(
-            database_url=migrated_database("identity"),
+            database_url=database,
             nats_url=nats_server.url,
             issuer=issuer,
             argon2_time_cost=1,
             argon2_memory_kib=8192,
             outbox_poll_seconds=0.1,
+            **writers,
         )
     )
     async with served(identity, port), contextlib.AsyncExitStack() as stack:
-        token = await admin_token(identity, issuer, tenant)
-        client_id, secret = await export_client(identity, tenant)
-        storage_port = free_port()
-        storage_url = f"http://127.0.0.1:{storage_port}"
+        admin = await token(issuer, back_office)
         extra: dict[str, dict[str, Any]] = {
             "storage": {
                 "s3_endpoint": s3_server.endpoint,
                 "s3_access_key": s3_server.access_key,
                 "s3_secret_key": s3_server.secret_key,
             },
-        }
-        writers = {
-            "export_storage_url": storage_url,
-            "export_client_id": client_id,
-            "export_client_secret": secret,
         }
         apps, clients = {}, {}
         for service in SERVICES:
@@ -102,7 +125,7 @@ async def platform(
             else:
                 clients[service] = await stack.enter_async_context(running(app))
             apps[service] = app
-        yield identity, issuer, token, apps, clients
+        yield identity, issuer, admin, apps, clients
 
 
 async def test_an_export_gathers_the_person_s_data_from_every_service_and_nobody_else_s(
@@ -144,23 +167,27 @@ async def test_an_export_gathers_the_person_s_data_from_every_service_and_nobody
             report = (await http.get(report_url)).json()
             assert (await http.get("/v1/exports/nope")).status_code == 404
 
-        assert {s["service"] for s in report["services"]} == set(SERVICES)
+        assert {s["service"] for s in report["services"]} == set(EXPORTING)
         assert report["silent"] == []
         assert EMAIL not in json.dumps(report)  # the report names parts, never tells them
         counts = {s["service"]: s["counts"] for s in report["services"]}
         assert counts["storage"]["documents"] == 1
         assert counts["payment"]["payments"] == 1
 
-        archive = await clients["storage"].get(f"/v1/exports/{report['id']}/archive", headers=auth)
+        async with httpx.AsyncClient(base_url=issuer, headers=auth, timeout=30) as http:
+            archive = await http.get(f"/v1/exports/{report['id']}/archive")
         assert archive.status_code == 200, archive.text
         assert archive.headers["content-type"] == "application/zip"
         with zipfile.ZipFile(io.BytesIO(archive.content)) as zf:
-            assert sorted(zf.namelist()) == sorted(f"{s}.json" for s in SERVICES)
+            assert sorted(zf.namelist()) == sorted(f"{s}.json" for s in EXPORTING)
             parts = {n.removesuffix(".json"): json.loads(zf.read(n)) for n in zf.namelist()}
         everything = json.dumps(parts)
         for theirs in (other, BOB, bobs_card, bobs_payment, bobs_mail, bobs_request):
             assert theirs not in everything
         assert all(p["user_id"] == person for p in parts.values())
+        (account,) = parts["identity"]["data"]["account"]
+        assert account["email"] == EMAIL and account["given_name"] == "Anna"
+        assert "password_hash" not in account
         assert [d["id"] for d in parts["storage"]["data"]["documents"]] == [card]
         assert parts["payment"]["data"]["payments"][0]["id"] == paid
         assert parts["payment"]["data"]["payments"][0]["payer_email"] == EMAIL
@@ -168,6 +195,5 @@ async def test_an_export_gathers_the_person_s_data_from_every_service_and_nobody
         assert parts["procedures"]["data"]["requests"][0]["id"] == asked
         assert parts["procedures"]["data"]["requests"][0]["answers"]["dog"] == "Rex"
 
-        # a citizen's token reaches no archive, not even their own part of one
         missing = await clients["storage"].get("/v1/exports/nope/archive", headers=auth)
         assert missing.status_code == 404

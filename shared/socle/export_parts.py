@@ -1,6 +1,7 @@
 """Where a service writes its part of a person's data export: storage's
 ``PUT /v1/exports/{export_id}/parts/{service}``, with a token the service gets for itself
-(client credentials, scope ``documents:write``) from identity."""
+(client credentials, scopes ``documents:read documents:write``) from identity. Identity reads
+the archive of the parts the same way."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from socle.bus import ConsumerSpec
 from socle.config import ServiceSettings
 from socle.privacy import CollectFn, ExportRequest, StoreFn, export_consumer
 
+SCOPES = "documents:read documents:write"
+
 
 class ExportPartsSettings(ServiceSettings):
     """Settings of a service that writes export parts to storage (its settings extend these)."""
@@ -21,8 +24,8 @@ class ExportPartsSettings(ServiceSettings):
     """Storage's API, where this service writes its part of an export; empty: it writes
     none (the export names it silent)."""
     export_client_id: str = ""
-    """The service's own client at identity (client credentials, scope ``documents:write``,
-    role ``admin``)."""
+    """The service's own client at identity (client credentials, scopes ``documents:read
+    documents:write``, role ``admin``)."""
     export_client_secret: str = ""
     """Its client secret."""
 
@@ -48,7 +51,7 @@ class StoragePartWriter:
             return self._token
         answer = await http.post(
             f"{self._issuer}/token",
-            data={"grant_type": "client_credentials", "scope": "documents:write"},
+            data={"grant_type": "client_credentials", "scope": SCOPES},
             auth=self._auth,
         )
         answer.raise_for_status()
@@ -74,15 +77,28 @@ class StoragePartWriter:
         answer.raise_for_status()
         return str(answer.json()["object"])
 
+    async def archive(self, tenant: str, export_id: str) -> bytes:
+        """The ZIP of an export's parts, from storage."""
+        async with httpx.AsyncClient(timeout=120) as http:
+            answer = await http.get(
+                f"{self._storage}/v1/exports/{export_id}/archive",
+                headers={"Authorization": f"Bearer {await self._bearer(http)}"},
+            )
+        answer.raise_for_status()
+        return answer.content
 
-def part_writer(settings: ExportPartsSettings, issuer: str) -> StoreFn:
-    writer = StoragePartWriter(
+
+def storage_parts(settings: ExportPartsSettings, issuer: str) -> StoragePartWriter:
+    return StoragePartWriter(
         issuer=issuer,
         storage_url=settings.export_storage_url,
         client_id=settings.export_client_id,
         client_secret=settings.export_client_secret,
     )
-    return writer.write
+
+
+def part_writer(settings: ExportPartsSettings, issuer: str) -> StoreFn:
+    return storage_parts(settings, issuer).write
 
 
 def export_consumers(

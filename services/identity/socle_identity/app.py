@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from socle.bus import ConsumerSpec
+from socle.export_parts import export_consumers
 from socle.inbox import exactly_once
 from socle.privacy import PERSON_ERASED, PERSON_EXPORT_READY
 from socle.service import Runtime, create_service_app
@@ -66,6 +67,9 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
                 durable="identity-export-parts",
                 subjects=[f"socle.*.{PERSON_EXPORT_READY}"],
                 handler=exactly_once(runtime.sessions, "identity-exports", exports.on_part),
+            ),
+            *export_consumers(
+                exports.SERVICE, runtime.sessions, exports.export_person, settings, settings.issuer
             ),
         ]
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Literal
 
+import httpx
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -16,11 +17,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.db import utcnow
 from socle.events import CloudEvent
+from socle.export_parts import storage_parts
 from socle.outbox import record_event
-from socle.privacy import PERSON_EXPORT_READY, PERSON_EXPORT_REQUESTED, ExportPart
-from socle.problems import NotFound
+from socle.privacy import (
+    PERSON_EXPORT_READY,
+    PERSON_EXPORT_REQUESTED,
+    ExportPart,
+    ExportRequest,
+    PersonData,
+    as_json,
+)
+from socle.problems import Conflict, NotFound, Unavailable
 from socle_identity import directory
-from socle_identity.models import Export, ExportAnswer
+from socle_identity.models import Consent, Export, ExportAnswer, User
+from socle_identity.settings import IdentitySettings
 
 SERVICE = "identity"
 
@@ -154,3 +164,87 @@ async def report(
         silent=waiting if late else [],
         services=services,
     )
+
+
+USER_FIELDS = (
+    "id",
+    "email",
+    "given_name",
+    "family_name",
+    "locale",
+    "roles",
+    "email_verified",
+    "totp_confirmed",
+    "created_at",
+)
+CONSENT_FIELDS = ("client_id", "scopes", "granted_at")
+
+
+async def export_person(session: AsyncSession, request: ExportRequest) -> PersonData:
+    """Identity's part: the account (no secrets: no password hash, second-factor secret or
+    recovery codes) and the consents given to the commune's applications."""
+    user = await session.get(User, request.user_id)
+    if user is None or user.tenant != request.tenant:
+        return {"account": [], "consents": []}
+    consents = (await session.execute(select(Consent).where(Consent.user_id == user.id))).scalars()
+    return {
+        "account": [as_json(user, USER_FIELDS)],
+        "consents": [as_json(c, CONSENT_FIELDS) for c in consents],
+    }
+
+
+class ExportNotReady(Conflict):
+    code = "export-not-ready"
+
+
+async def ready_export(
+    session: AsyncSession,
+    *,
+    tenant: str,
+    export_id: str,
+    answer_seconds: int,
+    user_id: str | None = None,
+) -> ExportReport:
+    """The export, once every part is in (409 before)."""
+    state = await report(
+        session,
+        tenant=tenant,
+        export_id=export_id,
+        answer_seconds=answer_seconds,
+        user_id=user_id,
+    )
+    if state.status != "ready":
+        raise ExportNotReady("Not every service has written its part yet; try again later.")
+    return state
+
+
+class ArchiveUnavailable(Unavailable):
+    code = "export-archive-unavailable"
+
+
+async def archive(
+    session: AsyncSession,
+    settings: IdentitySettings,
+    *,
+    tenant: str,
+    export_id: str,
+    user_id: str | None = None,
+) -> bytes:
+    """The ZIP of a ready export's parts (from storage, with identity's own client)."""
+    async with session.begin():
+        await ready_export(
+            session,
+            tenant=tenant,
+            export_id=export_id,
+            answer_seconds=settings.export_answer_seconds,
+            user_id=user_id,
+        )
+    if not settings.writes_export_parts:
+        raise ArchiveUnavailable("Exports are not set up here (SOCLE_EXPORT_STORAGE_URL).")
+    try:
+        return await storage_parts(settings, settings.issuer).archive(tenant, export_id)
+    except httpx.HTTPError as exc:
+        raise ArchiveUnavailable(
+            "The document store cannot give the archive now; try again in a moment.",
+            headers={"Retry-After": "10"},
+        ) from exc

@@ -26,6 +26,8 @@ def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
         401: "No or invalid access token",
         403: "Scope or role missing",
         404: "No such person or export in this tenant",
+        409: "The export is not ready yet",
+        503: "The document store cannot be reached",
     }
     return {
         code: {"description": texts[code], "content": {PROBLEM_JSON: {}}}
@@ -90,3 +92,51 @@ async def my_export(
             answer_seconds=p.settings.export_answer_seconds,
             user_id=principal.subject,
         )
+
+
+ZIP: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/zip": {}}, "description": "The archive"}
+}
+
+
+def _zip(export_id: str, body: bytes) -> Response:
+    return Response(
+        body,
+        media_type="application/zip",
+        headers={
+            "Content-Disposition": f'attachment; filename="my-data-{export_id}.zip"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.get(
+    "/exports/{export_id}/archive",
+    response_class=Response,
+    responses={**_problems(404, 409, 503), **ZIP},
+)
+async def export_archive(
+    export_id: str, principal: Admin, p: ProviderDep, session: SessionDep
+) -> Response:
+    """The ZIP of a ready export: one ``<service>.json`` per service (409 until ready)."""
+    body = await exports.archive(session, p.settings, tenant=principal.tenant, export_id=export_id)
+    return _zip(export_id, body)
+
+
+@router.get(
+    "/me/exports/{export_id}/archive",
+    response_class=Response,
+    responses={**_problems(404, 409, 503), **ZIP},
+)
+async def my_export_archive(
+    export_id: str, principal: AccountOwner, p: ProviderDep, session: SessionDep
+) -> Response:
+    """One's own export as a ZIP; another person's answers 404."""
+    body = await exports.archive(
+        session,
+        p.settings,
+        tenant=principal.tenant,
+        export_id=export_id,
+        user_id=principal.subject,
+    )
+    return _zip(export_id, body)
