@@ -24,6 +24,7 @@ from socle_identity.settings import IdentitySettings
 from tests.shared.test_services_start import build
 from tests.test_privacy_across_services import (
     EMAIL,
+    PDF,
     SCOPES,
     citizen,
     notification,
@@ -179,8 +180,12 @@ async def test_an_export_gathers_the_person_s_data_from_every_service_and_nobody
         assert archive.status_code == 200, archive.text
         assert archive.headers["content-type"] == "application/zip"
         with zipfile.ZipFile(io.BytesIO(archive.content)) as zf:
-            assert sorted(zf.namelist()) == sorted(f"{s}.json" for s in EXPORTING)
-            parts = {n.removesuffix(".json"): json.loads(zf.read(n)) for n in zf.namelist()}
+            names = zf.namelist()
+            parts = {n.removesuffix(".json"): json.loads(zf.read(n)) for n in names if "/" not in n}
+            assert sorted(parts) == sorted(EXPORTING)
+            files = [n for n in names if "/" in n]
+            assert files == [f"documents/{card}/scan.pdf"]  # the person's file, not Bob's
+            assert zf.read(files[0]) == PDF
         everything = json.dumps(parts)
         for theirs in (other, BOB, bobs_card, bobs_payment, bobs_mail, bobs_request):
             assert theirs not in everything

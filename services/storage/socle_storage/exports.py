@@ -7,10 +7,13 @@ is read by them too. Only the export's own prefix is ever reached, whatever the 
 from __future__ import annotations
 
 import io
+import json
 import re
 import zipfile
+from typing import Any
 
 from minio.error import S3Error
+from sqlalchemy import select
 
 from socle.auth import Principal
 from socle.privacy import part_key
@@ -18,6 +21,9 @@ from socle.problems import NotFound, TooLarge, Unprocessable
 from socle_storage.access import acts_for_tenant
 from socle_storage.context import Storage
 from socle_storage.errors import NotAllowed
+from socle_storage.models import Document, DocumentVersion
+
+SERVICE = "storage"
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_PART_BYTES = 50 * 1024 * 1024
@@ -70,7 +76,8 @@ async def put_part(
 
 
 async def archive(storage: Storage, principal: Principal, export_id: str) -> bytes:
-    """A ZIP of every part of an export, each as ``<service>.json``; 404 when it has none."""
+    """A ZIP of every part of an export, each as ``<service>.json``, with the files of the
+    documents storage's part lists; 404 when it has none."""
     _check(principal, export_id)
     store = storage.store
     bucket = store.bucket_for(principal.tenant)
@@ -86,7 +93,41 @@ async def archive(storage: Storage, principal: Principal, export_id: str) -> byt
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
         for obj in sorted(objects, key=lambda o: str(o.object_name)):
-            name = str(obj.object_name)
-            chunks = [c async for c in store.read(bucket, name, 0, int(obj.size or 0))]
-            zf.writestr(name.removeprefix(prefix), b"".join(chunks))
+            name = str(obj.object_name).removeprefix(prefix)
+            body = await _read(storage, bucket, str(obj.object_name), int(obj.size or 0))
+            zf.writestr(name, body)
+            if name == f"{SERVICE}.json":
+                await _add_files(storage, principal.tenant, json.loads(body), zf)
     return out.getvalue()
+
+
+async def _read(storage: Storage, bucket: str, key: str, size: int) -> bytes:
+    return b"".join([c async for c in storage.store.read(bucket, key, 0, size)])
+
+
+async def _add_files(
+    storage: Storage, tenant: str, part: dict[str, Any], zf: zipfile.ZipFile
+) -> None:
+    """The current file of each document storage's part lists, as
+    ``documents/<id>/<file name>`` (deleted and quarantined ones are left out)."""
+    listed = part.get("data", {}).get("documents", [])
+    ids = [str(d["id"]) for d in listed if d.get("status") not in ("deleted", "quarantined")]
+    if not ids:
+        return
+    async with storage.sessions() as session:
+        rows = (
+            await session.execute(
+                select(DocumentVersion)
+                .join(Document, Document.id == DocumentVersion.document_id)
+                .where(
+                    Document.tenant == tenant,
+                    Document.id.in_(ids),
+                    DocumentVersion.number == Document.version,
+                    DocumentVersion.status == "active",
+                )
+            )
+        ).scalars()
+        versions = list(rows)
+    for version in versions:
+        body = await _read(storage, version.bucket, version.object_key, version.size)
+        zf.writestr(f"documents/{version.document_id}/{version.filename or 'file'}", body)
