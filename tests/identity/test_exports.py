@@ -4,6 +4,10 @@ finds nothing, its archive waits until every service has written its part."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from socle.db import utcnow
+from socle_identity.models import Export
 from tests.identity.conftest import Events, account_token
 from tests.identity.test_people import code_flow_client, tokens_after_login
 
@@ -51,3 +55,23 @@ async def test_a_person_asks_for_their_own_data_and_nobody_else_sees_the_export(
     assert (await identity.client.post(f"/v1/users/{anna}/export", headers=mine)).status_code == 403
     unknown = await identity.client.post("/v1/users/nobody/export", headers=admin)
     assert unknown.status_code == 404
+
+
+async def test_an_export_names_the_services_that_have_not_written_their_part_in_time(
+    identity, commune
+):
+    anna = await commune.add_user("anna.late@example.ch")
+    admin = {"Authorization": f"Bearer {await commune.admin_token()}"}
+    asked = await identity.client.post(f"/v1/users/{anna}/export", headers=admin)
+    assert asked.status_code == 202, asked.text
+    export_id = asked.headers["location"].rsplit("/", 1)[1]
+    async with identity.sessions() as session, session.begin():
+        export = await session.get(Export, export_id)
+        assert export is not None
+        export.requested_at = utcnow() - timedelta(hours=2)  # the answer time has passed
+    late = (await identity.client.get(asked.headers["location"], headers=admin)).json()
+    assert late["status"] == "overdue"
+    assert late["silent"] == ["identity", "storage", "payment", "notify", "procedures"]
+    assert (
+        await identity.client.get(f"/v1/exports/{export_id}/archive", headers=admin)
+    ).status_code == 409
