@@ -5,10 +5,12 @@ data; its ``erasure_id`` is the id of the ``user.deleted`` event."""
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -124,4 +126,123 @@ def erasure_consumer(
     handler: Handler = handle
     return ConsumerSpec(
         durable=f"{service}-erasure", subjects=[f"socle.*.{USER_DELETED}"], handler=handler
+    )
+
+
+# --- Export (right of access) -------------------------------------------------------------
+
+PERSON_EXPORT_REQUESTED = "person.export.requested"
+PERSON_EXPORT_READY = "person.export.ready"
+
+#: The services that write a part of every export (identity writes its own).
+EXPORTING_SERVICES: tuple[str, ...] = ("identity", *ERASING_SERVICES)
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """Whose data to export: the account id identity knows the person by, in a tenant."""
+
+    export_id: str
+    tenant: str
+    user_id: str
+
+
+class ExportPart(BaseModel):
+    """One service's answer to an export (the data of ``person.export.ready``): where its
+    part lies and how many records of each category it holds; no personal data."""
+
+    export_id: str = Field(description="The id of the ``person.export.requested`` event.")
+    service: str
+    object: str = Field(description="Where the part lies (a key in the export store).")
+    counts: dict[str, int] = Field(default_factory=dict)
+
+
+#: A service's data of the person, by category: lists of JSON objects.
+PersonData = dict[str, list[dict[str, Any]]]
+CollectFn = Callable[[AsyncSession, ExportRequest], Awaitable[PersonData]]
+#: Writes a part's bytes for an export and answers where they lie.
+StoreFn = Callable[[ExportRequest, str, bytes], Awaitable[str]]
+
+
+def as_json(row: object, fields: Sequence[str]) -> dict[str, Any]:
+    """The named attributes of a row as JSON values (times as ISO 8601)."""
+    out: dict[str, Any] = {}
+    for name in fields:
+        value = getattr(row, name)
+        out[name] = value.isoformat() if isinstance(value, datetime) else value
+    return out
+
+
+def part_key(export_id: str, service: str) -> str:
+    """Where a service's part of an export lies in the export store."""
+    return f"exports/{export_id}/{service}.json"
+
+
+def encode_part(service: str, request: ExportRequest, data: PersonData) -> bytes:
+    return json.dumps(
+        {
+            "service": service,
+            "export_id": request.export_id,
+            "user_id": request.user_id,
+            "data": data,
+        },
+        ensure_ascii=False,
+        indent=2,
+        sort_keys=True,
+    ).encode()
+
+
+def person_export_ready(*, tenant: str, part: ExportPart) -> CloudEvent:
+    return CloudEvent.new(
+        service=part.service,
+        type=PERSON_EXPORT_READY,
+        tenant=tenant,
+        subject=f"export:{part.export_id}",
+        data=part.model_dump(mode="json"),
+    )
+
+
+def export_effect(
+    service: str, collect: CollectFn, store: StoreFn
+) -> Callable[[AsyncSession, CloudEvent], Awaitable[None]]:
+    """Collect the person's data for a ``person.export.requested`` event, write it to the
+    export store (the same key each time: a retry overwrites) and record
+    ``person.export.ready`` in the inbox's transaction."""
+
+    async def effect(session: AsyncSession, event: CloudEvent) -> None:
+        user_id = str(event.data.get("user_id") or "")
+        if event.type != PERSON_EXPORT_REQUESTED or not user_id:
+            return
+        request = ExportRequest(export_id=event.id, tenant=event.tenant, user_id=user_id)
+        data = await collect(session, request)
+        key = await store(request, service, encode_part(service, request, data))
+        part = ExportPart(
+            export_id=event.id,
+            service=service,
+            object=key,
+            counts={category: len(rows) for category, rows in data.items()},
+        )
+        await record_event(
+            session,
+            person_export_ready(tenant=event.tenant, part=part),
+            aggregate=f"export:{event.id}",
+        )
+
+    return effect
+
+
+def export_consumer(
+    service: str,
+    sessions: async_sessionmaker[AsyncSession],
+    collect: CollectFn,
+    store: StoreFn,
+) -> ConsumerSpec:
+    """The durable consumer of ``person.export.requested`` of ``service``."""
+    handler: Handler = exactly_once(
+        sessions, f"{service}-export", export_effect(service, collect, store)
+    )
+    return ConsumerSpec(
+        durable=f"{service}-export",
+        subjects=[f"socle.*.{PERSON_EXPORT_REQUESTED}"],
+        handler=handler,
     )

@@ -9,12 +9,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from socle.bus import ConsumerSpec
+from socle.export_parts import export_consumers
 from socle.inbox import exactly_once
-from socle.privacy import PERSON_ERASED
+from socle.privacy import PERSON_ERASED, PERSON_EXPORT_READY
 from socle.service import Runtime, create_service_app
-from socle_identity import erasures, keys
+from socle_identity import erasures, exports, keys
 from socle_identity.api import account, admin, oidc, prompts, web
 from socle_identity.api import erasures as erasures_api
+from socle_identity.api import exports as exports_api
 from socle_identity.api.deps import oauth_error_response
 from socle_identity.provider import Provider
 from socle_identity.settings import IdentitySettings
@@ -60,7 +62,15 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
                 durable="identity-erasure-reports",
                 subjects=[f"socle.*.{PERSON_ERASED}"],
                 handler=exactly_once(runtime.sessions, "identity-erasures", erasures.on_answer),
-            )
+            ),
+            ConsumerSpec(
+                durable="identity-export-parts",
+                subjects=[f"socle.*.{PERSON_EXPORT_READY}"],
+                handler=exactly_once(runtime.sessions, "identity-exports", exports.on_part),
+            ),
+            *export_consumers(
+                exports.SERVICE, runtime.sessions, exports.export_person, settings, settings.issuer
+            ),
         ]
 
     app = create_service_app(
@@ -73,6 +83,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
             account.router,
             admin.router,
             erasures_api.router,
+            exports_api.router,
         ],
         consumers=consumers,
         on_startup=[start_provider],

@@ -264,3 +264,31 @@ class ErasureAnswer(Base):
     service: Mapped[str] = mapped_column(String(64), primary_key=True)
     answered_at: Mapped[datetime] = mapped_column(UTCDateTime)
     outcome: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class Export(Base):
+    """A person's data asked for (right of access); its id is that of the
+    ``person.export.requested`` event."""
+
+    __tablename__ = "exports"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    services: Mapped[list[str]] = mapped_column(JSON, default=list)
+    """The services expected to answer ``person.export.ready``."""
+
+
+class ExportAnswer(Base):
+    """One service's ``person.export.ready``: where its part lies and its counts."""
+
+    __tablename__ = "export_answers"
+
+    export_id: Mapped[str] = mapped_column(
+        ForeignKey("exports.id", ondelete="CASCADE"), primary_key=True
+    )
+    service: Mapped[str] = mapped_column(String(64), primary_key=True)
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    object: Mapped[str] = mapped_column(String(255))
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -7,7 +7,7 @@ import hashlib
 
 from pydantic import Field, field_validator, model_validator
 
-from socle.config import ServiceSettings
+from socle import export_parts
 from socle_identity.sealing import KeyEncryption, parse_kek
 
 DEV_SECRET_KEY = "dev-only-identity-secret-change-me"
@@ -17,7 +17,7 @@ DEV_KEY_ENCRYPTION_KEY = base64.urlsafe_b64encode(
 """Seals the signing keys in development when ``SOCLE_KEY_ENCRYPTION_KEY`` is not set."""
 
 
-class IdentitySettings(ServiceSettings):
+class IdentitySettings(export_parts.ExportPartsSettings):
     database_url: str = "sqlite+aiosqlite:///var/identity.db"
     """Where accounts, clients and signing keys are stored."""
     secret_key: str = DEV_SECRET_KEY
@@ -66,6 +66,10 @@ class IdentitySettings(ServiceSettings):
     """The services that answer ``person.erased`` to every erasure (a JSON list)."""
     erasure_answer_seconds: int = 3600
     """Seconds after which an erasure report names the services that have not answered."""
+    export_services: list[str] = ["identity", "storage", "payment", "notify", "procedures"]
+    """The services that write a part of every export (``person.export.ready``; a JSON list)."""
+    export_answer_seconds: int = 3600
+    """Seconds after which an export names the services that have not written their part."""
 
     @field_validator("key_encryption_key", "old_key_encryption_key")
     @classmethod

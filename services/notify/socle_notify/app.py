@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from socle.bus import ConsumerSpec
 from socle.events import CloudEvent
+from socle.export_parts import export_consumers
 from socle.inbox import exactly_once
 from socle.service import Runtime, create_service_app
 from socle_notify import privacy
@@ -69,6 +70,9 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
         return [
             ConsumerSpec(durable=settings.consumer_name, subjects=["socle.*.>"], handler=handle),
             privacy.consumer(runtime.sessions),
+            *export_consumers(
+                privacy.SERVICE, runtime.sessions, privacy.export_person, settings, settings.issuer
+            ),
         ]
 
     app: FastAPI = create_service_app(

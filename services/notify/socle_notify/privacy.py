@@ -8,12 +8,21 @@ linked them to the person becomes a pseudonym. Those not yet sent are cancelled.
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from socle.bus import ConsumerSpec
 from socle.db import utcnow
-from socle.privacy import ErasureOutcome, ErasureRequest, Kept, erasure_consumer, new_pseudonym
+from socle.privacy import (
+    ErasureOutcome,
+    ErasureRequest,
+    ExportRequest,
+    Kept,
+    PersonData,
+    as_json,
+    erasure_consumer,
+    new_pseudonym,
+)
 from socle_notify.models import Notification
 from socle_notify.notifications import PENDING
 
@@ -69,3 +78,39 @@ async def erase_person(session: AsyncSession, request: ErasureRequest) -> Erasur
 
 def consumer(sessions: async_sessionmaker[AsyncSession]) -> ConsumerSpec:
     return erasure_consumer(SERVICE, sessions, erase_person)
+
+
+NOTIFICATION_FIELDS = (
+    "id",
+    "channel",
+    "status",
+    "recipient",
+    "language",
+    "reference",
+    "subject",
+    "body",
+    "created_at",
+    "sent_at",
+)
+
+
+async def export_person(session: AsyncSession, request: ExportRequest) -> PersonData:
+    """The notifications sent to the person (what was sent, where and when); a secret
+    notification's text is not kept in clear and is left out."""
+    rows = (
+        await session.execute(
+            select(Notification)
+            .where(
+                Notification.tenant == request.tenant,
+                Notification.recipient_subject == request.user_id,
+            )
+            .order_by(Notification.created_at)
+        )
+    ).scalars()
+    out = []
+    for row in rows:
+        item = as_json(row, NOTIFICATION_FIELDS)
+        if row.secret:
+            item["subject"] = item["body"] = None
+        out.append(item)
+    return {"notifications": out}

@@ -5,10 +5,10 @@ from __future__ import annotations
 from email_validator import EmailNotValidError, validate_email
 from pydantic import model_validator
 
-from socle.config import ServiceSettings
+from socle import export_parts
 
 
-class NotifySettings(ServiceSettings):
+class NotifySettings(export_parts.ExportPartsSettings):
     """Settings of notify; each one is an environment variable ``SOCLE_<NAME>``."""
 
     database_url: str = "sqlite+aiosqlite:///var/notify.db"

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from socle.aio import stop_task
 from socle.bus import ConsumerSpec
+from socle.export_parts import export_consumers
 from socle.service import Runtime, create_service_app
 from socle_payment import privacy
 from socle_payment.api import finance, pages, payments, webhooks
@@ -72,7 +73,12 @@ def create_app(
         await stop_task(runtime.extras.pop("expiry_task", None))
 
     def consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
-        return [privacy.consumer(runtime.sessions)]
+        return [
+            privacy.consumer(runtime.sessions),
+            *export_consumers(
+                privacy.SERVICE, runtime.sessions, privacy.export_person, settings, settings.issuer
+            ),
+        ]
 
     return create_service_app(
         name="payment",

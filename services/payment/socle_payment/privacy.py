@@ -13,7 +13,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from socle.bus import ConsumerSpec
 from socle.db import utcnow
-from socle.privacy import ErasureOutcome, ErasureRequest, Kept, erasure_consumer, new_pseudonym
+from socle.privacy import (
+    ErasureOutcome,
+    ErasureRequest,
+    ExportRequest,
+    Kept,
+    PersonData,
+    as_json,
+    erasure_consumer,
+    new_pseudonym,
+)
 from socle_payment.models import Payment
 
 SERVICE = "payment"
@@ -60,3 +69,34 @@ async def erase_person(session: AsyncSession, request: ErasureRequest) -> Erasur
 
 def consumer(sessions: async_sessionmaker[AsyncSession]) -> ConsumerSpec:
     return erasure_consumer(SERVICE, sessions, erase_person)
+
+
+PAYMENT_FIELDS = (
+    "id",
+    "status",
+    "amount",
+    "currency",
+    "amount_captured",
+    "amount_refunded",
+    "reference",
+    "description",
+    "procedure_ref",
+    "payer_email",
+    "payer_subject",
+    "meta",
+    "provider",
+    "created_at",
+    "updated_at",
+)
+
+
+async def export_person(session: AsyncSession, request: ExportRequest) -> PersonData:
+    """The person's payments (those they paid as the payer)."""
+    payments = (
+        await session.execute(
+            select(Payment)
+            .where(Payment.tenant == request.tenant, Payment.payer_subject == request.user_id)
+            .order_by(Payment.created_at)
+        )
+    ).scalars()
+    return {"payments": [as_json(p, PAYMENT_FIELDS) for p in payments]}

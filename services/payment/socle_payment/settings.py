@@ -7,12 +7,12 @@ from typing import Self
 from pydantic import model_validator
 from stdnum import iban
 
-from socle.config import ServiceSettings
+from socle import export_parts
 
 DEMO_QR_IBAN = "CH4431999123000889012"
 
 
-class PaymentSettings(ServiceSettings):
+class PaymentSettings(export_parts.ExportPartsSettings):
     """Everything the payment service reads from its environment."""
 
     database_url: str = "sqlite+aiosqlite:///var/payment.db"

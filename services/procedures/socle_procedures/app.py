@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from socle.aio import stop_task
 from socle.bus import ConsumerSpec
+from socle.export_parts import export_consumers
 from socle.inbox import exactly_once
 from socle.service import Runtime, create_service_app
 from socle.web import ASSETS_PATH, assets_router
@@ -128,6 +129,9 @@ def create_app(
                 ),
             ),
             privacy.consumer(runtime.sessions),
+            *export_consumers(
+                privacy.SERVICE, runtime.sessions, privacy.export_person, settings, settings.issuer
+            ),
         ]
 
     return create_service_app(

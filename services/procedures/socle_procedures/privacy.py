@@ -18,7 +18,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from socle.bus import ConsumerSpec
 from socle.db import utcnow
-from socle.privacy import ErasureOutcome, ErasureRequest, Kept, erasure_consumer, new_pseudonym
+from socle.privacy import (
+    ErasureOutcome,
+    ErasureRequest,
+    ExportRequest,
+    Kept,
+    PersonData,
+    as_json,
+    erasure_consumer,
+    new_pseudonym,
+)
 from socle_procedures.models import (
     Mandate,
     PortalSession,
@@ -153,3 +162,50 @@ async def sweep(sessions: async_sessionmaker[AsyncSession], every: float) -> Non
 
 def consumer(sessions: async_sessionmaker[AsyncSession]) -> ConsumerSpec:
     return erasure_consumer(SERVICE, sessions, erase_person)
+
+
+REQUEST_FIELDS = (
+    "id",
+    "procedure",
+    "version",
+    "state",
+    "answers",
+    "completed_steps",
+    "reference",
+    "locale",
+    "email",
+    "fee_amount",
+    "fee_currency",
+    "payment_id",
+    "payment_status",
+    "amount_paid",
+    "created_at",
+    "updated_at",
+    "submitted_at",
+)
+HISTORY_FIELDS = ("request_id", "from_state", "to_state", "action", "at")
+
+
+async def export_person(session: AsyncSession, request: ExportRequest) -> PersonData:
+    """The person's requests and their history (states and times; staff's internal notes
+    and who on staff acted are left out)."""
+    requests = list(
+        (
+            await session.execute(
+                select(Request)
+                .where(Request.tenant == request.tenant, Request.owner == request.user_id)
+                .order_by(Request.created_at)
+            )
+        ).scalars()
+    )
+    history = (
+        await session.execute(
+            select(RequestHistory)
+            .where(RequestHistory.request_id.in_([r.id for r in requests]))
+            .order_by(RequestHistory.id)
+        )
+    ).scalars()
+    return {
+        "requests": [as_json(r, REQUEST_FIELDS) for r in requests],
+        "request_history": [as_json(h, HISTORY_FIELDS) for h in history],
+    }

@@ -6,12 +6,12 @@ from typing import Self
 
 from pydantic import model_validator
 
-from socle.config import ServiceSettings
+from socle import export_parts
 
 DEVELOPMENT_SECRET = "development-only-secret-key-change-me-please"
 
 
-class ProceduresSettings(ServiceSettings):
+class ProceduresSettings(export_parts.ExportPartsSettings):
     """Everything the procedures service and its citizen portal read from the environment."""
 
     database_url: str = "sqlite+aiosqlite:///var/procedures.db"

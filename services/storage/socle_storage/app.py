@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from socle.bus import ConsumerSpec
 from socle.service import Runtime, create_service_app
 from socle_storage import privacy
-from socle_storage.api import documents, rules
+from socle_storage.api import documents, exports, rules
 from socle_storage.context import Storage
 from socle_storage.purge import PurgeTask
 from socle_storage.scanning import make_scanner
@@ -44,12 +44,13 @@ def create_app(settings: StorageSettings | None = None) -> FastAPI:
         store.close()
 
     def consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
-        return [privacy.consumer(runtime.extras["storage"])]
+        storage = runtime.extras["storage"]
+        return [privacy.consumer(storage), privacy.export_consumer(storage)]
 
     return create_service_app(
         name="storage",
         settings=settings,
-        routers=[documents.router, rules.router],
+        routers=[documents.router, rules.router, exports.router],
         description=(
             "Documents on S3-compatible storage with metadata, checksums, retention and "
             "once-only sharing."

@@ -17,10 +17,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.bus import ConsumerSpec
 from socle.db import utcnow
-from socle.privacy import ErasureOutcome, ErasureRequest, Kept, erasure_consumer, new_pseudonym
+from socle.privacy import (
+    ErasureOutcome,
+    ErasureRequest,
+    ExportRequest,
+    Kept,
+    PersonData,
+    as_json,
+    erasure_consumer,
+    new_pseudonym,
+)
+from socle.privacy import (
+    export_consumer as shared_export_consumer,
+)
 from socle_storage import events
 from socle_storage.context import Storage
 from socle_storage.documents import load_rules
+from socle_storage.exports import write_part
 from socle_storage.models import AccessRecord, Document
 from socle_storage.purge import purge_once
 
@@ -118,3 +131,57 @@ def consumer(storage: Storage) -> ConsumerSpec:
             await purge_once(storage)
 
     return erasure_consumer(SERVICE, storage.sessions, erase, after=purge_now)
+
+
+READ_FIELDS = ("document_id", "version", "action", "at")
+DOCUMENT_FIELDS = (
+    "id",
+    "status",
+    "kind",
+    "procedure",
+    "filename",
+    "content_type",
+    "size",
+    "sha256",
+    "version",
+    "legal_hold",
+    "created_at",
+    "updated_at",
+    "retention_until",
+    "deleted_at",
+)
+
+
+async def export_person(session: AsyncSession, request: ExportRequest) -> PersonData:
+    """The person's documents (their description; the files are in the store under the
+    ids listed) and their own reads in the access log."""
+    docs = (
+        await session.execute(
+            select(Document)
+            .where(Document.tenant == request.tenant, Document.owner == request.user_id)
+            .order_by(Document.created_at)
+        )
+    ).scalars()
+    reads = (
+        await session.execute(
+            select(AccessRecord).where(
+                AccessRecord.tenant == request.tenant, AccessRecord.subject == request.user_id
+            )
+        )
+    ).scalars()
+    return {
+        "documents": [as_json(d, DOCUMENT_FIELDS) for d in docs],
+        "access_log": [as_json(r, READ_FIELDS) for r in reads],
+    }
+
+
+def export_consumer(storage: Storage) -> ConsumerSpec:
+    """``person.export.requested``: storage writes its part straight to its own store."""
+
+    async def collect(session: AsyncSession, request: ExportRequest) -> PersonData:
+        return await export_person(session, request)
+
+    async def store(request: ExportRequest, service: str, body: bytes) -> str:
+        return await write_part(storage, request.tenant, request.export_id, service, body)
+
+    return shared_export_consumer(SERVICE, storage.sessions, collect, store)

@@ -1,0 +1,60 @@
+"""``/v1/exports``: the parts of a person's data export and the archive gathering them
+(the commune's admins and services)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from socle.problems import PROBLEM_JSON
+from socle_storage import exports
+from socle_storage.api.deps import Reader, StorageDep, Writer
+
+router = APIRouter(prefix="/v1/exports", tags=["exports"])
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No valid access token", "content": {PROBLEM_JSON: {}}},
+    403: {"description": "Not an admin or a service", "content": {PROBLEM_JSON: {}}},
+    404: {"description": "No such export", "content": {PROBLEM_JSON: {}}},
+    413: {"description": "Part too large", "content": {PROBLEM_JSON: {}}},
+    422: {"description": "Invalid export or service name", "content": {PROBLEM_JSON: {}}},
+}
+
+
+@router.put(
+    "/{export_id}/parts/{service}",
+    summary="Keep a service's part of an export (JSON)",
+    status_code=201,
+    responses=ERRORS,
+)
+async def put_part(
+    export_id: str,
+    service: str,
+    request: Request,
+    principal: Writer,
+    storage: StorageDep,
+    tenant: str | None = None,
+) -> dict[str, str]:
+    """``tenant``, when given, must be the caller's own (a part never lands elsewhere)."""
+    body = await request.body()
+    key = await exports.put_part(storage, principal, export_id, service, body, tenant)
+    return {"object": key}
+
+
+@router.get(
+    "/{export_id}/archive",
+    summary="A ZIP of the export's parts",
+    response_class=Response,
+    responses={**ERRORS, 200: {"content": {"application/zip": {}}}},
+)
+async def get_archive(export_id: str, principal: Reader, storage: StorageDep) -> Response:
+    body = await exports.archive(storage, principal, export_id)
+    return Response(
+        body,
+        media_type="application/zip",
+        headers={
+            "Content-Disposition": f'attachment; filename="export-{export_id}.zip"',
+            "Cache-Control": "no-store",
+        },
+    )

@@ -1,0 +1,204 @@
+"""A person's data exported across services: an admin asks identity (real HTTP) for a
+person's data; identity publishes ``person.export.requested``; storage, payment, notify and
+procedures (real NATS, PostgreSQL and S3; storage over real HTTP) each write their part to
+storage and answer ``person.export.ready``; identity's export becomes ready; the archive
+holds the person's data from every service and nothing of another person."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import zipfile
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+from socle.db import create_engine, create_sessionmaker
+from socle.localinfra import free_port
+from socle.testing import eventually, running, served
+from socle_identity import directory
+from socle_identity.app import create_app as create_identity
+from socle_identity.settings import IdentitySettings
+from tests.shared.test_services_start import build
+from tests.test_privacy_across_services import (
+    EMAIL,
+    PDF,
+    SCOPES,
+    citizen,
+    notification,
+    pay,
+    procedure_request,
+    upload,
+)
+
+SERVICES = ("storage", "payment", "notify", "procedures")
+EXPORTING = ("identity", *SERVICES)
+EXPORT_SCOPES = ["documents:read", "documents:write"]
+BOB = "bob@example.ch"
+
+
+async def commune(database_url: str, tenant: str) -> tuple[tuple[str, str], tuple[str, str]]:
+    """The commune at identity, before identity starts (its services' settings name the
+    client): the back office's client and the services' own client, with which they write
+    their export parts and identity reads the archive."""
+    engine = create_engine(database_url)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            await directory.create_tenant(session, slug=tenant, name=f"Commune {tenant}")
+            made = []
+            for name, scopes in (("Back office", SCOPES.split()), ("Services", EXPORT_SCOPES)):
+                client, secret = await directory.register_client(
+                    session,
+                    tenant=tenant,
+                    spec=directory.ClientSpec(
+                        name=name,
+                        grant_types=["client_credentials"],
+                        scopes=scopes,
+                        roles=["admin"],
+                    ),
+                )
+                made.append((client.client_id, str(secret)))
+    finally:
+        await engine.dispose()
+    return made[0], made[1]
+
+
+async def token(issuer: str, client: tuple[str, str]) -> str:
+    async with httpx.AsyncClient(base_url=issuer, timeout=30) as http:
+        answer = await http.post(
+            "/token", data={"grant_type": "client_credentials", "scope": SCOPES}, auth=client
+        )
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["access_token"])
+
+
+@contextlib.asynccontextmanager
+async def platform(
+    migrated_database: Any, nats_server: Any, s3_server: Any, tenant: str
+) -> AsyncIterator[tuple[Any, str, str, dict[str, Any], dict[str, httpx.AsyncClient]]]:
+    port, storage_port = free_port(), free_port()
+    issuer = f"http://127.0.0.1:{port}"
+    storage_url = f"http://127.0.0.1:{storage_port}"
+    database = migrated_database("identity")
+    back_office, (client_id, secret) = await commune(database, tenant)
+    writers = {
+        "export_storage_url": storage_url,
+        "export_client_id": client_id,
+        "export_client_secret": secret,
+    }
+    identity = create_identity(
+        IdentitySettings(
+            database_url=database,
+            nats_url=nats_server.url,
+            issuer=issuer,
+            argon2_time_cost=1,
+            argon2_memory_kib=8192,
+            outbox_poll_seconds=0.1,
+            **writers,
+        )
+    )
+    async with served(identity, port), contextlib.AsyncExitStack() as stack:
+        admin = await token(issuer, back_office)
+        extra: dict[str, dict[str, Any]] = {
+            "storage": {
+                "s3_endpoint": s3_server.endpoint,
+                "s3_access_key": s3_server.access_key,
+                "s3_secret_key": s3_server.secret_key,
+            },
+        }
+        apps, clients = {}, {}
+        for service in SERVICES:
+            app = build(
+                service,
+                database_url=migrated_database(service),
+                nats_url=nats_server.url,
+                issuer=issuer,
+                outbox_poll_seconds=0.1,
+                **(extra.get(service) or writers),
+            )
+            if service == "storage":
+                await stack.enter_async_context(served(app, storage_port))
+                clients[service] = await stack.enter_async_context(
+                    httpx.AsyncClient(base_url=storage_url, timeout=30)
+                )
+            else:
+                clients[service] = await stack.enter_async_context(running(app))
+            apps[service] = app
+        yield identity, issuer, admin, apps, clients
+
+
+async def test_an_export_gathers_the_person_s_data_from_every_service_and_nobody_else_s(
+    migrated_database, nats_server, s3_server, tenant
+):
+    async with platform(migrated_database, nats_server, s3_server, tenant) as (
+        identity,
+        issuer,
+        token,
+        apps,
+        clients,
+    ):
+        auth = {"Authorization": f"Bearer {token}"}
+        person = await citizen(identity, tenant, EMAIL)
+        other = await citizen(identity, tenant, BOB)
+        card = await upload(clients["storage"], auth, person, "id-card")
+        bobs_card = await upload(clients["storage"], auth, other, "id-card")
+        paid = await pay(clients["payment"], auth, person, EMAIL)
+        bobs_payment = await pay(clients["payment"], auth, other, BOB)
+        mail = await notification(apps["notify"], tenant, person, EMAIL)
+        bobs_mail = await notification(apps["notify"], tenant, other, BOB)
+        asked = await procedure_request(apps["procedures"], tenant, person, EMAIL, None)
+        bobs_request = await procedure_request(apps["procedures"], tenant, other, BOB, None)
+
+        async with httpx.AsyncClient(base_url=issuer, headers=auth, timeout=30) as http:
+            unknown = await http.post("/v1/users/nobody/export")
+            assert unknown.status_code == 404
+            assert unknown.headers["content-type"] == "application/problem+json"
+            asked_for = await http.post(f"/v1/users/{person}/export")
+            assert asked_for.status_code == 202, asked_for.text
+            report_url = asked_for.headers["location"]
+
+            async def ready() -> bool:
+                answer = await http.get(report_url)
+                assert answer.status_code == 200, answer.text
+                return bool(answer.json()["status"] == "ready")
+
+            await eventually(ready, "every service to write its export part", within=30)
+            report = (await http.get(report_url)).json()
+            assert (await http.get("/v1/exports/nope")).status_code == 404
+
+        assert {s["service"] for s in report["services"]} == set(EXPORTING)
+        assert report["silent"] == []
+        assert EMAIL not in json.dumps(report)  # the report names parts, never tells them
+        counts = {s["service"]: s["counts"] for s in report["services"]}
+        assert counts["storage"]["documents"] == 1
+        assert counts["payment"]["payments"] == 1
+
+        async with httpx.AsyncClient(base_url=issuer, headers=auth, timeout=30) as http:
+            archive = await http.get(f"/v1/exports/{report['id']}/archive")
+        assert archive.status_code == 200, archive.text
+        assert archive.headers["content-type"] == "application/zip"
+        with zipfile.ZipFile(io.BytesIO(archive.content)) as zf:
+            names = zf.namelist()
+            parts = {n.removesuffix(".json"): json.loads(zf.read(n)) for n in names if "/" not in n}
+            assert sorted(parts) == sorted(EXPORTING)
+            files = [n for n in names if "/" in n]
+            assert files == [f"documents/{card}/scan.pdf"]  # the person's file, not Bob's
+            assert zf.read(files[0]) == PDF
+        everything = json.dumps(parts)
+        for theirs in (other, BOB, bobs_card, bobs_payment, bobs_mail, bobs_request):
+            assert theirs not in everything
+        assert all(p["user_id"] == person for p in parts.values())
+        (account,) = parts["identity"]["data"]["account"]
+        assert account["email"] == EMAIL and account["given_name"] == "Anna"
+        assert "password_hash" not in account
+        assert [d["id"] for d in parts["storage"]["data"]["documents"]] == [card]
+        assert parts["payment"]["data"]["payments"][0]["id"] == paid
+        assert parts["payment"]["data"]["payments"][0]["payer_email"] == EMAIL
+        assert parts["notify"]["data"]["notifications"][0]["id"] == mail
+        assert parts["procedures"]["data"]["requests"][0]["id"] == asked
+        assert parts["procedures"]["data"]["requests"][0]["answers"]["dog"] == "Rex"
+
+        missing = await clients["storage"].get("/v1/exports/nope/archive", headers=auth)
+        assert missing.status_code == 404
