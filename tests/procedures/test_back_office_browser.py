@@ -218,4 +218,31 @@ async def test_a_citizen_confirms_a_mediators_mandate_then_revokes_it(
             async with sessions() as session, session.begin():
                 with pytest.raises(RequestNotFound):
                     await requests.load(session, mediator, rid)
-            assert len(seen) == 3
+
+            # The mediator's own page to file for someone, reached through identity's login.
+            identity = st.identity
+            provider = identity.state.runtime.extras["provider"]
+            async with identity.state.runtime.sessions() as session, session.begin():
+                await directory.create_user(
+                    session,
+                    provider.passwords,
+                    tenant=tenant,
+                    email="lea@mediation.test",
+                    password=PASSWORD,
+                    roles=["mediator"],
+                    given_name="Léa",
+                    family_name="Médiatrice",
+                    locale="fr",
+                    email_verified=True,
+                )
+            lea = await (
+                await browser.new_context(locale="fr-CH", java_script_enabled=False)
+            ).new_page()
+            await lea.goto(base + "/mandates/new")
+            await lea.fill("#email", "lea@mediation.test")
+            await lea.fill("#password", PASSWORD)
+            await lea.click("button[type=submit]")
+            await lea.wait_for_url(f"{base}/mandates/new")
+            assert 'value="parking-card"' in await lea.content()
+            await axe_clean(lea, axe, seen)
+            assert len(seen) == 4
