@@ -20,6 +20,7 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -121,6 +122,14 @@ async def read_only(session: AsyncSession) -> None:
     :class:`ReadOnlyTransaction` (a bug, not a load problem). On PostgreSQL it changes nothing.
     """
     await session.connection(execution_options={READ_ONLY: True})
+
+
+def upsert_insert(session: AsyncSession, table: Any) -> Any:
+    """``INSERT`` with ``ON CONFLICT`` clauses for the session's database (PostgreSQL or
+    SQLite): ``upsert_insert(session, t).values(...).on_conflict_do_nothing()``."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(table)
 
 
 def is_sqlite(url: str) -> bool:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from socle.db import inbox_table, utcnow
+from socle.db import inbox_table, upsert_insert, utcnow
 from socle.events import CloudEvent
 
 EffectFn = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
@@ -15,10 +14,8 @@ EffectFn = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
 
 async def first_delivery(session: AsyncSession, consumer: str, event_id: str) -> bool:
     """Record ``event_id`` for ``consumer``; False when it was already processed."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     result = await session.execute(
-        insert(inbox_table)
+        upsert_insert(session, inbox_table)
         .values(consumer=consumer, event_id=event_id, processed_at=utcnow())
         .on_conflict_do_nothing()
     )

@@ -10,10 +10,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from socle.db import utcnow
+from socle.db import upsert_insert, utcnow
 from socle.events import CloudEvent
 from socle.privacy import PERSON_ERASED, ErasureOutcome, Kept
 from socle.problems import NotFound
@@ -69,10 +68,8 @@ async def on_answer(session: AsyncSession, event: CloudEvent) -> None:
     erasure = await session.get(Erasure, outcome.erasure_id)
     if erasure is None or erasure.tenant != event.tenant:
         return
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     await session.execute(
-        insert(ErasureAnswer)
+        upsert_insert(session, ErasureAnswer)
         .values(
             erasure_id=erasure.id,
             service=outcome.service,

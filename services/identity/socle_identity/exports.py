@@ -12,10 +12,9 @@ from typing import Literal
 import httpx
 from pydantic import BaseModel, Field
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from socle.db import utcnow
+from socle.db import upsert_insert, utcnow
 from socle.events import CloudEvent
 from socle.export_parts import storage_parts
 from socle.outbox import record_event
@@ -99,10 +98,8 @@ async def on_part(session: AsyncSession, event: CloudEvent) -> None:
     export = await session.get(Export, part.export_id)
     if export is None or export.tenant != event.tenant:
         return
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     await session.execute(
-        insert(ExportAnswer)
+        upsert_insert(session, ExportAnswer)
         .values(
             export_id=export.id,
             service=part.service,

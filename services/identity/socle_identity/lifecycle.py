@@ -17,10 +17,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from socle.db import utcnow
+from socle.db import upsert_insert, utcnow
 from socle.outbox import record_event
 from socle.privacy import ERASING_SERVICES
 from socle_identity import directory, erasures, events
@@ -66,9 +65,8 @@ async def deny(
     expires_at = max(issued_before, int(time.time())) + ttl + LEEWAY_SECONDS
     expiry = datetime.fromtimestamp(expires_at, tz=UTC)
     is_pg = session.get_bind().dialect.name == "postgresql"
-    insert = postgresql.insert if is_pg else sqlite.insert
     greatest = func.greatest if is_pg else func.max
-    stmt = insert(TokenRevocation).values(
+    stmt = upsert_insert(session, TokenRevocation).values(
         claim=claim, value=value, issued_before=issued_before, expires_at=expiry
     )
     await session.execute(
