@@ -32,10 +32,10 @@ from socle.privacy import (
 )
 from socle_storage import events
 from socle_storage.context import Storage
-from socle_storage.documents import load_rules
 from socle_storage.exports import write_part
 from socle_storage.models import AccessRecord, Document
 from socle_storage.purge import purge_once
+from socle_storage.tenant_rules import load_rules
 
 SERVICE = "storage"
 

@@ -32,7 +32,7 @@ from socle.idempotency import idempotency_scope, run_idempotent
 from socle.problems import TYPE_BASE, Conflict, DomainError
 from socle_storage import events
 from socle_storage.context import Storage
-from socle_storage.documents import Rules, document_out, find_visible, load_rules, new_id
+from socle_storage.documents import document_out, find_visible, new_id
 from socle_storage.errors import (
     EmptyFile,
     FileTooLarge,
@@ -47,6 +47,7 @@ from socle_storage.models import Document, DocumentVersion
 from socle_storage.scanning import ScanSession, Verdict
 from socle_storage.sniff import SNIFF_BYTES, clean_filename, resolve_type, sniff
 from socle_storage.store import Pipe, UploadCancelled, object_key
+from socle_storage.tenant_rules import Rules, load_rules
 
 log = structlog.get_logger("socle_storage.uploads")
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.idempotency import IdempotencyKey, idempotency_scope, run_idempotent
 from socle.problems import PROBLEM_JSON
-from socle_storage import documents, uploads
+from socle_storage import content, documents, grants, uploads
 from socle_storage.api.deps import Reader, StorageDep, Writer
 from socle_storage.schemas import (
     KIND_PATTERN,
@@ -175,7 +175,7 @@ async def download_content(
     range_: Annotated[str | None, Header(alias="Range")] = None,
     if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
 ) -> Response:
-    result = await documents.download(
+    result = await content.download(
         storage,
         principal,
         document_id,
@@ -230,7 +230,7 @@ async def upload_version(
 async def list_versions(
     document_id: DocumentId, principal: Reader, storage: StorageDep
 ) -> VersionList:
-    return VersionList(items=await documents.list_versions(storage, principal, document_id))
+    return VersionList(items=await content.list_versions(storage, principal, document_id))
 
 
 @router.post(
@@ -243,7 +243,7 @@ async def list_versions(
 async def create_link(
     document_id: DocumentId, principal: Reader, storage: StorageDep, body: LinkIn | None = None
 ) -> LinkOut:
-    return await documents.create_link(
+    return await content.create_link(
         storage, principal, document_id, body.version if body else None
     )
 
@@ -288,7 +288,7 @@ async def create_grant(
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     async def action(session: AsyncSession) -> tuple[int, Any]:
-        return await documents.share(session, principal, document_id, body)
+        return await grants.share(session, principal, document_id, body)
 
     async with storage.sessions() as session:
         status, result = await run_idempotent(
@@ -308,7 +308,7 @@ async def create_grant(
     responses=COMMON,
 )
 async def list_grants(document_id: DocumentId, principal: Reader, storage: StorageDep) -> GrantList:
-    return GrantList(items=await documents.list_grants(storage, principal, document_id))
+    return GrantList(items=await grants.list_grants(storage, principal, document_id))
 
 
 @router.delete(
@@ -323,7 +323,7 @@ async def revoke_grant(
     principal: Writer,
     storage: StorageDep,
 ) -> Response:
-    await documents.revoke_grant(storage, principal, document_id, grant_id)
+    await grants.revoke_grant(storage, principal, document_id, grant_id)
     return Response(status_code=204)
 
 
@@ -340,4 +340,4 @@ async def access_log(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> AccessPage:
-    return await documents.access_log(storage, principal, document_id, limit, cursor)
+    return await content.access_log(storage, principal, document_id, limit, cursor)

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from socle.problems import PROBLEM_JSON
-from socle_storage import documents
+from socle_storage import tenant_rules
 from socle_storage.api.deps import Reader, StorageDep, Writer
 from socle_storage.schemas import RulesIn, RulesOut
 
@@ -22,7 +22,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 @router.get("", summary="The tenant's rules", response_model=RulesOut, responses=ERRORS)
 async def get_rules(principal: Reader, storage: StorageDep) -> RulesOut:
-    return await documents.get_rules(storage, principal)
+    return await tenant_rules.get_rules(storage, principal)
 
 
 @router.put(
@@ -32,4 +32,4 @@ async def get_rules(principal: Reader, storage: StorageDep) -> RulesOut:
     responses=ERRORS,
 )
 async def set_rules(body: RulesIn, principal: Writer, storage: StorageDep) -> RulesOut:
-    return await documents.set_rules(storage, principal, body)
+    return await tenant_rules.set_rules(storage, principal, body)

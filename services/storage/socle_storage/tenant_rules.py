@@ -1,0 +1,100 @@
+"""Tenant rules: the size limit, allowed content types and retention the commune sets; the
+defaults from the settings when it has set none."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from socle.auth import Principal
+from socle.db import utcnow
+from socle.problems import Unprocessable
+from socle_storage.access import acts_for_tenant
+from socle_storage.context import Storage
+from socle_storage.errors import NotAllowed
+from socle_storage.models import TenantRules
+from socle_storage.schemas import MEDIA_TYPE, RulesIn, RulesOut
+from socle_storage.settings import StorageSettings
+
+
+@dataclass(frozen=True)
+class Rules:
+    max_size_bytes: int
+    allowed_content_types: list[str]
+    default_retention_days: int
+    retention_days: dict[str, int]
+    custom: bool
+
+    def retention_for(self, kind: str) -> int:
+        return int(self.retention_days.get(kind, self.default_retention_days))
+
+
+async def load_rules(session: AsyncSession, tenant: str, settings: StorageSettings) -> Rules:
+    row = await session.get(TenantRules, tenant)
+    if row is None:
+        return Rules(
+            max_size_bytes=settings.default_max_size_bytes,
+            allowed_content_types=settings.allowed_types,
+            default_retention_days=settings.default_retention_days,
+            retention_days={},
+            custom=False,
+        )
+    return Rules(
+        max_size_bytes=row.max_size_bytes,
+        # rows written before types were checked may hold a malformed one: never matches
+        allowed_content_types=[
+            t for t in row.allowed_content_types if isinstance(t, str) and MEDIA_TYPE.match(t)
+        ],
+        default_retention_days=row.default_retention_days,
+        retention_days={str(k): int(v) for k, v in row.retention_days.items()},
+        custom=True,
+    )
+
+
+def _rules_out(tenant: str, rules: Rules) -> RulesOut:
+    return RulesOut(
+        tenant=tenant,
+        custom=rules.custom,
+        max_size_bytes=rules.max_size_bytes,
+        allowed_content_types=rules.allowed_content_types,
+        default_retention_days=rules.default_retention_days,
+        retention_days=rules.retention_days,
+    )
+
+
+async def get_rules(storage: Storage, principal: Principal) -> RulesOut:
+    async with storage.sessions() as session, session.begin():
+        return _rules_out(
+            principal.tenant, await load_rules(session, principal.tenant, storage.settings)
+        )
+
+
+_KIND = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+
+
+async def set_rules(storage: Storage, principal: Principal, body: RulesIn) -> RulesOut:
+    if not acts_for_tenant(principal):
+        raise NotAllowed("Only the commune's admins or its services may change the rules.")
+    bad = [k for k, v in body.retention_days.items() if not _KIND.match(k) or v < 0]
+    if bad:
+        raise Unprocessable(
+            f"retention_days has invalid kinds or negative days: {', '.join(bad)}.",
+            code="invalid-rules",
+        )
+    types = sorted(set(body.allowed_content_types))  # validated and normalised by RulesIn
+    async with storage.sessions() as session, session.begin():
+        row = await session.get(TenantRules, principal.tenant)
+        if row is None:
+            row = TenantRules(tenant=principal.tenant)
+            session.add(row)
+        row.max_size_bytes = body.max_size_bytes
+        row.allowed_content_types = types
+        row.default_retention_days = body.default_retention_days
+        row.retention_days = dict(body.retention_days)
+        row.updated_at = utcnow()
+        await session.flush()
+        return _rules_out(
+            principal.tenant, await load_rules(session, principal.tenant, storage.settings)
+        )
