@@ -10,7 +10,7 @@ from typing import Any
 from socle.auth import Principal
 from socle.db import utcnow
 from socle.problems import Conflict, Unauthorized
-from socle_identity import directory, login
+from socle_identity import directory, sessions
 from socle_identity import scopes as sc
 from socle_identity.models import Client, User
 from socle_identity.provider import Grant, Provider, mint_access_token
@@ -47,7 +47,7 @@ async def account_token(provider: Provider, cookie: str | None) -> dict[str, Any
     is recent enough."""
     max_age = provider.settings.reauth_seconds
     async with provider.sessions() as session, session.begin():
-        current = await login.current_session(provider, session, cookie)
+        current = await sessions.current_session(provider, session, cookie)
         user = await session.get(User, current.user_id) if current else None
         if current is None or user is None:
             raise LoginRequired(

@@ -22,17 +22,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.problems import NotFound, Unprocessable
 from socle_identity import directory
-from socle_identity.login import (
+from socle_identity.authrequest import (
     AuthRequest,
-    Outcome,
     PageError,
     asdict_params,
-    finish_login,
     load_request,
     validate_request,
 )
 from socle_identity.models import FederatedIdentity, UpstreamProvider, User
 from socle_identity.provider import Provider
+from socle_identity.sessions import Outcome, finish_login
 
 log = structlog.get_logger("socle_identity.federation")
 

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from socle_identity import hints, lifecycle
-from socle_identity.login import PageError, current_session
+from socle_identity.authrequest import PageError
 from socle_identity.models import Client, User
 from socle_identity.provider import Provider
+from socle_identity.sessions import current_session
 
 
 @dataclass(frozen=True)

@@ -13,22 +13,24 @@ from itsdangerous import BadSignature, SignatureExpired
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle_identity import consent
-from socle_identity.login import (
-    CONSENT_PAGE,
+from socle_identity.authrequest import (
     REQUEST_MAX_AGE,
-    SELECT_PAGE,
     AuthRequest,
-    Outcome,
     PageError,
     asdict_params,
-    code_for,
-    current_session,
-    granted_scopes,
-    proceed,
     validate_request,
 )
 from socle_identity.models import Client, LoginSession, User
 from socle_identity.provider import Provider
+from socle_identity.sessions import (
+    CONSENT_PAGE,
+    SELECT_PAGE,
+    Outcome,
+    code_for,
+    current_session,
+    granted_scopes,
+    proceed,
+)
 
 
 @dataclass

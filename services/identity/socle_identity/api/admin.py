@@ -13,7 +13,7 @@ from socle.auth import Principal, require_scope
 from socle.idempotency import IdempotencyKey, run_idempotent
 from socle.problems import PROBLEM_JSON, Forbidden
 from socle.service import SessionDep
-from socle_identity import account, directory, federation, lifecycle, login
+from socle_identity import account, directory, federation, lifecycle, totp
 from socle_identity.api.account import AccountHolder
 from socle_identity.api.deps import ProviderDep
 from socle_identity.schemas import (
@@ -293,7 +293,7 @@ async def delete_me(principal: AccountHolder, p: ProviderDep, session: SessionDe
 async def start_totp(principal: AccountHolder, p: ProviderDep) -> TotpStarted:
     """Start enrolling an authenticator app: scan ``otpauth_uri``, then confirm a code."""
     return TotpStarted(
-        **await login.start_totp(p, tenant=principal.tenant, user_id=principal.subject)
+        **await totp.start_totp(p, tenant=principal.tenant, user_id=principal.subject)
     )
 
 
@@ -302,7 +302,7 @@ async def confirm_totp(
     body: TotpConfirm, principal: AccountHolder, p: ProviderDep
 ) -> RecoveryCodes:
     """Activate the second factor; later logins reach ``acr`` substantial."""
-    codes = await login.confirm_totp(
+    codes = await totp.confirm_totp(
         p, tenant=principal.tenant, user_id=principal.subject, code=body.code
     )
     return RecoveryCodes(recovery_codes=codes)

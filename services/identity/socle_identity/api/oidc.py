@@ -12,7 +12,7 @@ from socle.auth import Principal, require_scope
 from socle_identity import keys, provider
 from socle_identity import scopes as sc
 from socle_identity.api.deps import NO_STORE, ProviderDep, client_auth, form_fields
-from socle_identity.login import PROMPTS
+from socle_identity.authrequest import PROMPTS
 from socle_identity.provider import ACR_LEVELS
 
 router = APIRouter(tags=["openid-connect"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from socle_identity import login, prompts
+from socle_identity import authrequest, prompts
 from socle_identity.api.deps import ProviderDep, form_fields
 from socle_identity.api.web import (
     PAGE,
@@ -27,7 +27,7 @@ async def consent_get(request: Request, p: ProviderDep) -> Response:
     token = request.query_params.get("request", "")
     try:
         view = await prompts.consent_view(p, token, request.cookies.get(SESSION_COOKIE))
-    except login.PageError as exc:
+    except authrequest.PageError as exc:
         return page_error(request, p, exc)
     return render(
         request,
@@ -55,7 +55,7 @@ async def consent_post(request: Request, p: ProviderDep) -> Response:
             request.cookies.get(SESSION_COOKIE),
             allow=form.get("decision") == "allow",
         )
-    except login.PageError as exc:
+    except authrequest.PageError as exc:
         return page_error(request, p, exc)
     return redirect_to(p, outcome)
 
@@ -65,7 +65,7 @@ async def select_get(request: Request, p: ProviderDep) -> Response:
     token = request.query_params.get("request", "")
     try:
         view = await prompts.account_view(p, token, request.cookies.get(SESSION_COOKIE))
-    except login.PageError as exc:
+    except authrequest.PageError as exc:
         return page_error(request, p, exc)
     return render(
         request,
@@ -94,7 +94,7 @@ async def select_post(request: Request, p: ProviderDep) -> Response:
             request.cookies.get(SESSION_COOKIE),
             keep=form.get("choice") == "continue",
         )
-    except login.PageError as exc:
+    except authrequest.PageError as exc:
         return page_error(request, p, exc)
     if outcome is not None:
         return redirect_to(p, outcome)

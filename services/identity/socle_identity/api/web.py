@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from socle.problems import DomainError
 from socle.web import CommuneLook, inline_stylesheet, templates
-from socle_identity import federation, login, logout
+from socle_identity import authrequest, federation, login, logout, registration, sessions
 from socle_identity.api.deps import ProviderDep, form_fields
 from socle_identity.i18n import LOCALES, Translator, pick
 from socle_identity.models import Client
@@ -124,7 +124,7 @@ def message(
     )
 
 
-def page_error(request: Request, p: Provider, exc: login.PageError) -> HTMLResponse:
+def page_error(request: Request, p: Provider, exc: authrequest.PageError) -> HTMLResponse:
     return message(
         request, p, "bad_request", status=exc.status, detail=f"{exc.error}: {exc.description}"
     )
@@ -136,7 +136,7 @@ def csrf_ok(request: Request, form: dict[str, str]) -> bool:
     return bool(cookie) and hmac.compare_digest(cookie.encode(), sent.encode())
 
 
-def redirect_to(p: Provider, outcome: login.Outcome) -> Response:
+def redirect_to(p: Provider, outcome: sessions.Outcome) -> Response:
     response = RedirectResponse(outcome.redirect, status_code=303)
     response.headers["Cache-Control"] = "no-store"
     if outcome.session_token:
@@ -147,7 +147,7 @@ def redirect_to(p: Provider, outcome: login.Outcome) -> Response:
 async def login_page(
     request: Request,
     p: Provider,
-    auth: login.AuthRequest,
+    auth: authrequest.AuthRequest,
     client_name: str,
     tenant: str,
     *,
@@ -155,8 +155,8 @@ async def login_page(
     email: str = "",
     status: int = 200,
 ) -> HTMLResponse:
-    query = urlencode(login.asdict_params(auth))
-    request_token = login.dump_request(p, auth)
+    query = urlencode(authrequest.asdict_params(auth))
+    request_token = authrequest.dump_request(p, auth)
     upstream = await federation.upstream_name(p, tenant)
     return render(
         request,
@@ -190,10 +190,10 @@ async def authorize_post(request: Request, p: ProviderDep) -> Response:
 async def _authorize(request: Request, p: Provider, given: dict[str, str]) -> Response:
     params = {k: v for k, v in given.items() if k != "lang"}
     try:
-        auth, client, outcome = await login.authorize(
+        auth, client, outcome = await sessions.authorize(
             p, params, request.cookies.get(SESSION_COOKIE)
         )
-    except login.PageError as exc:
+    except authrequest.PageError as exc:
         return page_error(request, p, exc)
     if outcome is not None:
         return redirect_to(p, outcome)
@@ -205,13 +205,13 @@ async def login_post(request: Request, p: ProviderDep) -> Response:
     form = await form_fields(request)
     t = Translator(pick(request, p.settings.default_locale))
     try:
-        auth = login.load_request(p, form.get("request", ""))
+        auth = authrequest.load_request(p, form.get("request", ""))
         if not csrf_ok(request, form):
             return message(request, p, "csrf", status=403)
         result = await login.password_login(
             p, auth, form.get("email", ""), form.get("password", "")
         )
-    except login.PageError as exc:
+    except authrequest.PageError as exc:
         return page_error(request, p, exc)
     except login.LoginRefused as exc:
         async with p.sessions() as session:
@@ -239,7 +239,7 @@ async def login_totp(request: Request, p: ProviderDep) -> Response:
         return message(request, p, "csrf", status=403)
     try:
         outcome = await login.totp_login(p, form.get("pending", ""), form.get("code", ""))
-    except login.PageError as exc:
+    except authrequest.PageError as exc:
         return page_error(request, p, exc)
     except login.LoginRefused as exc:
         return render(
@@ -270,7 +270,7 @@ async def _logout(
             post_logout_redirect_uri=params.get("post_logout_redirect_uri"),
             state=params.get("state"),
         )
-    except login.PageError as exc:
+    except authrequest.PageError as exc:
         return page_error(request, p, exc)
     if confirmed and not csrf_ok(request, params):
         return message(request, p, "csrf", status=403)
@@ -343,7 +343,7 @@ async def register_post(request: Request, p: ProviderDep) -> Response:
         return message(request, p, "csrf", status=403)
     t = Translator(pick(request, p.settings.default_locale))
     try:
-        await login.register_citizen(
+        await registration.register_citizen(
             p,
             client_id=form.get("client_id", ""),
             email=form.get("email", ""),
@@ -352,7 +352,7 @@ async def register_post(request: Request, p: ProviderDep) -> Response:
             family_name=form.get("family_name", ""),
             locale=t.locale,
         )
-    except login.PageError as exc:
+    except authrequest.PageError as exc:
         return page_error(request, p, exc)
     except DomainError as exc:
         key = "weak_password" if exc.code == "weak-password" else "invalid_email"
@@ -364,7 +364,7 @@ async def register_post(request: Request, p: ProviderDep) -> Response:
 
 @router.get("/verify-email", summary="E-mail verification link", responses=PAGE)
 async def verify_email(request: Request, p: ProviderDep, token: str = "") -> Response:
-    if await login.verify_email(p, token):
+    if await registration.verify_email(p, token):
         return message(request, p, "email_verified")
     return message(request, p, "link_invalid", status=400)
 
@@ -383,10 +383,10 @@ async def reset_post(request: Request, p: ProviderDep) -> Response:
         return message(request, p, "csrf", status=403)
     t = Translator(pick(request, p.settings.default_locale))
     try:
-        await login.request_password_reset(
+        await registration.request_password_reset(
             p, client_id=form.get("client_id", ""), email=form.get("email", ""), locale=t.locale
         )
-    except login.PageError as exc:
+    except authrequest.PageError as exc:
         return page_error(request, p, exc)
     return message(request, p, "reset_sent")
 
@@ -404,7 +404,9 @@ async def reset_confirm_post(request: Request, p: ProviderDep) -> Response:
     if not csrf_ok(request, form):
         return message(request, p, "csrf", status=403)
     try:
-        changed = await login.reset_password(p, form.get("token", ""), form.get("password", ""))
+        changed = await registration.reset_password(
+            p, form.get("token", ""), form.get("password", "")
+        )
     except DomainError:
         t = Translator(pick(request, p.settings.default_locale))
         return render(
@@ -431,7 +433,7 @@ FEDERATION_COOKIE = "socle_federation"
 async def federation_start(request: Request, p: ProviderDep) -> Response:
     try:
         target, cookie = await federation.start(p, request.query_params.get("request", ""))
-    except login.PageError as exc:
+    except authrequest.PageError as exc:
         return page_error(request, p, exc)
     response = RedirectResponse(target, status_code=303)
     _cookie(response, p, FEDERATION_COOKIE, cookie)
@@ -444,7 +446,7 @@ async def federation_callback(request: Request, p: ProviderDep) -> Response:
         outcome = await federation.finish(
             p, dict(request.query_params), request.cookies.get(FEDERATION_COOKIE)
         )
-    except login.PageError as exc:
+    except authrequest.PageError as exc:
         response: Response = page_error(request, p, exc)
     else:
         response = redirect_to(p, outcome)
