@@ -13,7 +13,8 @@ from socle.problems import Conflict, Unauthorized
 from socle_identity import directory, sessions
 from socle_identity import scopes as sc
 from socle_identity.models import Client, User
-from socle_identity.provider import Grant, Provider, mint_access_token
+from socle_identity.provider import Provider
+from socle_identity.tokens import Grant, mint_access_token
 
 
 class LoginRequired(Unauthorized):

@@ -11,7 +11,8 @@ import jwt
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle_identity.models import Client, User
-from socle_identity.provider import Provider, subject_for
+from socle_identity.provider import Provider
+from socle_identity.tokens import subject_for
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ from fastapi import Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from socle.service import RuntimeDep
-from socle_identity.provider import JWT_BEARER, Provider
+from socle_identity.client_auth import JWT_BEARER
+from socle_identity.provider import Provider
 
 
 async def get_provider(runtime: RuntimeDep) -> Provider:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from socle.auth import Principal, require_scope
-from socle_identity import keys, provider
+from socle_identity import grants, introspection, keys
 from socle_identity import scopes as sc
 from socle_identity.api.deps import NO_STORE, ProviderDep, client_auth, form_fields
 from socle_identity.authrequest import PROMPTS
@@ -141,7 +141,7 @@ async def jwks(p: ProviderDep) -> JSONResponse:
 @router.post("/token", summary="Token endpoint", responses=OAUTH_ERRORS, openapi_extra=TOKEN_FORM)
 async def token(request: Request, p: ProviderDep) -> JSONResponse:
     form = await form_fields(request)
-    body = await provider.token_endpoint(p, client_auth(request, form), form)
+    body = await grants.token_endpoint(p, client_auth(request, form), form)
     return JSONResponse(body, headers=NO_STORE)
 
 
@@ -153,7 +153,7 @@ async def token(request: Request, p: ProviderDep) -> JSONResponse:
 )
 async def introspect(request: Request, p: ProviderDep) -> JSONResponse:
     form = await form_fields(request)
-    body = await provider.introspect(p, client_auth(request, form), form.get("token"))
+    body = await introspection.introspect(p, client_auth(request, form), form.get("token"))
     return JSONResponse(body, headers=NO_STORE)
 
 
@@ -165,7 +165,7 @@ async def introspect(request: Request, p: ProviderDep) -> JSONResponse:
 )
 async def revoke(request: Request, p: ProviderDep) -> Response:
     form = await form_fields(request)
-    await provider.revoke(p, client_auth(request, form), form.get("token"))
+    await introspection.revoke(p, client_auth(request, form), form.get("token"))
     return Response(status_code=200, headers=NO_STORE)
 
 
@@ -174,9 +174,9 @@ UserInfoPrincipal = Annotated[Principal, Depends(require_scope("openid"))]
 
 @router.get("/userinfo", summary="UserInfo (OpenID Connect)")
 async def userinfo(principal: UserInfoPrincipal, p: ProviderDep) -> JSONResponse:
-    return JSONResponse(await provider.userinfo(p, principal), headers=NO_STORE)
+    return JSONResponse(await introspection.userinfo(p, principal), headers=NO_STORE)
 
 
 @router.post("/userinfo", summary="UserInfo (OpenID Connect), POST form")
 async def userinfo_post(principal: UserInfoPrincipal, p: ProviderDep) -> JSONResponse:
-    return JSONResponse(await provider.userinfo(p, principal), headers=NO_STORE)
+    return JSONResponse(await introspection.userinfo(p, principal), headers=NO_STORE)
