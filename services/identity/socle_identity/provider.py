@@ -20,7 +20,6 @@ from socle.revocation import DenyList
 from socle_identity import lifecycle
 from socle_identity import scopes as sc
 from socle_identity.cache import ClientCache, watch_changes
-from socle_identity.codes import CodeRequest, create_code
 from socle_identity.keys import KeyRing, OwnKeys
 from socle_identity.passwords import Passwords
 from socle_identity.settings import IdentitySettings
@@ -29,10 +28,8 @@ __all__ = [
     "ACR_LEVELS",
     "ACR_LOW",
     "ACR_SUBSTANTIAL",
-    "CodeRequest",
     "Provider",
     "RevocationAwareVerifier",
-    "create_code",
 ]
 
 ACR_LOW = "urn:socle:loa:low"

@@ -18,15 +18,10 @@ from socle.db import utcnow
 from socle_identity import consent, hints
 from socle_identity import scopes as sc
 from socle_identity.authrequest import AuthRequest, validate_request
+from socle_identity.codes import CodeRequest, create_code
 from socle_identity.models import Client, LoginSession, User
 from socle_identity.passwords import digest
-from socle_identity.provider import (
-    ACR_LOW,
-    ACR_SUBSTANTIAL,
-    CodeRequest,
-    Provider,
-    create_code,
-)
+from socle_identity.provider import ACR_LOW, ACR_SUBSTANTIAL, Provider
 
 
 async def current_session(
