@@ -1,0 +1,68 @@
+"""Stripe webhooks: verify the signature, apply each event once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import stripe
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from socle.inbox import first_delivery
+from socle.problems import DomainError, NotFound
+from socle_payment.models import Payment
+from socle_payment.payments.ledger import PaymentsBase
+from socle_payment.providers import Truth, truth_of_session
+
+log = structlog.get_logger("socle_payment")
+
+
+class StripeWebhooks(PaymentsBase):
+    """Signed Stripe events applied to their payment."""
+
+    # ---- Stripe webhooks -----------------------------------------------------------------
+
+    async def stripe_webhook(
+        self, session: AsyncSession, payload: bytes, signature: str | None
+    ) -> str:
+        """Apply a signed Stripe event once; returns what was done."""
+        secret = self.settings.payment_stripe_webhook_secret
+        if "stripe" not in self.providers or not secret:
+            raise NotFound("Stripe is not enabled on this installation.", code="provider-disabled")
+        try:
+            event = stripe.Webhook.construct_event(payload, signature, secret)
+        except stripe.SignatureVerificationError as exc:
+            raise DomainError(
+                "The Stripe-Signature header does not match this payload (wrong secret, "
+                "altered body, or a timestamp older than 5 minutes).",
+                status=400,
+                code="invalid-signature",
+                title="Invalid webhook signature",
+            ) from exc
+        except ValueError as exc:
+            raise DomainError(
+                "The webhook body is not a Stripe event.", status=400, code="invalid-webhook"
+            ) from exc
+        kind = str(event["type"])
+        obj: dict[str, Any] = event["data"]["object"].to_dict()
+        if not kind.startswith("checkout.session."):
+            return "ignored"
+        truth = truth_of_session(obj)
+        if kind == "checkout.session.async_payment_failed":
+            truth = Truth(status="failed", reason="async_payment_failed")
+        async with session.begin():
+            if not await first_delivery(session, "stripe-webhook", str(event["id"])):
+                return "duplicate"
+            payment = (
+                await session.execute(
+                    select(Payment).where(Payment.provider_payment_id == str(obj.get("id")))
+                )
+            ).scalar_one_or_none()
+            if payment is None:
+                log.warning("stripe_webhook_unknown_session", event_type=kind)
+                return "unknown"
+            await self._apply_truth(
+                session, payment.tenant, payment.id, truth, f"stripe_webhook:{event['id']}"
+            )
+            return "applied"
