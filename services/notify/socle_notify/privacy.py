@@ -23,8 +23,8 @@ from socle.privacy import (
     erasure_consumer,
     new_pseudonym,
 )
+from socle_notify.messages import PENDING
 from socle_notify.models import Notification
-from socle_notify.notifications import PENDING
 
 SERVICE = "notify"
 ERASED_ADDRESS = "[erased]"

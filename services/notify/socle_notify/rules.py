@@ -14,8 +14,9 @@ from socle.db import utcnow
 from socle.events import CloudEvent
 from socle_notify.common import new_id
 from socle_notify.errors import InvalidRule, NotFoundError, RuleNotFound, UnprocessableError
+from socle_notify.messages import LANGUAGES
 from socle_notify.models import Rule
-from socle_notify.notifications import LANGUAGES, Notifications
+from socle_notify.notifications import Notifications
 from socle_notify.schemas import RuleCreate
 from socle_notify.sealing import is_secret_event
 from socle_notify.settings import NotifySettings

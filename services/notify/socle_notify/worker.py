@@ -32,8 +32,9 @@ from socle_notify.channels import (
     Sms,
     SmsProvider,
 )
+from socle_notify.delivery import Claim
 from socle_notify.models import Notification
-from socle_notify.notifications import Claim, Notifications
+from socle_notify.notifications import Notifications
 from socle_notify.sealing import outgoing
 from socle_notify.settings import NotifySettings
 from socle_notify.webhooks import DeliveryClaim, Webhooks

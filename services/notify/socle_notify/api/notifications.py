@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from socle.idempotency import IdempotencyKey, run_idempotent
 from socle.service import SessionDep
 from socle_notify.api.deps import Cursor, DomainDep, Limit, Reader, Sender, problems
+from socle_notify.batches import BatchView
 from socle_notify.models import Notification
-from socle_notify.notifications import BatchView
 from socle_notify.schemas import (
     BatchCreate,
     BatchOut,
