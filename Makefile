@@ -12,10 +12,11 @@ STAMP := $(VENV)/.installed
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
-$(STAMP): requirements-dev.txt shared/pyproject.toml $(foreach s,$(SERVICES),services/$(s)/pyproject.toml)
+$(STAMP): requirements-dev.txt shared/pyproject.toml dev/pyproject.toml $(foreach s,$(SERVICES),services/$(s)/pyproject.toml)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ./shared $(foreach s,$(SERVICES),-e ./services/$(s)) -r requirements-dev.txt
+	$(PY) -m pip install --quiet -e ./shared -e ./dev $(foreach s,$(SERVICES),-e ./services/$(s)) \
+	  -r requirements-dev.txt
 	@touch $@
 
 .PHONY: install
@@ -48,14 +49,19 @@ run: install tools ## start NATS, S3, the mail sink and every service; Ctrl-C st
 	$(PY) deploy/local/run.py
 
 .PHONY: test
-test: install tools helm ## install and run the whole test suite
-	$(PY) -m pytest -q
+test: install tools helm ## install and run the whole test suite (the fast unit tests first)
+	$(PY) -m pytest -q tests/unit
+	$(PY) -m pytest -q --ignore=tests/unit
+
+.PHONY: test-unit
+test-unit: install ## only the unit tests: pure logic, no servers, a few seconds
+	$(PY) -m pytest -q tests/unit
 
 .PHONY: lint
 lint: install ## ruff and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy shared/socle $(foreach s,$(SERVICES),services/$(s)/socle_$(s))
+	$(VENV)/bin/mypy shared/socle dev/socle_dev $(foreach s,$(SERVICES),services/$(s)/socle_$(s)) tests/unit
 
 .PHONY: fmt
 fmt: install ## format and fix what ruff can

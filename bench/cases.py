@@ -14,9 +14,9 @@ from socle.auth import JWKSCache, TokenVerifier
 from socle.bus import Bus
 from socle.db import create_engine, create_sessionmaker, infra_metadata
 from socle.events import CloudEvent
-from socle.localinfra import NatsServer, free_port
 from socle.outbox import OutboxRelay, record_event
-from socle.testing import TestIssuer
+from socle_dev.localinfra import NatsServer, free_port
+from socle_dev.testing import TestIssuer
 
 NPM_PEERS = ["jose@5", "oidc-provider@9"]
 Case = tuple[str, str, str, str, float, float]
@@ -215,7 +215,7 @@ async def _token_issuance(folder: Path, database_url: str, label: str) -> Case:
     from cryptography.hazmat.primitives.asymmetric import ec
     from jwt.algorithms import ECAlgorithm
 
-    from socle.localinfra import ManagedProcess, wait_for_port
+    from socle_dev.localinfra import ManagedProcess, wait_for_port
 
     nats = NatsServer.create(folder / f"nats-{free_port()}", free_port())
     nats.start()
@@ -304,7 +304,7 @@ async def protected_get(folder: Path) -> Case:
 
     import httpx
 
-    from socle.localinfra import ManagedProcess, wait_for_port
+    from socle_dev.localinfra import ManagedProcess, wait_for_port
 
     issuer = TestIssuer("https://identity.bench")
     issuer.start()

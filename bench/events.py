@@ -14,8 +14,8 @@ from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
 from socle.bus import Bus, ConsumerSpec
 from socle.db import create_engine, create_sessionmaker, infra_metadata
 from socle.events import CloudEvent
-from socle.localinfra import NatsServer, free_port
 from socle.outbox import OutboxRelay, record_event
+from socle_dev.localinfra import NatsServer, free_port
 
 Case = tuple[str, str, str, str, float, float]
 WRITERS = 8

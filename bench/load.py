@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
-from socle.localinfra import ManagedProcess, NatsServer, free_port, wait_for_port  # noqa: E402
-from socle.testing import TestIssuer  # noqa: E402
+from socle_dev.localinfra import ManagedProcess, NatsServer, free_port, wait_for_port  # noqa: E402
+from socle_dev.testing import TestIssuer  # noqa: E402
 
 CLIENT_TIMEOUT_SECONDS = 30.0
 

@@ -24,8 +24,8 @@ import httpx
 
 from socle.bus import Bus
 from socle.events import CloudEvent
-from socle.localinfra import ManagedProcess, NatsServer, SmtpSink, free_port, wait_for_port
-from socle.testing import TestIssuer
+from socle_dev.localinfra import ManagedProcess, NatsServer, SmtpSink, free_port, wait_for_port
+from socle_dev.testing import TestIssuer
 
 Case = tuple[str, str, str, str, float, float]
 CONCURRENCY = 8

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import make_url
 
-from socle.localinfra import NatsServer, S3Server, SmtpSink, free_port
 from socle.migrations import upgrade
-from socle.testing import TestIssuer
+from socle_dev.localinfra import NatsServer, S3Server, SmtpSink, free_port
+from socle_dev.testing import TestIssuer
 
 ROOT = Path(__file__).resolve().parent.parent
 

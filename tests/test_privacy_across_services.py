@@ -16,8 +16,8 @@ from sqlalchemy import select
 
 from socle.db import utcnow
 from socle.events import CloudEvent
-from socle.localinfra import free_port
-from socle.testing import eventually, running, served
+from socle_dev.localinfra import free_port
+from socle_dev.testing import eventually, running, served
 from socle_identity import directory, lifecycle
 from socle_identity.app import create_app as create_identity
 from socle_identity.passwords import Passwords

@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 
-from socle.localinfra import free_port
-from socle.testing import eventually, running, served
+from socle_dev.localinfra import free_port
+from socle_dev.testing import eventually, running, served
 from socle_identity import directory
 from socle_identity.app import create_app as create_identity
 from socle_identity.settings import IdentitySettings

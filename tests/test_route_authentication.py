@@ -9,7 +9,7 @@ import re
 import pytest
 from fastapi import FastAPI
 
-from socle.testing import running
+from socle_dev.testing import running
 from tests.shared.test_services_start import SERVICES, build
 
 ALWAYS_PUBLIC = {

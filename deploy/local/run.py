@@ -19,7 +19,7 @@ from typing import IO
 
 import httpx
 
-from socle.localinfra import NatsServer, S3Server, SmtpSink
+from socle_dev.localinfra import NatsServer, S3Server, SmtpSink
 
 ROOT = Path(__file__).resolve().parents[2]
 VAR = Path(os.environ.get("SOCLE_VAR_DIR", ROOT / "var"))

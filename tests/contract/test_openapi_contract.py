@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, status_code_conformance
 
-from socle.testing import served_in_thread
+from socle_dev.testing import served_in_thread
 from tests.shared.test_services_start import build
 
 EXAMPLES = int(os.environ.get("SOCLE_CONTRACT_EXAMPLES", "25"))

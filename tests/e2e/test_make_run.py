@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from socle.localinfra import free_port
+from socle_dev.localinfra import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PARTS = ["PROCEDURES", "IDENTITY", "PAYMENT", "STORAGE", "NOTIFY", "NATS", "S3", "SMTP"]

@@ -18,7 +18,7 @@ import httpx
 import nats
 import pytest
 
-from socle.testing import running
+from socle_dev.testing import running
 from socle_identity import directory
 from socle_identity.app import create_app
 from socle_identity.settings import IdentitySettings

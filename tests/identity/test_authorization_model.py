@@ -11,7 +11,7 @@ import jwt
 from sqlalchemy import update
 
 from socle.db import utcnow
-from socle.testing import running
+from socle_dev.testing import running
 from socle_identity.app import create_app
 from socle_identity.models import LoginSession, User
 from socle_identity.settings import IdentitySettings

@@ -7,8 +7,8 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from socle.localinfra import free_port
-from socle.testing import chromium, served
+from socle_dev.localinfra import free_port
+from socle_dev.testing import chromium, served
 from socle_identity import directory
 from socle_identity.app import create_app
 from socle_identity.settings import IdentitySettings

@@ -10,7 +10,7 @@ import sys
 
 import jwt
 
-from socle.testing import running
+from socle_dev.testing import running
 from socle_identity.app import create_app
 from socle_identity.settings import IdentitySettings
 

@@ -14,7 +14,7 @@ import httpx
 import jwt
 import pytest
 
-from socle.localinfra import free_port
+from socle_dev.localinfra import free_port
 from tests.identity.conftest import ISSUER, REDIRECT, hidden, log_in, pkce_pair, query
 from tests.identity.test_refusals import authorize_url
 

@@ -23,7 +23,7 @@ from sqlalchemy import text
 from socle.auth import JWKSCache, TokenVerifier
 from socle.db import create_engine
 from socle.migrations import upgrade
-from socle.testing import running
+from socle_dev.testing import running
 from socle_identity import directory
 from socle_identity.app import create_app
 from socle_identity.sealing import KeyEncryptionError, new_kek

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from socle.testing import running
+from socle_dev.testing import running
 from socle_identity import directory
 from socle_identity.app import create_app
 from socle_identity.settings import IdentitySettings

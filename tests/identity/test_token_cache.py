@@ -7,7 +7,7 @@ import asyncio
 
 from sqlalchemy import event
 
-from socle.testing import eventually
+from socle_dev.testing import eventually
 from tests.identity.test_cli import cli
 
 

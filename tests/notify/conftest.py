@@ -17,7 +17,7 @@ import nats
 import pytest
 
 from socle.bus import Bus
-from socle.testing import running
+from socle_dev.testing import running
 from socle_notify.app import create_app
 from socle_notify.settings import NotifySettings
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from socle.localinfra import SmtpSink, free_port
+from socle_dev.localinfra import SmtpSink, free_port
 from tests.notify.conftest import assert_problem, create_template, email_template, eventually
 
 TEMPLATE = email_template(

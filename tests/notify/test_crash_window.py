@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from socle.db import utcnow
-from socle.localinfra import SmtpSink, free_port
+from socle_dev.localinfra import SmtpSink, free_port
 from socle_notify.models import Notification
 from tests.conftest import PrivatePostgres, create_database, migrate
 from tests.notify.conftest import create_template, eventually

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from structlog.testing import capture_logs
 
-from socle.localinfra import SmtpSink, free_port
+from socle_dev.localinfra import SmtpSink, free_port
 from socle_notify.models import WebhookDelivery
 from tests.notify.conftest import eventually
 from tests.notify.test_crash_window import _row, _send_one

@@ -9,7 +9,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from socle.localinfra import free_port
+from socle_dev.localinfra import free_port
 from tests.notify.conftest import create_template, email_template, eventually
 
 

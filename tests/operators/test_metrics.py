@@ -16,7 +16,7 @@ from socle.bus import ConsumerSpec
 from socle.config import ServiceSettings
 from socle.events import CloudEvent
 from socle.service import create_service_app
-from socle.testing import eventually, running
+from socle_dev.testing import eventually, running
 from socle_payment.app import create_app as create_payment_app
 from socle_payment.settings import PaymentSettings
 

@@ -13,8 +13,8 @@ import time
 import httpx
 import structlog
 
-from socle.localinfra import free_port
 from socle.telemetry import RateLimitRepeats
+from socle_dev.localinfra import free_port
 
 STRIPE_SECRET = "sk_test_never_in_logs_0123456789"
 

@@ -25,8 +25,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from socle.localinfra import free_port
-from socle.testing import eventually
+from socle_dev.localinfra import free_port
+from socle_dev.testing import eventually
 
 
 class Collector:

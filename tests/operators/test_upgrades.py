@@ -14,7 +14,7 @@ from sqlalchemy import text
 from socle.cli import main as cli_main
 from socle.db import create_engine
 from socle.migrations import upgrade
-from socle.testing import running
+from socle_dev.testing import running
 from socle_payment.app import create_app
 from socle_payment.settings import PaymentSettings
 from tests.conftest import in_thread

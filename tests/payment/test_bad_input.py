@@ -6,8 +6,8 @@ import base64
 
 import pytest
 
-from tests.payment.conftest import assert_problem, csrf_of, payment_body, service
-from tests.payment.test_qrbill import camt054
+from socle_dev.testing import assert_problem
+from tests.support.payment import camt054, csrf_of, payment_body, service
 
 CAMT = "/v1/reconciliations/camt054"
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from socle.localinfra import free_port
-from socle.testing import chromium, served
+from socle_dev.localinfra import free_port
+from socle_dev.testing import chromium, served
 from socle_payment.app import create_app
-from tests.payment.conftest import payment_body
+from tests.support.payment import payment_body
 
 pytestmark = pytest.mark.browser
 

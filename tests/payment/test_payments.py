@@ -6,13 +6,9 @@ import asyncio
 from datetime import timedelta
 
 from socle.db import utcnow
-from tests.payment.conftest import (
-    EventTap,
-    assert_problem,
-    csrf_of,
-    payment_body,
-    service,
-)
+from socle_dev.events import EventRecorder
+from socle_dev.testing import assert_problem
+from tests.support.payment import csrf_of, payment_body, service
 
 PUBLIC = "http://testserver"
 
@@ -28,7 +24,10 @@ async def pay_on_sandbox(client, next_url: str, card: str) -> object:
 async def test_a_citizen_pays_on_the_sandbox_page_and_the_procedure_hears_it(
     settings_for, auth, tenant, nats_server
 ):
-    async with EventTap(nats_server.url, tenant) as tap, service(settings_for()) as (client, _):
+    async with (
+        EventRecorder(nats_server.url, tenant=tenant) as tap,
+        service(settings_for()) as (client, _),
+    ):
         created = await client.post(
             "/v1/payments",
             json=payment_body(payer_email="anna.muster@example.ch"),
@@ -72,7 +71,10 @@ async def test_a_citizen_pays_on_the_sandbox_page_and_the_procedure_hears_it(
 
 
 async def test_a_declined_card_fails_the_payment(settings_for, auth, tenant, nats_server):
-    async with EventTap(nats_server.url, tenant) as tap, service(settings_for()) as (client, _):
+    async with (
+        EventRecorder(nats_server.url, tenant=tenant) as tap,
+        service(settings_for()) as (client, _),
+    ):
         payment = (await client.post("/v1/payments", json=payment_body(), headers=auth())).json()
         declined = await pay_on_sandbox(client, payment["next_url"], "4000000000000002")
         assert declined.status_code == 303
@@ -117,7 +119,10 @@ async def test_the_sandbox_form_refuses_a_forged_post_and_unknown_cards(settings
 async def test_a_concurrent_double_post_with_one_key_charges_once(
     settings_for, auth, tenant, nats_server
 ):
-    async with EventTap(nats_server.url, tenant) as tap, service(settings_for()) as (client, _):
+    async with (
+        EventRecorder(nats_server.url, tenant=tenant) as tap,
+        service(settings_for()) as (client, _),
+    ):
         headers = {**auth(), "Idempotency-Key": "same-click"}
         first, second = await asyncio.gather(
             client.post("/v1/payments", json=payment_body(), headers=headers),
@@ -188,7 +193,10 @@ async def test_bad_input_gets_clear_problems(settings_for, auth, tenant):
 
 
 async def test_cancel_closes_an_open_payment_once(settings_for, auth, tenant, nats_server):
-    async with EventTap(nats_server.url, tenant) as tap, service(settings_for()) as (client, _):
+    async with (
+        EventRecorder(nats_server.url, tenant=tenant) as tap,
+        service(settings_for()) as (client, _),
+    ):
         payment = (await client.post("/v1/payments", json=payment_body(), headers=auth())).json()
         cancelled = await client.post(f"/v1/payments/{payment['id']}/cancel", headers=auth())
         assert cancelled.status_code == 200
@@ -211,7 +219,10 @@ async def pay_on_sandbox_closed(client, next_url: str):
 async def test_refunds_are_partial_or_full_and_never_more_than_captured(
     settings_for, auth, tenant, nats_server
 ):
-    async with EventTap(nats_server.url, tenant) as tap, service(settings_for()) as (client, _):
+    async with (
+        EventRecorder(nats_server.url, tenant=tenant) as tap,
+        service(settings_for()) as (client, _),
+    ):
         payment = (await client.post("/v1/payments", json=payment_body(), headers=auth())).json()
         await pay_on_sandbox(client, payment["next_url"], "4242424242424242")
         url = f"/v1/payments/{payment['id']}/refunds"
@@ -353,7 +364,10 @@ async def test_the_finance_report_has_one_line_per_payment(settings_for, auth):
 
 
 async def test_stale_pending_payments_expire(settings_for, auth, tenant, nats_server):
-    async with EventTap(nats_server.url, tenant) as tap, service(settings_for()) as (client, app):
+    async with (
+        EventRecorder(nats_server.url, tenant=tenant) as tap,
+        service(settings_for()) as (client, app),
+    ):
         payment = (await client.post("/v1/payments", json=payment_body(), headers=auth())).json()
         domain = app.state.runtime.extras["payments"]
         assert await domain.expire_stale(now=utcnow()) == 0
@@ -370,7 +384,10 @@ async def test_the_background_sweep_expires_payments_nobody_paid(
     settings_for, auth, tenant, nats_server
 ):
     settings = settings_for(payment_expiry_minutes=0, payment_expiry_sweep_seconds=0.1)
-    async with EventTap(nats_server.url, tenant) as tap, service(settings) as (client, _):
+    async with (
+        EventRecorder(nats_server.url, tenant=tenant) as tap,
+        service(settings) as (client, _),
+    ):
         payment = (await client.post("/v1/payments", json=payment_body(), headers=auth())).json()
         expired = (await tap.wait_for("payment.expired"))[0]
         assert expired["data"]["payment_id"] == payment["id"]

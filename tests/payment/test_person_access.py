@@ -3,8 +3,8 @@ commune's staff and services reach every payment of the tenant. Played as the at
 
 from __future__ import annotations
 
-from tests.payment.conftest import assert_problem, payment_body, service
-from tests.payment.test_qrbill import camt054
+from socle_dev.testing import assert_problem
+from tests.support.payment import camt054, payment_body, service
 
 
 async def test_a_citizen_lists_reads_and_cancels_only_their_own_payments(

@@ -9,7 +9,9 @@ import zxingcpp
 from PIL import Image
 from stdnum.ch import esr
 
-from tests.payment.conftest import EventTap, assert_problem, payment_body, service
+from socle_dev.events import EventRecorder
+from socle_dev.testing import assert_problem
+from tests.support.payment import camt054, payment_body, service
 
 
 def qr_payload(svg: bytes) -> list[str]:
@@ -18,31 +20,6 @@ def qr_payload(svg: bytes) -> list[str]:
     codes = [r.text for r in results if r.format == zxingcpp.BarcodeFormat.QRCode]
     assert len(codes) == 1, codes
     return codes[0].replace("\r\n", "\n").split("\n")
-
-
-def camt054(lines: list[tuple[str | None, str, str, str]]) -> bytes:
-    """A camt.054 notification with one entry per (reference, amount, currency, CRDT/DBIT)."""
-    entries = []
-    for n, (ref, amount, ccy, indicator) in enumerate(lines):
-        remittance = (
-            f"<RmtInf><Strd><CdtrRefInf><Tp><CdOrPrtry><Prtry>QRR</Prtry></CdOrPrtry></Tp>"
-            f"<Ref>{ref}</Ref></CdtrRefInf></Strd></RmtInf>"
-            if ref
-            else "<RmtInf><Ustrd>Gebuehr</Ustrd></RmtInf>"
-        )
-        entries.append(
-            f"""<Ntry><Amt Ccy="{ccy}">{amount}</Amt><CdtDbtInd>{indicator}</CdtDbtInd>
-<Sts><Cd>BOOK</Cd></Sts><BookgDt><Dt>2026-11-23</Dt></BookgDt><AcctSvcrRef>BANK-{n}</AcctSvcrRef>
-<NtryDtls><TxDtls><Refs><AcctSvcrRef>TX-{n}</AcctSvcrRef></Refs>
-<Amt Ccy="{ccy}">{amount}</Amt><CdtDbtInd>{indicator}</CdtDbtInd>{remittance}</TxDtls></NtryDtls>
-</Ntry>"""
-        )
-    return f"""<?xml version="1.0" encoding="UTF-8"?>
-<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.054.001.08">
-<BkToCstmrDbtCdtNtfctn><GrpHdr><MsgId>MSG-1</MsgId><CreDtTm>2026-11-23T18:00:00</CreDtTm></GrpHdr>
-<Ntfctn><Id>N-1</Id><Acct><Id><IBAN>CH4431999123000889012</IBAN></Id></Acct>
-{"".join(entries)}
-</Ntfctn></BkToCstmrDbtCdtNtfctn></Document>""".encode()
 
 
 async def test_a_qr_bill_carries_the_amount_and_a_valid_qr_reference(settings_for, auth):
@@ -90,7 +67,10 @@ async def test_a_qr_bill_carries_the_amount_and_a_valid_qr_reference(settings_fo
 async def test_a_camt054_file_marks_matching_bills_paid_and_reports_the_rest(
     settings_for, auth, tenant, nats_server
 ):
-    async with EventTap(nats_server.url, tenant) as tap, service(settings_for()) as (client, _):
+    async with (
+        EventRecorder(nats_server.url, tenant=tenant) as tap,
+        service(settings_for()) as (client, _),
+    ):
         bills = []
         for amount in (15000, 8000):
             created = await client.post(

@@ -15,9 +15,9 @@ from sqlalchemy import text
 from structlog.testing import capture_logs
 
 from socle.db import create_engine
-from socle.testing import eventually
+from socle_dev.testing import eventually
 from tests.conftest import PrivatePostgres, create_database, migrate
-from tests.payment.conftest import payment_body, service
+from tests.support.payment import payment_body, service
 
 PROBLEM = "application/problem+json"
 
@@ -165,8 +165,8 @@ async def _told(logs: list[dict[str, Any]], source: str, event: str) -> bool:
 
 
 async def test_a_connection_idle_for_six_seconds_is_still_served(settings_for):
-    from socle.localinfra import free_port
-    from socle.testing import served
+    from socle_dev.localinfra import free_port
+    from socle_dev.testing import served
     from socle_payment.app import create_app
 
     settings = settings_for()

@@ -8,12 +8,12 @@ import re
 import pytest
 
 from socle.migrations import upgrade
-from socle.testing import running
+from socle_dev.testing import assert_problem, running
 from socle_payment.__main__ import MIGRATIONS
 from socle_payment.app import PUBLIC_ROUTES, create_app
 from socle_payment.settings import PaymentSettings
 from tests.conftest import in_thread
-from tests.payment.conftest import assert_problem, csrf_of, payment_body, service
+from tests.support.payment import csrf_of, payment_body, service
 
 ALWAYS_PUBLIC = {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/redoc"}
 

@@ -9,8 +9,10 @@ from datetime import timedelta
 import pytest
 
 from socle.db import utcnow
-from tests.payment.conftest import EventTap, assert_problem, payment_body, service
+from socle_dev.events import EventRecorder
+from socle_dev.testing import assert_problem
 from tests.payment.stripe_standin import WEBHOOK_SECRET, StripeStandIn, sign
+from tests.support.payment import payment_body, service
 
 
 @pytest.fixture
@@ -57,7 +59,10 @@ async def create(client, auth, **overrides):
 async def test_the_truth_on_return_comes_from_stripe_before_its_webhook(
     stripe_settings, stripe_standin, auth, tenant, nats_server
 ):
-    async with EventTap(nats_server.url, tenant) as tap, service(stripe_settings()) as (client, _):
+    async with (
+        EventRecorder(nats_server.url, tenant=tenant) as tap,
+        service(stripe_settings()) as (client, _),
+    ):
         payment = await create(client, auth)
         assert payment["status"] == "pending"
         session = stripe_standin.session_for(payment["id"])
@@ -89,7 +94,10 @@ async def test_the_truth_on_return_comes_from_stripe_before_its_webhook(
 async def test_webhooks_out_of_order_yield_one_correct_state(
     stripe_settings, stripe_standin, auth, tenant, nats_server
 ):
-    async with EventTap(nats_server.url, tenant) as tap, service(stripe_settings()) as (client, _):
+    async with (
+        EventRecorder(nats_server.url, tenant=tenant) as tap,
+        service(stripe_settings()) as (client, _),
+    ):
         payment = await create(client, auth)
         session = stripe_standin.session_for(payment["id"])
         open_snapshot = dict(session)
@@ -149,7 +157,7 @@ async def test_stripe_unreachable_keeps_the_payment_pending_and_charges_once(
     stripe_settings, stripe_standin, auth, tenant, nats_server
 ):
     async with (
-        EventTap(nats_server.url, tenant) as tap,
+        EventRecorder(nats_server.url, tenant=tenant) as tap,
         service(stripe_settings()) as (client, app),
     ):
         stripe_standin.outage = True
@@ -213,7 +221,10 @@ async def test_an_expiring_payment_paid_at_the_last_moment_succeeds(
 async def test_refunds_go_through_stripe(
     stripe_settings, stripe_standin, auth, tenant, nats_server
 ):
-    async with EventTap(nats_server.url, tenant) as tap, service(stripe_settings()) as (client, _):
+    async with (
+        EventRecorder(nats_server.url, tenant=tenant) as tap,
+        service(stripe_settings()) as (client, _),
+    ):
         payment = await create(client, auth, amount=5000, currency="EUR")
         paid = stripe_standin.pay(stripe_standin.session_for(payment["id"])["id"])
         await post_webhook(client, stripe_standin.event("checkout.session.completed", paid))

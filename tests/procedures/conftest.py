@@ -15,7 +15,7 @@ import httpx
 import pytest
 import yaml
 
-from socle.testing import running
+from socle_dev.testing import running
 from socle_payment.app import create_app as create_payment_app
 from socle_payment.settings import PaymentSettings
 from socle_procedures.app import create_app

@@ -8,10 +8,10 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
+from socle_dev.events import EventRecorder
 from socle_procedures import decisions
 from socle_procedures.models import Request
 from socle_procedures.requests import Loaded
-from tests.payment.conftest import EventTap
 from tests.procedures.conftest import STAFF_SCOPES, assert_problem
 
 HOLDER = {
@@ -58,7 +58,7 @@ async def test_an_agent_asks_for_a_correction_and_decides(platform, nats_server)
     assert taken.status_code == 200, taken.text
     assert taken.json()["assigned_to"] == "agent-7"
     assert (await act(platform, rid, staff, action="in_review")).status_code == 200
-    async with EventTap(nats_server.url, platform.tenant) as tap:
+    async with EventRecorder(nats_server.url, tenant=platform.tenant) as tap:
         asked = await act(
             platform,
             rid,
@@ -209,7 +209,7 @@ async def test_an_approval_gives_the_citizen_a_decision_pdf(platform, nats_serve
     rid = (await submitted_parking(platform))["id"]
     staff = agent(platform)
     assert (await act(platform, rid, staff, action="in_review")).status_code == 200
-    async with EventTap(nats_server.url, platform.tenant) as tap:
+    async with EventRecorder(nats_server.url, tenant=platform.tenant) as tap:
         approved = await act(platform, rid, staff, action="approve", comment="Zone A, spot 12.")
         assert approved.status_code == 200, approved.text
         event = (await tap.wait_for("procedure.request.approved"))[0]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.payment.conftest import EventTap
+from socle_dev.events import EventRecorder
 from tests.procedures.conftest import assert_problem
 from tests.procedures.test_back_office_api import HOLDER
 
@@ -31,7 +31,7 @@ async def start(platform: Any, headers: dict[str, str], **extra: Any) -> Any:
 
 async def test_a_mediator_files_for_a_citizen_who_confirms_then_revokes(platform, nats_server):
     await platform.publish("parking-card")
-    async with EventTap(nats_server.url, platform.tenant) as tap:
+    async with EventRecorder(nats_server.url, tenant=platform.tenant) as tap:
         started = await start(platform, mediator(platform))
         assert started.status_code == 201, started.text
         asked = (await tap.wait_for("procedure.mandate.requested"))[0]
@@ -161,7 +161,7 @@ async def test_the_citizen_confirms_and_revokes_on_the_portal(platform, nats_ser
     from tests.procedures.test_back_office_pages import csrf_of, logged_in
 
     await platform.publish("parking-card")
-    async with EventTap(nats_server.url, platform.tenant) as tap:
+    async with EventRecorder(nats_server.url, tenant=platform.tenant) as tap:
         started = await start(platform, mediator(platform))
         link = urlsplit((await tap.wait_for("procedure.mandate.requested"))[0]["data"]["url"])
     mandate_id, rid = started.json()["mandate"]["id"], started.json()["request"]["id"]
@@ -213,7 +213,7 @@ async def test_a_mediator_files_from_the_portal_and_continues_once_confirmed(pla
         cookies=lea,
     )
     assert bad.status_code == 422
-    async with EventTap(nats_server.url, platform.tenant) as tap:
+    async with EventRecorder(nats_server.url, tenant=platform.tenant) as tap:
         sent = await platform.api.post(
             "/mandates/new",
             data={

@@ -8,8 +8,8 @@ from contextlib import AsyncExitStack
 
 import pytest
 
-from socle.localinfra import free_port
-from socle.testing import chromium, running, served
+from socle_dev.localinfra import free_port
+from socle_dev.testing import chromium, running, served
 from socle_notify.app import create_app as create_notify
 from socle_payment.app import create_app as create_payment
 from socle_procedures import catalog

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from axe_playwright_python.async_playwright import Axe
 
-from socle.testing import chromium
+from socle_dev.testing import chromium
 from socle_identity import directory
 from socle_identity.models import Consent
 from socle_procedures import catalog

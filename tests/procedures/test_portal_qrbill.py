@@ -8,13 +8,13 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from socle.testing import chromium
+from socle_dev.testing import chromium
 from socle_identity import directory
 from socle_procedures import catalog
-from tests.payment.test_qrbill import camt054
 from tests.procedures.conftest import example
 from tests.procedures.test_portal_browser import PASSWORD, stack
 from tests.procedures.test_portal_journey import axe_clean
+from tests.support.payment import camt054
 
 pytestmark = pytest.mark.browser
 

@@ -7,7 +7,7 @@ import httpx
 import nats
 
 from socle.events import CloudEvent
-from tests.payment.conftest import EventTap
+from socle_dev.events import EventRecorder
 from tests.procedures.conftest import assert_problem, platform_for
 
 DOG = {
@@ -154,7 +154,7 @@ async def test_staff_review_and_decide_but_a_citizen_cannot(platform, nats_serve
         f"/v1/requests/{draft['id']}/transitions", json={"to": "approved"}, headers=platform.auth()
     )
     assert_problem(selfreview, 409, "illegal-transition")
-    async with EventTap(nats_server.url, platform.tenant) as tap:
+    async with EventRecorder(nats_server.url, tenant=platform.tenant) as tap:
         for to in ("in_review", "approved"):
             moved = await platform.api.post(
                 f"/v1/requests/{draft['id']}/transitions",

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from socle.auth import JWKSCache, Principal, TokenVerifier, principal_dep
 from socle.problems import install_problem_handlers
-from socle.testing import TestIssuer
+from socle_dev.testing import TestIssuer
 
 AUDIENCE = "socle-payment"
 

@@ -141,7 +141,7 @@ async def _equals(fn, value) -> bool:
 
 async def test_first_connection_to_an_absent_bus_fails_clearly():
     from socle.bus import BusUnavailable
-    from socle.localinfra import free_port
+    from socle_dev.localinfra import free_port
 
     bus = Bus(url=f"nats://127.0.0.1:{free_port()}", connect_timeout=0.5)
     with pytest.raises(BusUnavailable, match="cannot reach NATS"):

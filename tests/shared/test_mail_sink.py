@@ -6,7 +6,7 @@ from __future__ import annotations
 import smtplib
 from email.message import EmailMessage
 
-from socle.localinfra import SmtpSink, free_port
+from socle_dev.localinfra import SmtpSink, free_port
 
 
 def test_mails_land_in_the_folder_not_in_memory(tmp_path):

@@ -11,10 +11,10 @@ from structlog.testing import capture_logs
 
 from socle.config import ServiceSettings
 from socle.db import create_engine
-from socle.localinfra import free_port
 from socle.problems import PROBLEM_JSON, Unavailable, install_problem_handlers
 from socle.service import create_service_app
-from socle.testing import running
+from socle_dev.localinfra import free_port
+from socle_dev.testing import running
 
 
 class StoreDown(Unavailable):

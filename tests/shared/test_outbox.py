@@ -10,8 +10,8 @@ from sqlalchemy import func, select, update
 from socle.bus import Bus
 from socle.db import outbox_table
 from socle.events import CloudEvent
-from socle.localinfra import NatsServer, free_port
 from socle.outbox import OutboxRelay, record_event
+from socle_dev.localinfra import NatsServer, free_port
 
 
 @pytest.fixture

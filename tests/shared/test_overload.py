@@ -13,7 +13,7 @@ from socle.config import ServiceSettings
 from socle.overload import InFlightLimit
 from socle.problems import PROBLEM_JSON, install_problem_handlers
 from socle.service import RuntimeDep, create_service_app
-from socle.testing import running
+from socle_dev.testing import running
 
 
 async def test_requests_beyond_the_bound_are_refused_at_once():

@@ -109,7 +109,7 @@ async def _answer_with_database(url: str, query: str = "SELECT 1", **engine_args
 
 
 async def test_a_database_that_is_down_answers_503_with_retry_after():
-    from socle.localinfra import free_port
+    from socle_dev.localinfra import free_port
 
     url = f"postgresql+asyncpg://socle:x@127.0.0.1:{free_port()}/socle"
     response = await _answer_with_database(url)

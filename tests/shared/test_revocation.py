@@ -15,7 +15,7 @@ from socle.bus import Bus
 from socle.config import ServiceSettings
 from socle.events import CloudEvent
 from socle.service import create_service_app
-from socle.testing import eventually, running
+from socle_dev.testing import eventually, running
 
 AUDIENCE = "socle-revtest"
 

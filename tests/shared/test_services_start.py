@@ -8,7 +8,7 @@ import importlib
 import pytest
 
 from socle.db import create_engine
-from socle.testing import running
+from socle_dev.testing import running
 
 SERVICES = ["identity", "payment", "storage", "notify", "procedures"]
 
@@ -89,8 +89,8 @@ async def test_a_service_starts_and_stays_ready_while_the_bus_is_down(
     connects by itself and its outbox drains."""
     import nats
 
-    from socle.localinfra import NatsServer, free_port
-    from socle.testing import eventually
+    from socle_dev.localinfra import NatsServer, free_port
+    from socle_dev.testing import eventually
 
     server = NatsServer.create(tmp_path / "nats", free_port())
     app = build(

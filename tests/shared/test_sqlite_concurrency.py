@@ -19,9 +19,9 @@ from socle.db import (
     read_only,
 )
 from socle.events import CloudEvent
-from socle.localinfra import NatsServer, free_port
 from socle.outbox import OutboxRelay, record_event
-from socle.testing import eventually
+from socle_dev.localinfra import NatsServer, free_port
+from socle_dev.testing import eventually
 
 
 @pytest.fixture

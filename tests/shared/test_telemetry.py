@@ -19,7 +19,7 @@ from socle.events import CloudEvent
 from socle.outbox import record_event
 from socle.service import SessionDep, create_service_app
 from socle.telemetry import configure_tracing
-from socle.testing import running
+from socle_dev.testing import running
 
 
 async def test_request_event_and_consumer_share_one_trace(

@@ -16,8 +16,8 @@ import nats
 import pytest
 from minio import Minio
 
-from socle.localinfra import S3Server, free_port
-from socle.testing import running
+from socle_dev.localinfra import S3Server, free_port
+from socle_dev.testing import running
 from socle_storage.app import create_app
 from socle_storage.context import Storage
 from socle_storage.settings import StorageSettings

@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select
 from structlog.testing import capture_logs
 
-from socle.localinfra import free_port
-from socle.testing import eventually, served
+from socle_dev.localinfra import free_port
+from socle_dev.testing import eventually, served
 from socle_storage.app import create_app
 from socle_storage.models import Document
 from tests.storage.conftest import PDF, bucket_keys

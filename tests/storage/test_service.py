@@ -8,7 +8,7 @@ import re
 import pytest
 from pydantic import ValidationError
 
-from socle.testing import running
+from socle_dev.testing import running
 from socle_storage.app import PUBLIC_ROUTES, create_app
 from socle_storage.settings import StorageSettings
 from tests.storage.conftest import assert_problem

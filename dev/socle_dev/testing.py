@@ -1,4 +1,5 @@
-"""Helpers for tests: a local signing key served as a real JWKS, token minting, app lifespan."""
+"""The test toolbox: a local signing key served as a real JWKS and token minting, an app's
+lifespan in-process or served over HTTP, waiting on a condition, problem+json answers."""
 
 from __future__ import annotations
 
@@ -9,8 +10,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import jwt
@@ -20,6 +20,9 @@ from fastapi import FastAPI
 from jwt.algorithms import ECAlgorithm
 
 from socle.config import ServiceSettings
+from socle_dev.stub_http import StubServer
+
+T = TypeVar("T")
 
 
 class TestIssuer:
@@ -34,35 +37,19 @@ class TestIssuer:
         jwk = json.loads(ECAlgorithm.to_jwk(self.key.public_key()))
         jwk.update({"kid": self.kid, "use": "sig", "alg": "ES256"})
         self.jwks: dict[str, Any] = {"keys": [jwk]}
-        self._server: ThreadingHTTPServer | None = None
+        self._server: StubServer | None = None
 
     @property
     def jwks_url(self) -> str:
         assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_port}/jwks"
+        return f"{self._server.url}/jwks"
 
     def start(self) -> None:
-        issuer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = json.dumps(issuer.jwks).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = StubServer(body=json.dumps(self.jwks).encode()).start()
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
 
     def token(
         self,
@@ -156,23 +143,37 @@ async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def eventually(
-    probe: Callable[[], Awaitable[bool]], what: str, within: float = 15.0
-) -> float:
-    """Wait until ``probe()`` is true (polling every 50 ms); the seconds it took. Fails
-    naming ``what`` after ``within`` seconds."""
-    start = time.monotonic()
-    while not await probe():
-        if time.monotonic() - start > within:
-            raise AssertionError(f"gave up after {within} s waiting for {what}")
-        await asyncio.sleep(0.05)
-    return time.monotonic() - start
+    probe: Callable[[], Awaitable[T]], what: str, within: float = 15.0, every: float = 0.05
+) -> T:
+    """Wait until ``probe()`` returns something true (polling every ``every`` seconds) and
+    return it. Fails naming ``what`` after ``within`` seconds: a safety net, never a measure."""
+    deadline = time.monotonic() + within
+    while True:
+        result = await probe()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up after {within} s waiting for {what} (last: {result!r})")
+        await asyncio.sleep(every)
+
+
+def assert_problem(response: httpx.Response, status: int, type_suffix: str) -> dict[str, Any]:
+    """Assert an RFC 9457 answer: ``status``, ``application/problem+json``, a ``type`` ending
+    in ``/<type_suffix>`` (the stable code), a title, a detail and the instance; the body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json", response.headers
+    body: dict[str, Any] = response.json()
+    assert body["type"] == f"https://socle.swiss/problems/{type_suffix}", body
+    assert body["status"] == status, body
+    assert body["title"] and body["detail"] and body["instance"], body
+    return body
 
 
 @contextlib.contextmanager
 def served_in_thread(app: FastAPI) -> Iterator[str]:
     """Serve the app over real HTTP from its own thread and event loop (for synchronous
     clients such as schemathesis); yield its base URL."""
-    from socle.localinfra import free_port
+    from socle_dev.localinfra import free_port
 
     port = free_port()
     server = uvicorn.Server(

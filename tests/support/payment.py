@@ -1,0 +1,72 @@
+"""Helpers of the payment tests: the app in-process, a payment body, camt.054 files."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+
+from socle_dev.testing import running
+from socle_payment.app import create_app
+from socle_payment.settings import PaymentSettings
+
+SCOPES = ["payments:read", "payments:write"]
+
+
+BACK_OFFICE = "commune-back-office"
+
+
+@asynccontextmanager
+async def service(settings: PaymentSettings) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
+    app = create_app(settings)
+    async with running(app) as client:
+        yield client, app
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, html
+    return match.group(1)
+
+
+def payment_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "amount": 15000,
+        "currency": "CHF",
+        "reference": "PERMIT-2026-001",
+        "description": "Permis de construire",
+        "return_url": "https://commune.example.ch/procedures/42/paid",
+        "provider": "sandbox",
+        "procedure_ref": "proc-42",
+        "metadata": {"file": "42"},
+    }
+    body.update(overrides)
+    return body
+
+
+def camt054(lines: list[tuple[str | None, str, str, str]]) -> bytes:
+    """A camt.054 notification with one entry per (reference, amount, currency, CRDT/DBIT)."""
+    entries = []
+    for n, (ref, amount, ccy, indicator) in enumerate(lines):
+        remittance = (
+            f"<RmtInf><Strd><CdtrRefInf><Tp><CdOrPrtry><Prtry>QRR</Prtry></CdOrPrtry></Tp>"
+            f"<Ref>{ref}</Ref></CdtrRefInf></Strd></RmtInf>"
+            if ref
+            else "<RmtInf><Ustrd>Gebuehr</Ustrd></RmtInf>"
+        )
+        entries.append(
+            f"""<Ntry><Amt Ccy="{ccy}">{amount}</Amt><CdtDbtInd>{indicator}</CdtDbtInd>
+<Sts><Cd>BOOK</Cd></Sts><BookgDt><Dt>2026-11-23</Dt></BookgDt><AcctSvcrRef>BANK-{n}</AcctSvcrRef>
+<NtryDtls><TxDtls><Refs><AcctSvcrRef>TX-{n}</AcctSvcrRef></Refs>
+<Amt Ccy="{ccy}">{amount}</Amt><CdtDbtInd>{indicator}</CdtDbtInd>{remittance}</TxDtls></NtryDtls>
+</Ntry>"""
+        )
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.054.001.08">
+<BkToCstmrDbtCdtNtfctn><GrpHdr><MsgId>MSG-1</MsgId><CreDtTm>2026-11-23T18:00:00</CreDtTm></GrpHdr>
+<Ntfctn><Id>N-1</Id><Acct><Id><IBAN>CH4431999123000889012</IBAN></Id></Acct>
+{"".join(entries)}
+</Ntfctn></BkToCstmrDbtCdtNtfctn></Document>""".encode()
