@@ -23,7 +23,7 @@ from socle_notify import privacy as notify_privacy
 from socle_payment import privacy as payment_privacy
 from socle_procedures import privacy as procedures_privacy
 from socle_storage import privacy as storage_privacy
-from tests.test_privacy_across_services import (
+from tests.support.privacy import (
     EMAIL,
     admin_token,
     citizen,

@@ -21,8 +21,7 @@ from socle_dev.testing import eventually, running, served
 from socle_identity import directory
 from socle_identity.app import create_app as create_identity
 from socle_identity.settings import IdentitySettings
-from tests.shared.test_services_start import build
-from tests.test_privacy_across_services import (
+from tests.support.privacy import (
     EMAIL,
     PDF,
     SCOPES,
@@ -32,6 +31,7 @@ from tests.test_privacy_across_services import (
     procedure_request,
     upload,
 )
+from tests.support.services import build
 
 SERVICES = ("storage", "payment", "notify", "procedures")
 EXPORTING = ("identity", *SERVICES)

@@ -15,7 +15,7 @@ from socle_dev.testing import eventually, running, served
 from socle_identity import directory
 from socle_identity.app import create_app as create_identity
 from socle_identity.settings import IdentitySettings
-from tests.shared.test_services_start import build
+from tests.support.services import build
 
 PROBES = {
     "payment": "/v1/payments",

@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 
 from socle_dev.testing import running
-from tests.shared.test_services_start import SERVICES, build
+from tests.support.services import SERVICES, build
 
 ALWAYS_PUBLIC = {
     "/healthz",

@@ -40,6 +40,10 @@ class EventRecorder:
     async def __aexit__(self, *exc: object) -> None:
         await self._nc.drain()
 
+    def subject_of(self, event: dict[str, Any]) -> str:
+        """The NATS subject ``event`` (one of :attr:`events`) arrived on."""
+        return next(s for e, s in zip(self.events, self.subjects, strict=True) if e is event)
+
     def types(self) -> list[str]:
         return [e["type"] for e in self.events]
 
@@ -71,3 +75,10 @@ class EventRecorder:
     async def first(self, event_type: str, *, within: float = 15.0, **data: Any) -> dict[str, Any]:
         """The first event of ``event_type`` whose ``data`` holds the given items."""
         return (await self.wait_for(event_type, within=within, **data))[0]
+
+
+async def consumer_settled(js: Any, durable: str, stream: str = "SOCLE") -> bool:
+    """Whether the durable consumer took and acknowledged every message of its stream so far
+    (nothing pending, nothing waiting for an ack): "consumer acked N" without counting."""
+    info = await js.consumer_info(stream, durable)
+    return bool(info.num_pending == 0 and info.num_ack_pending == 0)

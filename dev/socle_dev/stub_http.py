@@ -20,9 +20,6 @@ class Recorded:
     headers: dict[str, str]
     body: bytes
 
-    def __getitem__(self, key: str) -> Any:  # request["body"], as plain dicts read
-        return getattr(self, key)
-
 
 @dataclass
 class Answer:

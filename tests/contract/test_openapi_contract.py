@@ -16,7 +16,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, status_code_conformance
 
 from socle_dev.testing import served_in_thread
-from tests.shared.test_services_start import build
+from tests.support.services import build
 
 EXAMPLES = int(os.environ.get("SOCLE_CONTRACT_EXAMPLES", "25"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 
+from socle_dev.events import EventRecorder
 from socle_identity import directory
-from tests.identity.conftest import REDIRECT, Events
+from tests.support.identity import REDIRECT
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -24,12 +25,12 @@ async def test_register_client_returns_its_secret_once_and_publishes_the_event(
         "grant_types": ["authorization_code", "refresh_token", "client_credentials"],
         "token_endpoint_auth_method": "client_secret_post",
     }
-    async with Events(nats_server.url, f"socle.{commune.tenant}.>") as events:
+    async with EventRecorder(nats_server.url, subject=f"socle.{commune.tenant}.>") as events:
         created = await identity.client.post(
             "/v1/clients", json=body, headers={**bearer(token), "Idempotency-Key": "k1"}
         )
         assert created.status_code == 201, created.text
-        event = await events.wait_for("client.registered")
+        event = await events.first("client.registered")
     client = created.json()
     assert client["tenant"] == commune.tenant
     assert client["client_secret"]
@@ -144,10 +145,10 @@ async def test_staff_accounts_and_deletion_event(identity, commune, nats_server)
     )
     assert weak.status_code == 422 and weak.json()["type"].endswith("weak-password")
 
-    async with Events(nats_server.url, f"socle.{commune.tenant}.user.>") as events:
+    async with EventRecorder(nats_server.url, subject=f"socle.{commune.tenant}.user.>") as events:
         gone = await identity.client.delete(f"/v1/users/{user['id']}", headers=bearer(token))
         assert gone.status_code == 204
-        event = await events.wait_for("user.deleted")
+        event = await events.first("user.deleted")
     assert event["data"] == {"user_id": user["id"]}
     again = await identity.client.get(f"/v1/users/{user['id']}", headers=bearer(token))
     assert again.status_code == 404

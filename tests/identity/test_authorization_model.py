@@ -15,14 +15,7 @@ from socle_dev.testing import running
 from socle_identity.app import create_app
 from socle_identity.models import LoginSession, User
 from socle_identity.settings import IdentitySettings
-from tests.identity.conftest import (
-    ISSUER,
-    REDIRECT,
-    account_token,
-    log_in,
-    pkce_pair,
-    query,
-)
+from tests.support.identity import ISSUER, REDIRECT, account_token, log_in, pkce_pair, query
 
 GREEDY = (
     "openid email notifications:read notifications:send notifications:admin "

@@ -12,7 +12,7 @@ from socle_dev.testing import chromium, served
 from socle_identity import directory
 from socle_identity.app import create_app
 from socle_identity.settings import IdentitySettings
-from tests.identity.conftest import PASSWORD, REDIRECT, pkce_pair, query
+from tests.support.identity import PASSWORD, REDIRECT, pkce_pair, query
 
 pytestmark = pytest.mark.browser
 

@@ -4,33 +4,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import jwt
 
 from socle_dev.testing import running
 from socle_identity.app import create_app
 from socle_identity.settings import IdentitySettings
-
-
-def cli(database_url: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "SOCLE_DATABASE_URL": database_url,
-        "SOCLE_ISSUER": "http://testserver",
-        "SOCLE_ARGON2_TIME_COST": "1",
-        "SOCLE_ARGON2_MEMORY_KIB": "8192",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "socle_identity", *args],
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+from tests.support.identity import cli
 
 
 async def test_operator_commands_and_idempotent_demo_seed(migrated_database, nats_server, tmp_path):

@@ -12,7 +12,7 @@ from authlib.jose import jwt as authlib_jwt
 from authlib.oidc.core import CodeIDToken
 
 from socle.auth import JWKSCache, TokenVerifier
-from tests.identity.conftest import ISSUER, REDIRECT, log_in, query
+from tests.support.identity import ISSUER, REDIRECT, log_in, query
 
 
 async def discover(identity) -> dict:

@@ -20,8 +20,16 @@ from jwt.algorithms import RSAAlgorithm
 from sqlalchemy import select
 
 from socle_identity.models import Consent, User
-from tests.identity.conftest import ISSUER, REDIRECT, hidden, log_in, pkce_pair, query
-from tests.identity.test_refusals import assert_oauth_error, authorize_url
+from tests.support.identity import (
+    ISSUER,
+    REDIRECT,
+    assert_oauth_error,
+    authorize_url,
+    hidden,
+    log_in,
+    pkce_pair,
+    query,
+)
 
 BYE = "https://app.example.ch/bye"
 

@@ -8,8 +8,9 @@ import jwt
 import pytest
 
 from socle.auth import InvalidToken, JWKSCache, TokenVerifier
+from socle_dev.events import EventRecorder
 from socle_identity import keys
-from tests.identity.conftest import ISSUER, Events
+from tests.support.identity import ISSUER
 
 
 def verifier_for(identity, audience: str) -> TokenVerifier:
@@ -148,11 +149,11 @@ async def test_key_rotation_publishes_before_use_and_keeps_the_old_key(
     verifier = verifier_for(identity, "socle-identity")
     await verifier.verify(old_token)
 
-    async with Events(nats_server.url, "socle.platform.key.rotated") as events:
+    async with EventRecorder(nats_server.url, subject="socle.platform.key.rotated") as events:
         rotation = await keys.rotate(
             identity.sessions, encryption=identity.provider.keys.encryption, alg="ES256"
         )
-        event = await events.wait_for("key.rotated")
+        event = await events.first("key.rotated")
     assert event["data"]["active_kid"] == rotation.active_kid
     assert event["data"]["previous_kid"] == old_kid
     assert event["data"]["next_kid"] == rotation.next_kid

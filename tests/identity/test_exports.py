@@ -7,9 +7,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from socle.db import utcnow
+from socle_dev.events import EventRecorder
 from socle_identity.models import Export
-from tests.identity.conftest import Events, account_token
-from tests.identity.test_people import code_flow_client, tokens_after_login
+from tests.support.identity import account_token, code_flow_client, tokens_after_login
 
 
 async def test_a_person_asks_for_their_own_data_and_nobody_else_sees_the_export(
@@ -26,10 +26,10 @@ async def test_a_person_asks_for_their_own_data_and_nobody_else_sees_the_export(
     mine, theirs = accounts["anna.export@example.ch"], accounts["bruno.export@example.ch"]
 
     subject = f"socle.{commune.tenant}.person.export.requested"
-    async with Events(nats_server.url, subject) as events:
+    async with EventRecorder(nats_server.url, subject=subject) as events:
         asked = await identity.client.post("/v1/me/export", headers=mine)
         assert asked.status_code == 202, asked.text
-        event = await events.wait_for("person.export.requested")
+        event = await events.first("person.export.requested")
     assert event["data"] == {"user_id": anna}  # ids only, nothing about the person
     location = asked.headers["location"]
     export_id = location.rsplit("/", 1)[1]

@@ -15,8 +15,7 @@ import jwt
 import pytest
 
 from socle_dev.localinfra import free_port
-from tests.identity.conftest import ISSUER, REDIRECT, hidden, log_in, pkce_pair, query
-from tests.identity.test_refusals import authorize_url
+from tests.support.identity import ISSUER, REDIRECT, authorize_url, hidden, log_in, pkce_pair, query
 
 HERE = Path(__file__).resolve().parent
 UPSTREAM_SECRET = "upstream-client-secret-for-tests"

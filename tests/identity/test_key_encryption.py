@@ -28,8 +28,8 @@ from socle_identity import directory
 from socle_identity.app import create_app
 from socle_identity.sealing import KeyEncryptionError, new_kek
 from socle_identity.settings import DEV_KEY_ENCRYPTION_KEY, IdentitySettings
-from tests.conftest import in_thread
-from tests.identity.conftest import ISSUER
+from tests.support.identity import ISSUER
+from tests.support.infra import in_thread
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services/identity/socle_identity/migrations"
 

@@ -8,8 +8,8 @@ from socle_dev.testing import running
 from socle_identity import directory
 from socle_identity.app import create_app
 from socle_identity.settings import IdentitySettings
-from tests.conftest import PrivatePostgres, create_database, migrate
-from tests.identity.conftest import ISSUER
+from tests.support.identity import ISSUER
+from tests.support.infra import PrivatePostgres, create_database, migrate
 
 
 async def test_token_answers_503_while_the_database_is_down(tmp_path, nats_server, tenant):

@@ -6,53 +6,26 @@ from __future__ import annotations
 import jwt
 import pyotp
 
-from tests.identity.conftest import (
+from socle_dev.events import EventRecorder
+from tests.support.identity import (
     PASSWORD,
     REDIRECT,
-    Events,
     account_token,
+    authorize_url,
+    code_flow_client,
     hidden,
     log_in,
     pkce_pair,
     query,
+    tokens_after_login,
 )
-from tests.identity.test_refusals import authorize_url
-
-
-async def code_flow_client(commune) -> tuple[str, str]:
-    client_id, secret = await commune.add_client(
-        name="Portail",
-        redirect_uris=[REDIRECT],
-        scopes=["openid", "email", "profile"],
-        grant_types=["authorization_code"],
-    )
-    assert secret is not None
-    return client_id, secret
-
-
-async def tokens_after_login(identity, browser, client_id, secret, email, **extra):
-    verifier, challenge = pkce_pair()
-    done = await log_in(browser, authorize_url(client_id, challenge, **extra), email)
-    assert done.status_code == 303, done.text
-    response = await identity.client.post(
-        "/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": query(done.headers["location"])["code"],
-            "redirect_uri": REDIRECT,
-            "code_verifier": verifier,
-        },
-        auth=(client_id, secret),
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 async def test_citizen_registers_verifies_email_and_logs_in(identity, commune, nats_server):
     client_id, secret = await code_flow_client(commune)
     async with (
         identity.http(headers={"Accept-Language": "de-CH,de;q=0.9,en;q=0.5"}) as browser,
-        Events(nats_server.url, f"socle.{commune.tenant}.user.>") as events,
+        EventRecorder(nats_server.url, subject=f"socle.{commune.tenant}.user.>") as events,
     ):
         page = await browser.get("/register", params={"client_id": client_id})
         assert page.status_code == 200 and "Konto erstellen" in page.text
@@ -68,14 +41,14 @@ async def test_citizen_registers_verifies_email_and_logs_in(identity, commune, n
         assert weak.status_code == 422 and "mindestens 10 Zeichen" in weak.text
         done = await browser.post("/register", data={**form, "password": "a good long password"})
         assert done.status_code == 200 and "E-Mail geschickt" in done.text
-        registered = await events.wait_for("user.registered")
+        registered = await events.first("user.registered")
         data = registered["data"]
         assert data["email"] == "claire@example.ch" and data["locale"] == "de"
         assert data["verification_url"].startswith("http://testserver/verify-email?token=")
 
         verified = await browser.get(data["verification_url"].removeprefix("http://testserver"))
         assert verified.status_code == 200 and "bestätigt" in verified.text
-        event = await events.wait_for("user.email_verified")
+        event = await events.first("user.email_verified")
         assert event["data"] == {"user_id": data["user_id"]}
 
     # The new citizen logs in with the password chosen at registration.
@@ -130,7 +103,7 @@ async def test_password_reset_by_e_mail_link(identity, commune, nats_server):
     await commune.add_user("dora@example.ch")
     async with (
         identity.http() as browser,
-        Events(nats_server.url, f"socle.{commune.tenant}.user.>") as events,
+        EventRecorder(nats_server.url, subject=f"socle.{commune.tenant}.user.>") as events,
     ):
         page = await browser.get("/password-reset", params={"client_id": client_id})
         csrf = hidden(page.text, "csrf_token")
@@ -139,7 +112,7 @@ async def test_password_reset_by_e_mail_link(identity, commune, nats_server):
             data={"csrf_token": csrf, "client_id": client_id, "email": "dora@example.ch"},
         )
         assert asked.status_code == 200
-        event = await events.wait_for("user.password_reset_requested")
+        event = await events.first("user.password_reset_requested")
         # Unknown addresses get the same answer and no mail.
         unknown = await browser.post(
             "/password-reset",
@@ -231,10 +204,12 @@ async def test_citizen_deletes_own_account(identity, commune, nats_server):
         account = {"Authorization": f"Bearer {await account_token(browser)}"}
     me = {"Authorization": f"Bearer {tokens['access_token']}"}
     assert (await identity.client.get("/v1/me", headers=me)).json()["id"] == user_id
-    async with Events(nats_server.url, f"socle.{commune.tenant}.user.deleted") as events:
+    async with EventRecorder(
+        nats_server.url, subject=f"socle.{commune.tenant}.user.deleted"
+    ) as events:
         gone = await identity.client.delete("/v1/me", headers=account)
         assert gone.status_code == 204
-        event = await events.wait_for("user.deleted")
+        event = await events.first("user.deleted")
     assert event["data"] == {"user_id": user_id}
     assert event["subject"] == f"user:{user_id}"
     assert (await identity.client.get("/userinfo", headers=me)).status_code == 401

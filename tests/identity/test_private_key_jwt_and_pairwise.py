@@ -16,8 +16,15 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from joserfc.jwk import ECKey
 from jwt.algorithms import ECAlgorithm
 
-from tests.identity.conftest import ISSUER, REDIRECT, log_in, pkce_pair, query
-from tests.identity.test_refusals import assert_oauth_error, authorize_url
+from tests.support.identity import (
+    ISSUER,
+    REDIRECT,
+    assert_oauth_error,
+    authorize_url,
+    log_in,
+    pkce_pair,
+    query,
+)
 
 
 def key_pair() -> tuple[ec.EllipticCurvePrivateKey, dict]:

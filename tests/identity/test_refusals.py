@@ -12,23 +12,15 @@ from sqlalchemy import update
 from socle.db import utcnow
 from socle_identity.models import AuthorizationCode
 from socle_identity.passwords import digest
-from tests.identity.conftest import REDIRECT, hidden, log_in, pkce_pair, query
-
-
-def authorize_url(client_id: str, challenge: str | None = None, **extra: str) -> str:
-    from urllib.parse import urlencode
-
-    params = {
-        "response_type": "code",
-        "client_id": client_id,
-        "redirect_uri": REDIRECT,
-        "scope": "openid",
-        "state": "st4te",
-    }
-    if challenge:
-        params.update(code_challenge=challenge, code_challenge_method="S256")
-    params.update(extra)
-    return f"/authorize?{urlencode(params)}"
+from tests.support.identity import (
+    REDIRECT,
+    assert_oauth_error,
+    authorize_url,
+    hidden,
+    log_in,
+    pkce_pair,
+    query,
+)
 
 
 async def app_with_user(commune, **spec):
@@ -49,14 +41,6 @@ async def get_code(identity, client_id: str, email: str, challenge: str | None) 
         done = await log_in(browser, authorize_url(client_id, challenge), email)
         assert done.status_code == 303, done.text
         return query(done.headers["location"])["code"]
-
-
-def assert_oauth_error(response, error: str, status: int = 400) -> None:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["error"] == error, body
-    assert "access_token" not in body
-    assert response.headers["cache-control"] == "no-store"
 
 
 async def test_client_authentication_failures(identity, commune):

@@ -8,7 +8,7 @@ import asyncio
 from sqlalchemy import event
 
 from socle_dev.testing import eventually
-from tests.identity.test_cli import cli
+from tests.support.identity import cli
 
 
 async def client_token(identity, client_id: str, secret: str | None):

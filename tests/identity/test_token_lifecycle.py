@@ -13,8 +13,8 @@ import jwt
 from sqlalchemy import select
 
 from socle.db import create_engine, outbox_table
-from tests.identity.conftest import REDIRECT, Events, log_in, pkce_pair, query
-from tests.identity.test_cli import cli
+from socle_dev.events import EventRecorder
+from tests.support.identity import REDIRECT, cli, log_in, pkce_pair, query
 
 SCOPES = ["openid", "email", "payments:read", "offline_access"]
 
@@ -27,9 +27,9 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def revocations(commune, nats_server) -> Events:
+def revocations(commune, nats_server) -> EventRecorder:
     """``token.revoked`` events of the commune, on the subject other services listen to."""
-    return Events(nats_server.url, f"socle.{commune.tenant}.token.revoked")
+    return EventRecorder(nats_server.url, subject=f"socle.{commune.tenant}.token.revoked")
 
 
 def assert_revocation(event: dict, claim: str, value: str, issued_at_least: int) -> None:
@@ -127,7 +127,7 @@ async def test_a_revoked_access_token_is_announced_and_refused(identity, commune
             "/revoke", data={"token": access}, auth=(client_id, secret)
         )
         assert revoked.status_code == 200
-        event = await events.wait_for("token.revoked", claim="jti")
+        event = await events.first("token.revoked", claim="jti")
     assert_revocation(event, "jti", claims["jti"], claims["iat"])
     assert event["data"]["expires_at"] >= claims["exp"]
     assert event["subject"] == f"client:{client_id}"
@@ -152,7 +152,7 @@ async def test_revoking_the_refresh_token_stops_the_whole_grant(identity, commun
         await identity.client.post(
             "/revoke", data={"token": tokens["refresh_token"]}, auth=(client_id, secret)
         )
-        event = await events.wait_for("token.revoked", claim="gid")
+        event = await events.first("token.revoked", claim="gid")
     assert_revocation(event, "gid", gid, claims_of(tokens["access_token"])["iat"])
     assert await userinfo_status(identity, tokens["access_token"]) == 401
 
@@ -168,7 +168,7 @@ async def test_a_replayed_code_revokes_what_it_gave(identity, commune, nats_serv
     async with revocations(commune, nats_server) as events:
         replay = await exchange(identity, client_id, secret, code, verifier)
         assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
-        event = await events.wait_for("token.revoked", claim="gid")
+        event = await events.first("token.revoked", claim="gid")
     assert_revocation(event, "gid", claims_of(access)["gid"], claims_of(access)["iat"])
     assert await userinfo_status(identity, access) == 401
     refresh = await identity.client.post(
@@ -191,7 +191,7 @@ async def test_logout_ends_the_session_and_its_tokens(identity, commune, nats_se
                 "/logout", params={"client_id": client_id, "id_token_hint": tokens["id_token"]}
             )
             assert bye.status_code == 200
-            event = await events.wait_for("token.revoked", claim="sid")
+            event = await events.first("token.revoked", claim="sid")
     assert_revocation(event, "sid", sid, claims_of(tokens["access_token"])["iat"])
     assert event["subject"].startswith("user:")
     assert await userinfo_status(identity, tokens["access_token"]) == 401
@@ -207,7 +207,7 @@ async def test_a_disabled_client_gets_nothing_and_its_tokens_stop(identity, comm
         )
         assert disabled.status_code == 200, disabled.text
         assert disabled.json()["enabled"] is False
-        event = await events.wait_for("token.revoked", claim="client_id")
+        event = await events.first("token.revoked", claim="client_id")
     assert_revocation(event, "client_id", client_id, claims_of(access)["iat"])
     assert await userinfo_status(identity, access) == 401
     refresh = await identity.client.post(
@@ -253,7 +253,7 @@ async def test_a_deleted_client_is_gone_with_its_tokens(identity, commune, nats_
     async with revocations(commune, nats_server) as events:
         gone = await identity.client.delete(f"/v1/clients/{client_id}", headers=admin)
         assert gone.status_code == 204
-        event = await events.wait_for("token.revoked", claim="client_id", value=client_id)
+        event = await events.first("token.revoked", claim="client_id", value=client_id)
     assert_revocation(event, "client_id", client_id, claims_of(tokens["access_token"])["iat"])
     assert (await identity.client.get(f"/v1/clients/{client_id}", headers=admin)).status_code == 404
     assert await userinfo_status(identity, tokens["access_token"]) == 401
@@ -299,7 +299,7 @@ async def test_a_rotated_secret_with_revocation_stops_the_old_tokens(
             f"/v1/clients/{service_id}/secret", json={"revoke_tokens": True}, headers=admin
         )
         assert rotated.status_code == 200, rotated.text
-        event = await events.wait_for("token.revoked", claim="client_id", value=service_id)
+        event = await events.first("token.revoked", claim="client_id", value=service_id)
     assert_revocation(event, "client_id", service_id, claims_of(leaked)["iat"])
     assert event["data"]["issued_before"] <= int(time.time())
     refused = await identity.client.get("/v1/clients", headers=bearer(leaked))
@@ -324,8 +324,8 @@ async def test_a_deleted_account_has_its_grants_revoked(identity, commune, nats_
     async with revocations(commune, nats_server) as events:
         gone = await identity.client.delete(f"/v1/users/{claims['sub']}", headers=admin)
         assert gone.status_code == 204
-        grant = await events.wait_for("token.revoked", claim="gid", value=claims["gid"])
-        session = await events.wait_for("token.revoked", claim="sid", value=claims["sid"])
+        grant = await events.first("token.revoked", claim="gid", value=claims["gid"])
+        session = await events.first("token.revoked", claim="sid", value=claims["sid"])
     assert_revocation(grant, "gid", claims["gid"], claims["iat"])
     assert_revocation(session, "sid", claims["sid"], claims["iat"])
     introspected = await identity.client.post(

@@ -3,23 +3,22 @@ factory wired to the real NATS and SMTP sink, tokens, and a recorder of bus even
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import json
-import threading
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import httpx
-import nats
 import pytest
 
 from socle.bus import Bus
-from socle_dev.testing import running
+from socle_dev.events import EventRecorder, consumer_settled
+from socle_dev.stub_http import StubServer
+from socle_dev.testing import eventually, running
 from socle_notify.app import create_app
 from socle_notify.settings import NotifySettings
+from tests.support.notify import (
+    client_token,
+)
 
 
 @pytest.fixture(scope="session")
@@ -70,38 +69,6 @@ def notify(settings_for: Callable[..., NotifySettings]) -> Callable[..., Any]:
     return run
 
 
-BACK_OFFICE = "commune-back-office"
-
-
-def client_token(issuer: Any, tenant: str, scopes: list[str], client: str = BACK_OFFICE) -> str:
-    """A commune's service acting for itself (client credentials: ``sub`` is its client id)."""
-    return str(
-        issuer.token(
-            audience="socle-notify",
-            tenant=tenant,
-            scopes=scopes,
-            subject=client,
-            client_id=client,
-            roles=(),
-        )
-    )
-
-
-def person_token(
-    issuer: Any, tenant: str, subject: str, roles: tuple[str, ...], scopes: list[str]
-) -> dict[str, str]:
-    """A person's token, through the portal's public client."""
-    token = issuer.token(
-        audience="socle-notify",
-        tenant=tenant,
-        scopes=scopes,
-        subject=subject,
-        client_id="portal",
-        roles=roles,
-    )
-    return {"Authorization": f"Bearer {token}"}
-
-
 @pytest.fixture
 def admin(issuer: Any, tenant: str) -> dict[str, str]:
     token = client_token(issuer, tenant, ["notifications:admin", "notifications:send"])
@@ -136,134 +103,26 @@ async def quiesce(runtime: Any, consumer: str) -> None:
             ).scalar_one()
         return bool(left == 0)
 
+    async def acked() -> bool:
+        return await consumer_settled(runtime.bus.js, consumer)
+
     with contextlib.suppress(AssertionError):
-        await eventually(idle, "events consumed", timeout=10)
-    await asyncio.sleep(0.1)
-
-
-async def eventually(probe: Callable[[], Awaitable[Any]], what: str, timeout: float = 20.0) -> Any:
-    """Poll ``probe`` until it returns something truthy; fail naming ``what`` otherwise."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await probe()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"never happened: {what} (last: {result!r})")
-        await asyncio.sleep(0.05)
-
-
-class Events:
-    """Every CloudEvent published on ``socle.<tenant>.>`` while the recorder runs."""
-
-    def __init__(self) -> None:
-        self.received: list[dict[str, Any]] = []
-
-    def of_type(self, type_: str) -> list[dict[str, Any]]:
-        return [e for e in self.received if e["type"] == type_]
-
-    async def wait_for(self, type_: str, count: int = 1) -> list[dict[str, Any]]:
-        async def probe() -> list[dict[str, Any]]:
-            found = self.of_type(type_)
-            return found if len(found) >= count else []
-
-        result: list[dict[str, Any]] = await eventually(probe, f"{count} {type_} event(s)")
-        return result
+        await eventually(idle, "events consumed", within=10)
+        await eventually(acked, "every event acknowledged", within=10)
 
 
 @pytest.fixture
-async def events(nats_server: Any, tenant: str) -> AsyncIterator[Events]:
-    recorder = Events()
-    nc = await nats.connect(nats_server.url)
-
-    async def on_message(msg: Any) -> None:
-        recorder.received.append(json.loads(msg.data))
-
-    await nc.subscribe(f"socle.{tenant}.>", cb=on_message)
-    await nc.flush()
-    yield recorder
-    await nc.close()
-
-
-class HttpEndpoint:
-    """A real HTTP server in a thread: records requests, answers what ``responses`` says."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict[str, Any]] = []
-        self.status = 204
-        self.body = b""
-        self.delay = 0.0
-        endpoint = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("content-length", "0"))
-                raw = self.rfile.read(length)
-                endpoint.requests.append(
-                    {
-                        "path": self.path,
-                        "headers": {k.lower(): v for k, v in self.headers.items()},
-                        "body": raw,
-                    }
-                )
-                if endpoint.delay:
-                    time.sleep(endpoint.delay)
-                self.send_response(endpoint.status)
-                self.send_header("content-length", str(len(endpoint.body)))
-                self.end_headers()
-                self.wfile.write(endpoint.body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}"
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+async def events(nats_server: Any, tenant: str) -> AsyncIterator[EventRecorder]:
+    """Every event of the test's tenant, as published on NATS."""
+    async with EventRecorder(nats_server.url, tenant=tenant) as recorder:
+        yield recorder
 
 
 @pytest.fixture
-def endpoint() -> Iterator[HttpEndpoint]:
-    server = HttpEndpoint()
-    server.start()
-    yield server
-    server.stop()
-
-
-def email_template(**contents: dict[str, str]) -> dict[str, Any]:
-    return {
-        "name": "Accusé de réception",
-        "channel": "email",
-        "default_language": "fr",
-        "contents": contents,
-    }
-
-
-async def create_template(
-    client: httpx.AsyncClient, headers: dict[str, str], body: dict[str, Any]
-) -> dict[str, Any]:
-    response = await client.post("/v1/templates", json=body, headers=headers)
-    assert response.status_code == 201, response.text
-    result: dict[str, Any] = response.json()
-    return result
-
-
-def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    body: dict[str, Any] = response.json()
-    assert body["type"].endswith("/" + code), body
-    assert body["status"] == status and body["title"] and body["detail"]
-    return body
+def endpoint() -> Iterator[StubServer]:
+    """A webhook receiver or SMS gateway: records requests, answers 204 unless told."""
+    with StubServer(status=204) as server:
+        yield server
 
 
 @pytest.fixture

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from socle_dev.testing import assert_problem
 from socle_notify.event_types import KNOWN_EVENT_TYPES
-from tests.conftest import ROOT
-from tests.notify.conftest import assert_problem, create_template, email_template
+from tests.support.infra import ROOT
+from tests.support.notify import create_template, email_template
 
 NOTE = email_template(fr={"subject": "Avis", "body": "Bonjour ((name))"})
 

@@ -7,7 +7,8 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from socle_dev.localinfra import SmtpSink, free_port
-from tests.notify.conftest import assert_problem, create_template, email_template, eventually
+from socle_dev.testing import assert_problem, eventually
+from tests.support.notify import create_template, email_template
 
 TEMPLATE = email_template(
     fr={

@@ -5,39 +5,12 @@ is handed to the server once."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
-
-from sqlalchemy import select
 
 from socle.db import utcnow
 from socle_dev.localinfra import SmtpSink, free_port
-from socle_notify.models import Notification
-from tests.conftest import PrivatePostgres, create_database, migrate
-from tests.notify.conftest import create_template, eventually
-from tests.notify.test_email import TEMPLATE, address
-
-
-async def _send_one(client: Any, admin: dict[str, str], sender: dict[str, str], to: str) -> str:
-    template = await create_template(client, admin, TEMPLATE)
-    created = await client.post(
-        "/v1/notifications/email",
-        json={
-            "template_id": template["id"],
-            "to": to,
-            "personalisation": {"name": "A", "reference": "R"},
-        },
-        headers=sender,
-    )
-    assert created.status_code == 201, created.text
-    return str(created.json()["id"])
-
-
-async def _row(runtime: Any, notification_id: str) -> Notification:
-    async with runtime.sessions() as session:
-        row: Notification = (
-            await session.execute(select(Notification).where(Notification.id == notification_id))
-        ).scalar_one()
-        return row
+from socle_dev.testing import eventually
+from tests.support.infra import PrivatePostgres, create_database, migrate
+from tests.support.notify import address, notification_row, send_one
 
 
 async def test_the_lease_is_renewed_while_a_slow_server_takes_the_mail(
@@ -51,13 +24,13 @@ async def test_the_lease_is_renewed_while_a_slow_server_takes_the_mail(
         async with notify(lease_seconds=0.6, smtp_port=sink.port) as client:
             runtime = client.app.state.runtime
             domain = runtime.extras["domain"]
-            notification_id = await _send_one(client, admin, sender, to)
+            notification_id = await send_one(client, admin, sender, to)
             await eventually(lambda: _true(sink.held == 1), "the mail held by the server")
-            first = (await _row(runtime, notification_id)).lease_until
+            first = (await notification_row(runtime, notification_id)).lease_until
             assert first is not None
 
             async def renewed_past_the_first_lease() -> bool:
-                row = await _row(runtime, notification_id)
+                row = await notification_row(runtime, notification_id)
                 return (
                     utcnow() > first and row.lease_until is not None and row.lease_until > utcnow()
                 )
@@ -70,10 +43,10 @@ async def test_the_lease_is_renewed_while_a_slow_server_takes_the_mail(
             sink.flowing.set()
 
             async def delivered() -> bool:
-                return (await _row(runtime, notification_id)).status == "delivered"
+                return (await notification_row(runtime, notification_id)).status == "delivered"
 
             await eventually(delivered, "the mail delivered")
-            assert (await _row(runtime, notification_id)).attempts == 1
+            assert (await notification_row(runtime, notification_id)).attempts == 1
         assert len(sink.to(to)) == 1
     finally:
         sink.flowing.set()
@@ -93,7 +66,7 @@ async def test_a_sent_mail_is_recorded_after_a_database_outage_and_not_sent_agai
         migrate(url, "notify")
         async with notify(database_url=url, smtp_port=sink.port) as client:
             runtime = client.app.state.runtime
-            notification_id = await _send_one(client, admin, sender, to)
+            notification_id = await send_one(client, admin, sender, to)
             await eventually(lambda: _true(sink.held == 1), "the mail held by the server")
             await asyncio.to_thread(postgres.stop)
             sink.flowing.set()  # the server takes the mail while the database is down
@@ -101,10 +74,10 @@ async def test_a_sent_mail_is_recorded_after_a_database_outage_and_not_sent_agai
             await asyncio.to_thread(postgres.start)
 
             async def delivered() -> bool:
-                return (await _row(runtime, notification_id)).status == "delivered"
+                return (await notification_row(runtime, notification_id)).status == "delivered"
 
-            await eventually(delivered, "the outcome recorded", timeout=30)
-            assert (await _row(runtime, notification_id)).attempts == 1
+            await eventually(delivered, "the outcome recorded", within=30)
+            assert (await notification_row(runtime, notification_id)).attempts == 1
         assert len(sink.to(to)) == 1
     finally:
         sink.flowing.set()

@@ -10,11 +10,9 @@ from sqlalchemy import select
 from structlog.testing import capture_logs
 
 from socle_dev.localinfra import SmtpSink, free_port
+from socle_dev.testing import eventually
 from socle_notify.models import WebhookDelivery
-from tests.notify.conftest import eventually
-from tests.notify.test_crash_window import _row, _send_one
-from tests.notify.test_email import address
-from tests.notify.test_webhooks import decision
+from tests.support.notify import address, decision, notification_row, send_one
 
 
 def _events(logs: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
@@ -31,10 +29,10 @@ async def test_a_mail_server_outage_is_told_once_counted_and_its_return_told_onc
         async with notify(smtp_port=port, retry_base_seconds=0.2, max_attempts=50) as client:
             with capture_logs() as logs:  # inside: the app's start configures the logging
                 runtime = client.app.state.runtime
-                ids = [await _send_one(client, admin, sender, to) for _ in range(3)]
+                ids = [await send_one(client, admin, sender, to) for _ in range(3)]
 
                 async def failed_twice() -> bool:
-                    rows = [await _row(runtime, i) for i in ids]
+                    rows = [await notification_row(runtime, i) for i in ids]
                     return sum(r.attempts for r in rows) >= 6
 
                 await eventually(failed_twice, "several sends refused by the closed port")
@@ -50,7 +48,7 @@ async def test_a_mail_server_outage_is_told_once_counted_and_its_return_told_onc
                 sink.start()
 
                 async def all_delivered() -> bool:
-                    rows = [await _row(runtime, i) for i in ids]
+                    rows = [await notification_row(runtime, i) for i in ids]
                     return all(r.status == "delivered" for r in rows)
 
                 await eventually(all_delivered, "the mails delivered once the server is back")
@@ -101,7 +99,7 @@ async def test_a_webhook_lease_is_renewed_while_the_receiver_takes_its_time(
                 row = (await session.execute(ours)).scalar_one_or_none()
             return row if row is not None and row.status == "delivered" else None
 
-        row = await eventually(delivered, "the delivery recorded", timeout=30)
+        row = await eventually(delivered, "the delivery recorded", within=30)
         assert row.attempts == 1
         assert len(endpoint.requests) == 1
 
@@ -114,7 +112,7 @@ async def test_the_delivery_queue_backlog_is_on_metrics(notify, admin, sender, t
     try:
         async with notify(smtp_port=sink.port, worker_concurrency=1, worker_batch=1) as client:
             for _ in range(4):
-                await _send_one(client, admin, sender, to)
+                await send_one(client, admin, sender, to)
 
             async def backlog() -> float:
                 for line in (await client.get("/metrics")).text.splitlines():

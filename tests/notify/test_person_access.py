@@ -11,16 +11,9 @@ from sqlalchemy import select
 
 from socle.bus import Bus
 from socle.events import CloudEvent
+from socle_dev.testing import assert_problem, eventually
 from socle_notify.models import Notification
-from tests.notify.conftest import (
-    assert_problem,
-    client_token,
-    create_template,
-    email_template,
-    eventually,
-    person_token,
-)
-from tests.notify.test_email import parts
+from tests.support.notify import client_token, create_template, email_template, parts, person_token
 
 READ = ["notifications:read"]
 #: What the issue found: a public client registered with notifications:send gave a citizen
@@ -227,8 +220,8 @@ async def test_the_reset_link_is_mailed_but_never_readable_through_the_api(
 
         calls = await eventually(hooks, "the two webhook calls")
         for call in calls:
-            assert b"SECRET-" not in call["body"] and b"VERIFY-" not in call["body"]
-            assert b"agent-1" in call["body"] or b"citizen-new" in call["body"]
+            assert b"SECRET-" not in call.body and b"VERIFY-" not in call.body
+            assert b"agent-1" in call.body or b"citizen-new" in call.body
 
 
 async def test_a_template_flagged_secret_is_sent_but_not_shown(

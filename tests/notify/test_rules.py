@@ -8,14 +8,8 @@ import pytest
 
 from socle.bus import Bus
 from socle.events import CloudEvent
-from tests.notify.conftest import (
-    assert_problem,
-    client_token,
-    create_template,
-    email_template,
-    eventually,
-)
-from tests.notify.test_email import parts
+from socle_dev.testing import assert_problem, eventually
+from tests.support.notify import client_token, create_template, email_template, parts
 
 
 @pytest.fixture

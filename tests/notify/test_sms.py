@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from tests.notify.conftest import assert_problem, create_template, eventually
+from socle_dev.testing import assert_problem, eventually
+from tests.support.notify import create_template
 
 CODE = {
     "name": "code",
@@ -42,9 +43,9 @@ async def test_sms_goes_through_the_gateway_with_a_normalised_number(
             return endpoint.requests
 
         [request] = await eventually(sent, "the gateway call")
-        assert request["path"] == "/send"
-        assert request["headers"]["authorization"] == "Bearer gw-token"
-        assert json.loads(request["body"]) == {
+        assert request.path == "/send"
+        assert request.headers["authorization"] == "Bearer gw-token"
+        assert json.loads(request.body) == {
             "from": "Vevey",
             "to": "+41791234567",
             "text": "Ihr Code: 123456",

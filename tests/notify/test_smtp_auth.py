@@ -10,7 +10,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from socle_dev.localinfra import free_port
-from tests.notify.conftest import create_template, email_template, eventually
+from socle_dev.testing import eventually
+from tests.support.notify import create_template, email_template
 
 
 class Mailbox:

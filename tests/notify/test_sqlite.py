@@ -6,8 +6,9 @@ from email.header import decode_header, make_header
 from pathlib import Path
 
 from socle.migrations import upgrade
-from tests.conftest import in_thread
-from tests.notify.conftest import create_template, email_template, eventually
+from socle_dev.testing import eventually
+from tests.support.infra import in_thread
+from tests.support.notify import create_template, email_template
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services/notify/socle_notify/migrations"
 

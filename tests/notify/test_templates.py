@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.notify.conftest import assert_problem, client_token, create_template, email_template
+from socle_dev.testing import assert_problem
+from tests.support.notify import client_token, create_template, email_template
 
 RECEIPT = email_template(
     fr={

@@ -7,20 +7,10 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from socle.events import CloudEvent
-from tests.notify.conftest import assert_problem, client_token, eventually
-from tests.notify.test_email import parts
+from socle_dev.testing import assert_problem, eventually
+from tests.support.notify import client_token, decision, parts
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-
-
-def decision(tenant: str) -> CloudEvent:
-    """A citizen shared a document with a procedure (an event the commune's systems follow)."""
-    return CloudEvent.new(
-        service="storage",
-        type="document.shared",
-        tenant=tenant,
-        data={"document_id": "doc-1", "procedure": "pr-1"},
-    )
 
 
 async def test_matching_events_arrive_signed_and_verifiable(notify, admin, bus, endpoint, tenant):
@@ -51,13 +41,13 @@ async def test_matching_events_arrive_signed_and_verifiable(notify, admin, bus, 
             return endpoint.requests
 
         [request] = await eventually(received, "the webhook call")
-        assert request["path"] == "/hooks/socle"
-        payload = Webhook(SECRET).verify(request["body"], request["headers"])
+        assert request.path == "/hooks/socle"
+        payload = Webhook(SECRET).verify(request.body, request.headers)
         assert payload["id"] == event.id
         assert payload["type"] == "document.shared"
         assert payload["data"] == {"document_id": "doc-1", "procedure": "pr-1"}
         with pytest.raises(Exception):  # noqa: B017 - any verification failure
-            Webhook("whsec_" + "A" * 32).verify(request["body"], request["headers"])
+            Webhook("whsec_" + "A" * 32).verify(request.body, request.headers)
 
         async def delivered() -> list:
             items = (
@@ -66,7 +56,7 @@ async def test_matching_events_arrive_signed_and_verifiable(notify, admin, bus, 
             return items
 
         [delivery] = await eventually(delivered, "the delivery recorded as delivered")
-        assert delivery["id"] == request["headers"]["webhook-id"]
+        assert delivery["id"] == request.headers["webhook-id"]
         detail = (
             await client.get(f"/v1/webhook-deliveries/{delivery['id']}", headers=admin)
         ).json()
@@ -95,7 +85,7 @@ async def test_failing_endpoint_is_retried_then_dead_lettered_then_replayed(
         assert failed["data"]["subscription_id"] == sub["id"]
         assert failed["data"]["attempts"] == 3
         assert len(endpoint.requests) == 3
-        assert len({r["headers"]["webhook-id"] for r in endpoint.requests}) == 1
+        assert len({r.headers["webhook-id"] for r in endpoint.requests}) == 1
 
         async def alerted() -> list:
             return smtp_sink.to(ops)
@@ -123,9 +113,7 @@ async def test_failing_endpoint_is_retried_then_dead_lettered_then_replayed(
 
         final = await eventually(delivered, "the replayed delivery")
         assert [a["status_code"] for a in final["attempt_log"]] == [500, 500, 500, 200]
-        Webhook(sub["secret"]).verify(
-            endpoint.requests[-1]["body"], endpoint.requests[-1]["headers"]
-        )
+        Webhook(sub["secret"]).verify(endpoint.requests[-1].body, endpoint.requests[-1].headers)
         again = await client.post(f"/v1/webhook-deliveries/{delivery['id']}/replay", headers=admin)
         assert_problem(again, 409, "delivery-not-dead")
 

@@ -17,7 +17,7 @@ from socle.migrations import upgrade
 from socle_dev.testing import running
 from socle_payment.app import create_app
 from socle_payment.settings import PaymentSettings
-from tests.conftest import in_thread
+from tests.support.infra import in_thread
 
 ROOT = Path(__file__).resolve().parents[2]
 MIGRATIONS = ROOT / "services" / "payment" / "socle_payment" / "migrations"

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from socle_payment.settings import PaymentSettings
-from tests.payment.stripe_standin import StripeStandIn
 from tests.support.payment import BACK_OFFICE, SCOPES
+from tests.support.stripe_standin import StripeStandIn
 
 
 @pytest.fixture(scope="session")

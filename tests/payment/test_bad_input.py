@@ -7,7 +7,8 @@ import base64
 import pytest
 
 from socle_dev.testing import assert_problem
-from tests.support.payment import camt054, csrf_of, payment_body, service
+from tests.support.html import csrf_of
+from tests.support.payment import camt054, payment_body, service
 
 CAMT = "/v1/reconciliations/camt054"
 

@@ -8,7 +8,8 @@ from datetime import timedelta
 from socle.db import utcnow
 from socle_dev.events import EventRecorder
 from socle_dev.testing import assert_problem
-from tests.support.payment import csrf_of, payment_body, service
+from tests.support.html import csrf_of
+from tests.support.payment import payment_body, service
 
 PUBLIC = "http://testserver"
 

@@ -16,7 +16,7 @@ from structlog.testing import capture_logs
 
 from socle.db import create_engine
 from socle_dev.testing import eventually
-from tests.conftest import PrivatePostgres, create_database, migrate
+from tests.support.infra import PrivatePostgres, create_database, migrate
 from tests.support.payment import payment_body, service
 
 PROBLEM = "application/problem+json"

@@ -12,8 +12,9 @@ from socle_dev.testing import assert_problem, running
 from socle_payment.__main__ import MIGRATIONS
 from socle_payment.app import PUBLIC_ROUTES, create_app
 from socle_payment.settings import PaymentSettings
-from tests.conftest import in_thread
-from tests.support.payment import csrf_of, payment_body, service
+from tests.support.html import csrf_of
+from tests.support.infra import in_thread
+from tests.support.payment import payment_body, service
 
 ALWAYS_PUBLIC = {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/redoc"}
 

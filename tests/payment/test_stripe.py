@@ -11,8 +11,8 @@ import pytest
 from socle.db import utcnow
 from socle_dev.events import EventRecorder
 from socle_dev.testing import assert_problem
-from tests.payment.stripe_standin import WEBHOOK_SECRET, StripeStandIn, sign
 from tests.support.payment import payment_body, service
+from tests.support.stripe_standin import WEBHOOK_SECRET, StripeStandIn, sign
 
 
 @pytest.fixture

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.procedures.conftest import assert_problem, example
+from socle_dev.testing import assert_problem
+from tests.support.procedures import example
 
 
 async def test_an_invalid_definition_is_refused_with_pointers(platform):

@@ -9,41 +9,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from socle_dev.events import EventRecorder
+from socle_dev.testing import assert_problem
 from socle_procedures import decisions
 from socle_procedures.models import Request
 from socle_procedures.requests import Loaded
-from tests.procedures.conftest import STAFF_SCOPES, assert_problem
-
-HOLDER = {
-    "name": "Anna",
-    "email": "anna@example.ch",
-    "address": {"street": "Rue du Lac", "number": "1", "postal_code": "1800", "locality": "Vevey"},
-}
-VEHICLE = {"plate": "VD 12345", "zone": "A", "months": "1"}
-
-
-async def submitted_parking(platform: Any, who: str = "citizen-1") -> dict[str, Any]:
-    """A parking-card request submitted by ``who`` (its QR-bill issued)."""
-    auth = platform.auth(who, email="anna@example.ch")
-    created = await platform.api.post(
-        "/v1/requests", json={"procedure": "parking-card"}, headers=auth
-    )
-    assert created.status_code == 201, created.text
-    rid = created.json()["id"]
-    for step, answers in (("holder", HOLDER), ("vehicle", VEHICLE)):
-        saved = await platform.api.put(
-            f"/v1/requests/{rid}/steps/{step}", json={"answers": answers}, headers=auth
-        )
-        assert saved.status_code == 200, saved.text
-    bill = await platform.api.post(f"/v1/requests/{rid}/payment", headers=auth)
-    assert bill.status_code == 200, bill.text
-    submitted = await platform.api.post(f"/v1/requests/{rid}/submit", headers=auth)
-    assert submitted.status_code == 200, submitted.text
-    return dict(submitted.json())
-
-
-def agent(platform: Any, name: str = "agent-7", tenant: str | None = None) -> dict[str, str]:
-    return platform.auth(name, roles=("agent",), scopes=STAFF_SCOPES, tenant=tenant)
+from tests.support.procedures import VEHICLE, agent, submitted_parking
 
 
 async def act(platform: Any, rid: str, headers: dict[str, str], **body: Any) -> Any:

@@ -12,19 +12,12 @@ import uuid
 import pytest
 
 from socle.auth import Principal
+from socle_dev.testing import chromium
 from socle_identity import directory
 from socle_procedures import catalog, mandates, requests
 from socle_procedures.errors import RequestNotFound
-from tests.procedures.conftest import example
-from tests.procedures.test_back_office_api import HOLDER, VEHICLE
-from tests.procedures.test_portal_browser import (
-    PASSWORD,
-    axe_clean,
-    chromium,
-    stack,
-    text_of,
-    wait_for_mail,
-)
+from tests.support.portal import PASSWORD, axe_clean, stack, text_of, wait_for_mail
+from tests.support.procedures import HOLDER, VEHICLE, example
 
 pytestmark = pytest.mark.browser
 

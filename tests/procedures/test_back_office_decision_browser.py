@@ -11,18 +11,11 @@ import uuid
 
 import pytest
 
+from socle_dev.testing import chromium
 from socle_identity import directory
 from socle_procedures import catalog
-from tests.procedures.conftest import example
-from tests.procedures.test_portal_browser import (
-    PASSWORD,
-    PDF,
-    axe_clean,
-    chromium,
-    stack,
-    text_of,
-    wait_for_mail,
-)
+from tests.support.portal import PASSWORD, PDF, axe_clean, stack, text_of, wait_for_mail
+from tests.support.procedures import example
 
 pytestmark = pytest.mark.browser
 

@@ -7,30 +7,10 @@ from __future__ import annotations
 import csv
 import io
 import re
-from typing import Any
 
-from socle_procedures.portal import sessions
-from tests.procedures.test_back_office_api import agent, submitted_parking
+from tests.support.procedures import STAFF_SCOPES, agent, logged_in, submitted_parking
 
-STAFF_SCOPES = ["procedures:read", "procedures:write", "documents:read", "documents:write"]
 REFUNDER_SCOPES = [*STAFF_SCOPES, "payments:read", "payments:write"]
-
-
-async def logged_in(
-    platform: Any, subject: str, roles=("agent",), tenant=None, scopes=STAFF_SCOPES
-) -> dict[str, str]:
-    """A portal session as the login at identity leaves it; the cookie that names it."""
-    token = platform.token(subject, roles=roles, scopes=scopes, tenant=tenant)
-    async with platform.app.state.runtime.sessions() as db, db.begin():
-        session_id = await sessions.open_session(
-            db,
-            tenant=tenant or platform.tenant,
-            subject=subject,
-            tokens={"access_token": token, "expires_in": 600},
-            claims={"sub": subject},
-            ttl=600,
-        )
-    return {sessions.SESSION_COOKIE: session_id, sessions.LANG_COOKIE: "en"}
 
 
 def csrf_of(html: str) -> str:
@@ -174,7 +154,7 @@ async def test_the_citizen_reads_what_to_correct_but_never_a_note(platform):
 
 
 async def test_an_agent_sees_the_payment_and_refunds_part_of_it_once(platform):
-    from tests.procedures.test_requests import DOG, answer, start
+    from tests.support.procedures import DOG, answer, start
 
     await platform.publish("dog-registration")
     draft = await start(platform)

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from tests.procedures.conftest import EXAMPLES, ROOT
+from tests.support.procedures import EXAMPLES, ROOT
 
 
 def run(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -8,8 +8,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from socle_dev.events import EventRecorder
-from tests.procedures.conftest import assert_problem
-from tests.procedures.test_back_office_api import HOLDER
+from socle_dev.testing import assert_problem
+from tests.support.procedures import HOLDER
 
 
 def mediator(platform: Any, name: str = "mediator-1") -> dict[str, str]:
@@ -158,7 +158,8 @@ async def test_a_paper_mandate_is_live_at_once(platform):
 async def test_the_citizen_confirms_and_revokes_on_the_portal(platform, nats_server):
     import re
 
-    from tests.procedures.test_back_office_pages import csrf_of, logged_in
+    from tests.support.html import csrf_of
+    from tests.support.procedures import logged_in
 
     await platform.publish("parking-card")
     async with EventRecorder(nats_server.url, tenant=platform.tenant) as tap:
@@ -200,7 +201,8 @@ async def test_the_citizen_confirms_and_revokes_on_the_portal(platform, nats_ser
 
 
 async def test_a_mediator_files_from_the_portal_and_continues_once_confirmed(platform, nats_server):
-    from tests.procedures.test_back_office_pages import csrf_of, logged_in
+    from tests.support.html import csrf_of
+    from tests.support.procedures import logged_in
 
     await platform.publish("parking-card")
     lea = await logged_in(platform, "mediator-1", roles=("mediator",))

@@ -7,8 +7,8 @@ import csv
 import io
 
 from socle.db import utcnow
-from tests.procedures.conftest import assert_problem, example
-from tests.procedures.test_back_office_api import agent, submitted_parking
+from socle_dev.testing import assert_problem
+from tests.support.procedures import agent, example, submitted_parking
 
 
 async def test_figures_match_the_requests_and_small_counts_are_suppressed(platform):

@@ -16,9 +16,8 @@ from socle_procedures import catalog
 from socle_procedures.app import create_app
 from socle_procedures.settings import ProceduresSettings
 from socle_storage.app import create_app as create_storage
-from tests.procedures.conftest import example
-from tests.procedures.test_portal_browser import PASSWORD, PDF, stack, wait_for_mail
-from tests.procedures.test_portal_journey import axe_clean
+from tests.support.portal import PASSWORD, PDF, axe_clean_live, stack, wait_for_mail
+from tests.support.procedures import example
 
 pytestmark = pytest.mark.browser
 
@@ -74,7 +73,7 @@ async def test_storage_payment_and_notify_down_keep_the_draft_and_the_journey_re
             await page.wait_for_url(step3)
             assert await page.locator("h1").inner_text() == DOWN
             assert "Votre brouillon est conservé" in await page.locator("main").inner_text()
-            await axe_clean(page, seen)
+            await axe_clean_live(page, seen)
             # The draft is kept: the earlier answers are there.
             await page.goto(step3.rsplit("/", 1)[0] + "/project")
             assert await page.input_value("#f-description") == "Une maison familiale."
@@ -95,7 +94,7 @@ async def test_storage_payment_and_notify_down_keep_the_draft_and_the_journey_re
             await page.click("button:has-text('Payer')")
             await page.wait_for_url(f"{base}/requests/*/pay")
             assert await page.locator("h1").inner_text() == DOWN
-            await axe_clean(page, seen)
+            await axe_clean_live(page, seen)
             await page.click("text=Réessayer")
             await page.wait_for_url(check_url)
             assert "Payé" not in await page.locator("main").inner_text()

@@ -8,27 +8,17 @@ identity's and payment's included: 0 violations."""
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pytest
-from axe_playwright_python.async_playwright import Axe
 
 from socle_dev.testing import chromium
 from socle_identity import directory
 from socle_identity.models import Consent
 from socle_procedures import catalog
-from tests.procedures.conftest import example
-from tests.procedures.test_portal_browser import PASSWORD, PDF, stack, text_of, wait_for_mail
+from tests.support.portal import PASSWORD, PDF, axe_clean_live, stack, text_of, wait_for_mail
+from tests.support.procedures import example
 
 pytestmark = pytest.mark.browser
-
-
-async def axe_clean(page: Any, seen: list[str]) -> None:
-    """axe-core in the page as the citizen sees it (JavaScript is on)."""
-    results = await Axe().run(page)
-    violations = results.response["violations"]
-    assert violations == [], (page.url, [(v["id"], v["nodes"][0]["html"]) for v in violations])
-    seen.append(page.url.split("?")[0])
 
 
 async def test_a_new_citizen_applies_for_a_building_permit_with_javascript(
@@ -64,30 +54,30 @@ async def test_a_new_citizen_applies_for_a_building_permit_with_javascript(
             seen: list[str] = []
 
             await page.goto(base + "/")
-            await axe_clean(page, seen)
+            await axe_clean_live(page, seen)
             await page.click("text=Demande de permis de construire")
-            await axe_clean(page, seen)
+            await axe_clean_live(page, seen)
             await page.click("text=Se connecter")
             await page.wait_for_url(f"{urls['identity']}/**")
-            await axe_clean(page, seen)
+            await axe_clean_live(page, seen)
 
             # A new citizen: registration at identity, the address confirmed from the mail.
             await page.click("a[href*='/register']")
             assert await page.locator("h1").inner_text() == "Créer un compte"
-            await axe_clean(page, seen)
+            await axe_clean_live(page, seen)
             await page.fill("#given_name", "Léa")
             await page.fill("#family_name", "Rochat")
             await page.fill("#email", email)
             await page.fill("#password", PASSWORD)
             await page.click("button[type=submit]")
             assert "confirmez votre adresse" in await page.locator("h1").inner_text()
-            await axe_clean(page, seen)
+            await axe_clean_live(page, seen)
             mail = await wait_for_mail(smtp_sink, email, "")
             link = re.search(r"https?://\S+/verify-email\?token=\S+", text_of(mail))
             assert link is not None
             await page.goto(link.group(0))
             assert await page.locator("h1").inner_text() == "Adresse e-mail confirmée"
-            await axe_clean(page, seen)
+            await axe_clean_live(page, seen)
 
             # The citizen once allowed the portal less than it asks for today: identity
             # asks again on its consent page.
@@ -104,7 +94,7 @@ async def test_a_new_citizen_applies_for_a_building_permit_with_javascript(
             await page.click("button[type=submit]")
             await page.wait_for_url(f"{urls['identity']}/consent**")
             assert await page.locator("#scopes li").count() > 0
-            await axe_clean(page, seen)
+            await axe_clean_live(page, seen)
             await page.click("button[value=allow]")
             await page.wait_for_url(f"{base}/procedures/building-permit")
             await page.click("button:has-text('Commencer')")
@@ -112,7 +102,7 @@ async def test_a_new_citizen_applies_for_a_building_permit_with_javascript(
             # Prefilled from identity (tell us once), then the site with a wrong cost first.
             assert "Étape 1 sur 3" in await page.locator(".progress").inner_text()
             assert await page.input_value("#f-email") == email
-            await axe_clean(page, seen)
+            await axe_clean_live(page, seen)
             await page.click("button:has-text('Continuer')")
             await page.check("#f-work")
             await page.fill("#f-site-street", "Rue du Lac")
@@ -124,12 +114,12 @@ async def test_a_new_citizen_applies_for_a_building_permit_with_javascript(
             await page.click("button:has-text('Continuer')")
             await page.locator(".error-summary").wait_for()
             assert await page.input_value("#f-description") == "Une maison familiale."
-            await axe_clean(page, seen)
+            await axe_clean_live(page, seen)
             await page.fill("#f-construction_cost", "250000")
             await page.click("button:has-text('Continuer')")
 
             assert "Étape 3 sur 3" in await page.locator(".progress").inner_text()
-            await axe_clean(page, seen)
+            await axe_clean_live(page, seen)
             await page.set_input_files(
                 "#f-plan",
                 files=[{"name": "plan.pdf", "mimeType": "application/pdf", "buffer": PDF}],
@@ -138,17 +128,17 @@ async def test_a_new_citizen_applies_for_a_building_permit_with_javascript(
 
             assert await page.locator("h1").inner_text() == "Vérifiez vos réponses"
             assert "CHF 500.00" in await page.locator("main").inner_text()
-            await axe_clean(page, seen)
+            await axe_clean_live(page, seen)
 
             # Payment's page: declined, back with a message, then accepted.
             await page.click("button:has-text('Payer')")
             await page.wait_for_url(f"{urls['payment']}/pay/*")
-            await axe_clean(page, seen)
+            await axe_clean_live(page, seen)
             await page.fill("input[name=card_number]", "4000 0000 0000 0002")
             await page.click("button[type=submit]")
             await page.wait_for_url(f"{base}/requests/*/payment-return")
             assert "Le paiement n'a pas abouti" in await page.content()
-            await axe_clean(page, seen)
+            await axe_clean_live(page, seen)
             await page.click("button:has-text('Payer')")
             await page.wait_for_url(f"{urls['payment']}/pay/*")
             await page.fill("input[name=card_number]", "4242 4242 4242 4242")
@@ -159,7 +149,7 @@ async def test_a_new_citizen_applies_for_a_building_permit_with_javascript(
 
             await page.wait_for_url(f"{base}/requests/*?sent=1")
             reference = await page.locator(".panel strong").inner_text()
-            await axe_clean(page, seen)
+            await axe_clean_live(page, seen)
             receipt = await wait_for_mail(smtp_sink, email, reference)
             assert "Commune de Vevey" in str(receipt["Subject"])
             assert page.url.split("?")[0] in text_of(receipt)
@@ -167,14 +157,14 @@ async def test_a_new_citizen_applies_for_a_building_permit_with_javascript(
             await page.click("text=Mes demandes")
             row = page.locator("tbody tr")
             assert reference in await row.inner_text() and "Envoyée" in await row.inner_text()
-            await axe_clean(page, seen)
+            await axe_clean_live(page, seen)
 
             # Log out: back at the portal, told so; identity's own logout page too.
             await page.click("button:has-text('Se déconnecter')")
             await page.wait_for_url(f"{base}/logged-out")
-            await axe_clean(page, seen)
+            await axe_clean_live(page, seen)
             await page.goto(urls["identity"] + "/logout")
-            await axe_clean(page, seen)
+            await axe_clean_live(page, seen)
             await page.goto(base + "/my-requests")
             assert page.url.startswith(urls["identity"])  # logged out: to the login page
 

@@ -11,10 +11,9 @@ import pytest
 from socle_dev.testing import chromium
 from socle_identity import directory
 from socle_procedures import catalog
-from tests.procedures.conftest import example
-from tests.procedures.test_portal_browser import PASSWORD, stack
-from tests.procedures.test_portal_journey import axe_clean
 from tests.support.payment import camt054
+from tests.support.portal import PASSWORD, axe_clean_live, stack
+from tests.support.procedures import example
 
 pytestmark = pytest.mark.browser
 
@@ -91,7 +90,7 @@ async def test_a_parking_card_paid_by_qr_bill_is_reconciled_from_the_bank_file(
 
             assert await page.locator("h1").inner_text() == "Vérifiez vos réponses"
             assert "CHF 90.00" in await page.locator("main").inner_text()
-            await axe_clean(page, seen)
+            await axe_clean_live(page, seen)
             await page.click("button:has-text('Obtenir la QR-facture')")
 
             # Payment's QR-bill page: the bill as it will be paid, and what happens next.
@@ -112,7 +111,7 @@ async def test_a_parking_card_paid_by_qr_bill_is_reconciled_from_the_bank_file(
             pdf = await page.request.get(pdf_href or "")
             assert pdf.headers["content-type"].startswith("application/pdf")
             assert (await pdf.body()).startswith(b"%PDF")
-            await axe_clean(page, seen)
+            await axe_clean_live(page, seen)
 
             # Back at the portal: billed, so the request can be sent; it waits for the money.
             await page.click("text=Continuer")
@@ -122,7 +121,7 @@ async def test_a_parking_card_paid_by_qr_bill_is_reconciled_from_the_bank_file(
             await page.wait_for_url(f"{base}/requests/*?sent=1")
             receipt_url = page.url.split("?")[0]
             assert "paiement attendu" in await page.locator("main").inner_text()
-            await axe_clean(page, seen)
+            await axe_clean_live(page, seen)
 
             # The bank's file reaches payment; the request learns from payment.succeeded.
             token = await finance_token(st.apps["identity"], tenant, urls["identity"])
@@ -143,12 +142,12 @@ async def test_a_parking_card_paid_by_qr_bill_is_reconciled_from_the_bank_file(
                     break
                 await page.wait_for_timeout(50)
             assert "CHF 90.00 - Payé" in await page.locator("main").inner_text()
-            await axe_clean(page, seen)
+            await axe_clean_live(page, seen)
 
             # The bill's page now says the payment is finished and leads back.
             await page.goto(bill_url)
             assert await page.locator("h1").inner_text() == "Paiement terminé"
-            await axe_clean(page, seen)
+            await axe_clean_live(page, seen)
             await page.click("text=Continuer")
             await page.wait_for_url(f"{base}/requests/*")
             assert len(seen) == 5, seen

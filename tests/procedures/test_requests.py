@@ -8,44 +8,8 @@ import nats
 
 from socle.events import CloudEvent
 from socle_dev.events import EventRecorder
-from tests.procedures.conftest import assert_problem, platform_for
-
-DOG = {
-    "owner": {
-        "name": "Anna Muster",
-        "email": "anna@example.ch",
-        "address": {
-            "street": "Rue du Lac",
-            "number": "3",
-            "postal_code": "1800",
-            "locality": "Vevey",
-        },
-    },
-    "dog": {
-        "dog_name": "Rex",
-        "breed": "Berner Sennenhund",
-        "birth_date": "2024-03-01",
-        "microchip": "756098100123456",
-        "moved_in": True,
-        "previous_commune": "Montreux",
-    },
-}
-
-
-async def start(platform, slug="dog-registration", who="citizen-1"):
-    created = await platform.api.post(
-        "/v1/requests", json={"procedure": slug}, headers=platform.auth(who)
-    )
-    assert created.status_code == 201, created.text
-    return created.json()
-
-
-async def answer(platform, request_id, step, answers, who="citizen-1"):
-    return await platform.api.put(
-        f"/v1/requests/{request_id}/steps/{step}",
-        json={"answers": answers},
-        headers=platform.auth(who),
-    )
+from socle_dev.testing import assert_problem
+from tests.support.procedures import DOG, answer, platform_for, start
 
 
 async def test_dog_registration_from_draft_to_paid_and_submitted(platform):

@@ -4,7 +4,8 @@ keeps them."""
 
 from __future__ import annotations
 
-from tests.procedures.conftest import assert_problem, example
+from socle_dev.testing import assert_problem
+from tests.support.procedures import example
 
 
 async def publish(platform, document, tenant):

@@ -3,25 +3,11 @@ endpoints."""
 
 from __future__ import annotations
 
-import importlib
-
 import pytest
 
 from socle.db import create_engine
 from socle_dev.testing import running
-
-SERVICES = ["identity", "payment", "storage", "notify", "procedures"]
-
-
-def build(service: str, **settings: object):
-    module = importlib.import_module(f"socle_{service}.app")
-    settings_module = importlib.import_module(f"socle_{service}.settings")
-    cls = next(
-        v
-        for k, v in vars(settings_module).items()
-        if k.endswith("Settings") and k != "ServiceSettings"
-    )
-    return module.create_app(cls(**settings))
+from tests.support.services import SERVICES, build
 
 
 @pytest.mark.parametrize("service", SERVICES)

@@ -3,36 +3,23 @@ events read from the bus, and a clamd stand-in."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import httpx
-import nats
 import pytest
 from minio import Minio
 
-from socle_dev.localinfra import S3Server, free_port
+from socle_dev.events import EventRecorder
 from socle_dev.testing import running
 from socle_storage.app import create_app
 from socle_storage.context import Storage
 from socle_storage.settings import StorageSettings
-from tests.storage.clamd_standin import ClamdStandIn
-
-READ_WRITE = ["documents:read", "documents:write"]
-PDF = b"%PDF-1.7\n" + b"1 0 obj\n<< /Type /Catalog >>\nendobj\n" * 200 + b"%%EOF\n"
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
-
-
-def s3_server_for_tests(directory: Path, log: Any = None) -> S3Server:
-    """A SeaweedFS of a test's own (on free ports), for tests that stop the store."""
-    return S3Server.create(
-        directory, free_port(), "socle-test", "socle-test-secret-" + uuid.uuid4().hex, log=log
-    )
+from tests.support.clamd_standin import ClamdStandIn
+from tests.support.storage import (
+    READ_WRITE,
+)
 
 
 @pytest.fixture(scope="session")
@@ -137,122 +124,8 @@ def s3(s3_server) -> Minio:
     )
 
 
-BUCKET = "socle-documents"
-
-
-def bucket_keys(s3: Minio, tenant: str) -> list[str]:
-    """The keys of the tenant's objects in the store."""
-    if not s3.bucket_exists(BUCKET):
-        return []
-    objects = s3.list_objects(BUCKET, prefix=f"{tenant}/", recursive=True)
-    return [o.object_name for o in objects if o.object_name]
-
-
-class BusWatcher:
-    def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
-
-    def of_type(self, type_: str) -> list[dict[str, Any]]:
-        return [e for e in self.events if e["type"] == type_]
-
-    async def wait_for(self, type_: str, count: int = 1, timeout: float = 15.0) -> list[Any]:
-        async def poll() -> list[Any]:
-            while len(self.of_type(type_)) < count:
-                await asyncio.sleep(0.05)
-            return self.of_type(type_)
-
-        return await asyncio.wait_for(poll(), timeout)
-
-
 @pytest.fixture
-async def bus(nats_server, tenant) -> AsyncIterator[BusWatcher]:
+async def bus(nats_server, tenant) -> AsyncIterator[EventRecorder]:
     """Every event of the test's tenant, as published on NATS."""
-    watcher = BusWatcher()
-    nc = await nats.connect(nats_server.url)
-
-    async def on_message(msg: Any) -> None:
-        event = json.loads(msg.data)
-        event["_subject"] = msg.subject
-        watcher.events.append(event)
-
-    await nc.subscribe(f"socle.{tenant}.>", cb=on_message)
-    yield watcher
-    await nc.drain()
-
-
-def multipart(
-    content: bytes,
-    *,
-    filename: str = "plan.pdf",
-    content_type: str = "application/pdf",
-    **fields: str,
-) -> dict[str, Any]:
-    """``files``/``data`` arguments of httpx for an upload."""
-    return {"files": {"file": (filename, content, content_type)}, "data": fields}
-
-
-async def upload(
-    client: httpx.AsyncClient,
-    headers: dict[str, str],
-    content: bytes = PDF,
-    *,
-    filename: str = "plan.pdf",
-    content_type: str = "application/pdf",
-    **fields: str,
-) -> httpx.Response:
-    fields.setdefault("kind", "building-plan")
-    return await client.post(
-        "/v1/documents",
-        headers=headers,
-        **multipart(content, filename=filename, content_type=content_type, **fields),
-    )
-
-
-def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    body = response.json()
-    assert body["status"] == status
-    assert body["type"].endswith("/" + code), body
-    assert body["detail"] and body["title"]
-    return dict(body)
-
-
-BOUNDARY = "socle-test-boundary-7f3a"
-
-
-def streamed_body(
-    chunks: Any,
-    *,
-    filename: str = "big.pdf",
-    content_type: str = "application/pdf",
-    fields: dict[str, str] | None = None,
-) -> tuple[dict[str, str], Any]:
-    """A multipart body sent chunk by chunk (as a browser streams a large file)."""
-
-    async def body() -> AsyncIterator[bytes]:
-        for name, value in (fields or {}).items():
-            yield (
-                f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
-            ).encode()
-        yield (
-            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; '
-            f'filename="{filename}"\r\nContent-Type: {content_type}\r\n\r\n'
-        ).encode()
-        async for chunk in chunks:
-            yield chunk
-        yield f"\r\n--{BOUNDARY}--\r\n".encode()
-
-    return {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}, body()
-
-
-async def pdf_chunks(total: int, chunk: int = 64 * 1024) -> AsyncIterator[bytes]:
-    """``total`` bytes of a PDF-looking file, one reused chunk at a time."""
-    block = b"%PDF-1.7\n" + b"0" * (chunk - 9)
-    yield block
-    sent = len(block)
-    filler = b"1" * chunk
-    while sent < total:
-        piece = filler[: min(chunk, total - sent)]
-        sent += len(piece)
-        yield piece
+    async with EventRecorder(nats_server.url, tenant=tenant) as recorder:
+        yield recorder

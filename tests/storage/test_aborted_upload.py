@@ -12,7 +12,7 @@ from socle_dev.localinfra import free_port
 from socle_dev.testing import eventually, served
 from socle_storage.app import create_app
 from socle_storage.models import Document
-from tests.storage.conftest import PDF, bucket_keys
+from tests.support.storage import PDF, bucket_keys
 
 
 async def test_a_client_gone_mid_upload_is_one_line_and_leaves_nothing(

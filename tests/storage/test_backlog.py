@@ -12,8 +12,7 @@ from sqlalchemy import func, select
 
 from socle_storage.models import Document, DocumentVersion
 from socle_storage.purge import BATCH, purge_once
-from tests.storage.conftest import bucket_keys, upload
-from tests.storage.test_lifecycle import RULES
+from tests.support.storage import RULES, bucket_keys, upload
 
 BACKLOG = 1000
 

@@ -7,17 +7,9 @@ import base64
 import pytest
 from sqlalchemy import func, select
 
+from socle_dev.testing import assert_problem
 from socle_storage.models import Document, DocumentVersion
-from tests.storage.conftest import (
-    BUCKET,
-    PDF,
-    PNG,
-    assert_problem,
-    bucket_keys,
-    pdf_chunks,
-    streamed_body,
-    upload,
-)
+from tests.support.storage import BUCKET, PDF, PNG, bucket_keys, pdf_chunks, streamed_body, upload
 
 
 async def rows_of(storage, tenant: str) -> tuple[int, int]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timedelta
 
-from tests.storage.conftest import PDF, PNG, assert_problem, bucket_keys, upload
+from socle_dev.testing import assert_problem
+from tests.support.storage import PDF, PNG, bucket_keys, upload
 
 
 async def test_citizen_uploads_a_pdf_and_gets_its_metadata(client, auth, bus, tenant, s3):
@@ -28,7 +29,7 @@ async def test_citizen_uploads_a_pdf_and_gets_its_metadata(client, auth, bus, te
     assert fetched.json() == doc
 
     (event,) = await bus.wait_for("document.uploaded")
-    assert event["_subject"] == f"socle.{tenant}.document.uploaded"
+    assert bus.subject_of(event) == f"socle.{tenant}.document.uploaded"
     assert event["data"] == {
         "document_id": doc["id"],
         "kind": "building-plan",

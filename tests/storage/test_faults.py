@@ -7,11 +7,11 @@ import tracemalloc
 
 from sqlalchemy import func, select
 
+from socle_dev.testing import assert_problem, eventually
 from socle_storage.models import Document, DocumentVersion
 from socle_storage.purge import purge_once
-from tests.storage.conftest import (
+from tests.support.storage import (
     BUCKET,
-    assert_problem,
     bucket_keys,
     pdf_chunks,
     s3_server_for_tests,
@@ -122,11 +122,11 @@ async def _store_stopped_during_an_upload(started, auth, tenant, tmp_path, nats_
             client,
             storage,
         ):
-            for _ in range(200):  # the reconciler runs at start-up
-                if await pending_rows(storage, tenant) == (0, 0):
-                    break
-                await asyncio.sleep(0.1)
-            assert await pending_rows(storage, tenant) == (0, 0)
+
+            async def reconciled() -> bool:  # the reconciler runs at start-up
+                return await pending_rows(storage, tenant) == (0, 0)
+
+            await eventually(reconciled, "the pending upload reconciled", within=20)
             assert bucket_keys(s3, tenant) == []
             assert (await client.get("/v1/documents", headers=auth())).json()["items"] == []
             # and the service works again

@@ -6,16 +6,10 @@ import os
 import subprocess
 import sys
 
+from socle_dev.testing import assert_problem
 from socle_storage.purge import purge_once
-from tests.storage.clamd_standin import EICAR
-from tests.storage.conftest import PDF, assert_problem, bucket_keys, upload
-
-RULES = {
-    "max_size_bytes": 1024 * 1024,
-    "allowed_content_types": ["application/pdf", "text/plain"],
-    "default_retention_days": 365,
-    "retention_days": {"temporary-proof": 0},
-}
+from tests.support.clamd_standin import EICAR
+from tests.support.storage import PDF, RULES, bucket_keys, upload
 
 
 async def test_purge_removes_expired_documents_and_their_bytes(

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.storage.conftest import assert_problem, upload
+from socle_dev.testing import assert_problem
+from tests.support.storage import upload
 
 RULES = {
     "max_size_bytes": 1024 * 1024,

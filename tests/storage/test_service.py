@@ -8,10 +8,9 @@ import re
 import pytest
 from pydantic import ValidationError
 
-from socle_dev.testing import running
+from socle_dev.testing import assert_problem, running
 from socle_storage.app import PUBLIC_ROUTES, create_app
 from socle_storage.settings import StorageSettings
-from tests.storage.conftest import assert_problem
 
 
 async def test_every_storage_route_answers_401_without_a_token(settings_for):
@@ -61,8 +60,8 @@ def test_production_refuses_the_development_secret_and_sqlite():
 async def test_runs_on_sqlite_as_make_run_does(started, auth, tmp_path):
     from socle.migrations import upgrade
     from socle_storage.__main__ import MIGRATIONS
-    from tests.conftest import in_thread
-    from tests.storage.conftest import PDF, upload
+    from tests.support.infra import in_thread
+    from tests.support.storage import PDF, upload
 
     url = f"sqlite+aiosqlite:///{tmp_path / 'storage.db'}"
     in_thread(upgrade, MIGRATIONS, url)

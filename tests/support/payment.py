@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -14,8 +13,6 @@ from socle_payment.app import create_app
 from socle_payment.settings import PaymentSettings
 
 SCOPES = ["payments:read", "payments:write"]
-
-
 BACK_OFFICE = "commune-back-office"
 
 
@@ -24,12 +21,6 @@ async def service(settings: PaymentSettings) -> AsyncIterator[tuple[httpx.AsyncC
     app = create_app(settings)
     async with running(app) as client:
         yield client, app
-
-
-def csrf_of(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, html
-    return match.group(1)
 
 
 def payment_body(**overrides: Any) -> dict[str, Any]:

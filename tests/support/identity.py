@@ -1,0 +1,133 @@
+"""Helpers of the identity tests: PKCE, logging in through the pages, the command line."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import re
+import secrets
+import subprocess
+import sys
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+ISSUER = "http://testserver"
+PASSWORD = "correct horse battery"
+REDIRECT = "https://app.example.ch/callback"
+
+
+def pkce_pair() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    return verifier, challenge.rstrip(b"=").decode()
+
+
+def hidden(html: str, name: str) -> str:
+    match = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert match, f"no hidden field {name} in page"
+    return match.group(1).replace("&#34;", '"').replace("&amp;", "&").replace("&#39;", "'")
+
+
+async def log_in(
+    browser: httpx.AsyncClient, authorize_url: str, email: str, password: str = PASSWORD
+) -> httpx.Response:
+    """Drive the login form as a browser: open it, fill it, submit it."""
+    page = await browser.get(authorize_url)
+    assert page.status_code == 200, page.text
+    return await browser.post(
+        "/login",
+        data={
+            "csrf_token": hidden(page.text, "csrf_token"),
+            "request": hidden(page.text, "request"),
+            "email": email,
+            "password": password,
+        },
+    )
+
+
+def query(url: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+
+
+async def account_token(browser: httpx.AsyncClient) -> str:
+    """What identity's own account pages do: exchange the browser's (recent) login session
+    for a short token with scope ``identity:account``."""
+    response = await browser.post(
+        "/account/token", headers={"X-CSRF-Token": browser.cookies.get("socle_csrf", "")}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["scope"] == "openid identity:account"
+    return str(response.json()["access_token"])
+
+
+def authorize_url(client_id: str, challenge: str | None = None, **extra: str) -> str:
+    from urllib.parse import urlencode
+
+    params = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": REDIRECT,
+        "scope": "openid",
+        "state": "st4te",
+    }
+    if challenge:
+        params.update(code_challenge=challenge, code_challenge_method="S256")
+    params.update(extra)
+    return f"/authorize?{urlencode(params)}"
+
+
+def assert_oauth_error(response, error: str, status: int = 400) -> None:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["error"] == error, body
+    assert "access_token" not in body
+    assert response.headers["cache-control"] == "no-store"
+
+
+def cli(database_url: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "SOCLE_DATABASE_URL": database_url,
+        "SOCLE_ISSUER": "http://testserver",
+        "SOCLE_ARGON2_TIME_COST": "1",
+        "SOCLE_ARGON2_MEMORY_KIB": "8192",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "socle_identity", *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+async def code_flow_client(commune) -> tuple[str, str]:
+    client_id, secret = await commune.add_client(
+        name="Portail",
+        redirect_uris=[REDIRECT],
+        scopes=["openid", "email", "profile"],
+        grant_types=["authorization_code"],
+    )
+    assert secret is not None
+    return client_id, secret
+
+
+async def tokens_after_login(identity, browser, client_id, secret, email, **extra):
+    verifier, challenge = pkce_pair()
+    done = await log_in(browser, authorize_url(client_id, challenge, **extra), email)
+    assert done.status_code == 303, done.text
+    response = await identity.client.post(
+        "/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": query(done.headers["location"])["code"],
+            "redirect_uri": REDIRECT,
+            "code_verifier": verifier,
+        },
+        auth=(client_id, secret),
+    )
+    assert response.status_code == 200, response.text
+    return response.json()

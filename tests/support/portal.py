@@ -1,0 +1,228 @@
+"""The whole platform served over HTTP for the browser tests, accessibility checks, mails."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from axe_playwright_python.async_playwright import Axe
+
+from socle_dev.localinfra import free_port
+from socle_dev.testing import eventually, served
+from socle_identity import directory
+from socle_identity.app import create_app as create_identity
+from socle_identity.settings import IdentitySettings
+from socle_notify.app import create_app as create_notify
+from socle_notify.settings import NotifySettings
+from socle_payment.app import create_app as create_payment
+from socle_payment.settings import PaymentSettings
+from socle_procedures.app import create_app
+from socle_procedures.settings import ProceduresSettings
+from socle_storage.app import create_app as create_storage
+from socle_storage.settings import StorageSettings
+
+PASSWORD = "correct horse battery"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+
+
+async def axe_clean(page, checker, seen: list[str]) -> None:
+    """axe-core on the page as the citizen sees it. The journey runs without JavaScript, so
+    the same HTML is loaded, from the same origin, in a page where axe can run."""
+    html = await page.content()
+    origin = "/".join(page.url.split("/")[:3])
+    await checker.goto(origin + "/healthz")
+    await checker.set_content(html, wait_until="load")
+    results = await Axe().run(checker)
+    violations = results.response["violations"]
+    assert violations == [], (page.url, [(v["id"], v["nodes"][0]["html"]) for v in violations])
+    seen.append(page.url)
+
+
+@dataclass
+class Stack:
+    """identity, payment, storage, notify and procedures served over HTTP for a browser."""
+
+    base: str
+    urls: dict[str, str]
+    procedures: Any
+    storage: Any
+    apps: dict[str, Any] | None = None
+    ports: dict[str, int] | None = None
+    settings: dict[str, Any] | None = None
+    identity: Any = None
+
+
+@asynccontextmanager
+async def stack(
+    migrated_database,
+    nats_server,
+    tenant,
+    procedures_database,
+    payment_db,
+    s3_server,
+    smtp_sink,
+    detached: tuple[str, ...] = (),
+) -> AsyncIterator[Stack]:
+    """Every service served; those named in ``detached`` are built but left for the test to
+    serve (and stop) on their port."""
+    ports = {
+        name: free_port() for name in ("identity", "payment", "storage", "notify", "procedures")
+    }
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    identity = create_identity(
+        IdentitySettings(
+            database_url=migrated_database("identity"),
+            nats_url=nats_server.url,
+            issuer=urls["identity"],
+            argon2_time_cost=1,
+            argon2_memory_kib=8192,
+        )
+    )
+    async with served(identity, ports["identity"]):
+        provider = identity.state.runtime.extras["provider"]
+        async with identity.state.runtime.sessions() as session, session.begin():
+            await directory.create_tenant(session, slug=tenant, name="Commune de Vevey")
+            client, secret = await directory.register_client(
+                session,
+                tenant=tenant,
+                spec=directory.ClientSpec(
+                    name="Guichet en ligne",
+                    redirect_uris=[f"{urls['procedures']}/auth/callback"],
+                    post_logout_redirect_uris=[f"{urls['procedures']}/logged-out"],
+                    scopes=[
+                        "openid",
+                        "email",
+                        "profile",
+                        "procedures:read",
+                        "procedures:write",
+                        "payments:read",
+                        "payments:write",
+                        "documents:read",
+                        "documents:write",
+                    ],
+                    grant_types=["authorization_code", "refresh_token"],
+                ),
+            )
+            await directory.create_user(
+                session,
+                provider.passwords,
+                tenant=tenant,
+                email="anna@example.ch",
+                password=PASSWORD,
+                roles=["citizen"],
+                given_name="Anna",
+                family_name="Muster",
+                email_verified=True,
+            )
+        payment_settings = PaymentSettings(
+            database_url=payment_db,
+            nats_url=nats_server.url,
+            issuer=urls["identity"],
+            payment_public_url=urls["payment"],
+            payment_expiry_sweep_seconds=0,
+            outbox_poll_seconds=0.2,
+        )
+        payment = create_payment(payment_settings)
+        storage_settings = StorageSettings(
+            database_url=migrated_database("storage"),
+            nats_url=nats_server.url,
+            issuer=urls["identity"],
+            s3_endpoint=s3_server.endpoint,
+            s3_access_key=s3_server.access_key,
+            s3_secret_key=s3_server.secret_key,
+            purge_interval_seconds=0,
+            outbox_poll_seconds=0.2,
+        )
+        storage = create_storage(storage_settings)
+        notify_settings = NotifySettings(
+            database_url=migrated_database("notify"),
+            nats_url=nats_server.url,
+            issuer=urls["identity"],
+            smtp_host="127.0.0.1",
+            smtp_port=smtp_sink.port,
+            mail_from="Commune de Vevey <noreply@vevey.test>",
+            worker_poll_seconds=0.05,
+            outbox_poll_seconds=0.05,
+            consumer_name=f"notify-{uuid.uuid4().hex[:8]}",
+        )
+        notify = create_notify(notify_settings)
+        procedures = create_app(
+            ProceduresSettings(
+                database_url=procedures_database,
+                nats_url=nats_server.url,
+                issuer=urls["identity"],
+                public_url=urls["procedures"],
+                payment_url=urls["payment"],
+                storage_url=urls["storage"],
+                portal_tenant=tenant,
+                portal_client_id=client.client_id,
+                portal_client_secret=secret or "",
+                portal_commune_name="Commune de Vevey",
+                portal_colour="#005a8c",
+                outbox_poll_seconds=0.2,
+            )
+        )
+        apps = {"identity": identity, "payment": payment, "storage": storage, "notify": notify}
+        async with AsyncExitStack() as services:
+            for name in ("payment", "storage", "notify"):
+                if name not in detached:
+                    await services.enter_async_context(served(apps[name], ports[name]))
+            base = await services.enter_async_context(served(procedures, ports["procedures"]))
+            yield Stack(
+                base=base,
+                urls=urls,
+                procedures=procedures,
+                storage=storage,
+                identity=identity,
+                apps=apps,
+                ports=ports,
+                settings={
+                    "payment": payment_settings,
+                    "storage": storage_settings,
+                    "notify": notify_settings,
+                },
+            )
+
+
+PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+
+
+async def shot(page, name: str) -> None:
+    """A 375 px and a desktop screenshot of the page as it is."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for width in (375, 1280):
+        await page.set_viewport_size({"width": width, "height": 900})
+        await page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
+    await page.set_viewport_size({"width": 1280, "height": 900})
+
+
+async def wait_for_mail(sink, address: str, needle: str):
+    """The mail to ``address`` whose subject holds ``needle`` (20 s at most, a safety net)."""
+
+    async def arrived():
+        return next((m for m in sink.to(address) if needle in str(m["Subject"])), None)
+
+    return await eventually(arrived, f"a mail to {address} about {needle}", within=20)
+
+
+def text_of(message) -> str:
+    part = message.get_body(preferencelist=("plain",)) if hasattr(message, "get_body") else None
+    if part is None:
+        for sub in message.walk():
+            if sub.get_content_type() == "text/plain":
+                part = sub
+                break
+    payload = (part or message).get_payload(decode=True)
+    return payload.decode((part or message).get_content_charset() or "utf-8")
+
+
+async def axe_clean_live(page: Any, seen: list[str]) -> None:
+    """axe-core in the page as the citizen sees it (JavaScript is on)."""
+    results = await Axe().run(page)
+    violations = results.response["violations"]
+    assert violations == [], (page.url, [(v["id"], v["nodes"][0]["html"]) for v in violations])
+    seen.append(page.url.split("?")[0])
