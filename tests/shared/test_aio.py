@@ -8,6 +8,7 @@ import contextlib
 import pytest
 
 from socle.aio import stop_task
+from socle_dev.testing import eventually
 
 
 async def test_a_task_that_swallows_a_cancel_is_still_stopped():
@@ -27,14 +28,22 @@ async def test_a_task_that_swallows_a_cancel_is_still_stopped():
 async def test_the_caller_can_still_be_cancelled():
     release = asyncio.Event()
 
+    cancels: list[int] = []
+
     async def ignores_cancels_until_released() -> None:
         while not release.is_set():
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await release.wait()
+            except asyncio.CancelledError:
+                cancels.append(1)
 
     stubborn = asyncio.create_task(ignores_cancels_until_released())
     stopper = asyncio.create_task(stop_task(stubborn))
-    await asyncio.sleep(0.1)
+
+    async def stopping() -> bool:  # the stopper is at work: it cancelled the task already
+        return bool(cancels)
+
+    await eventually(stopping, "the stopper to cancel the task")
     stopper.cancel()
     with pytest.raises(asyncio.CancelledError):
         await stopper

@@ -3,8 +3,6 @@ one trace across the bus."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from opentelemetry import trace
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
@@ -14,17 +12,12 @@ from socle.events import CloudEvent
 from socle.inbox import exactly_once
 from socle.telemetry import configure_tracing
 from socle.tracing import inject_headers, tracer
+from socle_dev.events import consumer_settled
+from socle_dev.testing import eventually
 
 effects = Table(
     "effects", MetaData(), Column("id", Integer, primary_key=True), Column("event_id", String(64))
 )
-
-
-async def wait_for(predicate, timeout: float = 15.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await predicate():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
 
 
 async def test_redelivered_event_has_one_effect(nats_server, engine, sessions, tenant):
@@ -65,8 +58,12 @@ async def test_redelivered_event_has_one_effect(nats_server, engine, sessions, t
                     or 0
                 )
 
-        await wait_for(lambda: _equals(count, 1))
-        await asyncio.sleep(0.5)  # let the second copy arrive and be skipped
+        await eventually(lambda: _equals(count, 1), "the effect")
+
+        async def both_copies_acked() -> bool:  # the second copy arrived and was skipped
+            return await consumer_settled(bus.js, f"effects-{tenant}")
+
+        await eventually(both_copies_acked, "the consumer to acknowledge both copies")
         assert await count() == 1
         assert failures["left"] == 0
     finally:
@@ -129,7 +126,7 @@ async def test_trace_continues_from_publisher_to_consumer(nats_server, tenant):
         async def arrived() -> bool:
             return bool(seen)
 
-        await wait_for(arrived)
+        await eventually(arrived, "the event")
         assert seen == [trace_id]
     finally:
         await bus.close()

@@ -13,7 +13,7 @@ from socle.config import ServiceSettings
 from socle.overload import InFlightLimit
 from socle.problems import PROBLEM_JSON, install_problem_handlers
 from socle.service import RuntimeDep, create_service_app
-from socle_dev.testing import running
+from socle_dev.testing import eventually, running
 
 
 async def test_requests_beyond_the_bound_are_refused_at_once():
@@ -34,8 +34,11 @@ async def test_requests_beyond_the_bound_are_refused_at_once():
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         held = [asyncio.create_task(client.get("/v1/slow")) for _ in range(2)]
-        while _in_flight(app) < 2:
-            await asyncio.sleep(0.01)
+
+        async def both_held() -> bool:
+            return _in_flight(app) >= 2
+
+        await eventually(both_held, "two requests in flight", every=0.01)
         refused = await client.get("/v1/slow")
         assert refused.status_code == 503
         assert refused.headers["content-type"] == PROBLEM_JSON

@@ -3,7 +3,6 @@ carry the trace id; /metrics counts requests per route."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import structlog
@@ -19,7 +18,7 @@ from socle.events import CloudEvent
 from socle.outbox import record_event
 from socle.service import SessionDep, create_service_app
 from socle.telemetry import configure_tracing
-from socle_dev.testing import running
+from socle_dev.testing import eventually, running
 
 
 async def test_request_event_and_consumer_share_one_trace(
@@ -63,10 +62,11 @@ async def test_request_event_and_consumer_share_one_trace(
     )
     async with running(app) as client:
         event_id = (await client.post("/v1/things")).json()["event_id"]
-        for _ in range(100):  # the commit wakes the relay: no waiting for its 5 s poll
-            if consumed:
-                break
-            await asyncio.sleep(0.05)
+
+        async def arrived() -> bool:  # the commit wakes the relay: no waiting for its 5 s poll
+            return bool(consumed)
+
+        await eventually(arrived, "the event consumed", within=5)
         metrics = (await client.get("/metrics")).text
     server_spans = [s for s in spans.get_finished_spans() if s.name == "POST /v1/things"]
     assert server_spans, [s.name for s in spans.get_finished_spans()]

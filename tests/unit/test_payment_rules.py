@@ -7,6 +7,7 @@ import pytest
 from pydantic import ValidationError
 from stdnum.ch import esr
 
+from socle.web import format_money
 from socle_payment.camt import InvalidCamt, parse_camt054
 from socle_payment.models import Payment
 from socle_payment.payments.ledger import (
@@ -95,6 +96,21 @@ def test_every_state_is_known_and_final_states_are_final() -> None:
 )
 def test_minor_units_are_shown_as_a_decimal(minor: int, shown: str) -> None:
     assert minor_to_decimal(minor) == shown
+
+
+@pytest.mark.parametrize(
+    ("minor", "currency", "lang", "shown"),
+    [
+        (123450, "CHF", "fr", "CHF 1\u2019234.50"),
+        (123450, "CHF", "de", "CHF 1\u2019234.50"),
+        (123450, "EUR", "en", "EUR 1,234.50"),
+        (5, "CHF", "fr", "CHF 0.05"),
+        (100_000_000, "CHF", "it", "CHF 1\u2019000\u2019000.00"),
+        (-1050, "CHF", "en", "CHF -10.50"),
+    ],
+)
+def test_amounts_are_shown_the_swiss_way(minor: int, currency: str, lang: str, shown: str) -> None:
+    assert format_money(minor, currency, lang) == shown
 
 
 def _body(**changes: object) -> dict[str, object]:
