@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 
 from socle.migrations import upgrade
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def in_thread(fn: Callable[..., Any], *args: Any) -> Any:
