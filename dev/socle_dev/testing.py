@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from jwt.algorithms import ECAlgorithm
 
 from socle.config import ServiceSettings
-from socle_dev.stub_http import StubServer
+from socle_dev.stub_http import Answer, StubServer
 
 T = TypeVar("T")
 
@@ -45,7 +45,12 @@ class TestIssuer:
         return f"{self._server.url}/jwks"
 
     def start(self) -> None:
-        self._server = StubServer(body=json.dumps(self.jwks).encode()).start()
+        """Serve the JWKS as it is at each request (a test may publish another key)."""
+        server = StubServer()
+        server.respond = lambda _: Answer(
+            200, json.dumps(self.jwks).encode(), {"Content-Type": "application/json"}
+        )
+        self._server = server.start()
 
     def stop(self) -> None:
         if self._server is not None:
