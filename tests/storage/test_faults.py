@@ -95,13 +95,23 @@ async def _store_stopped_during_an_upload(started, auth, tenant, tmp_path, nats_
             "s3_timeout_seconds": 3,
         }
 
+        def parts_in_the_store() -> int:
+            # the S3 API lists the parts of uploads in progress (minio names those calls private)
+            found = s3._list_multipart_uploads(BUCKET, prefix=f"{tenant}/")
+            return sum(
+                len(s3._list_parts(BUCKET, u.object_name, u.upload_id).parts) for u in found.uploads
+            )
+
+        async def two_parts_stored() -> bool:
+            return await asyncio.to_thread(parts_in_the_store) >= 2
+
         async def chunks_then_crash():
             sent = 0
             async for chunk in pdf_chunks(40 * MiB):
                 yield chunk
                 sent += len(chunk)
-                if sent == 12 * MiB:  # two 5 MiB parts are in the store by now
-                    await asyncio.sleep(0.5)
+                if sent == 12 * MiB:  # two 5 MiB parts can be in the store: wait until they are
+                    await eventually(two_parts_stored, "two parts of the upload in the store")
                     await asyncio.to_thread(server.kill)
 
         async with started(**store) as (client, storage):
