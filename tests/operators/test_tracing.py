@@ -10,9 +10,7 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -26,6 +24,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from socle_dev.localinfra import free_port
+from socle_dev.stub_http import Answer, Recorded, StubServer
 from socle_dev.testing import eventually
 
 
@@ -34,39 +33,25 @@ class Collector:
 
     def __init__(self) -> None:
         self.spans: list[tuple[dict[str, str], Span]] = []
-        collector = self
+        self.server = StubServer()
+        self.server.respond = self._receive
+        self.endpoint = self.server.url
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                request = ExportTraceServiceRequest.FromString(body)
-                for resource_spans in request.resource_spans:
-                    resource = {
-                        a.key: a.value.string_value for a in resource_spans.resource.attributes
-                    }
-                    for scope_spans in resource_spans.scope_spans:
-                        collector.spans.extend((resource, s) for s in scope_spans.spans)
-                answer = ExportTraceServiceResponse().SerializeToString()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.endpoint = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def _receive(self, request: Recorded) -> Answer:
+        export = ExportTraceServiceRequest.FromString(request.body)
+        for resource_spans in export.resource_spans:
+            resource = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
+            for scope_spans in resource_spans.scope_spans:
+                self.spans.extend((resource, s) for s in scope_spans.spans)
+        answer = ExportTraceServiceResponse().SerializeToString()
+        return Answer(200, answer, {"Content-Type": "application/x-protobuf"})
 
 
 @pytest.fixture
 def collector() -> Iterator[Collector]:
     found = Collector()
-    yield found
-    found.server.shutdown()
-    found.server.server_close()
+    with found.server:
+        yield found
 
 
 async def test_the_spans_of_a_request_and_its_event_reach_the_otlp_collector(

@@ -13,9 +13,10 @@ import json
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlparse
+
+from socle_dev.stub_http import Answer, Recorded, StubServer
 
 WEBHOOK_SECRET = "whsec_test_" + "s" * 24
 
@@ -34,12 +35,12 @@ class StripeStandIn:
         self.requests: list[tuple[str, str]] = []
         self.outage = False
         self.lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: StubServer | None = None
 
     @property
     def url(self) -> str:
         assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_port}"
+        return self._server.url
 
     # ---- what the tests do on "Stripe's side" ---------------------------------------------
 
@@ -152,36 +153,24 @@ class StripeStandIn:
         return status, body
 
     def start(self) -> None:
-        standin = self
+        def respond(request: Recorded) -> Answer:
+            parsed = urlparse(request.path)
+            form = dict(parse_qsl(request.body.decode() or parsed.query))
+            with self.lock:
+                status, body = self.handle(
+                    request.method, parsed.path, form, request.headers.get("idempotency-key")
+                )
+            headers = {
+                "Content-Type": "application/json",
+                "Request-Id": f"req_{uuid.uuid4().hex[:14]}",
+                "Stripe-Should-Retry": "false",
+            }
+            return Answer(status, json.dumps(body).encode(), headers)
 
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length).decode() if length else ""
-                parsed = urlparse(self.path)
-                form = dict(parse_qsl(raw or parsed.query))
-                with standin.lock:
-                    status, body = standin.handle(
-                        self.command, parsed.path, form, self.headers.get("Idempotency-Key")
-                    )
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.send_header("Request-Id", f"req_{uuid.uuid4().hex[:14]}")
-                self.send_header("Stripe-Should-Retry", "false")
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = _answer
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        server = StubServer()
+        server.respond = respond
+        self._server = server.start()
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
