@@ -48,14 +48,17 @@ bench-tools: ## install Debian's wrk (HTTP load) when missing
 run: install tools ## start NATS, S3, the mail sink and every service; Ctrl-C stops all
 	$(PY) deploy/local/run.py
 
+# The unit tests need neither schemathesis nor hypothesis: not loading them saves seconds.
+UNIT_TESTS := $(PY) -m pytest -q -p no:schemathesis -p no:hypothesispytest tests/unit
+
 .PHONY: test
 test: install tools helm ## install and run the whole test suite (the fast unit tests first)
-	$(PY) -m pytest -q tests/unit
+	$(UNIT_TESTS)
 	$(PY) -m pytest -q --ignore=tests/unit
 
 .PHONY: test-unit
 test-unit: install ## only the unit tests: pure logic, no servers, a few seconds
-	$(PY) -m pytest -q tests/unit
+	$(UNIT_TESTS)
 
 .PHONY: lint
 lint: install ## ruff and mypy
