@@ -13,6 +13,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, s
 from socle.db import create_engine, create_sessionmaker, infra_metadata
 from socle.idempotency import IdempotencyKey, run_idempotent
 from socle.problems import Unprocessable, install_problem_handlers
+from socle_dev.testing import eventually
 
 charges = Table(
     "charges",
@@ -29,9 +30,12 @@ async def charge_table(engine):
         await conn.run_sync(charges.metadata.create_all)
 
 
-def charge(tenant: str, amount: int):
+def charge(tenant: str, amount: int, hold_until=None):
+    """The action: a charge row; ``hold_until`` (a probe) keeps it open until it is true."""
+
     async def action(session):
-        await asyncio.sleep(0.2)  # slow enough for the duplicate to arrive meanwhile
+        if hold_until is not None:
+            await eventually(hold_until, "the duplicate request to arrive")
         new_id = (
             await session.execute(
                 insert(charges).values(tenant=tenant, amount=amount).returning(charges.c.id)
@@ -56,11 +60,20 @@ async def test_concurrent_duplicates_charge_once_and_get_the_same_answer(
     charge_table, sessions, tenant
 ):
     key = uuid.uuid4().hex
+    arrived: list[int] = []
+
+    async def both_arrived() -> bool:  # the first charge waits while the duplicate comes in
+        return len(arrived) >= 2
 
     async def post():
+        arrived.append(1)
         async with sessions() as session:
             return await run_idempotent(
-                session, scope=tenant, key=key, body={"amount": 150}, action=charge(tenant, 150)
+                session,
+                scope=tenant,
+                key=key,
+                body={"amount": 150},
+                action=charge(tenant, 150, both_arrived),
             )
 
     first, second = await asyncio.gather(post(), post())
