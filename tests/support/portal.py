@@ -201,12 +201,12 @@ async def shot(page, name: str) -> None:
 
 
 async def wait_for_mail(sink, address: str, needle: str):
-    """The mail to ``address`` whose subject holds ``needle`` (20 s at most, a safety net)."""
+    """The mail to ``address`` whose subject holds ``needle`` (60 s at most, a safety net)."""
 
     async def arrived():
         return next((m for m in sink.to(address) if needle in str(m["Subject"])), None)
 
-    return await eventually(arrived, f"a mail to {address} about {needle}", within=20)
+    return await eventually(arrived, f"a mail to {address} about {needle}", within=60)
 
 
 def text_of(message) -> str:
