@@ -51,6 +51,10 @@ run: install tools ## start NATS, S3, the mail sink and every service; Ctrl-C st
 test: install tools helm ## install and run the whole test suite
 	$(PY) -m pytest -q
 
+.PHONY: privacy-register
+privacy-register: install ## write docs/privacy-register.md from the services' PERSONAL_DATA declarations
+	$(PY) -m socle.privacy_register docs/privacy-register.md
+
 .PHONY: lint
 lint: install ## ruff and mypy
 	$(VENV)/bin/ruff check .

@@ -9,6 +9,7 @@ from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, MetaData, S
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from socle.db import NAMING, UTCDateTime
+from socle.privacy import PersonalData
 
 
 class Base(DeclarativeBase):
@@ -81,3 +82,30 @@ class Refund(Base):
     reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
     provider_refund_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+#: The register of processing activities (``make privacy-register``).
+PERSONAL_DATA: tuple[PersonalData, ...] = (
+    PersonalData(
+        columns=(
+            "payments.payer_email",
+            "payments.payer_subject",
+            "payments.metadata",
+            "payments.description",
+            "payments.reference",
+            "payments.amount",
+        ),
+        data="payer e-mail, payer subject, metadata, amount, reference, description",
+        purpose="collect fees, send the receipt, reconcile",
+        legal_basis="public task; legal obligation (accounting)",
+        retention="the tenant's payment retention (`PUT /v1/retention`, default 10 years, "
+        "Swiss CO art. 958f), then pseudonymised (payer and metadata removed)",
+    ),
+    PersonalData(
+        columns=("refunds.reason",),
+        data="why a payment was refunded (free text)",
+        purpose="accounting",
+        legal_basis="legal obligation (accounting)",
+        retention="with the payment",
+    ),
+)

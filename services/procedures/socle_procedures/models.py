@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from socle.db import NAMING, UTCDateTime
+from socle.privacy import PersonalData
 
 BIGID = BigInteger().with_variant(Integer, "sqlite")
 
@@ -202,3 +203,54 @@ class Adoption(Base):
     source_slug: Mapped[str] = mapped_column(String(64), nullable=False)
     source_version: Mapped[int] = mapped_column(Integer, nullable=False)
     adopted_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+#: The register of processing activities (``make privacy-register``).
+PERSONAL_DATA: tuple[PersonalData, ...] = (
+    PersonalData(
+        columns=(
+            "requests.owner",
+            "requests.answers",
+            "requests.email",
+            "requests.payment_next_url",
+            "requests.assigned_to",
+            "request_history.actor",
+            "request_history.note",
+            "request_history.changes",
+            "request_notes.author",
+            "request_notes.text",
+        ),
+        data="requests: owner (subject), answers, e-mail, fee and payment state, history, "
+        "staff notes",
+        purpose="handle the person's procedure",
+        legal_basis="public task",
+        retention="the procedure's `retention_days` after submission when set, then "
+        "anonymised; otherwise until the person is erased",
+    ),
+    PersonalData(
+        columns=(
+            "portal_sessions.subject",
+            "portal_sessions.access_token",
+            "portal_sessions.refresh_token",
+            "portal_sessions.id_token",
+            "portal_sessions.claims",
+        ),
+        data="portal sessions: subject, tokens, ID token claims",
+        purpose="keep the citizen logged in to the portal",
+        legal_basis="public task",
+        retention="SOCLE_PORTAL_SESSION_TTL",
+    ),
+    PersonalData(
+        columns=(
+            "mandates.mediator",
+            "mandates.mediator_name",
+            "mandates.citizen_name",
+            "mandates.citizen_email",
+            "mandates.citizen",
+        ),
+        data="mandates: the mediator and the citizen they act for (names, e-mail, subjects)",
+        purpose="let a mediator act for a citizen with the citizen's consent",
+        legal_basis="public task; the citizen's consent",
+        retention="with the request",
+    ),
+)
