@@ -81,8 +81,9 @@ class NotifySettings(export_parts.ExportPartsSettings):
     tenant_operations_emails: dict[str, str] = {}
     """Per-tenant operations addresses, as JSON: ``{"vevey": "it@vevey.ch"}``."""
     builtin_identity_mails: bool = True
-    """Send the built-in verification and password-reset mails for ``user.registered`` and
-    ``user.password_reset_requested`` when the tenant has no rule of its own for them."""
+    """Send the built-in verification, password-reset and "your data is ready" mails for
+    ``user.registered``, ``user.password_reset_requested`` and ``person.export.available``
+    when the tenant has no rule of its own for them."""
     builtin_procedure_mails: bool = True
     """Send the built-in mails for ``procedure.request.submitted`` (the receipt),
     ``information_requested``, ``approved`` and ``rejected`` (in the citizen's language, with

@@ -85,10 +85,13 @@ async def delete_export(
         raise NotAllowed("An export is deleted in the caller's own tenant only.")
     store = storage.store
     bucket = store.bucket_for(principal.tenant)
-    objects = await _objects(storage, bucket, f"exports/{export_id}/")
+    prefix = f"exports/{export_id}/"
+    objects = await _objects(storage, bucket, prefix)
     for obj in objects:
         await store.remove(bucket, str(obj.object_name))
-    return len(objects)
+    if objects:
+        await store.remove(bucket, prefix)  # the folder some stores keep for the prefix
+    return len([o for o in objects if not str(o.object_name).endswith("/")])
 
 
 async def _objects(storage: Storage, bucket: str, prefix: str) -> list[Any]:
