@@ -21,6 +21,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from socle.db import NAMING, UTCDateTime
 from socle.privacy import PersonalData
+from socle.retention import retention_table
 
 BIGID = BigInteger().with_variant(Integer, "sqlite")
 
@@ -208,6 +209,10 @@ class WebhookAttempt(Base):
     status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     error: Mapped[str | None] = mapped_column(String(500), nullable=True)
     duration_ms: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+retention_rules = retention_table(Base.metadata)
+"""A commune's retention per category (``notifications``), ``PUT /v1/retention``."""
 
 
 #: The register of processing activities (``make privacy-register``).
