@@ -10,6 +10,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from socle.db import NAMING, UTCDateTime
 from socle.privacy import PersonalData
+from socle.retention import retention_table
 
 
 class Base(DeclarativeBase):
@@ -44,6 +45,8 @@ class Payment(Base):
     failure_reason: Mapped[str | None] = mapped_column(String(255), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    pseudonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    """When the payer's data was replaced (erasure, or the end of the retention)."""
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
     __table_args__ = (
@@ -82,6 +85,10 @@ class Refund(Base):
     reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
     provider_refund_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+retention_rules = retention_table(Base.metadata)
+"""A commune's retention per category (``payments``), ``PUT /v1/retention``."""
 
 
 #: The register of processing activities (``make privacy-register``).

@@ -21,6 +21,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from socle.db import NAMING, UTCDateTime
 from socle.privacy import PersonalData
+from socle.retention import retention_table
 
 BIGID = BigInteger().with_variant(Integer, "sqlite")
 
@@ -205,6 +206,11 @@ class Adoption(Base):
     adopted_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
+retention_rules = retention_table(Base.metadata)
+"""A commune's retention per category (``requests``, ``requests:<procedure>``),
+``PUT /v1/retention``."""
+
+
 #: The register of processing activities (``make privacy-register``).
 PERSONAL_DATA: tuple[PersonalData, ...] = (
     PersonalData(
@@ -224,8 +230,10 @@ PERSONAL_DATA: tuple[PersonalData, ...] = (
         "staff notes",
         purpose="handle the person's procedure",
         legal_basis="public task",
-        retention="the procedure's `retention_days` after submission when set, then "
-        "anonymised; otherwise until the person is erased",
+        retention="the commune's retention for the procedure (`PUT /v1/retention`, "
+        "`requests:<procedure>`), else the procedure's `retention_days`, else the commune's "
+        "`requests`, else SOCLE_REQUEST_RETENTION_DAYS, after submission, for closed "
+        "requests, then anonymised; without any: until the person is erased",
     ),
     PersonalData(
         columns=(
