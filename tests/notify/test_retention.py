@@ -1,6 +1,6 @@
 """Retention of notifications per commune: an admin sets the commune's retention; the purge
-deletes the final notifications past it, keeps those within it, those not final yet, and
-another commune's (its default applies)."""
+deletes the final notifications past it, keeps those within it, those not final yet, another
+commune's (its default applies), and one under legal hold until the hold is lifted."""
 
 from __future__ import annotations
 
@@ -61,9 +61,23 @@ async def test_the_purge_deletes_what_is_past_the_commune_s_retention(
             "recent": _notification(tenant, 10),
             "old_queued": _notification(tenant, 40, status="queued"),
             "old_elsewhere": _notification(other, 40),
+            "old_held": _notification(tenant, 40),
         }
         async with app.state.runtime.sessions() as session, session.begin():
             session.add_all(rows.values())
+        held = rows["old_held"].id
+        hold = await client.put(
+            f"/v1/legal-holds/notifications/{held}", headers=admin, json={"reason": "case 12/2026"}
+        )
+        assert hold.status_code == 200, hold.text
+        theirs = rows["old_elsewhere"].id
+        assert (
+            await client.put(
+                f"/v1/legal-holds/notifications/{theirs}", headers=admin, json={"reason": "x"}
+            )
+        ).status_code == 404  # another commune's
+        listed = await client.get("/v1/legal-holds", headers=admin)
+        assert [h["record_id"] for h in listed.json()] == [held]
         settings = app.state.runtime.settings
         assert await retention.purge_once(app.state.runtime.sessions, settings) >= 1
         async with app.state.runtime.sessions() as session:
@@ -72,4 +86,10 @@ async def test_the_purge_deletes_what_is_past_the_commune_s_retention(
                 for name, row in rows.items()
                 if await session.get(Notification, row.id) is not None
             }
-        assert left == {"recent", "old_queued", "old_elsewhere"}
+        assert left == {"recent", "old_queued", "old_elsewhere", "old_held"}
+        # the hold lifted, the next run purges it
+        released = await client.delete(f"/v1/legal-holds/notifications/{held}", headers=admin)
+        assert released.status_code == 204
+        assert await retention.purge_once(app.state.runtime.sessions, settings) >= 1
+        async with app.state.runtime.sessions() as session:
+            assert await session.get(Notification, held) is None

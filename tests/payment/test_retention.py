@@ -1,7 +1,7 @@
 """Retention of payments per commune: an admin (``payments:admin``) sets how long payer
 data is kept; the purge pseudonymises the payments past it (amounts and reference kept,
 e-mail, subject and metadata gone), keeps the others as they are, and another commune's
-payments follow the default (10 years)."""
+payments follow the default (10 years); a payment under legal hold is left as it is."""
 
 from __future__ import annotations
 
@@ -56,11 +56,20 @@ async def test_the_purge_pseudonymises_payments_past_the_commune_s_retention(
         recent = await _payment(client, writer, "anna@example.ch")
         other_tenant = f"{tenant}-other"
         elsewhere = await _payment(client, auth(for_tenant=other_tenant), "bob@example.ch")
+        held = await _payment(client, writer, "anna@example.ch")
+        hold = await client.put(
+            f"/v1/legal-holds/payments/{held}", headers=admin, json={"reason": "case 12/2026"}
+        )
+        assert hold.status_code == 200, hold.text
+        refused = await client.put(
+            f"/v1/legal-holds/payments/{held}", headers=writer, json={"reason": "x"}
+        )
+        assert refused.status_code == 403
         sessions = app.state.runtime.sessions
         async with sessions() as session, session.begin():
             await session.execute(
                 update(Payment)
-                .where(Payment.id.in_([old, elsewhere]))
+                .where(Payment.id.in_([old, elsewhere, held]))
                 .values(created_at=utcnow() - timedelta(days=400))
             )
         assert await retention.purge_once(sessions, app.state.runtime.settings) >= 1
@@ -68,12 +77,14 @@ async def test_the_purge_pseudonymises_payments_past_the_commune_s_retention(
             gone = await session.get(Payment, old)
             kept = await session.get(Payment, recent)
             theirs = await session.get(Payment, elsewhere)
+            kept_held = await session.get(Payment, held)
         assert gone.amount == 5000 and gone.reference.startswith("dog-")
         assert gone.payer_email is None and gone.meta == {}
         assert gone.payer_subject.startswith("erased-")
         assert gone.pseudonymised_at is not None
         assert kept.payer_email == "anna@example.ch" and kept.meta == {"dog": "Rex"}
         assert theirs.payer_email == "bob@example.ch"  # its commune keeps 10 years
+        assert kept_held.payer_email == "anna@example.ch"  # legal hold wins
         # a second run leaves the pseudonymised payment as it is
         before = gone.payer_subject
         await retention.purge_once(sessions, app.state.runtime.settings)

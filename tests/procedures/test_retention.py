@@ -1,6 +1,7 @@
 """Retention of requests per commune and procedure: an admin sets it (``procedures:admin``);
 the sweep anonymises the closed requests past it and keeps the recent ones, those still
-under way and those of a procedure that declares a longer retention of its own."""
+under way, those of a procedure that declares a longer retention of its own and those under
+legal hold."""
 
 from __future__ import annotations
 
@@ -86,7 +87,18 @@ async def test_closed_requests_past_their_retention_are_anonymised(platform):
         "dog_under_way": await _request(app, tenant, dog, "dog", "in_review", 70),
         "tax_old": await _request(app, tenant, tax, "tax", "rejected", 40),
         "bin_old": await _request(app, tenant, bin_, "bin", "withdrawn", 40),
+        "dog_held": await _request(app, tenant, dog, "dog", "approved", 70),
     }
+    hold = await api.put(
+        f"/v1/legal-holds/requests/{rows['dog_held']}",
+        headers=platform.admin(),
+        json={"reason": "appeal 3/2026"},
+    )
+    assert hold.status_code == 200, hold.text
+    unknown = await api.put(
+        "/v1/legal-holds/requests/nope", headers=platform.admin(), json={"reason": "x"}
+    )
+    assert unknown.status_code == 404
     settings = app.state.runtime.settings
     assert await retention.purge_once(app.state.runtime.sessions, settings) == 2
     async with app.state.runtime.sessions() as session:

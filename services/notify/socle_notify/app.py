@@ -91,6 +91,7 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
             rules.router,
             subscriptions.router,
             retention.router,
+            retention.holds_router,
         ],
         description="Email, SMS and signed webhooks from templates, driven by API calls and "
         "by events.",

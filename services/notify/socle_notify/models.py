@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from socle.db import NAMING, UTCDateTime
+from socle.legal_hold import legal_hold_table
 from socle.privacy import PersonalData
 from socle.retention import retention_table
 
@@ -212,6 +213,8 @@ class WebhookAttempt(Base):
 
 
 retention_rules = retention_table(Base.metadata)
+legal_holds = legal_hold_table(Base.metadata)
+"""Records under legal hold (``/v1/legal-holds``): the retention purge leaves them."""
 """A commune's retention per category (``notifications``), ``PUT /v1/retention``."""
 
 

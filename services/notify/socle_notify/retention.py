@@ -1,6 +1,6 @@
 """Retention of notifications: a final notification (delivered, failed for good, cancelled)
 older than its commune's retention (``notifications``, default
-``SOCLE_NOTIFICATION_RETENTION_DAYS``) is deleted, in batches."""
+``SOCLE_NOTIFICATION_RETENTION_DAYS``) is deleted, in batches, unless under legal hold."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from socle import retention
+from socle.legal_hold import legal_hold_router, not_held
 from socle_notify.api.deps import Admin
 from socle_notify.messages import FINAL
-from socle_notify.models import Notification, retention_rules
+from socle_notify.models import Notification, legal_holds, retention_rules
 from socle_notify.settings import NotifySettings
 
 log = structlog.get_logger("socle_notify.retention")
@@ -44,6 +45,9 @@ async def purge_once(sessions: async_sessionmaker[AsyncSession], settings: Notif
                                 Notification.tenant == tenant,
                                 Notification.status.in_(FINAL),
                                 Notification.created_at < before,
+                                not_held(
+                                    legal_holds, CATEGORY, Notification.tenant, Notification.id
+                                ),
                             )
                             .limit(BATCH)
                         )
@@ -83,3 +87,11 @@ router = retention.retention_router(
     defaults=_defaults,
     tag="retention",
 )
+
+
+async def _exists(session: AsyncSession, tenant: str, record_id: str) -> bool:
+    row = await session.get(Notification, record_id)
+    return row is not None and row.tenant == tenant
+
+
+holds_router = legal_hold_router(table=legal_holds, principal=Admin, exists_for={CATEGORY: _exists})

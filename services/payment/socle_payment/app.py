@@ -88,7 +88,14 @@ def create_app(
     return create_service_app(
         name="payment",
         settings=settings,
-        routers=[payments.router, finance.router, webhooks.router, pages.router, retention.router],
+        routers=[
+            payments.router,
+            finance.router,
+            webhooks.router,
+            pages.router,
+            retention.router,
+            retention.holds_router,
+        ],
         description="Fees paid online (Stripe, sandbox) or by Swiss QR-bill, refunds and "
         "reconciliation.",
         consumers=consumers,

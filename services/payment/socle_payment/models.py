@@ -9,6 +9,7 @@ from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, MetaData, S
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from socle.db import NAMING, UTCDateTime
+from socle.legal_hold import legal_hold_table
 from socle.privacy import PersonalData
 from socle.retention import retention_table
 
@@ -88,6 +89,8 @@ class Refund(Base):
 
 
 retention_rules = retention_table(Base.metadata)
+legal_holds = legal_hold_table(Base.metadata)
+"""Records under legal hold (``/v1/legal-holds``): the retention purge leaves them."""
 """A commune's retention per category (``payments``), ``PUT /v1/retention``."""
 
 

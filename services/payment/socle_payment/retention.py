@@ -1,7 +1,7 @@
 """Retention of payments: a payment older than its commune's retention (``payments``,
 default ``SOCLE_PAYMENT_RETENTION_DAYS``, 10 years) keeps its amounts, reference and
 ledger (accounting) but loses its payer's data: e-mail removed, subject pseudonymised,
-metadata emptied, in batches."""
+metadata emptied, in batches; a payment under legal hold is left as it is."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from socle import retention
 from socle.db import utcnow
+from socle.legal_hold import legal_hold_router, not_held
 from socle.privacy import new_pseudonym
 from socle_payment.api.deps import Admin
-from socle_payment.models import Payment, retention_rules
+from socle_payment.models import Payment, legal_holds, retention_rules
 from socle_payment.settings import PaymentSettings
 
 log = structlog.get_logger("socle_payment.retention")
@@ -46,6 +47,7 @@ async def purge_once(sessions: async_sessionmaker[AsyncSession], settings: Payme
                                 Payment.tenant == tenant,
                                 Payment.pseudonymised_at.is_(None),
                                 Payment.created_at < before,
+                                not_held(legal_holds, CATEGORY, Payment.tenant, Payment.id),
                             )
                             .limit(BATCH)
                             .with_for_update(skip_locked=True)
@@ -91,3 +93,11 @@ router = retention.retention_router(
     defaults=_defaults,
     tag="retention",
 )
+
+
+async def _exists(session: AsyncSession, tenant: str, record_id: str) -> bool:
+    row = await session.get(Payment, record_id)
+    return row is not None and row.tenant == tenant
+
+
+holds_router = legal_hold_router(table=legal_holds, principal=Admin, exists_for={CATEGORY: _exists})

@@ -145,6 +145,7 @@ def create_app(
             statistics.router,
             catalogue.router,
             retention.router,
+            retention.holds_router,
             auth.router,
             pages.router,
             backoffice_pages.router,

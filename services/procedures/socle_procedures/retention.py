@@ -2,7 +2,8 @@
 once its retention after submission has passed. The retention of a procedure's requests is,
 first found: the commune's for that procedure (``requests:<procedure>``), the procedure's
 own ``retention_days``, the commune's for all its requests (``requests``), then
-``SOCLE_REQUEST_RETENTION_DAYS`` (0: kept until the person is erased). The sweep also
+``SOCLE_REQUEST_RETENTION_DAYS`` (0: kept until the person is erased). A request under
+legal hold is left as it is. The sweep also
 anonymises the requests of erased persons whose retention ended."""
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from socle import retention
 from socle.db import utcnow
+from socle.legal_hold import legal_hold_router, not_held
 from socle.privacy import new_pseudonym
 from socle_procedures import privacy
 from socle_procedures.api.deps import Admin
-from socle_procedures.models import ProcedureVersion, Request, retention_rules
+from socle_procedures.models import ProcedureVersion, Request, legal_holds, retention_rules
 from socle_procedures.settings import ProceduresSettings
 
 log = structlog.get_logger("socle_procedures.retention")
@@ -56,6 +58,7 @@ async def purge_once(
     open_ones = (
         Request.state.in_(CLOSED),
         Request.owner.not_like("erased-%"),
+        not_held(legal_holds, CATEGORY, Request.tenant, Request.id),
     )
     async with sessions() as session:
         groups = list(
@@ -129,3 +132,11 @@ router = retention.retention_router(
     defaults=_defaults,
     tag="retention",
 )
+
+
+async def _exists(session: AsyncSession, tenant: str, record_id: str) -> bool:
+    row = await session.get(Request, record_id)
+    return row is not None and row.tenant == tenant
+
+
+holds_router = legal_hold_router(table=legal_holds, principal=Admin, exists_for={CATEGORY: _exists})

@@ -1,4 +1,4 @@
-"""A commune's retention per data category (notifications).
+"""Legal holds of single records, and a commune's retention per data category (notifications).
 
 Revision ID: 0004
 Revises: 0003
@@ -6,6 +6,7 @@ Revises: 0003
 
 from alembic import op
 
+from socle.legal_hold import legal_hold_columns
 from socle.retention import retention_columns
 
 revision = "0004"
@@ -16,7 +17,9 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_table("retention_rules", *retention_columns())
+    op.create_table("legal_holds", *legal_hold_columns())
 
 
 def downgrade() -> None:
+    op.drop_table("legal_holds")
     op.drop_table("retention_rules")
