@@ -89,7 +89,9 @@ def legal_hold_router(*, table: Table, principal: Any, exists_for: dict[str, Exi
         """The commune's legal holds."""
         async with session.begin():
             rows = await session.execute(
-                select(table).where(table.c.tenant == caller.tenant).order_by(table.c.held_at)
+                select(table.c.category, table.c.record_id, table.c.reason, table.c.held_at)
+                .where(table.c.tenant == caller.tenant)
+                .order_by(table.c.held_at)
             )
             return [Hold.model_validate(dict(row._mapping)) for row in rows]
 
