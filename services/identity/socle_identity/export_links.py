@@ -64,7 +64,7 @@ async def notify_when_complete(
             locale=user.locale,
             export_id=export.id,
             download_url=page_url(settings.issuer, export.id),
-            expires_at=export.expires_at.isoformat(),
+            expires_at=export.expires_at.replace(microsecond=0).isoformat(),
             commune=commune.name if commune is not None and commune.name else export.tenant,
         ),
         aggregate=f"export:{export.id}",
