@@ -75,14 +75,14 @@ INFRA_PERSONAL_DATA: tuple[PersonalData, ...] = (
         "one-time link)",
         purpose="deliver the service's events to the others at least once",
         legal_basis="public task",
-        retention="until published, then pruned after the configured time",
+        retention="not pruned yet (kept without limit)",
     ),
     PersonalData(
         columns=("idempotency_keys.response",),
         data="the stored answer of a create (may name the person's records)",
         purpose="answer a retried request the same way once",
         legal_basis="public task",
-        retention="pruned after the configured time",
+        retention="not pruned yet (kept without limit)",
     ),
 )
 INFRA_NOT_PERSONAL: Mapping[str, str] = {}

@@ -164,6 +164,6 @@ PERSONAL_DATA: tuple[PersonalData, ...] = (
         data="access log: the reader's subject, client and roles, the time",
         purpose="who read a document (audit)",
         legal_basis="legal obligation (accountability)",
-        retention="with the document; the reader pseudonymised on erasure",
+        retention="not purged yet (kept after the document); the reader pseudonymised on erasure",
     ),
 )
