@@ -60,6 +60,10 @@ test: install tools helm ## install and run the whole test suite (the fast unit 
 test-unit: install ## only the unit tests: pure logic, no servers, a few seconds
 	$(UNIT_TESTS)
 
+.PHONY: privacy-register
+privacy-register: install ## write docs/privacy-register.md from the services' PERSONAL_DATA declarations
+	$(PY) -m socle.privacy_register docs/privacy-register.md
+
 .PHONY: lint
 lint: install ## ruff and mypy
 	$(VENV)/bin/ruff check .

@@ -76,8 +76,14 @@ async def token(issuer: str, client: tuple[str, str]) -> str:
 
 @contextlib.asynccontextmanager
 async def platform(
-    migrated_database: Any, nats_server: Any, s3_server: Any, tenant: str
+    migrated_database: Any,
+    nats_server: Any,
+    s3_server: Any,
+    tenant: str,
+    more: dict[str, dict[str, Any]] | None = None,
 ) -> AsyncIterator[tuple[Any, str, str, dict[str, Any], dict[str, httpx.AsyncClient]]]:
+    """The platform; ``more`` adds settings per service (``identity`` too)."""
+    more = more or {}
     port, storage_port = free_port(), free_port()
     issuer = f"http://127.0.0.1:{port}"
     storage_url = f"http://127.0.0.1:{storage_port}"
@@ -97,6 +103,7 @@ async def platform(
             argon2_memory_kib=8192,
             outbox_poll_seconds=0.1,
             **writers,
+            **more.get("identity", {}),
         )
     )
     async with served(identity, port), contextlib.AsyncExitStack() as stack:
@@ -117,6 +124,7 @@ async def platform(
                 issuer=issuer,
                 outbox_poll_seconds=0.1,
                 **(extra.get(service) or writers),
+                **more.get(service, {}),
             )
             if service == "storage":
                 await stack.enter_async_context(served(app, storage_port))

@@ -87,6 +87,16 @@ class StoragePartWriter:
         answer.raise_for_status()
         return answer.content
 
+    async def delete(self, tenant: str, export_id: str) -> None:
+        """Delete every part of an export from storage (nothing left is fine)."""
+        async with httpx.AsyncClient(timeout=60) as http:
+            answer = await http.delete(
+                f"{self._storage}/v1/exports/{export_id}",
+                headers={"Authorization": f"Bearer {await self._bearer(http)}"},
+                params={"tenant": tenant},
+            )
+        answer.raise_for_status()
+
 
 def storage_parts(settings: ExportPartsSettings, issuer: str) -> StoragePartWriter:
     return StoragePartWriter(

@@ -20,6 +20,21 @@ from socle.events import CloudEvent
 from socle.inbox import exactly_once
 from socle.outbox import record_event
 
+
+@dataclass(frozen=True)
+class PersonalData:
+    """One entry of the register of processing activities, declared next to the models
+    (``PERSONAL_DATA`` in each ``models.py``): which columns (``table.column``) hold
+    personal data, what it is, why it is processed, on which legal basis and how long it is
+    kept. ``make privacy-register`` writes them all to ``docs/privacy-register.md``."""
+
+    columns: tuple[str, ...]
+    data: str
+    purpose: str
+    legal_basis: str
+    retention: str
+
+
 USER_DELETED = "user.deleted"
 PERSON_ERASED = "person.erased"
 

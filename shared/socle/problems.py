@@ -61,6 +61,12 @@ class Conflict(DomainError):
     status, code, title = 409, "conflict", "Conflict"
 
 
+class Gone(DomainError):
+    """Something that existed and is no more (an expired link)."""
+
+    status, code, title = 410, "gone", "Gone"
+
+
 class Unprocessable(DomainError):
     status, code, title = 422, "unprocessable", "Unprocessable request"
 
@@ -93,6 +99,7 @@ _TITLES = {
     405: ("method-not-allowed", "Method not allowed"),
     406: ("not-acceptable", "Not acceptable"),
     409: ("conflict", "Conflict"),
+    410: ("gone", "Gone"),
     413: ("too-large", "Content too large"),
     415: ("unsupported-media-type", "Unsupported media type"),
     422: ("unprocessable", "Unprocessable request"),

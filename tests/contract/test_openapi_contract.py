@@ -22,7 +22,7 @@ EXAMPLES = int(os.environ.get("SOCLE_CONTRACT_EXAMPLES", "25"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance]
 
 SCOPES = {
-    "payment": ["payments:read", "payments:write"],
+    "payment": ["payments:read", "payments:write", "payments:admin"],
     "storage": ["documents:read", "documents:write"],
     "notify": ["notifications:send", "notifications:admin", "notifications:read"],
     "procedures": ["procedures:read", "procedures:write", "procedures:admin"],

@@ -25,7 +25,7 @@ async def test_every_storage_route_answers_401_without_a_token(settings_for):
             for method in operations:
                 assert_problem(await client.request(method, path), 401, "missing-token")
                 checked += 1
-        assert checked == 17  # with the export parts and archive
+        assert checked == 18  # with the export parts, archive and deletion
 
 
 async def test_openapi_describes_the_streamed_upload(client):

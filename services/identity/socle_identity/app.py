@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 from authlib.oauth2.base import OAuth2Error
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
+from socle.aio import stop_task
 from socle.bus import ConsumerSpec
 from socle.export_parts import export_consumers
 from socle.inbox import exactly_once
 from socle.privacy import PERSON_ERASED, PERSON_EXPORT_READY
 from socle.service import Runtime, create_service_app
-from socle_identity import erasures, exports, keys
-from socle_identity.api import account, admin, oidc, prompts, web
+from socle_identity import erasures, export_links, exports, keys
+from socle_identity.api import account, account_pages, admin, oidc, prompts, web
 from socle_identity.api import erasures as erasures_api
 from socle_identity.api import exports as exports_api
 from socle_identity.api.deps import oauth_error_response
@@ -40,10 +42,15 @@ PUBLIC_ROUTES: frozenset[str] = frozenset(
         "/password-reset/confirm",
         "/federation/start",
         "/federation/callback",
+        # the person's own pages: identity's login session (cookie) authenticates them
+        "/account/export",
+        "/account/exports/{export_id}",
+        "/account/exports/{export_id}/archive",
     }
 )
 """Routes callable without an access token: the OpenID Connect protocol endpoints (clients
-authenticate with their own credentials there) and the pages a person sees before login."""
+authenticate with their own credentials there), the pages a person sees before login, and
+the account pages the login session authenticates."""
 
 
 def create_app(settings: IdentitySettings | None = None) -> FastAPI:
@@ -55,6 +62,13 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         runtime.extras["provider"] = provider
         # The identity API trusts its own keys, read from its database (and checks revocation).
         runtime.verifier = provider.verifier
+        if settings.export_purge_seconds > 0:
+            runtime.extras["export_purge"] = asyncio.create_task(
+                export_links.run_purge(runtime.sessions, settings), name="identity-export-purge"
+            )
+
+    async def stop_purge(runtime: Runtime) -> None:
+        await stop_task(runtime.extras.pop("export_purge", None))
 
     def consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
         return [
@@ -66,7 +80,9 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
             ConsumerSpec(
                 durable="identity-export-parts",
                 subjects=[f"socle.*.{PERSON_EXPORT_READY}"],
-                handler=exactly_once(runtime.sessions, "identity-exports", exports.on_part),
+                handler=exactly_once(
+                    runtime.sessions, "identity-exports", export_links.part_effect(settings)
+                ),
             ),
             *export_consumers(
                 exports.SERVICE, runtime.sessions, exports.export_person, settings, settings.issuer
@@ -81,12 +97,14 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
             web.router,
             prompts.router,
             account.router,
+            account_pages.router,
             admin.router,
             erasures_api.router,
             exports_api.router,
         ],
         consumers=consumers,
         on_startup=[start_provider],
+        on_shutdown=[stop_purge],
         description=(
             "OpenID Connect provider: citizens, staff and commune apps log in; every other "
             "service trusts its tokens."

@@ -28,6 +28,35 @@ def user_registered(
     )
 
 
+def export_available(
+    *,
+    tenant: str,
+    user_id: str,
+    email: str,
+    locale: str,
+    export_id: str,
+    download_url: str,
+    expires_at: str,
+    commune: str,
+) -> CloudEvent:
+    """Every part of a person's export is in: notify mails the person the link."""
+    return CloudEvent.new(
+        service=SERVICE,
+        type="person.export.available",
+        tenant=tenant,
+        subject=f"export:{export_id}",
+        data={
+            "user_id": user_id,
+            "email": email,
+            "locale": locale,
+            "export_id": export_id,
+            "download_url": download_url,
+            "expires_at": expires_at,
+            "commune": commune,
+        },
+    )
+
+
 def user_email_verified(*, tenant: str, user_id: str) -> CloudEvent:
     return CloudEvent.new(
         service=SERVICE,

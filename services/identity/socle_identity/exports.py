@@ -26,7 +26,7 @@ from socle.privacy import (
     PersonData,
     as_json,
 )
-from socle.problems import Conflict, NotFound, Unavailable
+from socle.problems import Conflict, Gone, NotFound, Unavailable
 from socle_identity import directory
 from socle_identity.models import Consent, Export, ExportAnswer, User
 from socle_identity.settings import IdentitySettings
@@ -53,7 +53,12 @@ class ExportReport(BaseModel):
     user_id: str
     requested_at: datetime
     answer_deadline: datetime
-    status: Literal["in_progress", "ready", "overdue"]
+    status: Literal["in_progress", "ready", "overdue", "expired"] = Field(
+        description="``expired``: the link's time is over and the parts are deleted."
+    )
+    expires_at: datetime | None = Field(
+        default=None, description="Until when the archive can be downloaded (once ready)."
+    )
     silent: list[str] = Field(description="Services that have not answered in time.")
     services: list[PartStatus]
 
@@ -89,15 +94,15 @@ async def request_export(
     return event.id
 
 
-async def on_part(session: AsyncSession, event: CloudEvent) -> None:
+async def on_part(session: AsyncSession, event: CloudEvent) -> Export | None:
     """Keep a service's ``person.export.ready`` (the first one per service; unknown exports,
-    such as another identity's, are ignored)."""
+    such as another identity's, are ignored); the export it belongs to."""
     if event.type != PERSON_EXPORT_READY:
-        return
+        return None
     part = ExportPart.model_validate(event.data)
     export = await session.get(Export, part.export_id)
     if export is None or export.tenant != event.tenant:
-        return
+        return None
     await session.execute(
         upsert_insert(session, ExportAnswer)
         .values(
@@ -109,6 +114,7 @@ async def on_part(session: AsyncSession, event: CloudEvent) -> None:
         )
         .on_conflict_do_nothing()
     )
+    return export
 
 
 async def report(
@@ -152,12 +158,18 @@ async def report(
                 )
             )
     waiting = [s.service for s in services if s.status != "answered"]
+    status: Literal["in_progress", "ready", "overdue", "expired"] = (
+        "ready" if not waiting else ("overdue" if late else "in_progress")
+    )
+    if is_expired(export):
+        status = "expired"
     return ExportReport(
         id=export.id,
         user_id=export.user_id,
         requested_at=export.requested_at,
         answer_deadline=deadline,
-        status="ready" if not waiting else ("overdue" if late else "in_progress"),
+        status=status,
+        expires_at=export.expires_at,
         silent=waiting if late else [],
         services=services,
     )
@@ -190,8 +202,17 @@ async def export_person(session: AsyncSession, request: ExportRequest) -> Person
     }
 
 
+def is_expired(export: Export) -> bool:
+    return export.expires_at is not None and utcnow() >= export.expires_at
+
+
 class ExportNotReady(Conflict):
     code = "export-not-ready"
+
+
+class ExportExpired(Gone):
+    code = "export-expired"
+    title = "This export has expired"
 
 
 async def ready_export(
@@ -202,7 +223,7 @@ async def ready_export(
     answer_seconds: int,
     user_id: str | None = None,
 ) -> ExportReport:
-    """The export, once every part is in (409 before)."""
+    """The export, once every part is in (409 before; 410 once its link expired)."""
     state = await report(
         session,
         tenant=tenant,
@@ -210,6 +231,10 @@ async def ready_export(
         answer_seconds=answer_seconds,
         user_id=user_id,
     )
+    if state.status == "expired":
+        raise ExportExpired(
+            "The link's time is over and the export was deleted; ask for a new one."
+        )
     if state.status != "ready":
         raise ExportNotReady("Not every service has written its part yet; try again later.")
     return state

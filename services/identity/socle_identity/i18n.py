@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
+from socle_identity.export_texts import EXPORT_MESSAGES
+
 LOCALES = ("fr", "de", "it", "en")
 
 MESSAGES: dict[str, dict[str, str]] = {
@@ -367,6 +369,9 @@ def pick(request: Request, default: str = "fr") -> str:
         if lang in LOCALES and quality > 0:
             ranked.append((-quality, index, lang))
     return sorted(ranked)[0][2] if ranked else default
+
+
+MESSAGES.update(EXPORT_MESSAGES)
 
 
 class Translator:

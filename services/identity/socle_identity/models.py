@@ -19,6 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from socle.db import NAMING, UTCDateTime, utcnow
+from socle.privacy import PersonalData
 
 
 class Base(DeclarativeBase):
@@ -278,6 +279,12 @@ class Export(Base):
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
     services: Mapped[list[str]] = mapped_column(JSON, default=list)
     """The services expected to answer ``person.export.ready``."""
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    """When the person was told the export is ready (the link's time starts then)."""
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    """When the link stops working and the parts are deleted."""
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    """When the parts were deleted from storage."""
 
 
 class ExportAnswer(Base):
@@ -292,3 +299,82 @@ class ExportAnswer(Base):
     answered_at: Mapped[datetime] = mapped_column(UTCDateTime)
     object: Mapped[str] = mapped_column(String(255))
     counts: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+#: The register of processing activities (``make privacy-register``).
+PERSONAL_DATA: tuple[PersonalData, ...] = (
+    PersonalData(
+        columns=(
+            "users.email",
+            "users.given_name",
+            "users.family_name",
+            "users.locale",
+            "users.roles",
+            "users.email_verified",
+        ),
+        data="e-mail, given and family name, locale, roles",
+        purpose="log the person in; tell services who they are (ID token claims by scope)",
+        legal_basis="public task; the person's account request",
+        retention="until the account is deleted",
+    ),
+    PersonalData(
+        columns=(
+            "users.password_hash",
+            "users.totp_secret",
+            "users.recovery_codes",
+            "users.failed_logins",
+            "users.locked_until",
+        ),
+        data="password hash (Argon2id), second factor, failed logins, lock",
+        purpose="authentication, brute-force protection",
+        legal_basis="public task (security of processing)",
+        retention="until the account is deleted",
+    ),
+    PersonalData(
+        columns=(
+            "login_sessions.user_id",
+            "refresh_tokens.user_id",
+            "authorization_codes.user_id",
+            "consents.user_id",
+            "consents.scopes",
+        ),
+        data="login sessions, authorization codes, refresh tokens, consents",
+        purpose="single sign-on, token renewal, remembered consent",
+        legal_basis="public task",
+        retention="their lifetime; removed with the account",
+    ),
+    PersonalData(
+        columns=(
+            "pairwise_subjects.user_id",
+            "pairwise_subjects.sub",
+            "federated_identities.subject",
+            "federated_identities.user_id",
+        ),
+        data="pairwise subjects, federated identities",
+        purpose="one identifier per sector; login through the upstream provider",
+        legal_basis="public task",
+        retention="until the account is deleted (cascade)",
+    ),
+    PersonalData(
+        columns=("erasures.user_id", "erasure_answers.outcome"),
+        data="erasure reports: the erased account id, the services' answers (counts, reasons)",
+        purpose="proof the erasure was carried out",
+        legal_basis="legal obligation (accountability)",
+        retention="not purged",
+    ),
+    PersonalData(
+        columns=("exports.user_id",),
+        data="exports asked for: the person's account id and the times",
+        purpose="gather the person's data (right of access) and send the link",
+        legal_basis="legal obligation (right of access)",
+        retention="the parts are deleted when the link expires (SOCLE_EXPORT_LINK_SECONDS); "
+        "the row stays as proof of the answer",
+    ),
+)
+
+NOT_PERSONAL_DATA: dict[str, str] = {
+    "tenants.name": "the commune's name",
+    "clients.name": "an application's name",
+    "upstream_providers.name": "the upstream provider's name",
+    "clients.subject_type": "whether a client gets public or pairwise subjects",
+}

@@ -70,6 +70,11 @@ class IdentitySettings(export_parts.ExportPartsSettings):
     """The services that write a part of every export (``person.export.ready``; a JSON list)."""
     export_answer_seconds: int = 3600
     """Seconds after which an export names the services that have not written their part."""
+    export_link_seconds: int = 7 * 24 * 3600
+    """Seconds the person's download link works once every part is in (the mail says
+    until when); after them the link answers 410 and the parts are deleted from storage."""
+    export_purge_seconds: float = 300.0
+    """Seconds between two looks for expired exports to delete (0: never, for tests)."""
 
     @field_validator("key_encryption_key", "old_key_encryption_key")
     @classmethod

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Sequence
 
 from fastapi import FastAPI
 
+from socle.aio import stop_task
 from socle.bus import ConsumerSpec
 from socle.events import CloudEvent
 from socle.export_parts import export_consumers
 from socle.inbox import exactly_once
 from socle.service import Runtime, create_service_app
-from socle_notify import privacy
+from socle_notify import privacy, retention
 from socle_notify.api import notifications, rules, subscriptions, templates
 from socle_notify.api.deps import Domain
 from socle_notify.channels import EmailSender, sms_provider
@@ -53,8 +55,13 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
             template_service, notification_service, webhook_service, rule_service, worker
         )
         worker.start()
+        if settings.retention_purge_seconds > 0:
+            runtime.extras["retention_purge"] = asyncio.create_task(
+                retention.run(runtime.sessions, settings), name="notify-retention"
+            )
 
     async def stop(runtime: Runtime) -> None:
+        await stop_task(runtime.extras.pop("retention_purge", None))
         domain: Domain = runtime.extras["domain"]
         await domain.worker.stop()
         await domain.webhooks.close()
@@ -78,7 +85,14 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
     app: FastAPI = create_service_app(
         name="notify",
         settings=settings,
-        routers=[templates.router, notifications.router, rules.router, subscriptions.router],
+        routers=[
+            templates.router,
+            notifications.router,
+            rules.router,
+            subscriptions.router,
+            retention.router,
+            retention.holds_router,
+        ],
         description="Email, SMS and signed webhooks from templates, driven by API calls and "
         "by events.",
         consumers=consumers,

@@ -20,6 +20,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from socle.db import NAMING, UTCDateTime
+from socle.legal_hold import legal_hold_table
+from socle.privacy import PersonalData
+from socle.retention import retention_table
 
 BIGID = BigInteger().with_variant(Integer, "sqlite")
 
@@ -207,3 +210,46 @@ class WebhookAttempt(Base):
     status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     error: Mapped[str | None] = mapped_column(String(500), nullable=True)
     duration_ms: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+retention_rules = retention_table(Base.metadata)
+legal_holds = legal_hold_table(Base.metadata)
+"""Records under legal hold (``/v1/legal-holds``): the retention purge leaves them."""
+"""A commune's retention per category (``notifications``), ``PUT /v1/retention``."""
+
+
+#: The register of processing activities (``make privacy-register``).
+PERSONAL_DATA: tuple[PersonalData, ...] = (
+    PersonalData(
+        columns=(
+            "notifications.recipient",
+            "notifications.recipient_subject",
+            "notifications.subject",
+            "notifications.body",
+            "notifications.html",
+            "notifications.sealed_body",
+            "notifications.sealed_html",
+            "notifications.error",
+        ),
+        data="recipient address (e-mail or phone), recipient subject, rendered subject and "
+        "text (the personalisation values inside them)",
+        purpose="deliver e-mails and SMS, show their status",
+        legal_basis="public task",
+        retention="the tenant's notification retention (`PUT /v1/retention`, default "
+        "SOCLE_NOTIFICATION_RETENTION_DAYS, 365 days), then deleted",
+    ),
+    PersonalData(
+        columns=("webhook_deliveries.payload",),
+        data="event data delivered to webhooks",
+        purpose="deliver events to the commune's systems",
+        legal_basis="public task",
+        retention="not purged yet",
+    ),
+)
+
+NOT_PERSONAL_DATA: dict[str, str] = {
+    "templates.name": "a template's name",
+    "template_contents.subject": "a template's subject, with placeholders, no values",
+    "template_contents.body": "a template's text, with placeholders, no values",
+    "rules.recipient_field": "the path of the address in an event, not the address",
+}

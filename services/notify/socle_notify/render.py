@@ -161,6 +161,33 @@ BUILTIN: dict[str, dict[str, dict[str, str]]] = {
             "If you did not ask for this, ignore this message.\n\n((commune))",
         },
     },
+    "person.export.available": {
+        "fr": {
+            "subject": "((commune)) : vos données sont prêtes",
+            "body": "Bonjour,\n\nL'archive de vos données que vous avez demandée est prête. "
+            "Connectez-vous et téléchargez-la ici :\n((download_url))\n\nLe lien est valable "
+            "jusqu'au ((expires_at)) (UTC) ; ensuite l'archive est supprimée.\n\n((commune))",
+        },
+        "de": {
+            "subject": "((commune)): Ihre Daten sind bereit",
+            "body": "Guten Tag\n\nDas Archiv Ihrer Daten, das Sie angefordert haben, ist bereit. "
+            "Melden Sie sich an und laden Sie es hier herunter:\n((download_url))\n\nDer Link "
+            "ist bis ((expires_at)) (UTC) gültig; danach wird das Archiv gelöscht.\n\n"
+            "((commune))",
+        },
+        "it": {
+            "subject": "((commune)): i suoi dati sono pronti",
+            "body": "Buongiorno,\n\nL'archivio dei suoi dati che ha richiesto è pronto. "
+            "Acceda e lo scarichi qui:\n((download_url))\n\nIl link è valido fino al "
+            "((expires_at)) (UTC); poi l'archivio viene cancellato.\n\n((commune))",
+        },
+        "en": {
+            "subject": "((commune)): your data is ready",
+            "body": "Hello,\n\nThe archive of your data you asked for is ready. Log in and "
+            "download it here:\n((download_url))\n\nThe link works until ((expires_at)) "
+            "(UTC); after that the archive is deleted.\n\n((commune))",
+        },
+    },
     "procedure.request.submitted": {
         "fr": {
             "subject": "((commune)) : votre demande ((reference)) est envoyée",

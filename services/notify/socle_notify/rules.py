@@ -29,13 +29,16 @@ SOURCE = "/socle/notify"
 BUILTIN_EVENTS = {
     "user.registered": "email",
     "user.password_reset_requested": "email",
+    "person.export.available": "email",
     "procedure.request.submitted": "email",
     "procedure.request.information_requested": "email",
     "procedure.request.approved": "email",
     "procedure.request.rejected": "email",
     "procedure.mandate.requested": "email",
 }
-IDENTITY_EVENTS = frozenset({"user.registered", "user.password_reset_requested"})
+IDENTITY_EVENTS = frozenset(
+    {"user.registered", "user.password_reset_requested", "person.export.available"}
+)
 
 
 def lookup(event: CloudEvent, path: str) -> Any:

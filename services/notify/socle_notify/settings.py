@@ -80,9 +80,15 @@ class NotifySettings(export_parts.ExportPartsSettings):
     """Where final failures are mailed when a tenant has no address of its own."""
     tenant_operations_emails: dict[str, str] = {}
     """Per-tenant operations addresses, as JSON: ``{"vevey": "it@vevey.ch"}``."""
+    notification_retention_days: int = 365
+    """Days a final notification (delivered, failed for good, cancelled) is kept before the
+    purge deletes it, unless the commune set its own (``PUT /v1/retention``)."""
+    retention_purge_seconds: float = 3600.0
+    """Seconds between two runs of the retention purge (0: never, for tests)."""
     builtin_identity_mails: bool = True
-    """Send the built-in verification and password-reset mails for ``user.registered`` and
-    ``user.password_reset_requested`` when the tenant has no rule of its own for them."""
+    """Send the built-in verification, password-reset and "your data is ready" mails for
+    ``user.registered``, ``user.password_reset_requested`` and ``person.export.available``
+    when the tenant has no rule of its own for them."""
     builtin_procedure_mails: bool = True
     """Send the built-in mails for ``procedure.request.submitted`` (the receipt),
     ``information_requested``, ``approved`` and ``rejected`` (in the citizen's language, with

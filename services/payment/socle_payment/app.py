@@ -12,7 +12,7 @@ from socle.aio import stop_task
 from socle.bus import ConsumerSpec
 from socle.export_parts import export_consumers
 from socle.service import Runtime, create_service_app
-from socle_payment import privacy
+from socle_payment import privacy, retention
 from socle_payment.api import finance, pages, payments, webhooks
 from socle_payment.payments import Payments
 from socle_payment.providers import PaymentProvider, build_providers
@@ -68,9 +68,14 @@ def create_app(
                 ),
                 name="payment-expiry",
             )
+        if settings.retention_purge_seconds > 0:
+            runtime.extras["retention_task"] = asyncio.create_task(
+                retention.run(runtime.sessions, settings), name="payment-retention"
+            )
 
     async def stop(runtime: Runtime) -> None:
         await stop_task(runtime.extras.pop("expiry_task", None))
+        await stop_task(runtime.extras.pop("retention_task", None))
 
     def consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
         return [
@@ -83,7 +88,14 @@ def create_app(
     return create_service_app(
         name="payment",
         settings=settings,
-        routers=[payments.router, finance.router, webhooks.router, pages.router],
+        routers=[
+            payments.router,
+            finance.router,
+            webhooks.router,
+            pages.router,
+            retention.router,
+            retention.holds_router,
+        ],
         description="Fees paid online (Stripe, sandbox) or by Swiss QR-bill, refunds and "
         "reconciliation.",
         consumers=consumers,

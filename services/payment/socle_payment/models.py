@@ -9,6 +9,9 @@ from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, MetaData, S
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from socle.db import NAMING, UTCDateTime
+from socle.legal_hold import legal_hold_table
+from socle.privacy import PersonalData
+from socle.retention import retention_table
 
 
 class Base(DeclarativeBase):
@@ -43,6 +46,8 @@ class Payment(Base):
     failure_reason: Mapped[str | None] = mapped_column(String(255), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    pseudonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    """When the payer's data was replaced (erasure, or the end of the retention)."""
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
     __table_args__ = (
@@ -81,3 +86,36 @@ class Refund(Base):
     reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
     provider_refund_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+retention_rules = retention_table(Base.metadata)
+legal_holds = legal_hold_table(Base.metadata)
+"""Records under legal hold (``/v1/legal-holds``): the retention purge leaves them."""
+"""A commune's retention per category (``payments``), ``PUT /v1/retention``."""
+
+
+#: The register of processing activities (``make privacy-register``).
+PERSONAL_DATA: tuple[PersonalData, ...] = (
+    PersonalData(
+        columns=(
+            "payments.payer_email",
+            "payments.payer_subject",
+            "payments.metadata",
+            "payments.description",
+            "payments.reference",
+            "payments.amount",
+        ),
+        data="payer e-mail, payer subject, metadata, amount, reference, description",
+        purpose="collect fees, send the receipt, reconcile",
+        legal_basis="public task; legal obligation (accounting)",
+        retention="the tenant's payment retention (`PUT /v1/retention`, default 10 years, "
+        "Swiss CO art. 958f), then pseudonymised (payer and metadata removed)",
+    ),
+    PersonalData(
+        columns=("refunds.reason",),
+        data="why a payment was refunded (free text)",
+        purpose="accounting",
+        legal_basis="legal obligation (accounting)",
+        retention="with the payment",
+    ),
+)

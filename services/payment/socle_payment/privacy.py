@@ -46,6 +46,7 @@ async def erase_person(session: AsyncSession, request: ErasureRequest) -> Erasur
         payment.payer_subject = pseudonym
         payment.meta = {}
         payment.updated_at = now
+        payment.pseudonymised_at = now
     kept = (
         [
             Kept(

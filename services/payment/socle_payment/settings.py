@@ -27,6 +27,12 @@ class PaymentSettings(export_parts.ExportPartsSettings):
     """A QR-bill not paid after this many days expires."""
     payment_expiry_sweep_seconds: float = 60.0
     """How often stale pending payments are looked for (0 disables the sweep)."""
+    payment_retention_days: int = 3650
+    """Days a payment keeps its payer's data (e-mail, subject, metadata) before the purge
+    pseudonymises it, unless the commune set its own (``PUT /v1/retention``); the record
+    itself stays (accounting). Default: 10 years (Swiss CO art. 958f)."""
+    retention_purge_seconds: float = 3600.0
+    """Seconds between two runs of the retention purge (0: never, for tests)."""
     payment_sandbox_enabled: bool = True
     """Offer the ``sandbox`` provider (a local test card page); refused in production."""
     payment_stripe_secret_key: str = ""

@@ -14,7 +14,7 @@ from socle.export_parts import export_consumers
 from socle.inbox import exactly_once
 from socle.service import Runtime, create_service_app
 from socle.web import ASSETS_PATH, assets_router
-from socle_procedures import privacy
+from socle_procedures import privacy, retention
 from socle_procedures.api import (
     backoffice,
     catalogue,
@@ -103,7 +103,7 @@ def create_app(
         )
         if settings.anonymise_sweep_seconds > 0:
             runtime.extras["anonymise_task"] = asyncio.create_task(
-                privacy.sweep(runtime.sessions, settings.anonymise_sweep_seconds),
+                retention.sweep(runtime.sessions, settings),
                 name="procedures-anonymise",
             )
 
@@ -144,6 +144,8 @@ def create_app(
             mandates.router,
             statistics.router,
             catalogue.router,
+            retention.router,
+            retention.holds_router,
             auth.router,
             pages.router,
             backoffice_pages.router,

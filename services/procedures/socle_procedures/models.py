@@ -20,6 +20,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from socle.db import NAMING, UTCDateTime
+from socle.legal_hold import legal_hold_table
+from socle.privacy import PersonalData
+from socle.retention import retention_table
 
 BIGID = BigInteger().with_variant(Integer, "sqlite")
 
@@ -202,3 +205,63 @@ class Adoption(Base):
     source_slug: Mapped[str] = mapped_column(String(64), nullable=False)
     source_version: Mapped[int] = mapped_column(Integer, nullable=False)
     adopted_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+retention_rules = retention_table(Base.metadata)
+legal_holds = legal_hold_table(Base.metadata)
+"""Records under legal hold (``/v1/legal-holds``): the retention purge leaves them."""
+"""A commune's retention per category (``requests``, ``requests:<procedure>``),
+``PUT /v1/retention``."""
+
+
+#: The register of processing activities (``make privacy-register``).
+PERSONAL_DATA: tuple[PersonalData, ...] = (
+    PersonalData(
+        columns=(
+            "requests.owner",
+            "requests.answers",
+            "requests.email",
+            "requests.payment_next_url",
+            "requests.assigned_to",
+            "request_history.actor",
+            "request_history.note",
+            "request_history.changes",
+            "request_notes.author",
+            "request_notes.text",
+        ),
+        data="requests: owner (subject), answers, e-mail, fee and payment state, history, "
+        "staff notes",
+        purpose="handle the person's procedure",
+        legal_basis="public task",
+        retention="the commune's retention for the procedure (`PUT /v1/retention`, "
+        "`requests:<procedure>`), else the procedure's `retention_days`, else the commune's "
+        "`requests`, else SOCLE_REQUEST_RETENTION_DAYS, after submission, for closed "
+        "requests, then anonymised; without any: until the person is erased",
+    ),
+    PersonalData(
+        columns=(
+            "portal_sessions.subject",
+            "portal_sessions.access_token",
+            "portal_sessions.refresh_token",
+            "portal_sessions.id_token",
+            "portal_sessions.claims",
+        ),
+        data="portal sessions: subject, tokens, ID token claims",
+        purpose="keep the citizen logged in to the portal",
+        legal_basis="public task",
+        retention="SOCLE_PORTAL_SESSION_TTL",
+    ),
+    PersonalData(
+        columns=(
+            "mandates.mediator",
+            "mandates.mediator_name",
+            "mandates.citizen_name",
+            "mandates.citizen_email",
+            "mandates.citizen",
+        ),
+        data="mandates: the mediator and the citizen they act for (names, e-mail, subjects)",
+        purpose="let a mediator act for a citizen with the citizen's consent",
+        legal_basis="public task; the citizen's consent",
+        retention="with the request",
+    ),
+)

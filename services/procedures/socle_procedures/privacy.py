@@ -9,7 +9,6 @@ ends. The person's portal sessions are deleted."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timedelta
 
 import structlog
@@ -50,9 +49,7 @@ def _kept_until(request: Request, document: dict[str, object]) -> datetime | Non
     return request.submitted_at + timedelta(days=days)
 
 
-async def _anonymise(
-    session: AsyncSession, request: Request, pseudonym: str, now: datetime
-) -> None:
+async def anonymise(session: AsyncSession, request: Request, pseudonym: str, now: datetime) -> None:
     await session.execute(
         update(RequestHistory)
         .where(RequestHistory.request_id == request.id, RequestHistory.actor == request.owner)
@@ -98,7 +95,7 @@ async def erase_person(session: AsyncSession, request: ErasureRequest) -> Erasur
             kept += 1
             latest = max(latest or until, until)
             continue
-        await _anonymise(session, row, pseudonym, now)
+        await anonymise(session, row, pseudonym, now)
         anonymised += 1
     sessions = await session.execute(
         delete(PortalSession).where(
@@ -142,22 +139,11 @@ async def anonymise_due(sessions: async_sessionmaker[AsyncSession]) -> int:
         for row, document in rows:
             until = _kept_until(row, document)
             if until is None or until <= now:
-                await _anonymise(session, row, new_pseudonym(), now)
+                await anonymise(session, row, new_pseudonym(), now)
                 done += 1
     if done:
         log.info("requests_anonymised", count=done)
     return done
-
-
-async def sweep(sessions: async_sessionmaker[AsyncSession], every: float) -> None:
-    while True:
-        try:
-            await anonymise_due(sessions)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.warning("anonymisation_sweep_failed", error=repr(exc))
-        await asyncio.sleep(every)
 
 
 def consumer(sessions: async_sessionmaker[AsyncSession]) -> ConsumerSpec:

@@ -45,7 +45,12 @@ class ProceduresSettings(export_parts.ExportPartsSettings):
     portal_session_ttl: int = 28800
     """How long a portal login lasts (s)."""
     anonymise_sweep_seconds: float = 3600.0
-    """How often requests of erased persons whose retention ended are anonymised; 0: never."""
+    """How often requests of erased persons whose retention ended, and closed requests past
+    their commune's retention, are anonymised; 0: never."""
+    request_retention_days: int = 0
+    """Days a closed request (approved, rejected, withdrawn) is kept after its submission
+    before it is anonymised, for procedures without a retention of their own or of the
+    commune (``PUT /v1/retention``); 0: kept until the person is erased."""
 
     @property
     def cookie_secure(self) -> bool:

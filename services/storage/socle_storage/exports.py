@@ -75,6 +75,38 @@ async def put_part(
     return await write_part(storage, principal.tenant, export_id, service, body)
 
 
+async def delete_export(
+    storage: Storage, principal: Principal, export_id: str, tenant: str | None = None
+) -> int:
+    """Delete every object of an export (its parts); how many there were (0 is fine: a
+    retry after a deletion)."""
+    _check(principal, export_id)
+    if tenant is not None and tenant != principal.tenant:
+        raise NotAllowed("An export is deleted in the caller's own tenant only.")
+    store = storage.store
+    bucket = store.bucket_for(principal.tenant)
+    prefix = f"exports/{export_id}/"
+    objects = await _objects(storage, bucket, prefix)
+    for obj in objects:
+        await store.remove(bucket, str(obj.object_name))
+    if objects:
+        await store.remove(bucket, prefix)  # the folder some stores keep for the prefix
+    return len([o for o in objects if not str(o.object_name).endswith("/")])
+
+
+async def _objects(storage: Storage, bucket: str, prefix: str) -> list[Any]:
+    store = storage.store
+    try:
+        found: list[Any] = await store._call(
+            lambda: list(store.client.list_objects(bucket, prefix=prefix))
+        )
+    except S3Error as exc:
+        if exc.code != "NoSuchBucket":
+            raise
+        return []
+    return found
+
+
 async def archive(storage: Storage, principal: Principal, export_id: str) -> bytes:
     """A ZIP of every part of an export, each as ``<service>.json``, with the files of the
     documents storage's part lists; 404 when it has none."""
@@ -82,12 +114,7 @@ async def archive(storage: Storage, principal: Principal, export_id: str) -> byt
     store = storage.store
     bucket = store.bucket_for(principal.tenant)
     prefix = f"exports/{export_id}/"
-    try:
-        objects = await store._call(lambda: list(store.client.list_objects(bucket, prefix=prefix)))
-    except S3Error as exc:
-        if exc.code != "NoSuchBucket":
-            raise
-        objects = []
+    objects = await _objects(storage, bucket, prefix)
     if not objects:
         raise ExportNotFound(f"No export {export_id!r} in this tenant.")
     out = io.BytesIO()

@@ -19,6 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from socle.db import NAMING, UTCDateTime
+from socle.privacy import PersonalData
 
 
 class Base(DeclarativeBase):
@@ -130,3 +131,39 @@ class TenantRules(Base):
     default_retention_days: Mapped[int] = mapped_column(Integer)
     retention_days: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+#: The register of processing activities (``make privacy-register``).
+PERSONAL_DATA: tuple[PersonalData, ...] = (
+    PersonalData(
+        columns=(
+            "documents.owner",
+            "documents.filename",
+            "documents.uploaded_by",
+            "documents.legal_hold_reason",
+            "document_versions.filename",
+            "document_versions.created_by",
+            "document_versions.object_key",
+        ),
+        data="documents (bytes in S3), file name, kind, owner (subject), uploader",
+        purpose="the person's supporting documents for procedures",
+        legal_basis="public task",
+        retention="the tenant's retention for the kind (`PUT /v1/rules`, default "
+        "SOCLE_DEFAULT_RETENTION_DAYS, 3650 days); soft-deleted ones "
+        "SOCLE_DELETED_GRACE_SECONDS; legal hold wins",
+    ),
+    PersonalData(
+        columns=("grants.granted_by",),
+        data="who shared a document with a procedure",
+        purpose="audit of sharing",
+        legal_basis="public task",
+        retention="with the document",
+    ),
+    PersonalData(
+        columns=("access_log.subject", "access_log.client_id", "access_log.roles"),
+        data="access log: the reader's subject, client and roles, the time",
+        purpose="who read a document (audit)",
+        legal_basis="legal obligation (accountability)",
+        retention="not purged yet (kept after the document); the reader pseudonymised on erasure",
+    ),
+)

@@ -22,6 +22,7 @@ Writer = Annotated[Principal, Depends(require_scope("payments:write"))]
 PERSON_REACH = "that person's payments"
 CommuneReader = Annotated[Principal, Depends(require_commune_wide("payments:read", PERSON_REACH))]
 CommuneWriter = Annotated[Principal, Depends(require_commune_wide("payments:write", PERSON_REACH))]
+Admin = Annotated[Principal, Depends(require_commune_wide("payments:admin", PERSON_REACH))]
 
 
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:

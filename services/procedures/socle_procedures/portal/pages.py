@@ -408,4 +408,10 @@ async def my_requests(page: PageDep, session: SessionDep) -> Response:
         }
         for r in rows
     ]
-    return page.render("my_requests.html", page.t["my_requests"], rows=items)
+    return page.render(
+        "my_requests.html",
+        page.t["my_requests"],
+        rows=items,
+        # identity's own page: the export needs the person's login there, not the portal's
+        my_data_url=f"{page.portal.settings.issuer.rstrip('/')}/account/export",
+    )

@@ -42,6 +42,25 @@ async def put_part(
     return {"object": key}
 
 
+@router.delete(
+    "/{export_id}",
+    summary="Delete every part of an export",
+    status_code=204,
+    response_class=Response,
+    responses=ERRORS,
+)
+async def delete_export(
+    export_id: str,
+    principal: Writer,
+    storage: StorageDep,
+    tenant: str | None = None,
+) -> Response:
+    """Identity deletes an export once its link has expired; ``tenant``, when given, must be
+    the caller's own."""
+    await exports.delete_export(storage, principal, export_id, tenant)
+    return Response(status_code=204)
+
+
 @router.get(
     "/{export_id}/archive",
     summary="A ZIP of the export's parts",

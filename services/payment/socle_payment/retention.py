@@ -1,0 +1,103 @@
+"""Retention of payments: a payment older than its commune's retention (``payments``,
+default ``SOCLE_PAYMENT_RETENTION_DAYS``, 10 years) keeps its amounts, reference and
+ledger (accounting) but loses its payer's data: e-mail removed, subject pseudonymised,
+metadata emptied, in batches; a payment under legal hold is left as it is."""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+from fastapi import Request
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from socle import retention
+from socle.db import utcnow
+from socle.legal_hold import legal_hold_router, not_held
+from socle.privacy import new_pseudonym
+from socle_payment.api.deps import Admin
+from socle_payment.models import Payment, legal_holds, retention_rules
+from socle_payment.settings import PaymentSettings
+
+log = structlog.get_logger("socle_payment.retention")
+
+CATEGORY = "payments"
+BATCH = 500
+
+
+async def purge_once(sessions: async_sessionmaker[AsyncSession], settings: PaymentSettings) -> int:
+    """Pseudonymise every payment past its commune's retention; how many."""
+    done = 0
+    async with sessions() as session:
+        tenants = list((await session.execute(select(Payment.tenant).distinct())).scalars())
+    for tenant in tenants:
+        async with sessions() as session:
+            days = (await retention.rules(session, retention_rules, tenant)).get(
+                CATEGORY, settings.payment_retention_days
+            )
+        before = retention.cutoff(days)
+        while before is not None:
+            async with sessions() as session, session.begin():
+                due = list(
+                    (
+                        await session.execute(
+                            select(Payment)
+                            .where(
+                                Payment.tenant == tenant,
+                                Payment.pseudonymised_at.is_(None),
+                                Payment.created_at < before,
+                                not_held(legal_holds, CATEGORY, Payment.tenant, Payment.id),
+                            )
+                            .limit(BATCH)
+                            .with_for_update(skip_locked=True)
+                        )
+                    ).scalars()
+                )
+                now = utcnow()
+                for payment in due:
+                    payment.payer_email = None
+                    if payment.payer_subject is not None:
+                        payment.payer_subject = new_pseudonym()
+                    payment.meta = {}
+                    payment.pseudonymised_at = now
+            done += len(due)
+            if len(due) < BATCH:
+                break
+    if done:
+        log.info("payments_pseudonymised", count=done)
+    return done
+
+
+async def run(sessions: async_sessionmaker[AsyncSession], settings: PaymentSettings) -> None:
+    """The purge every ``retention_purge_seconds``."""
+    while True:
+        try:
+            await purge_once(sessions, settings)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("retention_purge_failed", error=repr(exc))
+        await asyncio.sleep(settings.retention_purge_seconds)
+
+
+def _defaults(request: Request) -> dict[str, int | None]:
+    settings: PaymentSettings = request.app.state.runtime.settings
+    return {CATEGORY: settings.payment_retention_days}
+
+
+router = retention.retention_router(
+    table=retention_rules,
+    principal=Admin,
+    known=lambda category: category == CATEGORY,
+    defaults=_defaults,
+    tag="retention",
+)
+
+
+async def _exists(session: AsyncSession, tenant: str, record_id: str) -> bool:
+    row = await session.get(Payment, record_id)
+    return row is not None and row.tenant == tenant
+
+
+holds_router = legal_hold_router(table=legal_holds, principal=Admin, exists_for={CATEGORY: _exists})
