@@ -5,8 +5,6 @@ Each service's data is checked in its own database and in the object store."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 from sqlalchemy import select
 
@@ -26,13 +24,9 @@ from tests.support.privacy import (
     pay,
     platform,
     procedure_request,
+    row,
     upload,
 )
-
-
-async def row(app: Any, model: Any, key: str) -> Any:
-    async with app.state.runtime.sessions() as session:
-        return await session.get(model, key)
 
 
 async def test_a_person_erased_at_identity_is_erased_in_every_service(

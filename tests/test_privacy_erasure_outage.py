@@ -10,13 +10,12 @@ from typing import Any
 
 import httpx
 
-from socle.localinfra import free_port
-from socle.testing import eventually, running, served
+from socle_dev.localinfra import free_port
+from socle_dev.testing import eventually, running, served
 from socle_identity.app import create_app as create_identity
 from socle_identity.settings import IdentitySettings
 from socle_storage.models import Document
-from tests.shared.test_services_start import build
-from tests.test_privacy_across_services import (
+from tests.support.privacy import (
     EMAIL,
     SERVICES,
     admin_token,
@@ -24,6 +23,7 @@ from tests.test_privacy_across_services import (
     row,
     upload,
 )
+from tests.support.services import build
 
 
 async def test_an_erasure_waits_for_a_stopped_service_and_completes_when_it_is_back(

@@ -16,12 +16,12 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 
 from socle.db import utcnow
-from socle.testing import eventually
+from socle_dev.testing import eventually
 from socle_identity import directory, export_links
 from socle_identity.models import Export
-from tests.identity.conftest import log_in, pkce_pair
-from tests.test_privacy_across_services import EMAIL, citizen, upload
-from tests.test_privacy_export_across_services import BOB, platform
+from tests.support.identity import log_in, pkce_pair
+from tests.support.privacy import EMAIL, citizen, upload
+from tests.support.privacy_export import BOB, platform
 
 PASSWORD = "a long enough passphrase 42"
 REDIRECT = "https://portal.example.ch/callback"

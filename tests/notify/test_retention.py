@@ -10,7 +10,7 @@ from datetime import timedelta
 from socle.db import utcnow
 from socle_notify import retention
 from socle_notify.models import Notification
-from tests.notify.conftest import client_token
+from tests.support.notify import client_token
 
 
 def _notification(tenant: str, age_days: int, status: str = "delivered") -> Notification:

@@ -13,7 +13,7 @@ from sqlalchemy import update
 from socle.db import utcnow
 from socle_payment import retention
 from socle_payment.models import Payment
-from tests.payment.conftest import service
+from tests.support.payment import service
 
 
 async def _payment(client, headers, email: str) -> str:

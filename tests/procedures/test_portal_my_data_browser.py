@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from socle.db import utcnow
-from socle.testing import chromium
+from socle_dev.testing import chromium
 from socle_identity.models import Export, ExportAnswer
-from tests.procedures.test_portal_browser import PASSWORD, axe_clean, stack
+from tests.support.portal import PASSWORD, axe_clean, stack
 
 pytestmark = pytest.mark.browser
 

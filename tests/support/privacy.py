@@ -215,3 +215,8 @@ async def procedure_request(
 
 
 SERVICES = ("storage", "payment", "notify", "procedures")
+
+
+async def row(app: Any, model: Any, key: str) -> Any:
+    async with app.state.runtime.sessions() as session:
+        return await session.get(model, key)
