@@ -1,0 +1,83 @@
+"""The shell examples of README.md and of every service README run as written, in order,
+against the platform ``make run`` starts (its launcher on free ports, in a temporary folder
+that is the examples' working directory: ``var/`` is the one the launcher wrote)."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.docs.examples import script, shell_blocks
+from tests.docs.platform import ROOT, Platform, make_run
+
+READMES = [ROOT / "README.md", *sorted((ROOT / "services").glob("*/README.md"))]
+
+# What a reader sees when the examples work (beyond each block exiting 0).
+KEY_OUTPUTS: dict[str, list[str]] = {
+    "README.md": ['{"items":['],
+    "services/identity/README.md": [
+        '"issuer":"http://localhost:',
+        '"client_secret":"',
+        '"email":"clerk@demo.example"',
+        '"active":true',
+        '"id_token":"',
+    ],
+    "services/notify/README.md": [
+        '"missing_placeholders":["reference","amount_display"]',
+        '"status":"delivered"',
+        "verified payment.succeeded",
+        "verified notification.delivered",
+        '"status":"cancelled"',
+    ],
+    "services/payment/README.md": [
+        '"status":"succeeded"',
+        '"status":"partially_refunded"',
+        '"matched":1',
+        "PARK-7",
+        "socle.demo.payment.succeeded",
+    ],
+    "services/procedures/README.md": ['"state":"draft"', "invalid-answers", "\n422\n"],
+    "services/storage/README.md": [
+        "\n206\n",
+        "\n304\n",
+        '"procedure":"parking-permit-7"',
+        "purged 1 documents",
+        "\n404\n",
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    folder = tmp_path_factory.mktemp("make-run")
+    # The examples run from this folder as from a clone: var/ (the launcher's), .venv/.
+    (folder / ".venv").symlink_to(ROOT / ".venv")
+    (folder / "services").symlink_to(ROOT / "services")
+    with make_run(folder) as started:
+        yield started
+
+
+def test_every_readme_is_covered():
+    assert {str(p.relative_to(ROOT)) for p in READMES} == set(KEY_OUTPUTS)
+    for readme in READMES:
+        assert shell_blocks(readme), f"{readme} has no example that runs"
+
+
+@pytest.mark.parametrize("readme", READMES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_readme_examples_run_as_written(readme: Path, platform: Platform):
+    blocks = shell_blocks(readme)
+    done = subprocess.run(
+        ["bash", "-c", script(blocks, ROOT)],
+        cwd=platform.var.parent,
+        capture_output=True,
+        text=True,
+        timeout=150,
+        check=False,
+    )
+    report = f"stdout:\n{done.stdout[-4000:]}\nstderr:\n{done.stderr[-4000:]}"
+    assert done.returncode == 0, report
+    for expected in KEY_OUTPUTS[str(readme.relative_to(ROOT))]:
+        assert expected in done.stdout, f"{expected!r} not in the output\n{report}"
