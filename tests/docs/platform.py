@@ -28,6 +28,7 @@ class Platform:
     ports: dict[str, int]
     output: list[str] = field(default_factory=list)
     ready: threading.Event = field(default_factory=threading.Event)
+    done: threading.Event = field(default_factory=threading.Event)
 
     def read(self) -> None:
         assert self.proc.stdout is not None
@@ -35,6 +36,7 @@ class Platform:
             self.output.append(line)
             if READY in line:
                 self.ready.set()
+        self.done.set()
 
     def wait_ready(self, timeout: float = 180.0) -> None:
         deadline = time.monotonic() + timeout
@@ -43,6 +45,10 @@ class Platform:
                 raise AssertionError("make run ended early:\n" + self.tail())
             if time.monotonic() > deadline:
                 raise AssertionError(f"make run not ready in {timeout:.0f} s:\n" + self.tail())
+
+    def output_ended(self, timeout: float = 10.0) -> bool:
+        """True once the launcher's output is read to its end (after it exited)."""
+        return self.done.wait(timeout)
 
     def tail(self, lines: int = 60) -> str:
         return "".join(self.output[-lines:])
