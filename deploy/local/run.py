@@ -156,11 +156,21 @@ class Launcher:
         say("database migrations applied")
 
     def portal_client(self) -> dict[str, str]:
-        """The citizen portal's confidential client at identity (kept across runs)."""
+        """The citizen portal's confidential client at identity, kept across runs while the
+        portal's port stays the same (registered again when it moved)."""
         saved = VAR / "portal-client.json"
-        if saved.exists():
-            return json.loads(saved.read_text())  # type: ignore[no-any-return]
         portal = f"http://localhost:{PORTS['procedures']}"
+        if saved.exists():
+            kept: dict[str, str] = json.loads(saved.read_text())
+            if kept.get("portal") == portal:
+                return kept
+            subprocess.run(
+                [sys.executable, "-m", "socle_identity", "delete-client", PORTAL_CLIENT],
+                env=service_env("identity"),
+                cwd=ROOT,
+                capture_output=True,
+                check=False,  # already gone is fine
+            )
         args = [
             sys.executable,
             "-m",
@@ -186,7 +196,7 @@ class Launcher:
         done = subprocess.run(
             args, env=service_env("identity"), cwd=ROOT, check=True, capture_output=True, text=True
         )
-        client: dict[str, str] = json.loads(done.stdout)
+        client: dict[str, str] = {**json.loads(done.stdout), "portal": portal}
         saved.write_text(json.dumps(client) + "\n")
         saved.chmod(0o600)
         return client

@@ -4,6 +4,7 @@ temporary folder that is the examples' working directory)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -74,3 +75,23 @@ def test_readme_examples_run_as_written(readme: Path, platform: Platform):
         expected.append(f'"redirect_uri": "{identity}/federation/callback"')
     for text in expected:
         assert text in done.stdout, f"{text!r} not in the output\n{report}"
+
+
+def test_what_make_run_prints_and_writes_names_the_ports_in_use(platform: Platform):
+    ports = platform.ports
+    url = {part: f"http://localhost:{ports[part]}" for part in ports}
+    env = dict(
+        line.split("=", 1)
+        for line in (platform.var / "dev-env.sh").read_text().splitlines()
+        if "=" in line and not line.startswith("#")
+    )
+    for part in ("IDENTITY", "PAYMENT", "STORAGE", "NOTIFY", "PROCEDURES"):
+        assert env[f"{part}_URL"] == url[part]
+        assert f"{url[part]}/docs" in "".join(platform.output)
+    assert env["NATS_URL"] == f"nats://127.0.0.1:{ports['NATS']}"
+    credentials = json.loads((platform.var / "dev-credentials.json").read_text())
+    assert credentials["issuer"] == url["IDENTITY"]
+    assert credentials["client"]["token_endpoint"] == f"{url['IDENTITY']}/token"
+    assert credentials["client"]["redirect_uri"] == f"{url['PROCEDURES']}/auth/callback"
+    storage = (platform.var / "storage.env").read_text()
+    assert f"SOCLE_S3_ENDPOINT=http://127.0.0.1:{ports['S3']}\n" in storage
