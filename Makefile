@@ -22,9 +22,9 @@ $(STAMP): requirements-dev.txt shared/pyproject.toml dev/pyproject.toml $(foreac
 .PHONY: install
 install: $(STAMP) ## create .venv and install everything (idempotent)
 
-DEBIAN_PACKAGES := chromium libcairo2 prometheus
+DEBIAN_PACKAGES := chromium libcairo2 prometheus curl
 .PHONY: tools
-tools: ## install Debian's chromium (browser tests), cairo (PDF), promtool (alert tests) if missing
+tools: ## install Debian's chromium (browser tests), cairo (PDF), promtool (alert tests), curl (README examples) if missing
 	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

@@ -1,13 +1,21 @@
 """``make run``: NATS, S3, the mail sink and the five services on this machine.
 
 Everything lives under ``var/`` (databases, the bus's store, S3 data, received mails,
-logs are printed with a prefix per part). Ctrl-C stops every process this started.
+logs are printed with a prefix per part). Besides ``dev-credentials.json`` it writes
+``dev-env.sh`` (the URLs in use, for the README examples) and ``<service>.env`` (the settings
+each service runs with, for its commands run by hand).
+
+Ctrl-C (or SIGTERM) stops every process this started within seconds: the services are told
+to stop at once (``SOCLE_SHUTDOWN_GRACE_SECONDS=1``, development only), then the mail sink,
+NATS and S3 together (S3 killed after a second: see ``S3_STOP_SECONDS``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -91,6 +99,8 @@ def service_env(name: str) -> dict[str, str]:
             "SOCLE_WEBHOOK_ALLOW_PRIVATE": "true",
             "SOCLE_COMMUNE_NAME": "Commune de démo",
             "SOCLE_PORTAL_URL": f"http://localhost:{PORTS['procedures']}/",
+            # Development: a request in flight gets one second at Ctrl-C, not the default 20.
+            "SOCLE_SHUTDOWN_GRACE_SECONDS": "1",
         }
     )
     for other, port in PORTS.items():
@@ -133,7 +143,7 @@ class Launcher:
         self.infra.append(s3)
         self.sink = SmtpSink(SMTP_PORT, VAR / "mail")
         self.sink.start()
-        say(f"mail sink (SMTP) on {SMTP_PORT}; mails land in var/mail/")
+        say(f"mail sink (SMTP) on {SMTP_PORT}; mails land in {VAR / 'mail'}/")
 
     def migrate(self) -> None:
         for name in START_ORDER:
@@ -146,11 +156,21 @@ class Launcher:
         say("database migrations applied")
 
     def portal_client(self) -> dict[str, str]:
-        """The citizen portal's confidential client at identity (kept across runs)."""
+        """The citizen portal's confidential client at identity, kept across runs while the
+        portal's port stays the same (registered again when it moved)."""
         saved = VAR / "portal-client.json"
-        if saved.exists():
-            return json.loads(saved.read_text())  # type: ignore[no-any-return]
         portal = f"http://localhost:{PORTS['procedures']}"
+        if saved.exists():
+            kept: dict[str, str] = json.loads(saved.read_text())
+            if kept.get("portal") == portal:
+                return kept
+            subprocess.run(
+                [sys.executable, "-m", "socle_identity", "delete-client", PORTAL_CLIENT],
+                env=service_env("identity"),
+                cwd=ROOT,
+                capture_output=True,
+                check=False,  # already gone is fine
+            )
         args = [
             sys.executable,
             "-m",
@@ -176,7 +196,7 @@ class Launcher:
         done = subprocess.run(
             args, env=service_env("identity"), cwd=ROOT, check=True, capture_output=True, text=True
         )
-        client: dict[str, str] = json.loads(done.stdout)
+        client: dict[str, str] = {**json.loads(done.stdout), "portal": portal}
         saved.write_text(json.dumps(client) + "\n")
         saved.chmod(0o600)
         return client
@@ -208,6 +228,7 @@ class Launcher:
                 env["SOCLE_PORTAL_CLIENT_ID"] = portal["client_id"]
                 env["SOCLE_PORTAL_CLIENT_SECRET"] = portal["client_secret"]
                 env["SOCLE_PORTAL_TENANT"] = "demo"
+            write_service_env(name, env)
             self.spawn(
                 name,
                 [
@@ -252,19 +273,64 @@ class Launcher:
         return json.loads(output.read_text())  # type: ignore[no-any-return]
 
     def stop(self) -> None:
-        for _, proc in reversed(self.procs):
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
+        """SIGTERM to every service at once, then to NATS and S3 together; SIGKILL to what
+        still runs after its bound. The mail sink stops in this process."""
         for _, proc in self.procs:
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+            terminate(proc)
+        for _, proc in self.procs:
+            wait_or_kill(proc, STOP_SECONDS)
         if self.sink is not None:
             self.sink.stop()
-        for server in reversed(self.infra):
-            server.stop(timeout=30)
+        for server in self.infra:
+            if server.proc is not None:
+                terminate(server.proc)
+        for server in self.infra:
+            if server.proc is not None:
+                bound = S3_STOP_SECONDS if isinstance(server, S3Server) else STOP_SECONDS
+                wait_or_kill(server.proc, bound)
+
+
+STOP_SECONDS = 10.0
+S3_STOP_SECONDS = 1.0
+"""SeaweedFS's graceful stop waits ~10 s on its own gRPC streams; it writes its files as it
+goes, so killing it after a second loses nothing that a crash would not."""
+
+
+def terminate(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+
+
+def wait_or_kill(proc: subprocess.Popen[bytes], seconds: float) -> None:
+    try:
+        proc.wait(seconds)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def write_dev_env() -> None:
+    """``dev-env.sh``: the URLs in use, as shell variables (``. var/dev-env.sh``)."""
+    lines = ["# The platform that make run started; in a shell: . var/dev-env.sh"]
+    lines += [f"{name.upper()}_URL=http://localhost:{PORTS[name]}" for name in START_ORDER]
+    lines += [
+        f"NATS_URL=nats://127.0.0.1:{NATS_PORT}",
+        f"S3_URL=http://127.0.0.1:{S3_PORT}",
+        f"MAIL_DIR={shlex.quote(str(VAR / 'mail'))}",
+    ]
+    (VAR / "dev-env.sh").write_text("\n".join(lines) + "\n")
+
+
+def write_service_env(name: str, env: dict[str, str]) -> None:
+    """``<service>.env``: the settings the service runs with, for its commands run by hand
+    (``set -a; . var/storage.env; set +a``). Mode 0600: it holds the portal's secret."""
+    path = VAR / f"{name}.env"
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    settings = sorted((k, v) for k, v in env.items() if k.startswith("SOCLE_"))
+    path.write_text("".join(f"{k}={shlex.quote(v)}\n" for k, v in settings))
 
 
 def main() -> int:
@@ -285,7 +351,10 @@ def main() -> int:
     launcher = Launcher()
     status = 0
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Ctrl-C, or SIGTERM, stops everything (even when started with SIGINT ignored, as a
+    # background job of a script is).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         launcher.start_infra()
         launcher.migrate()
@@ -294,7 +363,9 @@ def main() -> int:
         launcher.publish_examples()
         launcher.start_services(portal)
         launcher.wait_healthy()
-        say("demo tenant, client and accounts written to var/dev-credentials.json")
+        write_dev_env()
+        say(f"demo tenant, client and accounts written to {VAR / 'dev-credentials.json'}")
+        say(f"the URLs in use written to {VAR / 'dev-env.sh'}")
         say(json.dumps(credentials, indent=2))
         say("Socle is running:")
         for name in START_ORDER:
@@ -305,7 +376,7 @@ def main() -> int:
         print(
             f"    {'NATS':<11} nats://127.0.0.1:{NATS_PORT}\n"
             f"    {'S3':<11} http://127.0.0.1:{S3_PORT} (key {S3_ACCESS_KEY})\n"
-            f"    {'SMTP sink':<11} 127.0.0.1:{SMTP_PORT}, mails in var/mail/"
+            f"    {'SMTP sink':<11} 127.0.0.1:{SMTP_PORT}, mails in {VAR / 'mail'}/"
         )
         say("Ctrl-C stops everything.")
         while not stop.is_set():
@@ -320,6 +391,8 @@ def main() -> int:
         say(f"start-up failed: {exc}")
         status = 1
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the stop
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         say("stopping")
         launcher.stop()
         say("stopped")

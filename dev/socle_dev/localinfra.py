@@ -182,6 +182,8 @@ class S3Server(ManagedProcess):
             "-s3.port.lance=0",
             "-master.volumeSizeLimitMB=64",
             "-volume.max=50",
+            # Stop when told: no 10 s wait for a master that stops with it.
+            "-volume.preStopSeconds=0",
         ]
         return cls(
             args=args,

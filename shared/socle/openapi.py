@@ -170,7 +170,9 @@ def _complete_operation(route: Any, operation: dict[str, Any]) -> None:
         answer = responses.get(str(status))
         if media == "text/html":  # a page: its errors are pages too
             answer = responses.setdefault(str(status), {"description": DESCRIPTIONS[status]})
-            answer.setdefault("content", {}).setdefault("text/html", {})
+            content = answer.setdefault("content", {})
+            content.pop("application/json", None)  # FastAPI's 422, whose schema is removed
+            content.setdefault("text/html", {})
         elif answer is None or status == 422:
             responses[str(status)] = problem_response(status)
         else:

@@ -14,6 +14,7 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
+from socle.apidocs import install_api_docs
 from socle.auth import JWKSCache, TokenVerifier
 from socle.bus import Bus, ConsumerSpec
 from socle.config import ServiceSettings
@@ -172,7 +173,10 @@ def create_service_app(
         # OpenTelemetry's FastAPI instrumentation (instrument_app) traces requests; FastAPI's
         # own would trace each one a second time, with spans for every dependency.
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        docs_url=None,  # install_api_docs: Swagger UI and ReDoc from local files
+        redoc_url=None,
     )
+    install_api_docs(app)
     install_problem_handlers(app)
     app.add_middleware(InFlightLimit, limit=settings.max_requests_in_flight)
     metrics = Metrics(name)

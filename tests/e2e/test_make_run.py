@@ -16,24 +16,10 @@ from pathlib import Path
 import httpx
 
 from socle_dev.localinfra import free_port
+from tests.support.platform import processes_mentioning
 
 ROOT = Path(__file__).resolve().parents[2]
 PARTS = ["PROCEDURES", "IDENTITY", "PAYMENT", "STORAGE", "NOTIFY", "NATS", "S3", "SMTP"]
-
-
-def processes_mentioning(text: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            environ = (entry / "environ").read_bytes().decode(errors="replace")
-        except OSError:
-            continue
-        if text in cmdline or text in environ:
-            found.append(int(entry.name))
-    return found
 
 
 def paid_fee_mails_a_receipt(ports: dict[str, int], auth: dict[str, str], mails: Path) -> None:

@@ -19,6 +19,7 @@ from socle.db import create_engine, create_sessionmaker
 from socle.migrations import upgrade
 from socle.problems import DomainError
 from socle.telemetry import configure_logging
+from socle.web import CommuneLook
 from socle_identity import directory, federation, keys, lifecycle
 from socle_identity.app import create_app
 from socle_identity.models import Client, Tenant
@@ -32,7 +33,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 DEMO_TENANT = "demo"
 DEMO_CLIENT = "demo-app"
-DEMO_REDIRECT = "http://localhost:8000/auth/callback"
+DEMO_PORTAL = "http://localhost:8000"
+"""The citizen portal of ``make run`` when ``SOCLE_PORTAL_URL`` does not say where it is."""
 DEMO_PEOPLE = (
     ("citizen@demo.example", ["citizen"]),
     ("agent@demo.example", ["agent"]),
@@ -338,8 +340,13 @@ def _seed_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", default="var/dev-credentials.json", type=Path)
 
 
-async def seed_demo(sessions: Any, passwords: Passwords, issuer: str) -> dict[str, Any]:
-    """Tenant ``demo``, client ``demo-app`` and two people; secrets renewed on every run."""
+async def seed_demo(
+    sessions: Any, passwords: Passwords, issuer: str, portal: str = DEMO_PORTAL
+) -> dict[str, Any]:
+    """Tenant ``demo``, client ``demo-app`` and three people; secrets renewed on every run,
+    the client's redirect URIs pointed at ``portal`` (the port in use)."""
+    portal = portal.rstrip("/")
+    redirect = f"{portal}/auth/callback"
     async with sessions() as session, session.begin():
         if await session.get(Tenant, DEMO_TENANT) is None:
             await directory.create_tenant(session, slug=DEMO_TENANT, name="Commune de démo")
@@ -351,8 +358,8 @@ async def seed_demo(sessions: Any, passwords: Passwords, issuer: str) -> dict[st
                 client_id=DEMO_CLIENT,
                 spec=directory.ClientSpec(
                     name="Demo app",
-                    redirect_uris=[DEMO_REDIRECT],
-                    post_logout_redirect_uris=["http://localhost:8000/"],
+                    redirect_uris=[redirect],
+                    post_logout_redirect_uris=[f"{portal}/"],
                     scopes=list(ALL_SCOPES),
                     grant_types=list(GRANT_TYPES),
                     roles=["agent", "admin"],
@@ -360,6 +367,8 @@ async def seed_demo(sessions: Any, passwords: Passwords, issuer: str) -> dict[st
             )
         else:
             secret = await directory.reset_client_secret(session, client)
+            client.redirect_uris = [redirect]
+            client.post_logout_redirect_uris = [f"{portal}/"]
         people = []
         for email, roles in DEMO_PEOPLE:
             password = secrets.token_urlsafe(12)
@@ -385,7 +394,7 @@ async def seed_demo(sessions: Any, passwords: Passwords, issuer: str) -> dict[st
         "client": {
             "client_id": DEMO_CLIENT,
             "client_secret": secret,
-            "redirect_uri": DEMO_REDIRECT,
+            "redirect_uri": redirect,
             "token_endpoint": f"{issuer.rstrip('/')}/token",
         },
         "citizen": people[0],
@@ -401,7 +410,9 @@ def _seed(settings: ServiceSettings, args: argparse.Namespace) -> int:
     async def work(sessions: Any) -> dict[str, Any]:
         assert isinstance(settings, IdentitySettings)
         await keys.ensure_keys(sessions, settings.key_encryption())
-        return await seed_demo(sessions, passwords, settings.issuer)
+        return await seed_demo(
+            sessions, passwords, settings.issuer, CommuneLook().portal_url or DEMO_PORTAL
+        )
 
     data = _run(settings, work)
     args.output.parent.mkdir(parents=True, exist_ok=True)
