@@ -26,7 +26,7 @@ from socle.migrations import upgrade
 from socle.testing import running
 from socle_identity import directory
 from socle_identity.app import create_app
-from socle_identity.sealing import KeyEncryptionError, new_kek
+from socle.sealing import KeyEncryptionError, new_kek
 from socle_identity.settings import DEV_KEY_ENCRYPTION_KEY, IdentitySettings
 from tests.conftest import in_thread
 from tests.identity.conftest import ISSUER

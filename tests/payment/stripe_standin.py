@@ -32,6 +32,8 @@ class StripeStandIn:
         self.refunds: dict[str, dict[str, Any]] = {}
         self.idempotent: dict[str, dict[str, Any]] = {}
         self.requests: list[tuple[str, str]] = []
+        self.api_keys: list[str] = []
+        """The API key of every call, in order."""
         self.outage = False
         self.lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -161,6 +163,9 @@ class StripeStandIn:
                 parsed = urlparse(self.path)
                 form = dict(parse_qsl(raw or parsed.query))
                 with standin.lock:
+                    standin.api_keys.append(
+                        (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+                    )
                     status, body = standin.handle(
                         self.command, parsed.path, form, self.headers.get("Idempotency-Key")
                     )

@@ -18,6 +18,7 @@ from socle.config import ServiceSettings
 from socle.db import create_engine, create_sessionmaker
 from socle.migrations import upgrade
 from socle.problems import DomainError
+from socle.sealing import KeyEncryptionError
 from socle.telemetry import configure_logging
 from socle_identity import directory, federation, keys, lifecycle
 from socle_identity.app import create_app
@@ -25,7 +26,6 @@ from socle_identity.models import Client, Tenant
 from socle_identity.passwords import Passwords
 from socle_identity.provider import Provider
 from socle_identity.scopes import ALL_SCOPES, GRANT_TYPES
-from socle_identity.sealing import KeyEncryptionError
 from socle_identity.settings import IdentitySettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"

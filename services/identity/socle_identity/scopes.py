@@ -9,6 +9,7 @@ SERVICE_SCOPES: dict[str, str] = {
     "identity:admin": "socle-identity",
     "payments:read": "socle-payment",
     "payments:write": "socle-payment",
+    "payments:admin": "socle-payment",
     "documents:read": "socle-storage",
     "documents:write": "socle-storage",
     "notifications:read": "socle-notify",

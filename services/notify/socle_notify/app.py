@@ -13,7 +13,7 @@ from socle.export_parts import export_consumers
 from socle.inbox import exactly_once
 from socle.service import Runtime, create_service_app
 from socle_notify import privacy
-from socle_notify.api import notifications, rules, subscriptions, templates
+from socle_notify.api import notifications, rules, sender, subscriptions, templates
 from socle_notify.api.deps import Domain
 from socle_notify.channels import EmailSender, sms_provider
 from socle_notify.notifications import Notifications
@@ -50,7 +50,12 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
                     f"notify_{kind}", functools.partial(worker.backlog, kind)
                 )
         runtime.extras["domain"] = Domain(
-            template_service, notification_service, webhook_service, rule_service, worker
+            template_service,
+            notification_service,
+            webhook_service,
+            rule_service,
+            worker,
+            worker.senders,
         )
         worker.start()
 
@@ -78,7 +83,13 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
     app: FastAPI = create_service_app(
         name="notify",
         settings=settings,
-        routers=[templates.router, notifications.router, rules.router, subscriptions.router],
+        routers=[
+            templates.router,
+            notifications.router,
+            rules.router,
+            subscriptions.router,
+            sender.router,
+        ],
         description="Email, SMS and signed webhooks from templates, driven by API calls and "
         "by events.",
         consumers=consumers,

@@ -207,3 +207,15 @@ class WebhookAttempt(Base):
     status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     error: Mapped[str | None] = mapped_column(String(500), nullable=True)
     duration_ms: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class TenantSender(Base):
+    """Who a tenant's mails come from (the installation's ``SOCLE_MAIL_FROM`` where unset)."""
+
+    __tablename__ = "tenant_senders"
+
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    from_name: Mapped[str] = mapped_column(String(200), nullable=False)
+    from_address: Mapped[str] = mapped_column(String(320), nullable=False)
+    reply_to: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

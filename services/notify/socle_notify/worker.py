@@ -36,6 +36,7 @@ from socle_notify.delivery import Claim
 from socle_notify.models import Notification
 from socle_notify.notifications import Notifications
 from socle_notify.sealing import outgoing
+from socle_notify.senders import Senders
 from socle_notify.settings import NotifySettings
 from socle_notify.webhooks import DeliveryClaim, Webhooks
 
@@ -116,6 +117,7 @@ class Worker:
         self.webhooks = webhooks
         self.email = email
         self.sms = sms
+        self.senders = Senders(settings)
         self.limiter = RateLimiter(
             {"email": settings.email_rate_per_minute, "sms": settings.sms_rate_per_minute}
         )
@@ -221,8 +223,11 @@ class Worker:
 
     async def _send(self, notification: Notification, body: str, html: str | None) -> Outcome:
         if notification.channel == "email":
+            async with self.sessions() as session:
+                sender = await self.senders.of(session, notification.tenant)
             return await self.email.send(
                 Email(
+                    sender=sender,
                     notification_id=notification.id,
                     to=notification.recipient,
                     subject=notification.subject or "",

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from socle.bus import ConsumerSpec
 from socle.db import utcnow
+from socle.locks import exclusive
 from socle.privacy import (
     ErasureOutcome,
     ErasureRequest,
@@ -152,7 +153,9 @@ async def anonymise_due(sessions: async_sessionmaker[AsyncSession]) -> int:
 async def sweep(sessions: async_sessionmaker[AsyncSession], every: float) -> None:
     while True:
         try:
-            await anonymise_due(sessions)
+            async with exclusive(sessions, "procedures-anonymise") as held:
+                if held:  # otherwise another replica is anonymising now
+                    await anonymise_due(sessions)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
