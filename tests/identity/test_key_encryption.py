@@ -23,10 +23,10 @@ from sqlalchemy import text
 from socle.auth import JWKSCache, TokenVerifier
 from socle.db import create_engine
 from socle.migrations import upgrade
+from socle.sealing import KeyEncryptionError, new_kek
 from socle.testing import running
 from socle_identity import directory
 from socle_identity.app import create_app
-from socle.sealing import KeyEncryptionError, new_kek
 from socle_identity.settings import DEV_KEY_ENCRYPTION_KEY, IdentitySettings
 from tests.conftest import in_thread
 from tests.identity.conftest import ISSUER

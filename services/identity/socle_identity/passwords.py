@@ -6,12 +6,15 @@ import asyncio
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 MIN_PASSWORD_LENGTH = 10
+T = TypeVar("T")
 
 
 class Passwords:
@@ -26,16 +29,21 @@ class Passwords:
         self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
         self._dummy = self._hasher.hash(secrets.token_urlsafe(16))
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="argon2")
+        self.in_flight = 0
+        """Hashes queued or running in the pool."""
+
+    async def _off_loop(self, work: Callable[..., T], *args: Any) -> T:
+        self.in_flight += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, work, *args)
+        finally:
+            self.in_flight -= 1
 
     async def hash(self, password: str) -> str:
-        return await asyncio.get_running_loop().run_in_executor(
-            self._pool, self._hasher.hash, password
-        )
+        return await self._off_loop(self._hasher.hash, password)
 
     async def verify(self, stored: str | None, password: str) -> bool:
-        return await asyncio.get_running_loop().run_in_executor(
-            self._pool, self._verify, stored, password
-        )
+        return await self._off_loop(self._verify, stored, password)
 
     def _verify(self, stored: str | None, password: str) -> bool:
         try:
