@@ -22,6 +22,7 @@ from socle.sealing import KeyEncryptionError
 from socle.telemetry import configure_logging
 from socle_identity import directory, federation, keys, lifecycle
 from socle_identity.app import create_app
+from socle_identity.cli_tenants import COMMANDS as TENANT_COMMANDS
 from socle_identity.models import Client, Tenant
 from socle_identity.passwords import Passwords
 from socle_identity.provider import Provider
@@ -444,6 +445,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Comman
         _guard(_rotate_kek),
     ),
     "seed-demo": ("seed the demo tenant, client and people", _seed_args, _guard(_seed)),
+    **{name: (help_, args, _guard(run)) for name, (help_, args, run) in TENANT_COMMANDS.items()},
 }
 
 
