@@ -53,14 +53,19 @@ async def _database(settings: ServiceSettings, migrations: Path) -> list[Check]:
     ]
 
 
+async def _quiet(exc: Exception) -> None:
+    """nats-py prints a traceback for every failed attempt; the check reports one line."""
+
+
 async def _bus(settings: ServiceSettings) -> list[Check]:
     try:
-        nc = await nats.connect(
-            settings.nats_url,
-            connect_timeout=TIMEOUT,
-            max_reconnect_attempts=0,
-            allow_reconnect=False,
-        )
+        async with asyncio.timeout(TIMEOUT * 2):  # nats-py may retry a first connection forever
+            nc = await nats.connect(
+                settings.nats_url,
+                connect_timeout=TIMEOUT,
+                max_reconnect_attempts=0,
+                allow_reconnect=False,
+            )
     except Exception as exc:
         return [Check("nats", False, f"unreachable at {settings.nats_url} ({_reason(exc)})")]
     try:

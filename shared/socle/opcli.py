@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,12 @@ class Services:
             check=False,
         )
 
+    def run_all(self, *args: str) -> list[tuple[str, subprocess.CompletedProcess[str]]]:
+        """``args`` run by every service at once (each its own process), in service order."""
+        with ThreadPoolExecutor(max_workers=len(self.names)) as pool:
+            done = list(pool.map(lambda name: self.run(name, *args), self.names))
+        return list(zip(self.names, done, strict=True))
+
     def json(self, service: str, *args: str, stdin: str | None = None) -> Any:
         """The command's JSON output; SystemExit with its one-line error when it failed."""
         done = self.run(service, *args, stdin=stdin)
@@ -79,8 +86,7 @@ def _emit(data: Any, as_json: bool, text: str) -> None:
 
 def doctor(services: Services, args: argparse.Namespace) -> int:
     reports = []
-    for name in services.names:
-        done = services.run(name, "doctor", "--json")
+    for name, done in services.run_all("doctor", "--json"):
         try:
             report = json.loads(done.stdout)
         except json.JSONDecodeError:
@@ -105,8 +111,7 @@ def doctor(services: Services, args: argparse.Namespace) -> int:
 
 def migrate(services: Services, args: argparse.Namespace) -> int:
     worst = 0
-    for name in services.names:
-        done = services.run(name, "migrate", *(["--check"] if args.check else []))
+    for name, done in services.run_all("migrate", *(["--check"] if args.check else [])):
         text = done.stdout.strip()
         if done.returncode != 0 and not text:  # the one-line error (logs are JSON lines)
             lines = [line for line in done.stderr.splitlines() if line.strip()]
@@ -118,8 +123,7 @@ def migrate(services: Services, args: argparse.Namespace) -> int:
 
 def outbox(services: Services, args: argparse.Namespace) -> int:
     states = []
-    for name in services.names:
-        done = services.run(name, "outbox-status", "--json")
+    for name, done in services.run_all("outbox-status", "--json"):
         if done.returncode != 0:
             states.append({"service": name, "error": done.stdout.strip() or done.stderr.strip()})
         else:
@@ -221,10 +225,17 @@ def webhooks(services: Services, args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------ dead letters
 
 
+async def _quiet(exc: Exception) -> None:
+    """nats-py prints a traceback for every failed attempt; the caller reports one line."""
+
+
 async def _dead_letters(args: argparse.Namespace) -> list[dict[str, Any]]:
     url = os.environ.get("SOCLE_NATS_URL", "nats://127.0.0.1:4222")
     stream = os.environ.get("SOCLE_STREAM_NAME", "SOCLE") + "_DEADLETTER"
-    nc = await nats.connect(url, connect_timeout=5, max_reconnect_attempts=0)
+    async with asyncio.timeout(10):  # nats-py may retry a first connection forever
+        nc = await nats.connect(
+            url, connect_timeout=5, allow_reconnect=False, max_reconnect_attempts=0, error_cb=_quiet
+        )
     try:
         js = nc.jetstream()
         try:
@@ -325,7 +336,7 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--all", action="store_true", help="retry: every dead letter")
     w = sub.add_parser("webhooks", help="webhook deliveries notify gave up on")
     w.add_argument("action", choices=["list", "retry"])
-    w.add_argument("ids", nargs="*", help="retry: delivery ids")
+    w.add_argument("ids", nargs="*", help="retry: delivery ids (before --tenant)")
     w.add_argument("--tenant")
     return top
 
