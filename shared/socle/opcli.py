@@ -244,7 +244,9 @@ async def _dead_letters(args: argparse.Namespace) -> list[dict[str, Any]]:
             return []
         wanted = {int(i) for i in args.ids} if args.action == "retry" and not args.all else None
         letters = []
-        for seq in range(info.state.first_seq, info.state.last_seq + 1):
+        if not info.state.messages:
+            return []
+        for seq in range(max(info.state.first_seq, 1), info.state.last_seq + 1):
             if wanted is not None and seq not in wanted:
                 continue
             try:
