@@ -21,7 +21,7 @@ from opentelemetry.trace import SpanKind
 from socle.aio import stop_task
 from socle.events import CloudEvent
 from socle.metrics import DEAD_LETTERS, REDELIVERIES
-from socle.tracing import extract_context, inject_headers, tracer
+from socle.tracing import event_carrier, extract_context, inject_headers, tracer
 
 log = structlog.get_logger("socle.bus")
 
@@ -257,9 +257,9 @@ class Bus:
         attempt = msg.metadata.num_delivered
         if attempt > 1:
             REDELIVERIES.labels(spec.durable).inc()
-        headers = dict(msg.headers or {})
+        carrier = event_carrier(msg.headers, msg.data)
         with tracer.start_as_current_span(
-            f"consume {msg.subject}", kind=SpanKind.CONSUMER, context=extract_context(headers)
+            f"consume {msg.subject}", kind=SpanKind.CONSUMER, context=extract_context(carrier)
         ) as span:
             try:
                 event = CloudEvent.from_bytes(msg.data)

@@ -128,6 +128,8 @@ class Notification(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    traceparent: Mapped[str | None] = mapped_column(String(55), nullable=True)
+    """The trace of the request or event that asked for it: its sending joins that trace."""
 
     __table_args__ = (
         Index("ix_notifications_tenant_id", "tenant", "id"),

@@ -18,11 +18,13 @@ from collections.abc import Awaitable, Callable
 from typing import Generic, Protocol, TypeVar
 
 import structlog
+from opentelemetry.trace import SpanKind
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from socle.aio import stop_task
 from socle.outages import Outages
 from socle.problems import is_database_outage
+from socle.tracing import extract_context, tracer
 from socle_notify.channels import (
     SMTP_UNREACHABLE,
     Email,
@@ -222,6 +224,18 @@ class Worker:
         )
 
     async def _send(self, notification: Notification, body: str, html: str | None) -> Outcome:
+        """One attempt, as a span of the trace that asked for the notification."""
+        with tracer.start_as_current_span(
+            f"send {notification.channel}",
+            kind=SpanKind.CLIENT,
+            context=extract_context({"traceparent": notification.traceparent or ""}),
+            attributes={"socle.notification_id": notification.id},
+        ) as span:
+            outcome = await self._attempt(notification, body, html)
+            span.set_attribute("socle.outcome", outcome.status)
+            return outcome
+
+    async def _attempt(self, notification: Notification, body: str, html: str | None) -> Outcome:
         if notification.channel == "email":
             async with self.sessions() as session:
                 sender = await self.senders.of(session, notification.tenant)
