@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from socle import export_parts
-from socle.sealing import DEV_KEY_ENCRYPTION_KEY, KeyEncryptionSettings
+from socle import export_parts, sealing
 
 DEV_SECRET_KEY = "dev-only-identity-secret-change-me"
-__all__ = ["DEV_KEY_ENCRYPTION_KEY", "DEV_SECRET_KEY", "IdentitySettings"]
+DEV_KEY_ENCRYPTION_KEY = sealing.DEV_KEY_ENCRYPTION_KEY
 
 
-class IdentitySettings(export_parts.ExportPartsSettings, KeyEncryptionSettings):
+class IdentitySettings(export_parts.ExportPartsSettings, sealing.KeyEncryptionSettings):
     database_url: str = "sqlite+aiosqlite:///var/identity.db"
     """Where accounts, clients and signing keys are stored."""
     secret_key: str = DEV_SECRET_KEY

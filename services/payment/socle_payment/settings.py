@@ -7,8 +7,7 @@ from typing import Self
 from pydantic import model_validator
 from stdnum import iban
 
-from socle import export_parts
-from socle.sealing import KeyEncryptionSettings
+from socle import export_parts, sealing
 
 DEMO_QR_IBAN = "CH4431999123000889012"
 
@@ -27,7 +26,7 @@ def qr_iban_problem(compact: str) -> str | None:
     return None
 
 
-class PaymentSettings(export_parts.ExportPartsSettings, KeyEncryptionSettings):
+class PaymentSettings(export_parts.ExportPartsSettings, sealing.KeyEncryptionSettings):
     """Everything the payment service reads from its environment."""
 
     database_url: str = "sqlite+aiosqlite:///var/payment.db"
