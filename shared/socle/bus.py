@@ -21,7 +21,7 @@ from opentelemetry.trace import SpanKind
 from socle.aio import stop_task
 from socle.events import CloudEvent
 from socle.metrics import DEAD_LETTERS, REDELIVERIES
-from socle.tracing import extract_context, inject_headers, tracer
+from socle.tracing import event_carrier, extract_context, inject_headers, tracer
 
 log = structlog.get_logger("socle.bus")
 
@@ -37,7 +37,15 @@ class BusUnavailable(RuntimeError):
 
 @dataclass
 class ConsumerSpec:
-    """A durable consumer: its name, the subjects it reads, and what it does with an event."""
+    """A durable consumer: its name, the subjects it reads, and what it does with an event.
+
+    ``ordered`` (the default) keeps the stream's order in the effects however many replicas
+    of the service read the durable: JetStream hands out one event at a time
+    (``max_ack_pending=1``) and the next only once the previous one is acknowledged (or dead
+    lettered), so the events of an aggregate (published in order by the outbox) take effect
+    in order, a retried event included (its successors wait for it). The price is one event
+    in flight per durable across all replicas; a consumer whose effects commute may set
+    ``ordered=False`` to have ``batch`` events in flight in every replica."""
 
     durable: str
     subjects: Sequence[str]
@@ -46,6 +54,11 @@ class ConsumerSpec:
     backoff: Sequence[float] = (1.0, 5.0, 30.0, 120.0)
     ack_wait: float = 30.0
     batch: int = 32
+    ordered: bool = True
+
+    @property
+    def fetch_size(self) -> int:
+        return 1 if self.ordered else self.batch
 
 
 @dataclass
@@ -215,6 +228,8 @@ class Bus:
             max_deliver=spec.max_deliver,
             ack_wait=spec.ack_wait,
             filter_subjects=list(spec.subjects),
+            # an existing durable is updated to this (create-or-update)
+            max_ack_pending=1 if spec.ordered else 1000,
         )
         await self.js.add_consumer(self.stream, config)
         return await self.js.pull_subscribe_bind(spec.durable, self.stream)
@@ -225,7 +240,7 @@ class Bus:
             try:
                 if sub is None:
                     sub = await self._subscribe(spec)
-                msgs = await sub.fetch(spec.batch, timeout=1.0)
+                msgs = await sub.fetch(spec.fetch_size, timeout=1.0)
             except asyncio.CancelledError:
                 raise
             except TimeoutError:
@@ -242,9 +257,9 @@ class Bus:
         attempt = msg.metadata.num_delivered
         if attempt > 1:
             REDELIVERIES.labels(spec.durable).inc()
-        headers = dict(msg.headers or {})
+        carrier = event_carrier(msg.headers, msg.data)
         with tracer.start_as_current_span(
-            f"consume {msg.subject}", kind=SpanKind.CONSUMER, context=extract_context(headers)
+            f"consume {msg.subject}", kind=SpanKind.CONSUMER, context=extract_context(carrier)
         ) as span:
             try:
                 event = CloudEvent.from_bytes(msg.data)

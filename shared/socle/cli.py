@@ -1,5 +1,5 @@
-"""The command line every service shares: ``migrate [--check]`` and ``serve`` (plus its own
-commands)."""
+"""The command line every service shares: ``migrate [--check]``, ``serve``, ``doctor`` and
+``outbox-status`` (plus its own commands)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
 
 from socle.config import ServiceSettings, load_settings
+from socle.doctor import doctor, outbox_status
 from socle.migrations import check, upgrade
 
 Command = Callable[[ServiceSettings, argparse.Namespace], int]
@@ -107,12 +108,24 @@ def main(
     serve = sub.add_parser("serve", help="serve the HTTP API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=default_port)
+    doctor_cmd = sub.add_parser(
+        "doctor", help="check settings, database and schema, NATS, JWKS (and S3, SMTP)"
+    )
+    doctor_cmd.add_argument("--json", action="store_true", help="one JSON object")
+    outbox_cmd = sub.add_parser(
+        "outbox-status", help="events waiting in the outbox: how many, the oldest's age"
+    )
+    outbox_cmd.add_argument("--json", action="store_true", help="one JSON object")
     for cmd, (help_, configure, _) in (commands or {}).items():
         configure(sub.add_parser(cmd, help=help_))
     args = parser.parse_args(argv)
     settings = load_settings(settings_cls)
     if args.command == "migrate":
         return migrate(name, migrations, settings, check_only=args.check)
+    if args.command == "doctor":
+        return doctor(name, settings, migrations, as_json=args.json)
+    if args.command == "outbox-status":
+        return outbox_status(name, settings, as_json=args.json)
     if args.command == "serve":
         problem = preflight(settings, args.host, args.port)
         if problem:

@@ -31,13 +31,19 @@ async def record_event(session: AsyncSession, event: CloudEvent, aggregate: str)
     ``aggregate`` (for example ``payment:<id>``) names what the event is about; events of one
     aggregate are published in the order they were recorded.
     """
+    headers = inject_headers()
+    # The CloudEvents distributed-tracing extension: the trace travels with the event itself
+    # (a tool that copies an event keeps it), as well as in the NATS headers.
+    for name in ("traceparent", "tracestate"):
+        if name in headers and getattr(event, name, None) is None:
+            setattr(event, name, headers[name])
     await session.execute(
         insert(outbox_table).values(
             event_id=event.id,
             subject=event.nats_subject,
             aggregate=aggregate,
             payload=event.to_bytes(),
-            headers=inject_headers(),
+            headers=headers,
             created_at=utcnow(),
         )
     )

@@ -23,10 +23,10 @@ from sqlalchemy import text
 from socle.auth import JWKSCache, TokenVerifier
 from socle.db import create_engine
 from socle.migrations import upgrade
+from socle.sealing import KeyEncryptionError, new_kek
 from socle_dev.testing import running
 from socle_identity import directory
 from socle_identity.app import create_app
-from socle_identity.sealing import KeyEncryptionError, new_kek
 from socle_identity.settings import DEV_KEY_ENCRYPTION_KEY, IdentitySettings
 from tests.support.identity import ISSUER
 from tests.support.infra import in_thread

@@ -31,7 +31,7 @@ async def test_every_private_route_wants_a_token_and_the_spec_lists_its_problems
             for method in operations:
                 assert_problem(await client.request(method, path), 401, "missing-token")
                 checked.append(f"{method} {template}")
-        assert len(checked) == 14, checked  # retention and legal holds included
+        assert len(checked) == 16, checked  # retention, legal holds, admin settings included
         assert set(PUBLIC_ROUTES) <= set(spec["paths"])
         create = spec["paths"]["/v1/payments"]["post"]
         assert {"201", "401", "403", "422"} <= set(create["responses"])

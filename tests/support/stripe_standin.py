@@ -33,6 +33,8 @@ class StripeStandIn:
         self.refunds: dict[str, dict[str, Any]] = {}
         self.idempotent: dict[str, dict[str, Any]] = {}
         self.requests: list[tuple[str, str]] = []
+        self.api_keys: list[str] = []
+        """The API key of every call, in order."""
         self.outage = False
         self.lock = threading.Lock()
         self._server: StubServer | None = None
@@ -157,6 +159,9 @@ class StripeStandIn:
             parsed = urlparse(request.path)
             form = dict(parse_qsl(request.body.decode() or parsed.query))
             with self.lock:
+                self.api_keys.append(
+                    (request.headers.get("authorization") or "").removeprefix("Bearer ")
+                )
                 status, body = self.handle(
                     request.method, parsed.path, form, request.headers.get("idempotency-key")
                 )

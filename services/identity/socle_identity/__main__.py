@@ -18,15 +18,16 @@ from socle.config import ServiceSettings
 from socle.db import create_engine, create_sessionmaker
 from socle.migrations import upgrade
 from socle.problems import DomainError
+from socle.sealing import KeyEncryptionError
 from socle.telemetry import configure_logging
 from socle.web import CommuneLook
 from socle_identity import directory, federation, keys, lifecycle
 from socle_identity.app import create_app
+from socle_identity.cli_tenants import COMMANDS as TENANT_COMMANDS
 from socle_identity.models import Client, Tenant
 from socle_identity.passwords import Passwords
 from socle_identity.provider import Provider
 from socle_identity.scopes import ALL_SCOPES, GRANT_TYPES
-from socle_identity.sealing import KeyEncryptionError
 from socle_identity.settings import IdentitySettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -455,6 +456,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Comman
         _guard(_rotate_kek),
     ),
     "seed-demo": ("seed the demo tenant, client and people", _seed_args, _guard(_seed)),
+    **{name: (help_, args, _guard(run)) for name, (help_, args, run) in TENANT_COMMANDS.items()},
 }
 
 

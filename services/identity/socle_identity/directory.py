@@ -340,7 +340,7 @@ async def create_user(
         id=uuid.uuid4().hex,
         tenant=tenant,
         email=email,
-        password_hash=passwords.hash(password),
+        password_hash=await passwords.hash(password),
         roles=list(dict.fromkeys(roles)),
         given_name=given_name,
         family_name=family_name,
@@ -379,7 +379,7 @@ async def set_password(
     session: AsyncSession, passwords: Passwords, user: User, password: str
 ) -> None:
     check_password(password)
-    user.password_hash = passwords.hash(password)
+    user.password_hash = await passwords.hash(password)
     user.failed_logins = 0
     user.locked_until = None
     await session.flush()

@@ -5,7 +5,7 @@ A key goes ``next`` (published in the JWKS, not yet signing) -> ``active`` (sign
 ``next`` key, which verifiers have been able to fetch since the previous rotation, so no
 token is ever signed by a key a verifier could not know.
 
-Private keys are stored sealed with the key-encryption key (:mod:`socle_identity.sealing`).
+Private keys are stored sealed with the key-encryption key (:mod:`socle.sealing`).
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from socle.auth import JWKSCache
 from socle.db import read_only, utcnow
 from socle.outbox import record_event
+from socle.sealing import KeyEncryption, KeyEncryptionError, is_plaintext
 from socle_identity import events
 from socle_identity.cache import Snapshot
 from socle_identity.models import Client, SigningKey
-from socle_identity.sealing import KeyEncryption, KeyEncryptionError, is_plaintext
 
 log = structlog.get_logger("socle_identity.keys")
 

@@ -58,7 +58,7 @@ async def password_login(
         async with session.begin():
             request, client = await validate_request(session, asdict_params(request))
             user = await directory.find_user(session, tenant=client.tenant, email=email.strip())
-            ok = provider.passwords.verify(user.password_hash if user else None, password)
+            ok = await provider.passwords.verify(user.password_hash if user else None, password)
             if user is None:
                 refusal = LoginRefused("invalid_credentials")
             elif minutes := _locked_minutes(user):

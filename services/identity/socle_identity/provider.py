@@ -87,7 +87,9 @@ class Provider:
             clients=clients,
             deny=deny,
             passwords=Passwords(
-                time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib
+                time_cost=settings.argon2_time_cost,
+                memory_kib=settings.argon2_memory_kib,
+                threads=settings.argon2_threads,
             ),
             signer=URLSafeTimedSerializer(settings.secret_key, salt="socle-identity"),
             verifier=RevocationAwareVerifier(settings.issuer, sc.IDENTITY_AUDIENCE, keys),

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
+from pydantic import Field, model_validator
 
-from pydantic import Field, field_validator, model_validator
-
-from socle import export_parts
-from socle_identity.sealing import KeyEncryption, parse_kek
+from socle import export_parts, sealing
 
 DEV_SECRET_KEY = "dev-only-identity-secret-change-me"
-DEV_KEY_ENCRYPTION_KEY = base64.urlsafe_b64encode(
-    hashlib.sha256(b"socle development key-encryption key, never in production").digest()
-).decode()
-"""Seals the signing keys in development when ``SOCLE_KEY_ENCRYPTION_KEY`` is not set."""
+DEV_KEY_ENCRYPTION_KEY = sealing.DEV_KEY_ENCRYPTION_KEY
 
 
-class IdentitySettings(export_parts.ExportPartsSettings):
+class IdentitySettings(export_parts.ExportPartsSettings, sealing.KeyEncryptionSettings):
     database_url: str = "sqlite+aiosqlite:///var/identity.db"
     """Where accounts, clients and signing keys are stored."""
     secret_key: str = DEV_SECRET_KEY
@@ -47,6 +40,8 @@ class IdentitySettings(export_parts.ExportPartsSettings):
     """Argon2id iterations for password hashes."""
     argon2_memory_kib: int = 65536
     """Argon2id memory (KiB) for password hashes."""
+    argon2_threads: int = Field(default=2, ge=1)
+    """Threads hashing passwords, off the event loop (a login burst queues there)."""
     pairwise_salt: str = "dev-only-pairwise-salt"
     """Mixed into pairwise subject identifiers; never change it once clients use them."""
     cookie_secure: bool = False
@@ -56,12 +51,6 @@ class IdentitySettings(export_parts.ExportPartsSettings):
     token endpoint (0: read them on every request). A change made by this process applies at
     once; one made by another process (an admin API replica, the CLI) applies when the
     ``token.revoked`` event arrives, and in any case after this many seconds."""
-    key_encryption_key: str = ""
-    """Key-encryption key sealing the private signing keys in the database (32 random bytes,
-    URL-safe base64). Required outside development; development uses a fixed key."""
-    old_key_encryption_key: str = ""
-    """The previous key-encryption key, during a rotation (``rotate-kek``): keys sealed with
-    it are still read, and ``rotate-kek`` re-seals them with the new one."""
     erasure_services: list[str] = ["storage", "payment", "notify", "procedures"]
     """The services that answer ``person.erased`` to every erasure (a JSON list)."""
     erasure_answer_seconds: int = 3600
@@ -76,30 +65,12 @@ class IdentitySettings(export_parts.ExportPartsSettings):
     export_purge_seconds: float = 300.0
     """Seconds between two looks for expired exports to delete (0: never, for tests)."""
 
-    @field_validator("key_encryption_key", "old_key_encryption_key")
-    @classmethod
-    def _well_formed_kek(cls, value: str) -> str:
-        if value:
-            parse_kek(value)
-        return value.strip()
-
-    def key_encryption(self) -> KeyEncryption:
-        current = parse_kek(self.key_encryption_key or DEV_KEY_ENCRYPTION_KEY)
-        previous = parse_kek(self.old_key_encryption_key) if self.old_key_encryption_key else None
-        return KeyEncryption(current=current, previous=previous)
-
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> IdentitySettings:
-        if self.environment != "development" and not self.key_encryption_key:
-            raise ValueError(
-                "SOCLE_KEY_ENCRYPTION_KEY must be set outside development (32 random bytes, "
-                "URL-safe base64): it encrypts the signing keys in the database"
-            )
+        problem = self.key_encryption_problem(self.environment, "the signing keys")
+        if problem:
+            raise ValueError(problem)
         if self.environment == "production":
-            if self.key_encryption_key == DEV_KEY_ENCRYPTION_KEY:
-                raise ValueError(
-                    "SOCLE_KEY_ENCRYPTION_KEY: the development key is refused in production"
-                )
             if self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 32:
                 raise ValueError(
                     "SOCLE_SECRET_KEY must be set to a random value of 32+ characters in production"

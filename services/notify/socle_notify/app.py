@@ -15,7 +15,7 @@ from socle.export_parts import export_consumers
 from socle.inbox import exactly_once
 from socle.service import Runtime, create_service_app
 from socle_notify import privacy, retention
-from socle_notify.api import notifications, rules, subscriptions, templates
+from socle_notify.api import notifications, rules, sender, subscriptions, templates
 from socle_notify.api.deps import Domain
 from socle_notify.channels import EmailSender, sms_provider
 from socle_notify.notifications import Notifications
@@ -52,7 +52,12 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
                     f"notify_{kind}", functools.partial(worker.backlog, kind)
                 )
         runtime.extras["domain"] = Domain(
-            template_service, notification_service, webhook_service, rule_service, worker
+            template_service,
+            notification_service,
+            webhook_service,
+            rule_service,
+            worker,
+            worker.senders,
         )
         worker.start()
         if settings.retention_purge_seconds > 0:
@@ -92,6 +97,7 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
             subscriptions.router,
             retention.router,
             retention.holds_router,
+            sender.router,
         ],
         description="Email, SMS and signed webhooks from templates, driven by API calls and "
         "by events.",

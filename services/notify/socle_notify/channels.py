@@ -17,6 +17,7 @@ import httpx
 import structlog
 
 from socle.db import utcnow
+from socle_notify.senders import MailSender
 from socle_notify.settings import NotifySettings
 
 log = structlog.get_logger("socle_notify.channels")
@@ -47,6 +48,8 @@ class Email:
     body: str
     html: str | None
     language: str
+    sender: MailSender | None = None
+    """The tenant's own sender; the installation's ``SOCLE_MAIL_FROM`` when None."""
 
 
 class EmailSender:
@@ -57,11 +60,14 @@ class EmailSender:
 
     def message(self, mail: Email) -> EmailMessage:
         message = EmailMessage()
-        message["From"] = self.settings.mail_from
+        sender = mail.sender.from_header if mail.sender else self.settings.mail_from
+        message["From"] = sender
+        if mail.sender and mail.sender.reply_to:
+            message["Reply-To"] = mail.sender.reply_to
         message["To"] = mail.to
         message["Subject"] = mail.subject
         message["Date"] = format_datetime(utcnow())
-        domain = parseaddr(self.settings.mail_from)[1].rpartition("@")[2] or "socle.localhost"
+        domain = parseaddr(sender)[1].rpartition("@")[2] or "socle.localhost"
         message["Message-ID"] = f"<{mail.notification_id}@{domain}>"
         message["X-Socle-Notification-Id"] = mail.notification_id
         message.set_content(mail.body)

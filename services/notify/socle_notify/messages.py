@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.db import utcnow
+from socle.tracing import current_traceparent
 from socle_notify.common import new_id, normalise_email, normalise_phone
 from socle_notify.errors import MissingPersonalisation, SmsTooLong
 from socle_notify.models import Notification
@@ -124,6 +125,7 @@ class Messages:
             "created_at": now,
             "updated_at": now,
             "sent_at": None,
+            "traceparent": current_traceparent(),
         }
 
     async def enqueue(

@@ -131,6 +131,8 @@ class Notification(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    traceparent: Mapped[str | None] = mapped_column(String(55), nullable=True)
+    """The trace of the request or event that asked for it: its sending joins that trace."""
 
     __table_args__ = (
         Index("ix_notifications_tenant_id", "tenant", "id"),
@@ -252,4 +254,19 @@ NOT_PERSONAL_DATA: dict[str, str] = {
     "template_contents.subject": "a template's subject, with placeholders, no values",
     "template_contents.body": "a template's text, with placeholders, no values",
     "rules.recipient_field": "the path of the address in an event, not the address",
+    "tenant_senders.from_name": "the commune's sender name, not a person's",
+    "tenant_senders.from_address": "the commune's sender address, not a person's",
+    "tenant_senders.reply_to": "the commune's reply-to address, not a person's",
 }
+
+
+class TenantSender(Base):
+    """Who a tenant's mails come from (the installation's ``SOCLE_MAIL_FROM`` where unset)."""
+
+    __tablename__ = "tenant_senders"
+
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    from_name: Mapped[str] = mapped_column(String(200), nullable=False)
+    from_address: Mapped[str] = mapped_column(String(320), nullable=False)
+    reply_to: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

@@ -18,11 +18,13 @@ from collections.abc import Awaitable, Callable
 from typing import Generic, Protocol, TypeVar
 
 import structlog
+from opentelemetry.trace import SpanKind
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from socle.aio import stop_task
 from socle.outages import Outages
 from socle.problems import is_database_outage
+from socle.tracing import extract_context, tracer
 from socle_notify.channels import (
     SMTP_UNREACHABLE,
     Email,
@@ -36,6 +38,7 @@ from socle_notify.delivery import Claim
 from socle_notify.models import Notification
 from socle_notify.notifications import Notifications
 from socle_notify.sealing import outgoing
+from socle_notify.senders import Senders
 from socle_notify.settings import NotifySettings
 from socle_notify.webhooks import DeliveryClaim, Webhooks
 
@@ -116,6 +119,7 @@ class Worker:
         self.webhooks = webhooks
         self.email = email
         self.sms = sms
+        self.senders = Senders(settings)
         self.limiter = RateLimiter(
             {"email": settings.email_rate_per_minute, "sms": settings.sms_rate_per_minute}
         )
@@ -220,9 +224,24 @@ class Worker:
         )
 
     async def _send(self, notification: Notification, body: str, html: str | None) -> Outcome:
+        """One attempt, as a span of the trace that asked for the notification."""
+        with tracer.start_as_current_span(
+            f"send {notification.channel}",
+            kind=SpanKind.CLIENT,
+            context=extract_context({"traceparent": notification.traceparent or ""}),
+            attributes={"socle.notification_id": notification.id},
+        ) as span:
+            outcome = await self._attempt(notification, body, html)
+            span.set_attribute("socle.outcome", outcome.status)
+            return outcome
+
+    async def _attempt(self, notification: Notification, body: str, html: str | None) -> Outcome:
         if notification.channel == "email":
+            async with self.sessions() as session:
+                sender = await self.senders.of(session, notification.tenant)
             return await self.email.send(
                 Email(
+                    sender=sender,
                     notification_id=notification.id,
                     to=notification.recipient,
                     subject=notification.subject or "",

@@ -11,9 +11,10 @@ from fastapi import FastAPI
 from socle.aio import stop_task
 from socle.bus import ConsumerSpec
 from socle.export_parts import export_consumers
+from socle.locks import exclusive
 from socle.service import Runtime, create_service_app
 from socle_payment import privacy, retention
-from socle_payment.api import finance, pages, payments, webhooks
+from socle_payment.api import admin, finance, pages, payments, webhooks
 from socle_payment.payments import Payments
 from socle_payment.providers import PaymentProvider, build_providers
 from socle_payment.settings import PaymentSettings
@@ -28,6 +29,7 @@ PUBLIC_ROUTES: frozenset[str] = frozenset(
         "/pay/{token}/qr-bill.svg",
         "/pay/{token}/qr-bill.pdf",
         "/v1/webhooks/stripe",
+        "/v1/providers/stripe/webhook/{tenant}",
     }
 )
 
@@ -38,7 +40,9 @@ async def _sweep(
     while True:
         await asyncio.sleep(every)
         try:
-            count = await domain.expire_stale(report_backlog=report_backlog)
+            async with exclusive(domain.sessions, "payment-expiry") as held:
+                # not held: another replica is sweeping now
+                count = await domain.expire_stale(report_backlog=report_backlog) if held else 0
             if count:
                 log.info("payments_expired", count=count)
         except asyncio.CancelledError:
@@ -95,6 +99,7 @@ def create_app(
             pages.router,
             retention.router,
             retention.holds_router,
+            admin.router,
         ],
         description="Fees paid online (Stripe, sandbox) or by Swiss QR-bill, refunds and "
         "reconciliation.",

@@ -119,3 +119,19 @@ PERSONAL_DATA: tuple[PersonalData, ...] = (
         retention="with the payment",
     ),
 )
+
+
+class TenantSettings(Base):
+    """A tenant's own settings (the process-wide ones apply where a value is not set here);
+    secrets are sealed with the key-encryption key."""
+
+    __tablename__ = "tenant_settings"
+
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    creditor: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    """QR-bill creditor: iban, name, street, house_number, postal_code, city, country."""
+    stripe_secret_key: Mapped[str | None] = mapped_column(Text, nullable=True)
+    stripe_secret_key_last4: Mapped[str | None] = mapped_column(String(4), nullable=True)
+    stripe_webhook_secret: Mapped[str | None] = mapped_column(Text, nullable=True)
+    stripe_webhook_secret_last4: Mapped[str | None] = mapped_column(String(4), nullable=True)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

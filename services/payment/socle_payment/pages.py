@@ -9,7 +9,7 @@ from jinja2 import DictLoader
 from socle.web import CommuneLook, inline_stylesheet, templates
 from socle_payment.models import Payment
 from socle_payment.payments import minor_to_decimal
-from socle_payment.settings import PaymentSettings
+from socle_payment.tenant_settings import CreditorInfo
 
 TEXTS: dict[str, dict[str, str]] = {
     "fr": {
@@ -168,17 +168,17 @@ class Creditor:
     reference: str
 
     @classmethod
-    def of(cls, settings: PaymentSettings, payment: Payment) -> Creditor | None:
+    def of(cls, creditor: CreditorInfo, payment: Payment) -> Creditor | None:
         if payment.provider != "qrbill" or not payment.qr_reference:
             return None
-        iban = settings.payment_creditor_iban.replace(" ", "")
+        iban = creditor.iban.replace(" ", "")
         ref = payment.qr_reference
         return cls(
             account=" ".join(iban[i : i + 4] for i in range(0, len(iban), 4)),
             lines=[
-                settings.payment_creditor_name,
-                f"{settings.payment_creditor_street} {settings.payment_creditor_house_number}",
-                f"{settings.payment_creditor_postal_code} {settings.payment_creditor_city}",
+                creditor.name,
+                f"{creditor.street} {creditor.house_number}".strip(),
+                f"{creditor.postal_code} {creditor.city}",
             ],
             # printed as on the bill: 2 digits, then groups of 5
             reference=" ".join([ref[:2]] + [ref[i : i + 5] for i in range(2, len(ref), 5)]),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal, Protocol
@@ -20,6 +20,7 @@ from stdnum.ch import esr
 from socle.db import utcnow
 from socle_payment.models import Payment
 from socle_payment.settings import PaymentSettings
+from socle_payment.tenant_settings import StripeKeys
 
 TruthStatus = Literal["pending", "succeeded", "failed", "expired"]
 
@@ -114,19 +115,42 @@ class QRBillProvider:
         return None
 
 
+KeysOf = Callable[[str], Awaitable[StripeKeys | None]]
+
+
 class StripeProvider:
-    """Stripe Checkout Sessions through the official SDK."""
+    """Stripe Checkout Sessions through the official SDK, with the Stripe account of the
+    payment's tenant (its own, else the installation's)."""
 
     name = "stripe"
     local_page = False
 
-    def __init__(self, settings: PaymentSettings) -> None:
-        self.client = stripe.StripeClient(
-            settings.payment_stripe_secret_key,
-            base_addresses={"api": settings.payment_stripe_api_base},
-            http_client=stripe.HTTPXClient(timeout=settings.payment_stripe_timeout_seconds),
-            max_network_retries=1,
-        )
+    def __init__(self, settings: PaymentSettings, keys_of: KeysOf | None = None) -> None:
+        self.settings = settings
+        self.keys_of = keys_of
+        self._clients: dict[str, stripe.StripeClient] = {}
+
+    def _client_for(self, secret_key: str) -> stripe.StripeClient:
+        client = self._clients.get(secret_key)
+        if client is None:
+            client = stripe.StripeClient(
+                secret_key,
+                base_addresses={"api": self.settings.payment_stripe_api_base},
+                http_client=stripe.HTTPXClient(
+                    timeout=self.settings.payment_stripe_timeout_seconds
+                ),
+                max_network_retries=1,
+            )
+            self._clients[secret_key] = client
+        return client
+
+    async def client(self, tenant: str) -> stripe.StripeClient:
+        keys = await self.keys_of(tenant) if self.keys_of is not None else None
+        if keys is None and self.settings.stripe_enabled:
+            keys = StripeKeys(self.settings.payment_stripe_secret_key, "")
+        if keys is None:
+            raise ProviderUnavailable("stripe: no Stripe account is configured for this tenant")
+        return self._client_for(keys.secret_key)
 
     async def start(self, payment: Payment) -> Opened:
         # Stripe keeps a session open 30 minutes to 24 hours. The parameters depend only on
@@ -156,7 +180,8 @@ class StripeProvider:
         if expires > utcnow() + timedelta(minutes=30):
             params["expires_at"] = int(expires.timestamp())
         try:
-            session = await self.client.v1.checkout.sessions.create_async(
+            client = await self.client(payment.tenant)
+            session = await client.v1.checkout.sessions.create_async(
                 params,  # type: ignore[arg-type]
                 {"idempotency_key": f"checkout-{payment.id}"},
             )
@@ -168,9 +193,8 @@ class StripeProvider:
         if not payment.provider_payment_id:
             return Truth(status="pending")
         try:
-            session = await self.client.v1.checkout.sessions.retrieve_async(
-                payment.provider_payment_id
-            )
+            client = await self.client(payment.tenant)
+            session = await client.v1.checkout.sessions.retrieve_async(payment.provider_payment_id)
         except stripe.StripeError as exc:
             raise ProviderUnavailable(f"stripe: {exc.__class__.__name__}") from exc
         return truth_of_session(session.to_dict())
@@ -179,7 +203,8 @@ class StripeProvider:
         if not payment.provider_charge_id:
             raise ProviderUnavailable("stripe: the payment has no payment intent to refund")
         try:
-            refund = await self.client.v1.refunds.create_async(
+            client = await self.client(payment.tenant)
+            refund = await client.v1.refunds.create_async(
                 {"payment_intent": payment.provider_charge_id, "amount": amount},
                 {"idempotency_key": idempotency_key},
             )
@@ -191,7 +216,8 @@ class StripeProvider:
         if not payment.provider_payment_id:
             return
         try:
-            await self.client.v1.checkout.sessions.expire_async(payment.provider_payment_id)
+            client = await self.client(payment.tenant)
+            await client.v1.checkout.sessions.expire_async(payment.provider_payment_id)
         except stripe.InvalidRequestError:
             return  # already expired or complete: fetch() tells which
         except stripe.StripeError as exc:
@@ -215,10 +241,12 @@ def truth_of_session(session: Mapping[str, Any]) -> Truth:
 
 
 def build_providers(settings: PaymentSettings) -> dict[str, PaymentProvider]:
-    """The providers this configuration offers."""
-    providers: dict[str, PaymentProvider] = {"qrbill": QRBillProvider()}
+    """The providers this configuration offers (Stripe to the tenants with an account:
+    their own, or every tenant when the installation has one)."""
+    providers: dict[str, PaymentProvider] = {
+        "qrbill": QRBillProvider(),
+        "stripe": StripeProvider(settings),
+    }
     if settings.payment_sandbox_enabled:
         providers["sandbox"] = SandboxProvider()
-    if settings.stripe_enabled:
-        providers["stripe"] = StripeProvider(settings)
     return providers

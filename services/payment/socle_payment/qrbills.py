@@ -11,7 +11,7 @@ from socle.pdf import svg_to_pdf
 from socle.problems import Conflict
 from socle_payment.models import Payment
 from socle_payment.payments import minor_to_decimal
-from socle_payment.settings import PaymentSettings
+from socle_payment.tenant_settings import CreditorInfo
 
 log = structlog.get_logger("socle_payment.qrbills")
 
@@ -22,18 +22,18 @@ class NotAQRBill(Conflict):
     code = "not-a-qr-bill"
 
 
-def _bill(settings: PaymentSettings, payment: Payment, language: str) -> qrbill.QRBill:
+def _bill(creditor: CreditorInfo, payment: Payment, language: str) -> qrbill.QRBill:
     if payment.provider != "qrbill" or not payment.qr_reference:
         raise NotAQRBill("This payment is not paid by QR-bill; it has no bill.")
     return qrbill.QRBill(
-        account=settings.payment_creditor_iban,
+        account=creditor.iban,
         creditor={
-            "name": settings.payment_creditor_name,
-            "street": settings.payment_creditor_street,
-            "house_num": settings.payment_creditor_house_number,
-            "pcode": settings.payment_creditor_postal_code,
-            "city": settings.payment_creditor_city,
-            "country": settings.payment_creditor_country,
+            "name": creditor.name,
+            "street": creditor.street,
+            "house_num": creditor.house_number,
+            "pcode": creditor.postal_code,
+            "city": creditor.city,
+            "country": creditor.country,
         },
         amount=minor_to_decimal(payment.amount),
         currency=payment.currency,
@@ -43,13 +43,13 @@ def _bill(settings: PaymentSettings, payment: Payment, language: str) -> qrbill.
     )
 
 
-def render_svg(settings: PaymentSettings, payment: Payment, language: str = "fr") -> str:
-    """The payment part with receipt, as an SVG document."""
+def render_svg(creditor: CreditorInfo, payment: Payment, language: str = "fr") -> str:
+    """The payment part with receipt, as an SVG document (payable to ``creditor``)."""
     out = io.StringIO()
-    _bill(settings, payment, language).as_svg(out, full_page=True)
+    _bill(creditor, payment, language).as_svg(out, full_page=True)
     return out.getvalue()
 
 
-def render_pdf(settings: PaymentSettings, payment: Payment, language: str = "fr") -> bytes:
+def render_pdf(creditor: CreditorInfo, payment: Payment, language: str = "fr") -> bytes:
     """The bill on an A4 page, as PDF (rendered from the SVG with CairoSVG)."""
-    return svg_to_pdf(render_svg(settings, payment, language))
+    return svg_to_pdf(render_svg(creditor, payment, language))

@@ -7,12 +7,26 @@ from typing import Self
 from pydantic import model_validator
 from stdnum import iban
 
-from socle import export_parts
+from socle import export_parts, sealing
 
 DEMO_QR_IBAN = "CH4431999123000889012"
 
 
-class PaymentSettings(export_parts.ExportPartsSettings):
+def qr_iban_problem(compact: str) -> str | None:
+    """Why ``compact`` (no spaces, upper case) is not a QR-IBAN, or None."""
+    if not (
+        iban.is_valid(compact)
+        and compact[:2] in ("CH", "LI")
+        and 30000 <= int(compact[4:9]) <= 31999
+    ):
+        return (
+            "must be a valid QR-IBAN (CH or LI, institution id 30000-31999): QR-bills carry a "
+            "QR reference"
+        )
+    return None
+
+
+class PaymentSettings(export_parts.ExportPartsSettings, sealing.KeyEncryptionSettings):
     """Everything the payment service reads from its environment."""
 
     database_url: str = "sqlite+aiosqlite:///var/payment.db"
@@ -86,16 +100,15 @@ class PaymentSettings(export_parts.ExportPartsSettings):
                 raise ValueError(
                     "SOCLE_PAYMENT_STRIPE_WEBHOOK_SECRET is required when Stripe is enabled"
                 )
+        # Without a key-encryption key the service runs; only storing a tenant's own Stripe
+        # keys is refused outside development (TenantConfig.configure).
+        if self.key_encryption_key:
+            problem = self.key_encryption_problem(self.environment, "the tenants' Stripe keys")
+            if problem:
+                raise ValueError(problem)
         compact = self.payment_creditor_iban.replace(" ", "").upper()
-        if not (
-            iban.is_valid(compact)
-            and compact[:2] in ("CH", "LI")
-            and 30000 <= int(compact[4:9]) <= 31999
-        ):
-            raise ValueError(
-                "SOCLE_PAYMENT_CREDITOR_IBAN must be a valid QR-IBAN (CH or LI, institution id "
-                "30000-31999): QR-bills carry a QR reference"
-            )
+        if iban_problem := qr_iban_problem(compact):
+            raise ValueError(f"SOCLE_PAYMENT_CREDITOR_IBAN {iban_problem}")
         self.payment_creditor_iban = compact
         if self.payment_max_amount <= 0:
             raise ValueError("SOCLE_PAYMENT_MAX_AMOUNT must be a positive number of minor units")

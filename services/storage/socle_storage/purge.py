@@ -13,6 +13,7 @@ from sqlalchemy import and_, func, or_, select
 
 from socle.aio import stop_task
 from socle.db import utcnow
+from socle.locks import exclusive
 from socle_storage import events
 from socle_storage.context import Storage
 from socle_storage.documents import remove_document_rows
@@ -140,7 +141,9 @@ async def reconcile_once(storage: Storage) -> int:
 async def run_periodically(storage: Storage, interval: float) -> None:
     while True:
         try:
-            await purge_once(storage)
+            async with exclusive(storage.sessions, "storage-purge") as held:
+                if held:  # otherwise another replica is purging now
+                    await purge_once(storage)
         except asyncio.CancelledError:
             raise
         except Exception as exc:

@@ -11,6 +11,7 @@ from socle.auth import Principal, require_commune_wide, require_scope
 from socle.problems import PROBLEM_JSON, Forbidden
 from socle_notify.notifications import Notifications
 from socle_notify.rules import Rules
+from socle_notify.senders import Senders
 from socle_notify.templates import Templates
 from socle_notify.webhooks import Webhooks
 from socle_notify.worker import Worker
@@ -23,6 +24,7 @@ class Domain:
     webhooks: Webhooks
     rules: Rules
     worker: Worker
+    senders: Senders
 
 
 async def get_domain(request: Request) -> Domain:

@@ -107,7 +107,10 @@ async def qr_bill_svg(
     lang: Language = "fr",
 ) -> Response:
     payment, _, _ = await payments.get(session, principal.tenant, payment_id, owner=principal.owner)
-    return Response(render_svg(payments.settings, payment, lang), media_type="image/svg+xml")
+    return Response(
+        render_svg(await payments.creditor_of(payment.tenant), payment, lang),
+        media_type="image/svg+xml",
+    )
 
 
 @router.get(
@@ -126,7 +129,10 @@ async def qr_bill_pdf(
     lang: Language = "fr",
 ) -> Response:
     payment, _, _ = await payments.get(session, principal.tenant, payment_id, owner=principal.owner)
-    return Response(render_pdf(payments.settings, payment, lang), media_type="application/pdf")
+    return Response(
+        render_pdf(await payments.creditor_of(payment.tenant), payment, lang),
+        media_type="application/pdf",
+    )
 
 
 @router.post(

@@ -106,7 +106,7 @@ async def payment_page(
     if payment.provider == "sandbox":
         return _form(payments, payment, lang, None, 200)
     if payment.provider == "qrbill":
-        creditor = Creditor.of(payments.settings, payment)
+        creditor = Creditor.of(await payments.creditor_of(payment.tenant), payment)
         return _html(
             render(
                 lang,
@@ -168,7 +168,7 @@ async def page_qr_bill_svg(
 ) -> Response:
     payment = await payments.by_token(session, token)
     return Response(
-        render_svg(payments.settings, payment, lang),
+        render_svg(await payments.creditor_of(payment.tenant), payment, lang),
         media_type="image/svg+xml",
         headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
     )
@@ -184,7 +184,7 @@ async def page_qr_bill_pdf(
 ) -> Response:
     payment = await payments.by_token(session, token)
     return Response(
-        render_pdf(payments.settings, payment, lang),
+        render_pdf(await payments.creditor_of(payment.tenant), payment, lang),
         media_type="application/pdf",
         headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
     )

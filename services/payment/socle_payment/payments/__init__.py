@@ -8,7 +8,8 @@
 * ``citizen_page`` — the citizen's payment page and the sandbox card;
 * ``stripe_webhooks`` — Stripe webhooks;
 * ``reconciliation`` — camt.054 reconciliation of QR-bills;
-* ``expiry`` — the expiry sweep.
+* ``expiry`` — the expiry sweep;
+* ``tenant_admin`` — the tenant's own creditor and Stripe account.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from socle_payment.payments.ledger import (
 from socle_payment.payments.reconciliation import Reconciliation
 from socle_payment.payments.refunds import Refunds
 from socle_payment.payments.stripe_webhooks import StripeWebhooks
+from socle_payment.payments.tenant_admin import TenantAdmin
 from socle_payment.payments.use_cases import PaymentUseCases
 
 __all__ = [
@@ -54,5 +56,13 @@ __all__ = [
 
 
 @dataclass
-class Payments(PaymentUseCases, Refunds, CitizenPage, StripeWebhooks, Reconciliation, ExpirySweep):
+class Payments(
+    PaymentUseCases,
+    Refunds,
+    CitizenPage,
+    StripeWebhooks,
+    Reconciliation,
+    ExpirySweep,
+    TenantAdmin,
+):
     """The payment use cases, given the settings, the providers and a session factory."""

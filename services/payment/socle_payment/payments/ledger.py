@@ -3,7 +3,7 @@ case builds on (lookups, transitions, applying what the provider says)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import structlog
@@ -15,8 +15,9 @@ from socle.outbox import record_event
 from socle.problems import Conflict, NotFound, Unavailable
 from socle_payment.events import payment_event
 from socle_payment.models import Payment, PaymentTransition
-from socle_payment.providers import PaymentProvider, ProviderUnavailable, Truth
+from socle_payment.providers import PaymentProvider, ProviderUnavailable, StripeProvider, Truth
 from socle_payment.settings import PaymentSettings
+from socle_payment.tenant_settings import CreditorInfo, StripeKeys, TenantConfig
 
 log = structlog.get_logger("socle_payment")
 
@@ -71,6 +72,30 @@ class PaymentsBase:
     settings: PaymentSettings
     providers: dict[str, PaymentProvider]
     sessions: async_sessionmaker[AsyncSession]
+    tenants: TenantConfig = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tenants = TenantConfig(self.settings, self.settings.key_encryption())
+        for provider in self.providers.values():
+            if isinstance(provider, StripeProvider) and provider.keys_of is None:
+                provider.keys_of = self.stripe_keys
+
+    async def stripe_keys(self, tenant: str) -> StripeKeys | None:
+        """The Stripe account of ``tenant`` (its own, else the installation's, else None)."""
+        async with self.sessions() as session:
+            return await self.tenants.stripe_keys(session, tenant)
+
+    async def creditor_of(self, tenant: str) -> CreditorInfo:
+        """Who ``tenant``'s QR-bills are payable to (its own creditor, else the default)."""
+        async with self.sessions() as session:
+            return await self.tenants.creditor(session, tenant)
+
+    async def offers(self, session: AsyncSession, tenant: str) -> list[str]:
+        """The providers a payment of ``tenant`` may be made with."""
+        names = sorted(self.providers)
+        if "stripe" in names and await self.tenants.stripe_keys(session, tenant) is None:
+            names.remove("stripe")
+        return names
 
     # ---- helpers -------------------------------------------------------------------------
 

@@ -24,12 +24,28 @@ class StripeWebhooks(PaymentsBase):
     # ---- Stripe webhooks -----------------------------------------------------------------
 
     async def stripe_webhook(
-        self, session: AsyncSession, payload: bytes, signature: str | None
+        self,
+        session: AsyncSession,
+        payload: bytes,
+        signature: str | None,
+        tenant: str | None = None,
     ) -> str:
-        """Apply a signed Stripe event once; returns what was done."""
-        secret = self.settings.payment_stripe_webhook_secret
+        """Apply a signed Stripe event once; returns what was done.
+
+        With ``tenant`` (the endpoint ``/v1/providers/stripe/webhook/{tenant}``) the event is
+        checked with that tenant's webhook secret (its own, else the installation's) and
+        applies only to that tenant's payments; without, with the installation's secret."""
+        if tenant is None:
+            secret = self.settings.payment_stripe_webhook_secret
+        else:
+            async with session.begin():
+                keys = await self.tenants.stripe_keys(session, tenant)
+            secret = keys.webhook_secret if keys is not None else ""
         if "stripe" not in self.providers or not secret:
-            raise NotFound("Stripe is not enabled on this installation.", code="provider-disabled")
+            raise NotFound(
+                "Stripe is not enabled on this installation or for this tenant.",
+                code="provider-disabled",
+            )
         try:
             event = stripe.Webhook.construct_event(payload, signature, secret)
         except stripe.SignatureVerificationError as exc:
@@ -52,13 +68,13 @@ class StripeWebhooks(PaymentsBase):
         if kind == "checkout.session.async_payment_failed":
             truth = Truth(status="failed", reason="async_payment_failed")
         async with session.begin():
-            if not await first_delivery(session, "stripe-webhook", str(event["id"])):
+            inbox = "stripe-webhook" if tenant is None else f"stripe-webhook:{tenant}"
+            if not await first_delivery(session, inbox, str(event["id"])):
                 return "duplicate"
-            payment = (
-                await session.execute(
-                    select(Payment).where(Payment.provider_payment_id == str(obj.get("id")))
-                )
-            ).scalar_one_or_none()
+            query = select(Payment).where(Payment.provider_payment_id == str(obj.get("id")))
+            if tenant is not None:
+                query = query.where(Payment.tenant == tenant)
+            payment = (await session.execute(query)).scalar_one_or_none()
             if payment is None:
                 log.warning("stripe_webhook_unknown_session", event_type=kind)
                 return "unknown"

@@ -38,18 +38,18 @@ class PaymentUseCases(PaymentsBase):
         self, session: AsyncSession, tenant: str, body: PaymentCreate, payer_subject: str | None
     ) -> Payment:
         """Open a payment for ``payer_subject``; inside the caller's (idempotency) transaction."""
-        provider = self.providers.get(body.provider)
+        offered = await self.offers(session, tenant)
+        provider = self.providers.get(body.provider) if body.provider in offered else None
         if provider is None:
             if body.provider == "stripe":
                 raise Unprocessable(
-                    "The stripe provider is not enabled on this installation "
-                    "(SOCLE_PAYMENT_STRIPE_SECRET_KEY is empty); use "
-                    f"{', '.join(sorted(self.providers))}.",
+                    "The stripe provider is not enabled for this tenant (neither the tenant nor "
+                    "the installation has a Stripe account: SOCLE_PAYMENT_STRIPE_SECRET_KEY is "
+                    f"empty); use {', '.join(offered)}.",
                     code="provider-disabled",
                 )
             raise Unprocessable(
-                f"Unknown provider {body.provider!r}; use one of "
-                f"{', '.join(sorted(self.providers))}.",
+                f"Unknown provider {body.provider!r}; use one of {', '.join(offered)}.",
                 code="unknown-provider",
                 errors=[{"field": "body.provider", "message": "unknown", "code": "unknown"}],
             )

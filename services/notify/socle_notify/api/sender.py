@@ -1,0 +1,58 @@
+"""The tenant's own sender of mails (scope ``notifications:admin``)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from socle.service import RuntimeDep
+from socle_notify.api.deps import Admin, DomainDep, problems
+
+router = APIRouter(prefix="/v1/admin/sender", tags=["admin"])
+
+
+class SenderIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    from_name: str = Field(min_length=1, max_length=200, examples=["Commune de Vevey"])
+    from_address: str = Field(min_length=3, max_length=320, examples=["guichet@vevey.ch"])
+    reply_to: str | None = Field(default=None, max_length=320)
+
+
+class SenderOut(BaseModel):
+    tenant: str
+    source: str = Field(description="tenant: its own; default: the installation's")
+    from_name: str
+    from_address: str
+    reply_to: str | None
+    from_header: str = Field(description="The From header as sent")
+
+
+@router.get("", response_model=SenderOut, responses=problems(), summary="Who mails come from")
+async def get_sender(principal: Admin, domain: DomainDep, runtime: RuntimeDep) -> SenderOut:
+    return SenderOut.model_validate(await domain.senders.show(runtime.sessions, principal.tenant))
+
+
+@router.put(
+    "",
+    response_model=SenderOut,
+    responses=problems(422),
+    summary="Set the tenant's sender (From name and address, Reply-To)",
+)
+async def put_sender(
+    body: SenderIn, principal: Admin, domain: DomainDep, runtime: RuntimeDep
+) -> SenderOut:
+    view = await domain.senders.change(runtime.sessions, principal.tenant, body.model_dump())
+    return SenderOut.model_validate(view)
+
+
+@router.delete(
+    "",
+    response_model=SenderOut,
+    responses=problems(),
+    summary="Back to the installation's sender (SOCLE_MAIL_FROM)",
+)
+async def delete_sender(principal: Admin, domain: DomainDep, runtime: RuntimeDep) -> SenderOut:
+    return SenderOut.model_validate(
+        await domain.senders.change(runtime.sessions, principal.tenant, None)
+    )
