@@ -42,6 +42,17 @@ class Phase:
     latencies: list[float] = field(default_factory=list)
     rss_mib: list[float] = field(default_factory=list)
     elapsed: float = 0.0
+    admitted: dict[float, float] = field(default_factory=dict)
+    """The server's own histogram of admitted ``POST /v1/payments`` over the phase: upper
+    bound of each bucket (s) -> requests at or below it."""
+
+    def admitted_percentile(self, share: float) -> str:
+        """The bucket bound (ms) under which ``share`` of the admitted requests finished."""
+        total = max(self.admitted.values(), default=0.0)
+        for bound, count in sorted(self.admitted.items()):
+            if total and count >= share * total:
+                return "≤ " + (f"{bound * 1000:,.0f} ms" if bound != float("inf") else "∞")
+        return "n/a"
 
     def percentile(self, share: float) -> float:
         if not self.latencies:
@@ -60,10 +71,28 @@ class Phase:
             f"- answers: {by_status}",
             f"- latency: p50 {self.percentile(0.50):,.0f} ms, p95 {self.percentile(0.95):,.0f} ms, "
             f"p99 {self.percentile(0.99):,.0f} ms",
+            f"- admitted requests as the server timed them (its histogram, request in to "
+            f"response out): {max(self.admitted.values(), default=0):,.0f}, p50 "
+            f"{self.admitted_percentile(0.50)}, p95 {self.admitted_percentile(0.95)}, p99 "
+            f"{self.admitted_percentile(0.99)}",
             f"- server RSS: {rss[0]:,.0f} MiB at start, {max(rss):,.0f} MiB at most, "
             f"{rss[-1]:,.0f} MiB at end",
             "",
         ]
+
+
+async def _histogram(http: httpx.AsyncClient) -> dict[float, float]:
+    """The server's cumulative latency buckets of ``POST /v1/payments`` (from /metrics)."""
+    buckets: dict[float, float] = {}
+    for line in (await http.get("/metrics")).text.splitlines():
+        if (
+            line.startswith("http_request_duration_seconds_bucket")
+            and 'method="POST"' in line
+            and 'route="/v1/payments"' in line
+        ):
+            bound = line.split('le="', 1)[1].split('"', 1)[0]
+            buckets[float(bound)] = float(line.rsplit(" ", 1)[1])
+    return buckets
 
 
 def _rss_mib(pid: int) -> float:
@@ -109,6 +138,7 @@ async def _run_phase(base_url: str, token: str, pid: int, phase: Phase) -> None:
         base_url=base_url, limits=limits, timeout=CLIENT_TIMEOUT_SECONDS
     ) as http:
         phase.rss_mib.append(_rss_mib(pid))
+        before = await _histogram(http)
         started = time.monotonic()
         until = started + phase.seconds
         clients = [
@@ -120,6 +150,8 @@ async def _run_phase(base_url: str, token: str, pid: int, phase: Phase) -> None:
         phase.elapsed = time.monotonic() - started
         for c in clients:
             c.result()
+        after = await _histogram(http)
+        phase.admitted = {b: n - before.get(b, 0.0) for b, n in after.items()}
 
 
 def _setting(name: str, default: int) -> int:
