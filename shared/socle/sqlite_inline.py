@@ -20,6 +20,7 @@ it. Read-only transactions (``socle.db.read_only``) take neither: WAL readers ne
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import time
 import weakref
@@ -38,7 +39,7 @@ _locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.L
 )
 
 
-def _write_lock(database: str) -> asyncio.Lock:
+def write_lock(database: str) -> asyncio.Lock:
     """The lock of ``database`` for the running loop (tests run several loops in turn)."""
     loop = asyncio.get_running_loop()
     return _locks.setdefault(loop, {}).setdefault(database, asyncio.Lock())
@@ -107,7 +108,7 @@ class InlineConnection:
         self._conn = sqlite3.connect(database, timeout=STATEMENT_BUSY_MS / 1000, **kwargs)
         self._tx = _Inline()
         shared = database not in ("", ":memory:") and "mode=memory" not in database
-        self._database = database if shared else f":memory:{id(self)}"
+        self._database = os.path.abspath(database) if shared else f":memory:{id(self)}"
         self._held: asyncio.Lock | None = None
 
     @property
@@ -126,7 +127,7 @@ class InlineConnection:
     async def begin_write(self) -> None:
         """``BEGIN IMMEDIATE`` once this process's other writers are done; another process
         holding the lock is waited for with asyncio sleeps, up to ``LOCK_WAIT_SECONDS``."""
-        lock = _write_lock(self._database)
+        lock = write_lock(self._database)
         deadline = time.monotonic() + LOCK_WAIT_SECONDS
         if lock.locked():
             try:
@@ -137,20 +138,35 @@ class InlineConnection:
         else:
             await lock.acquire()
         self._held = lock
-        delay = 0.001
-        while True:
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    self._release()
-                    raise
-            except BaseException:
-                self._release()
+        try:
+            await self._begin_immediate(deadline)
+        except BaseException:  # a failure or a cancel: the next writer may go
+            self._release()
+            raise
+
+    async def _begin_immediate(self, deadline: float) -> None:
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc):
                 raise
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.05)
+        # Another process holds SQLite's lock: try again without letting SQLite's busy
+        # handler block the event loop, sleeping between tries.
+        self._conn.execute("PRAGMA busy_timeout=0")
+        try:
+            delay = 0.001
+            while True:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.05)
+                try:
+                    self._conn.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc) or time.monotonic() > deadline:
+                        raise
+        finally:
+            self._conn.execute(f"PRAGMA busy_timeout={STATEMENT_BUSY_MS}")
 
     def _release(self) -> None:
         lock, self._held = self._held, None
