@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import cases, load  # noqa: E402
+from bench import cases, load, storage_cases  # noqa: E402
 from bench.events import P99_MS, PACED_RATE  # noqa: E402
 
 # The targets of the issue "speed": the least ratio, and for events a p99 at PACED_RATE.
@@ -162,7 +162,7 @@ async def main() -> int:
                 P99_MS[bench.__name__] = p99s[middle]
             result.others = [r.ratio for i, r in enumerate(runs) if i != middle]
             results.append(result)
-        load_lines: list[str] = []
+        load_lines: list[str] = await storage_cases.storage_transfers(folder)
         for case in load.ALL:
             figures = await case(folder)
             print("\n".join(figures), flush=True)

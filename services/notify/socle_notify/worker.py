@@ -124,6 +124,7 @@ class Worker:
         self._concurrency = max(1, settings.worker_concurrency)
         self._slots = asyncio.Semaphore(self._concurrency)
         self._running: set[asyncio.Task[None]] = set()
+        self._more_due = True
         self._outages = Outages(on_failure=count_failure, source="notify-worker")
 
     def wake(self) -> None:
@@ -169,6 +170,7 @@ class Worker:
         room = max(1, self.settings.worker_batch) - len(self._running)
         if len(self._running) >= self._concurrency or room <= 0:
             return 0
+        wanted = room
         async with self.sessions() as session, session.begin():
             claims = await self.notifications.claim(session, room)
         room -= len(claims)
@@ -183,11 +185,14 @@ class Worker:
             task = asyncio.create_task(self._guarded(job))
             self._running.add(task)
             task.add_done_callback(self._finished)
+        # Less than asked for: the queue is empty for now; new work wakes the worker.
+        self._more_due = len(claims) + len(deliveries) >= wanted
         return len(claims) + len(deliveries)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)
-        self._wake.set()  # a sender is free: claim more
+        if self._more_due:
+            self._wake.set()  # a sender is free and work is waiting: claim more
 
     async def backlog(self, kind: str) -> int:
         """How many ``notifications`` or ``webhooks`` are due now (for /metrics)."""
