@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -42,6 +43,17 @@ class Phase:
     latencies: list[float] = field(default_factory=list)
     rss_mib: list[float] = field(default_factory=list)
     elapsed: float = 0.0
+    admitted: dict[float, float] = field(default_factory=dict)
+    """The server's own histogram of admitted ``POST /v1/payments`` over the phase: upper
+    bound of each bucket (s) -> requests at or below it."""
+
+    def admitted_percentile(self, share: float) -> str:
+        """The bucket bound (ms) under which ``share`` of the admitted requests finished."""
+        total = max(self.admitted.values(), default=0.0)
+        for bound, count in sorted(self.admitted.items()):
+            if total and count >= share * total:
+                return "≤ " + (f"{bound * 1000:,.0f} ms" if bound != float("inf") else "∞")
+        return "n/a"
 
     def percentile(self, share: float) -> float:
         if not self.latencies:
@@ -60,10 +72,28 @@ class Phase:
             f"- answers: {by_status}",
             f"- latency: p50 {self.percentile(0.50):,.0f} ms, p95 {self.percentile(0.95):,.0f} ms, "
             f"p99 {self.percentile(0.99):,.0f} ms",
+            f"- admitted requests as the server timed them (its histogram, request in to "
+            f"response out): {max(self.admitted.values(), default=0):,.0f}, p50 "
+            f"{self.admitted_percentile(0.50)}, p95 {self.admitted_percentile(0.95)}, p99 "
+            f"{self.admitted_percentile(0.99)}",
             f"- server RSS: {rss[0]:,.0f} MiB at start, {max(rss):,.0f} MiB at most, "
             f"{rss[-1]:,.0f} MiB at end",
             "",
         ]
+
+
+async def _histogram(http: httpx.AsyncClient) -> dict[float, float]:
+    """The server's cumulative latency buckets of ``POST /v1/payments`` (from /metrics)."""
+    buckets: dict[float, float] = {}
+    for line in (await http.get("/metrics")).text.splitlines():
+        if (
+            line.startswith("http_request_duration_seconds_bucket")
+            and 'method="POST"' in line
+            and 'route="/v1/payments"' in line
+        ):
+            bound = line.split('le="', 1)[1].split('"', 1)[0]
+            buckets[float(bound)] = float(line.rsplit(" ", 1)[1])
+    return buckets
 
 
 def _rss_mib(pid: int) -> float:
@@ -109,6 +139,7 @@ async def _run_phase(base_url: str, token: str, pid: int, phase: Phase) -> None:
         base_url=base_url, limits=limits, timeout=CLIENT_TIMEOUT_SECONDS
     ) as http:
         phase.rss_mib.append(_rss_mib(pid))
+        before = await _histogram(http)
         started = time.monotonic()
         until = started + phase.seconds
         clients = [
@@ -120,6 +151,76 @@ async def _run_phase(base_url: str, token: str, pid: int, phase: Phase) -> None:
         phase.elapsed = time.monotonic() - started
         for c in clients:
             c.result()
+        after = await _histogram(http)
+        phase.admitted = {b: n - before.get(b, 0.0) for b, n in after.items()}
+
+
+WRK_CREATE = """
+local n = 0
+request = function()
+  n = n + 1
+  wrk.headers["Idempotency-Key"] = string.format("wrk-%%d-%%d", math.random(1, 1000000000), n)
+  return wrk.format("POST", "/v1/payments")
+end
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer %s"
+wrk.body = '{"amount": 5000, "currency": "CHF", "reference": "wrk", "description": "Load", '
+  .. '"return_url": "https://commune.example/back", "provider": "sandbox"}'
+"""
+
+
+async def _wrk_phase(base_url: str, token: str, pid: int, phase: Phase, folder: Path) -> list[str]:
+    """The same load from wrk, a C client in its own process: the latencies of a client
+    that costs the machine almost nothing (wrk does not wait on Retry-After)."""
+    script = folder / "create.lua"
+    script.write_text(WRK_CREATE % token)
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        before = await _histogram(http)
+        rss = _rss_mib(pid)
+        out = (
+            await asyncio.to_thread(
+                subprocess.run,
+                [
+                    "wrk",
+                    "-t2",
+                    f"-c{phase.clients}",
+                    f"-d{phase.seconds:.0f}s",
+                    f"--timeout={CLIENT_TIMEOUT_SECONDS:.0f}s",
+                    "--latency",
+                    "-s",
+                    str(script),
+                    base_url,
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+        ).stdout
+        after = await _histogram(http)
+    phase.admitted = {b: n - before.get(b, 0.0) for b, n in after.items()}
+    percentiles = {
+        line.split()[0]: line.split()[1]
+        for line in out.splitlines()
+        if line.strip()[:3] in ("50%", "90%", "99%")
+    }
+    requests = out.split(" requests in ")[0].split()[-1]
+    admitted = max(phase.admitted.values(), default=0.0)
+    refused = out.split("Non-2xx or 3xx responses:")[1].split()[0] if "Non-2xx" in out else "0"
+    errors = (
+        out.split("Socket errors:")[1].splitlines()[0].strip() if "Socket errors" in out else "none"
+    )
+    return [
+        f"### {phase.name}: {phase.clients} connections for {phase.seconds:.0f} s from wrk",
+        "",
+        f"- requests: {requests}, of which not 2xx (503 shed): {refused}; socket errors: {errors}",
+        f"- latency (every answer, 503s included): p50 {percentiles.get('50%')}, "
+        f"p90 {percentiles.get('90%')}, p99 {percentiles.get('99%')}",
+        f"- admitted requests as the server timed them: {admitted:,.0f}, "
+        f"p50 {phase.admitted_percentile(0.50)}, p95 {phase.admitted_percentile(0.95)}, "
+        f"p99 {phase.admitted_percentile(0.99)}",
+        f"- server RSS: {rss:,.0f} MiB at start, {_rss_mib(pid):,.0f} MiB at end",
+        "",
+    ]
 
 
 def _setting(name: str, default: int) -> int:
@@ -156,6 +257,7 @@ async def payment_load(folder: Path) -> list[str]:
     nats.start()
     port = free_port()
     proc: ManagedProcess | None = None
+    wrk_lines: list[str] = []
     try:
         await asyncio.to_thread(server.psql, "CREATE DATABASE payment_load;")
         url = make_url(server.get_uri()).set(
@@ -186,6 +288,14 @@ async def payment_load(folder: Path) -> list[str]:
         )
         for phase in phases:
             await _run_phase(f"http://127.0.0.1:{port}", token, proc.proc.pid, phase)
+        if shutil.which("wrk"):
+            wrk_lines = await _wrk_phase(
+                f"http://127.0.0.1:{port}",
+                token,
+                proc.proc.pid,
+                Phase("load", phases[0].clients, phases[0].seconds),
+                folder,
+            )
     finally:
         if proc is not None:
             proc.stop()
@@ -202,7 +312,7 @@ async def payment_load(folder: Path) -> list[str]:
     ]
     for phase in phases:
         lines += phase.lines()
-    return lines
+    return lines + wrk_lines
 
 
 ALL = [payment_load]

@@ -29,6 +29,9 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.types import TypeDecorator
+from sqlalchemy.util import await_only
+
+from socle import sqlite_inline
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -163,6 +166,9 @@ def create_engine(
         db_path = make_url(url).database
         if db_path and db_path != ":memory:":
             Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+        inline = not make_url(url).query
+        if inline:  # statements on the event loop, writers queued in-process
+            kwargs["async_creator"] = sqlite_inline.connector(db_path or ":memory:")
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -172,7 +178,8 @@ def create_engine(
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")  # WAL: durable across process crashes
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            busy_ms = sqlite_inline.STATEMENT_BUSY_MS if inline else 30000
+            cur.execute(f"PRAGMA busy_timeout={busy_ms}")
             cur.close()
 
         @event.listens_for(engine.sync_engine, "begin")
@@ -182,6 +189,8 @@ def create_engine(
             # see a snapshot and never wait for writers).
             if conn.get_execution_options().get(READ_ONLY):
                 conn.exec_driver_sql("BEGIN")
+            elif inline:
+                await_only(conn.connection.driver_connection.begin_write())
             else:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
 

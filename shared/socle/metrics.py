@@ -200,6 +200,10 @@ class Metrics:
     async def _probe_backlog(self, loop: str, probe: Callable[[], Awaitable[int]]) -> None:
         self.report_backlog(loop, await probe())
 
+    def count_refused(self, method: str) -> None:
+        """A request refused for overload (503 before routing, so its route is unmatched)."""
+        self.requests.labels(self.service, method, "unmatched", "503").inc()
+
     def count_dependency_failure(self, dependency: str) -> None:
         self.dependency_failures.labels(self.service, dependency).inc()
 

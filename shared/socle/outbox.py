@@ -23,6 +23,7 @@ from socle.tracing import inject_headers
 log = structlog.get_logger("socle.outbox")
 
 PENDING_FLAG = "socle_outbox_pending"
+_INSERT = insert(outbox_table)  # built once; each event is its parameters
 
 
 async def record_event(session: AsyncSession, event: CloudEvent, aggregate: str) -> None:
@@ -38,14 +39,15 @@ async def record_event(session: AsyncSession, event: CloudEvent, aggregate: str)
         if name in headers and getattr(event, name, None) is None:
             setattr(event, name, headers[name])
     await session.execute(
-        insert(outbox_table).values(
-            event_id=event.id,
-            subject=event.nats_subject,
-            aggregate=aggregate,
-            payload=event.to_bytes(),
-            headers=headers,
-            created_at=utcnow(),
-        )
+        _INSERT,
+        {
+            "event_id": event.id,
+            "subject": event.nats_subject,
+            "aggregate": aggregate,
+            "payload": event.to_bytes(),
+            "headers": headers,
+            "created_at": utcnow(),
+        },
     )
     session.info[PENDING_FLAG] = True
 

@@ -4,6 +4,7 @@ once, so that latency stays bounded under overload instead of every request slow
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -14,16 +15,24 @@ RETRY_AFTER_SECONDS = 1
 
 
 class InFlightLimit:
-    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+    """``on_refused(method)`` counts each request refused (the limit is the outermost
+    layer, so that a refusal costs as little as possible: no tracing, no timing)."""
+
+    def __init__(
+        self, app: ASGIApp, *, limit: int, on_refused: Callable[[str], None] | None = None
+    ) -> None:
         self.app = app
         self.limit = limit
         self.in_flight = 0
+        self.on_refused = on_refused
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in ALWAYS_SERVED:
             await self.app(scope, receive, send)
             return
         if self.in_flight >= self.limit:
+            if self.on_refused is not None:
+                self.on_refused(scope["method"])
             await self._refuse(scope, send)
             return
         self.in_flight += 1

@@ -178,12 +178,16 @@ def create_service_app(
     )
     install_api_docs(app)
     install_problem_handlers(app)
-    app.add_middleware(InFlightLimit, limit=settings.max_requests_in_flight)
     metrics = Metrics(name)
     outages: Outages = app.state.outages
     outages.on_failure = metrics.count_dependency_failure
     metrics.install(app, on_success=outages.answered)
     instrument_app(app, engine)
+    # Outermost (added last): a request refused for overload costs no tracing or measuring,
+    # so refusing a flood leaves the event loop to the requests admitted.
+    app.add_middleware(
+        InFlightLimit, limit=settings.max_requests_in_flight, on_refused=metrics.count_refused
+    )
 
     checks = dict(readiness or {})
     schema = schema_check_for(name)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from socle.testing import eventually, running
+from socle_dev.testing import eventually, running
 from socle_identity import directory
 from socle_identity.app import create_app
 from socle_identity.settings import IdentitySettings
-from tests.identity.conftest import ISSUER, REDIRECT, hidden, pkce_pair
+from tests.support.identity import ISSUER, REDIRECT, hidden, pkce_pair
 
 BURST = 16
 

@@ -5,13 +5,8 @@ from __future__ import annotations
 
 import uuid
 
-from tests.notify.conftest import (
-    assert_problem,
-    client_token,
-    create_template,
-    email_template,
-    eventually,
-)
+from socle_dev.testing import assert_problem, eventually
+from tests.support.notify import client_token, create_template, email_template
 
 TEMPLATE = email_template(fr={"subject": "Avis", "body": "Bonjour ((name))."})
 

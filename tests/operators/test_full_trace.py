@@ -19,9 +19,9 @@ import httpx
 import pytest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from socle.localinfra import NatsServer, free_port
-from socle.testing import eventually
-from tests.operators.test_tracing import Collector
+from socle_dev.localinfra import NatsServer, free_port
+from socle_dev.testing import eventually
+from tests.support.tracing import Collector
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,9 +29,8 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def own_collector() -> Iterator[Collector]:
     found = Collector()
-    yield found
-    found.server.shutdown()
-    found.server.server_close()
+    with found.server:
+        yield found
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from socle.bus import Bus, ConsumerSpec
 from socle.db import create_engine, create_sessionmaker, utcnow
 from socle.events import CloudEvent
-from socle.testing import eventually
+from socle_dev.testing import eventually
 from socle_notify.models import Subscription, WebhookDelivery
 
 SERVICES = ("identity", "payment", "storage", "notify", "procedures")

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from socle.bus import Bus
 from socle.db import create_engine
 from socle.events import CloudEvent
-from socle.testing import eventually
+from socle_dev.testing import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = 200

@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-import io
-
-import cairosvg
-import zxingcpp
-from PIL import Image
 from stdnum.ch import esr
 
 from socle_dev.events import EventRecorder
 from socle_dev.testing import assert_problem
-from tests.support.payment import camt054, payment_body, service
-
-
-def qr_payload(svg: bytes) -> list[str]:
-    png = cairosvg.svg2png(bytestring=svg, output_width=2480)
-    results = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
-    codes = [r.text for r in results if r.format == zxingcpp.BarcodeFormat.QRCode]
-    assert len(codes) == 1, codes
-    return codes[0].replace("\r\n", "\n").split("\n")
+from tests.support.payment import camt054, payment_body, qr_payload, service
 
 
 async def test_a_qr_bill_carries_the_amount_and_a_valid_qr_reference(settings_for, auth):

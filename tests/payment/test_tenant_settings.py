@@ -8,9 +8,9 @@ import uuid
 from sqlalchemy import text
 
 from socle.db import create_engine
-from tests.payment.conftest import assert_problem, payment_body, service
-from tests.payment.stripe_standin import sign
-from tests.payment.test_qrbill import qr_payload
+from socle_dev.testing import assert_problem
+from tests.support.payment import payment_body, qr_payload, service
+from tests.support.stripe_standin import sign
 
 ADMIN = ["payments:read", "payments:write", "payments:admin"]
 

@@ -95,3 +95,38 @@ async def test_a_request_that_gets_no_connection_in_time_is_503(
         release.set()
         assert (await held).status_code == 200
         assert (await client.get("/v1/quick")).status_code == 200
+
+
+async def test_a_service_refusing_for_overload_counts_each_refusal(
+    migrated_database, nats_server, issuer
+):
+    release = asyncio.Event()
+    router = APIRouter()
+
+    @router.get("/v1/slow")
+    async def slow() -> dict[str, str]:
+        await release.wait()
+        return {"status": "done"}
+
+    settings = ServiceSettings(
+        database_url=migrated_database("procedures"),
+        nats_url=nats_server.url,
+        issuer=issuer.issuer,
+        jwks_url=issuer.jwks_url,
+        max_requests_in_flight=1,
+    )
+    app = create_service_app(name="overloadtest", settings=settings, routers=[router])
+    async with running(app) as client:
+        held = asyncio.create_task(client.get("/v1/slow"))
+        while _in_flight(app) < 1:
+            await asyncio.sleep(0.01)
+        refused = [await client.get("/v1/slow") for _ in range(3)]
+        assert [r.status_code for r in refused] == [503, 503, 503]
+        assert refused[0].headers["retry-after"] == "1"
+        metrics = (await client.get("/metrics")).text  # probes are served beyond the bound
+        assert (
+            'http_requests_total{method="GET",route="unmatched",service="overloadtest",'
+            'status="503"} 3.0'
+        ) in metrics
+        release.set()
+        assert (await held).status_code == 200

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import cairosvg
 import httpx
+import zxingcpp
+from PIL import Image
 
 from socle_dev.testing import running
 from socle_payment.app import create_app
@@ -61,3 +65,11 @@ def camt054(lines: list[tuple[str | None, str, str, str]]) -> bytes:
 <Ntfctn><Id>N-1</Id><Acct><Id><IBAN>CH4431999123000889012</IBAN></Id></Acct>
 {"".join(entries)}
 </Ntfctn></BkToCstmrDbtCdtNtfctn></Document>""".encode()
+
+
+def qr_payload(svg: bytes) -> list[str]:
+    png = cairosvg.svg2png(bytestring=svg, output_width=2480)
+    results = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
+    codes = [r.text for r in results if r.format == zxingcpp.BarcodeFormat.QRCode]
+    assert len(codes) == 1, codes
+    return codes[0].replace("\r\n", "\n").split("\n")

@@ -125,7 +125,10 @@ class Worker:
         )
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._slots = asyncio.Semaphore(max(1, settings.worker_concurrency))
+        self._concurrency = max(1, settings.worker_concurrency)
+        self._slots = asyncio.Semaphore(self._concurrency)
+        self._running: set[asyncio.Task[None]] = set()
+        self._more_due = True
         self._outages = Outages(on_failure=count_failure, source="notify-worker")
 
     def wake(self) -> None:
@@ -137,13 +140,18 @@ class Worker:
     async def stop(self) -> None:
         task, self._task = self._task, None
         await stop_task(task)
+        for job in list(self._running):
+            await stop_task(job)
+        await self.email.close()
 
     async def run(self) -> None:
+        """Claims more as soon as a sender is idle (not once a whole round is done), so the
+        senders stay busy while the queue has work; each finished delivery wakes the loop."""
         while True:
             self._wake.clear()
-            busy = 0
+            started = 0
             try:
-                busy = await self.run_once()
+                started = await self.run_once()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -153,7 +161,7 @@ class Worker:
                     log.warning("worker_round_failed", error=exc.__class__.__name__)
             else:
                 self._outages.answered("database")
-            if busy:
+            if started and len(self._running) < self._concurrency:
                 continue
             # asyncio.timeout, not wait_for: wait_for may swallow a cancel arriving as it wakes.
             with contextlib.suppress(TimeoutError):
@@ -161,17 +169,34 @@ class Worker:
                     await self._wake.wait()
 
     async def run_once(self) -> int:
-        """One round: claim and deliver what is due; return how many items were handled."""
-        limit = self.settings.worker_batch
+        """Claim what is due, up to ``worker_batch`` claimed and not yet settled, when a
+        sender is idle; start delivering it. Returns how many items were claimed."""
+        room = max(1, self.settings.worker_batch) - len(self._running)
+        if len(self._running) >= self._concurrency or room <= 0:
+            return 0
+        wanted = room
         async with self.sessions() as session, session.begin():
-            claims = await self.notifications.claim(session, limit)
-        async with self.sessions() as session, session.begin():
-            deliveries = await self.webhooks.claim(session, limit)
-        await asyncio.gather(
-            *(self._guarded(self._deliver_notification(c)) for c in claims),
-            *(self._guarded(self._deliver_webhook(d)) for d in deliveries),
-        )
+            claims = await self.notifications.claim(session, room)
+        room -= len(claims)
+        deliveries: list[DeliveryClaim] = []
+        if room > 0:
+            async with self.sessions() as session, session.begin():
+                deliveries = await self.webhooks.claim(session, room)
+        for job in (
+            *(self._deliver_notification(c) for c in claims),
+            *(self._deliver_webhook(d) for d in deliveries),
+        ):
+            task = asyncio.create_task(self._guarded(job))
+            self._running.add(task)
+            task.add_done_callback(self._finished)
+        # Less than asked for: the queue is empty for now; new work wakes the worker.
+        self._more_due = len(claims) + len(deliveries) >= wanted
         return len(claims) + len(deliveries)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        if self._more_due:
+            self._wake.set()  # a sender is free and work is waiting: claim more
 
     async def backlog(self, kind: str) -> int:
         """How many ``notifications`` or ``webhooks`` are due now (for /metrics)."""
