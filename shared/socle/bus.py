@@ -26,6 +26,7 @@ from socle.tracing import extract_context, inject_headers, tracer
 log = structlog.get_logger("socle.bus")
 
 Handler = Callable[[CloudEvent], Awaitable[None]]
+Responder = Callable[[bytes], Awaitable[bytes]]
 
 DUPLICATE_WINDOW_SECONDS = 600.0
 DEAD_LETTER_PREFIX = "deadletter"
@@ -88,6 +89,7 @@ class Bus:
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     durables: list[str] = field(default_factory=list)
     """The durable consumers this process runs (their lag is a metric)."""
+    _responders: list[tuple[str, str, Responder]] = field(default_factory=list)
     _last_error: str = ""
     _last_error_at: float = 0.0
 
@@ -123,6 +125,8 @@ class Bus:
             ) from exc
         self._js = self._nc.jetstream()
         await self.ensure_streams()
+        for subject, queue, responder in self._responders:
+            await self._subscribe_responder(subject, queue, responder)
 
     async def start(self) -> None:
         """Connect if NATS answers; otherwise keep trying in the background, so the
@@ -222,6 +226,39 @@ class Bus:
                 await self.js.publish(subject, payload, headers=all_headers, timeout=ack_wait)
             except Exception as exc:
                 raise BusUnavailable(f"publish to {subject} failed: {exc!r}") from exc
+
+    async def request(self, subject: str, payload: bytes, wait: float = 5.0) -> bytes:
+        """Ask over core NATS (nothing is stored) and wait for one answer; BusUnavailable
+        when nobody answers in time."""
+        if self._nc is None or not self.connected:
+            raise BusUnavailable("bus disconnected")
+        try:
+            answer = await self._nc.request(subject, payload, timeout=wait)
+        except Exception as exc:
+            raise BusUnavailable(f"no answer on {subject}: {exc.__class__.__name__}") from exc
+        return bytes(answer.data)
+
+    def serve(self, subject: str, responder: Responder, *, queue: str) -> None:
+        """Answer requests on ``subject`` (one process of ``queue`` answers each), from the
+        next connection on; nats-py keeps the subscription across reconnects."""
+        self._responders.append((subject, queue, responder))
+        if self.connected:
+            task = asyncio.create_task(self._subscribe_responder(subject, queue, responder))
+            self._tasks.append(task)
+
+    async def _subscribe_responder(self, subject: str, queue: str, responder: Responder) -> None:
+        assert self._nc is not None
+
+        async def answer(msg: Msg) -> None:
+            try:
+                reply = await responder(msg.data)
+            except Exception as exc:  # the asker times out and retries
+                log.warning("request_failed", subject=msg.subject, error=repr(exc)[:300])
+                return
+            with contextlib.suppress(Exception):
+                await msg.respond(reply)
+
+        await self._nc.subscribe(subject, queue=queue, cb=answer)
 
     async def publish_event(self, event: CloudEvent) -> None:
         """Publish an event directly (outside any outbox): for tests and tools."""

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from socle.aio import stop_task
 from socle.bus import Bus, BusUnavailable
 from socle.db import outbox_table, read_only, utcnow
-from socle.events import CloudEvent
+from socle.events import Event
 from socle.outages import Outages
 from socle.problems import is_database_outage
 from socle.tracing import inject_headers
@@ -25,7 +25,7 @@ log = structlog.get_logger("socle.outbox")
 PENDING_FLAG = "socle_outbox_pending"
 
 
-async def record_event(session: AsyncSession, event: CloudEvent, aggregate: str) -> None:
+async def record_event(session: AsyncSession, event: Event[Any], aggregate: str) -> None:
     """Store ``event`` in the outbox inside the caller's transaction.
 
     ``aggregate`` (for example ``payment:<id>``) names what the event is about; events of one

@@ -18,6 +18,9 @@ import httpx
 import nats
 import pytest
 
+from socle import account_mails
+from socle.bus import Bus
+from socle.events import CloudEvent
 from socle.testing import running
 from socle_identity import directory
 from socle_identity.app import create_app
@@ -178,6 +181,15 @@ class Events:
 
     async def __aexit__(self, *exc: object) -> None:
         await self._nc.drain()
+
+    async def account_mail(self, event: dict[str, Any]) -> dict[str, str]:
+        """What notify gets from identity for an account-mail event: the address and link."""
+        bus = Bus(url=self.url, name="test-notify")
+        await bus.connect()
+        try:
+            return await account_mails.ask(bus, CloudEvent.model_validate(event))
+        finally:
+            await bus.close()
 
     async def wait_for(self, event_type: str, timeout: float = 10.0, **data: Any) -> dict[str, Any]:
         """The first event of ``event_type`` whose data has the given items."""

@@ -16,7 +16,10 @@ import httpx
 import nats
 import pytest
 
+from socle import account_mails
+from socle.account_mails import AccountMailAnswer, AccountMailRequest
 from socle.bus import Bus
+from socle.events import CloudEvent
 from socle.testing import running
 from socle_notify.app import create_app
 from socle_notify.settings import NotifySettings
@@ -273,3 +276,33 @@ async def bus(nats_server: Any) -> AsyncIterator[Bus]:
     await publisher.connect()
     yield publisher
     await publisher.close()
+
+
+class IdentityDesk:
+    """Identity's answers to notify's account-mail requests for one tenant (the address and
+    link of a ``user.registered`` or ``user.password_reset_requested`` event)."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, AccountMailAnswer] = {}
+        self.asked: list[str] = []
+
+    def knows(self, event: CloudEvent, email: str, url: str) -> CloudEvent:
+        self.answers[event.id] = AccountMailAnswer(status="ok", email=email, url=url)
+        return event
+
+
+@pytest.fixture
+async def identity_desk(nats_server: Any, tenant: str) -> AsyncIterator[IdentityDesk]:
+    desk = IdentityDesk()
+    nc = await nats.connect(nats_server.url)
+
+    async def answer(msg: Any) -> None:
+        request = AccountMailRequest.model_validate_json(msg.data)
+        desk.asked.append(request.event_id)
+        found = desk.answers.get(request.event_id, AccountMailAnswer(status="gone"))
+        await msg.respond(found.model_dump_json().encode())
+
+    await nc.subscribe(account_mails.subject_of(tenant), cb=answer)
+    await nc.flush()
+    yield desk
+    await nc.drain()

@@ -95,30 +95,53 @@ async def _mails(sink, to):
 
 
 async def test_user_registered_sends_the_verification_mail_in_the_users_language(
-    notify, bus, smtp_sink, tenant
+    notify, bus, smtp_sink, tenant, identity_desk
 ):
+    """The event names the account only; notify asks identity for the address and link."""
     email = f"new.{tenant}@vevey.ch"
     url = f"https://identity.example.ch/verify?token={tenant}"
+    event = CloudEvent.new(
+        service="identity",
+        type="user.registered",
+        tenant=tenant,
+        data={"user_id": "u1", "locale": "it", "commune": "Comune di Lugano"},
+    )
+    identity_desk.knows(event, email, url)
     async with notify():
-        await bus.publish_event(
-            CloudEvent.new(
-                service="identity",
-                type="user.registered",
-                tenant=tenant,
-                data={
-                    "user_id": "u1",
-                    "email": email,
-                    "locale": "it",
-                    "verification_url": url,
-                    "commune": "Comune di Lugano",
-                },
-            )
-        )
+        await bus.publish_event(event)
         [mail] = await eventually(lambda: _mails(smtp_sink, email), "the verification mail")
         assert mail["Subject"] == "Comune di Lugano: confermi il suo indirizzo e-mail"
         assert mail["Content-Language"] == "it"
         assert url in parts(mail)["plain"]
         assert url.replace("&", "&amp;") in parts(mail)["html"]
+
+
+async def test_an_account_mail_identity_no_longer_has_is_not_sent(
+    notify, bus, smtp_sink, sender, tenant, identity_desk
+):
+    """An expired link or a deleted account: identity answers gone, nothing is mailed."""
+    gone = CloudEvent.new(
+        service="identity",
+        type="user.password_reset_requested",
+        tenant=tenant,
+        data={"user_id": "u-gone", "locale": "fr", "commune": "Vevey"},
+    )
+    later = identity_desk.knows(
+        CloudEvent.new(
+            service="identity",
+            type="user.password_reset_requested",
+            tenant=tenant,
+            data={"user_id": "u2", "locale": "fr", "commune": "Vevey"},
+        ),
+        f"later.{tenant}@vevey.ch",
+        "https://identity.example.ch/password-reset/confirm?token=x",
+    )
+    async with notify():
+        await bus.publish_event(gone)
+        await bus.publish_event(later)
+        await eventually(lambda: _mails(smtp_sink, f"later.{tenant}@vevey.ch"), "the later mail")
+        assert gone.id in identity_desk.asked
+        assert smtp_sink.to(f"u-gone.{tenant}@vevey.ch") == []
 
 
 async def test_an_event_without_recipient_is_not_silently_dropped(

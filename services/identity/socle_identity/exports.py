@@ -15,12 +15,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.db import upsert_insert, utcnow
-from socle.events import CloudEvent
+from socle.events import CloudEvent, Event
+from socle.eventtypes.privacy import PersonExportRequested
 from socle.export_parts import storage_parts
 from socle.outbox import record_event
 from socle.privacy import (
     PERSON_EXPORT_READY,
-    PERSON_EXPORT_REQUESTED,
     ExportPart,
     ExportRequest,
     PersonData,
@@ -58,14 +58,8 @@ class ExportReport(BaseModel):
     services: list[PartStatus]
 
 
-def export_requested(*, tenant: str, user_id: str) -> CloudEvent:
-    return CloudEvent.new(
-        service=SERVICE,
-        type=PERSON_EXPORT_REQUESTED,
-        tenant=tenant,
-        subject=f"user:{user_id}",
-        data={"user_id": user_id},
-    )
+def export_requested(*, tenant: str, user_id: str) -> Event[PersonExportRequested]:
+    return PersonExportRequested(user_id=user_id).event(tenant=tenant, subject=f"user:{user_id}")
 
 
 async def request_export(
@@ -94,7 +88,7 @@ async def on_part(session: AsyncSession, event: CloudEvent) -> None:
     such as another identity's, are ignored)."""
     if event.type != PERSON_EXPORT_READY:
         return
-    part = ExportPart.model_validate(event.data)
+    part = ExportPart.of(event)
     export = await session.get(Export, part.export_id)
     if export is None or export.tenant != event.tenant:
         return

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from fastapi import FastAPI
 
+from socle import account_mails
 from socle.bus import ConsumerSpec
 from socle.events import CloudEvent
 from socle.export_parts import export_consumers
@@ -34,7 +35,13 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
         template_service = Templates(settings.sms_max_fragments)
         notification_service = Notifications(settings, template_service)
         webhook_service = Webhooks(settings, notification_service)
-        rule_service = Rules(settings, template_service, notification_service, webhook_service)
+        rule_service = Rules(
+            settings,
+            template_service,
+            notification_service,
+            webhook_service,
+            functools.partial(account_mails.ask, runtime.bus),
+        )
         worker = Worker(
             settings,
             runtime.sessions,
