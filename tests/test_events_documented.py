@@ -1,4 +1,5 @@
-"""docs/events.asyncapi.yaml describes every event type a service publishes."""
+"""docs/events.asyncapi.yaml describes every event type a service publishes, with the data
+schemas of the payload models."""
 
 from __future__ import annotations
 
@@ -28,7 +29,11 @@ EVENT_TYPE = re.compile(r'"((?:' + "|".join(NOUNS) + r')(?:\.[a-z_]+)+)"')
 
 def published_types() -> set[str]:
     found: set[str] = set()
-    modules = [*ROOT.glob("services/*/socle_*/events.py"), ROOT / "shared/socle/privacy.py"]
+    modules = [
+        *ROOT.glob("services/*/socle_*/events.py"),
+        *ROOT.glob("shared/socle/eventtypes/*.py"),
+        ROOT / "shared/socle/privacy.py",
+    ]
     for module in modules:
         found |= set(EVENT_TYPE.findall(module.read_text()))
     return found

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.auth import Principal
 from socle.db import utcnow
-from socle.events import CloudEvent
+from socle.eventtypes import procedures as payloads
 from socle.outbox import record_event
 from socle.problems import Conflict, Forbidden, NotFound, Unprocessable
 from socle.web.i18n import localized
@@ -28,7 +28,6 @@ from socle_procedures.events import (
     MANDATE_CONFIRMED,
     MANDATE_REQUESTED,
     MANDATE_REVOKED,
-    SERVICE,
     Site,
 )
 from socle_procedures.models import Mandate, Request, RequestHistory
@@ -231,7 +230,11 @@ async def _announce(
         "status": mandate.status,
         **extra,
     }
-    event = CloudEvent.new(
-        service=SERVICE, type=event_type, tenant=mandate.tenant, subject=mandate.id, data=data
-    )
+    models: dict[str, type[payloads.MandateChanged]] = {
+        MANDATE_REQUESTED: payloads.MandateRequested,
+        MANDATE_CONFIRMED: payloads.MandateConfirmed,
+        MANDATE_REVOKED: payloads.MandateRevoked,
+    }
+    model = models[event_type]
+    event = model.model_validate(data).event(tenant=mandate.tenant, subject=mandate.id)
     await record_event(session, event, aggregate=f"mandate:{mandate.id}")
