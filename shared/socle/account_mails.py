@@ -1,15 +1,18 @@
-"""The address and the one-time link of identity's account mails (``user.registered``,
-``user.password_reset_requested``), asked for by notify when it sends the mail.
+"""The address and the one-time link of mails that carry a secret, asked for by notify when
+it sends the mail: identity's account mails (``user.registered``,
+``user.password_reset_requested``) and procedures' mandate confirmation
+(``procedure.mandate.requested``).
 
-The events name the account only: an address or a live link in the outbox and the stream
-would stay there long after the mail left. Notify asks identity over a NATS request
-(core NATS, never stored in a stream) on ``rpc.identity.account-mail.<tenant>``; identity
-answers only for an event it recorded itself, of that tenant, while its link is valid, with
-a link minted at that moment."""
+Those events name the person by id only: an address or a live link in the outbox and the
+stream would stay there long after the mail left. Notify asks the producer over a NATS
+request (core NATS, never stored in a stream) on ``rpc.<service>.<mail>.<tenant>``; the
+producer answers only for an event it recorded itself, of that tenant, while its link is
+valid, with a link minted at that moment."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Literal
 
 import structlog
@@ -21,16 +24,27 @@ from socle.events import CloudEvent
 log = structlog.get_logger("socle.account_mails")
 
 SUBJECT_PREFIX = "rpc.identity.account-mail"
-#: Events whose mail needs an answer from identity.
-ACCOUNT_MAIL_EVENTS: dict[str, str] = {
-    "user.registered": "verification_url",
-    "user.password_reset_requested": "reset_url",
+MANDATE_SUBJECT_PREFIX = "rpc.procedures.mandate-mail"
+
+
+@dataclass(frozen=True)
+class MailLookup:
+    """Who answers for an event's mail, and the name of its link in the personalisation."""
+
+    subject_prefix: str
+    link: str
+
+
+#: Events whose mail needs an answer from their producer.
+ACCOUNT_MAIL_EVENTS: dict[str, MailLookup] = {
+    "user.registered": MailLookup(SUBJECT_PREFIX, "verification_url"),
+    "user.password_reset_requested": MailLookup(SUBJECT_PREFIX, "reset_url"),
+    "procedure.mandate.requested": MailLookup(MANDATE_SUBJECT_PREFIX, "url"),
 }
-"""Event type → the name of the link in the mail's personalisation."""
 
 
-def subject_of(tenant: str) -> str:
-    return f"{SUBJECT_PREFIX}.{tenant}"
+def subject_of(tenant: str, prefix: str = SUBJECT_PREFIX) -> str:
+    return f"{prefix}.{tenant}"
 
 
 class AccountMailRequest(BaseModel):
@@ -40,14 +54,14 @@ class AccountMailRequest(BaseModel):
 
 class AccountMailAnswer(BaseModel):
     status: Literal["ok", "gone"]
-    """``gone``: no such event of identity's in this tenant, the link expired, or the account
-    no longer exists; nothing is to be mailed."""
+    """``gone``: no such event of the producer's in this tenant, the link expired, or the
+    person or mandate is gone; nothing is to be mailed."""
     email: str = ""
     url: str = ""
 
 
 class AccountMailGone(LookupError):
-    """Identity has nothing to mail for this event (see :class:`AccountMailAnswer`)."""
+    """The producer has nothing to mail for this event (see :class:`AccountMailAnswer`)."""
 
 
 AnswerFn = Callable[[AccountMailRequest], Awaitable[AccountMailAnswer]]
@@ -56,20 +70,23 @@ AnswerFn = Callable[[AccountMailRequest], Awaitable[AccountMailAnswer]]
 async def ask(bus: Bus, event: CloudEvent, wait: float = 5.0) -> dict[str, str]:
     """The mail's address and link for ``event``: ``{"email": ..., "<link name>": ...}``.
 
-    Raises :class:`AccountMailGone` when identity answers there is nothing to mail, and
-    :class:`BusUnavailable` when identity does not answer (the event is retried later)."""
-    link = ACCOUNT_MAIL_EVENTS[event.type]
+    Raises :class:`AccountMailGone` when the producer answers there is nothing to mail, and
+    :class:`BusUnavailable` when it does not answer (the event is retried later)."""
+    lookup = ACCOUNT_MAIL_EVENTS[event.type]
     request = AccountMailRequest(event_id=event.id, tenant=event.tenant)
-    raw = await bus.request(subject_of(event.tenant), request.model_dump_json().encode(), wait)
+    subject = subject_of(event.tenant, lookup.subject_prefix)
+    raw = await bus.request(subject, request.model_dump_json().encode(), wait)
     answer = AccountMailAnswer.model_validate_json(raw)
     if answer.status != "ok":
-        raise AccountMailGone(f"identity has no account mail for event {event.id}")
-    return {"email": answer.email, link: answer.url}
+        raise AccountMailGone(f"nothing to mail for event {event.id}")
+    return {"email": answer.email, lookup.link: answer.url}
 
 
-def serve(bus: Bus, answer: AnswerFn) -> None:
-    """Answer account-mail requests of every tenant (identity's side; one replica answers
-    each request)."""
+def serve(
+    bus: Bus, answer: AnswerFn, prefix: str = SUBJECT_PREFIX, queue: str = "identity-account-mail"
+) -> None:
+    """Answer mail requests of every tenant on ``<prefix>.<tenant>`` (the producer's side;
+    one replica of ``queue`` answers each request)."""
 
     async def handle(data: bytes) -> bytes:
         try:
@@ -78,7 +95,7 @@ def serve(bus: Bus, answer: AnswerFn) -> None:
             return AccountMailAnswer(status="gone").model_dump_json().encode()
         return (await answer(request)).model_dump_json().encode()
 
-    bus.serve(f"{SUBJECT_PREFIX}.*", handle, queue="identity-account-mail")
+    bus.serve(f"{prefix}.*", handle, queue=queue)
 
 
 __all__ = [
@@ -87,6 +104,7 @@ __all__ = [
     "AccountMailGone",
     "AccountMailRequest",
     "BusUnavailable",
+    "MailLookup",
     "ask",
     "serve",
 ]

@@ -279,8 +279,8 @@ async def bus(nats_server: Any) -> AsyncIterator[Bus]:
 
 
 class IdentityDesk:
-    """Identity's answers to notify's account-mail requests for one tenant (the address and
-    link of a ``user.registered`` or ``user.password_reset_requested`` event)."""
+    """The producers' answers to notify's requests for a secret mail's address and link, for
+    one tenant: identity's account mails and procedures' mandate confirmation."""
 
     def __init__(self) -> None:
         self.answers: dict[str, AccountMailAnswer] = {}
@@ -303,6 +303,9 @@ async def identity_desk(nats_server: Any, tenant: str) -> AsyncIterator[Identity
         await msg.respond(found.model_dump_json().encode())
 
     await nc.subscribe(account_mails.subject_of(tenant), cb=answer)
+    await nc.subscribe(
+        account_mails.subject_of(tenant, account_mails.MANDATE_SUBJECT_PREFIX), cb=answer
+    )
     await nc.flush()
     yield desk
     await nc.drain()

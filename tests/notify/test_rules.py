@@ -116,6 +116,38 @@ async def test_user_registered_sends_the_verification_mail_in_the_users_language
         assert url.replace("&", "&amp;") in parts(mail)["html"]
 
 
+async def test_a_mandate_confirmation_is_mailed_with_the_link_procedures_gives(
+    notify, bus, smtp_sink, sender, tenant, identity_desk
+):
+    email = f"anna.{tenant}@vevey.ch"
+    link = f"https://portal.example.ch/mandates/m1?token=MANDATE-{tenant}"
+    event = CloudEvent.new(
+        service="procedures",
+        type="procedure.mandate.requested",
+        tenant=tenant,
+        data={
+            "mandate_id": "m1",
+            "request_id": "r1",
+            "mediator": "mediator-1",
+            "mediator_name": "Léa Médiatrice",
+            "citizen_name": "Anna Muster",
+            "kind": "email",
+            "status": "pending",
+            "locale": "fr",
+            "title": "Carte de stationnement",
+            "commune": "Vevey",
+        },
+    )
+    identity_desk.knows(event, email, link)
+    async with notify() as client:
+        await bus.publish_event(event)
+        [mail] = await eventually(lambda: _mails(smtp_sink, email), "the mandate mail")
+        assert link in parts(mail)["plain"] and "Léa Médiatrice" in mail["Subject"]
+        items = (await client.get("/v1/notifications", headers=sender)).json()["items"]
+        assert items and all(item["redacted"] for item in items)  # the link is a secret
+        assert "MANDATE-" not in str(items)
+
+
 async def test_an_account_mail_identity_no_longer_has_is_not_sent(
     notify, bus, smtp_sink, sender, tenant, identity_desk
 ):

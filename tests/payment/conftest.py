@@ -13,6 +13,9 @@ import httpx
 import nats
 import pytest
 
+from socle import account_mails
+from socle.bus import Bus
+from socle.events import CloudEvent
 from socle.testing import running
 from socle_payment.app import create_app
 from socle_payment.settings import PaymentSettings
@@ -121,6 +124,15 @@ class EventTap:
 
     async def __aexit__(self, *exc: object) -> None:
         await self._nc.drain()
+
+    async def secret_mail(self, event: dict[str, Any]) -> dict[str, str]:
+        """What notify gets for a mail with a secret link (address and link), as it asks."""
+        bus = Bus(url=self.url, name="test-notify")
+        await bus.connect()
+        try:
+            return await account_mails.ask(bus, CloudEvent.model_validate(event))
+        finally:
+            await bus.close()
 
     def of_type(self, event_type: str) -> list[dict[str, Any]]:
         return [e for e in self.events if e["type"] == event_type]

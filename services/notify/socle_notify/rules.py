@@ -37,7 +37,7 @@ BUILTIN_EVENTS = {
     "procedure.request.rejected": "email",
     "procedure.mandate.requested": "email",
 }
-IDENTITY_EVENTS = frozenset(ACCOUNT_MAIL_EVENTS)
+IDENTITY_EVENTS = frozenset({"user.registered", "user.password_reset_requested"})
 AccountMailFn = Callable[[CloudEvent], Awaitable[dict[str, str]]]
 
 
@@ -163,9 +163,9 @@ class Rules:
             )
 
     async def _with_account_mail(self, event: CloudEvent) -> CloudEvent | None:
-        """The event to make messages from: an account mail's event with the address and the
-        link identity gives (kept in memory only; the notification seals the text), None when
-        identity has nothing to mail. Identity not answering raises: the event comes again."""
+        """The event to make messages from: a secret mail's event with the address and the
+        link its producer gives (kept in memory only; the notification seals the text), None
+        when the producer has nothing to mail. No answer raises: the event comes again."""
         if event.type not in ACCOUNT_MAIL_EVENTS:
             return event
         try:

@@ -46,7 +46,7 @@ class InvalidMandate(Unprocessable):
     title = "Invalid mandate"
 
 
-def _digest(token: str) -> str:
+def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -95,7 +95,7 @@ async def start(
         claims={"email": citizen_email, "name": citizen_name},
         site=site,
     )
-    token = secrets.token_urlsafe(32)
+    token = secrets.token_urlsafe(32)  # a new one is minted for the mail (mandate_mails)
     now = utcnow()
     mandate = Mandate(
         id=mandate_id,
@@ -107,7 +107,7 @@ async def start(
         citizen_email=citizen_email,
         kind="paper" if paper is not None else "email",
         document_id=str(paper["id"]) if paper is not None else None,
-        token_hash=_digest(token),
+        token_hash=digest(token),
         status="live" if paper is not None else "pending",
         created_at=now,
         confirmed_at=now if paper is not None else None,
@@ -119,13 +119,8 @@ async def start(
         session,
         mandate,
         MANDATE_REQUESTED,
-        {
-            "email": citizen_email,
-            "locale": locale,
-            "title": title,
-            "url": confirm_url(site, mandate_id, token),
-            "commune": site.commune if site else "",
-        },
+        # no address, no link: notify asks for both when it mails (mandate_mails)
+        {"locale": locale, "title": title, "commune": site.commune if site else ""},
     )
     return mandate, loaded
 
@@ -145,7 +140,7 @@ async def by_link(
 ) -> Mandate:
     """The mandate the e-mailed link names (404 with a wrong token)."""
     mandate = await _find(session, principal, mandate_id)
-    if not hmac.compare_digest(mandate.token_hash, _digest(token)):
+    if not hmac.compare_digest(mandate.token_hash, digest(token)):
         raise MandateNotFound(f"No mandate {mandate_id} you can see.")
     return mandate
 

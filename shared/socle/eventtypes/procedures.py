@@ -144,15 +144,12 @@ class MandateChanged(_Procedures):
 
 
 class MandateRequested(MandateChanged):
+    """The citizen is to confirm: notify asks procedures for the address and the one-time
+    link when it mails (``socle.account_mails``); neither is in the event."""
+
     TYPE = "procedure.mandate.requested"
-    email: str | None = Field(
-        default=None, description="requested only: where the confirmation link is sent."
-    )
     locale: str | None = None
-    title: str | None = None
-    url: str | None = Field(
-        default=None, description="requested only: the confirmation link (holds a one-time secret)."
-    )
+    title: str | None = Field(default=None, description="The procedure's title.")
     commune: str | None = None
 
 
