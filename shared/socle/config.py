@@ -81,9 +81,9 @@ class ServiceSettings(BaseSettings):
         stream, inbox = self.stream_max_age_seconds, self.inbox_retention_seconds
         if inbox and (stream == 0 or inbox < stream):
             raise ValueError(
-                "inbox_retention_seconds must be 0 (forever) or at least "
-                "stream_max_age_seconds: a consumer replaying the stream would otherwise "
-                "handle an event a second time"
+                "SOCLE_INBOX_RETENTION_SECONDS (inbox_retention_seconds) must be 0 (forever) "
+                "or at least SOCLE_STREAM_MAX_AGE_SECONDS: a consumer replaying the stream "
+                "would otherwise handle an event a second time"
             )
         return self
 
@@ -113,7 +113,10 @@ def load_settings(settings_cls: type[S], **overrides: object) -> S:
         return settings_cls(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         for error in exc.errors():
-            field = str(error["loc"][0]) if error["loc"] else "?"
+            if not error["loc"]:  # a rule across settings: its message names them
+                print(f"configuration error: {error['msg']}", file=sys.stderr)
+                continue
+            field = str(error["loc"][0])
             print(
                 f"configuration error: {env_name(settings_cls, field)}: {error['msg']}",
                 file=sys.stderr,
