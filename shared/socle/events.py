@@ -11,7 +11,6 @@ from typing import Any, ClassVar, Generic, Self, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from pydantic_core import to_jsonable_python
 
 from socle.db import utcnow
 
@@ -56,12 +55,13 @@ class Event(BaseModel, Generic[D]):
         return f"socle.{self.tenant}.{self.type}"
 
     def to_bytes(self) -> bytes:
-        """Structured JSON. Absent envelope attributes are left out; of a payload model,
-        the fields its producer set (a null it set stays, an optional field it left out
-        stays out)."""
-        body = self.model_dump(mode="json", exclude={"data"}, exclude_none=True)
+        """Structured JSON without the envelope's absent attributes; a payload model's
+        fields all written, except an optional one its producer left out (absent, not null)."""
         data = self.data
-        body["data"] = data.wire() if isinstance(data, EventData) else to_jsonable_python(data)
+        if not isinstance(data, EventData):  # a dict: its nulls stay (exclude_none spares them)
+            return self.model_dump_json(exclude_none=True).encode()
+        body = self.model_dump(mode="json", exclude={"data"}, exclude_none=True)
+        body["data"] = data.wire()
         return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
