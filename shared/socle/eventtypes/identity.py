@@ -38,7 +38,7 @@ class UserPasswordResetRequested(_Identity):
 
 class UserDeleted(_Identity):
     TYPE = "user.deleted"
-    user_id: str
+    user_id: str = Field(min_length=1, description="Erase or anonymise this person's data.")
 
 
 class ClientRegistered(_Identity):

@@ -47,7 +47,8 @@ class PersonExportRequested(EventData):
     TYPE = "person.export.requested"
     SERVICE = "identity"
     user_id: str = Field(
-        description="The account whose data is exported. The export's id is the event's id."
+        min_length=1,
+        description="The account whose data is exported. The export's id is the event's id.",
     )
 
 
