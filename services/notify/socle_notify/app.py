@@ -75,7 +75,15 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
             domain.worker.wake()
 
         return [
-            ConsumerSpec(durable=settings.consumer_name, subjects=["socle.*.>"], handler=handle),
+            ConsumerSpec(
+                durable=settings.consumer_name,
+                subjects=["socle.*.>"],
+                handler=handle,
+                # a secret mail waits for identity (or procedures) to answer: about 40 min
+                # of retries before the event goes to the dead-letter stream
+                max_deliver=12,
+                backoff=(1.0, 5.0, 30.0, 120.0, 300.0),
+            ),
             privacy.consumer(runtime.sessions),
             *export_consumers(
                 privacy.SERVICE, runtime.sessions, privacy.export_person, settings, settings.issuer
