@@ -1,7 +1,8 @@
-"""The address and the one-time link of mails that carry a secret, asked for by notify when
-it sends the mail: identity's account mails (``user.registered``,
-``user.password_reset_requested``) and procedures' mandate confirmation
-(``procedure.mandate.requested``).
+"""The address (and the one-time link) of a mail made from an event, asked for by notify
+when it sends the mail: identity's account mails (``user.registered``,
+``user.password_reset_requested``), procedures' mandate confirmation
+(``procedure.mandate.requested``) and the mails about a request (``procedure.request.*``:
+the address only).
 
 Those events name the person by id only: an address or a live link in the outbox and the
 stream would stay there long after the mail left. Notify asks the producer over a NATS
@@ -25,6 +26,16 @@ log = structlog.get_logger("socle.account_mails")
 
 SUBJECT_PREFIX = "rpc.identity.account-mail"
 MANDATE_SUBJECT_PREFIX = "rpc.procedures.mandate-mail"
+REQUEST_SUBJECT_PREFIX = "rpc.procedures.request-mail"
+REQUEST_STATES = (
+    "draft",
+    "submitted",
+    "in_review",
+    "information_requested",
+    "approved",
+    "rejected",
+    "withdrawn",
+)
 
 
 @dataclass(frozen=True)
@@ -33,6 +44,7 @@ class MailLookup:
 
     subject_prefix: str
     link: str
+    """Empty: the mail has no secret link, only the address is asked for."""
 
 
 #: Events whose mail needs an answer from their producer.
@@ -40,6 +52,10 @@ ACCOUNT_MAIL_EVENTS: dict[str, MailLookup] = {
     "user.registered": MailLookup(SUBJECT_PREFIX, "verification_url"),
     "user.password_reset_requested": MailLookup(SUBJECT_PREFIX, "reset_url"),
     "procedure.mandate.requested": MailLookup(MANDATE_SUBJECT_PREFIX, "url"),
+    **{
+        f"procedure.request.{state}": MailLookup(REQUEST_SUBJECT_PREFIX, "")
+        for state in REQUEST_STATES
+    },
 }
 
 
@@ -79,7 +95,8 @@ async def ask(bus: Bus, event: CloudEvent, wait: float = 5.0) -> dict[str, str]:
     answer = AccountMailAnswer.model_validate_json(raw)
     if answer.status != "ok":
         raise AccountMailGone(f"nothing to mail for event {event.id}")
-    return {"email": answer.email, lookup.link: answer.url}
+    found = {"email": answer.email, lookup.link: answer.url}
+    return {name: value for name, value in found.items() if name and value}
 
 
 def serve(

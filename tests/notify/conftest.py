@@ -279,14 +279,14 @@ async def bus(nats_server: Any) -> AsyncIterator[Bus]:
 
 
 class IdentityDesk:
-    """The producers' answers to notify's requests for a secret mail's address and link, for
-    one tenant: identity's account mails and procedures' mandate confirmation."""
+    """The producers' answers to notify's requests for a mail's address (and link), for one
+    tenant: identity's account mails, procedures' mandate confirmation and request mails."""
 
     def __init__(self) -> None:
         self.answers: dict[str, AccountMailAnswer] = {}
         self.asked: list[str] = []
 
-    def knows(self, event: CloudEvent, email: str, url: str) -> CloudEvent:
+    def knows(self, event: CloudEvent, email: str, url: str = "") -> CloudEvent:
         self.answers[event.id] = AccountMailAnswer(status="ok", email=email, url=url)
         return event
 
@@ -303,9 +303,8 @@ async def identity_desk(nats_server: Any, tenant: str) -> AsyncIterator[Identity
         await msg.respond(found.model_dump_json().encode())
 
     await nc.subscribe(account_mails.subject_of(tenant), cb=answer)
-    await nc.subscribe(
-        account_mails.subject_of(tenant, account_mails.MANDATE_SUBJECT_PREFIX), cb=answer
-    )
+    for prefix in (account_mails.MANDATE_SUBJECT_PREFIX, account_mails.REQUEST_SUBJECT_PREFIX):
+        await nc.subscribe(account_mails.subject_of(tenant, prefix), cb=answer)
     await nc.flush()
     yield desk
     await nc.drain()

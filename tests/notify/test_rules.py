@@ -148,6 +148,46 @@ async def test_a_mandate_confirmation_is_mailed_with_the_link_procedures_gives(
         assert "MANDATE-" not in str(items)
 
 
+async def test_the_receipt_of_a_request_goes_to_the_address_procedures_gives(
+    notify, bus, smtp_sink, tenant, identity_desk
+):
+    """``procedure.request.*`` names the request and its owner, not the address."""
+    email = f"owner.{tenant}@vevey.ch"
+    event = CloudEvent.new(
+        service="procedures",
+        type="procedure.request.submitted",
+        tenant=tenant,
+        data={
+            "request_id": "r1",
+            "reference": "VEV-2026-000001",
+            "procedure": "dog-registration",
+            "version": 1,
+            "state": "submitted",
+            "previous_state": "draft",
+            "owner": "citizen-1",
+            "locale": "en",
+            "fee_amount": 5000,
+            "currency": "CHF",
+            "payment_id": None,
+            "payment_status": None,
+            "actor": "citizen-1",
+            "note": None,
+            "templates": [],
+            "user_id": "citizen-1",
+            "title": "Dog registration",
+            "fee_display": "CHF 50.00",
+            "commune": "Vevey",
+            "url": "https://portal.example.ch/requests/r1",
+        },
+    )
+    identity_desk.knows(event, email)
+    async with notify():
+        await bus.publish_event(event)
+        [mail] = await eventually(lambda: _mails(smtp_sink, email), "the receipt")
+        assert "VEV-2026-000001" in parts(mail)["plain"]
+        assert event.id in identity_desk.asked
+
+
 async def test_an_account_mail_identity_no_longer_has_is_not_sent(
     notify, bus, smtp_sink, sender, tenant, identity_desk
 ):

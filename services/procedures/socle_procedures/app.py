@@ -16,7 +16,7 @@ from socle.export_parts import export_consumers
 from socle.inbox import exactly_once
 from socle.service import Runtime, create_service_app
 from socle.web import ASSETS_PATH, assets_router
-from socle_procedures import mandate_mails, privacy
+from socle_procedures import mandate_mails, privacy, request_mails
 from socle_procedures.api import (
     backoffice,
     catalogue,
@@ -103,6 +103,12 @@ def create_app(
             functools.partial(mandate_mails.answer, runtime.sessions, runtime.extras["site"]),
             prefix=account_mails.MANDATE_SUBJECT_PREFIX,
             queue="procedures-mandate-mail",
+        )
+        account_mails.serve(
+            runtime.bus,
+            functools.partial(request_mails.answer, runtime.sessions),
+            prefix=account_mails.REQUEST_SUBJECT_PREFIX,
+            queue="procedures-request-mail",
         )
         runtime.extras["storage"] = StorageClient(
             settings.storage_url,

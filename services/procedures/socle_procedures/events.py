@@ -62,7 +62,6 @@ def request_event(
         "state": request.state,
         "previous_state": previous,
         "owner": request.owner,
-        "email": request.email,
         "locale": request.locale,
         "fee_amount": request.fee_amount,
         "currency": request.fee_currency,

@@ -20,7 +20,8 @@ class FieldLabel(BaseModel):
 
 
 class RequestChanged(_Procedures):
-    """A request entered ``state`` (the event type names the state)."""
+    """A request entered ``state`` (the event type names the state). No address: notify asks
+    procedures for it when it mails (``socle.account_mails``)."""
 
     request_id: str
     reference: str | None = Field(
@@ -31,7 +32,6 @@ class RequestChanged(_Procedures):
     state: str
     previous_state: str | None
     owner: str = Field(description="Subject of the person the request belongs to.")
-    email: str | None
     locale: Literal["fr", "de", "it", "en"]
     fee_amount: int = Field(description="Minor units.")
     currency: str
