@@ -1,8 +1,8 @@
 """The address (and the one-time link) of a mail made from an event, asked for by notify
 when it sends the mail: identity's account mails (``user.registered``,
 ``user.password_reset_requested``), procedures' mandate confirmation
-(``procedure.mandate.requested``) and the mails about a request (``procedure.request.*``:
-the address only).
+(``procedure.mandate.requested``), the mails about a request (``procedure.request.*``) and a
+payment's receipt (``payment.*``, the payer's address) — the last two without a link.
 
 Those events name the person by id only: an address or a live link in the outbox and the
 stream would stay there long after the mail left. Notify asks the producer over a NATS
@@ -27,6 +27,8 @@ log = structlog.get_logger("socle.account_mails")
 SUBJECT_PREFIX = "rpc.identity.account-mail"
 MANDATE_SUBJECT_PREFIX = "rpc.procedures.mandate-mail"
 REQUEST_SUBJECT_PREFIX = "rpc.procedures.request-mail"
+PAYMENT_SUBJECT_PREFIX = "rpc.payment.payer-mail"
+PAYMENT_TYPES = ("created", "pending", "succeeded", "failed", "cancelled", "expired", "refunded")
 REQUEST_STATES = (
     "draft",
     "submitted",
@@ -45,6 +47,8 @@ class MailLookup:
     subject_prefix: str
     link: str
     """Empty: the mail has no secret link, only the address is asked for."""
+    address: str = "email"
+    """The name of the address in the personalisation (``payer_email`` for payments)."""
 
 
 #: Events whose mail needs an answer from their producer.
@@ -55,6 +59,10 @@ ACCOUNT_MAIL_EVENTS: dict[str, MailLookup] = {
     **{
         f"procedure.request.{state}": MailLookup(REQUEST_SUBJECT_PREFIX, "")
         for state in REQUEST_STATES
+    },
+    **{
+        f"payment.{what}": MailLookup(PAYMENT_SUBJECT_PREFIX, "", address="payer_email")
+        for what in PAYMENT_TYPES
     },
 }
 
@@ -84,7 +92,8 @@ AnswerFn = Callable[[AccountMailRequest], Awaitable[AccountMailAnswer]]
 
 
 async def ask(bus: Bus, event: CloudEvent, wait: float = 5.0) -> dict[str, str]:
-    """The mail's address and link for ``event``: ``{"email": ..., "<link name>": ...}``.
+    """The mail's address and link for ``event``: ``{"email": ..., "<link name>": ...}``
+    (what the producer has: an empty address or link is left out).
 
     Raises :class:`AccountMailGone` when the producer answers there is nothing to mail, and
     :class:`BusUnavailable` when it does not answer (the event is retried later)."""
@@ -95,7 +104,7 @@ async def ask(bus: Bus, event: CloudEvent, wait: float = 5.0) -> dict[str, str]:
     answer = AccountMailAnswer.model_validate_json(raw)
     if answer.status != "ok":
         raise AccountMailGone(f"nothing to mail for event {event.id}")
-    found = {"email": answer.email, lookup.link: answer.url}
+    found = {lookup.address: answer.email, lookup.link: answer.url}
     return {name: value for name, value in found.items() if name and value}
 
 

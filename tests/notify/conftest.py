@@ -280,7 +280,8 @@ async def bus(nats_server: Any) -> AsyncIterator[Bus]:
 
 class IdentityDesk:
     """The producers' answers to notify's requests for a mail's address (and link), for one
-    tenant: identity's account mails, procedures' mandate confirmation and request mails."""
+    tenant: identity's account mails, procedures' mandate confirmation and request mails,
+    payment's payer address."""
 
     def __init__(self) -> None:
         self.answers: dict[str, AccountMailAnswer] = {}
@@ -303,7 +304,11 @@ async def identity_desk(nats_server: Any, tenant: str) -> AsyncIterator[Identity
         await msg.respond(found.model_dump_json().encode())
 
     await nc.subscribe(account_mails.subject_of(tenant), cb=answer)
-    for prefix in (account_mails.MANDATE_SUBJECT_PREFIX, account_mails.REQUEST_SUBJECT_PREFIX):
+    for prefix in (
+        account_mails.MANDATE_SUBJECT_PREFIX,
+        account_mails.REQUEST_SUBJECT_PREFIX,
+        account_mails.PAYMENT_SUBJECT_PREFIX,
+    ):
         await nc.subscribe(account_mails.subject_of(tenant, prefix), cb=answer)
     await nc.flush()
     yield desk

@@ -39,8 +39,9 @@ RECEIPT = email_template(
 
 
 async def test_payment_succeeded_produces_the_receipt_mail(
-    notify, admin, sender, bus, smtp_sink, tenant
+    notify, admin, sender, bus, smtp_sink, tenant, identity_desk
 ):
+    """The event carries no address: notify asks payment for the payer's."""
     payer = f"payer.{tenant}@vevey.ch"
     async with notify() as client:
         template = await create_template(client, admin, RECEIPT)
@@ -67,10 +68,10 @@ async def test_payment_succeeded_produces_the_receipt_mail(
                 "reference": "PERMIS-7",
                 "amount": 12550,
                 "currency": "CHF",
-                "payer_email": payer,
                 "locale": "de-CH",
             },
         )
+        identity_desk.knows(event, payer)
         await bus.publish_event(event)
         await bus.publish_event(event)  # a redelivery has no second effect
 
@@ -217,7 +218,7 @@ async def test_an_account_mail_identity_no_longer_has_is_not_sent(
 
 
 async def test_an_event_without_recipient_is_not_silently_dropped(
-    notify, admin, sender, bus, events, tenant
+    notify, admin, sender, bus, events, tenant, identity_desk
 ):
     async with notify() as client:
         template = await create_template(client, admin, RECEIPT)
@@ -236,6 +237,7 @@ async def test_an_event_without_recipient_is_not_silently_dropped(
             tenant=tenant,
             data={"payment_id": "p2", "reference": "R", "amount": 100, "currency": "CHF"},
         )
+        identity_desk.knows(event, "")  # a payment without a payer address
         await bus.publish_event(event)
         [failed] = await events.wait_for("notification.failed")
         assert failed["data"]["source"] == "rule"

@@ -28,7 +28,6 @@ def payment_event(
             "previous_status": previous_status,
             "reference": payment.reference,
             "procedure_ref": payment.procedure_ref,
-            "payer_email": payment.payer_email,
             "amount": payment.amount,
             "currency": payment.currency,
             "amount_captured": payment.amount_captured,

@@ -6,7 +6,8 @@ from socle.events import EventData
 
 
 class PaymentChanged(EventData):
-    """A payment entered ``status`` (the event type names the status)."""
+    """A payment entered ``status`` (the event type names the status). No payer address:
+    notify asks payment for it when a rule mails the payer (``socle.account_mails``)."""
 
     SERVICE = "payment"
     payment_id: str
@@ -14,7 +15,6 @@ class PaymentChanged(EventData):
     previous_status: str | None
     reference: str
     procedure_ref: str | None
-    payer_email: str | None
     amount: int
     currency: str
     amount_captured: int
