@@ -16,13 +16,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
-import structlog
 from pydantic import BaseModel
 
 from socle.bus import Bus, BusUnavailable
 from socle.events import CloudEvent
-
-log = structlog.get_logger("socle.account_mails")
 
 SUBJECT_PREFIX = "rpc.identity.account-mail"
 MANDATE_SUBJECT_PREFIX = "rpc.procedures.mandate-mail"
