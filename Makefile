@@ -70,6 +70,10 @@ lint: install ## ruff and mypy
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy shared/socle dev/socle_dev $(foreach s,$(SERVICES),services/$(s)/socle_$(s)) tests/unit
 
+.PHONY: events-catalogue
+events-catalogue: install ## regenerate the data schemas of the events catalogue from the payload models
+	$(PY) -m socle.eventtypes.catalogue
+
 .PHONY: fmt
 fmt: install ## format and fix what ruff can
 	$(VENV)/bin/ruff format .

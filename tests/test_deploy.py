@@ -124,6 +124,15 @@ def test_migrations_run_before_install_and_upgrade_and_are_named_after_the_versi
         assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["migrate"]
 
 
+def test_every_service_gives_the_stream_the_production_limits():
+    for deployment in of_kind("Deployment", production=True).values():
+        env = env_of(deployment["spec"]["template"]["spec"]["containers"][0])
+        assert env["SOCLE_STREAM_REPLICAS"] == "3"
+        assert env["SOCLE_STREAM_MAX_AGE_SECONDS"] == "604800"
+        assert env["SOCLE_STREAM_MAX_BYTES"] == "10737418240"
+        assert env["SOCLE_DEAD_LETTER_MAX_AGE_SECONDS"] == "2592000"
+
+
 def test_services_fetch_identity_keys_inside_the_cluster():
     services = of_kind("Service")
     for name, deployment in of_kind("Deployment").items():
@@ -229,4 +238,5 @@ def test_the_production_example_gives_each_service_settings_it_accepts(service, 
     ]
     settings = settings_cls()
     assert settings.environment == "production"
+    assert settings.stream_limits.replicas == 3
     assert settings.resolved_jwks_url.startswith("http://socle-identity/") or service == "identity"

@@ -8,6 +8,9 @@ from typing import Any
 
 import nats
 
+from socle import account_mails
+from socle.bus import Bus
+from socle.events import CloudEvent
 from socle_dev.testing import eventually
 
 
@@ -71,6 +74,18 @@ class EventRecorder:
         except AssertionError as exc:
             raise AssertionError(f"{exc}; saw {self.types()}") from None
         return found
+
+    async def secret_mail(self, event: dict[str, Any]) -> dict[str, str]:
+        """What notify gets when it asks the producer of ``event`` for the mail's address
+        (and link): the lookup of ``socle.account_mails``, over the same bus."""
+        bus = Bus(url=self.url, name="test-notify")
+        await bus.connect()
+        try:
+            return await account_mails.ask(bus, CloudEvent.model_validate(event))
+        finally:
+            await bus.close()
+
+    account_mail = secret_mail
 
     async def first(self, event_type: str, *, within: float = 15.0, **data: Any) -> dict[str, Any]:
         """The first event of ``event_type`` whose ``data`` holds the given items."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import nats
@@ -13,7 +13,7 @@ import structlog
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StreamConfig
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, DiscardPolicy, StreamConfig
 from nats.js.errors import NotFoundError
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
@@ -26,9 +26,38 @@ from socle.tracing import event_carrier, extract_context, inject_headers, tracer
 log = structlog.get_logger("socle.bus")
 
 Handler = Callable[[CloudEvent], Awaitable[None]]
+Responder = Callable[[bytes], Awaitable[bytes]]
 
 DUPLICATE_WINDOW_SECONDS = 600.0
 DEAD_LETTER_PREFIX = "deadletter"
+DAY = 24 * 3600
+
+
+@dataclass(frozen=True)
+class StreamLimits:
+    """How long and how much a stream keeps, on how many servers, and for how long a
+    ``Nats-Msg-Id`` is remembered. Applied when the stream is created and again whenever a
+    process finds it configured otherwise (the settings are the truth)."""
+
+    max_age_seconds: float = 7 * DAY
+    """Events older than this are removed (0: kept forever)."""
+    max_bytes: int = 1024**3
+    """Beyond this size the oldest events are removed (-1: no limit)."""
+    replicas: int = 1
+    """Copies of the stream on as many NATS servers (3 in a production cluster)."""
+    duplicate_window_seconds: float = DUPLICATE_WINDOW_SECONDS
+    """A message id seen within this window is dropped as a duplicate."""
+    dead_letter_max_age_seconds: float = 30 * DAY
+    """How long dead letters are kept for an operator to look at."""
+
+
+def _limits_of(config: StreamConfig) -> dict[str, object]:
+    return {
+        "max_age": config.max_age,
+        "max_bytes": config.max_bytes,
+        "num_replicas": config.num_replicas,
+        "duplicate_window": config.duplicate_window,
+    }
 
 
 class BusUnavailable(RuntimeError):
@@ -67,11 +96,13 @@ class Bus:
     stream: str = "SOCLE"
     name: str = "socle"
     connect_timeout: float = 5.0
+    limits: StreamLimits = field(default_factory=StreamLimits)
     _nc: NATS | None = None
     _js: JetStreamContext | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     durables: list[str] = field(default_factory=list)
     """The durable consumers this process runs (their lag is a metric)."""
+    _responders: list[tuple[str, str, Responder]] = field(default_factory=list)
     _last_error: str = ""
     _last_error_at: float = 0.0
 
@@ -107,6 +138,8 @@ class Bus:
             ) from exc
         self._js = self._nc.jetstream()
         await self.ensure_streams()
+        for subject, queue, responder in self._responders:
+            await self._subscribe_responder(subject, queue, responder)
 
     async def start(self) -> None:
         """Connect if NATS answers; otherwise keep trying in the background, so the
@@ -135,20 +168,56 @@ class Bus:
             self._last_error, self._last_error_at = kind, now
 
     async def ensure_streams(self) -> None:
-        await self._ensure_stream(self.stream, ["socle.>"])
-        await self._ensure_stream(f"{self.stream}_DEADLETTER", [f"{DEAD_LETTER_PREFIX}.>"])
-
-    async def _ensure_stream(self, name: str, subjects: list[str]) -> None:
-        config = StreamConfig(
-            name=name, subjects=subjects, duplicate_window=DUPLICATE_WINDOW_SECONDS
+        limits = self.limits
+        await self._ensure_stream(
+            self.stream_config(self.stream, ["socle.>"], limits.max_age_seconds)
         )
+        await self._ensure_stream(
+            self.stream_config(
+                f"{self.stream}_DEADLETTER",
+                [f"{DEAD_LETTER_PREFIX}.>"],
+                limits.dead_letter_max_age_seconds,
+            )
+        )
+
+    def stream_config(self, name: str, subjects: list[str], max_age: float) -> StreamConfig:
+        limits = self.limits
+        return StreamConfig(
+            name=name,
+            subjects=subjects,
+            max_age=max_age,
+            max_bytes=limits.max_bytes,
+            num_replicas=limits.replicas,
+            duplicate_window=limits.duplicate_window_seconds,
+            discard=DiscardPolicy.OLD,
+        )
+
+    async def _ensure_stream(self, config: StreamConfig) -> None:
+        """Create the stream, or bring an existing one to ``config`` (its limits only)."""
+        name = str(config.name)
         try:
-            await self.js.stream_info(name)
+            info = await self.js.stream_info(name)
         except NotFoundError:
             with contextlib.suppress(Exception):
                 await self.js.add_stream(config)
+                log.info("stream_created", stream=name, **_limits_of(config))
                 return
-            await self.js.stream_info(name)
+            info = await self.js.stream_info(name)  # another process created it meanwhile
+        if _limits_of(info.config) == _limits_of(config):
+            return
+        wanted = replace(
+            info.config,
+            max_age=config.max_age,
+            max_bytes=config.max_bytes,
+            num_replicas=config.num_replicas,
+            duplicate_window=config.duplicate_window,
+        )
+        try:
+            await self.js.update_stream(wanted)
+        except Exception as exc:  # e.g. more replicas than servers: keep serving, say so
+            log.warning("stream_update_refused", stream=name, error=repr(exc)[:300])
+            return
+        log.info("stream_updated", stream=name, **_limits_of(config))
 
     async def publish(
         self,
@@ -170,6 +239,39 @@ class Bus:
                 await self.js.publish(subject, payload, headers=all_headers, timeout=ack_wait)
             except Exception as exc:
                 raise BusUnavailable(f"publish to {subject} failed: {exc!r}") from exc
+
+    async def request(self, subject: str, payload: bytes, wait: float = 5.0) -> bytes:
+        """Ask over core NATS (nothing is stored) and wait for one answer; BusUnavailable
+        when nobody answers in time."""
+        if self._nc is None or not self.connected:
+            raise BusUnavailable("bus disconnected")
+        try:
+            answer = await self._nc.request(subject, payload, timeout=wait)
+        except Exception as exc:
+            raise BusUnavailable(f"no answer on {subject}: {exc.__class__.__name__}") from exc
+        return bytes(answer.data)
+
+    def serve(self, subject: str, responder: Responder, *, queue: str) -> None:
+        """Answer requests on ``subject`` (one process of ``queue`` answers each), from the
+        next connection on; nats-py keeps the subscription across reconnects."""
+        self._responders.append((subject, queue, responder))
+        if self.connected:
+            task = asyncio.create_task(self._subscribe_responder(subject, queue, responder))
+            self._tasks.append(task)
+
+    async def _subscribe_responder(self, subject: str, queue: str, responder: Responder) -> None:
+        assert self._nc is not None
+
+        async def answer(msg: Msg) -> None:
+            try:
+                reply = await responder(msg.data)
+            except Exception as exc:  # the asker times out and retries
+                log.warning("request_failed", subject=msg.subject, error=repr(exc)[:300])
+                return
+            with contextlib.suppress(Exception):
+                await msg.respond(reply)
+
+        await self._nc.subscribe(subject, queue=queue, cb=answer)
 
     async def publish_event(self, event: CloudEvent) -> None:
         """Publish an event directly (outside any outbox): for tests and tools."""

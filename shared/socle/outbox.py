@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from socle.aio import stop_task
 from socle.bus import Bus, BusUnavailable
 from socle.db import outbox_table, read_only, utcnow
-from socle.events import CloudEvent
+from socle.events import Event
 from socle.outages import Outages
 from socle.problems import is_database_outage
 from socle.tracing import inject_headers
@@ -26,7 +26,7 @@ PENDING_FLAG = "socle_outbox_pending"
 _INSERT = insert(outbox_table)  # built once; each event is its parameters
 
 
-async def record_event(session: AsyncSession, event: CloudEvent, aggregate: str) -> None:
+async def record_event(session: AsyncSession, event: Event[Any], aggregate: str) -> None:
     """Store ``event`` in the outbox inside the caller's transaction.
 
     ``aggregate`` (for example ``payment:<id>``) names what the event is about; events of one

@@ -12,13 +12,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from socle.bus import ConsumerSpec, Handler
-from socle.events import CloudEvent
+from socle.events import CloudEvent, Event, MalformedEvent
+from socle.eventtypes.identity import UserDeleted
+from socle.eventtypes.privacy import ErasureOutcome, ExportPart, Kept, PersonExportRequested
 from socle.inbox import exactly_once
 from socle.outbox import record_event
+
+__all__ = ["ErasureOutcome", "ExportPart", "Kept", "PersonalData"]
+
+log = structlog.get_logger("socle.privacy")
 
 
 @dataclass(frozen=True)
@@ -42,37 +48,6 @@ PERSON_ERASED = "person.erased"
 ERASING_SERVICES: tuple[str, ...] = ("storage", "payment", "notify", "procedures")
 
 
-class Kept(BaseModel):
-    """Data of the person a service keeps, and why."""
-
-    category: str = Field(description="What is kept, e.g. ``documents`` or ``payments``.")
-    count: int = Field(ge=0)
-    reason: str = Field(
-        description="``legal_hold``, ``retention`` (kept until ``until``, then erased), "
-        "``legal_retention`` (kept, pseudonymised) or ``audit``."
-    )
-    until: datetime | None = Field(
-        default=None, description="When it will be erased; none when no end is known yet."
-    )
-    detail: str = Field(default="", description="The rule in a sentence.")
-
-
-class ErasureOutcome(BaseModel):
-    """What one service did for one erasure (the data of ``person.erased``)."""
-
-    erasure_id: str = Field(description="The id of the ``user.deleted`` event answered.")
-    service: str
-    erased: dict[str, int] = Field(
-        default_factory=dict, description="Per category, how many records were erased."
-    )
-    pseudonymised: dict[str, int] = Field(
-        default_factory=dict,
-        description="Per category, how many records were kept with the person's data "
-        "replaced by a pseudonym.",
-    )
-    kept: list[Kept] = Field(default_factory=list)
-
-
 @dataclass(frozen=True)
 class ErasureRequest:
     """Whose data to erase: the account id identity knew the person by, in a tenant."""
@@ -91,13 +66,9 @@ def new_pseudonym() -> str:
     return f"erased-{uuid.uuid4().hex}"
 
 
-def person_erased(*, tenant: str, outcome: ErasureOutcome) -> CloudEvent:
-    return CloudEvent.new(
-        service=outcome.service,
-        type=PERSON_ERASED,
-        tenant=tenant,
-        subject=f"erasure:{outcome.erasure_id}",
-        data=outcome.model_dump(mode="json"),
+def person_erased(*, tenant: str, outcome: ErasureOutcome) -> Event[ErasureOutcome]:
+    return outcome.event(
+        tenant=tenant, subject=f"erasure:{outcome.erasure_id}", service=outcome.service
     )
 
 
@@ -108,10 +79,12 @@ def erasure_effect(
     transaction (the inbox's)."""
 
     async def effect(session: AsyncSession, event: CloudEvent) -> None:
-        user_id = str(event.data.get("user_id") or "")
-        if event.type != USER_DELETED or not user_id:
+        try:
+            deleted = UserDeleted.of(event)
+        except MalformedEvent as exc:
+            log.warning("erasure_event_unreadable", event_id=event.id, error=str(exc))
             return
-        request = ErasureRequest(erasure_id=event.id, tenant=event.tenant, user_id=user_id)
+        request = ErasureRequest(erasure_id=event.id, tenant=event.tenant, user_id=deleted.user_id)
         outcome = await erase(session, request)
         outcome.erasure_id, outcome.service = event.id, service
         await record_event(
@@ -162,16 +135,6 @@ class ExportRequest:
     user_id: str
 
 
-class ExportPart(BaseModel):
-    """One service's answer to an export (the data of ``person.export.ready``): where its
-    part lies and how many records of each category it holds; no personal data."""
-
-    export_id: str = Field(description="The id of the ``person.export.requested`` event.")
-    service: str
-    object: str = Field(description="Where the part lies (a key in the export store).")
-    counts: dict[str, int] = Field(default_factory=dict)
-
-
 #: A service's data of the person, by category: lists of JSON objects.
 PersonData = dict[str, list[dict[str, Any]]]
 CollectFn = Callable[[AsyncSession, ExportRequest], Awaitable[PersonData]]
@@ -207,14 +170,8 @@ def encode_part(service: str, request: ExportRequest, data: PersonData) -> bytes
     ).encode()
 
 
-def person_export_ready(*, tenant: str, part: ExportPart) -> CloudEvent:
-    return CloudEvent.new(
-        service=part.service,
-        type=PERSON_EXPORT_READY,
-        tenant=tenant,
-        subject=f"export:{part.export_id}",
-        data=part.model_dump(mode="json"),
-    )
+def person_export_ready(*, tenant: str, part: ExportPart) -> Event[ExportPart]:
+    return part.event(tenant=tenant, subject=f"export:{part.export_id}", service=part.service)
 
 
 def export_effect(
@@ -225,10 +182,12 @@ def export_effect(
     ``person.export.ready`` in the inbox's transaction."""
 
     async def effect(session: AsyncSession, event: CloudEvent) -> None:
-        user_id = str(event.data.get("user_id") or "")
-        if event.type != PERSON_EXPORT_REQUESTED or not user_id:
+        try:
+            asked = PersonExportRequested.of(event)
+        except MalformedEvent as exc:
+            log.warning("export_event_unreadable", event_id=event.id, error=str(exc))
             return
-        request = ExportRequest(export_id=event.id, tenant=event.tenant, user_id=user_id)
+        request = ExportRequest(export_id=event.id, tenant=event.tenant, user_id=asked.user_id)
         data = await collect(session, request)
         key = await store(request, service, encode_part(service, request, data))
         part = ExportPart(

@@ -18,7 +18,8 @@ from typing import Any
 
 import structlog
 
-from socle.events import CloudEvent
+from socle.events import CloudEvent, MalformedEvent
+from socle.eventtypes.identity import TokenRevoked
 
 log = structlog.get_logger("socle.revocation")
 
@@ -39,18 +40,13 @@ class Revocation:
 
     @classmethod
     def from_event(cls, event: CloudEvent) -> Revocation | None:
-        data = event.data if isinstance(event.data, dict) else {}
-        claim, value = data.get("claim"), data.get("value")
-        issued_before, expires_at = data.get("issued_before"), data.get("expires_at")
-        if (
-            claim not in REVOCABLE_CLAIMS
-            or not isinstance(value, str)
-            or not value
-            or not isinstance(issued_before, int)
-            or not isinstance(expires_at, int)
-        ):
+        try:
+            data = TokenRevoked.of(event)
+        except MalformedEvent:
             return None
-        return cls(event.tenant, claim, value, issued_before, expires_at)
+        if data.claim not in REVOCABLE_CLAIMS or not data.value:
+            return None
+        return cls(event.tenant, data.claim, data.value, data.issued_before, data.expires_at)
 
 
 class DenyList:

@@ -25,6 +25,7 @@ from socle.outages import Outages
 from socle.outbox import PENDING_FLAG, OutboxRelay
 from socle.overload import InFlightLimit
 from socle.problems import PROBLEM_JSON, install_problem_handlers
+from socle.pruning import BACKLOG_LOOP, pruner_for
 from socle.revocation import REVOCATION_SUBJECT, DenyList
 from socle.telemetry import (
     Metrics,
@@ -125,11 +126,18 @@ def create_service_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log_startup(name, version, settings)
-        bus = Bus(url=settings.nats_url, stream=settings.stream_name, name=f"socle-{name}")
+        bus = Bus(
+            url=settings.nats_url,
+            stream=settings.stream_name,
+            name=f"socle-{name}",
+            limits=settings.stream_limits,
+        )
         deny = DenyList()
         await bus.start()
         relay = OutboxRelay(sessions, bus, poll_seconds=settings.outbox_poll_seconds)
         holder["relay"] = relay
+        pruner = pruner_for(settings, sessions)
+        metrics.add_backlog_probe(BACKLOG_LOOP, pruner.backlog)
         runtime = Runtime(
             settings=settings,
             engine=engine,
@@ -150,6 +158,7 @@ def create_service_app(
             await hook(runtime)
         app.state.verifier = runtime.verifier
         relay.start()
+        pruner.start()
         bus.start_follower(
             REVOCATION_SUBJECT, deny.on_event, since_seconds=settings.revocation_lookback_seconds
         )
@@ -160,6 +169,7 @@ def create_service_app(
         finally:
             for hook in on_shutdown:
                 await hook(runtime)
+            await pruner.stop()
             await relay.stop()
             await bus.close()
             await engine.dispose()

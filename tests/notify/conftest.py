@@ -8,9 +8,13 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import httpx
+import nats
 import pytest
 
+from socle import account_mails
+from socle.account_mails import AccountMailAnswer, AccountMailRequest
 from socle.bus import Bus
+from socle.events import CloudEvent
 from socle_dev.events import EventRecorder, consumer_settled
 from socle_dev.stub_http import StubServer
 from socle_dev.testing import eventually, running
@@ -132,3 +136,40 @@ async def bus(nats_server: Any) -> AsyncIterator[Bus]:
     await publisher.connect()
     yield publisher
     await publisher.close()
+
+
+class IdentityDesk:
+    """The producers' answers to notify's requests for a mail's address (and link), for one
+    tenant: identity's account mails, procedures' mandate confirmation and request mails,
+    payment's payer address."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, AccountMailAnswer] = {}
+        self.asked: list[str] = []
+
+    def knows(self, event: CloudEvent, email: str, url: str = "") -> CloudEvent:
+        self.answers[event.id] = AccountMailAnswer(status="ok", email=email, url=url)
+        return event
+
+
+@pytest.fixture
+async def identity_desk(nats_server: Any, tenant: str) -> AsyncIterator[IdentityDesk]:
+    desk = IdentityDesk()
+    nc = await nats.connect(nats_server.url)
+
+    async def answer(msg: Any) -> None:
+        request = AccountMailRequest.model_validate_json(msg.data)
+        desk.asked.append(request.event_id)
+        found = desk.answers.get(request.event_id, AccountMailAnswer(status="gone"))
+        await msg.respond(found.model_dump_json().encode())
+
+    await nc.subscribe(account_mails.subject_of(tenant), cb=answer)
+    for prefix in (
+        account_mails.MANDATE_SUBJECT_PREFIX,
+        account_mails.REQUEST_SUBJECT_PREFIX,
+        account_mails.PAYMENT_SUBJECT_PREFIX,
+    ):
+        await nc.subscribe(account_mails.subject_of(tenant, prefix), cb=answer)
+    await nc.flush()
+    yield desk
+    await nc.drain()

@@ -33,8 +33,9 @@ RECEIPT = email_template(
 
 
 async def test_payment_succeeded_produces_the_receipt_mail(
-    notify, admin, sender, bus, smtp_sink, tenant
+    notify, admin, sender, bus, smtp_sink, tenant, identity_desk
 ):
+    """The event carries no address: notify asks payment for the payer's."""
     payer = f"payer.{tenant}@vevey.ch"
     async with notify() as client:
         template = await create_template(client, admin, RECEIPT)
@@ -61,10 +62,10 @@ async def test_payment_succeeded_produces_the_receipt_mail(
                 "reference": "PERMIS-7",
                 "amount": 12550,
                 "currency": "CHF",
-                "payer_email": payer,
                 "locale": "de-CH",
             },
         )
+        identity_desk.knows(event, payer)
         await bus.publish_event(event)
         await bus.publish_event(event)  # a redelivery has no second effect
 
@@ -89,25 +90,20 @@ async def _mails(sink, to):
 
 
 async def test_user_registered_sends_the_verification_mail_in_the_users_language(
-    notify, bus, smtp_sink, tenant
+    notify, bus, smtp_sink, tenant, identity_desk
 ):
+    """The event names the account only; notify asks identity for the address and link."""
     email = f"new.{tenant}@vevey.ch"
     url = f"https://identity.example.ch/verify?token={tenant}"
+    event = CloudEvent.new(
+        service="identity",
+        type="user.registered",
+        tenant=tenant,
+        data={"user_id": "u1", "locale": "it", "commune": "Comune di Lugano"},
+    )
+    identity_desk.knows(event, email, url)
     async with notify():
-        await bus.publish_event(
-            CloudEvent.new(
-                service="identity",
-                type="user.registered",
-                tenant=tenant,
-                data={
-                    "user_id": "u1",
-                    "email": email,
-                    "locale": "it",
-                    "verification_url": url,
-                    "commune": "Comune di Lugano",
-                },
-            )
-        )
+        await bus.publish_event(event)
         [mail] = await eventually(lambda: _mails(smtp_sink, email), "the verification mail")
         assert mail["Subject"] == "Comune di Lugano: confermi il suo indirizzo e-mail"
         assert mail["Content-Language"] == "it"
@@ -115,8 +111,108 @@ async def test_user_registered_sends_the_verification_mail_in_the_users_language
         assert url.replace("&", "&amp;") in parts(mail)["html"]
 
 
+async def test_a_mandate_confirmation_is_mailed_with_the_link_procedures_gives(
+    notify, bus, smtp_sink, sender, tenant, identity_desk
+):
+    email = f"anna.{tenant}@vevey.ch"
+    link = f"https://portal.example.ch/mandates/m1?token=MANDATE-{tenant}"
+    event = CloudEvent.new(
+        service="procedures",
+        type="procedure.mandate.requested",
+        tenant=tenant,
+        data={
+            "mandate_id": "m1",
+            "request_id": "r1",
+            "mediator": "mediator-1",
+            "mediator_name": "Léa Médiatrice",
+            "citizen_name": "Anna Muster",
+            "kind": "email",
+            "status": "pending",
+            "locale": "fr",
+            "title": "Carte de stationnement",
+            "commune": "Vevey",
+        },
+    )
+    identity_desk.knows(event, email, link)
+    async with notify() as client:
+        await bus.publish_event(event)
+        [mail] = await eventually(lambda: _mails(smtp_sink, email), "the mandate mail")
+        assert link in parts(mail)["plain"] and "Léa Médiatrice" in parts(mail)["plain"]
+        items = (await client.get("/v1/notifications", headers=sender)).json()["items"]
+        assert items and all(item["redacted"] for item in items)  # the link is a secret
+        assert "MANDATE-" not in str(items)
+
+
+async def test_the_receipt_of_a_request_goes_to_the_address_procedures_gives(
+    notify, bus, smtp_sink, tenant, identity_desk
+):
+    """``procedure.request.*`` names the request and its owner, not the address."""
+    email = f"owner.{tenant}@vevey.ch"
+    event = CloudEvent.new(
+        service="procedures",
+        type="procedure.request.submitted",
+        tenant=tenant,
+        data={
+            "request_id": "r1",
+            "reference": "VEV-2026-000001",
+            "procedure": "dog-registration",
+            "version": 1,
+            "state": "submitted",
+            "previous_state": "draft",
+            "owner": "citizen-1",
+            "locale": "en",
+            "fee_amount": 5000,
+            "currency": "CHF",
+            "payment_id": None,
+            "payment_status": None,
+            "actor": "citizen-1",
+            "note": None,
+            "templates": [],
+            "user_id": "citizen-1",
+            "title": "Dog registration",
+            "fee_display": "CHF 50.00",
+            "commune": "Vevey",
+            "url": "https://portal.example.ch/requests/r1",
+        },
+    )
+    identity_desk.knows(event, email)
+    async with notify():
+        await bus.publish_event(event)
+        [mail] = await eventually(lambda: _mails(smtp_sink, email), "the receipt")
+        assert "VEV-2026-000001" in parts(mail)["plain"]
+        assert event.id in identity_desk.asked
+
+
+async def test_an_account_mail_identity_no_longer_has_is_not_sent(
+    notify, bus, smtp_sink, sender, tenant, identity_desk
+):
+    """An expired link or a deleted account: identity answers gone, nothing is mailed."""
+    gone = CloudEvent.new(
+        service="identity",
+        type="user.password_reset_requested",
+        tenant=tenant,
+        data={"user_id": "u-gone", "locale": "fr", "commune": "Vevey"},
+    )
+    later = identity_desk.knows(
+        CloudEvent.new(
+            service="identity",
+            type="user.password_reset_requested",
+            tenant=tenant,
+            data={"user_id": "u2", "locale": "fr", "commune": "Vevey"},
+        ),
+        f"later.{tenant}@vevey.ch",
+        "https://identity.example.ch/password-reset/confirm?token=x",
+    )
+    async with notify():
+        await bus.publish_event(gone)
+        await bus.publish_event(later)
+        await eventually(lambda: _mails(smtp_sink, f"later.{tenant}@vevey.ch"), "the later mail")
+        assert gone.id in identity_desk.asked
+        assert smtp_sink.to(f"u-gone.{tenant}@vevey.ch") == []
+
+
 async def test_an_event_without_recipient_is_not_silently_dropped(
-    notify, admin, sender, bus, events, tenant
+    notify, admin, sender, bus, events, tenant, identity_desk
 ):
     async with notify() as client:
         template = await create_template(client, admin, RECEIPT)
@@ -135,6 +231,7 @@ async def test_an_event_without_recipient_is_not_silently_dropped(
             tenant=tenant,
             data={"payment_id": "p2", "reference": "R", "amount": 100, "currency": "CHF"},
         )
+        identity_desk.knows(event, "")  # a payment without a payer address
         await bus.publish_event(event)
         [failed] = await events.wait_for("notification.failed")
         assert failed["data"]["source"] == "rule"

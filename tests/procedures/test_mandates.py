@@ -7,6 +7,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
+
+from socle.account_mails import AccountMailGone
 from socle_dev.events import EventRecorder
 from socle_dev.testing import assert_problem
 from tests.support.procedures import HOLDER
@@ -35,12 +38,14 @@ async def test_a_mediator_files_for_a_citizen_who_confirms_then_revokes(platform
         started = await start(platform, mediator(platform))
         assert started.status_code == 201, started.text
         asked = (await tap.wait_for("procedure.mandate.requested"))[0]
+        assert "email" not in asked["data"] and "url" not in asked["data"]  # not on the bus
+        mail = await tap.secret_mail(asked)  # what notify gets when it mails
     body = started.json()
     mandate, rid = body["mandate"], body["request"]["id"]
     assert mandate["status"] == "pending"
     assert mandate["filed_by"] == "filed by Léa Médiatrice for Anna Muster"
-    assert asked["data"]["email"] == "anna@example.ch"
-    link = urlsplit(asked["data"]["url"])
+    assert mail["email"] == "anna@example.ch"
+    link = urlsplit(mail["url"])
     assert link.path == f"/mandates/{mandate['id']}"
     token = parse_qs(link.query)["token"][0]
 
@@ -164,7 +169,8 @@ async def test_the_citizen_confirms_and_revokes_on_the_portal(platform, nats_ser
     await platform.publish("parking-card")
     async with EventRecorder(nats_server.url, tenant=platform.tenant) as tap:
         started = await start(platform, mediator(platform))
-        link = urlsplit((await tap.wait_for("procedure.mandate.requested"))[0]["data"]["url"])
+        asked = (await tap.wait_for("procedure.mandate.requested"))[0]
+        link = urlsplit((await tap.secret_mail(asked))["url"])
     mandate_id, rid = started.json()["mandate"]["id"], started.json()["request"]["id"]
     anonymous = await platform.api.get(f"{link.path}?{link.query}")
     assert anonymous.status_code == 303 and "/auth/login" in anonymous.headers["location"]
@@ -227,8 +233,9 @@ async def test_a_mediator_files_from_the_portal_and_continues_once_confirmed(pla
             cookies=lea,
         )
         assert sent.status_code == 201, sent.text
-        asked = (await tap.wait_for("procedure.mandate.requested"))[0]["data"]
-    rid, link = asked["request_id"], urlsplit(asked["url"])
+        event = (await tap.wait_for("procedure.mandate.requested"))[0]
+        mail = await tap.secret_mail(event)
+    rid, link = event["data"]["request_id"], urlsplit(mail["url"])
     assert (await platform.api.get(f"/requests/{rid}/check", cookies=lea)).status_code == 404
     api_confirm = await platform.api.post(
         f"/v1{link.path}/confirm",
@@ -242,3 +249,34 @@ async def test_a_mediator_files_from_the_portal_and_continues_once_confirmed(pla
     assert onward.status_code == 303 and "/steps/" in onward.headers["location"]
     citizen = await logged_in(platform, "citizen-5", roles=("citizen",))
     assert (await platform.api.get("/mandates/new", cookies=citizen)).status_code == 403
+
+
+async def test_the_confirmation_link_is_made_when_mailed_and_only_while_pending(
+    platform, nats_server
+):
+    """The event carries no link: procedures makes one when notify asks, the last one made
+    is the one that works, and none is made once the mandate is confirmed."""
+    await platform.publish("parking-card")
+    async with EventRecorder(nats_server.url, tenant=platform.tenant) as tap:
+        started = await start(platform, mediator(platform))
+        asked = (await tap.wait_for("procedure.mandate.requested"))[0]
+    mandate_id = started.json()["mandate"]["id"]
+    first = urlsplit((await tap.secret_mail(asked))["url"])
+    second = urlsplit((await tap.secret_mail(asked))["url"])
+    with pytest.raises(AccountMailGone):  # another tenant's request
+        await tap.secret_mail({**asked, "tenant": "another-commune"})
+
+    stale = await platform.api.post(
+        f"/v1/mandates/{mandate_id}/confirm",
+        json={"token": parse_qs(first.query)["token"][0]},
+        headers=platform.auth("anna"),
+    )
+    assert_problem(stale, 404, "mandate-not-found")
+    confirmed = await platform.api.post(
+        f"/v1/mandates/{mandate_id}/confirm",
+        json={"token": parse_qs(second.query)["token"][0]},
+        headers=platform.auth("anna"),
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    with pytest.raises(AccountMailGone):
+        await tap.secret_mail(asked)

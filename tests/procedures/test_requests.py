@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import nats
 
-from socle.events import CloudEvent
+from socle.eventtypes.payment import EVENT_OF_STATUS
 from socle_dev.events import EventRecorder
 from socle_dev.testing import assert_problem
 from tests.support.procedures import DOG, answer, platform_for, start
@@ -145,17 +145,22 @@ async def test_a_duplicate_late_or_foreign_payment_event_has_no_wrong_effect(pla
     js = nc.jetstream()
 
     async def send(status, *, tenant=None, request_id=None, pid=None, event_id=None):
-        event = CloudEvent.new(
-            service="payment",
-            type=f"payment.{status}",
-            tenant=tenant or platform.tenant,
-            data={
-                "payment_id": pid or payment_id,
-                "status": status,
-                "procedure_ref": request_id or draft["id"],
-                "amount_captured": 10000 if status == "succeeded" else 0,
-            },
+        """A payment event as payment publishes it (its payload model)."""
+        payload = EVENT_OF_STATUS[status](
+            payment_id=pid or payment_id,
+            status=status,
+            previous_status="pending",
+            reference="DOG-1",
+            procedure_ref=request_id or draft["id"],
+            payer_email=None,
+            amount=10000,
+            currency="CHF",
+            amount_captured=10000 if status == "succeeded" else 0,
+            amount_refunded=0,
+            provider="sandbox",
+            cause="test",
         )
+        event = payload.event(tenant=tenant or platform.tenant, subject=pid or payment_id)
         if event_id:
             event.id = event_id
         await js.publish(event.nats_subject, event.to_bytes())

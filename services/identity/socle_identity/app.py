@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Sequence
 
 from authlib.oauth2.base import OAuth2Error
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
+from socle import account_mails
 from socle.aio import stop_task
 from socle.bus import ConsumerSpec
 from socle.export_parts import export_consumers
@@ -16,6 +18,7 @@ from socle.inbox import exactly_once
 from socle.privacy import PERSON_ERASED, PERSON_EXPORT_READY
 from socle.service import Runtime, create_service_app
 from socle_identity import erasures, export_links, exports, keys
+from socle_identity.account_mails import answer as account_mails_answer
 from socle_identity.api import account, account_pages, admin, oidc, prompts, web
 from socle_identity.api import erasures as erasures_api
 from socle_identity.api import exports as exports_api
@@ -60,6 +63,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         provider = Provider.build(settings, runtime.sessions, deny=runtime.deny)
         await keys.ensure_keys(runtime.sessions, provider.keys.encryption)
         runtime.extras["provider"] = provider
+        account_mails.serve(runtime.bus, functools.partial(account_mails_answer, provider))
         # The identity API trusts its own keys, read from its database (and checks revocation).
         runtime.verifier = provider.verifier
         if settings.export_purge_seconds > 0:

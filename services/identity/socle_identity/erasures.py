@@ -64,7 +64,7 @@ async def on_answer(session: AsyncSession, event: CloudEvent) -> None:
     as another identity's, are ignored)."""
     if event.type != PERSON_ERASED:
         return
-    outcome = ErasureOutcome.model_validate(event.data)
+    outcome = ErasureOutcome.of(event)
     erasure = await session.get(Erasure, outcome.erasure_id)
     if erasure is None or erasure.tenant != event.tenant:
         return

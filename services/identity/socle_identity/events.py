@@ -1,31 +1,32 @@
-"""Events the identity service publishes (through the outbox)."""
+"""Events the identity service publishes (through the outbox); their payloads are the
+models of ``socle.eventtypes.identity``."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from socle.events import CloudEvent
+from socle.events import Event
+from socle.eventtypes.identity import (
+    ClientRegistered,
+    KeyRotated,
+    PersonExportAvailable,
+    TokenRevoked,
+    UserDeleted,
+    UserEmailVerified,
+    UserPasswordResetRequested,
+    UserRegistered,
+)
 
-SERVICE = "identity"
 PLATFORM = "platform"
 
 
 def user_registered(
-    *, tenant: str, user_id: str, email: str, locale: str, verification_url: str, commune: str
-) -> CloudEvent:
-    return CloudEvent.new(
-        service=SERVICE,
-        type="user.registered",
-        tenant=tenant,
-        subject=f"user:{user_id}",
-        data={
-            "user_id": user_id,
-            "email": email,
-            "locale": locale,
-            "verification_url": verification_url,
-            "commune": commune,
-        },
-    )
+    *, tenant: str, user_id: str, locale: str, commune: str
+) -> Event[UserRegistered]:
+    """No address, no link: notify asks identity for both when it mails
+    (``socle.account_mails``)."""
+    data = UserRegistered(user_id=user_id, locale=locale, commune=commune)
+    return data.event(tenant=tenant, subject=f"user:{user_id}")
 
 
 def export_available(
@@ -38,61 +39,34 @@ def export_available(
     download_url: str,
     expires_at: str,
     commune: str,
-) -> CloudEvent:
+) -> Event[PersonExportAvailable]:
     """Every part of a person's export is in: notify mails the person the link."""
-    return CloudEvent.new(
-        service=SERVICE,
-        type="person.export.available",
-        tenant=tenant,
-        subject=f"export:{export_id}",
-        data={
-            "user_id": user_id,
-            "email": email,
-            "locale": locale,
-            "export_id": export_id,
-            "download_url": download_url,
-            "expires_at": expires_at,
-            "commune": commune,
-        },
-    )
+    return PersonExportAvailable(
+        user_id=user_id,
+        email=email,
+        locale=locale,
+        export_id=export_id,
+        download_url=download_url,
+        expires_at=expires_at,
+        commune=commune,
+    ).event(tenant=tenant, subject=f"export:{export_id}")
 
 
-def user_email_verified(*, tenant: str, user_id: str) -> CloudEvent:
-    return CloudEvent.new(
-        service=SERVICE,
-        type="user.email_verified",
-        tenant=tenant,
-        subject=f"user:{user_id}",
-        data={"user_id": user_id},
-    )
+def user_email_verified(*, tenant: str, user_id: str) -> Event[UserEmailVerified]:
+    return UserEmailVerified(user_id=user_id).event(tenant=tenant, subject=f"user:{user_id}")
 
 
 def user_password_reset_requested(
-    *, tenant: str, user_id: str, email: str, locale: str, reset_url: str, commune: str
-) -> CloudEvent:
-    return CloudEvent.new(
-        service=SERVICE,
-        type="user.password_reset_requested",
-        tenant=tenant,
-        subject=f"user:{user_id}",
-        data={
-            "user_id": user_id,
-            "email": email,
-            "locale": locale,
-            "reset_url": reset_url,
-            "commune": commune,
-        },
-    )
+    *, tenant: str, user_id: str, locale: str, commune: str
+) -> Event[UserPasswordResetRequested]:
+    """No address, no link: notify asks identity for both when it mails
+    (``socle.account_mails``)."""
+    data = UserPasswordResetRequested(user_id=user_id, locale=locale, commune=commune)
+    return data.event(tenant=tenant, subject=f"user:{user_id}")
 
 
-def user_deleted(*, tenant: str, user_id: str) -> CloudEvent:
-    return CloudEvent.new(
-        service=SERVICE,
-        type="user.deleted",
-        tenant=tenant,
-        subject=f"user:{user_id}",
-        data={"user_id": user_id},
-    )
+def user_deleted(*, tenant: str, user_id: str) -> Event[UserDeleted]:
+    return UserDeleted(user_id=user_id).event(tenant=tenant, subject=f"user:{user_id}")
 
 
 def client_registered(
@@ -103,20 +77,15 @@ def client_registered(
     public: bool,
     grant_types: list[str],
     scopes: list[str],
-) -> CloudEvent:
-    return CloudEvent.new(
-        service=SERVICE,
-        type="client.registered",
-        tenant=tenant,
-        subject=f"client:{client_id}",
-        data={
-            "client_id": client_id,
-            "name": name,
-            "client_type": "public" if public else "confidential",
-            "grant_types": grant_types,
-            "scopes": scopes,
-        },
+) -> Event[ClientRegistered]:
+    data = ClientRegistered(
+        client_id=client_id,
+        name=name,
+        client_type="public" if public else "confidential",
+        grant_types=grant_types,
+        scopes=scopes,
     )
+    return data.event(tenant=tenant, subject=f"client:{client_id}")
 
 
 def key_rotated(
@@ -126,22 +95,15 @@ def key_rotated(
     previous_kid: str | None,
     next_kid: str,
     previous_published_until: datetime | None,
-) -> CloudEvent:
-    return CloudEvent.new(
-        service=SERVICE,
-        type="key.rotated",
-        tenant=PLATFORM,
-        subject=f"key:{active_kid}",
-        data={
-            "alg": alg,
-            "active_kid": active_kid,
-            "previous_kid": previous_kid,
-            "next_kid": next_kid,
-            "previous_published_until": previous_published_until.isoformat()
-            if previous_published_until
-            else None,
-        },
+) -> Event[KeyRotated]:
+    data = KeyRotated(
+        alg=alg,
+        active_kid=active_kid,
+        previous_kid=previous_kid,
+        next_kid=next_kid,
+        previous_published_until=previous_published_until,
     )
+    return data.event(tenant=PLATFORM, subject=f"key:{active_kid}")
 
 
 def token_revoked(
@@ -152,18 +114,10 @@ def token_revoked(
     value: str,
     issued_before: int,
     expires_at: int,
-) -> CloudEvent:
+) -> Event[TokenRevoked]:
     """Refuse every access token whose claim ``claim`` equals ``value`` and whose ``iat`` is at
     most ``issued_before``; the entry may be forgotten after ``expires_at`` (unix seconds)."""
-    return CloudEvent.new(
-        service=SERVICE,
-        type="token.revoked",
-        tenant=tenant,
-        subject=subject,
-        data={
-            "claim": claim,
-            "value": value,
-            "issued_before": issued_before,
-            "expires_at": expires_at,
-        },
+    data = TokenRevoked.model_validate(
+        {"claim": claim, "value": value, "issued_before": issued_before, "expires_at": expires_at}
     )
+    return data.event(tenant=tenant, subject=subject)

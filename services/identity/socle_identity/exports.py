@@ -15,12 +15,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.db import upsert_insert, utcnow
-from socle.events import CloudEvent
+from socle.events import CloudEvent, Event
+from socle.eventtypes.privacy import PersonExportRequested
 from socle.export_parts import storage_parts
 from socle.outbox import record_event
 from socle.privacy import (
     PERSON_EXPORT_READY,
-    PERSON_EXPORT_REQUESTED,
     ExportPart,
     ExportRequest,
     PersonData,
@@ -63,14 +63,8 @@ class ExportReport(BaseModel):
     services: list[PartStatus]
 
 
-def export_requested(*, tenant: str, user_id: str) -> CloudEvent:
-    return CloudEvent.new(
-        service=SERVICE,
-        type=PERSON_EXPORT_REQUESTED,
-        tenant=tenant,
-        subject=f"user:{user_id}",
-        data={"user_id": user_id},
-    )
+def export_requested(*, tenant: str, user_id: str) -> Event[PersonExportRequested]:
+    return PersonExportRequested(user_id=user_id).event(tenant=tenant, subject=f"user:{user_id}")
 
 
 async def request_export(
@@ -99,7 +93,7 @@ async def on_part(session: AsyncSession, event: CloudEvent) -> Export | None:
     such as another identity's, are ignored); the export it belongs to."""
     if event.type != PERSON_EXPORT_READY:
         return None
-    part = ExportPart.model_validate(event.data)
+    part = ExportPart.of(event)
     export = await session.get(Export, part.export_id)
     if export is None or export.tenant != event.tenant:
         return None

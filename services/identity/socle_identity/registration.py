@@ -16,6 +16,9 @@ from socle_identity.passwords import digest
 from socle_identity.provider import Provider
 
 LINK_MAX_AGE = 24 * 3600
+"""Seconds a verification link works."""
+RESET_MAX_AGE = 3600
+"""Seconds a password-reset link works."""
 
 
 async def _commune_name(session: AsyncSession, tenant: str) -> str:
@@ -54,19 +57,21 @@ async def register_citizen(
             family_name=family_name.strip()[:200],
             locale=locale,
         )
-        token = provider.signer.dumps({"uid": user.id, "email": user.email}, salt="verify")
         await record_event(
             session,
             events.user_registered(
                 tenant=user.tenant,
                 user_id=user.id,
-                email=user.email,
                 locale=locale,
-                verification_url=f"{provider.issuer}/verify-email?{urlencode({'token': token})}",
                 commune=await _commune_name(session, user.tenant),
             ),
             aggregate=f"user:{user.id}",
         )
+
+
+def verification_url(provider: Provider, user: User) -> str:
+    token = provider.signer.dumps({"uid": user.id, "email": user.email}, salt="verify")
+    return f"{provider.issuer}/verify-email?{urlencode({'token': token})}"
 
 
 async def verify_email(provider: Provider, token: str) -> bool:
@@ -100,27 +105,27 @@ async def request_password_reset(
         user = await directory.find_user(session, tenant=client.tenant, email=email.strip())
         if user is None:
             return
-        token = provider.signer.dumps(
-            {"uid": user.id, "pw": _password_fingerprint(user)}, salt="reset"
-        )
         await record_event(
             session,
             events.user_password_reset_requested(
                 tenant=user.tenant,
                 user_id=user.id,
-                email=user.email,
                 locale=locale,
-                reset_url=f"{provider.issuer}/password-reset/confirm?{urlencode({'token': token})}",
                 commune=await _commune_name(session, user.tenant),
             ),
             aggregate=f"user:{user.id}",
         )
 
 
+def reset_url(provider: Provider, user: User) -> str:
+    token = provider.signer.dumps({"uid": user.id, "pw": _password_fingerprint(user)}, salt="reset")
+    return f"{provider.issuer}/password-reset/confirm?{urlencode({'token': token})}"
+
+
 async def reset_password(provider: Provider, token: str, password: str) -> bool:
     """Set a new password from a reset link; the link works once (it names the old hash)."""
     try:
-        data = provider.signer.loads(token, salt="reset", max_age=3600)
+        data = provider.signer.loads(token, salt="reset", max_age=RESET_MAX_AGE)
     except (BadSignature, SignatureExpired):
         return False
     async with provider.sessions() as session, session.begin():

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from fastapi import FastAPI
 
+from socle import account_mails
 from socle.aio import stop_task
 from socle.bus import ConsumerSpec
 from socle.events import CloudEvent
@@ -36,7 +37,13 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
         template_service = Templates(settings.sms_max_fragments)
         notification_service = Notifications(settings, template_service)
         webhook_service = Webhooks(settings, notification_service)
-        rule_service = Rules(settings, template_service, notification_service, webhook_service)
+        rule_service = Rules(
+            settings,
+            template_service,
+            notification_service,
+            webhook_service,
+            functools.partial(account_mails.ask, runtime.bus),
+        )
         worker = Worker(
             settings,
             runtime.sessions,
@@ -80,7 +87,15 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
             domain.worker.wake()
 
         return [
-            ConsumerSpec(durable=settings.consumer_name, subjects=["socle.*.>"], handler=handle),
+            ConsumerSpec(
+                durable=settings.consumer_name,
+                subjects=["socle.*.>"],
+                handler=handle,
+                # a secret mail waits for identity (or procedures) to answer: about 40 min
+                # of retries before the event goes to the dead-letter stream
+                max_deliver=12,
+                backoff=(1.0, 5.0, 30.0, 120.0, 300.0),
+            ),
             privacy.consumer(runtime.sessions),
             *export_consumers(
                 privacy.SERVICE, runtime.sessions, privacy.export_person, settings, settings.issuer

@@ -3,6 +3,7 @@ events happen. Also the built-in identity mails and the fan-out to webhook subsc
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
@@ -10,6 +11,7 @@ import structlog
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from socle.account_mails import ACCOUNT_MAIL_EVENTS, AccountMailGone
 from socle.db import utcnow
 from socle.events import CloudEvent
 from socle_notify.common import new_id
@@ -39,6 +41,7 @@ BUILTIN_EVENTS = {
 IDENTITY_EVENTS = frozenset(
     {"user.registered", "user.password_reset_requested", "person.export.available"}
 )
+AccountMailFn = Callable[[CloudEvent], Awaitable[dict[str, str]]]
 
 
 def lookup(event: CloudEvent, path: str) -> Any:
@@ -88,11 +91,14 @@ class Rules:
         templates: Templates,
         notifications: Notifications,
         webhooks: Webhooks,
+        account_mail: AccountMailFn,
     ) -> None:
         self.settings = settings
         self.templates = templates
         self.notifications = notifications
         self.webhooks = webhooks
+        self.account_mail = account_mail
+        """Asks identity for an account mail's address and link (``socle.account_mails``)."""
 
     async def create(self, session: AsyncSession, tenant: str, body: RuleCreate) -> Rule:
         await self.templates.get_template(session, tenant, body.template_id)
@@ -140,13 +146,16 @@ class Rules:
                     )
                 ).scalars()
             )
-            for rule in rules:
-                await self._apply(session, rule, event)
-                created += 1
-            if not rules and self._builtin_enabled(event.type):
-                await self._builtin(session, event)
-                created += 1
-        queued = await self.webhooks.fan_out(session, event)
+            builtin = not rules and self._builtin_enabled(event.type)
+            mail = await self._with_account_mail(event) if rules or builtin else None
+            if mail is not None:
+                for rule in rules:
+                    await self._apply(session, rule, mail)
+                    created += 1
+                if builtin:
+                    await self._builtin(session, mail)
+                    created += 1
+        queued = await self.webhooks.fan_out(session, event)  # as published: no address
         if created or queued:
             log.info(
                 "event_handled",
@@ -155,6 +164,19 @@ class Rules:
                 notifications=created,
                 webhook_deliveries=queued,
             )
+
+    async def _with_account_mail(self, event: CloudEvent) -> CloudEvent | None:
+        """The event to make messages from: a secret mail's event with the address and the
+        link its producer gives (kept in memory only; the notification seals the text), None
+        when the producer has nothing to mail. No answer raises: the event comes again."""
+        if event.type not in ACCOUNT_MAIL_EVENTS:
+            return event
+        try:
+            extra = await self.account_mail(event)
+        except AccountMailGone:
+            log.info("account_mail_gone", event_type=event.type, event_id=event.id)
+            return None
+        return event.model_copy(update={"data": {**event.data, **extra}})
 
     def _builtin_enabled(self, event_type: str) -> bool:
         if event_type not in BUILTIN_EVENTS:

@@ -10,6 +10,7 @@ from typing import Any
 SECRET_EVENT_FIELDS: dict[str, tuple[str, ...]] = {
     "user.registered": ("verification_url",),
     "user.password_reset_requested": ("reset_url",),
+    "procedure.mandate.requested": ("url",),
 }
 
 REDACTED = (

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable, Mapping, Sequence
 
 import structlog
 from fastapi import FastAPI
 
+from socle import account_mails
 from socle.aio import stop_task
 from socle.bus import ConsumerSpec
 from socle.export_parts import export_consumers
 from socle.locks import exclusive
 from socle.service import Runtime, create_service_app
-from socle_payment import privacy, retention
+from socle_payment import payer_mails, privacy, retention
 from socle_payment.api import admin, finance, pages, payments, webhooks
 from socle_payment.payments import Payments
 from socle_payment.providers import PaymentProvider, build_providers
@@ -63,6 +65,12 @@ def create_app(
     async def start(runtime: Runtime) -> None:
         domain = Payments(settings=settings, providers=chosen, sessions=runtime.sessions)
         runtime.extras["payments"] = domain
+        account_mails.serve(
+            runtime.bus,
+            functools.partial(payer_mails.answer, runtime.sessions),
+            prefix=account_mails.PAYMENT_SUBJECT_PREFIX,
+            queue="payment-payer-mail",
+        )
         if settings.payment_expiry_sweep_seconds > 0:
             runtime.extras["expiry_task"] = asyncio.create_task(
                 _sweep(

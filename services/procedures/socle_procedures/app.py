@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Sequence
 
 import httpx
 from fastapi import FastAPI
 
+from socle import account_mails
 from socle.aio import stop_task
 from socle.bus import ConsumerSpec
 from socle.export_parts import export_consumers
 from socle.inbox import exactly_once
 from socle.service import Runtime, create_service_app
 from socle.web import ASSETS_PATH, assets_router
-from socle_procedures import privacy, retention
+from socle_procedures import mandate_mails, privacy, request_mails, retention
 from socle_procedures.api import (
     backoffice,
     catalogue,
@@ -96,6 +98,18 @@ def create_app(
         )
         runtime.extras["portal"] = Portal.build(settings, oidc)
         runtime.extras["site"] = Site(settings.portal_commune_name, settings.public_url)
+        account_mails.serve(
+            runtime.bus,
+            functools.partial(mandate_mails.answer, runtime.sessions, runtime.extras["site"]),
+            prefix=account_mails.MANDATE_SUBJECT_PREFIX,
+            queue="procedures-mandate-mail",
+        )
+        account_mails.serve(
+            runtime.bus,
+            functools.partial(request_mails.answer, runtime.sessions),
+            prefix=account_mails.REQUEST_SUBJECT_PREFIX,
+            queue="procedures-request-mail",
+        )
         runtime.extras["storage"] = StorageClient(
             settings.storage_url,
             timeout=settings.storage_timeout_seconds,

@@ -16,7 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from socle.auth import Principal
 from socle.db import utcnow
-from socle.events import CloudEvent
+from socle.events import CloudEvent, MalformedEvent
+from socle.eventtypes.payment import EVENTS as PAYMENT_EVENT_MODELS
+from socle.eventtypes.payment import PaymentChanged
 from socle.web.i18n import localized
 from socle_procedures import requests
 from socle_procedures.definitions import fees
@@ -26,6 +28,9 @@ from socle_procedures.payment_client import PaymentClient
 
 log = structlog.get_logger("socle_procedures.charging")
 
+PAYMENT_EVENTS: dict[str, type[PaymentChanged]] = {
+    m.TYPE: m for m in PAYMENT_EVENT_MODELS if issubclass(m, PaymentChanged)
+}
 CLOSED_FAILURES = frozenset({"failed", "expired", "cancelled"})
 
 
@@ -167,17 +172,23 @@ def payment_consumer(sessions: async_sessionmaker[AsyncSession]) -> Any:
     """The effect of a ``payment.*`` event, for :func:`socle.inbox.exactly_once`."""
 
     async def effect(session: AsyncSession, event: CloudEvent) -> None:
-        data = event.data
-        request_id = data.get("procedure_ref")
-        if not isinstance(request_id, str) or not data.get("payment_id"):
+        model = PAYMENT_EVENTS.get(event.type)
+        if model is None:
+            return
+        try:
+            payment = model.of(event)
+        except MalformedEvent as exc:
+            log.warning("payment_event_unreadable", event_id=event.id, error=str(exc))
+            return
+        if not payment.procedure_ref:
             return
         await apply_outcome(
             session,
             tenant=event.tenant,
-            request_id=request_id,
-            payment_id=str(data["payment_id"]),
-            status=str(data.get("status", "")),
-            amount_captured=int(data.get("amount_captured") or 0),
+            request_id=payment.procedure_ref,
+            payment_id=payment.payment_id,
+            status=payment.status,
+            amount_captured=payment.amount_captured,
             cause=f"event:{event.id}",
         )
 

@@ -1,31 +1,32 @@
-"""The events the procedures service publishes (through the outbox)."""
+"""The events the procedures service publishes (through the outbox); their payloads are
+the models of ``socle.eventtypes.procedures``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from socle.events import CloudEvent
+from socle.events import Event
+from socle.eventtypes.procedures import EVENT_OF_STATE as REQUEST_EVENTS
+from socle.eventtypes.procedures import (
+    MandateConfirmed,
+    MandateRequested,
+    MandateRevoked,
+    ProcedurePublished,
+    ProcedureRetired,
+    RequestChanged,
+    VersionChanged,
+)
 from socle.web.i18n import localized
 from socle_procedures.models import ProcedureVersion, Request
 
-SERVICE = "procedures"
-
 #: Event type published when a request enters a state.
-EVENT_OF_STATE = {
-    "draft": "procedure.request.draft",
-    "submitted": "procedure.request.submitted",
-    "in_review": "procedure.request.in_review",
-    "information_requested": "procedure.request.information_requested",
-    "approved": "procedure.request.approved",
-    "rejected": "procedure.request.rejected",
-    "withdrawn": "procedure.request.withdrawn",
-}
-MANDATE_REQUESTED = "procedure.mandate.requested"
-MANDATE_CONFIRMED = "procedure.mandate.confirmed"
-MANDATE_REVOKED = "procedure.mandate.revoked"
-PUBLISHED = "procedure.published"
-RETIRED = "procedure.retired"
+EVENT_OF_STATE: dict[str, str] = {state: model.TYPE for state, model in REQUEST_EVENTS.items()}
+MANDATE_REQUESTED = MandateRequested.TYPE
+MANDATE_CONFIRMED = MandateConfirmed.TYPE
+MANDATE_REVOKED = MandateRevoked.TYPE
+PUBLISHED = ProcedurePublished.TYPE
+RETIRED = ProcedureRetired.TYPE
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,10 @@ def request_event(
     templates: list[str],
     title: Any = None,
     site: Site | None = None,
-) -> CloudEvent:
-    """The event of ``request`` having just entered its state."""
+    **more: Any,
+) -> Event[RequestChanged]:
+    """The event of ``request`` having just entered its state; ``more``: the optional fields
+    of :class:`RequestChanged` (``action``, ``message``, ``fields``, ...)."""
     data: dict[str, Any] = {
         "request_id": request.id,
         "reference": request.reference,
@@ -59,7 +62,6 @@ def request_event(
         "state": request.state,
         "previous_state": previous,
         "owner": request.owner,
-        "email": request.email,
         "locale": request.locale,
         "fee_amount": request.fee_amount,
         "currency": request.fee_currency,
@@ -71,17 +73,14 @@ def request_event(
         "user_id": request.owner,
         "title": localized(title, request.locale) if title else request.procedure,
         "fee_display": _money(request.fee_amount, request.fee_currency),
+        **more,
     }
     if site is not None:
         data["commune"] = site.commune
         data["url"] = site.request_url(request.id)
-    return CloudEvent.new(
-        service=SERVICE,
-        type=EVENT_OF_STATE[request.state],
-        tenant=request.tenant,
-        subject=request.id,
-        data=data,
-    )
+    payload = REQUEST_EVENTS[request.state].model_validate(data)
+    event: Event[RequestChanged] = payload.event(tenant=request.tenant, subject=request.id)
+    return event
 
 
 def _money(amount: int, currency: str) -> str:
@@ -89,11 +88,10 @@ def _money(amount: int, currency: str) -> str:
     return f"{currency} {whole:,}.{cents:02d}".replace(",", "\u2019")
 
 
-def version_event(version: ProcedureVersion, event_type: str) -> CloudEvent:
-    return CloudEvent.new(
-        service=SERVICE,
-        type=event_type,
-        tenant=version.tenant,
-        subject=version.slug,
-        data={"procedure": version.slug, "version": version.version, "status": version.status},
+def version_event(version: ProcedureVersion, event_type: str) -> Event[VersionChanged]:
+    model: type[VersionChanged] = (
+        ProcedurePublished if event_type == PUBLISHED else ProcedureRetired
     )
+    data = model(procedure=version.slug, version=version.version, status=version.status)
+    event: Event[VersionChanged] = data.event(tenant=version.tenant, subject=version.slug)
+    return event

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.auth import Principal
 from socle.db import utcnow
-from socle.events import CloudEvent
+from socle.eventtypes import procedures as payloads
 from socle.outbox import record_event
 from socle.problems import Conflict, Forbidden, NotFound, Unprocessable
 from socle.web.i18n import localized
@@ -28,7 +28,6 @@ from socle_procedures.events import (
     MANDATE_CONFIRMED,
     MANDATE_REQUESTED,
     MANDATE_REVOKED,
-    SERVICE,
     Site,
 )
 from socle_procedures.models import Mandate, Request, RequestHistory
@@ -47,7 +46,7 @@ class InvalidMandate(Unprocessable):
     title = "Invalid mandate"
 
 
-def _digest(token: str) -> str:
+def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -96,7 +95,7 @@ async def start(
         claims={"email": citizen_email, "name": citizen_name},
         site=site,
     )
-    token = secrets.token_urlsafe(32)
+    token = secrets.token_urlsafe(32)  # a new one is minted for the mail (mandate_mails)
     now = utcnow()
     mandate = Mandate(
         id=mandate_id,
@@ -108,7 +107,7 @@ async def start(
         citizen_email=citizen_email,
         kind="paper" if paper is not None else "email",
         document_id=str(paper["id"]) if paper is not None else None,
-        token_hash=_digest(token),
+        token_hash=digest(token),
         status="live" if paper is not None else "pending",
         created_at=now,
         confirmed_at=now if paper is not None else None,
@@ -120,13 +119,8 @@ async def start(
         session,
         mandate,
         MANDATE_REQUESTED,
-        {
-            "email": citizen_email,
-            "locale": locale,
-            "title": title,
-            "url": confirm_url(site, mandate_id, token),
-            "commune": site.commune if site else "",
-        },
+        # no address, no link: notify asks for both when it mails (mandate_mails)
+        {"locale": locale, "title": title, "commune": site.commune if site else ""},
     )
     return mandate, loaded
 
@@ -146,7 +140,7 @@ async def by_link(
 ) -> Mandate:
     """The mandate the e-mailed link names (404 with a wrong token)."""
     mandate = await _find(session, principal, mandate_id)
-    if not hmac.compare_digest(mandate.token_hash, _digest(token)):
+    if not hmac.compare_digest(mandate.token_hash, digest(token)):
         raise MandateNotFound(f"No mandate {mandate_id} you can see.")
     return mandate
 
@@ -231,7 +225,11 @@ async def _announce(
         "status": mandate.status,
         **extra,
     }
-    event = CloudEvent.new(
-        service=SERVICE, type=event_type, tenant=mandate.tenant, subject=mandate.id, data=data
-    )
+    models: dict[str, type[payloads.MandateChanged]] = {
+        MANDATE_REQUESTED: payloads.MandateRequested,
+        MANDATE_CONFIRMED: payloads.MandateConfirmed,
+        MANDATE_REVOKED: payloads.MandateRevoked,
+    }
+    model = models[event_type]
+    event = model.model_validate(data).event(tenant=mandate.tenant, subject=mandate.id)
     await record_event(session, event, aggregate=f"mandate:{mandate.id}")

@@ -197,6 +197,14 @@ async def _announce(
         for n in loaded.definition.get("notifications", [])
         if n["state"] == request.state
     ]
+    more: dict[str, Any] = {"action": action.name}
+    if "decision_document" in changes:
+        more["decision_document_id"] = changes["decision_document"]["after"]
+    if action.name == "request_information":
+        labels = field_labels(loaded.definition, request.locale)
+        more["message"] = action.comment
+        more["fields"] = [{"id": f, "label": labels[f]} for f in action.fields]
+        more["fields_display"] = ", ".join(labels[f] for f in action.fields)
     event = request_event(
         request,
         previous=previous,
@@ -205,15 +213,8 @@ async def _announce(
         templates=templates,
         title=loaded.definition.get("title"),
         site=site,
+        **more,
     )
-    event.data["action"] = action.name
-    if "decision_document" in changes:
-        event.data["decision_document_id"] = changes["decision_document"]["after"]
-    if action.name == "request_information":
-        labels = field_labels(loaded.definition, request.locale)
-        event.data["message"] = action.comment
-        event.data["fields"] = [{"id": f, "label": labels[f]} for f in action.fields]
-        event.data["fields_display"] = ", ".join(labels[f] for f in action.fields)
     await record_event(session, event, aggregate=f"request:{request.id}")
 
 

@@ -74,6 +74,16 @@ app.kubernetes.io/component: {{ .component | default "server" }}
   value: {{ $root.Values.natsUrl | quote }}
 - name: SOCLE_STREAM_NAME
   value: {{ $root.Values.streamName | quote }}
+- name: SOCLE_STREAM_MAX_AGE_SECONDS
+  value: {{ $root.Values.stream.maxAgeSeconds | int64 | quote }}
+- name: SOCLE_STREAM_MAX_BYTES
+  value: {{ $root.Values.stream.maxBytes | int64 | quote }}
+- name: SOCLE_STREAM_REPLICAS
+  value: {{ $root.Values.stream.replicas | int64 | quote }}
+- name: SOCLE_STREAM_DUPLICATE_WINDOW_SECONDS
+  value: {{ $root.Values.stream.duplicateWindowSeconds | int64 | quote }}
+- name: SOCLE_DEAD_LETTER_MAX_AGE_SECONDS
+  value: {{ $root.Values.stream.deadLetterMaxAgeSeconds | int64 | quote }}
 - name: SOCLE_LOG_LEVEL
   value: {{ $root.Values.logLevel | quote }}
 {{- if and (eq .name "payment") (not (hasKey .svc.env "SOCLE_PAYMENT_PUBLIC_URL")) }}
