@@ -113,7 +113,10 @@ def erasure_consumer(
 
     handler: Handler = handle
     return ConsumerSpec(
-        durable=f"{service}-erasure", subjects=[f"socle.*.{USER_DELETED}"], handler=handler
+        durable=f"{service}-erasure",
+        subjects=[f"socle.*.{USER_DELETED}"],
+        handler=handler,
+        ordered=False,  # one event per person, each erasure stands alone
     )
 
 
@@ -219,4 +222,5 @@ def export_consumer(
         durable=f"{service}-export",
         subjects=[f"socle.*.{PERSON_EXPORT_REQUESTED}"],
         handler=handler,
+        ordered=False,  # one event per export, each part stands alone
     )

@@ -80,6 +80,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
                 durable="identity-erasure-reports",
                 subjects=[f"socle.*.{PERSON_ERASED}"],
                 handler=exactly_once(runtime.sessions, "identity-erasures", erasures.on_answer),
+                ordered=False,  # each answer is recorded on its own
             ),
             ConsumerSpec(
                 durable="identity-export-parts",
@@ -87,6 +88,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
                 handler=exactly_once(
                     runtime.sessions, "identity-exports", export_links.part_effect(settings)
                 ),
+                ordered=False,  # each part is recorded on its own
             ),
             *export_consumers(
                 exports.SERVICE, runtime.sessions, exports.export_person, settings, settings.issuer

@@ -95,6 +95,9 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
                 # of retries before the event goes to the dead-letter stream
                 max_deliver=12,
                 backoff=(1.0, 5.0, 30.0, 120.0, 300.0),
+                # each mail and delivery stands alone; one waiting for its lookup must not
+                # hold back every other mail for those 40 minutes (decision 0007)
+                ordered=False,
             ),
             privacy.consumer(runtime.sessions),
             *export_consumers(
