@@ -15,12 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from socle.db import upsert_insert, utcnow
 from socle.events import CloudEvent
 from socle.privacy import PERSON_ERASED, ErasureOutcome, Kept
-from socle.problems import NotFound
+from socle_identity.errors import UnknownErasure
 from socle_identity.models import Erasure, ErasureAnswer
-
-
-class UnknownErasure(NotFound):
-    code = "erasure-not-found"
 
 
 class ServiceAnswer(BaseModel):

@@ -26,16 +26,12 @@ from socle.privacy import (
     PersonData,
     as_json,
 )
-from socle.problems import Conflict, NotFound, Unavailable
 from socle_identity import directory
+from socle_identity.errors import ArchiveUnavailable, ExportNotReady, UnknownExport
 from socle_identity.models import Consent, Export, ExportAnswer, User
 from socle_identity.settings import IdentitySettings
 
 SERVICE = "identity"
-
-
-class UnknownExport(NotFound):
-    code = "export-not-found"
 
 
 class PartStatus(BaseModel):
@@ -190,10 +186,6 @@ async def export_person(session: AsyncSession, request: ExportRequest) -> Person
     }
 
 
-class ExportNotReady(Conflict):
-    code = "export-not-ready"
-
-
 async def ready_export(
     session: AsyncSession,
     *,
@@ -213,10 +205,6 @@ async def ready_export(
     if state.status != "ready":
         raise ExportNotReady("Not every service has written its part yet; try again later.")
     return state
-
-
-class ArchiveUnavailable(Unavailable):
-    code = "export-archive-unavailable"
 
 
 async def archive(

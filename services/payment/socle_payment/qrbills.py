@@ -8,7 +8,7 @@ import qrbill
 import structlog
 
 from socle.pdf import svg_to_pdf
-from socle.problems import Conflict
+from socle_payment.errors import NotAQRBill
 from socle_payment.models import Payment
 from socle_payment.payments import minor_to_decimal
 from socle_payment.settings import PaymentSettings
@@ -16,10 +16,6 @@ from socle_payment.settings import PaymentSettings
 log = structlog.get_logger("socle_payment.qrbills")
 
 LANGUAGES = ("de", "fr", "it", "en")
-
-
-class NotAQRBill(Conflict):
-    code = "not-a-qr-bill"
 
 
 def _bill(settings: PaymentSettings, payment: Payment, language: str) -> qrbill.QRBill:

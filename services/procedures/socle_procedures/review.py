@@ -17,10 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from socle.auth import Principal
 from socle.db import utcnow
 from socle.outbox import record_event
-from socle.problems import Forbidden, Unprocessable
+from socle.problems import Forbidden
 from socle.web.i18n import localized
 from socle_procedures.decisions import Decide
-from socle_procedures.errors import IllegalTransition, RequestNotFound
+from socle_procedures.errors import IllegalTransition, InvalidAction, RequestNotFound
 from socle_procedures.events import Site, request_event
 from socle_procedures.models import RequestHistory, RequestNote
 from socle_procedures.requests import Loaded, load
@@ -48,11 +48,6 @@ class ActionNotAllowed(IllegalTransition):
             errors=[{"pointer": "/action", "code": "action-not-allowed", "allowed": allowed}],
         )
         self.allowed = allowed
-
-
-class InvalidAction(Unprocessable):
-    code = "invalid-action"
-    title = "Invalid action"
 
 
 @dataclass

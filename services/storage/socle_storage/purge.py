@@ -17,8 +17,8 @@ from socle_storage import events
 from socle_storage.context import Storage
 from socle_storage.documents import remove_document_rows
 from socle_storage.errors import StoreUnavailable
+from socle_storage.ingest import discard_pending
 from socle_storage.models import Document, DocumentVersion
-from socle_storage.uploads import discard_pending
 
 log = structlog.get_logger("socle_storage.purge")
 

@@ -8,10 +8,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.auth import Principal, require_scope
-from socle.idempotency import IdempotencyKey, run_idempotent
-from socle.problems import PROBLEM_JSON, Forbidden
+from socle.idempotency import IdempotencyKey, idempotent_post
+from socle.openapi import problem_responses
+from socle.problems import Forbidden
 from socle.service import SessionDep
 from socle_identity import account, directory, federation, lifecycle, totp
 from socle_identity.api.account import AccountHolder
@@ -41,16 +43,9 @@ Admin = Annotated[Principal, Depends(require_scope("identity:admin"))]
 Person = Annotated[Principal, Depends(require_scope("openid"))]
 
 
-def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
-    base = {401: "No or invalid access token", 403: "Scope or role missing"}
-    extra = {404: "Not found in this tenant", 409: "Conflict", 422: "Invalid request"}
-    return {
-        c: {"description": {**base, **extra}[c], "content": {PROBLEM_JSON: {}}}
-        for c in (401, 403, *codes)
-    }
-
-
-@router.post("/tenants", status_code=201, response_model=TenantOut, responses=_problems(409, 422))
+@router.post(
+    "/tenants", status_code=201, response_model=TenantOut, responses=problem_responses(409, 422)
+)
 async def create_tenant(
     body: TenantIn,
     principal: Admin,
@@ -66,25 +61,23 @@ async def create_tenant(
             code="platform-admin-required",
         )
 
-    async def action(s: Any) -> tuple[int, Any]:
-        tenant = await directory.create_tenant(s, slug=body.slug, name=body.name)
-        return 201, TenantOut.of(tenant).model_dump(mode="json")
+    async def create(s: AsyncSession) -> TenantOut:
+        return TenantOut.of(await directory.create_tenant(s, slug=body.slug, name=body.name))
 
-    status, result = await run_idempotent(
-        session, scope=f"{principal.tenant}:tenants", key=key, body=body.model_dump(), action=action
+    return await idempotent_post(
+        session, principal, service="identity", action="tenants", key=key, body=body, create=create
     )
-    return JSONResponse(result, status_code=status)
 
 
 @router.post(
-    "/clients", status_code=201, response_model=ClientCreated, responses=_problems(409, 422)
+    "/clients", status_code=201, response_model=ClientCreated, responses=problem_responses(409, 422)
 )
 async def register_client(
     body: ClientIn, principal: Admin, session: SessionDep, key: IdempotencyKey = None
 ) -> JSONResponse:
     """Register an application of the caller's commune. The secret is shown once."""
 
-    async def action(s: Any) -> tuple[int, Any]:
+    async def create(s: AsyncSession) -> ClientCreated:
         client, secret = await directory.register_client(
             s,
             tenant=principal.tenant,
@@ -105,30 +98,30 @@ async def register_client(
                 sector_identifier=body.sector_identifier,
             ),
         )
-        out = ClientCreated(**ClientOut.of(client).model_dump(), client_secret=secret)
-        return 201, out.model_dump(mode="json")
+        return ClientCreated(**ClientOut.of(client).model_dump(), client_secret=secret)
 
-    status, result = await run_idempotent(
-        session, scope=f"{principal.tenant}:clients", key=key, body=body.model_dump(), action=action
+    return await idempotent_post(
+        session, principal, service="identity", action="clients", key=key, body=body, create=create
     )
-    return JSONResponse(result, status_code=status)
 
 
-@router.get("/clients", response_model=ClientList, responses=_problems())
+@router.get("/clients", response_model=ClientList, responses=problem_responses())
 async def list_clients(principal: Admin, session: SessionDep) -> ClientList:
     async with session.begin():
         clients = await directory.list_clients(session, tenant=principal.tenant)
         return ClientList(items=[ClientOut.of(c) for c in clients])
 
 
-@router.get("/clients/{client_id}", response_model=ClientOut, responses=_problems(404))
+@router.get("/clients/{client_id}", response_model=ClientOut, responses=problem_responses(404))
 async def get_client(client_id: str, principal: Admin, session: SessionDep) -> ClientOut:
     async with session.begin():
         client = await directory.get_client(session, tenant=principal.tenant, client_id=client_id)
         return ClientOut.of(client)
 
 
-@router.patch("/clients/{client_id}", response_model=ClientOut, responses=_problems(404, 422))
+@router.patch(
+    "/clients/{client_id}", response_model=ClientOut, responses=problem_responses(404, 422)
+)
 async def update_client(
     client_id: str, body: ClientPatch, principal: Admin, p: ProviderDep, session: SessionDep
 ) -> ClientOut:
@@ -142,7 +135,7 @@ async def update_client(
         return ClientOut.of(client)
 
 
-@router.delete("/clients/{client_id}", status_code=204, responses=_problems(404))
+@router.delete("/clients/{client_id}", status_code=204, responses=problem_responses(404))
 async def delete_client(
     client_id: str, principal: Admin, p: ProviderDep, session: SessionDep
 ) -> Response:
@@ -154,7 +147,9 @@ async def delete_client(
 
 
 @router.post(
-    "/clients/{client_id}/secret", response_model=SecretRotated, responses=_problems(404, 409)
+    "/clients/{client_id}/secret",
+    response_model=SecretRotated,
+    responses=problem_responses(404, 409),
 )
 async def rotate_client_secret(
     client_id: str, body: SecretRotation, principal: Admin, p: ProviderDep, session: SessionDep
@@ -174,7 +169,9 @@ async def rotate_client_secret(
         )
 
 
-@router.post("/users", status_code=201, response_model=UserOut, responses=_problems(409, 422))
+@router.post(
+    "/users", status_code=201, response_model=UserOut, responses=problem_responses(409, 422)
+)
 async def create_user(
     body: UserIn,
     principal: Admin,
@@ -184,7 +181,7 @@ async def create_user(
 ) -> JSONResponse:
     """Create a staff account (agent, admin) or a citizen account in the caller's commune."""
 
-    async def action(s: Any) -> tuple[int, Any]:
+    async def create(s: AsyncSession) -> UserOut:
         user = await directory.create_user(
             s,
             p.passwords,
@@ -197,16 +194,20 @@ async def create_user(
             locale=body.locale,
             email_verified=True,
         )
-        return 201, UserOut.of(user).model_dump(mode="json")
+        return UserOut.of(user)
 
-    fingerprint = body.model_dump(exclude={"password"})
-    status, result = await run_idempotent(
-        session, scope=f"{principal.tenant}:users", key=key, body=fingerprint, action=action
+    return await idempotent_post(
+        session,
+        principal,
+        service="identity",
+        action="users",
+        key=key,
+        body=body.model_dump(mode="json", exclude={"password"}),
+        create=create,
     )
-    return JSONResponse(result, status_code=status)
 
 
-@router.get("/users/{user_id}", response_model=UserOut, responses=_problems(404))
+@router.get("/users/{user_id}", response_model=UserOut, responses=problem_responses(404))
 async def get_user(user_id: str, principal: Admin, session: SessionDep) -> UserOut:
     async with session.begin():
         return UserOut.of(
@@ -214,7 +215,7 @@ async def get_user(user_id: str, principal: Admin, session: SessionDep) -> UserO
         )
 
 
-@router.delete("/users/{user_id}", status_code=204, responses=_problems(404))
+@router.delete("/users/{user_id}", status_code=204, responses=problem_responses(404))
 async def delete_user(
     user_id: str, principal: Admin, p: ProviderDep, session: SessionDep
 ) -> Response:
@@ -231,7 +232,7 @@ async def delete_user(
     return Response(status_code=204, headers={"Location": f"/v1/erasures/{erasure_id}"})
 
 
-@router.put("/federation", response_model=FederationOut, responses=_problems(422))
+@router.put("/federation", response_model=FederationOut, responses=problem_responses(422))
 async def configure_federation(
     body: FederationIn, principal: Admin, p: ProviderDep, session: SessionDep
 ) -> FederationOut:
@@ -250,7 +251,7 @@ async def configure_federation(
         return _federation_out(p, row)
 
 
-@router.get("/federation", response_model=FederationOut, responses=_problems(404))
+@router.get("/federation", response_model=FederationOut, responses=problem_responses(404))
 async def show_federation(principal: Admin, p: ProviderDep, session: SessionDep) -> FederationOut:
     async with session.begin():
         return _federation_out(p, await federation.upstream_of(session, principal.tenant))
@@ -266,7 +267,7 @@ def _federation_out(p: Any, row: Any) -> FederationOut:
     )
 
 
-@router.get("/me", response_model=UserOut, responses=_problems(404))
+@router.get("/me", response_model=UserOut, responses=problem_responses(404))
 async def me(principal: Person, session: SessionDep) -> UserOut:
     async with session.begin():
         return UserOut.of(
@@ -274,7 +275,7 @@ async def me(principal: Person, session: SessionDep) -> UserOut:
         )
 
 
-@router.delete("/me", status_code=204, responses=_problems(404))
+@router.delete("/me", status_code=204, responses=problem_responses(404))
 async def delete_me(principal: AccountHolder, p: ProviderDep, session: SessionDep) -> Response:
     """Delete one's own account (identity's account pages, recent login); its tokens are
     revoked and ``user.deleted`` is published."""
@@ -289,7 +290,9 @@ async def delete_me(principal: AccountHolder, p: ProviderDep, session: SessionDe
     return Response(status_code=204)
 
 
-@router.post("/me/totp", status_code=201, response_model=TotpStarted, responses=_problems(404, 409))
+@router.post(
+    "/me/totp", status_code=201, response_model=TotpStarted, responses=problem_responses(404, 409)
+)
 async def start_totp(principal: AccountHolder, p: ProviderDep) -> TotpStarted:
     """Start enrolling an authenticator app: scan ``otpauth_uri``, then confirm a code."""
     return TotpStarted(
@@ -297,7 +300,9 @@ async def start_totp(principal: AccountHolder, p: ProviderDep) -> TotpStarted:
     )
 
 
-@router.post("/me/totp/confirm", response_model=RecoveryCodes, responses=_problems(404, 409, 422))
+@router.post(
+    "/me/totp/confirm", response_model=RecoveryCodes, responses=problem_responses(404, 409, 422)
+)
 async def confirm_totp(
     body: TotpConfirm, principal: AccountHolder, p: ProviderDep
 ) -> RecoveryCodes:
@@ -308,7 +313,7 @@ async def confirm_totp(
     return RecoveryCodes(recovery_codes=codes)
 
 
-@router.delete("/me/totp", status_code=204, responses=_problems(404, 409))
+@router.delete("/me/totp", status_code=204, responses=problem_responses(404, 409))
 async def remove_totp(principal: AccountHolder, p: ProviderDep) -> Response:
     """Remove the second factor and its recovery codes (identity's account pages, recent
     login)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from socle.problems import PROBLEM_JSON
+from socle.openapi import problem_responses
 from socle.service import SessionDep
 from socle_identity import erasures
 from socle_identity.api.admin import Admin
@@ -18,14 +18,7 @@ router = APIRouter(prefix="/v1", tags=["admin"])
 @router.get(
     "/erasures/{erasure_id}",
     response_model=ErasureReport,
-    responses={
-        code: {"description": text, "content": {PROBLEM_JSON: {}}}
-        for code, text in (
-            (401, "No or invalid access token"),
-            (403, "Scope or role missing"),
-            (404, "No such erasure in this tenant"),
-        )
-    },
+    responses=problem_responses(401, 403, (404, "No such erasure in this tenant")),
 )
 async def erasure_report(
     erasure_id: str, principal: Admin, p: ProviderDep, session: SessionDep

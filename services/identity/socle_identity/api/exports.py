@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Response
 
 from socle.auth import Principal, require_scope
-from socle.problems import PROBLEM_JSON
+from socle.openapi import problem_responses
 from socle.service import SessionDep
 from socle_identity import exports
 from socle_identity import scopes as sc
@@ -20,22 +20,11 @@ from socle_identity.exports import ExportReport
 router = APIRouter(prefix="/v1", tags=["admin"])
 AccountOwner = Annotated[Principal, Depends(require_scope(sc.ACCOUNT_SCOPE))]
 
-
-def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
-    texts = {
-        401: "No or invalid access token",
-        403: "Scope or role missing",
-        404: "No such person or export in this tenant",
-        409: "The export is not ready yet",
-        503: "The document store cannot be reached",
-    }
-    return {
-        code: {"description": texts[code], "content": {PROBLEM_JSON: {}}}
-        for code in (401, 403, *codes)
-    }
+NOT_READY = (409, "The export is not ready yet")
+STORE_DOWN = (503, "The document store cannot be reached")
 
 
-@router.post("/users/{user_id}/export", status_code=202, responses=_problems(404))
+@router.post("/users/{user_id}/export", status_code=202, responses=problem_responses(401, 403, 404))
 async def export_user(
     user_id: str, principal: Admin, p: ProviderDep, session: SessionDep
 ) -> Response:
@@ -51,7 +40,9 @@ async def export_user(
     return Response(status_code=202, headers={"Location": f"/v1/exports/{export_id}"})
 
 
-@router.get("/exports/{export_id}", response_model=ExportReport, responses=_problems(404))
+@router.get(
+    "/exports/{export_id}", response_model=ExportReport, responses=problem_responses(401, 403, 404)
+)
 async def export_report(
     export_id: str, principal: Admin, p: ProviderDep, session: SessionDep
 ) -> ExportReport:
@@ -66,7 +57,7 @@ async def export_report(
         )
 
 
-@router.post("/me/export", status_code=202, responses=_problems(404))
+@router.post("/me/export", status_code=202, responses=problem_responses(401, 403, 404))
 async def export_me(principal: AccountOwner, p: ProviderDep, session: SessionDep) -> Response:
     """Ask for one's own data. ``Location`` names the export."""
     async with session.begin():
@@ -79,7 +70,11 @@ async def export_me(principal: AccountOwner, p: ProviderDep, session: SessionDep
     return Response(status_code=202, headers={"Location": f"/v1/me/exports/{export_id}"})
 
 
-@router.get("/me/exports/{export_id}", response_model=ExportReport, responses=_problems(404))
+@router.get(
+    "/me/exports/{export_id}",
+    response_model=ExportReport,
+    responses=problem_responses(401, 403, 404),
+)
 async def my_export(
     export_id: str, principal: AccountOwner, p: ProviderDep, session: SessionDep
 ) -> ExportReport:
@@ -113,7 +108,7 @@ def _zip(export_id: str, body: bytes) -> Response:
 @router.get(
     "/exports/{export_id}/archive",
     response_class=Response,
-    responses={**_problems(404, 409, 503), **ZIP},
+    responses={**problem_responses(401, 403, 404, NOT_READY, STORE_DOWN), **ZIP},
 )
 async def export_archive(
     export_id: str, principal: Admin, p: ProviderDep, session: SessionDep
@@ -126,7 +121,7 @@ async def export_archive(
 @router.get(
     "/me/exports/{export_id}/archive",
     response_class=Response,
-    responses={**_problems(404, 409, 503), **ZIP},
+    responses={**problem_responses(401, 403, 404, NOT_READY, STORE_DOWN), **ZIP},
 )
 async def my_export_archive(
     export_id: str, principal: AccountOwner, p: ProviderDep, session: SessionDep

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Query, Request
 
 from socle.auth import Principal, require_commune_wide, require_scope
-from socle.problems import PROBLEM_JSON, Forbidden
+from socle.problems import Forbidden
 from socle_notify.notifications import Notifications
 from socle_notify.rules import Rules
 from socle_notify.templates import Templates
@@ -56,19 +56,3 @@ Sender = Annotated[Principal, Depends(require_commune_wide("notifications:send",
 Admin = Annotated[Principal, Depends(require_commune_wide("notifications:admin", PERSON_REACH))]
 Limit = Annotated[int, Query(ge=1, le=200, description="Page size.")]
 Cursor = Annotated[str | None, Query(max_length=64, description="`next_cursor` of the last page.")]
-
-_TEXTS = {
-    401: "No or invalid access token",
-    403: "The token lacks the scope, or the action is for the commune's staff or services",
-    404: "No such resource in this tenant, or not one this caller may see",
-    409: "The resource's state does not allow this",
-    422: "Invalid input (field errors in `errors`)",
-}
-
-
-def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the problem+json answers of a route."""
-    return {
-        status: {"description": _TEXTS[status], "content": {PROBLEM_JSON: {}}}
-        for status in (401, 403, *statuses)
-    }

@@ -8,9 +8,10 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from socle.idempotency import IdempotencyKey, run_idempotent
+from socle.idempotency import IdempotencyKey, idempotent_post
+from socle.openapi import problem_responses
 from socle.service import SessionDep
-from socle_notify.api.deps import Cursor, DomainDep, Limit, Reader, Sender, problems
+from socle_notify.api.deps import Cursor, DomainDep, Limit, Reader, Sender
 from socle_notify.batches import BatchView
 from socle_notify.models import Notification
 from socle_notify.schemas import (
@@ -76,26 +77,27 @@ async def _send(
     domain: DomainDep,
     key: str | None,
 ) -> JSONResponse:
-    async def action(s: AsyncSession) -> tuple[int, object]:
-        n = await domain.notifications.send(s, principal.tenant, channel, body)
-        return 201, notification_out(n).model_dump(mode="json")
+    async def create(s: AsyncSession) -> NotificationOut:
+        return notification_out(await domain.notifications.send(s, principal.tenant, channel, body))
 
-    status, result = await run_idempotent(
+    answer = await idempotent_post(
         session,
-        scope=f"notifications:{principal.tenant}:{channel}",
+        principal,
+        service="notify",
+        action=f"notifications:{channel}",
         key=key,
-        body=body.model_dump(mode="json"),
-        action=action,
+        body=body,
+        create=create,
     )
     domain.worker.wake()
-    return JSONResponse(result, status_code=status)
+    return answer
 
 
 @router.post(
     "/v1/notifications/email",
     status_code=201,
     response_model=NotificationOut,
-    responses=problems(404, 422),
+    responses=problem_responses(404, 422),
     summary="Send an email from a template",
 )
 async def send_email(
@@ -112,7 +114,7 @@ async def send_email(
     "/v1/notifications/sms",
     status_code=201,
     response_model=NotificationOut,
-    responses=problems(404, 422),
+    responses=problem_responses(404, 422),
     summary="Send an SMS from a template",
 )
 async def send_sms(
@@ -128,7 +130,7 @@ async def send_sms(
 @router.get(
     "/v1/notifications/{notification_id}",
     response_model=NotificationOut,
-    responses=problems(404),
+    responses=problem_responses(404),
     summary="Read a notification and its status",
 )
 async def get_notification(
@@ -147,7 +149,7 @@ async def get_notification(
 @router.get(
     "/v1/notifications",
     response_model=NotificationList,
-    responses=problems(),
+    responses=problem_responses(),
     summary="List notifications, newest first, with filters",
 )
 async def list_notifications(
@@ -185,7 +187,7 @@ async def list_notifications(
     "/v1/batches",
     status_code=201,
     response_model=BatchOut,
-    responses=problems(404, 422),
+    responses=problem_responses(404, 422),
     summary="Send one template to up to 50,000 recipients, now or scheduled",
 )
 async def create_batch(
@@ -195,25 +197,26 @@ async def create_batch(
     domain: DomainDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    async def action(s: AsyncSession) -> tuple[int, object]:
-        view = await domain.notifications.create_batch(s, principal.tenant, body)
-        return 201, batch_out(view).model_dump(mode="json")
+    async def create(s: AsyncSession) -> BatchOut:
+        return batch_out(await domain.notifications.create_batch(s, principal.tenant, body))
 
-    status, result = await run_idempotent(
+    answer = await idempotent_post(
         session,
-        scope=f"batches:{principal.tenant}",
+        principal,
+        service="notify",
+        action="batches",
         key=idempotency_key,
-        body=body.model_dump(mode="json"),
-        action=action,
+        body=body,
+        create=create,
     )
     domain.worker.wake()
-    return JSONResponse(result, status_code=status)
+    return answer
 
 
 @router.get(
     "/v1/batches/{batch_id}",
     response_model=BatchOut,
-    responses=problems(404),
+    responses=problem_responses(404),
     summary="A batch's status and its counts by notification status",
 )
 async def get_batch(
@@ -227,7 +230,7 @@ async def get_batch(
 @router.post(
     "/v1/batches/{batch_id}/cancel",
     response_model=BatchOut,
-    responses=problems(404, 409),
+    responses=problem_responses(404, 409),
     summary="Cancel a batch before it starts",
 )
 async def cancel_batch(

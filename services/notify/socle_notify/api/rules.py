@@ -6,9 +6,10 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from socle.idempotency import IdempotencyKey, run_idempotent
+from socle.idempotency import IdempotencyKey, idempotent_post
+from socle.openapi import problem_responses
 from socle.service import SessionDep
-from socle_notify.api.deps import Admin, DomainDep, problems
+from socle_notify.api.deps import Admin, DomainDep
 from socle_notify.models import Rule
 from socle_notify.schemas import RuleCreate, RuleList, RuleOut
 
@@ -30,7 +31,7 @@ def rule_out(rule: Rule) -> RuleOut:
     "",
     status_code=201,
     response_model=RuleOut,
-    responses=problems(404, 422),
+    responses=problem_responses(404, 422),
     summary="When an event of this type happens, send this template",
 )
 async def create_rule(
@@ -40,28 +41,30 @@ async def create_rule(
     domain: DomainDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    async def action(s: AsyncSession) -> tuple[int, object]:
-        rule = await domain.rules.create(s, principal.tenant, body)
-        return 201, rule_out(rule).model_dump(mode="json")
+    async def create(s: AsyncSession) -> RuleOut:
+        return rule_out(await domain.rules.create(s, principal.tenant, body))
 
-    status, result = await run_idempotent(
+    return await idempotent_post(
         session,
-        scope=f"rules:{principal.tenant}",
+        principal,
+        service="notify",
+        action="rules",
         key=idempotency_key,
-        body=body.model_dump(mode="json"),
-        action=action,
+        body=body,
+        create=create,
     )
-    return JSONResponse(result, status_code=status)
 
 
-@router.get("", response_model=RuleList, responses=problems(), summary="List the rules")
+@router.get("", response_model=RuleList, responses=problem_responses(), summary="List the rules")
 async def list_rules(principal: Admin, session: SessionDep, domain: DomainDep) -> RuleList:
     async with session.begin():
         rules = await domain.rules.all(session, principal.tenant)
     return RuleList(items=[rule_out(r) for r in rules])
 
 
-@router.delete("/{rule_id}", status_code=204, responses=problems(404), summary="Delete a rule")
+@router.delete(
+    "/{rule_id}", status_code=204, responses=problem_responses(404), summary="Delete a rule"
+)
 async def delete_rule(
     rule_id: str, principal: Admin, session: SessionDep, domain: DomainDep
 ) -> Response:

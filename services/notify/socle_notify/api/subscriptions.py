@@ -8,9 +8,10 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from socle.idempotency import IdempotencyKey, run_idempotent
+from socle.idempotency import IdempotencyKey, idempotent_post
+from socle.openapi import problem_responses
 from socle.service import SessionDep
-from socle_notify.api.deps import Admin, Cursor, DomainDep, Limit, problems
+from socle_notify.api.deps import Admin, Cursor, DomainDep, Limit
 from socle_notify.models import Subscription, WebhookDelivery
 from socle_notify.schemas import (
     AttemptOut,
@@ -64,7 +65,7 @@ def delivery_out(d: WebhookDelivery, view: DeliveryView | None = None) -> Delive
     "/v1/subscriptions",
     status_code=201,
     response_model=SubscriptionCreated,
-    responses=problems(422),
+    responses=problem_responses(422),
     summary="Subscribe a callback URL to event types (deliveries are signed)",
 )
 async def create_subscription(
@@ -74,25 +75,25 @@ async def create_subscription(
     domain: DomainDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    async def action(s: AsyncSession) -> tuple[int, object]:
+    async def create(s: AsyncSession) -> SubscriptionCreated:
         sub = await domain.webhooks.subscribe(s, principal.tenant, body)
-        out = SubscriptionCreated(**subscription_out(sub).model_dump(), secret=sub.secret)
-        return 201, out.model_dump(mode="json")
+        return SubscriptionCreated(**subscription_out(sub).model_dump(), secret=sub.secret)
 
-    status, result = await run_idempotent(
+    return await idempotent_post(
         session,
-        scope=f"subscriptions:{principal.tenant}",
+        principal,
+        service="notify",
+        action="subscriptions",
         key=idempotency_key,
-        body=body.model_dump(mode="json"),
-        action=action,
+        body=body,
+        create=create,
     )
-    return JSONResponse(result, status_code=status)
 
 
 @router.get(
     "/v1/subscriptions",
     response_model=SubscriptionList,
-    responses=problems(),
+    responses=problem_responses(),
     summary="List subscriptions",
 )
 async def list_subscriptions(
@@ -106,7 +107,7 @@ async def list_subscriptions(
 @router.get(
     "/v1/subscriptions/{subscription_id}",
     response_model=SubscriptionOut,
-    responses=problems(404),
+    responses=problem_responses(404),
     summary="Read a subscription",
 )
 async def get_subscription(
@@ -120,7 +121,7 @@ async def get_subscription(
 @router.delete(
     "/v1/subscriptions/{subscription_id}",
     status_code=204,
-    responses=problems(404),
+    responses=problem_responses(404),
     summary="Stop a subscription (pending deliveries stop)",
 )
 async def delete_subscription(
@@ -134,7 +135,7 @@ async def delete_subscription(
 @router.get(
     "/v1/webhook-deliveries",
     response_model=DeliveryList,
-    responses=problems(),
+    responses=problem_responses(),
     summary="Webhook deliveries; `status=dead` is the dead-letter list",
 )
 async def list_deliveries(
@@ -161,7 +162,7 @@ async def list_deliveries(
 @router.get(
     "/v1/webhook-deliveries/{delivery_id}",
     response_model=DeliveryOut,
-    responses=problems(404),
+    responses=problem_responses(404),
     summary="A delivery with every attempt",
 )
 async def get_delivery(
@@ -175,7 +176,7 @@ async def get_delivery(
 @router.post(
     "/v1/webhook-deliveries/{delivery_id}/replay",
     response_model=DeliveryOut,
-    responses=problems(404, 409),
+    responses=problem_responses(404, 409),
     summary="Send a dead delivery again (fresh attempts)",
 )
 async def replay_delivery(

@@ -8,9 +8,10 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from socle.idempotency import IdempotencyKey, run_idempotent
+from socle.idempotency import IdempotencyKey, idempotent_post
+from socle.openapi import problem_responses
 from socle.service import SessionDep
-from socle_notify.api.deps import Admin, Cursor, DomainDep, Limit, problems
+from socle_notify.api.deps import Admin, Cursor, DomainDep, Limit
 from socle_notify.render import sms_fragments
 from socle_notify.schemas import (
     ContentOut,
@@ -53,7 +54,7 @@ def template_out(view: TemplateView) -> TemplateOut:
     "",
     status_code=201,
     response_model=TemplateOut,
-    responses=problems(422),
+    responses=problem_responses(422),
     summary="Create a template (version 1)",
 )
 async def create_template(
@@ -63,21 +64,23 @@ async def create_template(
     domain: DomainDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    async def action(s: AsyncSession) -> tuple[int, object]:
-        view = await domain.templates.create(s, principal.tenant, body)
-        return 201, template_out(view).model_dump(mode="json")
+    async def create(s: AsyncSession) -> TemplateOut:
+        return template_out(await domain.templates.create(s, principal.tenant, body))
 
-    status, result = await run_idempotent(
+    return await idempotent_post(
         session,
-        scope=f"templates:{principal.tenant}",
+        principal,
+        service="notify",
+        action="templates",
         key=idempotency_key,
-        body=body.model_dump(mode="json"),
-        action=action,
+        body=body,
+        create=create,
     )
-    return JSONResponse(result, status_code=status)
 
 
-@router.get("", response_model=TemplateList, responses=problems(), summary="List templates")
+@router.get(
+    "", response_model=TemplateList, responses=problem_responses(), summary="List templates"
+)
 async def list_templates(
     principal: Admin,
     session: SessionDep,
@@ -93,7 +96,7 @@ async def list_templates(
 @router.get(
     "/{template_id}",
     response_model=TemplateOut,
-    responses=problems(404),
+    responses=problem_responses(404),
     summary="Read a template (its latest version, or `version`)",
 )
 async def get_template(
@@ -111,7 +114,7 @@ async def get_template(
 @router.put(
     "/{template_id}",
     response_model=TemplateOut,
-    responses=problems(404, 422),
+    responses=problem_responses(404, 422),
     summary="Write a new version of a template (older versions stay readable)",
 )
 async def update_template(
@@ -129,7 +132,7 @@ async def update_template(
 @router.post(
     "/{template_id}/preview",
     response_model=PreviewOut,
-    responses=problems(404, 422),
+    responses=problem_responses(404, 422),
     summary="Render a template with sample values; lists missing placeholders",
 )
 async def preview_template(

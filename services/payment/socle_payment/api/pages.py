@@ -13,9 +13,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from socle.problems import NotFound, Unavailable, Unprocessable
 from socle.service import SessionDep
 from socle_payment.api.deps import PaymentsDep
+from socle_payment.errors import PaymentNotOpen
 from socle_payment.models import Payment
 from socle_payment.pages import Creditor, language, render
-from socle_payment.payments import OPEN, PaymentNotOpen, Payments
+from socle_payment.payments import OPEN, Payments
 from socle_payment.qrbills import render_pdf, render_svg
 
 router = APIRouter(prefix="/pay", tags=["citizen pages"])

@@ -6,9 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
 
+from socle.openapi import problem_responses
 from socle.problems import TooLarge
 from socle.service import SessionDep
-from socle_payment.api.deps import PaymentsDep, problems
+from socle_payment.api.deps import PaymentsDep
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
@@ -18,7 +19,7 @@ MAX_WEBHOOK_BYTES = 512 * 1024
 @router.post(
     "/stripe",
     summary="Stripe events (signature checked); replays and duplicates have no second effect",
-    responses=problems(400, 404, 413),
+    responses=problem_responses(400, 404, 413),
 )
 async def stripe_webhook(
     request: Request,

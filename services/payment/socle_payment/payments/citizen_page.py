@@ -5,14 +5,9 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.problems import Unprocessable
+from socle_payment.errors import PaymentNotFound, PaymentNotOpen, ProviderDown
 from socle_payment.models import Payment
-from socle_payment.payments.ledger import (
-    OPEN,
-    PaymentNotFound,
-    PaymentNotOpen,
-    PaymentsBase,
-    ProviderDown,
-)
+from socle_payment.payments.ledger import OPEN, PaymentsBase
 from socle_payment.providers import ProviderUnavailable
 
 SANDBOX_SUCCESS_CARD = "4242424242424242"

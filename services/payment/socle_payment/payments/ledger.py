@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from socle.db import utcnow
 from socle.outbox import record_event
-from socle.problems import Conflict, NotFound, Unavailable
+from socle.problems import Unavailable
+from socle_payment.errors import IllegalTransition, PaymentNotFound
 from socle_payment.events import payment_event
 from socle_payment.models import Payment, PaymentTransition
 from socle_payment.providers import PaymentProvider, ProviderUnavailable, Truth
@@ -38,22 +39,6 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "cancelled": frozenset({"succeeded"}),
     "expired": frozenset({"succeeded"}),
 }
-
-
-class PaymentNotFound(NotFound):
-    code = "payment-not-found"
-
-
-class IllegalTransition(Conflict):
-    code = "illegal-transition"
-
-
-class PaymentNotOpen(Conflict):
-    code = "payment-not-open"
-
-
-class ProviderDown(Unavailable):
-    code = "provider-unavailable"
 
 
 def minor_to_decimal(amount: int) -> str:

@@ -14,15 +14,10 @@ from socle.db import read_only, utcnow
 from socle.outbox import record_event
 from socle.pagination import decode_position, encode_position
 from socle.problems import Unprocessable
+from socle_payment.errors import PaymentNotOpen, ProviderDown
 from socle_payment.events import payment_event
 from socle_payment.models import Payment, PaymentTransition, Refund
-from socle_payment.payments.ledger import (
-    OPEN,
-    PaymentNotOpen,
-    PaymentsBase,
-    ProviderDown,
-    minor_to_decimal,
-)
+from socle_payment.payments.ledger import OPEN, PaymentsBase, minor_to_decimal
 from socle_payment.providers import ProviderUnavailable
 from socle_payment.schemas import PaymentCreate
 

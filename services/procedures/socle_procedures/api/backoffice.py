@@ -11,9 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from socle.auth import bearer_token
 from socle.db import utcnow
+from socle.openapi import problem_responses
 from socle.service import SessionDep
 from socle_procedures import decisions, requests, review
-from socle_procedures.api.deps import Reader, SiteDep, Writer, problems
+from socle_procedures.api.deps import Reader, SiteDep, Writer
 from socle_procedures.models import RequestNote
 from socle_procedures.schemas import RequestOut, State
 from socle_procedures.storage_client import StorageClient
@@ -73,7 +74,7 @@ class NoteList(BaseModel):
     response_model=RequestOut,
     summary="A back-office action: take, assign, in_review, request_information, approve, "
     "reject, reopen (409 names the actions allowed now)",
-    responses=problems(401, 403, 404, 409, 422),
+    responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def act(
     principal: Writer,
@@ -103,7 +104,7 @@ async def act(
     "/{request_id}/notes",
     response_model=NoteList,
     summary="The staff's internal notes on a request (never shown to its citizen)",
-    responses=problems(401, 403, 404),
+    responses=problem_responses(401, 403, 404),
 )
 async def list_notes(principal: Reader, session: SessionDep, request_id: RequestId) -> NoteList:
     async with session.begin():
@@ -117,7 +118,7 @@ async def list_notes(principal: Reader, session: SessionDep, request_id: Request
     status_code=201,
     response_model=NoteOut,
     summary="Add an internal note (staff only)",
-    responses=problems(401, 403, 404, 422),
+    responses=problem_responses(401, 403, 404, 422),
 )
 async def add_note(
     principal: Writer, session: SessionDep, request_id: RequestId, body: NoteIn

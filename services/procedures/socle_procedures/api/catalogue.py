@@ -7,9 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 
+from socle.openapi import problem_responses
 from socle.service import SessionDep
 from socle_procedures import catalogue
-from socle_procedures.api.deps import Admin, Reader, problems
+from socle_procedures.api.deps import Admin, Reader
 from socle_procedures.schemas import ProcedureOut
 
 router = APIRouter(prefix="/v1", tags=["shared catalogue"])
@@ -44,7 +45,7 @@ class AdoptIn(BaseModel):
     "/procedures/{slug}/share",
     response_model=ProcedureOut,
     summary="Share a published procedure with every other tenant",
-    responses=problems(401, 403, 404, 409),
+    responses=problem_responses(401, 403, 404, 409),
 )
 async def share(principal: Admin, session: SessionDep, slug: Slug) -> ProcedureOut:
     async with session.begin():
@@ -55,7 +56,7 @@ async def share(principal: Admin, session: SessionDep, slug: Slug) -> ProcedureO
     "/catalogue",
     response_model=Catalogue,
     summary="The shared catalogue, with what the caller adopted and newer source versions",
-    responses=problems(401, 403),
+    responses=problem_responses(401, 403),
 )
 async def listing(principal: Reader, session: SessionDep) -> Catalogue:
     async with session.begin():
@@ -79,7 +80,7 @@ async def listing(principal: Reader, session: SessionDep) -> Catalogue:
     status_code=201,
     response_model=ProcedureOut,
     summary="Adopt a shared procedure (or take its new version) as a draft of the caller's",
-    responses=problems(401, 403, 404, 409, 422),
+    responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def adopt(
     principal: Admin,

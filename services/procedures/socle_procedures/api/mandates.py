@@ -10,9 +10,10 @@ from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from socle.auth import bearer_token
+from socle.openapi import problem_responses
 from socle.service import SessionDep
 from socle_procedures import mandates
-from socle_procedures.api.deps import Reader, SiteDep, Writer, problems
+from socle_procedures.api.deps import PAYMENT_DOWN, Reader, SiteDep, Writer
 from socle_procedures.models import Mandate
 from socle_procedures.schemas import RequestOut
 from socle_procedures.storage_client import StorageClient
@@ -87,7 +88,7 @@ class MandateList(BaseModel):
     status_code=201,
     response_model=MandateStarted,
     summary="A mediator starts a request for a citizen (role mediator)",
-    responses=problems(401, 403, 404, 409, 422, 503),
+    responses=problem_responses(401, 403, 404, 409, 422, PAYMENT_DOWN),
 )
 async def start(
     principal: Writer, session: SessionDep, body: MandateCreate, site: SiteDep, http: Request
@@ -117,7 +118,7 @@ async def start(
     "",
     response_model=MandateList,
     summary="The mandates the caller gave (a citizen) or holds (a mediator)",
-    responses=problems(401, 403),
+    responses=problem_responses(401, 403),
 )
 async def mine(principal: Reader, session: SessionDep) -> MandateList:
     async with session.begin():
@@ -130,7 +131,7 @@ async def mine(principal: Reader, session: SessionDep) -> MandateList:
     "/{mandate_id}/confirm",
     response_model=MandateOut,
     summary="The citizen confirms the mandate (token from the e-mailed link)",
-    responses=problems(401, 403, 404, 409, 422),
+    responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def confirm(
     principal: Writer, session: SessionDep, mandate_id: MandateId, body: MandateConfirm
@@ -143,7 +144,7 @@ async def confirm(
     "/{mandate_id}/revoke",
     response_model=MandateOut,
     summary="Revoke the mandate (the citizen, or the mediator): the mediator is out at once",
-    responses=problems(401, 403, 404),
+    responses=problem_responses(401, 403, 404),
 )
 async def revoke(principal: Writer, session: SessionDep, mandate_id: MandateId) -> MandateOut:
     async with session.begin():

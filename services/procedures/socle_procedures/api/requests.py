@@ -10,10 +10,18 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.auth import bearer_token
-from socle.idempotency import IdempotencyKey, idempotency_scope, run_idempotent
+from socle.idempotency import IdempotencyKey, idempotent_post
+from socle.openapi import problem_responses
 from socle.service import SessionDep
 from socle_procedures import requests
-from socle_procedures.api.deps import ChargingDep, Reader, SiteDep, Writer, problems
+from socle_procedures.api.deps import (
+    PAYMENT_DOWN,
+    PAYMENT_REFUSED,
+    ChargingDep,
+    Reader,
+    SiteDep,
+    Writer,
+)
 from socle_procedures.schemas import (
     PaymentStart,
     RequestCreate,
@@ -35,7 +43,7 @@ StepId = Annotated[str, Path(max_length=64, description="The step's id in the de
     status_code=201,
     response_model=RequestOut,
     summary="Start a request (a draft on the procedure's published version)",
-    responses=problems(401, 403, 404, 409, 422),
+    responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def create_request(
     principal: Writer,
@@ -44,25 +52,26 @@ async def create_request(
     site: SiteDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    async def action(tx: AsyncSession) -> tuple[int, object]:
+    async def create(tx: AsyncSession) -> RequestOut:
         loaded = await requests.create(tx, principal, body.procedure, locale=body.locale, site=site)
-        return 201, RequestOut.of(loaded.request).model_dump(mode="json")
+        return RequestOut.of(loaded.request)
 
-    status, result = await run_idempotent(
+    return await idempotent_post(
         session,
-        scope=idempotency_scope(principal, "procedures", "requests:create"),
+        principal,
+        service="procedures",
+        action="requests:create",
         key=idempotency_key,
-        body=body.model_dump(mode="json"),
-        action=action,
+        body=body,
+        create=create,
     )
-    return JSONResponse(result, status_code=status)
 
 
 @router.get(
     "",
     response_model=RequestPage,
     summary="Requests, newest first (a citizen: their own)",
-    responses=problems(401, 403, 422),
+    responses=problem_responses(401, 403, 422),
 )
 async def list_requests(
     principal: Reader,
@@ -83,7 +92,7 @@ async def list_requests(
     "/{request_id}",
     response_model=RequestOut,
     summary="A request with its answers and history",
-    responses=problems(401, 403, 404),
+    responses=problem_responses(401, 403, 404),
 )
 async def get_request(principal: Reader, session: SessionDep, request_id: RequestId) -> RequestOut:
     async with session.begin():
@@ -95,7 +104,7 @@ async def get_request(principal: Reader, session: SessionDep, request_id: Reques
     "/{request_id}/steps/{step_id}",
     response_model=RequestOut,
     summary="Answer one step (checked on the server; saved as the draft)",
-    responses=problems(401, 403, 404, 409, 422),
+    responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def save_step(
     principal: Writer,
@@ -113,7 +122,7 @@ async def save_step(
     "/{request_id}/submit",
     response_model=RequestOut,
     summary="Submit: the request is frozen and gets its reference",
-    responses=problems(401, 403, 404, 409),
+    responses=problem_responses(401, 403, 404, 409),
 )
 async def submit(
     principal: Writer, session: SessionDep, request_id: RequestId, site: SiteDep
@@ -127,7 +136,7 @@ async def submit(
     "/{request_id}/transitions",
     response_model=RequestOut,
     summary="Change the state (withdraw, review, ask for information, approve, reject)",
-    responses=problems(401, 403, 404, 409, 422),
+    responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def transition(
     principal: Writer,
@@ -145,7 +154,7 @@ async def transition(
     "/{request_id}/payment",
     response_model=RequestOut,
     summary="Ask payment for the fee with the caller's token; send the citizen to fee.next_url",
-    responses=problems(401, 403, 404, 409, 422, 502, 503),
+    responses=problem_responses(401, 403, 404, 409, 422, PAYMENT_REFUSED, PAYMENT_DOWN),
 )
 async def start_payment(
     principal: Writer,
@@ -164,7 +173,7 @@ async def start_payment(
     "/{request_id}/payment/refresh",
     response_model=RequestOut,
     summary="Ask payment for the outcome now (on the citizen's return)",
-    responses=problems(401, 403, 404, 502, 503),
+    responses=problem_responses(401, 403, 404, PAYMENT_REFUSED, PAYMENT_DOWN),
 )
 async def refresh_payment(
     principal: Writer, charging: ChargingDep, http: Request, request_id: RequestId

@@ -8,9 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
+from socle.openapi import problem_responses
 from socle.service import SessionDep
 from socle_procedures import stats
-from socle_procedures.api.deps import problems
 
 router = APIRouter(prefix="/open-data", tags=["open statistics"])
 
@@ -29,7 +29,7 @@ ROUTES: frozenset[str] = frozenset(
     "/{tenant}/procedures/{slug}/statistics.json",
     summary="Requests per state per month and median days to a decision (counts below 5 "
     "suppressed as null)",
-    responses=problems(404, 422),
+    responses=problem_responses(404, 422),
 )
 async def statistics_json(tenant: Tenant, slug: Slug, session: SessionDep) -> dict[str, Any]:
     async with session.begin():
@@ -41,7 +41,7 @@ async def statistics_json(tenant: Tenant, slug: Slug, session: SessionDep) -> di
     "/{tenant}/procedures/{slug}/statistics.csv",
     summary="The same figures as CSV (suppressed counts are empty cells)",
     response_class=Response,
-    responses={**problems(404, 422), 200: {"content": {"text/csv": {}}}},
+    responses={**problem_responses(404, 422), 200: {"content": {"text/csv": {}}}},
 )
 async def statistics_csv(tenant: Tenant, slug: Slug, session: SessionDep) -> Response:
     async with session.begin():
