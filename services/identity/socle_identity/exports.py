@@ -6,7 +6,7 @@ the export is ready when all answered, and names those still silent after
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Literal
 
 import httpx
@@ -27,6 +27,7 @@ from socle.privacy import (
     as_json,
 )
 from socle_identity import directory
+from socle_identity.answers import roll_call
 from socle_identity.errors import ArchiveUnavailable, ExportNotReady, UnknownExport
 from socle_identity.models import Consent, Export, ExportAnswer, User
 from socle_identity.settings import IdentitySettings
@@ -130,32 +131,28 @@ async def report(
             await session.execute(select(ExportAnswer).where(ExportAnswer.export_id == export.id))
         ).scalars()
     }
-    deadline = export.requested_at + timedelta(seconds=answer_seconds)
-    late = utcnow() >= deadline
-    services = []
-    for name in export.services:
-        answer = answers.get(name)
-        if answer is None:
-            services.append(PartStatus(service=name, status="silent" if late else "waiting"))
-        else:
-            services.append(
-                PartStatus(
-                    service=name,
-                    status="answered",
-                    answered_at=answer.answered_at,
-                    object=answer.object,
-                    counts=answer.counts,
-                )
-            )
-    waiting = [s.service for s in services if s.status != "answered"]
+    call = roll_call(
+        export.services,
+        answers,
+        requested_at=export.requested_at,
+        answer_seconds=answer_seconds,
+        answered=lambda name, answer: PartStatus(
+            service=name,
+            status="answered",
+            answered_at=answer.answered_at,
+            object=answer.object,
+            counts=answer.counts,
+        ),
+        unanswered=lambda name, status: PartStatus(service=name, status=status),
+    )
     return ExportReport(
         id=export.id,
         user_id=export.user_id,
         requested_at=export.requested_at,
-        answer_deadline=deadline,
-        status="ready" if not waiting else ("overdue" if late else "in_progress"),
-        silent=waiting if late else [],
-        services=services,
+        answer_deadline=call.deadline,
+        status=call.status("ready"),
+        silent=call.silent,
+        services=call.services,
     )
 
 

@@ -104,9 +104,10 @@ async def payment_page(
         return _html(render(lang, "error", error_key="not_found"), 404)
     if payment.status not in OPEN:
         return _html(render(lang, "closed", payment=payment))
-    if payment.provider == "sandbox":
+    page = payments.page_of(payment)
+    if page == "test-cards":
         return _form(payments, payment, lang, None, 200)
-    if payment.provider == "qrbill":
+    if page == "qrbill":
         creditor = Creditor.of(payments.settings, payment)
         return _html(
             render(

@@ -47,7 +47,8 @@ class CitizenPage(PaymentsBase):
         digits = "".join(ch for ch in card_number if ch.isdigit())
         async with session.begin():
             payment = await self._by_token(session, token, lock=True)
-            if payment.provider != "sandbox":
+            provider = self.providers.get(payment.provider)
+            if provider is None or provider.page != "test-cards":
                 raise PaymentNotFound("This payment page does not exist.")
             if payment.status not in OPEN:
                 raise PaymentNotOpen(f"This payment is already {payment.status}.")

@@ -16,7 +16,7 @@ from socle.problems import Unavailable
 from socle_payment.errors import IllegalTransition, PaymentNotFound
 from socle_payment.events import payment_event
 from socle_payment.models import Payment, PaymentTransition
-from socle_payment.providers import PaymentProvider, ProviderUnavailable, Truth
+from socle_payment.providers import Page, PaymentProvider, ProviderUnavailable, Truth
 from socle_payment.settings import PaymentSettings
 
 log = structlog.get_logger("socle_payment")
@@ -63,12 +63,17 @@ class PaymentsBase:
         if payment.status not in OPEN:
             return None
         provider = self.providers.get(payment.provider)
-        if provider is not None and not provider.local_page and payment.provider_url:
+        if provider is not None and provider.page == "provider" and payment.provider_url:
             return payment.provider_url
         return self.page_url(payment)
 
     def page_url(self, payment: Payment) -> str:
         return f"{self.settings.payment_public_url.rstrip('/')}/pay/{payment.page_token}"
+
+    def page_of(self, payment: Payment) -> Page | None:
+        """What the citizen's page of this payment shows (None: its provider is gone)."""
+        provider = self.providers.get(payment.provider)
+        return None if provider is None else provider.page
 
     def provider_of(self, payment: Payment) -> PaymentProvider:
         provider = self.providers.get(payment.provider)

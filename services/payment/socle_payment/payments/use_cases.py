@@ -18,7 +18,7 @@ from socle_payment.errors import PaymentNotOpen, ProviderDown
 from socle_payment.events import payment_event
 from socle_payment.models import Payment, PaymentTransition, Refund
 from socle_payment.payments.ledger import OPEN, PaymentsBase, minor_to_decimal
-from socle_payment.providers import ProviderUnavailable
+from socle_payment.providers import ProviderUnavailable, disabled_reason
 from socle_payment.schemas import PaymentCreate
 
 log = structlog.get_logger("socle_payment")
@@ -35,11 +35,11 @@ class PaymentUseCases(PaymentsBase):
         """Open a payment for ``payer_subject``; inside the caller's (idempotency) transaction."""
         provider = self.providers.get(body.provider)
         if provider is None:
-            if body.provider == "stripe":
+            reason = disabled_reason(body.provider, self.settings)
+            if reason is not None:
                 raise Unprocessable(
-                    "The stripe provider is not enabled on this installation "
-                    "(SOCLE_PAYMENT_STRIPE_SECRET_KEY is empty); use "
-                    f"{', '.join(sorted(self.providers))}.",
+                    f"The {body.provider} provider is not enabled on this installation "
+                    f"({reason}); use {', '.join(sorted(self.providers))}.",
                     code="provider-disabled",
                 )
             raise Unprocessable(
@@ -57,11 +57,7 @@ class PaymentUseCases(PaymentsBase):
                 errors=[{"field": "body.amount", "message": f"max {cap}", "code": "too_large"}],
             )
         now = utcnow()
-        lifetime = (
-            timedelta(days=self.settings.payment_qrbill_expiry_days)
-            if body.provider == "qrbill"
-            else timedelta(minutes=self.settings.payment_expiry_minutes)
-        )
+        lifetime = provider.lifetime(self.settings)
         payment = Payment(
             id=uuid.uuid4().hex,
             tenant=tenant,

@@ -6,35 +6,34 @@ cases as the API. Every form works without JavaScript and carries the CSRF token
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends
-from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
-from jinja2 import Environment
+from fastapi import APIRouter
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from socle.db import utcnow
 from socle.problems import DomainError
 from socle.service import SessionDep
-from socle.web import templates
 from socle.web.i18n import format_money, localized
 from socle_procedures import catalog, decisions, mandates, queue, requests, review
+from socle_procedures.backoffice.common import (
+    PageDep,
+    checked_form,
+    office_texts,
+    problem_page,
+    refusal,
+    render_office,
+)
 from socle_procedures.backoffice.payments import payment_view
-from socle_procedures.backoffice.texts import TEXTS
 from socle_procedures.definitions.conditions import visible_fields, visible_steps
 from socle_procedures.errors import RequestNotFound
-from socle_procedures.pagekit import render_page
-from socle_procedures.portal import forms, sessions
-from socle_procedures.portal.auth import current_page, to_login
+from socle_procedures.portal import forms
 from socle_procedures.portal.context import Page
-from socle_procedures.portal.texts import TEXTS as PORTAL_TEXTS
 from socle_procedures.review import ActionNotAllowed
 from socle_procedures.storage_client import StorageClient
 
 router = APIRouter(prefix="/back-office", include_in_schema=False)
-PageDep = Annotated[Page, Depends(current_page)]
-ENV: Environment = templates(directory=Path(__file__).parent / "templates")
 
 #: Served without an access token: the agent's portal session (CSRF on every form).
 ROUTES: frozenset[str] = frozenset(
@@ -47,41 +46,6 @@ ROUTES: frozenset[str] = frozenset(
         "/back-office/requests/{request_id}/documents/{document_id}",
     }
 )
-
-
-def _texts(page: Page) -> dict[str, str]:
-    return PORTAL_TEXTS[page.lang] | TEXTS[page.lang]
-
-
-def _render(page: Page, name: str, label: str, status: int = 200, **values: Any) -> HTMLResponse:
-    t = _texts(page)
-    return render_page(
-        page,
-        ENV,
-        name,
-        f"{label} - {t['back_office']}",
-        t,
-        [("/back-office", t["requests"])],
-        status,
-        **values,
-    )
-
-
-def _refused(page: Page) -> Response | None:
-    """Not logged in: to identity; logged in but not staff: 403 (a citizen learns nothing)."""
-    if page.principal is None or page.session is None:
-        return to_login(page.request)
-    if not page.principal.is_staff:
-        t = _texts(page)
-        return _render(page, "message.html", t["back_office"], 403, heading=t["staff_only"])
-    return None
-
-
-def _problem(page: Page, error: DomainError) -> Response:
-    t = _texts(page)
-    if error.status == 404:
-        return _render(page, "message.html", t["not_found"], 404, heading=t["not_found"], text="")
-    return page.problem(error)
 
 
 def _filters(params: Any) -> queue.Filters:
@@ -114,7 +78,7 @@ def _filters(params: Any) -> queue.Filters:
 
 @router.get("")
 async def queue_page(page: PageDep, session: SessionDep) -> Response:
-    if (refused := _refused(page)) is not None:
+    if (refused := refusal(page)) is not None:
         return refused
     assert page.principal is not None
     params = page.request.query_params
@@ -130,8 +94,8 @@ async def queue_page(page: PageDep, session: SessionDep) -> Response:
     def at(n: int) -> str:
         return "/back-office?" + urlencode(kept | {"page": str(n)})
 
-    t = _texts(page)
-    return _render(
+    t = office_texts(page)
+    return render_office(
         page,
         "queue.html",
         t["requests"],
@@ -149,7 +113,7 @@ async def queue_page(page: PageDep, session: SessionDep) -> Response:
 
 @router.get("/export.csv")
 async def export(page: PageDep, session: SessionDep) -> Response:
-    if (refused := _refused(page)) is not None:
+    if (refused := refusal(page)) is not None:
         return refused
     assert page.principal is not None
     async with session.begin():
@@ -162,7 +126,7 @@ async def export(page: PageDep, session: SessionDep) -> Response:
 
 
 def _answers(page: Page, loaded: requests.Loaded) -> list[dict[str, Any]]:
-    request, definition, t = loaded.request, loaded.definition, _texts(page)
+    request, definition, t = loaded.request, loaded.definition, office_texts(page)
     out = []
     for step in visible_steps(definition, request.answers):
         rows = []
@@ -202,11 +166,11 @@ async def _request_page(
             notes = await review.notes(session, page.principal, request_id)
             mandated = await mandates.of_request(session, request_id)
     except DomainError as exc:
-        return _problem(page, exc)
+        return problem_page(page, exc)
     request = loaded.request
     answers = _answers(page, loaded)
     payment = await payment_view(page, request)
-    return _render(
+    return render_office(
         page,
         "request.html",
         request.reference or request.id,
@@ -235,23 +199,14 @@ async def _request_page(
 
 @router.get("/requests/{request_id}")
 async def request_page(request_id: str, page: PageDep, session: SessionDep) -> Response:
-    if (refused := _refused(page)) is not None:
+    if (refused := refusal(page)) is not None:
         return refused
     return await _request_page(page, session, request_id)
 
 
-async def _checked_form(page: Page) -> tuple[Any, Response | None]:
-    form = await page.request.form()
-    if (refused := _refused(page)) is not None:
-        return form, refused
-    if not sessions.csrf_ok(page.csrf, str(form.get("csrf_token", ""))):
-        return form, page.message(page.t["csrf"], status=403, link=page.request.url.path)
-    return form, None
-
-
 @router.post("/requests/{request_id}/actions")
 async def act(request_id: str, page: PageDep, session: SessionDep) -> Response:
-    form, refused = await _checked_form(page)
+    form, refused = await checked_form(page)
     if refused is not None:
         return refused
     assert page.principal is not None
@@ -263,7 +218,7 @@ async def act(request_id: str, page: PageDep, session: SessionDep) -> Response:
         expected_state=str(form.get("expected_state", "")) or None,
     )
     site = page.request.app.state.runtime.extras["site"]
-    t = _texts(page)
+    t = office_texts(page)
     storage: StorageClient = page.request.app.state.runtime.extras["storage"]
     try:
         async with session.begin():
@@ -289,13 +244,13 @@ async def act(request_id: str, page: PageDep, session: SessionDep) -> Response:
                 kind="error",
                 status=422,
             )
-        return _problem(page, exc)
+        return problem_page(page, exc)
     return RedirectResponse(f"/back-office/requests/{request_id}?done=1", status_code=303)
 
 
 @router.post("/requests/{request_id}/notes")
 async def add_note(request_id: str, page: PageDep, session: SessionDep) -> Response:
-    form, refused = await _checked_form(page)
+    form, refused = await checked_form(page)
     if refused is not None:
         return refused
     assert page.principal is not None
@@ -306,7 +261,7 @@ async def add_note(request_id: str, page: PageDep, session: SessionDep) -> Respo
             )
     except DomainError as exc:
         if exc.status == 422:
-            t = _texts(page)
+            t = office_texts(page)
             return await _request_page(
                 page,
                 session,
@@ -315,7 +270,7 @@ async def add_note(request_id: str, page: PageDep, session: SessionDep) -> Respo
                 kind="error",
                 status=422,
             )
-        return _problem(page, exc)
+        return problem_page(page, exc)
     return RedirectResponse(f"/back-office/requests/{request_id}#notes", status_code=303)
 
 
@@ -325,7 +280,7 @@ async def document(
 ) -> Response:
     """A document of the request, read from storage with the agent's token (storage logs
     the access); only a document the request's answers name."""
-    if (refused := _refused(page)) is not None:
+    if (refused := refusal(page)) is not None:
         return refused
     assert page.principal is not None
     try:
@@ -333,19 +288,19 @@ async def document(
             loaded = await review.load_for_staff(session, page.principal, request_id)
             history = await requests.history(session, request_id)
     except DomainError as exc:
-        return _problem(page, exc)
+        return problem_page(page, exc)
     named = {
         v.get("document_id")
         for v in loaded.request.answers.values()
         if isinstance(v, dict) and v.get("document_id")
     } | {decisions.current(loaded.request.state, history)}
     if document_id not in named:
-        return _problem(page, RequestNotFound("No such document on this request."))
+        return problem_page(page, RequestNotFound("No such document on this request."))
     storage: StorageClient = page.request.app.state.runtime.extras["storage"]
     try:
         upstream = await storage.content(page.access_token, document_id)
     except DomainError as exc:
-        return _problem(page, exc)
+        return problem_page(page, exc)
     return StreamingResponse(
         iter([upstream.content]),
         media_type=upstream.headers.get("content-type", "application/octet-stream"),

@@ -17,13 +17,13 @@ from socle.problems import DomainError
 from socle.service import SessionDep
 from socle.web.i18n import format_money
 from socle_procedures import review
-from socle_procedures.backoffice.pages import (
+from socle_procedures.backoffice.common import (
     PageDep,
-    _checked_form,
-    _problem,
-    _refused,
-    _render,
-    _texts,
+    checked_form,
+    office_texts,
+    problem_page,
+    refusal,
+    render_office,
 )
 from socle_procedures.backoffice.payments import charging_of, payment_view
 from socle_procedures.errors import PaymentUnavailable, RequestNotFound
@@ -62,12 +62,12 @@ async def _page(
         async with session.begin():
             loaded = await review.load_for_staff(session, page.principal, request_id)
     except DomainError as exc:
-        return _problem(page, exc)
-    request, t = loaded.request, _texts(page)
+        return problem_page(page, exc)
+    request, t = loaded.request, office_texts(page)
     view = await payment_view(page, request)
     if view is None:
-        return _problem(page, RequestNotFound("This request has no payment."))
-    return _render(
+        return problem_page(page, RequestNotFound("This request has no payment."))
+    return render_office(
         page,
         "refund.html",
         t["refund_title"],
@@ -84,27 +84,27 @@ async def _page(
 
 @router.get("/requests/{request_id}/refund")
 async def refund_page(request_id: str, page: PageDep, session: SessionDep) -> Response:
-    if (refused := _refused(page)) is not None:
+    if (refused := refusal(page)) is not None:
         return refused
     return await _page(page, session, request_id)
 
 
 @router.post("/requests/{request_id}/refund")
 async def refund(request_id: str, page: PageDep, session: SessionDep) -> Response:
-    form, refused = await _checked_form(page)
+    form, refused = await checked_form(page)
     if refused is not None:
         return refused
     assert page.principal is not None
-    t = _texts(page)
+    t = office_texts(page)
     try:
         async with session.begin():
             loaded = await review.load_for_staff(session, page.principal, request_id)
     except DomainError as exc:
-        return _problem(page, exc)
+        return problem_page(page, exc)
     request = loaded.request
     view = await payment_view(page, request)
     if view is None or not view.live:
-        return _problem(page, PaymentUnavailable("The payment service cannot be reached."))
+        return problem_page(page, PaymentUnavailable("The payment service cannot be reached."))
     if not view.refundable:
         return await _page(
             page, session, request_id, message=t["not_refundable"], kind="error", status=409
