@@ -18,6 +18,7 @@ from socle.service import SessionDep
 from socle_identity import account, directory, federation, lifecycle, totp
 from socle_identity.api.account import AccountHolder
 from socle_identity.api.deps import ProviderDep
+from socle_identity.models import Client, Tenant, User
 from socle_identity.schemas import (
     ClientCreated,
     ClientIn,
@@ -43,6 +44,47 @@ Admin = Annotated[Principal, Depends(require_scope("identity:admin"))]
 Person = Annotated[Principal, Depends(require_scope("openid"))]
 
 
+def tenant_out(tenant: Tenant) -> TenantOut:
+    return TenantOut(slug=tenant.slug, name=tenant.name, created_at=tenant.created_at)
+
+
+def client_out(c: Client) -> ClientOut:
+    return ClientOut(
+        client_id=c.client_id,
+        tenant=c.tenant,
+        name=c.name,
+        client_type="public" if c.public else "confidential",
+        redirect_uris=c.redirect_uris,
+        post_logout_redirect_uris=c.post_logout_redirect_uris,
+        scopes=c.scopes,
+        grant_types=c.grant_types,
+        token_endpoint_auth_method=c.token_endpoint_auth_method,
+        roles=c.roles,
+        signing_alg=c.signing_alg,
+        access_token_ttl=c.access_token_ttl,
+        refresh_token_ttl=c.refresh_token_ttl,
+        subject_type=c.subject_type,
+        sector_identifier=c.sector_identifier,
+        enabled=c.disabled_at is None,
+        created_at=c.created_at,
+    )
+
+
+def user_out(u: User) -> UserOut:
+    return UserOut(
+        id=u.id,
+        tenant=u.tenant,
+        email=u.email,
+        roles=u.roles,
+        given_name=u.given_name,
+        family_name=u.family_name,
+        locale=u.locale,
+        email_verified=u.email_verified,
+        second_factor=u.totp_confirmed,
+        created_at=u.created_at,
+    )
+
+
 @router.post(
     "/tenants", status_code=201, response_model=TenantOut, responses=problem_responses(409, 422)
 )
@@ -62,7 +104,7 @@ async def create_tenant(
         )
 
     async def create(s: AsyncSession) -> TenantOut:
-        return TenantOut.of(await directory.create_tenant(s, slug=body.slug, name=body.name))
+        return tenant_out(await directory.create_tenant(s, slug=body.slug, name=body.name))
 
     return await idempotent_post(
         session, principal, service="identity", action="tenants", key=key, body=body, create=create
@@ -98,25 +140,25 @@ async def register_client(
                 sector_identifier=body.sector_identifier,
             ),
         )
-        return ClientCreated(**ClientOut.of(client).model_dump(), client_secret=secret)
+        return ClientCreated(**client_out(client).model_dump(), client_secret=secret)
 
     return await idempotent_post(
         session, principal, service="identity", action="clients", key=key, body=body, create=create
     )
 
 
-@router.get("/clients", response_model=ClientList, responses=problem_responses())
+@router.get("/clients", response_model=ClientList)
 async def list_clients(principal: Admin, session: SessionDep) -> ClientList:
     async with session.begin():
         clients = await directory.list_clients(session, tenant=principal.tenant)
-        return ClientList(items=[ClientOut.of(c) for c in clients])
+        return ClientList(items=[client_out(c) for c in clients])
 
 
 @router.get("/clients/{client_id}", response_model=ClientOut, responses=problem_responses(404))
 async def get_client(client_id: str, principal: Admin, session: SessionDep) -> ClientOut:
     async with session.begin():
         client = await directory.get_client(session, tenant=principal.tenant, client_id=client_id)
-        return ClientOut.of(client)
+        return client_out(client)
 
 
 @router.patch(
@@ -132,7 +174,7 @@ async def update_client(
         await lifecycle.set_client_enabled(
             session, client, enabled=body.enabled, default_ttl=p.settings.access_token_ttl
         )
-        return ClientOut.of(client)
+        return client_out(client)
 
 
 @router.delete("/clients/{client_id}", status_code=204, responses=problem_responses(404))
@@ -194,7 +236,7 @@ async def create_user(
             locale=body.locale,
             email_verified=True,
         )
-        return UserOut.of(user)
+        return user_out(user)
 
     return await idempotent_post(
         session,
@@ -210,9 +252,7 @@ async def create_user(
 @router.get("/users/{user_id}", response_model=UserOut, responses=problem_responses(404))
 async def get_user(user_id: str, principal: Admin, session: SessionDep) -> UserOut:
     async with session.begin():
-        return UserOut.of(
-            await directory.get_user(session, tenant=principal.tenant, user_id=user_id)
-        )
+        return user_out(await directory.get_user(session, tenant=principal.tenant, user_id=user_id))
 
 
 @router.delete("/users/{user_id}", status_code=204, responses=problem_responses(404))
@@ -248,16 +288,16 @@ async def configure_federation(
             client_secret=body.client_secret,
             scopes=body.scopes,
         )
-        return _federation_out(p, row)
+        return federation_out(p, row)
 
 
 @router.get("/federation", response_model=FederationOut, responses=problem_responses(404))
 async def show_federation(principal: Admin, p: ProviderDep, session: SessionDep) -> FederationOut:
     async with session.begin():
-        return _federation_out(p, await federation.upstream_of(session, principal.tenant))
+        return federation_out(p, await federation.upstream_of(session, principal.tenant))
 
 
-def _federation_out(p: Any, row: Any) -> FederationOut:
+def federation_out(p: Any, row: Any) -> FederationOut:
     return FederationOut(
         name=row.name,
         issuer=row.issuer,
@@ -270,7 +310,7 @@ def _federation_out(p: Any, row: Any) -> FederationOut:
 @router.get("/me", response_model=UserOut, responses=problem_responses(404))
 async def me(principal: Person, session: SessionDep) -> UserOut:
     async with session.begin():
-        return UserOut.of(
+        return user_out(
             await directory.get_user(session, tenant=principal.tenant, user_id=principal.subject)
         )
 

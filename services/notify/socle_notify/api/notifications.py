@@ -149,7 +149,6 @@ async def get_notification(
 @router.get(
     "/v1/notifications",
     response_model=NotificationList,
-    responses=problem_responses(),
     summary="List notifications, newest first, with filters",
 )
 async def list_notifications(

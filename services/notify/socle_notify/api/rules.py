@@ -55,7 +55,7 @@ async def create_rule(
     )
 
 
-@router.get("", response_model=RuleList, responses=problem_responses(), summary="List the rules")
+@router.get("", response_model=RuleList, summary="List the rules")
 async def list_rules(principal: Admin, session: SessionDep, domain: DomainDep) -> RuleList:
     async with session.begin():
         rules = await domain.rules.all(session, principal.tenant)

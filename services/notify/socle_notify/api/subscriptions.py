@@ -93,7 +93,6 @@ async def create_subscription(
 @router.get(
     "/v1/subscriptions",
     response_model=SubscriptionList,
-    responses=problem_responses(),
     summary="List subscriptions",
 )
 async def list_subscriptions(
@@ -135,7 +134,6 @@ async def delete_subscription(
 @router.get(
     "/v1/webhook-deliveries",
     response_model=DeliveryList,
-    responses=problem_responses(),
     summary="Webhook deliveries; `status=dead` is the dead-letter list",
 )
 async def list_deliveries(

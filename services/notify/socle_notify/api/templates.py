@@ -78,9 +78,7 @@ async def create_template(
     )
 
 
-@router.get(
-    "", response_model=TemplateList, responses=problem_responses(), summary="List templates"
-)
+@router.get("", response_model=TemplateList, summary="List templates")
 async def list_templates(
     principal: Admin,
     session: SessionDep,

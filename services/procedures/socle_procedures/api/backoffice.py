@@ -15,6 +15,7 @@ from socle.openapi import problem_responses
 from socle.service import SessionDep
 from socle_procedures import decisions, requests, review
 from socle_procedures.api.deps import Reader, SiteDep, Writer
+from socle_procedures.api.responses import request_out
 from socle_procedures.models import RequestNote
 from socle_procedures.schemas import RequestOut, State
 from socle_procedures.storage_client import StorageClient
@@ -60,9 +61,9 @@ class NoteOut(BaseModel):
     text: str
     at: datetime
 
-    @classmethod
-    def of(cls, note: RequestNote) -> NoteOut:
-        return cls(id=note.id, author=note.author, text=note.text, at=note.at)
+
+def note_out(note: RequestNote) -> NoteOut:
+    return NoteOut(id=note.id, author=note.author, text=note.text, at=note.at)
 
 
 class NoteList(BaseModel):
@@ -97,7 +98,7 @@ async def act(
     async with session.begin():
         decide = decisions.issuer(session, storage, bearer_token(http), site.commune, utcnow())
         loaded = await review.act(session, principal, request_id, action, site=site, decide=decide)
-        return RequestOut.of(loaded.request, await requests.history(session, request_id))
+        return request_out(loaded.request, await requests.history(session, request_id))
 
 
 @router.get(
@@ -109,7 +110,7 @@ async def act(
 async def list_notes(principal: Reader, session: SessionDep, request_id: RequestId) -> NoteList:
     async with session.begin():
         return NoteList(
-            items=[NoteOut.of(n) for n in await review.notes(session, principal, request_id)]
+            items=[note_out(n) for n in await review.notes(session, principal, request_id)]
         )
 
 
@@ -124,4 +125,4 @@ async def add_note(
     principal: Writer, session: SessionDep, request_id: RequestId, body: NoteIn
 ) -> NoteOut:
     async with session.begin():
-        return NoteOut.of(await review.add_note(session, principal, request_id, body.text))
+        return note_out(await review.add_note(session, principal, request_id, body.text))

@@ -11,6 +11,7 @@ from socle.openapi import problem_responses
 from socle.service import SessionDep
 from socle_procedures import catalogue
 from socle_procedures.api.deps import Admin, Reader
+from socle_procedures.api.responses import procedure_out
 from socle_procedures.schemas import ProcedureOut
 
 router = APIRouter(prefix="/v1", tags=["shared catalogue"])
@@ -49,7 +50,7 @@ class AdoptIn(BaseModel):
 )
 async def share(principal: Admin, session: SessionDep, slug: Slug) -> ProcedureOut:
     async with session.begin():
-        return ProcedureOut.of(await catalogue.share(session, principal, slug))
+        return procedure_out(await catalogue.share(session, principal, slug))
 
 
 @router.get(
@@ -65,7 +66,7 @@ async def listing(principal: Reader, session: SessionDep) -> Catalogue:
             items=[
                 CatalogueEntry(
                     tenant=e.source.tenant,
-                    procedure=ProcedureOut.of(e.source),
+                    procedure=procedure_out(e.source),
                     adopted_as=e.adopted_as,
                     adopted_version=e.adopted_version,
                     update_available=e.update_available,
@@ -93,4 +94,4 @@ async def adopt(
         draft = await catalogue.adopt(
             session, principal, tenant, slug, as_slug=body.slug if body else None
         )
-        return ProcedureOut.of(draft, full=True)
+        return procedure_out(draft, full=True)

@@ -14,6 +14,7 @@ from socle.openapi import problem_responses
 from socle.service import SessionDep
 from socle_procedures import mandates
 from socle_procedures.api.deps import PAYMENT_DOWN, Reader, SiteDep, Writer
+from socle_procedures.api.responses import request_out
 from socle_procedures.models import Mandate
 from socle_procedures.schemas import RequestOut
 from socle_procedures.storage_client import StorageClient
@@ -57,21 +58,21 @@ class MandateOut(BaseModel):
     confirmed_at: datetime | None
     revoked_at: datetime | None
 
-    @classmethod
-    def of(cls, m: Mandate) -> MandateOut:
-        return cls(
-            id=m.id,
-            request_id=m.request_id,
-            mediator=m.mediator,
-            mediator_name=m.mediator_name,
-            citizen_name=m.citizen_name,
-            kind=m.kind,
-            status=m.status,
-            filed_by=f"filed by {m.mediator_name} for {m.citizen_name}",
-            created_at=m.created_at,
-            confirmed_at=m.confirmed_at,
-            revoked_at=m.revoked_at,
-        )
+
+def mandate_out(m: Mandate) -> MandateOut:
+    return MandateOut(
+        id=m.id,
+        request_id=m.request_id,
+        mediator=m.mediator,
+        mediator_name=m.mediator_name,
+        citizen_name=m.citizen_name,
+        kind=m.kind,
+        status=m.status,
+        filed_by=f"filed by {m.mediator_name} for {m.citizen_name}",
+        created_at=m.created_at,
+        confirmed_at=m.confirmed_at,
+        revoked_at=m.revoked_at,
+    )
 
 
 class MandateStarted(BaseModel):
@@ -111,7 +112,7 @@ async def start(
             paper=paper,
             site=site,
         )
-        return MandateStarted(mandate=MandateOut.of(mandate), request=RequestOut.of(loaded.request))
+        return MandateStarted(mandate=mandate_out(mandate), request=request_out(loaded.request))
 
 
 @router.get(
@@ -123,7 +124,7 @@ async def start(
 async def mine(principal: Reader, session: SessionDep) -> MandateList:
     async with session.begin():
         return MandateList(
-            items=[MandateOut.of(m) for m in await mandates.of_person(session, principal)]
+            items=[mandate_out(m) for m in await mandates.of_person(session, principal)]
         )
 
 
@@ -137,7 +138,7 @@ async def confirm(
     principal: Writer, session: SessionDep, mandate_id: MandateId, body: MandateConfirm
 ) -> MandateOut:
     async with session.begin():
-        return MandateOut.of(await mandates.confirm(session, principal, mandate_id, body.token))
+        return mandate_out(await mandates.confirm(session, principal, mandate_id, body.token))
 
 
 @router.post(
@@ -148,4 +149,4 @@ async def confirm(
 )
 async def revoke(principal: Writer, session: SessionDep, mandate_id: MandateId) -> MandateOut:
     async with session.begin():
-        return MandateOut.of(await mandates.revoke(session, principal, mandate_id))
+        return mandate_out(await mandates.revoke(session, principal, mandate_id))

@@ -13,6 +13,7 @@ from socle.openapi import problem_responses
 from socle.service import SessionDep
 from socle_procedures import catalog
 from socle_procedures.api.deps import Admin, Reader
+from socle_procedures.api.responses import procedure_out
 from socle_procedures.definitions.validation import problems as definition_problems
 from socle_procedures.schemas import (
     DefinitionProblemOut,
@@ -58,7 +59,7 @@ async def create_version(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     async def create(tx: AsyncSession) -> ProcedureOut:
-        return ProcedureOut.of(await catalog.create_version(tx, principal.tenant, document))
+        return procedure_out(await catalog.create_version(tx, principal.tenant, document))
 
     return await idempotent_post(
         session,
@@ -80,7 +81,7 @@ async def create_version(
 async def publish(principal: Admin, session: SessionDep, slug: Slug, version: int) -> ProcedureOut:
     async with session.begin():
         published = await catalog.publish(session, principal.tenant, slug, version)
-        return ProcedureOut.of(published)
+        return procedure_out(published)
 
 
 @router.post(
@@ -91,7 +92,7 @@ async def publish(principal: Admin, session: SessionDep, slug: Slug, version: in
 )
 async def retire(principal: Admin, session: SessionDep, slug: Slug) -> ProcedureOut:
     async with session.begin():
-        return ProcedureOut.of(await catalog.retire(session, principal.tenant, slug))
+        return procedure_out(await catalog.retire(session, principal.tenant, slug))
 
 
 @router.get(
@@ -104,7 +105,7 @@ async def list_procedures(principal: Reader, session: SessionDep) -> ProcedureLi
     include_all = "procedures:admin" in principal.scopes
     async with session.begin():
         rows = await catalog.listing(session, principal.tenant, include_all=include_all)
-        return ProcedureList(items=[ProcedureOut.of(v) for v in rows])
+        return ProcedureList(items=[procedure_out(v) for v in rows])
 
 
 @router.get(
@@ -115,4 +116,4 @@ async def list_procedures(principal: Reader, session: SessionDep) -> ProcedureLi
 )
 async def get_procedure(principal: Reader, session: SessionDep, slug: Slug) -> ProcedureOut:
     async with session.begin():
-        return ProcedureOut.of(await catalog.current(session, principal.tenant, slug), full=True)
+        return procedure_out(await catalog.current(session, principal.tenant, slug), full=True)

@@ -22,6 +22,7 @@ from socle_procedures.api.deps import (
     SiteDep,
     Writer,
 )
+from socle_procedures.api.responses import request_out
 from socle_procedures.schemas import (
     PaymentStart,
     RequestCreate,
@@ -54,7 +55,7 @@ async def create_request(
 ) -> JSONResponse:
     async def create(tx: AsyncSession) -> RequestOut:
         loaded = await requests.create(tx, principal, body.procedure, locale=body.locale, site=site)
-        return RequestOut.of(loaded.request)
+        return request_out(loaded.request)
 
     return await idempotent_post(
         session,
@@ -85,7 +86,7 @@ async def list_requests(
         rows, next_cursor = await requests.listing(
             session, principal, state=state, procedure=procedure, limit=limit, cursor=cursor
         )
-        return RequestPage(items=[RequestOut.of(r) for r in rows], next_cursor=next_cursor)
+        return RequestPage(items=[request_out(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.get(
@@ -97,7 +98,7 @@ async def list_requests(
 async def get_request(principal: Reader, session: SessionDep, request_id: RequestId) -> RequestOut:
     async with session.begin():
         loaded = await requests.load(session, principal, request_id)
-        return RequestOut.of(loaded.request, await requests.history(session, request_id))
+        return request_out(loaded.request, await requests.history(session, request_id))
 
 
 @router.put(
@@ -115,7 +116,7 @@ async def save_step(
 ) -> RequestOut:
     async with session.begin():
         loaded = await requests.save_step(session, principal, request_id, step_id, body.answers)
-        return RequestOut.of(loaded.request)
+        return request_out(loaded.request)
 
 
 @router.post(
@@ -129,7 +130,7 @@ async def submit(
 ) -> RequestOut:
     async with session.begin():
         loaded = await requests.submit(session, principal, request_id, site=site)
-        return RequestOut.of(loaded.request)
+        return request_out(loaded.request)
 
 
 @router.post(
@@ -147,7 +148,7 @@ async def transition(
 ) -> RequestOut:
     async with session.begin():
         loaded = await requests.move(session, principal, request_id, body.to, body.note, site=site)
-        return RequestOut.of(loaded.request)
+        return request_out(loaded.request)
 
 
 @router.post(
@@ -166,7 +167,7 @@ async def start_payment(
     request = await charging.start(
         principal, bearer_token(http), request_id, return_url=body.return_url if body else None
     )
-    return RequestOut.of(request)
+    return request_out(request)
 
 
 @router.post(
@@ -178,4 +179,4 @@ async def start_payment(
 async def refresh_payment(
     principal: Writer, charging: ChargingDep, http: Request, request_id: RequestId
 ) -> RequestOut:
-    return RequestOut.of(await charging.refresh(principal, bearer_token(http), request_id))
+    return request_out(await charging.refresh(principal, bearer_token(http), request_id))
