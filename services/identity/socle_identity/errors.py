@@ -83,3 +83,15 @@ class TenantExists(Conflict):
 
 class InvalidClientSpec(Unprocessable):
     code = "invalid-client-metadata"
+
+
+class TotpAlreadyActive(Conflict):
+    code = "totp-already-active"
+
+
+class TotpNotStarted(Conflict):
+    code = "totp-not-started"
+
+
+class TotpCodeInvalid(Unprocessable):
+    code = "totp-code-invalid"

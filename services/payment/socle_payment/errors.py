@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from socle.problems import Conflict, Forbidden, NotFound, Unavailable, Unprocessable
+from socle.problems import BadRequest, Conflict, Forbidden, NotFound, Unavailable, Unprocessable
 
 
 class InvalidCamt(Unprocessable):
@@ -31,3 +31,11 @@ class PaymentNotFound(NotFound):
 
 class NotAQRBill(Conflict):
     code = "not-a-qr-bill"
+
+
+class InvalidSignature(BadRequest):
+    code, title = "invalid-signature", "Invalid webhook signature"
+
+
+class InvalidWebhook(BadRequest):
+    code = "invalid-webhook"

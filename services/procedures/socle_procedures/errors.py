@@ -105,3 +105,16 @@ class LoginFailed(Unauthorized):
 
 class IdentityUnavailable(Unavailable):
     code = "identity-unavailable"
+
+
+class ActionNotAllowed(IllegalTransition):
+    """409 naming the actions allowed in the request's current state."""
+
+    code = "action-not-allowed"
+
+    def __init__(self, detail: str, allowed: list[str]) -> None:
+        super().__init__(
+            f"{detail} Allowed now: {', '.join(allowed) or 'none'}.",
+            errors=[{"pointer": "/action", "code": "action-not-allowed", "allowed": allowed}],
+        )
+        self.allowed = allowed

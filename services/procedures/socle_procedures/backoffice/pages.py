@@ -27,10 +27,9 @@ from socle_procedures.backoffice.common import (
 )
 from socle_procedures.backoffice.payments import payment_view
 from socle_procedures.definitions.conditions import visible_fields, visible_steps
-from socle_procedures.errors import RequestNotFound
+from socle_procedures.errors import ActionNotAllowed, RequestNotFound
 from socle_procedures.portal import forms
 from socle_procedures.portal.context import Page
-from socle_procedures.review import ActionNotAllowed
 from socle_procedures.storage_client import StorageClient
 
 router = APIRouter(prefix="/back-office", include_in_schema=False)
