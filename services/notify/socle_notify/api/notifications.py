@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.idempotency import IdempotencyKey, run_idempotent
 from socle.service import SessionDep
-from socle_notify.api.deps import Cursor, DomainDep, Limit, Reader, Sender, problems
+from socle_notify.api.deps import ContextDep, Cursor, Limit, Reader, Sender, problems
 from socle_notify.batches import BatchView
 from socle_notify.models import Notification
 from socle_notify.schemas import (
@@ -73,7 +73,7 @@ async def _send(
     body: SendIn,
     principal: Sender,
     session: AsyncSession,
-    domain: DomainDep,
+    domain: ContextDep,
     key: str | None,
 ) -> JSONResponse:
     async def action(s: AsyncSession) -> tuple[int, object]:
@@ -102,7 +102,7 @@ async def send_email(
     body: SendIn,
     principal: Sender,
     session: SessionDep,
-    domain: DomainDep,
+    domain: ContextDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     return await _send("email", body, principal, session, domain, idempotency_key)
@@ -119,7 +119,7 @@ async def send_sms(
     body: SendIn,
     principal: Sender,
     session: SessionDep,
-    domain: DomainDep,
+    domain: ContextDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     return await _send("sms", body, principal, session, domain, idempotency_key)
@@ -135,7 +135,7 @@ async def get_notification(
     notification_id: Annotated[str, Path(max_length=32)],
     principal: Reader,
     session: SessionDep,
-    domain: DomainDep,
+    domain: ContextDep,
 ) -> NotificationOut:
     async with session.begin():
         n = await domain.notifications.get(
@@ -153,7 +153,7 @@ async def get_notification(
 async def list_notifications(
     principal: Reader,
     session: SessionDep,
-    domain: DomainDep,
+    domain: ContextDep,
     limit: Limit = 50,
     cursor: Cursor = None,
     status: NotificationStatus | None = None,
@@ -192,7 +192,7 @@ async def create_batch(
     body: BatchCreate,
     principal: Sender,
     session: SessionDep,
-    domain: DomainDep,
+    domain: ContextDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     async def action(s: AsyncSession) -> tuple[int, object]:
@@ -217,7 +217,7 @@ async def create_batch(
     summary="A batch's status and its counts by notification status",
 )
 async def get_batch(
-    batch_id: str, principal: Sender, session: SessionDep, domain: DomainDep
+    batch_id: str, principal: Sender, session: SessionDep, domain: ContextDep
 ) -> BatchOut:
     async with session.begin():
         view = await domain.notifications.batch(session, principal.tenant, batch_id)
@@ -231,7 +231,7 @@ async def get_batch(
     summary="Cancel a batch before it starts",
 )
 async def cancel_batch(
-    batch_id: str, principal: Sender, session: SessionDep, domain: DomainDep
+    batch_id: str, principal: Sender, session: SessionDep, domain: ContextDep
 ) -> BatchOut:
     async with session.begin():
         view = await domain.notifications.cancel_batch(session, principal.tenant, batch_id)

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.idempotency import IdempotencyKey, run_idempotent
 from socle.service import SessionDep
-from socle_notify.api.deps import Admin, DomainDep, problems
+from socle_notify.api.deps import Admin, ContextDep, problems
 from socle_notify.models import Rule
 from socle_notify.schemas import RuleCreate, RuleList, RuleOut
 
@@ -37,7 +37,7 @@ async def create_rule(
     body: RuleCreate,
     principal: Admin,
     session: SessionDep,
-    domain: DomainDep,
+    domain: ContextDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     async def action(s: AsyncSession) -> tuple[int, object]:
@@ -55,7 +55,7 @@ async def create_rule(
 
 
 @router.get("", response_model=RuleList, responses=problems(), summary="List the rules")
-async def list_rules(principal: Admin, session: SessionDep, domain: DomainDep) -> RuleList:
+async def list_rules(principal: Admin, session: SessionDep, domain: ContextDep) -> RuleList:
     async with session.begin():
         rules = await domain.rules.all(session, principal.tenant)
     return RuleList(items=[rule_out(r) for r in rules])
@@ -63,7 +63,7 @@ async def list_rules(principal: Admin, session: SessionDep, domain: DomainDep) -
 
 @router.delete("/{rule_id}", status_code=204, responses=problems(404), summary="Delete a rule")
 async def delete_rule(
-    rule_id: str, principal: Admin, session: SessionDep, domain: DomainDep
+    rule_id: str, principal: Admin, session: SessionDep, domain: ContextDep
 ) -> Response:
     async with session.begin():
         await domain.rules.delete(session, principal.tenant, rule_id)

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.idempotency import IdempotencyKey, run_idempotent
 from socle.service import SessionDep
-from socle_notify.api.deps import Admin, Cursor, DomainDep, Limit, problems
+from socle_notify.api.deps import Admin, ContextDep, Cursor, Limit, problems
 from socle_notify.models import Subscription, WebhookDelivery
 from socle_notify.schemas import (
     AttemptOut,
@@ -71,7 +71,7 @@ async def create_subscription(
     body: SubscriptionCreate,
     principal: Admin,
     session: SessionDep,
-    domain: DomainDep,
+    domain: ContextDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     async def action(s: AsyncSession) -> tuple[int, object]:
@@ -96,7 +96,7 @@ async def create_subscription(
     summary="List subscriptions",
 )
 async def list_subscriptions(
-    principal: Admin, session: SessionDep, domain: DomainDep
+    principal: Admin, session: SessionDep, domain: ContextDep
 ) -> SubscriptionList:
     async with session.begin():
         subs = await domain.webhooks.subscriptions(session, principal.tenant)
@@ -110,7 +110,7 @@ async def list_subscriptions(
     summary="Read a subscription",
 )
 async def get_subscription(
-    subscription_id: str, principal: Admin, session: SessionDep, domain: DomainDep
+    subscription_id: str, principal: Admin, session: SessionDep, domain: ContextDep
 ) -> SubscriptionOut:
     async with session.begin():
         sub = await domain.webhooks.subscription(session, principal.tenant, subscription_id)
@@ -124,7 +124,7 @@ async def get_subscription(
     summary="Stop a subscription (pending deliveries stop)",
 )
 async def delete_subscription(
-    subscription_id: str, principal: Admin, session: SessionDep, domain: DomainDep
+    subscription_id: str, principal: Admin, session: SessionDep, domain: ContextDep
 ) -> Response:
     async with session.begin():
         await domain.webhooks.unsubscribe(session, principal.tenant, subscription_id)
@@ -140,7 +140,7 @@ async def delete_subscription(
 async def list_deliveries(
     principal: Admin,
     session: SessionDep,
-    domain: DomainDep,
+    domain: ContextDep,
     limit: Limit = 50,
     cursor: Cursor = None,
     status: Literal["pending", "sending", "delivered", "dead"] | None = None,
@@ -165,7 +165,7 @@ async def list_deliveries(
     summary="A delivery with every attempt",
 )
 async def get_delivery(
-    delivery_id: str, principal: Admin, session: SessionDep, domain: DomainDep
+    delivery_id: str, principal: Admin, session: SessionDep, domain: ContextDep
 ) -> DeliveryOut:
     async with session.begin():
         view = await domain.webhooks.delivery(session, principal.tenant, delivery_id)
@@ -179,7 +179,7 @@ async def get_delivery(
     summary="Send a dead delivery again (fresh attempts)",
 )
 async def replay_delivery(
-    delivery_id: str, principal: Admin, session: SessionDep, domain: DomainDep
+    delivery_id: str, principal: Admin, session: SessionDep, domain: ContextDep
 ) -> DeliveryOut:
     async with session.begin():
         view = await domain.webhooks.replay(session, principal.tenant, delivery_id)

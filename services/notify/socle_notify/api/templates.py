@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.idempotency import IdempotencyKey, run_idempotent
 from socle.service import SessionDep
-from socle_notify.api.deps import Admin, Cursor, DomainDep, Limit, problems
+from socle_notify.api.deps import Admin, ContextDep, Cursor, Limit, problems
 from socle_notify.render import sms_fragments
 from socle_notify.schemas import (
     ContentOut,
@@ -60,7 +60,7 @@ async def create_template(
     body: TemplateCreate,
     principal: Admin,
     session: SessionDep,
-    domain: DomainDep,
+    domain: ContextDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     async def action(s: AsyncSession) -> tuple[int, object]:
@@ -81,7 +81,7 @@ async def create_template(
 async def list_templates(
     principal: Admin,
     session: SessionDep,
-    domain: DomainDep,
+    domain: ContextDep,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> TemplateList:
@@ -100,7 +100,7 @@ async def get_template(
     template_id: str,
     principal: Admin,
     session: SessionDep,
-    domain: DomainDep,
+    domain: ContextDep,
     version: Annotated[int | None, Query(ge=1)] = None,
 ) -> TemplateOut:
     async with session.begin():
@@ -119,7 +119,7 @@ async def update_template(
     body: TemplateUpdate,
     principal: Admin,
     session: SessionDep,
-    domain: DomainDep,
+    domain: ContextDep,
 ) -> TemplateOut:
     async with session.begin():
         view = await domain.templates.update(session, principal.tenant, template_id, body)
@@ -137,7 +137,7 @@ async def preview_template(
     body: PreviewIn,
     principal: Admin,
     session: SessionDep,
-    domain: DomainDep,
+    domain: ContextDep,
 ) -> PreviewOut:
     async with session.begin():
         view = await domain.templates.view(session, principal.tenant, template_id, body.version)

@@ -62,6 +62,8 @@ class ExpirySweep(PaymentsBase):
                     elif outcome == "expired":
                         expired += 1
                 if len(stale) < batch:
+                    if expired:
+                        log.info("payments_expired", count=expired)
                     return expired
 
     async def _expire_one(self, session: AsyncSession, payment: Payment) -> str | None:

@@ -13,7 +13,7 @@ from socle.auth import bearer_token
 from socle.db import utcnow
 from socle.service import SessionDep
 from socle_procedures import decisions, requests, review
-from socle_procedures.api.deps import Reader, SiteDep, Writer, problems
+from socle_procedures.api.deps import ContextDep, Reader, Writer, problems
 from socle_procedures.models import RequestNote
 from socle_procedures.schemas import RequestOut, State
 from socle_procedures.storage_client import StorageClient
@@ -80,7 +80,7 @@ async def act(
     session: SessionDep,
     request_id: RequestId,
     body: ActionIn,
-    site: SiteDep,
+    context: ContextDep,
     http: Request,
 ) -> RequestOut:
     """An approval stores its decision PDF in storage with the caller's token (it needs
@@ -92,10 +92,14 @@ async def act(
         fields=body.fields,
         expected_state=body.expected_state,
     )
-    storage: StorageClient = http.app.state.runtime.extras["storage"]
+    storage: StorageClient = context.storage
     async with session.begin():
-        decide = decisions.issuer(session, storage, bearer_token(http), site.commune, utcnow())
-        loaded = await review.act(session, principal, request_id, action, site=site, decide=decide)
+        decide = decisions.issuer(
+            session, storage, bearer_token(http), context.site.commune, utcnow()
+        )
+        loaded = await review.act(
+            session, principal, request_id, action, site=context.site, decide=decide
+        )
         return RequestOut.of(loaded.request, await requests.history(session, request_id))
 
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from socle.auth import bearer_token
 from socle.service import SessionDep
 from socle_procedures import mandates
-from socle_procedures.api.deps import Reader, SiteDep, Writer, problems
+from socle_procedures.api.deps import ContextDep, Reader, Writer, problems
 from socle_procedures.models import Mandate
 from socle_procedures.schemas import RequestOut
 from socle_procedures.storage_client import StorageClient
@@ -90,12 +90,12 @@ class MandateList(BaseModel):
     responses=problems(401, 403, 404, 409, 422, 503),
 )
 async def start(
-    principal: Writer, session: SessionDep, body: MandateCreate, site: SiteDep, http: Request
+    principal: Writer, session: SessionDep, body: MandateCreate, context: ContextDep, http: Request
 ) -> MandateStarted:
     mandates.require_mediator(principal)  # before asking storage anything
     paper = None
     if body.paper_mandate_document_id:
-        storage: StorageClient = http.app.state.runtime.extras["storage"]
+        storage: StorageClient = context.storage
         paper = await storage.get(bearer_token(http), body.paper_mandate_document_id)
         if paper is None:
             paper = {"kind": None}
@@ -108,7 +108,7 @@ async def start(
             citizen_email=str(body.citizen_email),
             locale=body.locale,
             paper=paper,
-            site=site,
+            site=context.site,
         )
         return MandateStarted(mandate=MandateOut.of(mandate), request=RequestOut.of(loaded.request))
 

@@ -16,12 +16,13 @@ from jinja2 import Environment
 
 from socle.db import utcnow
 from socle.problems import DomainError
-from socle.service import SessionDep
+from socle.service import SessionDep, context_of
 from socle.web import templates
 from socle.web.i18n import format_money, localized
 from socle_procedures import catalog, decisions, mandates, queue, requests, review
 from socle_procedures.backoffice.payments import payment_view
 from socle_procedures.backoffice.texts import TEXTS
+from socle_procedures.context import ProceduresContext
 from socle_procedures.definitions.conditions import visible_fields, visible_steps
 from socle_procedures.errors import RequestNotFound
 from socle_procedures.pagekit import render_page
@@ -262,9 +263,9 @@ async def act(request_id: str, page: PageDep, session: SessionDep) -> Response:
         fields=[str(v)[:64] for v in form.getlist("fields")][:50],
         expected_state=str(form.get("expected_state", "")) or None,
     )
-    site = page.request.app.state.runtime.extras["site"]
+    site = context_of(page.request, ProceduresContext).site
     t = _texts(page)
-    storage: StorageClient = page.request.app.state.runtime.extras["storage"]
+    storage: StorageClient = context_of(page.request, ProceduresContext).storage
     try:
         async with session.begin():
             decide = decisions.issuer(session, storage, page.access_token, site.commune, utcnow())
@@ -341,7 +342,7 @@ async def document(
     } | {decisions.current(loaded.request.state, history)}
     if document_id not in named:
         return _problem(page, RequestNotFound("No such document on this request."))
-    storage: StorageClient = page.request.app.state.runtime.extras["storage"]
+    storage: StorageClient = context_of(page.request, ProceduresContext).storage
     try:
         upstream = await storage.content(page.access_token, document_id)
     except DomainError as exc:

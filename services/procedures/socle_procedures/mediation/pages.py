@@ -11,10 +11,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment
 
 from socle.problems import DomainError
-from socle.service import SessionDep
+from socle.service import SessionDep, context_of
 from socle.web import templates
 from socle.web.i18n import localized
 from socle_procedures import catalog, mandates
+from socle_procedures.context import ProceduresContext
 from socle_procedures.mediation.texts import TEXTS
 from socle_procedures.pagekit import render_page
 from socle_procedures.portal import sessions
@@ -99,7 +100,7 @@ async def file_for(page: PageDep, session: SessionDep) -> Response:
     t = TEXTS[page.lang]
     if not all(values.values()) or "@" not in values["citizen_email"]:
         return await _new_page(page, session, t["invalid"].format(detail=""), 422, **values)
-    site = page.request.app.state.runtime.extras["site"]
+    site = context_of(page.request, ProceduresContext).site
     try:
         async with session.begin():
             await mandates.start(

@@ -9,8 +9,9 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
 from socle.problems import DomainError
-from socle.service import SessionDep
+from socle.service import SessionDep, context_of
 from socle_procedures import decisions, requests
+from socle_procedures.context import ProceduresContext
 from socle_procedures.errors import RequestNotFound
 from socle_procedures.portal.auth import current_page, to_login
 from socle_procedures.portal.context import Page
@@ -32,7 +33,7 @@ async def decision(request_id: str, page: PageDep, session: SessionDep) -> Respo
         document = decisions.current(loaded.request.state, history)
         if document is None:
             raise RequestNotFound("This request has no decision document.")
-        storage: StorageClient = page.request.app.state.runtime.extras["storage"]
+        storage: StorageClient = context_of(page.request, ProceduresContext).storage
         upstream = await storage.content(page.access_token, document)
     except DomainError as exc:
         return page.problem(exc)
