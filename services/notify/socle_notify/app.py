@@ -50,7 +50,12 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
             )
         worker.start()
         return NotifyContext(
-            template_service, notification_service, webhook_service, rule_service, worker
+            runtime.sessions,
+            template_service,
+            notification_service,
+            webhook_service,
+            rule_service,
+            worker,
         )
 
     async def stop(runtime: Runtime[NotifyContext]) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from socle_notify.notifications import Notifications
 from socle_notify.rules import Rules
 from socle_notify.templates import Templates
@@ -13,6 +15,7 @@ from socle_notify.worker import Worker
 
 @dataclass
 class NotifyContext:
+    sessions: async_sessionmaker[AsyncSession]
     templates: Templates
     notifications: Notifications
     webhooks: Webhooks

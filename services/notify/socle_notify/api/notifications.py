@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.idempotency import IdempotencyKey, run_idempotent
 from socle.service import SessionDep
+from socle_notify import use_cases
 from socle_notify.api.deps import ContextDep, Cursor, Limit, Reader, Sender, problems
 from socle_notify.batches import BatchView
 from socle_notify.models import Notification
@@ -134,13 +135,9 @@ async def send_sms(
 async def get_notification(
     notification_id: Annotated[str, Path(max_length=32)],
     principal: Reader,
-    session: SessionDep,
-    domain: ContextDep,
+    ctx: ContextDep,
 ) -> NotificationOut:
-    async with session.begin():
-        n = await domain.notifications.get(
-            session, principal.tenant, notification_id, owner=principal.owner
-        )
+    n = await use_cases.notification(ctx, principal.tenant, notification_id, principal.owner)
     return notification_out(n)
 
 
@@ -152,8 +149,7 @@ async def get_notification(
 )
 async def list_notifications(
     principal: Reader,
-    session: SessionDep,
-    domain: ContextDep,
+    ctx: ContextDep,
     limit: Limit = 50,
     cursor: Cursor = None,
     status: NotificationStatus | None = None,
@@ -169,15 +165,9 @@ async def list_notifications(
         "template_id": template_id,
         "batch_id": batch_id,
     }
-    async with session.begin():
-        rows, next_cursor = await domain.notifications.page(
-            session,
-            principal.tenant,
-            limit=limit,
-            cursor=cursor,
-            filters=filters,
-            owner=principal.owner,
-        )
+    rows, next_cursor = await use_cases.notifications_page(
+        ctx, principal.tenant, limit=limit, cursor=cursor, filters=filters, owner=principal.owner
+    )
     return NotificationList(items=[notification_out(n) for n in rows], next_cursor=next_cursor)
 
 
@@ -216,12 +206,8 @@ async def create_batch(
     responses=problems(404),
     summary="A batch's status and its counts by notification status",
 )
-async def get_batch(
-    batch_id: str, principal: Sender, session: SessionDep, domain: ContextDep
-) -> BatchOut:
-    async with session.begin():
-        view = await domain.notifications.batch(session, principal.tenant, batch_id)
-    return batch_out(view)
+async def get_batch(batch_id: str, principal: Sender, ctx: ContextDep) -> BatchOut:
+    return batch_out(await use_cases.batch(ctx, principal.tenant, batch_id))
 
 
 @router.post(
@@ -230,9 +216,5 @@ async def get_batch(
     responses=problems(404, 409),
     summary="Cancel a batch before it starts",
 )
-async def cancel_batch(
-    batch_id: str, principal: Sender, session: SessionDep, domain: ContextDep
-) -> BatchOut:
-    async with session.begin():
-        view = await domain.notifications.cancel_batch(session, principal.tenant, batch_id)
-        return batch_out(view)
+async def cancel_batch(batch_id: str, principal: Sender, ctx: ContextDep) -> BatchOut:
+    return batch_out(await use_cases.cancel_batch(ctx, principal.tenant, batch_id))

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.idempotency import IdempotencyKey, run_idempotent
 from socle.service import SessionDep
+from socle_notify import use_cases
 from socle_notify.api.deps import Admin, ContextDep, problems
 from socle_notify.models import Rule
 from socle_notify.schemas import RuleCreate, RuleList, RuleOut
@@ -55,16 +56,12 @@ async def create_rule(
 
 
 @router.get("", response_model=RuleList, responses=problems(), summary="List the rules")
-async def list_rules(principal: Admin, session: SessionDep, domain: ContextDep) -> RuleList:
-    async with session.begin():
-        rules = await domain.rules.all(session, principal.tenant)
+async def list_rules(principal: Admin, ctx: ContextDep) -> RuleList:
+    rules = await use_cases.rules(ctx, principal.tenant)
     return RuleList(items=[rule_out(r) for r in rules])
 
 
 @router.delete("/{rule_id}", status_code=204, responses=problems(404), summary="Delete a rule")
-async def delete_rule(
-    rule_id: str, principal: Admin, session: SessionDep, domain: ContextDep
-) -> Response:
-    async with session.begin():
-        await domain.rules.delete(session, principal.tenant, rule_id)
+async def delete_rule(rule_id: str, principal: Admin, ctx: ContextDep) -> Response:
+    await use_cases.delete_rule(ctx, principal.tenant, rule_id)
     return Response(status_code=204)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.idempotency import IdempotencyKey, run_idempotent
 from socle.service import SessionDep
+from socle_notify import use_cases
 from socle_notify.api.deps import Admin, ContextDep, Cursor, Limit, problems
 from socle_notify.render import sms_fragments
 from socle_notify.schemas import (
@@ -80,13 +81,11 @@ async def create_template(
 @router.get("", response_model=TemplateList, responses=problems(), summary="List templates")
 async def list_templates(
     principal: Admin,
-    session: SessionDep,
-    domain: ContextDep,
+    ctx: ContextDep,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> TemplateList:
-    async with session.begin():
-        views, next_cursor = await domain.templates.page(session, principal.tenant, limit, cursor)
+    views, next_cursor = await use_cases.templates_page(ctx, principal.tenant, limit, cursor)
     return TemplateList(items=[template_out(v) for v in views], next_cursor=next_cursor)
 
 
@@ -99,13 +98,10 @@ async def list_templates(
 async def get_template(
     template_id: str,
     principal: Admin,
-    session: SessionDep,
-    domain: ContextDep,
+    ctx: ContextDep,
     version: Annotated[int | None, Query(ge=1)] = None,
 ) -> TemplateOut:
-    async with session.begin():
-        view = await domain.templates.view(session, principal.tenant, template_id, version)
-    return template_out(view)
+    return template_out(await use_cases.template(ctx, principal.tenant, template_id, version))
 
 
 @router.put(
@@ -118,12 +114,10 @@ async def update_template(
     template_id: str,
     body: TemplateUpdate,
     principal: Admin,
-    session: SessionDep,
-    domain: ContextDep,
+    ctx: ContextDep,
 ) -> TemplateOut:
-    async with session.begin():
-        view = await domain.templates.update(session, principal.tenant, template_id, body)
-        return template_out(view)
+    view = await use_cases.update_template(ctx, principal.tenant, template_id, body)
+    return template_out(view)
 
 
 @router.post(
@@ -136,11 +130,9 @@ async def preview_template(
     template_id: str,
     body: PreviewIn,
     principal: Admin,
-    session: SessionDep,
-    domain: ContextDep,
+    ctx: ContextDep,
 ) -> PreviewOut:
-    async with session.begin():
-        view = await domain.templates.view(session, principal.tenant, template_id, body.version)
+    view = await use_cases.template(ctx, principal.tenant, template_id, body.version)
     language = Templates.pick_language(view, body.language)
     rendered = Templates.render(view, language, body.personalisation)
     fragments = sms_fragments(rendered.body)[1] if view.template.channel == "sms" else None
