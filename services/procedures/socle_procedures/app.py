@@ -95,6 +95,7 @@ def create_app(
             transport=identity_transport,
         )
         return ProceduresContext(
+            sessions=runtime.sessions,
             charging=charging,
             portal=Portal.build(settings, oidc),
             site=Site(settings.portal_commune_name, settings.public_url),

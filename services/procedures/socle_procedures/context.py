@@ -7,7 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # only annotations: the portal and the clients import this module
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    # only annotations: the portal and the clients import this module
     from socle_procedures.charging import Charging
     from socle_procedures.events import Site
     from socle_procedures.portal.context import Portal
@@ -16,6 +19,7 @@ if TYPE_CHECKING:  # only annotations: the portal and the clients import this mo
 
 @dataclass
 class ProceduresContext:
+    sessions: async_sessionmaker[AsyncSession]
     charging: Charging
     """Fees asked of the payment service."""
     portal: Portal

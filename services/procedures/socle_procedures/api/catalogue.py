@@ -7,9 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from socle.service import SessionDep
-from socle_procedures import catalogue
-from socle_procedures.api.deps import Admin, Reader, problems
+from socle_procedures import use_cases
+from socle_procedures.api.deps import Admin, ContextDep, Reader, problems
 from socle_procedures.schemas import ProcedureOut
 
 router = APIRouter(prefix="/v1", tags=["shared catalogue"])
@@ -46,9 +45,8 @@ class AdoptIn(BaseModel):
     summary="Share a published procedure with every other tenant",
     responses=problems(401, 403, 404, 409),
 )
-async def share(principal: Admin, session: SessionDep, slug: Slug) -> ProcedureOut:
-    async with session.begin():
-        return ProcedureOut.of(await catalogue.share(session, principal, slug))
+async def share(principal: Admin, ctx: ContextDep, slug: Slug) -> ProcedureOut:
+    return ProcedureOut.of(await use_cases.share(ctx.sessions, principal, slug))
 
 
 @router.get(
@@ -57,21 +55,20 @@ async def share(principal: Admin, session: SessionDep, slug: Slug) -> ProcedureO
     summary="The shared catalogue, with what the caller adopted and newer source versions",
     responses=problems(401, 403),
 )
-async def listing(principal: Reader, session: SessionDep) -> Catalogue:
-    async with session.begin():
-        found = await catalogue.entries(session, principal)
-        return Catalogue(
-            items=[
-                CatalogueEntry(
-                    tenant=e.source.tenant,
-                    procedure=ProcedureOut.of(e.source),
-                    adopted_as=e.adopted_as,
-                    adopted_version=e.adopted_version,
-                    update_available=e.update_available,
-                )
-                for e in found
-            ]
-        )
+async def listing(principal: Reader, ctx: ContextDep) -> Catalogue:
+    found = await use_cases.catalogue_entries(ctx.sessions, principal)
+    return Catalogue(
+        items=[
+            CatalogueEntry(
+                tenant=e.source.tenant,
+                procedure=ProcedureOut.of(e.source),
+                adopted_as=e.adopted_as,
+                adopted_version=e.adopted_version,
+                update_available=e.update_available,
+            )
+            for e in found
+        ]
+    )
 
 
 @router.post(
@@ -83,13 +80,12 @@ async def listing(principal: Reader, session: SessionDep) -> Catalogue:
 )
 async def adopt(
     principal: Admin,
-    session: SessionDep,
+    ctx: ContextDep,
     tenant: Tenant,
     slug: Slug,
     body: AdoptIn | None = None,
 ) -> ProcedureOut:
-    async with session.begin():
-        draft = await catalogue.adopt(
-            session, principal, tenant, slug, as_slug=body.slug if body else None
-        )
-        return ProcedureOut.of(draft, full=True)
+    draft = await use_cases.adopt(
+        ctx.sessions, principal, tenant, slug, as_slug=body.slug if body else None
+    )
+    return ProcedureOut.of(draft, full=True)

@@ -10,8 +10,7 @@ from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from socle.auth import bearer_token
-from socle.service import SessionDep
-from socle_procedures import mandates
+from socle_procedures import mandates, use_cases
 from socle_procedures.api.deps import ContextDep, Reader, Writer, problems
 from socle_procedures.models import Mandate
 from socle_procedures.schemas import RequestOut
@@ -90,7 +89,7 @@ class MandateList(BaseModel):
     responses=problems(401, 403, 404, 409, 422, 503),
 )
 async def start(
-    principal: Writer, session: SessionDep, body: MandateCreate, context: ContextDep, http: Request
+    principal: Writer, body: MandateCreate, context: ContextDep, http: Request
 ) -> MandateStarted:
     mandates.require_mediator(principal)  # before asking storage anything
     paper = None
@@ -99,18 +98,17 @@ async def start(
         paper = await storage.get(bearer_token(http), body.paper_mandate_document_id)
         if paper is None:
             paper = {"kind": None}
-    async with session.begin():
-        mandate, loaded = await mandates.start(
-            session,
-            principal,
-            body.procedure,
-            citizen_name=body.citizen_name,
-            citizen_email=str(body.citizen_email),
-            locale=body.locale,
-            paper=paper,
-            site=context.site,
-        )
-        return MandateStarted(mandate=MandateOut.of(mandate), request=RequestOut.of(loaded.request))
+    mandate, loaded = await use_cases.start_mandate(
+        context.sessions,
+        principal,
+        body.procedure,
+        citizen_name=body.citizen_name,
+        citizen_email=str(body.citizen_email),
+        locale=body.locale,
+        paper=paper,
+        site=context.site,
+    )
+    return MandateStarted(mandate=MandateOut.of(mandate), request=RequestOut.of(loaded.request))
 
 
 @router.get(
@@ -119,11 +117,9 @@ async def start(
     summary="The mandates the caller gave (a citizen) or holds (a mediator)",
     responses=problems(401, 403),
 )
-async def mine(principal: Reader, session: SessionDep) -> MandateList:
-    async with session.begin():
-        return MandateList(
-            items=[MandateOut.of(m) for m in await mandates.of_person(session, principal)]
-        )
+async def mine(principal: Reader, ctx: ContextDep) -> MandateList:
+    found = await use_cases.mandates_of(ctx.sessions, principal)
+    return MandateList(items=[MandateOut.of(m) for m in found])
 
 
 @router.post(
@@ -133,10 +129,10 @@ async def mine(principal: Reader, session: SessionDep) -> MandateList:
     responses=problems(401, 403, 404, 409, 422),
 )
 async def confirm(
-    principal: Writer, session: SessionDep, mandate_id: MandateId, body: MandateConfirm
+    principal: Writer, ctx: ContextDep, mandate_id: MandateId, body: MandateConfirm
 ) -> MandateOut:
-    async with session.begin():
-        return MandateOut.of(await mandates.confirm(session, principal, mandate_id, body.token))
+    mandate = await use_cases.confirm_mandate(ctx.sessions, principal, mandate_id, body.token)
+    return MandateOut.of(mandate)
 
 
 @router.post(
@@ -145,6 +141,5 @@ async def confirm(
     summary="Revoke the mandate (the citizen, or the mediator): the mediator is out at once",
     responses=problems(401, 403, 404),
 )
-async def revoke(principal: Writer, session: SessionDep, mandate_id: MandateId) -> MandateOut:
-    async with session.begin():
-        return MandateOut.of(await mandates.revoke(session, principal, mandate_id))
+async def revoke(principal: Writer, ctx: ContextDep, mandate_id: MandateId) -> MandateOut:
+    return MandateOut.of(await use_cases.revoke_mandate(ctx.sessions, principal, mandate_id))

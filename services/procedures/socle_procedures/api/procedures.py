@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.idempotency import IdempotencyKey, run_idempotent
 from socle.service import SessionDep
-from socle_procedures import catalog
-from socle_procedures.api.deps import Admin, Reader, problems
+from socle_procedures import catalog, use_cases
+from socle_procedures.api.deps import Admin, ContextDep, Reader, problems
 from socle_procedures.definitions.validation import problems as definition_problems
 from socle_procedures.schemas import (
     DefinitionProblemOut,
@@ -76,10 +76,8 @@ async def create_version(
     summary="Publish a draft version; it never changes afterwards",
     responses=problems(401, 403, 404, 409),
 )
-async def publish(principal: Admin, session: SessionDep, slug: Slug, version: int) -> ProcedureOut:
-    async with session.begin():
-        published = await catalog.publish(session, principal.tenant, slug, version)
-        return ProcedureOut.of(published)
+async def publish(principal: Admin, ctx: ContextDep, slug: Slug, version: int) -> ProcedureOut:
+    return ProcedureOut.of(await use_cases.publish(ctx.sessions, principal.tenant, slug, version))
 
 
 @router.post(
@@ -88,9 +86,8 @@ async def publish(principal: Admin, session: SessionDep, slug: Slug, version: in
     summary="Stop offering a procedure (requests already started go on)",
     responses=problems(401, 403, 404),
 )
-async def retire(principal: Admin, session: SessionDep, slug: Slug) -> ProcedureOut:
-    async with session.begin():
-        return ProcedureOut.of(await catalog.retire(session, principal.tenant, slug))
+async def retire(principal: Admin, ctx: ContextDep, slug: Slug) -> ProcedureOut:
+    return ProcedureOut.of(await use_cases.retire(ctx.sessions, principal.tenant, slug))
 
 
 @router.get(
@@ -99,11 +96,10 @@ async def retire(principal: Admin, session: SessionDep, slug: Slug) -> Procedure
     summary="Published procedures (with procedures:admin, every version)",
     responses=problems(401, 403),
 )
-async def list_procedures(principal: Reader, session: SessionDep) -> ProcedureList:
+async def list_procedures(principal: Reader, ctx: ContextDep) -> ProcedureList:
     include_all = "procedures:admin" in principal.scopes
-    async with session.begin():
-        rows = await catalog.listing(session, principal.tenant, include_all=include_all)
-        return ProcedureList(items=[ProcedureOut.of(v) for v in rows])
+    rows = await use_cases.procedures(ctx.sessions, principal.tenant, include_all=include_all)
+    return ProcedureList(items=[ProcedureOut.of(v) for v in rows])
 
 
 @router.get(
@@ -112,6 +108,6 @@ async def list_procedures(principal: Reader, session: SessionDep) -> ProcedureLi
     summary="The published version of a procedure, with its definition",
     responses=problems(401, 403, 404, 409),
 )
-async def get_procedure(principal: Reader, session: SessionDep, slug: Slug) -> ProcedureOut:
-    async with session.begin():
-        return ProcedureOut.of(await catalog.current(session, principal.tenant, slug), full=True)
+async def get_procedure(principal: Reader, ctx: ContextDep, slug: Slug) -> ProcedureOut:
+    current = await use_cases.procedure(ctx.sessions, principal.tenant, slug)
+    return ProcedureOut.of(current, full=True)

@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from socle.auth import bearer_token
 from socle.idempotency import IdempotencyKey, idempotency_scope, run_idempotent
 from socle.service import SessionDep
-from socle_procedures import requests
-from socle_procedures.api.deps import ChargingDep, Reader, SiteDep, Writer, problems
+from socle_procedures import requests, use_cases
+from socle_procedures.api.deps import ChargingDep, ContextDep, Reader, SiteDep, Writer, problems
 from socle_procedures.schemas import (
     PaymentStart,
     RequestCreate,
@@ -66,17 +66,16 @@ async def create_request(
 )
 async def list_requests(
     principal: Reader,
-    session: SessionDep,
+    ctx: ContextDep,
     state: Annotated[State | None, Query()] = None,
     procedure: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> RequestPage:
-    async with session.begin():
-        rows, next_cursor = await requests.listing(
-            session, principal, state=state, procedure=procedure, limit=limit, cursor=cursor
-        )
-        return RequestPage(items=[RequestOut.of(r) for r in rows], next_cursor=next_cursor)
+    rows, next_cursor = await use_cases.requests_page(
+        ctx.sessions, principal, state=state, procedure=procedure, limit=limit, cursor=cursor
+    )
+    return RequestPage(items=[RequestOut.of(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.get(
@@ -85,10 +84,9 @@ async def list_requests(
     summary="A request with its answers and history",
     responses=problems(401, 403, 404),
 )
-async def get_request(principal: Reader, session: SessionDep, request_id: RequestId) -> RequestOut:
-    async with session.begin():
-        loaded = await requests.load(session, principal, request_id)
-        return RequestOut.of(loaded.request, await requests.history(session, request_id))
+async def get_request(principal: Reader, ctx: ContextDep, request_id: RequestId) -> RequestOut:
+    loaded, history = await use_cases.request_with_history(ctx.sessions, principal, request_id)
+    return RequestOut.of(loaded.request, history)
 
 
 @router.put(
@@ -99,14 +97,13 @@ async def get_request(principal: Reader, session: SessionDep, request_id: Reques
 )
 async def save_step(
     principal: Writer,
-    session: SessionDep,
+    ctx: ContextDep,
     request_id: RequestId,
     step_id: StepId,
     body: StepAnswers,
 ) -> RequestOut:
-    async with session.begin():
-        loaded = await requests.save_step(session, principal, request_id, step_id, body.answers)
-        return RequestOut.of(loaded.request)
+    loaded = await use_cases.save_step(ctx.sessions, principal, request_id, step_id, body.answers)
+    return RequestOut.of(loaded.request)
 
 
 @router.post(
@@ -115,12 +112,9 @@ async def save_step(
     summary="Submit: the request is frozen and gets its reference",
     responses=problems(401, 403, 404, 409),
 )
-async def submit(
-    principal: Writer, session: SessionDep, request_id: RequestId, site: SiteDep
-) -> RequestOut:
-    async with session.begin():
-        loaded = await requests.submit(session, principal, request_id, site=site)
-        return RequestOut.of(loaded.request)
+async def submit(principal: Writer, ctx: ContextDep, request_id: RequestId) -> RequestOut:
+    loaded = await use_cases.submit(ctx.sessions, principal, request_id, site=ctx.site)
+    return RequestOut.of(loaded.request)
 
 
 @router.post(
@@ -131,14 +125,14 @@ async def submit(
 )
 async def transition(
     principal: Writer,
-    session: SessionDep,
+    ctx: ContextDep,
     request_id: RequestId,
     body: TransitionIn,
-    site: SiteDep,
 ) -> RequestOut:
-    async with session.begin():
-        loaded = await requests.move(session, principal, request_id, body.to, body.note, site=site)
-        return RequestOut.of(loaded.request)
+    loaded = await use_cases.move(
+        ctx.sessions, principal, request_id, body.to, body.note, site=ctx.site
+    )
+    return RequestOut.of(loaded.request)
 
 
 @router.post(
