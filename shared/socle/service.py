@@ -54,7 +54,7 @@ class Runtime(Generic[C]):
     bus: Bus
     relay: OutboxRelay
     verifier: TokenVerifier
-    """Checks access tokens; a start-up hook may replace it (identity trusts its own keys)."""
+    """Checks access tokens; the context factory may replace it (identity trusts its own keys)."""
     deny: DenyList
     """Access tokens revoked at identity, followed from the bus."""
     metrics: Metrics
