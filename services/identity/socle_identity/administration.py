@@ -3,9 +3,21 @@ router parses, authorises, calls one of these and maps the result."""
 
 from __future__ import annotations
 
-from socle_identity import directory, federation, lifecycle
+from socle.db import in_transaction
+from socle_identity import directory, erasures, exports, federation, keys, lifecycle
 from socle_identity.models import Client, UpstreamProvider, User
 from socle_identity.provider import Provider
+
+request_export = in_transaction(exports.request_export)
+"""Ask every service for a person's data (``person.export.requested``); the export's id."""
+export_report = in_transaction(exports.report)
+erasure_report = in_transaction(erasures.report)
+public_jwks = in_transaction(keys.public_jwks)
+
+
+async def client_by_id(p: Provider, client_id: str) -> Client | None:
+    async with p.sessions() as session, session.begin():
+        return await session.get(Client, client_id)
 
 
 async def list_clients(p: Provider, *, tenant: str) -> list[Client]:

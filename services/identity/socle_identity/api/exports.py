@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Response
 from socle.auth import Principal, require_scope
 from socle.problems import PROBLEM_JSON
 from socle.service import SessionDep
-from socle_identity import exports
+from socle_identity import administration, exports
 from socle_identity import scopes as sc
 from socle_identity.api.admin import Admin
 from socle_identity.api.deps import ProviderDep
@@ -36,62 +36,49 @@ def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 @router.post("/users/{user_id}/export", status_code=202, responses=_problems(404))
-async def export_user(
-    user_id: str, principal: Admin, p: ProviderDep, session: SessionDep
-) -> Response:
+async def export_user(user_id: str, principal: Admin, p: ProviderDep) -> Response:
     """Ask every service for its part of a person's data (``person.export.requested``).
     ``Location`` names the export."""
-    async with session.begin():
-        export_id = await exports.request_export(
-            session,
-            tenant=principal.tenant,
-            user_id=user_id,
-            services=p.settings.export_services,
-        )
+    export_id = await administration.request_export(
+        p.sessions, tenant=principal.tenant, user_id=user_id, services=p.settings.export_services
+    )
     return Response(status_code=202, headers={"Location": f"/v1/exports/{export_id}"})
 
 
 @router.get("/exports/{export_id}", response_model=ExportReport, responses=_problems(404))
-async def export_report(
-    export_id: str, principal: Admin, p: ProviderDep, session: SessionDep
-) -> ExportReport:
+async def export_report(export_id: str, principal: Admin, p: ProviderDep) -> ExportReport:
     """An export: ``ready`` once every service wrote its part; services silent after
     ``SOCLE_EXPORT_ANSWER_SECONDS`` are named."""
-    async with session.begin():
-        return await exports.report(
-            session,
-            tenant=principal.tenant,
-            export_id=export_id,
-            answer_seconds=p.settings.export_answer_seconds,
-        )
+    return await administration.export_report(
+        p.sessions,
+        tenant=principal.tenant,
+        export_id=export_id,
+        answer_seconds=p.settings.export_answer_seconds,
+    )
 
 
 @router.post("/me/export", status_code=202, responses=_problems(404))
-async def export_me(principal: AccountOwner, p: ProviderDep, session: SessionDep) -> Response:
+async def export_me(principal: AccountOwner, p: ProviderDep) -> Response:
     """Ask for one's own data. ``Location`` names the export."""
-    async with session.begin():
-        export_id = await exports.request_export(
-            session,
-            tenant=principal.tenant,
-            user_id=principal.subject,
-            services=p.settings.export_services,
-        )
+    export_id = await administration.request_export(
+        p.sessions,
+        tenant=principal.tenant,
+        user_id=principal.subject,
+        services=p.settings.export_services,
+    )
     return Response(status_code=202, headers={"Location": f"/v1/me/exports/{export_id}"})
 
 
 @router.get("/me/exports/{export_id}", response_model=ExportReport, responses=_problems(404))
-async def my_export(
-    export_id: str, principal: AccountOwner, p: ProviderDep, session: SessionDep
-) -> ExportReport:
+async def my_export(export_id: str, principal: AccountOwner, p: ProviderDep) -> ExportReport:
     """One's own export; another person's answers 404."""
-    async with session.begin():
-        return await exports.report(
-            session,
-            tenant=principal.tenant,
-            export_id=export_id,
-            answer_seconds=p.settings.export_answer_seconds,
-            user_id=principal.subject,
-        )
+    return await administration.export_report(
+        p.sessions,
+        tenant=principal.tenant,
+        export_id=export_id,
+        answer_seconds=p.settings.export_answer_seconds,
+        user_id=principal.subject,
+    )
 
 
 ZIP: dict[int | str, dict[str, Any]] = {
