@@ -1,18 +1,28 @@
-"""The use cases of the procedures API: each opens its own transaction (``in_transaction``
-around a domain step, or a step of its own here when one call does several). Routers parse,
-authorise, call one of these and map the result."""
+"""The use cases of the procedures API and staff pages: each opens its own transaction
+(``in_transaction`` around a domain step, or a step of its own here when one call does several).
+Routers and pages parse, authorise, call one of these and map the result."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.auth import Principal
 from socle.db import in_transaction
-from socle_procedures import catalog, catalogue, decisions, mandates, requests, review, stats
+from socle_procedures import (
+    catalog,
+    catalogue,
+    decisions,
+    mandates,
+    queue,
+    requests,
+    review,
+    stats,
+)
 from socle_procedures.events import Site
-from socle_procedures.models import RequestHistory
+from socle_procedures.models import Mandate, ProcedureVersion, RequestHistory, RequestNote
 from socle_procedures.storage_client import StorageClient
 
 # -- procedures and the shared catalogue -------------------------------------------------
@@ -38,6 +48,7 @@ start_mandate = in_transaction(mandates.start)
 mandates_of = in_transaction(mandates.of_person)
 confirm_mandate = in_transaction(mandates.confirm)
 revoke_mandate = in_transaction(mandates.revoke)
+mandate_by_link = in_transaction(mandates.by_link)
 
 Seen = tuple[requests.Loaded, list[RequestHistory]]
 
@@ -70,3 +81,49 @@ async def _act(
 act = in_transaction(_act)
 """A back-office action; an approval stores its decision PDF in storage with ``token``
 (storage refusing or down: nothing is approved)."""
+
+
+# -- the back office ---------------------------------------------------------------------
+export_queue = in_transaction(queue.export_csv)
+
+
+async def _queue(
+    session: AsyncSession, principal: Principal, f: queue.Filters
+) -> tuple[queue.QueuePage, list[ProcedureVersion]]:
+    found = await queue.page(session, principal, f)
+    return found, await catalog.listing(session, principal.tenant, include_all=True)
+
+
+queue_page = in_transaction(_queue)
+"""One page of the queue, and every procedure version of the tenant (for titles)."""
+
+
+async def _staff_seen(session: AsyncSession, principal: Principal, request_id: str) -> Seen:
+    loaded = await review.load_for_staff(session, principal, request_id)
+    return loaded, await requests.history(session, request_id)
+
+
+staff_request = in_transaction(_staff_seen)
+"""A request of the caller's commune (staff only), with its history."""
+
+
+@dataclass
+class StaffView:
+    loaded: requests.Loaded
+    history: list[RequestHistory]
+    notes: list[RequestNote]
+    mandates: list[Mandate]
+
+
+async def _staff_view(session: AsyncSession, principal: Principal, request_id: str) -> StaffView:
+    loaded, history = await _staff_seen(session, principal, request_id)
+    return StaffView(
+        loaded,
+        history,
+        await review.notes(session, principal, request_id),
+        await mandates.of_request(session, request_id),
+    )
+
+
+staff_view = in_transaction(_staff_view)
+"""What the back office shows of a request: it, its history, notes and mandates."""
