@@ -10,7 +10,7 @@ import structlog
 from minio.error import S3Error
 from sqlalchemy import and_, func, or_, select
 
-from socle.clock import now as utcnow
+from socle import clock
 from socle.periodic import Periodic
 from socle_storage import events
 from socle_storage.context import Storage
@@ -35,7 +35,7 @@ async def purge_once(storage: Storage) -> PurgeReport:
     """Purge everything due now, in batches of ``BATCH`` until none is left (documents under
     legal hold are kept); an unreachable store ends the run, to be resumed by the next."""
     report = PurgeReport()
-    now = utcnow()
+    now = clock.now()
     grace = now - timedelta(seconds=storage.settings.deleted_grace_seconds)
     due = and_(
         Document.legal_hold.is_(False),
@@ -111,7 +111,7 @@ async def reconcile_once(storage: Storage) -> int:
     """Remove uploads left pending longer than ``pending_timeout_seconds`` (a crash between
     writing the bytes and committing the row): their bytes, then their rows, in batches until
     none is left."""
-    limit = utcnow() - timedelta(seconds=storage.settings.pending_timeout_seconds)
+    limit = clock.now() - timedelta(seconds=storage.settings.pending_timeout_seconds)
     removed = 0
     kept: set[str] = set()
     while True:
