@@ -85,6 +85,41 @@ act = in_transaction(_act)
 
 # -- the back office ---------------------------------------------------------------------
 export_queue = in_transaction(queue.export_csv)
+staff_load = in_transaction(review.load_for_staff)
+
+
+async def _record_refund(
+    session: AsyncSession,
+    principal: Principal,
+    request_id: str,
+    *,
+    refund_id: str,
+    amount: int,
+    reason: str | None,
+    on: datetime,
+) -> None:
+    loaded = await review.load_for_staff(session, principal, request_id, lock=True)
+    request = loaded.request
+    session.add(
+        RequestHistory(
+            request_id=request.id,
+            tenant=request.tenant,
+            from_state=request.state,
+            to_state=request.state,
+            actor=principal.subject,
+            note=reason,
+            at=on,
+            action="refund",
+            changes={
+                "refund": {"before": None, "after": refund_id},
+                "amount": {"before": None, "after": amount},
+            },
+        )
+    )
+
+
+record_refund = in_transaction(_record_refund)
+"""Write a refund payment made in the request's history."""
 
 
 async def _queue(
