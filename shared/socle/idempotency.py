@@ -1,8 +1,9 @@
 """``Idempotency-Key`` for POST endpoints: one execution, the same answer on replay.
 
 A route that creates something takes ``key: IdempotencyKey = None`` and answers with
-:func:`idempotent_post`, which scopes the key (:func:`idempotency_scope`), runs the use case in
-one transaction and replays the stored answer, with its status, for the same key and body."""
+:func:`idempotent_post`, which scopes the key (:func:`idempotency_scope`), opens the session
+and the one transaction the use case runs in, and replays the stored answer, with its status,
+for the same key and body: the router hands it the context's sessions, never a session."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from socle.auth import Principal
 from socle.db import idempotency_table, utcnow
@@ -136,7 +137,7 @@ def _as_json(body: BaseModel | dict[str, Any]) -> Any:
 
 
 async def idempotent_post(
-    session: AsyncSession,
+    sessions: async_sessionmaker[AsyncSession],
     principal: Principal,
     *,
     service: str,
@@ -146,7 +147,8 @@ async def idempotent_post(
     create: Callable[[AsyncSession], Awaitable[Answer]],
     status_code: int = 201,
 ) -> JSONResponse:
-    """Answer an idempotent create: ``create`` runs in one transaction under the key
+    """Answer an idempotent create: ``create`` runs in one transaction, opened here on a new
+    session from ``sessions`` (the service context's), under the key
     ``(idempotency_scope(principal, service, action), key)``; the same key with the same
     ``body`` (the request's fingerprint) replays the first answer with its status, another
     body is 422 ``idempotency-key-reused``, a key still running is 409."""
@@ -158,12 +160,13 @@ async def idempotent_post(
         status, result = answer
         return status, _as_json(result)
 
-    status, result = await run_idempotent(
-        session,
-        scope=idempotency_scope(principal, service, action),
-        key=key,
-        body=_as_json(body) if isinstance(body, BaseModel) else body,
-        action=run,
-    )
+    async with sessions() as session:
+        status, result = await run_idempotent(
+            session,
+            scope=idempotency_scope(principal, service, action),
+            key=key,
+            body=_as_json(body) if isinstance(body, BaseModel) else body,
+            action=run,
+        )
     media = PROBLEM_JSON if status >= 400 else "application/json"
     return JSONResponse(result, status_code=status, media_type=media)

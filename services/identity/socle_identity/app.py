@@ -18,6 +18,7 @@ from socle_identity.api import account, admin, oidc, prompts, web
 from socle_identity.api import erasures as erasures_api
 from socle_identity.api import exports as exports_api
 from socle_identity.api.deps import oauth_error_response
+from socle_identity.context import IdentityContext
 from socle_identity.provider import Provider
 from socle_identity.settings import IdentitySettings
 
@@ -49,14 +50,14 @@ authenticate with their own credentials there) and the pages a person sees befor
 def create_app(settings: IdentitySettings | None = None) -> FastAPI:
     settings = settings or IdentitySettings()
 
-    async def start_provider(runtime: Runtime) -> None:
+    async def context(runtime: Runtime[IdentityContext]) -> IdentityContext:
         provider = Provider.build(settings, runtime.sessions, deny=runtime.deny)
         await keys.ensure_keys(runtime.sessions, provider.keys.encryption)
-        runtime.extras["provider"] = provider
         # The identity API trusts its own keys, read from its database (and checks revocation).
         runtime.verifier = provider.verifier
+        return IdentityContext(provider=provider)
 
-    def consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
+    def consumers(runtime: Runtime[IdentityContext]) -> Sequence[ConsumerSpec]:
         return [
             ConsumerSpec(
                 durable="identity-erasure-reports",
@@ -85,8 +86,8 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
             erasures_api.router,
             exports_api.router,
         ],
+        context=context,
         consumers=consumers,
-        on_startup=[start_provider],
         description=(
             "OpenID Connect provider: citizens, staff and commune apps log in; every other "
             "service trusts its tokens."

@@ -12,7 +12,7 @@ from typing import Literal
 import httpx
 from pydantic import BaseModel, Field
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from socle.db import upsert_insert, utcnow
 from socle.events import CloudEvent
@@ -205,7 +205,7 @@ async def ready_export(
 
 
 async def archive(
-    session: AsyncSession,
+    sessions: async_sessionmaker[AsyncSession],
     settings: IdentitySettings,
     *,
     tenant: str,
@@ -213,7 +213,7 @@ async def archive(
     user_id: str | None = None,
 ) -> bytes:
     """The ZIP of a ready export's parts (from storage, with identity's own client)."""
-    async with session.begin():
+    async with sessions() as session, session.begin():
         await ready_export(
             session,
             tenant=tenant,

@@ -14,8 +14,8 @@ from socle.inbox import exactly_once
 from socle.service import Runtime, create_service_app
 from socle_notify import privacy
 from socle_notify.api import notifications, rules, subscriptions, templates
-from socle_notify.api.deps import Domain
 from socle_notify.channels import EmailSender, sms_provider
+from socle_notify.context import NotifyContext
 from socle_notify.notifications import Notifications
 from socle_notify.rules import Rules
 from socle_notify.settings import NotifySettings
@@ -30,7 +30,7 @@ PUBLIC_ROUTES: frozenset[str] = frozenset()
 def create_app(settings: NotifySettings | None = None) -> FastAPI:
     settings = settings or NotifySettings()
 
-    async def start(runtime: Runtime) -> None:
+    async def context(runtime: Runtime[NotifyContext]) -> NotifyContext:
         template_service = Templates(settings.sms_max_fragments)
         notification_service = Notifications(settings, template_service)
         webhook_service = Webhooks(settings, notification_service)
@@ -42,25 +42,28 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
             webhook_service,
             EmailSender(settings),
             sms_provider(settings),
-            count_failure=runtime.metrics.count_dependency_failure if runtime.metrics else None,
+            count_failure=runtime.metrics.count_dependency_failure,
         )
-        if runtime.metrics is not None:
-            for kind in ("notifications", "webhooks"):
-                runtime.metrics.add_backlog_probe(
-                    f"notify_{kind}", functools.partial(worker.backlog, kind)
-                )
-        runtime.extras["domain"] = Domain(
-            template_service, notification_service, webhook_service, rule_service, worker
-        )
+        for kind in ("notifications", "webhooks"):
+            runtime.metrics.add_backlog_probe(
+                f"notify_{kind}", functools.partial(worker.backlog, kind)
+            )
         worker.start()
+        return NotifyContext(
+            runtime.sessions,
+            template_service,
+            notification_service,
+            webhook_service,
+            rule_service,
+            worker,
+        )
 
-    async def stop(runtime: Runtime) -> None:
-        domain: Domain = runtime.extras["domain"]
-        await domain.worker.stop()
-        await domain.webhooks.close()
+    async def stop(runtime: Runtime[NotifyContext]) -> None:
+        await runtime.context.worker.stop()
+        await runtime.context.webhooks.close()
 
-    def consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
-        domain: Domain = runtime.extras["domain"]
+    def consumers(runtime: Runtime[NotifyContext]) -> Sequence[ConsumerSpec]:
+        domain = runtime.context
         effect = exactly_once(runtime.sessions, settings.consumer_name, domain.rules.on_event)
 
         async def handle(event: CloudEvent) -> None:
@@ -81,8 +84,8 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
         routers=[templates.router, notifications.router, rules.router, subscriptions.router],
         description="Email, SMS and signed webhooks from templates, driven by API calls and "
         "by events.",
+        context=context,
         consumers=consumers,
-        on_startup=[start],
         on_shutdown=[stop],
     )
     return app

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
-import structlog
 from fastapi import FastAPI
 
-from socle.aio import stop_task
 from socle.bus import ConsumerSpec
 from socle.export_parts import export_consumers
+from socle.periodic import Periodic
 from socle.service import Runtime, create_service_app
 from socle_payment import privacy
 from socle_payment.api import finance, pages, payments, webhooks
+from socle_payment.context import PaymentContext
 from socle_payment.payments import Payments
 from socle_payment.providers import PaymentProvider, build_providers
 from socle_payment.settings import PaymentSettings
-
-log = structlog.get_logger("socle_payment")
 
 #: Routes a citizen's browser or a provider calls without an access token: the payment page
 #: (addressed by an unguessable token) and the Stripe webhook (authenticated by its signature).
@@ -32,21 +29,6 @@ PUBLIC_ROUTES: frozenset[str] = frozenset(
 )
 
 
-async def _sweep(
-    domain: Payments, every: float, report_backlog: Callable[[str, int], None] | None
-) -> None:
-    while True:
-        await asyncio.sleep(every)
-        try:
-            count = await domain.expire_stale(report_backlog=report_backlog)
-            if count:
-                log.info("payments_expired", count=count)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.warning("payment_expiry_failed", error=repr(exc))
-
-
 def create_app(
     settings: PaymentSettings | None = None,
     providers: Mapping[str, PaymentProvider] | None = None,
@@ -56,23 +38,22 @@ def create_app(
     chosen = build_providers(settings)
     chosen.update(providers or {})
 
-    async def start(runtime: Runtime) -> None:
-        domain = Payments(settings=settings, providers=chosen, sessions=runtime.sessions)
-        runtime.extras["payments"] = domain
-        if settings.payment_expiry_sweep_seconds > 0:
-            runtime.extras["expiry_task"] = asyncio.create_task(
-                _sweep(
-                    domain,
-                    settings.payment_expiry_sweep_seconds,
-                    runtime.metrics.report_backlog if runtime.metrics else None,
-                ),
-                name="payment-expiry",
+    async def context(runtime: Runtime[PaymentContext]) -> PaymentContext:
+        return PaymentContext(
+            payments=Payments(settings=settings, providers=chosen, sessions=runtime.sessions)
+        )
+
+    def periodic(runtime: Runtime[PaymentContext]) -> Sequence[Periodic]:
+        payments, report = runtime.context.payments, runtime.metrics.report_backlog
+        return [
+            Periodic(
+                "payment_expiry",
+                settings.payment_expiry_sweep_seconds,
+                lambda: payments.expire_stale(report_backlog=report),
             )
+        ]
 
-    async def stop(runtime: Runtime) -> None:
-        await stop_task(runtime.extras.pop("expiry_task", None))
-
-    def consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
+    def consumers(runtime: Runtime[PaymentContext]) -> Sequence[ConsumerSpec]:
         return [
             privacy.consumer(runtime.sessions),
             *export_consumers(
@@ -86,7 +67,7 @@ def create_app(
         routers=[payments.router, finance.router, webhooks.router, pages.router],
         description="Fees paid online (Stripe, sandbox) or by Swiss QR-bill, refunds and "
         "reconciliation.",
+        context=context,
         consumers=consumers,
-        on_startup=[start],
-        on_shutdown=[stop],
+        periodic=periodic,
     )

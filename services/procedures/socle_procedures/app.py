@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 
 import httpx
 from fastapi import FastAPI
 
-from socle.aio import stop_task
 from socle.bus import ConsumerSpec
 from socle.export_parts import export_consumers
 from socle.inbox import exactly_once
+from socle.periodic import Periodic
 from socle.service import Runtime, create_service_app
 from socle.web import ASSETS_PATH, assets_router
 from socle_procedures import privacy
@@ -26,6 +25,7 @@ from socle_procedures.api import (
 from socle_procedures.backoffice import pages as backoffice_pages
 from socle_procedures.backoffice import refunds as refund_pages
 from socle_procedures.charging import Charging, payment_consumer
+from socle_procedures.context import ProceduresContext
 from socle_procedures.events import Site
 from socle_procedures.mediation import pages as mediation_pages
 from socle_procedures.payment_client import PaymentClient
@@ -78,13 +78,13 @@ def create_app(
     (tests)."""
     settings = settings or ProceduresSettings()
 
-    async def start(runtime: Runtime) -> None:
+    async def context(runtime: Runtime[ProceduresContext]) -> ProceduresContext:
         client = PaymentClient(
             settings.payment_url,
             timeout=settings.payment_timeout_seconds,
             transport=payment_transport,
         )
-        runtime.extras["charging"] = Charging(
+        charging = Charging(
             client=client, sessions=runtime.sessions, public_url=settings.public_url
         )
         oidc = OidcClient(
@@ -94,32 +94,34 @@ def create_app(
             f"{settings.public_url.rstrip('/')}/auth/callback",
             transport=identity_transport,
         )
-        runtime.extras["portal"] = Portal.build(settings, oidc)
-        runtime.extras["site"] = Site(settings.portal_commune_name, settings.public_url)
-        runtime.extras["storage"] = StorageClient(
-            settings.storage_url,
-            timeout=settings.storage_timeout_seconds,
-            transport=storage_transport,
+        return ProceduresContext(
+            sessions=runtime.sessions,
+            charging=charging,
+            portal=Portal.build(settings, oidc),
+            site=Site(settings.portal_commune_name, settings.public_url),
+            storage=StorageClient(
+                settings.storage_url,
+                timeout=settings.storage_timeout_seconds,
+                transport=storage_transport,
+            ),
         )
-        if settings.anonymise_sweep_seconds > 0:
-            runtime.extras["anonymise_task"] = asyncio.create_task(
-                privacy.sweep(runtime.sessions, settings.anonymise_sweep_seconds),
-                name="procedures-anonymise",
+
+    def periodic(runtime: Runtime[ProceduresContext]) -> Sequence[Periodic]:
+        sessions = runtime.sessions
+        return [
+            Periodic(
+                "procedures_anonymise",
+                settings.anonymise_sweep_seconds,
+                lambda: privacy.anonymise_due(sessions),
             )
+        ]
 
-    async def stop(runtime: Runtime) -> None:
-        await stop_task(runtime.extras.pop("anonymise_task", None))
-        charging: Charging | None = runtime.extras.get("charging")
-        if charging is not None:
-            await charging.client.close()
-        portal: Portal | None = runtime.extras.get("portal")
-        if portal is not None:
-            await portal.oidc.close()
-        storage: StorageClient | None = runtime.extras.get("storage")
-        if storage is not None:
-            await storage.close()
+    async def stop(runtime: Runtime[ProceduresContext]) -> None:
+        await runtime.context.charging.client.close()
+        await runtime.context.portal.oidc.close()
+        await runtime.context.storage.close()
 
-    def consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
+    def consumers(runtime: Runtime[ProceduresContext]) -> Sequence[ConsumerSpec]:
         return [
             ConsumerSpec(
                 durable="procedures-payment-outcomes",
@@ -154,7 +156,8 @@ def create_app(
         ],
         description="Procedures a commune declares, requests citizens make, and the citizen "
         "portal.",
+        context=context,
         consumers=consumers,
-        on_startup=[start],
+        periodic=periodic,
         on_shutdown=[stop],
     )

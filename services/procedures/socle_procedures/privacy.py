@@ -9,15 +9,14 @@ ends. The person's portal sessions are deleted."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from socle import clock
 from socle.bus import ConsumerSpec
-from socle.db import utcnow
 from socle.privacy import (
     ErasureOutcome,
     ErasureRequest,
@@ -79,7 +78,7 @@ async def _anonymise(
 
 
 async def erase_person(session: AsyncSession, request: ErasureRequest) -> ErasureOutcome:
-    now = utcnow()
+    now = clock.now()
     rows = (
         await session.execute(
             select(Request, ProcedureVersion.document)
@@ -127,7 +126,7 @@ async def erase_person(session: AsyncSession, request: ErasureRequest) -> Erasur
 
 async def anonymise_due(sessions: async_sessionmaker[AsyncSession]) -> int:
     """Anonymise the requests of erased persons whose retention has ended."""
-    now = utcnow()
+    now = clock.now()
     done = 0
     async with sessions() as session, session.begin():
         rows = (
@@ -147,17 +146,6 @@ async def anonymise_due(sessions: async_sessionmaker[AsyncSession]) -> int:
     if done:
         log.info("requests_anonymised", count=done)
     return done
-
-
-async def sweep(sessions: async_sessionmaker[AsyncSession], every: float) -> None:
-    while True:
-        try:
-            await anonymise_due(sessions)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.warning("anonymisation_sweep_failed", error=repr(exc))
-        await asyncio.sleep(every)
 
 
 def consumer(sessions: async_sessionmaker[AsyncSession]) -> ConsumerSpec:

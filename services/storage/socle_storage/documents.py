@@ -8,6 +8,7 @@ import uuid
 from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from socle import clock
 from socle.auth import Principal
 from socle.db import utcnow
 from socle.pagination import decode_position, encode_position
@@ -31,7 +32,7 @@ async def find_visible(
     query = select(Document).where(
         Document.id == document_id,
         Document.status.in_(("active", "quarantined", "deleted")),
-        visible(principal, utcnow()),
+        visible(principal, clock.now()),
     )
     if for_update and session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(of=Document)
@@ -59,7 +60,7 @@ async def list_documents(
     cursor: str | None,
 ) -> tuple[list[Document], str | None]:
     """A page of the documents the caller sees, newest first, and the next page's cursor."""
-    now = utcnow()
+    now = clock.now()
     query = select(Document).where(
         visible(principal, now), Document.status.in_(("active", "quarantined"))
     )

@@ -14,8 +14,7 @@ from socle.auth import Principal, require_scope
 from socle.idempotency import IdempotencyKey, idempotent_post
 from socle.openapi import problem_responses
 from socle.problems import Forbidden
-from socle.service import SessionDep
-from socle_identity import account, directory, federation, lifecycle, totp
+from socle_identity import account, administration, directory, federation, totp
 from socle_identity.api.account import AccountHolder
 from socle_identity.api.deps import ProviderDep
 from socle_identity.models import Client, Tenant, User
@@ -92,7 +91,6 @@ async def create_tenant(
     body: TenantIn,
     principal: Admin,
     p: ProviderDep,
-    session: SessionDep,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Create a commune. Only administrators of the platform tenant may."""
@@ -107,7 +105,13 @@ async def create_tenant(
         return tenant_out(await directory.create_tenant(s, slug=body.slug, name=body.name))
 
     return await idempotent_post(
-        session, principal, service="identity", action="tenants", key=key, body=body, create=create
+        p.sessions,
+        principal,
+        service="identity",
+        action="tenants",
+        key=key,
+        body=body,
+        create=create,
     )
 
 
@@ -115,7 +119,7 @@ async def create_tenant(
     "/clients", status_code=201, response_model=ClientCreated, responses=problem_responses(409, 422)
 )
 async def register_client(
-    body: ClientIn, principal: Admin, session: SessionDep, key: IdempotencyKey = None
+    body: ClientIn, principal: Admin, p: ProviderDep, key: IdempotencyKey = None
 ) -> JSONResponse:
     """Register an application of the caller's commune. The secret is shown once."""
 
@@ -143,48 +147,47 @@ async def register_client(
         return ClientCreated(**client_out(client).model_dump(), client_secret=secret)
 
     return await idempotent_post(
-        session, principal, service="identity", action="clients", key=key, body=body, create=create
+        p.sessions,
+        principal,
+        service="identity",
+        action="clients",
+        key=key,
+        body=body,
+        create=create,
     )
 
 
 @router.get("/clients", response_model=ClientList)
-async def list_clients(principal: Admin, session: SessionDep) -> ClientList:
-    async with session.begin():
-        clients = await directory.list_clients(session, tenant=principal.tenant)
-        return ClientList(items=[client_out(c) for c in clients])
+async def list_clients(principal: Admin, p: ProviderDep) -> ClientList:
+    clients = await administration.list_clients(p, tenant=principal.tenant)
+    return ClientList(items=[client_out(c) for c in clients])
 
 
 @router.get("/clients/{client_id}", response_model=ClientOut, responses=problem_responses(404))
-async def get_client(client_id: str, principal: Admin, session: SessionDep) -> ClientOut:
-    async with session.begin():
-        client = await directory.get_client(session, tenant=principal.tenant, client_id=client_id)
-        return client_out(client)
+async def get_client(client_id: str, principal: Admin, p: ProviderDep) -> ClientOut:
+    return client_out(
+        await administration.get_client(p, tenant=principal.tenant, client_id=client_id)
+    )
 
 
 @router.patch(
     "/clients/{client_id}", response_model=ClientOut, responses=problem_responses(404, 422)
 )
 async def update_client(
-    client_id: str, body: ClientPatch, principal: Admin, p: ProviderDep, session: SessionDep
+    client_id: str, body: ClientPatch, principal: Admin, p: ProviderDep
 ) -> ClientOut:
     """Disable a client (``{"enabled": false}``: no more tokens, every token it holds refused
     at once, ``token.revoked`` published) or enable it again."""
-    async with session.begin():
-        client = await directory.get_client(session, tenant=principal.tenant, client_id=client_id)
-        await lifecycle.set_client_enabled(
-            session, client, enabled=body.enabled, default_ttl=p.settings.access_token_ttl
-        )
-        return client_out(client)
+    client = await administration.set_client_enabled(
+        p, tenant=principal.tenant, client_id=client_id, enabled=body.enabled
+    )
+    return client_out(client)
 
 
 @router.delete("/clients/{client_id}", status_code=204, responses=problem_responses(404))
-async def delete_client(
-    client_id: str, principal: Admin, p: ProviderDep, session: SessionDep
-) -> Response:
+async def delete_client(client_id: str, principal: Admin, p: ProviderDep) -> Response:
     """Delete a client; every token it holds is refused (``token.revoked``)."""
-    async with session.begin():
-        client = await directory.get_client(session, tenant=principal.tenant, client_id=client_id)
-        await lifecycle.delete_client(session, client, default_ttl=p.settings.access_token_ttl)
+    await administration.delete_client(p, tenant=principal.tenant, client_id=client_id)
     return Response(status_code=204)
 
 
@@ -194,21 +197,16 @@ async def delete_client(
     responses=problem_responses(404, 409),
 )
 async def rotate_client_secret(
-    client_id: str, body: SecretRotation, principal: Admin, p: ProviderDep, session: SessionDep
+    client_id: str, body: SecretRotation, principal: Admin, p: ProviderDep
 ) -> SecretRotated:
     """A new client secret, shown once; the old one stops at once. With
     ``revoke_tokens``, the tokens issued until now stop too."""
-    async with session.begin():
-        client = await directory.get_client(session, tenant=principal.tenant, client_id=client_id)
-        secret = await lifecycle.rotate_client_secret(
-            session,
-            client,
-            revoke_tokens=body.revoke_tokens,
-            default_ttl=p.settings.access_token_ttl,
-        )
-        return SecretRotated(
-            client_id=client.client_id, client_secret=secret, tokens_revoked=body.revoke_tokens
-        )
+    client, secret = await administration.rotate_client_secret(
+        p, tenant=principal.tenant, client_id=client_id, revoke_tokens=body.revoke_tokens
+    )
+    return SecretRotated(
+        client_id=client.client_id, client_secret=secret, tokens_revoked=body.revoke_tokens
+    )
 
 
 @router.post(
@@ -218,7 +216,6 @@ async def create_user(
     body: UserIn,
     principal: Admin,
     p: ProviderDep,
-    session: SessionDep,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Create a staff account (agent, admin) or a citizen account in the caller's commune."""
@@ -239,7 +236,7 @@ async def create_user(
         return user_out(user)
 
     return await idempotent_post(
-        session,
+        p.sessions,
         principal,
         service="identity",
         action="users",
@@ -250,51 +247,38 @@ async def create_user(
 
 
 @router.get("/users/{user_id}", response_model=UserOut, responses=problem_responses(404))
-async def get_user(user_id: str, principal: Admin, session: SessionDep) -> UserOut:
-    async with session.begin():
-        return user_out(await directory.get_user(session, tenant=principal.tenant, user_id=user_id))
+async def get_user(user_id: str, principal: Admin, p: ProviderDep) -> UserOut:
+    return user_out(await administration.get_user(p, tenant=principal.tenant, user_id=user_id))
 
 
 @router.delete("/users/{user_id}", status_code=204, responses=problem_responses(404))
-async def delete_user(
-    user_id: str, principal: Admin, p: ProviderDep, session: SessionDep
-) -> Response:
+async def delete_user(user_id: str, principal: Admin, p: ProviderDep) -> Response:
     """Erase an account; its tokens are revoked (``token.revoked``) and ``user.deleted`` tells
     the other services to erase their data. ``Location`` names the erasure report."""
-    async with session.begin():
-        erasure_id = await lifecycle.delete_user(
-            session,
-            tenant=principal.tenant,
-            user_id=user_id,
-            default_ttl=p.settings.access_token_ttl,
-            erasing_services=p.settings.erasure_services,
-        )
+    erasure_id = await administration.delete_user(p, tenant=principal.tenant, user_id=user_id)
     return Response(status_code=204, headers={"Location": f"/v1/erasures/{erasure_id}"})
 
 
 @router.put("/federation", response_model=FederationOut, responses=problem_responses(422))
 async def configure_federation(
-    body: FederationIn, principal: Admin, p: ProviderDep, session: SessionDep
+    body: FederationIn, principal: Admin, p: ProviderDep
 ) -> FederationOut:
     """Let the commune's citizens log in through an upstream OpenID provider."""
-    async with session.begin():
-        row = await federation.configure(
-            session,
-            p,
-            tenant=principal.tenant,
-            name=body.name,
-            issuer=body.issuer,
-            client_id=body.client_id,
-            client_secret=body.client_secret,
-            scopes=body.scopes,
-        )
-        return federation_out(p, row)
+    row = await administration.configure_federation(
+        p,
+        tenant=principal.tenant,
+        name=body.name,
+        issuer=body.issuer,
+        client_id=body.client_id,
+        client_secret=body.client_secret,
+        scopes=body.scopes,
+    )
+    return federation_out(p, row)
 
 
 @router.get("/federation", response_model=FederationOut, responses=problem_responses(404))
-async def show_federation(principal: Admin, p: ProviderDep, session: SessionDep) -> FederationOut:
-    async with session.begin():
-        return federation_out(p, await federation.upstream_of(session, principal.tenant))
+async def show_federation(principal: Admin, p: ProviderDep) -> FederationOut:
+    return federation_out(p, await administration.show_federation(p, tenant=principal.tenant))
 
 
 def federation_out(p: Any, row: Any) -> FederationOut:
@@ -308,25 +292,17 @@ def federation_out(p: Any, row: Any) -> FederationOut:
 
 
 @router.get("/me", response_model=UserOut, responses=problem_responses(404))
-async def me(principal: Person, session: SessionDep) -> UserOut:
-    async with session.begin():
-        return user_out(
-            await directory.get_user(session, tenant=principal.tenant, user_id=principal.subject)
-        )
+async def me(principal: Person, p: ProviderDep) -> UserOut:
+    return user_out(
+        await administration.get_user(p, tenant=principal.tenant, user_id=principal.subject)
+    )
 
 
 @router.delete("/me", status_code=204, responses=problem_responses(404))
-async def delete_me(principal: AccountHolder, p: ProviderDep, session: SessionDep) -> Response:
+async def delete_me(principal: AccountHolder, p: ProviderDep) -> Response:
     """Delete one's own account (identity's account pages, recent login); its tokens are
     revoked and ``user.deleted`` is published."""
-    async with session.begin():
-        await lifecycle.delete_user(
-            session,
-            tenant=principal.tenant,
-            user_id=principal.subject,
-            default_ttl=p.settings.access_token_ttl,
-            erasing_services=p.settings.erasure_services,
-        )
+    await administration.delete_user(p, tenant=principal.tenant, user_id=principal.subject)
     return Response(status_code=204)
 
 

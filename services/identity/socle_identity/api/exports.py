@@ -10,8 +10,7 @@ from fastapi import APIRouter, Depends, Response
 
 from socle.auth import Principal, require_scope
 from socle.openapi import problem_responses
-from socle.service import SessionDep
-from socle_identity import exports
+from socle_identity import administration, exports
 from socle_identity import scopes as sc
 from socle_identity.api.admin import Admin
 from socle_identity.api.deps import ProviderDep
@@ -25,48 +24,38 @@ STORE_DOWN = (503, "The document store cannot be reached")
 
 
 @router.post("/users/{user_id}/export", status_code=202, responses=problem_responses(401, 403, 404))
-async def export_user(
-    user_id: str, principal: Admin, p: ProviderDep, session: SessionDep
-) -> Response:
+async def export_user(user_id: str, principal: Admin, p: ProviderDep) -> Response:
     """Ask every service for its part of a person's data (``person.export.requested``).
     ``Location`` names the export."""
-    async with session.begin():
-        export_id = await exports.request_export(
-            session,
-            tenant=principal.tenant,
-            user_id=user_id,
-            services=p.settings.export_services,
-        )
+    export_id = await administration.request_export(
+        p.sessions, tenant=principal.tenant, user_id=user_id, services=p.settings.export_services
+    )
     return Response(status_code=202, headers={"Location": f"/v1/exports/{export_id}"})
 
 
 @router.get(
     "/exports/{export_id}", response_model=ExportReport, responses=problem_responses(401, 403, 404)
 )
-async def export_report(
-    export_id: str, principal: Admin, p: ProviderDep, session: SessionDep
-) -> ExportReport:
+async def export_report(export_id: str, principal: Admin, p: ProviderDep) -> ExportReport:
     """An export: ``ready`` once every service wrote its part; services silent after
     ``SOCLE_EXPORT_ANSWER_SECONDS`` are named."""
-    async with session.begin():
-        return await exports.report(
-            session,
-            tenant=principal.tenant,
-            export_id=export_id,
-            answer_seconds=p.settings.export_answer_seconds,
-        )
+    return await administration.export_report(
+        p.sessions,
+        tenant=principal.tenant,
+        export_id=export_id,
+        answer_seconds=p.settings.export_answer_seconds,
+    )
 
 
 @router.post("/me/export", status_code=202, responses=problem_responses(401, 403, 404))
-async def export_me(principal: AccountOwner, p: ProviderDep, session: SessionDep) -> Response:
+async def export_me(principal: AccountOwner, p: ProviderDep) -> Response:
     """Ask for one's own data. ``Location`` names the export."""
-    async with session.begin():
-        export_id = await exports.request_export(
-            session,
-            tenant=principal.tenant,
-            user_id=principal.subject,
-            services=p.settings.export_services,
-        )
+    export_id = await administration.request_export(
+        p.sessions,
+        tenant=principal.tenant,
+        user_id=principal.subject,
+        services=p.settings.export_services,
+    )
     return Response(status_code=202, headers={"Location": f"/v1/me/exports/{export_id}"})
 
 
@@ -75,18 +64,15 @@ async def export_me(principal: AccountOwner, p: ProviderDep, session: SessionDep
     response_model=ExportReport,
     responses=problem_responses(401, 403, 404),
 )
-async def my_export(
-    export_id: str, principal: AccountOwner, p: ProviderDep, session: SessionDep
-) -> ExportReport:
+async def my_export(export_id: str, principal: AccountOwner, p: ProviderDep) -> ExportReport:
     """One's own export; another person's answers 404."""
-    async with session.begin():
-        return await exports.report(
-            session,
-            tenant=principal.tenant,
-            export_id=export_id,
-            answer_seconds=p.settings.export_answer_seconds,
-            user_id=principal.subject,
-        )
+    return await administration.export_report(
+        p.sessions,
+        tenant=principal.tenant,
+        export_id=export_id,
+        answer_seconds=p.settings.export_answer_seconds,
+        user_id=principal.subject,
+    )
 
 
 ZIP: dict[int | str, dict[str, Any]] = {
@@ -110,11 +96,11 @@ def _zip(export_id: str, body: bytes) -> Response:
     response_class=Response,
     responses={**problem_responses(401, 403, 404, NOT_READY, STORE_DOWN), **ZIP},
 )
-async def export_archive(
-    export_id: str, principal: Admin, p: ProviderDep, session: SessionDep
-) -> Response:
+async def export_archive(export_id: str, principal: Admin, p: ProviderDep) -> Response:
     """The ZIP of a ready export: one ``<service>.json`` per service (409 until ready)."""
-    body = await exports.archive(session, p.settings, tenant=principal.tenant, export_id=export_id)
+    body = await exports.archive(
+        p.sessions, p.settings, tenant=principal.tenant, export_id=export_id
+    )
     return _zip(export_id, body)
 
 
@@ -123,12 +109,10 @@ async def export_archive(
     response_class=Response,
     responses={**problem_responses(401, 403, 404, NOT_READY, STORE_DOWN), **ZIP},
 )
-async def my_export_archive(
-    export_id: str, principal: AccountOwner, p: ProviderDep, session: SessionDep
-) -> Response:
+async def my_export_archive(export_id: str, principal: AccountOwner, p: ProviderDep) -> Response:
     """One's own export as a ZIP; another person's answers 404."""
     body = await exports.archive(
-        session,
+        p.sessions,
         p.settings,
         tenant=principal.tenant,
         export_id=export_id,

@@ -14,10 +14,18 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from socle.problems import DomainError
 from socle.web import CommuneLook, inline_stylesheet, templates
-from socle_identity import authrequest, errors, federation, login, logout, registration, sessions
+from socle_identity import (
+    administration,
+    authrequest,
+    errors,
+    federation,
+    login,
+    logout,
+    registration,
+    sessions,
+)
 from socle_identity.api.deps import ProviderDep, form_fields
 from socle_identity.i18n import LOCALES, Translator, pick
-from socle_identity.models import Client
 from socle_identity.provider import Provider
 
 router = APIRouter(tags=["pages"], include_in_schema=True)
@@ -214,8 +222,7 @@ async def login_post(request: Request, p: ProviderDep) -> Response:
     except authrequest.PageError as exc:
         return page_error(request, p, exc)
     except errors.LoginRefused as exc:
-        async with p.sessions() as session:
-            client = await session.get(Client, auth.client_id)
+        client = await administration.client_by_id(p, auth.client_id)
         return await login_page(
             request,
             p,

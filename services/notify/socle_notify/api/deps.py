@@ -2,33 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
 
 from socle.auth import Principal, require_commune_wide, require_scope
 from socle.problems import Forbidden
-from socle_notify.notifications import Notifications
-from socle_notify.rules import Rules
-from socle_notify.templates import Templates
-from socle_notify.webhooks import Webhooks
-from socle_notify.worker import Worker
-
-
-@dataclass
-class Domain:
-    templates: Templates
-    notifications: Notifications
-    webhooks: Webhooks
-    rules: Rules
-    worker: Worker
-
-
-async def get_domain(request: Request) -> Domain:
-    domain: Domain = request.app.state.runtime.extras["domain"]
-    return domain
-
+from socle.service import context_dependency
+from socle_notify.context import NotifyContext
 
 READ_SCOPES = ("notifications:read", "notifications:send")
 
@@ -49,7 +30,7 @@ async def reader(request: Request) -> Principal:
     return principal
 
 
-DomainDep = Annotated[Domain, Depends(get_domain)]
+ContextDep = Annotated[NotifyContext, Depends(context_dependency(NotifyContext))]
 Reader = Annotated[Principal, Depends(reader)]
 PERSON_REACH = "that person's own notifications"
 Sender = Annotated[Principal, Depends(require_commune_wide("notifications:send", PERSON_REACH))]

@@ -10,9 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.idempotency import IdempotencyKey, idempotent_post
 from socle.openapi import problem_responses
-from socle.service import SessionDep
-from socle_notify.api.deps import Cursor, DomainDep, Limit, Reader, Sender
+from socle_notify import use_cases
+from socle_notify.api.deps import ContextDep, Cursor, Limit, Reader, Sender
 from socle_notify.batches import BatchView
+from socle_notify.context import NotifyContext
 from socle_notify.models import Notification
 from socle_notify.schemas import (
     BatchCreate,
@@ -73,15 +74,14 @@ async def _send(
     channel: str,
     body: SendIn,
     principal: Sender,
-    session: AsyncSession,
-    domain: DomainDep,
+    ctx: NotifyContext,
     key: str | None,
 ) -> JSONResponse:
     async def create(s: AsyncSession) -> NotificationOut:
-        return notification_out(await domain.notifications.send(s, principal.tenant, channel, body))
+        return notification_out(await ctx.notifications.send(s, principal.tenant, channel, body))
 
     answer = await idempotent_post(
-        session,
+        ctx.sessions,
         principal,
         service="notify",
         action=f"notifications:{channel}",
@@ -89,7 +89,7 @@ async def _send(
         body=body,
         create=create,
     )
-    domain.worker.wake()
+    ctx.worker.wake()
     return answer
 
 
@@ -103,11 +103,10 @@ async def _send(
 async def send_email(
     body: SendIn,
     principal: Sender,
-    session: SessionDep,
-    domain: DomainDep,
+    ctx: ContextDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    return await _send("email", body, principal, session, domain, idempotency_key)
+    return await _send("email", body, principal, ctx, idempotency_key)
 
 
 @router.post(
@@ -120,11 +119,10 @@ async def send_email(
 async def send_sms(
     body: SendIn,
     principal: Sender,
-    session: SessionDep,
-    domain: DomainDep,
+    ctx: ContextDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    return await _send("sms", body, principal, session, domain, idempotency_key)
+    return await _send("sms", body, principal, ctx, idempotency_key)
 
 
 @router.get(
@@ -136,13 +134,9 @@ async def send_sms(
 async def get_notification(
     notification_id: Annotated[str, Path(max_length=32)],
     principal: Reader,
-    session: SessionDep,
-    domain: DomainDep,
+    ctx: ContextDep,
 ) -> NotificationOut:
-    async with session.begin():
-        n = await domain.notifications.get(
-            session, principal.tenant, notification_id, owner=principal.owner
-        )
+    n = await use_cases.notification(ctx, principal.tenant, notification_id, principal.owner)
     return notification_out(n)
 
 
@@ -153,8 +147,7 @@ async def get_notification(
 )
 async def list_notifications(
     principal: Reader,
-    session: SessionDep,
-    domain: DomainDep,
+    ctx: ContextDep,
     limit: Limit = 50,
     cursor: Cursor = None,
     status: NotificationStatus | None = None,
@@ -170,15 +163,9 @@ async def list_notifications(
         "template_id": template_id,
         "batch_id": batch_id,
     }
-    async with session.begin():
-        rows, next_cursor = await domain.notifications.page(
-            session,
-            principal.tenant,
-            limit=limit,
-            cursor=cursor,
-            filters=filters,
-            owner=principal.owner,
-        )
+    rows, next_cursor = await use_cases.notifications_page(
+        ctx, principal.tenant, limit=limit, cursor=cursor, filters=filters, owner=principal.owner
+    )
     return NotificationList(items=[notification_out(n) for n in rows], next_cursor=next_cursor)
 
 
@@ -192,15 +179,14 @@ async def list_notifications(
 async def create_batch(
     body: BatchCreate,
     principal: Sender,
-    session: SessionDep,
-    domain: DomainDep,
+    ctx: ContextDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     async def create(s: AsyncSession) -> BatchOut:
-        return batch_out(await domain.notifications.create_batch(s, principal.tenant, body))
+        return batch_out(await ctx.notifications.create_batch(s, principal.tenant, body))
 
     answer = await idempotent_post(
-        session,
+        ctx.sessions,
         principal,
         service="notify",
         action="batches",
@@ -208,7 +194,7 @@ async def create_batch(
         body=body,
         create=create,
     )
-    domain.worker.wake()
+    ctx.worker.wake()
     return answer
 
 
@@ -218,12 +204,8 @@ async def create_batch(
     responses=problem_responses(404),
     summary="A batch's status and its counts by notification status",
 )
-async def get_batch(
-    batch_id: str, principal: Sender, session: SessionDep, domain: DomainDep
-) -> BatchOut:
-    async with session.begin():
-        view = await domain.notifications.batch(session, principal.tenant, batch_id)
-    return batch_out(view)
+async def get_batch(batch_id: str, principal: Sender, ctx: ContextDep) -> BatchOut:
+    return batch_out(await use_cases.batch(ctx, principal.tenant, batch_id))
 
 
 @router.post(
@@ -232,9 +214,5 @@ async def get_batch(
     responses=problem_responses(404, 409),
     summary="Cancel a batch before it starts",
 )
-async def cancel_batch(
-    batch_id: str, principal: Sender, session: SessionDep, domain: DomainDep
-) -> BatchOut:
-    async with session.begin():
-        view = await domain.notifications.cancel_batch(session, principal.tenant, batch_id)
-        return batch_out(view)
+async def cancel_batch(batch_id: str, principal: Sender, ctx: ContextDep) -> BatchOut:
+    return batch_out(await use_cases.cancel_batch(ctx, principal.tenant, batch_id))

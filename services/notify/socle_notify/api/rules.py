@@ -8,8 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.idempotency import IdempotencyKey, idempotent_post
 from socle.openapi import problem_responses
-from socle.service import SessionDep
-from socle_notify.api.deps import Admin, DomainDep
+from socle_notify import use_cases
+from socle_notify.api.deps import Admin, ContextDep
 from socle_notify.models import Rule
 from socle_notify.schemas import RuleCreate, RuleList, RuleOut
 
@@ -37,15 +37,14 @@ def rule_out(rule: Rule) -> RuleOut:
 async def create_rule(
     body: RuleCreate,
     principal: Admin,
-    session: SessionDep,
-    domain: DomainDep,
+    ctx: ContextDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     async def create(s: AsyncSession) -> RuleOut:
-        return rule_out(await domain.rules.create(s, principal.tenant, body))
+        return rule_out(await ctx.rules.create(s, principal.tenant, body))
 
     return await idempotent_post(
-        session,
+        ctx.sessions,
         principal,
         service="notify",
         action="rules",
@@ -56,18 +55,14 @@ async def create_rule(
 
 
 @router.get("", response_model=RuleList, summary="List the rules")
-async def list_rules(principal: Admin, session: SessionDep, domain: DomainDep) -> RuleList:
-    async with session.begin():
-        rules = await domain.rules.all(session, principal.tenant)
+async def list_rules(principal: Admin, ctx: ContextDep) -> RuleList:
+    rules = await use_cases.rules(ctx, principal.tenant)
     return RuleList(items=[rule_out(r) for r in rules])
 
 
 @router.delete(
     "/{rule_id}", status_code=204, responses=problem_responses(404), summary="Delete a rule"
 )
-async def delete_rule(
-    rule_id: str, principal: Admin, session: SessionDep, domain: DomainDep
-) -> Response:
-    async with session.begin():
-        await domain.rules.delete(session, principal.tenant, rule_id)
+async def delete_rule(rule_id: str, principal: Admin, ctx: ContextDep) -> Response:
+    await use_cases.delete_rule(ctx, principal.tenant, rule_id)
     return Response(status_code=204)

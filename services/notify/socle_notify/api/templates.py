@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.idempotency import IdempotencyKey, idempotent_post
 from socle.openapi import problem_responses
-from socle.service import SessionDep
-from socle_notify.api.deps import Admin, Cursor, DomainDep, Limit
+from socle_notify import use_cases
+from socle_notify.api.deps import Admin, ContextDep, Cursor, Limit
 from socle_notify.render import sms_fragments
 from socle_notify.schemas import (
     ContentOut,
@@ -60,15 +60,14 @@ def template_out(view: TemplateView) -> TemplateOut:
 async def create_template(
     body: TemplateCreate,
     principal: Admin,
-    session: SessionDep,
-    domain: DomainDep,
+    ctx: ContextDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     async def create(s: AsyncSession) -> TemplateOut:
-        return template_out(await domain.templates.create(s, principal.tenant, body))
+        return template_out(await ctx.templates.create(s, principal.tenant, body))
 
     return await idempotent_post(
-        session,
+        ctx.sessions,
         principal,
         service="notify",
         action="templates",
@@ -81,13 +80,11 @@ async def create_template(
 @router.get("", response_model=TemplateList, summary="List templates")
 async def list_templates(
     principal: Admin,
-    session: SessionDep,
-    domain: DomainDep,
+    ctx: ContextDep,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> TemplateList:
-    async with session.begin():
-        views, next_cursor = await domain.templates.page(session, principal.tenant, limit, cursor)
+    views, next_cursor = await use_cases.templates_page(ctx, principal.tenant, limit, cursor)
     return TemplateList(items=[template_out(v) for v in views], next_cursor=next_cursor)
 
 
@@ -100,13 +97,10 @@ async def list_templates(
 async def get_template(
     template_id: str,
     principal: Admin,
-    session: SessionDep,
-    domain: DomainDep,
+    ctx: ContextDep,
     version: Annotated[int | None, Query(ge=1)] = None,
 ) -> TemplateOut:
-    async with session.begin():
-        view = await domain.templates.view(session, principal.tenant, template_id, version)
-    return template_out(view)
+    return template_out(await use_cases.template(ctx, principal.tenant, template_id, version))
 
 
 @router.put(
@@ -119,12 +113,10 @@ async def update_template(
     template_id: str,
     body: TemplateUpdate,
     principal: Admin,
-    session: SessionDep,
-    domain: DomainDep,
+    ctx: ContextDep,
 ) -> TemplateOut:
-    async with session.begin():
-        view = await domain.templates.update(session, principal.tenant, template_id, body)
-        return template_out(view)
+    view = await use_cases.update_template(ctx, principal.tenant, template_id, body)
+    return template_out(view)
 
 
 @router.post(
@@ -137,11 +129,9 @@ async def preview_template(
     template_id: str,
     body: PreviewIn,
     principal: Admin,
-    session: SessionDep,
-    domain: DomainDep,
+    ctx: ContextDep,
 ) -> PreviewOut:
-    async with session.begin():
-        view = await domain.templates.view(session, principal.tenant, template_id, body.version)
+    view = await use_cases.template(ctx, principal.tenant, template_id, body.version)
     language = Templates.pick_language(view, body.language)
     rendered = Templates.render(view, language, body.personalisation)
     fragments = sms_fragments(rendered.body)[1] if view.template.channel == "sms" else None

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
 from socle.auth import Principal, require_commune_wide, require_scope
+from socle.service import context_dependency
+from socle_payment.context import PaymentContext
 from socle_payment.payments import Payments
 
+ContextDep = Annotated[PaymentContext, Depends(context_dependency(PaymentContext))]
 
-async def get_payments(request: Request) -> Payments:
-    payments: Payments = request.app.state.runtime.extras["payments"]
-    return payments
+
+async def get_payments(context: ContextDep) -> Payments:
+    return context.payments
 
 
 PaymentsDep = Annotated[Payments, Depends(get_payments)]

@@ -115,7 +115,6 @@ def payer_of(principal: Principal, body: PaymentCreate) -> str | None:
 async def create_payment(
     principal: Writer,
     payments: PaymentsDep,
-    session: SessionDep,
     body: PaymentCreate,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
@@ -125,7 +124,7 @@ async def create_payment(
         return payment_out(payments, await payments.create(tx, principal.tenant, body, payer))
 
     return await idempotent_post(
-        session,
+        payments.sessions,
         principal,
         service="payment",
         action="create",
@@ -209,7 +208,6 @@ async def cancel_payment(
 async def refund_payment(
     principal: CommuneWriter,
     payments: PaymentsDep,
-    session: SessionDep,
     payment_id: PaymentId,
     body: RefundCreate,
     idempotency_key: IdempotencyKey = None,
@@ -221,7 +219,7 @@ async def refund_payment(
         return refund_out(refund)
 
     return await idempotent_post(
-        session,
+        payments.sessions,
         principal,
         service="payment",
         action=f"refund:{payment_id}",

@@ -8,9 +8,8 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from socle.openapi import problem_responses
-from socle.service import SessionDep
-from socle_procedures import catalogue
-from socle_procedures.api.deps import Admin, Reader
+from socle_procedures import use_cases
+from socle_procedures.api.deps import Admin, ContextDep, Reader
 from socle_procedures.api.responses import procedure_out
 from socle_procedures.schemas import ProcedureOut
 
@@ -48,9 +47,8 @@ class AdoptIn(BaseModel):
     summary="Share a published procedure with every other tenant",
     responses=problem_responses(401, 403, 404, 409),
 )
-async def share(principal: Admin, session: SessionDep, slug: Slug) -> ProcedureOut:
-    async with session.begin():
-        return procedure_out(await catalogue.share(session, principal, slug))
+async def share(principal: Admin, ctx: ContextDep, slug: Slug) -> ProcedureOut:
+    return procedure_out(await use_cases.share(ctx.sessions, principal, slug))
 
 
 @router.get(
@@ -59,21 +57,20 @@ async def share(principal: Admin, session: SessionDep, slug: Slug) -> ProcedureO
     summary="The shared catalogue, with what the caller adopted and newer source versions",
     responses=problem_responses(401, 403),
 )
-async def listing(principal: Reader, session: SessionDep) -> Catalogue:
-    async with session.begin():
-        found = await catalogue.entries(session, principal)
-        return Catalogue(
-            items=[
-                CatalogueEntry(
-                    tenant=e.source.tenant,
-                    procedure=procedure_out(e.source),
-                    adopted_as=e.adopted_as,
-                    adopted_version=e.adopted_version,
-                    update_available=e.update_available,
-                )
-                for e in found
-            ]
-        )
+async def listing(principal: Reader, ctx: ContextDep) -> Catalogue:
+    found = await use_cases.catalogue_entries(ctx.sessions, principal)
+    return Catalogue(
+        items=[
+            CatalogueEntry(
+                tenant=e.source.tenant,
+                procedure=procedure_out(e.source),
+                adopted_as=e.adopted_as,
+                adopted_version=e.adopted_version,
+                update_available=e.update_available,
+            )
+            for e in found
+        ]
+    )
 
 
 @router.post(
@@ -85,13 +82,12 @@ async def listing(principal: Reader, session: SessionDep) -> Catalogue:
 )
 async def adopt(
     principal: Admin,
-    session: SessionDep,
+    ctx: ContextDep,
     tenant: Tenant,
     slug: Slug,
     body: AdoptIn | None = None,
 ) -> ProcedureOut:
-    async with session.begin():
-        draft = await catalogue.adopt(
-            session, principal, tenant, slug, as_slug=body.slug if body else None
-        )
-        return procedure_out(draft, full=True)
+    draft = await use_cases.adopt(
+        ctx.sessions, principal, tenant, slug, as_slug=body.slug if body else None
+    )
+    return procedure_out(draft, full=True)

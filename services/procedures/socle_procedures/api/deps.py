@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
 from socle.auth import Principal, require_scope
+from socle.service import context_dependency
 from socle_procedures.charging import Charging
+from socle_procedures.context import ProceduresContext
 from socle_procedures.events import Site
 
 Admin = Annotated[Principal, Depends(require_scope("procedures:admin"))]
@@ -15,17 +17,18 @@ Reader = Annotated[Principal, Depends(require_scope("procedures:read"))]
 Writer = Annotated[Principal, Depends(require_scope("procedures:write"))]
 
 
-def get_charging(request: Request) -> Charging:
-    charging: Charging = request.app.state.runtime.extras["charging"]
-    return charging
+ContextDep = Annotated[ProceduresContext, Depends(context_dependency(ProceduresContext))]
+
+
+async def get_charging(context: ContextDep) -> Charging:
+    return context.charging
 
 
 ChargingDep = Annotated[Charging, Depends(get_charging)]
 
 
-def get_site(request: Request) -> Site:
-    site: Site = request.app.state.runtime.extras["site"]
-    return site
+async def get_site(context: ContextDep) -> Site:
+    return context.site
 
 
 SiteDep = Annotated[Site, Depends(get_site)]

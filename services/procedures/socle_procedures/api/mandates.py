@@ -11,9 +11,8 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from socle.auth import bearer_token
 from socle.openapi import problem_responses
-from socle.service import SessionDep
-from socle_procedures import mandates
-from socle_procedures.api.deps import PAYMENT_DOWN, Reader, SiteDep, Writer
+from socle_procedures import mandates, use_cases
+from socle_procedures.api.deps import PAYMENT_DOWN, ContextDep, Reader, Writer
 from socle_procedures.api.responses import request_out
 from socle_procedures.models import Mandate
 from socle_procedures.schemas import RequestOut
@@ -92,27 +91,26 @@ class MandateList(BaseModel):
     responses=problem_responses(401, 403, 404, 409, 422, PAYMENT_DOWN),
 )
 async def start(
-    principal: Writer, session: SessionDep, body: MandateCreate, site: SiteDep, http: Request
+    principal: Writer, body: MandateCreate, context: ContextDep, http: Request
 ) -> MandateStarted:
     mandates.require_mediator(principal)  # before asking storage anything
     paper = None
     if body.paper_mandate_document_id:
-        storage: StorageClient = http.app.state.runtime.extras["storage"]
+        storage: StorageClient = context.storage
         paper = await storage.get(bearer_token(http), body.paper_mandate_document_id)
         if paper is None:
             paper = {"kind": None}
-    async with session.begin():
-        mandate, loaded = await mandates.start(
-            session,
-            principal,
-            body.procedure,
-            citizen_name=body.citizen_name,
-            citizen_email=str(body.citizen_email),
-            locale=body.locale,
-            paper=paper,
-            site=site,
-        )
-        return MandateStarted(mandate=mandate_out(mandate), request=request_out(loaded.request))
+    mandate, loaded = await use_cases.start_mandate(
+        context.sessions,
+        principal,
+        body.procedure,
+        citizen_name=body.citizen_name,
+        citizen_email=str(body.citizen_email),
+        locale=body.locale,
+        paper=paper,
+        site=context.site,
+    )
+    return MandateStarted(mandate=mandate_out(mandate), request=request_out(loaded.request))
 
 
 @router.get(
@@ -121,11 +119,9 @@ async def start(
     summary="The mandates the caller gave (a citizen) or holds (a mediator)",
     responses=problem_responses(401, 403),
 )
-async def mine(principal: Reader, session: SessionDep) -> MandateList:
-    async with session.begin():
-        return MandateList(
-            items=[mandate_out(m) for m in await mandates.of_person(session, principal)]
-        )
+async def mine(principal: Reader, ctx: ContextDep) -> MandateList:
+    found = await use_cases.mandates_of(ctx.sessions, principal)
+    return MandateList(items=[mandate_out(m) for m in found])
 
 
 @router.post(
@@ -135,10 +131,10 @@ async def mine(principal: Reader, session: SessionDep) -> MandateList:
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def confirm(
-    principal: Writer, session: SessionDep, mandate_id: MandateId, body: MandateConfirm
+    principal: Writer, ctx: ContextDep, mandate_id: MandateId, body: MandateConfirm
 ) -> MandateOut:
-    async with session.begin():
-        return mandate_out(await mandates.confirm(session, principal, mandate_id, body.token))
+    mandate = await use_cases.confirm_mandate(ctx.sessions, principal, mandate_id, body.token)
+    return mandate_out(mandate)
 
 
 @router.post(
@@ -147,6 +143,5 @@ async def confirm(
     summary="Revoke the mandate (the citizen, or the mediator): the mediator is out at once",
     responses=problem_responses(401, 403, 404),
 )
-async def revoke(principal: Writer, session: SessionDep, mandate_id: MandateId) -> MandateOut:
-    async with session.begin():
-        return mandate_out(await mandates.revoke(session, principal, mandate_id))
+async def revoke(principal: Writer, ctx: ContextDep, mandate_id: MandateId) -> MandateOut:
+    return mandate_out(await use_cases.revoke_mandate(ctx.sessions, principal, mandate_id))

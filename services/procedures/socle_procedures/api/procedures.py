@@ -10,9 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.idempotency import IdempotencyKey, idempotent_post
 from socle.openapi import problem_responses
-from socle.service import SessionDep
-from socle_procedures import catalog
-from socle_procedures.api.deps import Admin, Reader
+from socle_procedures import catalog, use_cases
+from socle_procedures.api.deps import Admin, ContextDep, Reader
 from socle_procedures.api.responses import procedure_out
 from socle_procedures.definitions.validation import problems as definition_problems
 from socle_procedures.schemas import (
@@ -54,7 +53,7 @@ async def validate(principal: Admin, document: Definition) -> ValidationOut:
 )
 async def create_version(
     principal: Admin,
-    session: SessionDep,
+    ctx: ContextDep,
     document: Definition,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
@@ -62,7 +61,7 @@ async def create_version(
         return procedure_out(await catalog.create_version(tx, principal.tenant, document))
 
     return await idempotent_post(
-        session,
+        ctx.sessions,
         principal,
         service="procedures",
         action="procedures:create",
@@ -78,10 +77,8 @@ async def create_version(
     summary="Publish a draft version; it never changes afterwards",
     responses=problem_responses(401, 403, 404, 409),
 )
-async def publish(principal: Admin, session: SessionDep, slug: Slug, version: int) -> ProcedureOut:
-    async with session.begin():
-        published = await catalog.publish(session, principal.tenant, slug, version)
-        return procedure_out(published)
+async def publish(principal: Admin, ctx: ContextDep, slug: Slug, version: int) -> ProcedureOut:
+    return procedure_out(await use_cases.publish(ctx.sessions, principal.tenant, slug, version))
 
 
 @router.post(
@@ -90,9 +87,8 @@ async def publish(principal: Admin, session: SessionDep, slug: Slug, version: in
     summary="Stop offering a procedure (requests already started go on)",
     responses=problem_responses(401, 403, 404),
 )
-async def retire(principal: Admin, session: SessionDep, slug: Slug) -> ProcedureOut:
-    async with session.begin():
-        return procedure_out(await catalog.retire(session, principal.tenant, slug))
+async def retire(principal: Admin, ctx: ContextDep, slug: Slug) -> ProcedureOut:
+    return procedure_out(await use_cases.retire(ctx.sessions, principal.tenant, slug))
 
 
 @router.get(
@@ -101,11 +97,10 @@ async def retire(principal: Admin, session: SessionDep, slug: Slug) -> Procedure
     summary="Published procedures (with procedures:admin, every version)",
     responses=problem_responses(401, 403),
 )
-async def list_procedures(principal: Reader, session: SessionDep) -> ProcedureList:
+async def list_procedures(principal: Reader, ctx: ContextDep) -> ProcedureList:
     include_all = "procedures:admin" in principal.scopes
-    async with session.begin():
-        rows = await catalog.listing(session, principal.tenant, include_all=include_all)
-        return ProcedureList(items=[procedure_out(v) for v in rows])
+    rows = await use_cases.procedures(ctx.sessions, principal.tenant, include_all=include_all)
+    return ProcedureList(items=[procedure_out(v) for v in rows])
 
 
 @router.get(
@@ -114,6 +109,6 @@ async def list_procedures(principal: Reader, session: SessionDep) -> ProcedureLi
     summary="The published version of a procedure, with its definition",
     responses=problem_responses(401, 403, 404, 409),
 )
-async def get_procedure(principal: Reader, session: SessionDep, slug: Slug) -> ProcedureOut:
-    async with session.begin():
-        return procedure_out(await catalog.current(session, principal.tenant, slug), full=True)
+async def get_procedure(principal: Reader, ctx: ContextDep, slug: Slug) -> ProcedureOut:
+    current = await use_cases.procedure(ctx.sessions, principal.tenant, slug)
+    return procedure_out(current, full=True)

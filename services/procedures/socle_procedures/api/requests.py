@@ -12,14 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from socle.auth import bearer_token
 from socle.idempotency import IdempotencyKey, idempotent_post
 from socle.openapi import problem_responses
-from socle.service import SessionDep
-from socle_procedures import requests
+from socle_procedures import requests, use_cases
 from socle_procedures.api.deps import (
     PAYMENT_DOWN,
     PAYMENT_REFUSED,
     ChargingDep,
+    ContextDep,
     Reader,
-    SiteDep,
     Writer,
 )
 from socle_procedures.api.responses import request_out
@@ -48,17 +47,18 @@ StepId = Annotated[str, Path(max_length=64, description="The step's id in the de
 )
 async def create_request(
     principal: Writer,
-    session: SessionDep,
+    ctx: ContextDep,
     body: RequestCreate,
-    site: SiteDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     async def create(tx: AsyncSession) -> RequestOut:
-        loaded = await requests.create(tx, principal, body.procedure, locale=body.locale, site=site)
+        loaded = await requests.create(
+            tx, principal, body.procedure, locale=body.locale, site=ctx.site
+        )
         return request_out(loaded.request)
 
     return await idempotent_post(
-        session,
+        ctx.sessions,
         principal,
         service="procedures",
         action="requests:create",
@@ -76,17 +76,16 @@ async def create_request(
 )
 async def list_requests(
     principal: Reader,
-    session: SessionDep,
+    ctx: ContextDep,
     state: Annotated[State | None, Query()] = None,
     procedure: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> RequestPage:
-    async with session.begin():
-        rows, next_cursor = await requests.listing(
-            session, principal, state=state, procedure=procedure, limit=limit, cursor=cursor
-        )
-        return RequestPage(items=[request_out(r) for r in rows], next_cursor=next_cursor)
+    rows, next_cursor = await use_cases.requests_page(
+        ctx.sessions, principal, state=state, procedure=procedure, limit=limit, cursor=cursor
+    )
+    return RequestPage(items=[request_out(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.get(
@@ -95,10 +94,9 @@ async def list_requests(
     summary="A request with its answers and history",
     responses=problem_responses(401, 403, 404),
 )
-async def get_request(principal: Reader, session: SessionDep, request_id: RequestId) -> RequestOut:
-    async with session.begin():
-        loaded = await requests.load(session, principal, request_id)
-        return request_out(loaded.request, await requests.history(session, request_id))
+async def get_request(principal: Reader, ctx: ContextDep, request_id: RequestId) -> RequestOut:
+    loaded, history = await use_cases.request_with_history(ctx.sessions, principal, request_id)
+    return request_out(loaded.request, history)
 
 
 @router.put(
@@ -109,14 +107,13 @@ async def get_request(principal: Reader, session: SessionDep, request_id: Reques
 )
 async def save_step(
     principal: Writer,
-    session: SessionDep,
+    ctx: ContextDep,
     request_id: RequestId,
     step_id: StepId,
     body: StepAnswers,
 ) -> RequestOut:
-    async with session.begin():
-        loaded = await requests.save_step(session, principal, request_id, step_id, body.answers)
-        return request_out(loaded.request)
+    loaded = await use_cases.save_step(ctx.sessions, principal, request_id, step_id, body.answers)
+    return request_out(loaded.request)
 
 
 @router.post(
@@ -125,12 +122,9 @@ async def save_step(
     summary="Submit: the request is frozen and gets its reference",
     responses=problem_responses(401, 403, 404, 409),
 )
-async def submit(
-    principal: Writer, session: SessionDep, request_id: RequestId, site: SiteDep
-) -> RequestOut:
-    async with session.begin():
-        loaded = await requests.submit(session, principal, request_id, site=site)
-        return request_out(loaded.request)
+async def submit(principal: Writer, ctx: ContextDep, request_id: RequestId) -> RequestOut:
+    loaded = await use_cases.submit(ctx.sessions, principal, request_id, site=ctx.site)
+    return request_out(loaded.request)
 
 
 @router.post(
@@ -141,14 +135,14 @@ async def submit(
 )
 async def transition(
     principal: Writer,
-    session: SessionDep,
+    ctx: ContextDep,
     request_id: RequestId,
     body: TransitionIn,
-    site: SiteDep,
 ) -> RequestOut:
-    async with session.begin():
-        loaded = await requests.move(session, principal, request_id, body.to, body.note, site=site)
-        return request_out(loaded.request)
+    loaded = await use_cases.move(
+        ctx.sessions, principal, request_id, body.to, body.note, site=ctx.site
+    )
+    return request_out(loaded.request)
 
 
 @router.post(

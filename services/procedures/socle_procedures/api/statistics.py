@@ -9,8 +9,8 @@ from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
 from socle.openapi import problem_responses
-from socle.service import SessionDep
-from socle_procedures import stats
+from socle_procedures import stats, use_cases
+from socle_procedures.api.deps import ContextDep
 
 router = APIRouter(prefix="/open-data", tags=["open statistics"])
 
@@ -31,9 +31,8 @@ ROUTES: frozenset[str] = frozenset(
     "suppressed as null)",
     responses=problem_responses(404, 422),
 )
-async def statistics_json(tenant: Tenant, slug: Slug, session: SessionDep) -> dict[str, Any]:
-    async with session.begin():
-        months = await stats.figures(session, tenant, slug)
+async def statistics_json(tenant: Tenant, slug: Slug, ctx: ContextDep) -> dict[str, Any]:
+    months = await use_cases.statistics(ctx.sessions, tenant, slug)
     return stats.as_json(tenant, slug, months)
 
 
@@ -43,9 +42,8 @@ async def statistics_json(tenant: Tenant, slug: Slug, session: SessionDep) -> di
     response_class=Response,
     responses={**problem_responses(404, 422), 200: {"content": {"text/csv": {}}}},
 )
-async def statistics_csv(tenant: Tenant, slug: Slug, session: SessionDep) -> Response:
-    async with session.begin():
-        months = await stats.figures(session, tenant, slug)
+async def statistics_csv(tenant: Tenant, slug: Slug, ctx: ContextDep) -> Response:
+    months = await use_cases.statistics(ctx.sessions, tenant, slug)
     return Response(
         stats.as_csv(months),
         media_type="text/csv; charset=utf-8",

@@ -14,9 +14,9 @@ from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from socle.db import utcnow
 from socle.problems import DomainError
-from socle.service import SessionDep
 from socle.web.i18n import format_money, localized
-from socle_procedures import catalog, decisions, mandates, queue, requests, review
+from socle_procedures import decisions, queue, requests, review, use_cases
+from socle_procedures.api.deps import ContextDep
 from socle_procedures.backoffice.common import (
     PageDep,
     checked_form,
@@ -26,11 +26,11 @@ from socle_procedures.backoffice.common import (
     render_office,
 )
 from socle_procedures.backoffice.payments import payment_view
+from socle_procedures.context import ProceduresContext
 from socle_procedures.definitions.conditions import visible_fields, visible_steps
 from socle_procedures.errors import ActionNotAllowed, RequestNotFound
 from socle_procedures.portal import forms
 from socle_procedures.portal.context import Page
-from socle_procedures.storage_client import StorageClient
 
 router = APIRouter(prefix="/back-office", include_in_schema=False)
 
@@ -76,15 +76,13 @@ def _filters(params: Any) -> queue.Filters:
 
 
 @router.get("")
-async def queue_page(page: PageDep, session: SessionDep) -> Response:
+async def queue_page(page: PageDep, ctx: ContextDep) -> Response:
     if (refused := refusal(page)) is not None:
         return refused
     assert page.principal is not None
     params = page.request.query_params
     f = _filters(params)
-    async with session.begin():
-        found = await queue.page(session, page.principal, f)
-        versions = await catalog.listing(session, page.principal.tenant, include_all=True)
+    found, versions = await use_cases.queue_page(ctx.sessions, page.principal, f)
     titles: dict[str, str] = {}
     for v in versions:
         titles.setdefault(v.slug, localized(v.document["title"], page.lang) or v.slug)
@@ -111,12 +109,12 @@ async def queue_page(page: PageDep, session: SessionDep) -> Response:
 
 
 @router.get("/export.csv")
-async def export(page: PageDep, session: SessionDep) -> Response:
+async def export(page: PageDep, ctx: ContextDep) -> Response:
     if (refused := refusal(page)) is not None:
         return refused
     assert page.principal is not None
-    async with session.begin():
-        text = await queue.export_csv(session, page.principal, _filters(page.request.query_params))
+    f = _filters(page.request.query_params)
+    text = await use_cases.export_queue(ctx.sessions, page.principal, f)
     return Response(
         text,
         media_type="text/csv; charset=utf-8",
@@ -150,7 +148,7 @@ def _answers(page: Page, loaded: requests.Loaded) -> list[dict[str, Any]]:
 
 async def _request_page(
     page: Page,
-    session: SessionDep,
+    ctx: ProceduresContext,
     request_id: str,
     *,
     message: str | None = None,
@@ -159,13 +157,10 @@ async def _request_page(
 ) -> Response:
     assert page.principal is not None
     try:
-        async with session.begin():
-            loaded = await review.load_for_staff(session, page.principal, request_id)
-            history = await requests.history(session, request_id)
-            notes = await review.notes(session, page.principal, request_id)
-            mandated = await mandates.of_request(session, request_id)
+        view = await use_cases.staff_view(ctx.sessions, page.principal, request_id)
     except DomainError as exc:
         return problem_page(page, exc)
+    loaded, history, notes, mandated = view.loaded, view.history, view.notes, view.mandates
     request = loaded.request
     answers = _answers(page, loaded)
     payment = await payment_view(page, request)
@@ -197,14 +192,14 @@ async def _request_page(
 
 
 @router.get("/requests/{request_id}")
-async def request_page(request_id: str, page: PageDep, session: SessionDep) -> Response:
+async def request_page(request_id: str, page: PageDep, ctx: ContextDep) -> Response:
     if (refused := refusal(page)) is not None:
         return refused
-    return await _request_page(page, session, request_id)
+    return await _request_page(page, ctx, request_id)
 
 
 @router.post("/requests/{request_id}/actions")
-async def act(request_id: str, page: PageDep, session: SessionDep) -> Response:
+async def act(request_id: str, page: PageDep, ctx: ContextDep) -> Response:
     form, refused = await checked_form(page)
     if refused is not None:
         return refused
@@ -216,18 +211,23 @@ async def act(request_id: str, page: PageDep, session: SessionDep) -> Response:
         fields=[str(v)[:64] for v in form.getlist("fields")][:50],
         expected_state=str(form.get("expected_state", "")) or None,
     )
-    site = page.request.app.state.runtime.extras["site"]
     t = office_texts(page)
-    storage: StorageClient = page.request.app.state.runtime.extras["storage"]
     try:
-        async with session.begin():
-            decide = decisions.issuer(session, storage, page.access_token, site.commune, utcnow())
-            await review.act(session, page.principal, request_id, action, site=site, decide=decide)
+        await use_cases.act(
+            ctx.sessions,
+            page.principal,
+            request_id,
+            action,
+            storage=ctx.storage,
+            token=page.access_token,
+            site=ctx.site,
+            on=utcnow(),
+        )
     except ActionNotAllowed as exc:
         names = ", ".join(t.get(f"act_{a}", a) for a in exc.allowed) or "-"
         return await _request_page(
             page,
-            session,
+            ctx,
             request_id,
             message=t["conflict"].format(allowed=names),
             kind="error",
@@ -237,7 +237,7 @@ async def act(request_id: str, page: PageDep, session: SessionDep) -> Response:
         if exc.status == 422:
             return await _request_page(
                 page,
-                session,
+                ctx,
                 request_id,
                 message=t["invalid"].format(detail=exc.detail),
                 kind="error",
@@ -248,22 +248,20 @@ async def act(request_id: str, page: PageDep, session: SessionDep) -> Response:
 
 
 @router.post("/requests/{request_id}/notes")
-async def add_note(request_id: str, page: PageDep, session: SessionDep) -> Response:
+async def add_note(request_id: str, page: PageDep, ctx: ContextDep) -> Response:
     form, refused = await checked_form(page)
     if refused is not None:
         return refused
     assert page.principal is not None
     try:
-        async with session.begin():
-            await review.add_note(
-                session, page.principal, request_id, str(form.get("text", ""))[:4000]
-            )
+        text = str(form.get("text", ""))[:4000]
+        await use_cases.add_note(ctx.sessions, page.principal, request_id, text)
     except DomainError as exc:
         if exc.status == 422:
             t = office_texts(page)
             return await _request_page(
                 page,
-                session,
+                ctx,
                 request_id,
                 message=t["invalid"].format(detail=exc.detail),
                 kind="error",
@@ -274,18 +272,14 @@ async def add_note(request_id: str, page: PageDep, session: SessionDep) -> Respo
 
 
 @router.get("/requests/{request_id}/documents/{document_id}")
-async def document(
-    request_id: str, document_id: str, page: PageDep, session: SessionDep
-) -> Response:
+async def document(request_id: str, document_id: str, page: PageDep, ctx: ContextDep) -> Response:
     """A document of the request, read from storage with the agent's token (storage logs
     the access); only a document the request's answers name."""
     if (refused := refusal(page)) is not None:
         return refused
     assert page.principal is not None
     try:
-        async with session.begin():
-            loaded = await review.load_for_staff(session, page.principal, request_id)
-            history = await requests.history(session, request_id)
+        loaded, history = await use_cases.staff_request(ctx.sessions, page.principal, request_id)
     except DomainError as exc:
         return problem_page(page, exc)
     named = {
@@ -295,9 +289,8 @@ async def document(
     } | {decisions.current(loaded.request.state, history)}
     if document_id not in named:
         return problem_page(page, RequestNotFound("No such document on this request."))
-    storage: StorageClient = page.request.app.state.runtime.extras["storage"]
     try:
-        upstream = await storage.content(page.access_token, document_id)
+        upstream = await ctx.storage.content(page.access_token, document_id)
     except DomainError as exc:
         return problem_page(page, exc)
     return StreamingResponse(

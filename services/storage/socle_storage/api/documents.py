@@ -120,16 +120,15 @@ async def upload_document(
             outcome = await uploads.create_document(session, storage, principal, upload)
             return upload_out(outcome, 201)
 
-        async with storage.sessions() as session:
-            return await idempotent_post(
-                session,
-                principal,
-                service="storage",
-                action="documents",
-                key=key,
-                body=upload.fingerprint,
-                create=create,
-            )
+        return await idempotent_post(
+            storage.sessions,
+            principal,
+            service="storage",
+            action="documents",
+            key=key,
+            body=upload.fingerprint,
+            create=create,
+        )
 
 
 @router.get("", summary="List documents", response_model=DocumentPage, responses=COMMON)
@@ -309,16 +308,15 @@ async def create_grant(
     async def create(session: AsyncSession) -> GrantOut:
         return grant_out(await grants.share(session, principal, document_id, body))
 
-    async with storage.sessions() as session:
-        return await idempotent_post(
-            session,
-            principal,
-            service="storage",
-            action=f"grants:{document_id}",
-            key=key,
-            body=body,
-            create=create,
-        )
+    return await idempotent_post(
+        storage.sessions,
+        principal,
+        service="storage",
+        action=f"grants:{document_id}",
+        key=key,
+        body=body,
+        create=create,
+    )
 
 
 @router.get(
