@@ -80,7 +80,7 @@ async def test_a_reset_mail_reaches_the_person_without_its_link_on_the_bus(
                 )
                 await directory.create_user(
                     session,
-                    identity.state.runtime.extras["provider"].passwords,
+                    identity.state.runtime.context.provider.passwords,
                     tenant=tenant,
                     email=email,
                     password="a long enough password",

@@ -68,7 +68,7 @@ async def test_a_person_erased_at_identity_is_erased_in_every_service(
                     select(DocumentVersion).where(DocumentVersion.document_id == id_card)
                 )
             ).scalars()
-        store = apps["storage"].state.runtime.extras["storage"].store
+        store = apps["storage"].state.runtime.context.store
         assert await store.exists(card_version.bucket, card_version.object_key)
 
         paid = await pay(clients["payment"], auth, person, EMAIL)

@@ -117,7 +117,7 @@ async def test_the_person_is_mailed_a_link_that_works_until_it_expires_and_the_e
             assert (await stranger.get(path)).status_code == 404
             assert (await stranger.get(f"{path}/archive")).status_code == 404
 
-            store = apps["storage"].state.runtime.extras["storage"].store
+            store = apps["storage"].state.runtime.context.store
             bucket = store.bucket_for(tenant)
 
             def parts() -> list[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TypeVar
+from typing import Self, TypeVar
 
 from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -100,6 +100,27 @@ class ServiceSettings(BaseSettings):
     @property
     def resolved_jwks_url(self) -> str:
         return self.jwks_url or self.issuer.rstrip("/") + "/jwks"
+
+    def production_problems(self) -> list[str]:
+        """What production refuses in these settings, one line naming the variable each.
+
+        Every service: SQLite (one process, one file: development only) and an issuer not
+        on HTTPS. A service adds its own rules by overriding this and extending
+        ``super().production_problems()``."""
+        problems = []
+        if self.database_url.startswith("sqlite"):
+            problems.append("SOCLE_DATABASE_URL: use PostgreSQL in production, not SQLite")
+        if not self.issuer.startswith("https://"):
+            problems.append("SOCLE_ISSUER must be an https:// URL in production")
+        return problems
+
+    @model_validator(mode="after")
+    def _refuse_development_values_in_production(self) -> Self:
+        if self.environment == "production":
+            problems = self.production_problems()
+            if problems:
+                raise ValueError("; ".join(problems))
+        return self
 
 
 def env_name(settings_cls: type[ServiceSettings], field: str) -> str:

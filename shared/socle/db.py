@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -229,3 +231,22 @@ def create_engine(
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+Sessions = async_sessionmaker[AsyncSession]
+
+
+def in_transaction(
+    step: Callable[Concatenate[AsyncSession, P], Awaitable[R]],
+) -> Callable[Concatenate[Sessions, P], Awaitable[R]]:
+    """The use case of a domain step written against a session: it opens a session and its
+    transaction, runs the step, commits (or rolls back on an exception)."""
+
+    @functools.wraps(step)
+    async def use_case(sessions: Sessions, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        async with sessions() as session, session.begin():
+            return await step(session, *args, **kwargs)
+
+    return use_case

@@ -1,4 +1,9 @@
-"""``Idempotency-Key`` for POST endpoints: one execution, the same answer on replay."""
+"""``Idempotency-Key`` for POST endpoints: one execution, the same answer on replay.
+
+A route that creates something takes ``key: IdempotencyKey = None`` and answers with
+:func:`idempotent_post`, which scopes the key (:func:`idempotency_scope`), opens the session
+and the one transaction the use case runs in, and replays the stored answer, with its status,
+for the same key and body: the router hands it the context's sessions, never a session."""
 
 from __future__ import annotations
 
@@ -8,13 +13,15 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Header
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from socle.auth import Principal
 from socle.db import idempotency_table, utcnow
-from socle.problems import BadRequest, Conflict, Unprocessable
+from socle.problems import PROBLEM_JSON, BadRequest, Conflict, Unprocessable
 
 
 async def idempotency_key(
@@ -118,3 +125,48 @@ async def run_idempotent(
         if replay is None:
             raise
         return replay
+
+
+Answer = BaseModel | tuple[int, BaseModel | dict[str, Any]]
+"""What a create gives :func:`idempotent_post`: the created resource (answered with the
+route's ``status_code``), or ``(status, body)`` for another answer (a problem body for 4xx)."""
+
+
+def _as_json(body: BaseModel | dict[str, Any]) -> Any:
+    return body.model_dump(mode="json") if isinstance(body, BaseModel) else body
+
+
+async def idempotent_post(
+    sessions: async_sessionmaker[AsyncSession],
+    principal: Principal,
+    *,
+    service: str,
+    action: str,
+    key: str | None,
+    body: BaseModel | dict[str, Any] | list[Any],
+    create: Callable[[AsyncSession], Awaitable[Answer]],
+    status_code: int = 201,
+) -> JSONResponse:
+    """Answer an idempotent create: ``create`` runs in one transaction, opened here on a new
+    session from ``sessions`` (the service context's), under the key
+    ``(idempotency_scope(principal, service, action), key)``; the same key with the same
+    ``body`` (the request's fingerprint) replays the first answer with its status, another
+    body is 422 ``idempotency-key-reused``, a key still running is 409."""
+
+    async def run(tx: AsyncSession) -> tuple[int, Any]:
+        answer = await create(tx)
+        if isinstance(answer, BaseModel):
+            return status_code, _as_json(answer)
+        status, result = answer
+        return status, _as_json(result)
+
+    async with sessions() as session:
+        status, result = await run_idempotent(
+            session,
+            scope=idempotency_scope(principal, service, action),
+            key=key,
+            body=_as_json(body) if isinstance(body, BaseModel) else body,
+            action=run,
+        )
+    media = PROBLEM_JSON if status >= 400 else "application/json"
+    return JSONResponse(result, status_code=status, media_type=media)

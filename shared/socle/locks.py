@@ -23,6 +23,8 @@ import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from socle.periodic import Pass
+
 log = structlog.get_logger("socle.locks")
 
 
@@ -72,3 +74,16 @@ async def exclusive(
                     # never hand a connection that may still hold the lock back to the pool
                     await connection.invalidate()
                     raise
+
+
+def exclusive_pass(
+    target: AsyncEngine | async_sessionmaker[AsyncSession], name: str, work: Pass
+) -> Pass:
+    """``work`` run only while this replica holds the lock ``name`` (a replica that does not
+    get it reports nothing done: another replica is at it)."""
+
+    async def one_pass() -> int:
+        async with exclusive(target, name) as held:
+            return await work() if held else 0
+
+    return one_pass

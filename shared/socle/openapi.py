@@ -1,6 +1,7 @@
 """The published OpenAPI document tells every answer a route can give.
 
-Each service declares its own domain answers on its routes (``responses=problems(404, 409)``);
+Each service declares its own domain answers on its routes
+(``responses=problem_responses(404, (409, "Under legal hold"))``);
 what every route shares is added here, once, from what the route actually depends on:
 ``401``/``403`` where a token is required (with the scopes as a security requirement), ``404``
 where the path names a resource, ``400`` and ``409`` where an ``Idempotency-Key`` is taken,
@@ -55,20 +56,27 @@ DESCRIPTIONS = {
     409: "Conflict",
     413: "Content too large",
     415: "Unsupported media type",
+    416: "Range not satisfiable",
     422: "Invalid request",
     429: "Too many requests",
+    502: "A service this one relies on refused",
     503: "Unavailable; retry after the Retry-After header",
 }
 
 
-def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """``responses=`` for a route: each status answered as problem+json."""
-    return {status: problem_response(status) for status in statuses}
+def problem_responses(*answers: int | tuple[int, str]) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route: each status answered as problem+json, with the shared
+    description or the route's own: ``problem_responses(404, (409, "Under legal hold"))``."""
+    found: dict[int | str, dict[str, Any]] = {}
+    for answer in answers:
+        status, description = answer if isinstance(answer, tuple) else (answer, None)
+        found[status] = problem_response(status, description)
+    return found
 
 
-def problem_response(status: int) -> dict[str, Any]:
+def problem_response(status: int, description: str | None = None) -> dict[str, Any]:
     return {
-        "description": DESCRIPTIONS.get(status, "Problem"),
+        "description": description or DESCRIPTIONS.get(status, "Problem"),
         "content": {PROBLEM_JSON: {"schema": PROBLEM_REF}},
     }
 

@@ -1,18 +1,21 @@
 """What every service application has: database, bus, outbox relay, token verifier,
-problem+json errors, health, readiness, metrics and tracing. ``create_service_app`` wires it."""
+problem+json errors, health, readiness, metrics and tracing. ``create_service_app`` wires it,
+with the service's typed context (built at start-up, reached by routers through
+``context_dependency``) and its periodic background loops."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
+from starlette.requests import HTTPConnection
 
 from socle.apidocs import install_api_docs
 from socle.auth import JWKSCache, TokenVerifier
@@ -24,6 +27,7 @@ from socle.openapi import complete as complete_openapi
 from socle.outages import Outages
 from socle.outbox import PENDING_FLAG, OutboxRelay
 from socle.overload import InFlightLimit
+from socle.periodic import Periodic
 from socle.problems import PROBLEM_JSON, install_problem_handlers
 from socle.pruning import BACKLOG_LOOP, pruner_for
 from socle.revocation import REVOCATION_SUBJECT, DenyList
@@ -37,11 +41,14 @@ from socle.telemetry import (
 )
 
 ReadinessCheck = Callable[[], Awaitable[None]]
+C = TypeVar("C")
 
 
 @dataclass
-class Runtime:
-    """The live resources of one running service, built in its lifespan."""
+class Runtime(Generic[C]):
+    """The live resources of one running service, built in its lifespan, and its typed
+    context (``context``, what its routers and use cases need: built by the ``context``
+    factory given to ``create_service_app``)."""
 
     settings: ServiceSettings
     engine: AsyncEngine
@@ -49,16 +56,21 @@ class Runtime:
     bus: Bus
     relay: OutboxRelay
     verifier: TokenVerifier
-    """Checks access tokens; a start-up hook may replace it (identity trusts its own keys)."""
+    """Checks access tokens; the context factory may replace it (identity trusts its own keys)."""
     deny: DenyList
     """Access tokens revoked at identity, followed from the bus."""
-    extras: dict[str, Any] = field(default_factory=dict)
-    metrics: Metrics | None = None
+    metrics: Metrics
     """The service's Prometheus metrics (background loops report their backlog there)."""
+    periodic: dict[str, Periodic] = field(default_factory=dict)
+    """The running background loops by name (a test may ``wake()`` one or run a turn)."""
+    context: C = field(init=False)
+    """The service's own objects; set once the context factory returned."""
 
 
-Hook = Callable[[Runtime], Awaitable[None]]
-ConsumersFactory = Callable[[Runtime], Sequence[ConsumerSpec]]
+Hook = Callable[[Runtime[C]], Awaitable[None]]
+ContextFactory = Callable[[Runtime[C]], Awaitable[C]]
+ConsumersFactory = Callable[[Runtime[C]], Sequence[ConsumerSpec]]
+PeriodicFactory = Callable[[Runtime[C]], Sequence[Periodic]]
 
 
 def _sessionmaker_waking(
@@ -79,14 +91,33 @@ def _sessionmaker_waking(
     return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=ServiceSession)
 
 
-def runtime_of(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
+def runtime_of(request: HTTPConnection) -> Runtime[Any]:
+    runtime: Runtime[Any] = request.app.state.runtime
     return runtime
 
 
-async def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime[Any]:
     """A dependency (async: FastAPI runs a plain ``def`` dependency in a worker thread)."""
     return runtime_of(request)
+
+
+def context_of(request: HTTPConnection, kind: type[C]) -> C:
+    """The service's context, as the type its factory builds (pages and helpers that hold a
+    request); routers take it as a dependency (``context_dependency``)."""
+    context = runtime_of(request).context
+    if not isinstance(context, kind):
+        raise TypeError(f"this service's context is a {type(context).__name__}, not {kind}")
+    return context
+
+
+def context_dependency(kind: type[C]) -> Callable[[Request], Awaitable[C]]:
+    """The dependency giving the service's context, for one alias per service:
+    ``ContextDep = Annotated[PaymentContext, Depends(context_dependency(PaymentContext))]``."""
+
+    async def get_context(request: Request) -> C:
+        return context_of(request, kind)
+
+    return get_context
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -94,7 +125,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+RuntimeDep = Annotated[Runtime[Any], Depends(get_runtime)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
@@ -105,12 +136,18 @@ def create_service_app(
     routers: Sequence[APIRouter],
     version: str = "0.1.0",
     description: str = "",
-    consumers: ConsumersFactory | None = None,
-    readiness: dict[str, Callable[[Runtime], Awaitable[None]]] | None = None,
-    on_startup: Sequence[Hook] = (),
-    on_shutdown: Sequence[Hook] = (),
+    context: ContextFactory[C] | None = None,
+    consumers: ConsumersFactory[C] | None = None,
+    periodic: PeriodicFactory[C] | None = None,
+    readiness: dict[str, Callable[[Runtime[C]], Awaitable[None]]] | None = None,
+    on_shutdown: Sequence[Hook[C]] = (),
 ) -> FastAPI:
-    """Build a Socle service application; nothing connects until its lifespan starts."""
+    """Build a Socle service application; nothing connects until its lifespan starts.
+
+    At start-up: the database, the bus and the relay, then ``context(runtime)`` (the
+    service's typed context, which may replace ``runtime.verifier``), the consumers and the
+    ``periodic`` loops. At shutdown: the loops, then ``on_shutdown``, then the relay and bus.
+    """
     configure_logging(name, settings.log_level)
     configure_tracing(name)
     engine = create_engine(
@@ -138,7 +175,7 @@ def create_service_app(
         holder["relay"] = relay
         pruner = pruner_for(settings, sessions)
         metrics.add_backlog_probe(BACKLOG_LOOP, pruner.backlog)
-        runtime = Runtime(
+        runtime: Runtime[C] = Runtime(
             settings=settings,
             engine=engine,
             sessions=sessions,
@@ -154,8 +191,8 @@ def create_service_app(
             metrics=metrics,
         )
         app.state.runtime = runtime
-        for hook in on_startup:
-            await hook(runtime)
+        if context is not None:
+            runtime.context = await context(runtime)
         app.state.verifier = runtime.verifier
         relay.start()
         pruner.start()
@@ -164,9 +201,14 @@ def create_service_app(
         )
         for spec in consumers(runtime) if consumers else ():
             bus.start_consumer(spec)
+        for loop in periodic(runtime) if periodic else ():
+            runtime.periodic[loop.name] = loop
+            loop.start()
         try:
             yield
         finally:
+            for loop in runtime.periodic.values():
+                await loop.stop()
             for hook in on_shutdown:
                 await hook(runtime)
             await pruner.stop()

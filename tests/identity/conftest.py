@@ -31,7 +31,7 @@ class Identity:
 
     @property
     def provider(self) -> Any:
-        return self.app.state.runtime.extras["provider"]
+        return self.app.state.runtime.context.provider
 
     def http(self, **kwargs: Any) -> httpx.AsyncClient:
         """Another in-process HTTP client (its own cookie jar: a browser, a commune app)."""

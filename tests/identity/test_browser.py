@@ -29,7 +29,7 @@ async def test_login_page_in_chromium(migrated_database, nats_server, tenant):
     )
     app = create_app(settings)
     async with served(app, port):
-        provider = app.state.runtime.extras["provider"]
+        provider = app.state.runtime.context.provider
         async with app.state.runtime.sessions() as session, session.begin():
             await directory.create_tenant(session, slug=tenant, name="Commune")
             client, secret = await directory.register_client(

@@ -225,6 +225,7 @@ def test_production_requires_its_own_key_encryption_key():
         "pairwise_salt": "a-random-pairwise-salt",
         "cookie_secure": True,
         "issuer": "https://login.example.ch",
+        "database_url": "postgresql+asyncpg://identity@db/identity",
     }
     with pytest.raises(ValidationError, match="SOCLE_KEY_ENCRYPTION_KEY must be set"):
         IdentitySettings(**production)

@@ -28,7 +28,7 @@ async def test_healthz_answers_while_a_burst_of_logins_is_hashing(
     app = create_app(settings)
     async with running(app) as client:
         runtime = app.state.runtime
-        passwords = runtime.extras["provider"].passwords
+        passwords = runtime.context.provider.passwords
         async with runtime.sessions() as session, session.begin():
             await directory.create_tenant(session, slug=tenant, name="Commune")
             rp, _ = await directory.register_client(

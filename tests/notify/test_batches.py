@@ -195,7 +195,7 @@ async def test_two_replicas_share_a_batch_without_sending_twice(
                 headers=sender,
             )
         ).json()
-        first.app.state.runtime.extras["domain"].worker.wake()
+        first.app.state.runtime.context.worker.wake()
         [completed] = await events.wait_for("batch.completed")
         assert completed["data"]["batch_id"] == batch["id"]
         assert completed["data"]["counts"] == {"delivered": total}

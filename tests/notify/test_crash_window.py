@@ -23,7 +23,7 @@ async def test_the_lease_is_renewed_while_a_slow_server_takes_the_mail(
     try:
         async with notify(lease_seconds=0.6, smtp_port=sink.port) as client:
             runtime = client.app.state.runtime
-            domain = runtime.extras["domain"]
+            domain = runtime.context
             notification_id = await send_one(client, admin, sender, to)
             await eventually(lambda: _true(sink.held == 1), "the mail held by the server")
             first = (await notification_row(runtime, notification_id)).lease_until

@@ -254,7 +254,7 @@ async def test_a_crashed_worker_claim_is_recovered_and_sent_once(
     to = address(tenant)
     async with notify(lease_seconds=1.0) as client:
         runtime = client.app.state.runtime
-        domain = runtime.extras["domain"]
+        domain = runtime.context
         await domain.worker.stop()  # this worker "crashes": nothing runs it
         template = await create_template(client, admin, TEMPLATE)
         created = (

@@ -66,7 +66,7 @@ async def test_a_webhook_lease_is_renewed_while_the_receiver_takes_its_time(
     endpoint.delay = 2.5  # within the timeout, longer than a third of the lease (6 s)
     async with notify(lease_seconds=0.3, webhook_timeout_seconds=3.0) as client:
         runtime = client.app.state.runtime
-        domain = runtime.extras["domain"]
+        domain = runtime.context
         created = await client.post(
             "/v1/subscriptions",
             json={"callback_url": endpoint.url, "event_types": ["document.*"]},

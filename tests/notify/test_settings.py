@@ -29,6 +29,7 @@ def test_production_with_real_settings_is_accepted():
         sms_gateway_url="https://sms.example.ch",
         mail_from="Commune de Vevey <noreply@vevey.ch>",
         database_url="postgresql+asyncpg://notify@db/notify",
+        issuer="https://login.vevey.ch",
         tenant_operations_emails={"vevey": "it@vevey.ch"},
         operations_email="ops@socle.ch",
     )

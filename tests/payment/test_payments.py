@@ -371,7 +371,7 @@ async def test_stale_pending_payments_expire(settings_for, auth, tenant, nats_se
         service(settings_for()) as (client, app),
     ):
         payment = (await client.post("/v1/payments", json=payment_body(), headers=auth())).json()
-        domain = app.state.runtime.extras["payments"]
+        domain = app.state.runtime.context.payments
         assert await domain.expire_stale(now=utcnow()) == 0
         assert await domain.expire_stale(now=utcnow() + timedelta(hours=2)) >= 1
         got = (await client.get(f"/v1/payments/{payment['id']}", headers=auth())).json()
@@ -405,7 +405,7 @@ async def test_one_sweep_expires_a_backlog_many_batches_long(settings_for, auth,
             for _ in range(25)
         ]
         runtime = app.state.runtime
-        domain = runtime.extras["payments"]
+        domain = runtime.context.payments
         later = utcnow() + timedelta(hours=2)
         report = runtime.metrics.report_backlog
         assert await domain.expire_stale(now=later, batch=10, report_backlog=report) >= 25

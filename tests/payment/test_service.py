@@ -75,7 +75,12 @@ def test_production_refuses_the_sandbox_and_the_demo_iban():
         PaymentSettings(environment="production")
     with pytest.raises(ValueError, match="SOCLE_PAYMENT_PUBLIC_URL"):
         PaymentSettings(environment="production", payment_sandbox_enabled=False)
-    safe = {"payment_sandbox_enabled": False, "payment_public_url": "https://pay.vevey.ch"}
+    safe = {
+        "payment_sandbox_enabled": False,
+        "payment_public_url": "https://pay.vevey.ch",
+        "database_url": "postgresql+asyncpg://payment@db/payment",
+        "issuer": "https://login.vevey.ch",
+    }
     with pytest.raises(ValueError, match="SOCLE_PAYMENT_CREDITOR_IBAN"):
         PaymentSettings(environment="production", **safe)
     with pytest.raises(ValueError, match="SOCLE_PAYMENT_STRIPE_WEBHOOK_SECRET"):

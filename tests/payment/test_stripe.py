@@ -198,7 +198,7 @@ async def test_stripe_unreachable_keeps_the_payment_pending_and_charges_once(
         stripe_standin.outage = False
 
         # Never paid: it expires, and Stripe's session is closed so it cannot be paid later.
-        domain = app.state.runtime.extras["payments"]
+        domain = app.state.runtime.context.payments
         await domain.expire_stale(now=utcnow() + timedelta(hours=2))
         got = (await client.get(f"/v1/payments/{payment['id']}", headers=auth())).json()
         assert got["status"] == "expired"
@@ -212,7 +212,7 @@ async def test_an_expiring_payment_paid_at_the_last_moment_succeeds(
     async with service(stripe_settings()) as (client, app):
         payment = await create(client, auth)
         stripe_standin.pay(stripe_standin.session_for(payment["id"])["id"])
-        await app.state.runtime.extras["payments"].expire_stale(now=utcnow() + timedelta(hours=2))
+        await app.state.runtime.context.payments.expire_stale(now=utcnow() + timedelta(hours=2))
         stripe_standin.outage = True  # what we show is what we stored
         got = (await client.get(f"/v1/payments/{payment['id']}", headers=auth())).json()
         assert got["status"] == "succeeded"

@@ -191,7 +191,7 @@ async def test_an_approval_gives_the_citizen_a_decision_pdf(platform, nats_serve
         "before": None,
         "after": document,
     }
-    storage = platform.app.state.runtime.extras["storage"]
+    storage = platform.app.state.runtime.context.storage
     # The citizen reads it with their own token (it is theirs), the agent with theirs.
     citizen_token = platform.token(scopes=["documents:read"])
     for token in (citizen_token, staff["Authorization"].split()[1]):

@@ -36,7 +36,7 @@ async def test_an_agent_asks_for_a_correction_then_approves(
     ) as st:
         base, procedures, identity = st.base, st.procedures, st.identity
         email = f"anna-{uuid.uuid4().hex[:8]}@example.ch"  # the mail sink serves every test
-        provider = identity.state.runtime.extras["provider"]
+        provider = identity.state.runtime.context.provider
         async with identity.state.runtime.sessions() as session, session.begin():
             await directory.create_user(
                 session,
@@ -163,7 +163,7 @@ async def test_a_citizen_confirms_a_mediators_mandate_then_revokes_it(
             claims={"name": "Léa Médiatrice"},
         )
         sessions = procedures.state.runtime.sessions
-        site = procedures.state.runtime.extras["site"]
+        site = procedures.state.runtime.context.site
         async with sessions() as session, session.begin():
             await catalog.publish_document(session, tenant, example("parking-card"))
             mandate, loaded = await mandates.start(
@@ -214,7 +214,7 @@ async def test_a_citizen_confirms_a_mediators_mandate_then_revokes_it(
 
             # The mediator's own page to file for someone, reached through identity's login.
             identity = st.identity
-            provider = identity.state.runtime.extras["provider"]
+            provider = identity.state.runtime.context.provider
             async with identity.state.runtime.sessions() as session, session.begin():
                 await directory.create_user(
                     session,

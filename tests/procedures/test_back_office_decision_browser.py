@@ -36,7 +36,7 @@ async def test_a_corrected_plan_then_the_decision_the_citizen_opens(
     ) as st:
         base, urls, identity = st.base, st.urls, st.identity
         email = f"lea-{uuid.uuid4().hex[:8]}@example.ch"  # the mail sink serves every test
-        provider = identity.state.runtime.extras["provider"]
+        provider = identity.state.runtime.context.provider
         async with identity.state.runtime.sessions() as session, session.begin():
             for address, roles, given, family, locale in (
                 ("agent@vevey.test", ["agent"], "Marc", "Agent", "en"),

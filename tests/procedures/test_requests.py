@@ -204,7 +204,7 @@ async def test_a_lost_payment_answer_retried_opens_one_payment_not_two(
     async with platform_for(
         procedures_database, payment_db, nats_server, issuer, tenant, storage_db, s3_server
     ) as p:
-        http = p.app.state.runtime.extras["charging"].client._http
+        http = p.app.state.runtime.context.charging.client._http
         lossy = LosesFirstAnswer(http._transport)
         http._transport = lossy
         await p.publish("dog-registration")

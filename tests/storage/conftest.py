@@ -67,7 +67,7 @@ def started(settings_for) -> Callable[..., Any]:
     async def run(**overrides: Any) -> AsyncIterator[tuple[httpx.AsyncClient, Storage]]:
         app = create_app(settings_for(**overrides))
         async with running(app) as client:
-            yield client, app.state.runtime.extras["storage"]
+            yield client, app.state.runtime.context
 
     return run
 

@@ -42,7 +42,7 @@ async def test_a_client_gone_mid_upload_is_one_line_and_leaves_nothing(
             ).encode()
             writer.write(request + sent)
             await writer.drain()
-            storage = app.state.runtime.extras["storage"]
+            storage = app.state.runtime.context
 
             async def documents() -> int:
                 async with storage.sessions() as session:

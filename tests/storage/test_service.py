@@ -53,6 +53,7 @@ def test_production_refuses_the_development_secret_and_sqlite():
         environment="production",
         s3_secret_key="a-real-secret",
         database_url="postgresql+asyncpg://x/y",
+        issuer="https://login.vevey.ch",
     )
     assert create_app(ok).title == "Socle storage"
 

@@ -83,7 +83,7 @@ async def stack(
         )
     )
     async with served(identity, ports["identity"]):
-        provider = identity.state.runtime.extras["provider"]
+        provider = identity.state.runtime.context.provider
         async with identity.state.runtime.sessions() as session, session.begin():
             await directory.create_tenant(session, slug=tenant, name="Commune de Vevey")
             client, secret = await directory.register_client(

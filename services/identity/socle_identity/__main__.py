@@ -21,7 +21,7 @@ from socle.problems import DomainError
 from socle.sealing import KeyEncryptionError
 from socle.telemetry import configure_logging
 from socle.web import CommuneLook
-from socle_identity import directory, federation, keys, lifecycle
+from socle_identity import directory, errors, federation, keys, lifecycle
 from socle_identity.app import create_app
 from socle_identity.cli_tenants import COMMANDS as TENANT_COMMANDS
 from socle_identity.models import Client, Tenant
@@ -169,7 +169,7 @@ def _client_action(
             async with sessions() as session, session.begin():
                 client = await session.get(Client, args.client_id)
                 if client is None:
-                    raise directory.UnknownClient(f"No client {args.client_id!r}.")
+                    raise errors.UnknownClient(f"No client {args.client_id!r}.")
                 out = await action(session, client, settings.access_token_ttl, args)
                 return {"client_id": args.client_id, **out}
 

@@ -9,31 +9,13 @@ from typing import Any
 
 from socle.auth import Principal
 from socle.db import utcnow
-from socle.problems import Conflict, Unauthorized
+from socle.problems import Conflict
 from socle_identity import directory, sessions
 from socle_identity import scopes as sc
+from socle_identity.errors import LoginRequired, ReauthenticationRequired
 from socle_identity.models import Client, User
 from socle_identity.provider import Provider
 from socle_identity.tokens import Grant, mint_access_token
-
-
-class LoginRequired(Unauthorized):
-    code = "login-required"
-
-
-class ReauthenticationRequired(Unauthorized):
-    code = "reauthentication-required"
-    title = "Log in again"
-
-    def __init__(self, max_age: int) -> None:
-        super().__init__(
-            f"This change needs a login less than {max_age} seconds old: log in again "
-            f"(prompt=login or max_age={max_age}) and retry.",
-            headers={
-                "WWW-Authenticate": 'Bearer error="insufficient_user_authentication", '
-                f'error_description="Log in again", max_age={max_age}'
-            },
-        )
 
 
 def require_recent_login(principal: Principal, max_age: int) -> None:

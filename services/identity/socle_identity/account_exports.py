@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from socle_identity import exports, sessions
-from socle_identity.account import LoginRequired
+from socle_identity import errors, exports, sessions
+from socle_identity.errors import LoginRequired
 from socle_identity.exports import ExportReport
 from socle_identity.models import Export, User
 from socle_identity.provider import Provider
@@ -55,7 +55,7 @@ async def latest(provider: Provider, cookie: str | None) -> ExportReport | None:
         return None
     try:
         return await state(provider, cookie, export_id)
-    except exports.ExportExpired:
+    except errors.ExportExpired:
         return None
 
 
@@ -72,14 +72,17 @@ async def state(provider: Provider, cookie: str | None, export_id: str) -> Expor
             user_id=user.id,
         )
     if report.status == "expired":
-        raise exports.ExportExpired("The link's time is over and the export was deleted.")
+        raise errors.ExportExpired("The link's time is over and the export was deleted.")
     return report
 
 
 async def archive(provider: Provider, cookie: str | None, export_id: str) -> bytes:
     """The ZIP of one of the person's ready exports."""
     user = await _person(provider, cookie)
-    async with provider.sessions() as session:
-        return await exports.archive(
-            session, provider.settings, tenant=user.tenant, export_id=export_id, user_id=user.id
-        )
+    return await exports.archive(
+        provider.sessions,
+        provider.settings,
+        tenant=user.tenant,
+        export_id=export_id,
+        user_id=user.id,
+    )

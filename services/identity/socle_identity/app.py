@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections.abc import Sequence
 
@@ -11,10 +10,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from socle import account_mails
-from socle.aio import stop_task
 from socle.bus import ConsumerSpec
 from socle.export_parts import export_consumers
 from socle.inbox import exactly_once
+from socle.periodic import Periodic
 from socle.privacy import PERSON_ERASED, PERSON_EXPORT_READY
 from socle.service import Runtime, create_service_app
 from socle_identity import erasures, export_links, exports, keys
@@ -23,6 +22,7 @@ from socle_identity.api import account, account_pages, admin, oidc, prompts, web
 from socle_identity.api import erasures as erasures_api
 from socle_identity.api import exports as exports_api
 from socle_identity.api.deps import oauth_error_response
+from socle_identity.context import IdentityContext
 from socle_identity.provider import Provider
 from socle_identity.settings import IdentitySettings
 
@@ -59,22 +59,19 @@ the account pages the login session authenticates."""
 def create_app(settings: IdentitySettings | None = None) -> FastAPI:
     settings = settings or IdentitySettings()
 
-    async def start_provider(runtime: Runtime) -> None:
+    async def context(runtime: Runtime[IdentityContext]) -> IdentityContext:
         provider = Provider.build(settings, runtime.sessions, deny=runtime.deny)
         await keys.ensure_keys(runtime.sessions, provider.keys.encryption)
-        runtime.extras["provider"] = provider
         account_mails.serve(runtime.bus, functools.partial(account_mails_answer, provider))
         # The identity API trusts its own keys, read from its database (and checks revocation).
         runtime.verifier = provider.verifier
-        if settings.export_purge_seconds > 0:
-            runtime.extras["export_purge"] = asyncio.create_task(
-                export_links.run_purge(runtime.sessions, settings), name="identity-export-purge"
-            )
+        return IdentityContext(provider=provider)
 
-    async def stop_purge(runtime: Runtime) -> None:
-        await stop_task(runtime.extras.pop("export_purge", None))
+    def periodic(runtime: Runtime[IdentityContext]) -> Sequence[Periodic]:
+        purge = functools.partial(export_links.purge_expired, runtime.sessions, settings)
+        return [Periodic("identity-export-purge", settings.export_purge_seconds, purge)]
 
-    def consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
+    def consumers(runtime: Runtime[IdentityContext]) -> Sequence[ConsumerSpec]:
         return [
             ConsumerSpec(
                 durable="identity-erasure-reports",
@@ -108,9 +105,9 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
             erasures_api.router,
             exports_api.router,
         ],
+        context=context,
         consumers=consumers,
-        on_startup=[start_provider],
-        on_shutdown=[stop_purge],
+        periodic=periodic,
         description=(
             "OpenID Connect provider: citizens, staff and commune apps log in; every other "
             "service trusts its tokens."

@@ -15,8 +15,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.outbox import record_event
-from socle.problems import Conflict, NotFound, Unprocessable
+from socle.problems import Conflict, Unprocessable
 from socle_identity import events
+from socle_identity.errors import (
+    InvalidClientSpec,
+    InvalidUser,
+    TenantExists,
+    UnknownClient,
+    UnknownTenant,
+    UnknownUser,
+    UserExists,
+    WeakPassword,
+)
 from socle_identity.keys import SUPPORTED_ALGS
 from socle_identity.models import (
     Client,
@@ -42,38 +52,6 @@ FIRST_PARTY_CLIENT = IDENTITY_AUDIENCE
 SLUG = re.compile(r"^[a-z][a-z0-9-]{1,62}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 LOOPBACK = ("localhost", "127.0.0.1", "[::1]", "::1")
-
-
-class InvalidClientSpec(Unprocessable):
-    code = "invalid-client-metadata"
-
-
-class TenantExists(Conflict):
-    code = "tenant-exists"
-
-
-class UnknownTenant(NotFound):
-    code = "tenant-not-found"
-
-
-class UnknownClient(NotFound):
-    code = "client-not-found"
-
-
-class UnknownUser(NotFound):
-    code = "user-not-found"
-
-
-class UserExists(Conflict):
-    code = "user-exists"
-
-
-class WeakPassword(Unprocessable):
-    code = "weak-password"
-
-
-class InvalidUser(Unprocessable):
-    code = "invalid-user"
 
 
 # ---------------------------------------------------------------- tenants

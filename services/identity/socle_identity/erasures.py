@@ -5,7 +5,7 @@ and names those still silent after ``erasure_answer_seconds``."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -15,12 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from socle.db import upsert_insert, utcnow
 from socle.events import CloudEvent
 from socle.privacy import PERSON_ERASED, ErasureOutcome, Kept
-from socle.problems import NotFound
+from socle_identity.answers import roll_call
+from socle_identity.errors import UnknownErasure
 from socle_identity.models import Erasure, ErasureAnswer
-
-
-class UnknownErasure(NotFound):
-    code = "erasure-not-found"
 
 
 class ServiceAnswer(BaseModel):
@@ -94,29 +91,22 @@ async def report(
             )
         ).scalars()
     }
-    deadline = erasure.requested_at + timedelta(seconds=answer_seconds)
-    late = utcnow() >= deadline
-    services = []
-    for name in erasure.services:
-        answer = answers.get(name)
-        if answer is None:
-            services.append(ServiceAnswer(service=name, status="silent" if late else "waiting"))
-        else:
-            services.append(
-                ServiceAnswer(
-                    service=name,
-                    status="answered",
-                    answered_at=answer.answered_at,
-                    **answer.outcome,
-                )
-            )
-    waiting = [s.service for s in services if s.status != "answered"]
+    call = roll_call(
+        erasure.services,
+        answers,
+        requested_at=erasure.requested_at,
+        answer_seconds=answer_seconds,
+        answered=lambda name, answer: ServiceAnswer(
+            service=name, status="answered", answered_at=answer.answered_at, **answer.outcome
+        ),
+        unanswered=lambda name, status: ServiceAnswer(service=name, status=status),
+    )
     return ErasureReport(
         id=erasure.id,
         user_id=erasure.user_id,
         requested_at=erasure.requested_at,
-        answer_deadline=deadline,
-        status="complete" if not waiting else ("overdue" if late else "in_progress"),
-        silent=waiting if late else [],
-        services=services,
+        answer_deadline=call.deadline,
+        status=call.status("complete"),
+        silent=call.silent,
+        services=call.services,
     )

@@ -5,7 +5,6 @@ answers 410."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
@@ -121,15 +120,3 @@ async def purge_expired(
             log.info("export_deleted", export_id=export_id)
         if len(due) < BATCH:
             return deleted
-
-
-async def run_purge(sessions: async_sessionmaker[AsyncSession], settings: IdentitySettings) -> None:
-    """Delete expired exports every ``export_purge_seconds``."""
-    while True:
-        try:
-            await purge_expired(sessions, settings)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.warning("export_purge_failed", error=repr(exc))
-        await asyncio.sleep(settings.export_purge_seconds)

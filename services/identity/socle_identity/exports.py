@@ -6,13 +6,13 @@ the export is ready when all answered, and names those still silent after
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Literal
 
 import httpx
 from pydantic import BaseModel, Field
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from socle.db import upsert_insert, utcnow
 from socle.events import CloudEvent, Event
@@ -26,16 +26,18 @@ from socle.privacy import (
     PersonData,
     as_json,
 )
-from socle.problems import Conflict, Gone, NotFound, Unavailable
 from socle_identity import directory
+from socle_identity.answers import roll_call
+from socle_identity.errors import (
+    ArchiveUnavailable,
+    ExportExpired,
+    ExportNotReady,
+    UnknownExport,
+)
 from socle_identity.models import Consent, Export, ExportAnswer, User
 from socle_identity.settings import IdentitySettings
 
 SERVICE = "identity"
-
-
-class UnknownExport(NotFound):
-    code = "export-not-found"
 
 
 class PartStatus(BaseModel):
@@ -134,38 +136,32 @@ async def report(
             await session.execute(select(ExportAnswer).where(ExportAnswer.export_id == export.id))
         ).scalars()
     }
-    deadline = export.requested_at + timedelta(seconds=answer_seconds)
-    late = utcnow() >= deadline
-    services = []
-    for name in export.services:
-        answer = answers.get(name)
-        if answer is None:
-            services.append(PartStatus(service=name, status="silent" if late else "waiting"))
-        else:
-            services.append(
-                PartStatus(
-                    service=name,
-                    status="answered",
-                    answered_at=answer.answered_at,
-                    object=answer.object,
-                    counts=answer.counts,
-                )
-            )
-    waiting = [s.service for s in services if s.status != "answered"]
-    status: Literal["in_progress", "ready", "overdue", "expired"] = (
-        "ready" if not waiting else ("overdue" if late else "in_progress")
+    call = roll_call(
+        export.services,
+        answers,
+        requested_at=export.requested_at,
+        answer_seconds=answer_seconds,
+        answered=lambda name, answer: PartStatus(
+            service=name,
+            status="answered",
+            answered_at=answer.answered_at,
+            object=answer.object,
+            counts=answer.counts,
+        ),
+        unanswered=lambda name, status: PartStatus(service=name, status=status),
     )
-    if is_expired(export):
-        status = "expired"
+    status: Literal["in_progress", "ready", "overdue", "expired"] = (
+        "expired" if is_expired(export) else call.status("ready")
+    )
     return ExportReport(
         id=export.id,
         user_id=export.user_id,
         requested_at=export.requested_at,
-        answer_deadline=deadline,
+        answer_deadline=call.deadline,
         status=status,
         expires_at=export.expires_at,
-        silent=waiting if late else [],
-        services=services,
+        silent=call.silent,
+        services=call.services,
     )
 
 
@@ -200,15 +196,6 @@ def is_expired(export: Export) -> bool:
     return export.expires_at is not None and utcnow() >= export.expires_at
 
 
-class ExportNotReady(Conflict):
-    code = "export-not-ready"
-
-
-class ExportExpired(Gone):
-    code = "export-expired"
-    title = "This export has expired"
-
-
 async def ready_export(
     session: AsyncSession,
     *,
@@ -234,12 +221,8 @@ async def ready_export(
     return state
 
 
-class ArchiveUnavailable(Unavailable):
-    code = "export-archive-unavailable"
-
-
 async def archive(
-    session: AsyncSession,
+    sessions: async_sessionmaker[AsyncSession],
     settings: IdentitySettings,
     *,
     tenant: str,
@@ -247,7 +230,7 @@ async def archive(
     user_id: str | None = None,
 ) -> bytes:
     """The ZIP of a ready export's parts (from storage, with identity's own client)."""
-    async with session.begin():
+    async with sessions() as session, session.begin():
         await ready_export(
             session,
             tenant=tenant,

@@ -20,7 +20,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from itsdangerous import BadSignature, SignatureExpired
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from socle.problems import NotFound, Unprocessable
+from socle.problems import Unprocessable
 from socle_identity import directory
 from socle_identity.authrequest import (
     AuthRequest,
@@ -29,6 +29,7 @@ from socle_identity.authrequest import (
     load_request,
     validate_request,
 )
+from socle_identity.errors import UpstreamNotConfigured
 from socle_identity.models import FederatedIdentity, UpstreamProvider, User
 from socle_identity.provider import Provider
 from socle_identity.sessions import Outcome, finish_login
@@ -42,10 +43,6 @@ CALLBACK_PATH = "/federation/callback"
 def _fernet(provider: Provider) -> Fernet:
     digest = hashlib.sha256(f"federation|{provider.settings.secret_key}".encode()).digest()
     return Fernet(base64.urlsafe_b64encode(digest))
-
-
-class UpstreamNotConfigured(NotFound):
-    code = "federation-not-configured"
 
 
 async def configure(

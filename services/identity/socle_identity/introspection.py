@@ -13,7 +13,8 @@ from socle.auth import InvalidToken, Principal
 from socle.db import utcnow
 from socle_identity import lifecycle
 from socle_identity.client_auth import authenticate_client
-from socle_identity.directory import UnknownUser, get_user
+from socle_identity.directory import get_user
+from socle_identity.errors import UnknownUser
 from socle_identity.models import RefreshToken, User
 from socle_identity.passwords import digest
 from socle_identity.provider import Provider

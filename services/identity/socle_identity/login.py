@@ -10,9 +10,9 @@ import structlog
 from itsdangerous import BadSignature, SignatureExpired
 
 from socle.db import utcnow
-from socle.problems import DomainError
 from socle_identity import directory
 from socle_identity.authrequest import AuthRequest, PageError, asdict_params, validate_request
+from socle_identity.errors import LoginRefused
 from socle_identity.models import User
 from socle_identity.provider import Provider
 from socle_identity.sessions import Outcome, finish_login
@@ -21,15 +21,6 @@ from socle_identity.totp import check_second_factor
 log = structlog.get_logger("socle_identity.login")
 
 PENDING_MAX_AGE = 300
-
-
-class LoginRefused(DomainError):
-    status, code, title = 400, "login-refused", "Login refused"
-
-    def __init__(self, reason: str, minutes: int = 0) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.minutes = minutes
 
 
 def _locked_minutes(user: User) -> int:

@@ -7,8 +7,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from socle_identity.models import Client, Tenant, User
-
 
 class TenantIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -20,10 +18,6 @@ class TenantOut(BaseModel):
     slug: str
     name: str
     created_at: datetime
-
-    @classmethod
-    def of(cls, tenant: Tenant) -> TenantOut:
-        return cls(slug=tenant.slug, name=tenant.name, created_at=tenant.created_at)
 
 
 class ClientIn(BaseModel):
@@ -76,28 +70,6 @@ class ClientOut(BaseModel):
     sector_identifier: str | None
     enabled: bool = Field(description="A disabled client gets no token; its tokens are refused.")
     created_at: datetime
-
-    @classmethod
-    def of(cls, c: Client) -> ClientOut:
-        return cls(
-            client_id=c.client_id,
-            tenant=c.tenant,
-            name=c.name,
-            client_type="public" if c.public else "confidential",
-            redirect_uris=c.redirect_uris,
-            post_logout_redirect_uris=c.post_logout_redirect_uris,
-            scopes=c.scopes,
-            grant_types=c.grant_types,
-            token_endpoint_auth_method=c.token_endpoint_auth_method,
-            roles=c.roles,
-            signing_alg=c.signing_alg,
-            access_token_ttl=c.access_token_ttl,
-            refresh_token_ttl=c.refresh_token_ttl,
-            subject_type=c.subject_type,
-            sector_identifier=c.sector_identifier,
-            enabled=c.disabled_at is None,
-            created_at=c.created_at,
-        )
 
 
 class ClientCreated(ClientOut):
@@ -156,21 +128,6 @@ class UserOut(BaseModel):
     email_verified: bool
     second_factor: bool
     created_at: datetime
-
-    @classmethod
-    def of(cls, u: User) -> UserOut:
-        return cls(
-            id=u.id,
-            tenant=u.tenant,
-            email=u.email,
-            roles=u.roles,
-            given_name=u.given_name,
-            family_name=u.family_name,
-            locale=u.locale,
-            email_verified=u.email_verified,
-            second_factor=u.totp_confirmed,
-            created_at=u.created_at,
-        )
 
 
 class FederationIn(BaseModel):

@@ -66,19 +66,20 @@ class IdentitySettings(export_parts.ExportPartsSettings, sealing.KeyEncryptionSe
     """Seconds between two looks for expired exports to delete (0: never, for tests)."""
 
     @model_validator(mode="after")
-    def _refuse_unsafe_production(self) -> IdentitySettings:
+    def _require_a_key_encryption_key(self) -> IdentitySettings:
         problem = self.key_encryption_problem(self.environment, "the signing keys")
         if problem:
             raise ValueError(problem)
-        if self.environment == "production":
-            if self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 32:
-                raise ValueError(
-                    "SOCLE_SECRET_KEY must be set to a random value of 32+ characters in production"
-                )
-            if self.pairwise_salt == "dev-only-pairwise-salt":
-                raise ValueError("SOCLE_PAIRWISE_SALT must be set to a random value in production")
-            if not self.cookie_secure:
-                raise ValueError("SOCLE_COOKIE_SECURE must be true in production")
-            if not self.issuer.startswith("https://"):
-                raise ValueError("SOCLE_ISSUER must be an https:// URL in production")
         return self
+
+    def production_problems(self) -> list[str]:
+        problems = super().production_problems()
+        if self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 32:
+            problems.append(
+                "SOCLE_SECRET_KEY must be set to a random value of 32+ characters in production"
+            )
+        if self.pairwise_salt == "dev-only-pairwise-salt":
+            problems.append("SOCLE_PAIRWISE_SALT must be set to a random value in production")
+        if not self.cookie_secure:
+            problems.append("SOCLE_COOKIE_SECURE must be true in production")
+        return problems

@@ -10,8 +10,8 @@ from typing import Any
 
 import pyotp
 
-from socle.problems import DomainError
 from socle_identity import directory
+from socle_identity.errors import TotpAlreadyActive, TotpCodeInvalid, TotpNotStarted
 from socle_identity.models import User
 from socle_identity.passwords import digest, same_digest
 from socle_identity.provider import Provider
@@ -56,11 +56,8 @@ async def start_totp(provider: Provider, *, tenant: str, user_id: str) -> dict[s
     async with provider.sessions() as session, session.begin():
         user = await directory.get_user(session, tenant=tenant, user_id=user_id)
         if user.totp_confirmed:
-            raise DomainError(
-                "A second factor is already active; remove it before enrolling another.",
-                status=409,
-                code="totp-already-active",
-                title="Conflict",
+            raise TotpAlreadyActive(
+                "A second factor is already active; remove it before enrolling another."
             )
         secret = pyotp.random_base32()
         user.totp_secret = secret
@@ -73,18 +70,10 @@ async def confirm_totp(provider: Provider, *, tenant: str, user_id: str, code: s
     async with provider.sessions() as session, session.begin():
         user = await directory.get_user(session, tenant=tenant, user_id=user_id)
         if not user.totp_secret or user.totp_confirmed:
-            raise DomainError(
-                "Start the enrolment first (POST /v1/me/totp).",
-                status=409,
-                code="totp-not-started",
-                title="Conflict",
-            )
+            raise TotpNotStarted("Start the enrolment first (POST /v1/me/totp).")
         if not accept_totp(user, code):
-            raise DomainError(
-                "The code does not match; check the device's clock and type the current code.",
-                status=422,
-                code="totp-code-invalid",
-                title="Unprocessable request",
+            raise TotpCodeInvalid(
+                "The code does not match; check the device's clock and type the current code."
             )
         codes = [secrets.token_hex(5) for _ in range(10)]
         user.totp_confirmed = True

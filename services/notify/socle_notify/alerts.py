@@ -8,9 +8,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.db import utcnow
 from socle.outbox import record_event
+from socle.problems import Unprocessable
 from socle_notify import events
 from socle_notify.common import new_id
-from socle_notify.errors import UnprocessableError
 from socle_notify.messages import Messages
 from socle_notify.models import Notification
 
@@ -102,7 +102,7 @@ class Alerts(Messages):
         }
         try:
             prepared = self.builtin("alert.final_failure", address, values, "en")
-        except UnprocessableError:
+        except Unprocessable:
             log.error("operations_address_invalid", tenant=tenant)
             return
         await self.enqueue(

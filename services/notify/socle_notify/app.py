@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections.abc import Sequence
 
 from fastapi import FastAPI
 
 from socle import account_mails
-from socle.aio import stop_task
 from socle.bus import ConsumerSpec
 from socle.events import CloudEvent
 from socle.export_parts import export_consumers
 from socle.inbox import exactly_once
+from socle.locks import exclusive_pass
+from socle.periodic import Periodic
 from socle.service import Runtime, create_service_app
 from socle_notify import privacy, retention
 from socle_notify.api import notifications, rules, sender, subscriptions, templates
-from socle_notify.api.deps import Domain
 from socle_notify.channels import EmailSender, sms_provider
+from socle_notify.context import NotifyContext
 from socle_notify.notifications import Notifications
 from socle_notify.rules import Rules
 from socle_notify.settings import NotifySettings
@@ -33,7 +33,7 @@ PUBLIC_ROUTES: frozenset[str] = frozenset()
 def create_app(settings: NotifySettings | None = None) -> FastAPI:
     settings = settings or NotifySettings()
 
-    async def start(runtime: Runtime) -> None:
+    async def context(runtime: Runtime[NotifyContext]) -> NotifyContext:
         template_service = Templates(settings.sms_max_fragments)
         notification_service = Notifications(settings, template_service)
         webhook_service = Webhooks(settings, notification_service)
@@ -51,14 +51,15 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
             webhook_service,
             EmailSender(settings),
             sms_provider(settings),
-            count_failure=runtime.metrics.count_dependency_failure if runtime.metrics else None,
+            count_failure=runtime.metrics.count_dependency_failure,
         )
-        if runtime.metrics is not None:
-            for kind in ("notifications", "webhooks"):
-                runtime.metrics.add_backlog_probe(
-                    f"notify_{kind}", functools.partial(worker.backlog, kind)
-                )
-        runtime.extras["domain"] = Domain(
+        for kind in ("notifications", "webhooks"):
+            runtime.metrics.add_backlog_probe(
+                f"notify_{kind}", functools.partial(worker.backlog, kind)
+            )
+        worker.start()
+        return NotifyContext(
+            runtime.sessions,
             template_service,
             notification_service,
             webhook_service,
@@ -66,20 +67,23 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
             worker,
             worker.senders,
         )
-        worker.start()
-        if settings.retention_purge_seconds > 0:
-            runtime.extras["retention_purge"] = asyncio.create_task(
-                retention.run(runtime.sessions, settings), name="notify-retention"
+
+    async def stop(runtime: Runtime[NotifyContext]) -> None:
+        await runtime.context.worker.stop()
+        await runtime.context.webhooks.close()
+
+    def periodic(runtime: Runtime[NotifyContext]) -> Sequence[Periodic]:
+        purge = functools.partial(retention.purge_once, runtime.sessions, settings)
+        return [
+            Periodic(
+                "notify-retention",
+                settings.retention_purge_seconds,
+                exclusive_pass(runtime.sessions, "notify-retention", purge),
             )
+        ]
 
-    async def stop(runtime: Runtime) -> None:
-        await stop_task(runtime.extras.pop("retention_purge", None))
-        domain: Domain = runtime.extras["domain"]
-        await domain.worker.stop()
-        await domain.webhooks.close()
-
-    def consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
-        domain: Domain = runtime.extras["domain"]
+    def consumers(runtime: Runtime[NotifyContext]) -> Sequence[ConsumerSpec]:
+        domain = runtime.context
         effect = exactly_once(runtime.sessions, settings.consumer_name, domain.rules.on_event)
 
         async def handle(event: CloudEvent) -> None:
@@ -119,8 +123,9 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
         ],
         description="Email, SMS and signed webhooks from templates, driven by API calls and "
         "by events.",
+        context=context,
         consumers=consumers,
-        on_startup=[start],
+        periodic=periodic,
         on_shutdown=[stop],
     )
     return app

@@ -12,9 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.db import utcnow
 from socle.outbox import record_event
+from socle.problems import Unprocessable
 from socle_notify import events
 from socle_notify.common import new_id
-from socle_notify.errors import BatchNotFound, BatchStarted, InvalidBatch, UnprocessableError
+from socle_notify.errors import BatchNotFound, BatchStarted, InvalidBatch
 from socle_notify.messages import PENDING, Messages
 from socle_notify.models import Batch, Notification
 from socle_notify.schemas import BatchCreate
@@ -71,7 +72,7 @@ class Batches(Messages):
                     recipient.personalisation,
                     recipient.language or body.language,
                 )
-            except UnprocessableError as exc:
+            except Unprocessable as exc:
                 if len(errors) < 100:
                     errors.append(
                         {"field": f"recipients.{index}", "message": exc.detail, "code": exc.code}

@@ -2,92 +2,76 @@
 
 from __future__ import annotations
 
-from socle.problems import DomainError
+from socle.problems import Conflict, NotFound, Unprocessable
 
 
-class NotifyError(DomainError):
-    """Base of notify's errors."""
-
-
-class NotFoundError(NotifyError):
-    status, code, title = 404, "not-found", "Not found"
-
-
-class ConflictError(NotifyError):
-    status, code, title = 409, "conflict", "Conflict"
-
-
-class UnprocessableError(NotifyError):
-    status, code, title = 422, "unprocessable", "Unprocessable request"
-
-
-class TemplateNotFound(NotFoundError):
+class TemplateNotFound(NotFound):
     code = "template-not-found"
 
 
-class NotificationNotFound(NotFoundError):
+class NotificationNotFound(NotFound):
     code = "notification-not-found"
 
 
-class BatchNotFound(NotFoundError):
+class BatchNotFound(NotFound):
     code = "batch-not-found"
 
 
-class RuleNotFound(NotFoundError):
+class RuleNotFound(NotFound):
     code = "rule-not-found"
 
 
-class SubscriptionNotFound(NotFoundError):
+class SubscriptionNotFound(NotFound):
     code = "subscription-not-found"
 
 
-class DeliveryNotFound(NotFoundError):
+class DeliveryNotFound(NotFound):
     code = "delivery-not-found"
 
 
-class BatchStarted(ConflictError):
+class BatchStarted(Conflict):
     code = "batch-started"
 
 
-class DeliveryNotDead(ConflictError):
+class DeliveryNotDead(Conflict):
     code = "delivery-not-dead"
 
 
-class InvalidRecipient(UnprocessableError):
+class InvalidRecipient(Unprocessable):
     code = "invalid-recipient"
 
 
-class MissingPersonalisation(UnprocessableError):
+class MissingPersonalisation(Unprocessable):
     code = "missing-personalisation"
 
 
-class InvalidTemplate(UnprocessableError):
+class InvalidTemplate(Unprocessable):
     code = "invalid-template"
 
 
-class WrongChannel(UnprocessableError):
+class WrongChannel(Unprocessable):
     code = "wrong-channel"
 
 
-class SmsTooLong(UnprocessableError):
+class SmsTooLong(Unprocessable):
     code = "sms-too-long"
 
 
-class InvalidBatch(UnprocessableError):
+class InvalidBatch(Unprocessable):
     code = "invalid-batch"
 
 
-class InvalidRule(UnprocessableError):
+class InvalidRule(Unprocessable):
     code = "invalid-rule"
 
 
-class InvalidCallback(UnprocessableError):
+class InvalidCallback(Unprocessable):
     code = "invalid-callback-url"
 
 
-class InvalidSecret(UnprocessableError):
+class InvalidSecret(Unprocessable):
     code = "invalid-secret"
 
 
-class UnknownEventType(UnprocessableError):
+class UnknownEventType(Unprocessable):
     code = "unknown-event-type"

@@ -4,8 +4,6 @@ older than its commune's retention (``notifications``, default
 
 from __future__ import annotations
 
-import asyncio
-
 import structlog
 from fastapi import Request
 from sqlalchemy import delete, select
@@ -61,18 +59,6 @@ async def purge_once(sessions: async_sessionmaker[AsyncSession], settings: Notif
     if deleted:
         log.info("notifications_purged", count=deleted)
     return deleted
-
-
-async def run(sessions: async_sessionmaker[AsyncSession], settings: NotifySettings) -> None:
-    """The purge every ``retention_purge_seconds``."""
-    while True:
-        try:
-            await purge_once(sessions, settings)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.warning("retention_purge_failed", error=repr(exc))
-        await asyncio.sleep(settings.retention_purge_seconds)
 
 
 def _defaults(request: Request) -> dict[str, int | None]:

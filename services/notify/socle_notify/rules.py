@@ -14,8 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from socle.account_mails import ACCOUNT_MAIL_EVENTS, AccountMailGone
 from socle.db import utcnow
 from socle.events import CloudEvent
+from socle.problems import NotFound, Unprocessable
 from socle_notify.common import new_id
-from socle_notify.errors import InvalidRule, NotFoundError, RuleNotFound, UnprocessableError
+from socle_notify.errors import InvalidRule, RuleNotFound
 from socle_notify.messages import LANGUAGES
 from socle_notify.models import Rule
 from socle_notify.notifications import Notifications
@@ -196,7 +197,7 @@ class Rules:
             prepared = self.notifications.prepare(view, to, personalisation(event), language)
             if is_secret_event(event.type):  # whatever the tenant's template says
                 prepared = replace(prepared, secret=True)
-        except UnprocessableError as exc:
+        except Unprocessable as exc:
             log.warning(
                 "rule_not_applicable", rule_id=rule.id, event_type=event.type, error=exc.code
             )
@@ -210,7 +211,7 @@ class Rules:
                 error=f"{exc.code}: {exc.detail}",
             )
             return
-        except NotFoundError as exc:
+        except NotFound as exc:
             await self.notifications.record_failure(
                 session,
                 event.tenant,
@@ -243,7 +244,7 @@ class Rules:
             prepared = self.notifications.builtin(
                 event.type, to, personalisation(event), language_of(event.data.get("locale"))
             )
-        except UnprocessableError as exc:
+        except Unprocessable as exc:
             await self.notifications.record_failure(
                 session,
                 event.tenant,

@@ -100,18 +100,16 @@ class NotifySettings(export_parts.ExportPartsSettings):
     consumer_name: str = "notify"
     """Durable JetStream consumer of the events that drive rules and webhooks."""
 
+    def production_problems(self) -> list[str]:
+        problems = super().production_problems()
+        if self.sms_provider == "sink":
+            problems.append("SOCLE_SMS_PROVIDER=sink keeps SMS on disk; set http")
+        if self.mail_from.endswith("@socle.localhost>"):
+            problems.append("SOCLE_MAIL_FROM still has the development address")
+        return problems
+
     @model_validator(mode="after")
-    def _refuse_unsafe_production(self) -> NotifySettings:
-        if self.environment == "production":
-            problems = []
-            if self.sms_provider == "sink":
-                problems.append("SOCLE_SMS_PROVIDER=sink keeps SMS on disk; set http")
-            if self.mail_from.endswith("@socle.localhost>"):
-                problems.append("SOCLE_MAIL_FROM still has the development address")
-            if self.database_url.startswith("sqlite"):
-                problems.append("SOCLE_DATABASE_URL must point to PostgreSQL")
-            if problems:
-                raise ValueError("; ".join(problems))
+    def _check_addresses(self) -> NotifySettings:
         for name, address in [("SOCLE_OPERATIONS_EMAIL", self.operations_email)] + [
             (f"SOCLE_TENANT_OPERATIONS_EMAILS[{t}]", a)
             for t, a in self.tenant_operations_emails.items()

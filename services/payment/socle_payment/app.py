@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
-import structlog
 from fastapi import FastAPI
 
 from socle import account_mails
-from socle.aio import stop_task
 from socle.bus import ConsumerSpec
 from socle.export_parts import export_consumers
-from socle.locks import exclusive
+from socle.locks import exclusive_pass
+from socle.periodic import Periodic
 from socle.service import Runtime, create_service_app
 from socle_payment import payer_mails, privacy, retention
 from socle_payment.api import admin, finance, pages, payments, webhooks
+from socle_payment.context import PaymentContext
 from socle_payment.payments import Payments
 from socle_payment.providers import PaymentProvider, build_providers
 from socle_payment.settings import PaymentSettings
-
-log = structlog.get_logger("socle_payment")
 
 #: Routes a citizen's browser or a provider calls without an access token: the payment page
 #: (addressed by an unguessable token) and the Stripe webhook (authenticated by its signature).
@@ -36,23 +33,6 @@ PUBLIC_ROUTES: frozenset[str] = frozenset(
 )
 
 
-async def _sweep(
-    domain: Payments, every: float, report_backlog: Callable[[str, int], None] | None
-) -> None:
-    while True:
-        await asyncio.sleep(every)
-        try:
-            async with exclusive(domain.sessions, "payment-expiry") as held:
-                # not held: another replica is sweeping now
-                count = await domain.expire_stale(report_backlog=report_backlog) if held else 0
-            if count:
-                log.info("payments_expired", count=count)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.warning("payment_expiry_failed", error=repr(exc))
-
-
 def create_app(
     settings: PaymentSettings | None = None,
     providers: Mapping[str, PaymentProvider] | None = None,
@@ -62,34 +42,39 @@ def create_app(
     chosen = build_providers(settings)
     chosen.update(providers or {})
 
-    async def start(runtime: Runtime) -> None:
-        domain = Payments(settings=settings, providers=chosen, sessions=runtime.sessions)
-        runtime.extras["payments"] = domain
+    async def context(runtime: Runtime[PaymentContext]) -> PaymentContext:
         account_mails.serve(
             runtime.bus,
             functools.partial(payer_mails.answer, runtime.sessions),
             prefix=account_mails.PAYMENT_SUBJECT_PREFIX,
             queue="payment-payer-mail",
         )
-        if settings.payment_expiry_sweep_seconds > 0:
-            runtime.extras["expiry_task"] = asyncio.create_task(
-                _sweep(
-                    domain,
-                    settings.payment_expiry_sweep_seconds,
-                    runtime.metrics.report_backlog if runtime.metrics else None,
+        return PaymentContext(
+            payments=Payments(settings=settings, providers=chosen, sessions=runtime.sessions)
+        )
+
+    def periodic(runtime: Runtime[PaymentContext]) -> Sequence[Periodic]:
+        payments, report = runtime.context.payments, runtime.metrics.report_backlog
+        purge = functools.partial(retention.purge_once, runtime.sessions, settings)
+        return [
+            Periodic(
+                "payment_expiry",
+                settings.payment_expiry_sweep_seconds,
+                # one replica at a time: the others find the lock held and skip their turn
+                exclusive_pass(
+                    runtime.sessions,
+                    "payment-expiry",
+                    lambda: payments.expire_stale(report_backlog=report),
                 ),
-                name="payment-expiry",
-            )
-        if settings.retention_purge_seconds > 0:
-            runtime.extras["retention_task"] = asyncio.create_task(
-                retention.run(runtime.sessions, settings), name="payment-retention"
-            )
+            ),
+            Periodic(
+                "payment-retention",
+                settings.retention_purge_seconds,
+                exclusive_pass(runtime.sessions, "payment-retention", purge),
+            ),
+        ]
 
-    async def stop(runtime: Runtime) -> None:
-        await stop_task(runtime.extras.pop("expiry_task", None))
-        await stop_task(runtime.extras.pop("retention_task", None))
-
-    def consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
+    def consumers(runtime: Runtime[PaymentContext]) -> Sequence[ConsumerSpec]:
         return [
             privacy.consumer(runtime.sessions),
             *export_consumers(
@@ -111,7 +96,7 @@ def create_app(
         ],
         description="Fees paid online (Stripe, sandbox) or by Swiss QR-bill, refunds and "
         "reconciliation.",
+        context=context,
         consumers=consumers,
-        on_startup=[start],
-        on_shutdown=[stop],
+        periodic=periodic,
     )

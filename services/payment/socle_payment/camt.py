@@ -10,7 +10,7 @@ from xml.etree.ElementTree import Element
 from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 
-from socle.problems import Unprocessable
+from socle_payment.errors import InvalidCamt
 
 
 @dataclass(frozen=True)
@@ -56,10 +56,6 @@ AMOUNT = re.compile(r"^[0-9]{1,18}(?:\.[0-9]{1,5})?$")
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 MAX_MINOR_UNITS = 2**63 - 1
 MAX_SHOWN = 40
-
-
-class InvalidCamt(Unprocessable):
-    code = "invalid-camt054"
 
 
 def _shown(text: str) -> str:

@@ -23,6 +23,9 @@ from socle_payment.settings import PaymentSettings
 from socle_payment.tenant_settings import StripeKeys
 
 TruthStatus = Literal["pending", "succeeded", "failed", "expired"]
+Page = Literal["test-cards", "qrbill", "provider"]
+"""What the citizen's payment page shows: the sandbox's test-card form, the QR-bill, or a
+redirect to the provider's own page."""
 
 
 class ProviderUnavailable(RuntimeError):
@@ -52,8 +55,12 @@ class PaymentProvider(Protocol):
     """What a payment provider implements; register it under its ``name``."""
 
     name: str
-    #: The citizen pays on our own page (sandbox form, QR-bill) rather than at the provider.
-    local_page: bool
+    #: What the citizen's page shows; anything but ``provider`` is our own page.
+    page: Page
+
+    def lifetime(self, settings: PaymentSettings) -> timedelta:
+        """How long a new payment stays open before it expires."""
+        ...
 
     async def start(self, payment: Payment) -> Opened: ...
 
@@ -74,7 +81,10 @@ class SandboxProvider:
     """A local payment page with test cards, for development and demonstrations."""
 
     name = "sandbox"
-    local_page = True
+    page: Page = "test-cards"
+
+    def lifetime(self, settings: PaymentSettings) -> timedelta:
+        return timedelta(minutes=settings.payment_expiry_minutes)
 
     async def start(self, payment: Payment) -> Opened:
         return Opened(provider_payment_id=f"sbx_{uuid.uuid4().hex}")
@@ -99,7 +109,10 @@ class QRBillProvider:
     """A Swiss QR-bill the citizen pays by bank transfer; camt.054 files reconcile it."""
 
     name = "qrbill"
-    local_page = True
+    page: Page = "qrbill"
+
+    def lifetime(self, settings: PaymentSettings) -> timedelta:
+        return timedelta(days=settings.payment_qrbill_expiry_days)
 
     async def start(self, payment: Payment) -> Opened:
         return Opened(qr_reference=new_qr_reference())
@@ -123,7 +136,10 @@ class StripeProvider:
     payment's tenant (its own, else the installation's)."""
 
     name = "stripe"
-    local_page = False
+    page: Page = "provider"
+
+    def lifetime(self, settings: PaymentSettings) -> timedelta:
+        return timedelta(minutes=settings.payment_expiry_minutes)
 
     def __init__(self, settings: PaymentSettings, keys_of: KeysOf | None = None) -> None:
         self.settings = settings
@@ -238,6 +254,14 @@ def truth_of_session(session: Mapping[str, Any]) -> Truth:
     if status == "expired":
         return Truth(status="expired", reason="checkout_session_expired")
     return Truth(status="pending", charge_id=intent_id)
+
+
+def disabled_reason(name: str, settings: PaymentSettings) -> str | None:
+    """Why a provider this service knows is not offered by this configuration (None for a
+    provider it does not know, or one that is enabled)."""
+    if name == "stripe" and not settings.stripe_enabled:
+        return "SOCLE_PAYMENT_STRIPE_SECRET_KEY is empty"
+    return None
 
 
 def build_providers(settings: PaymentSettings) -> dict[str, PaymentProvider]:

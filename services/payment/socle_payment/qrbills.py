@@ -8,7 +8,7 @@ import qrbill
 import structlog
 
 from socle.pdf import svg_to_pdf
-from socle.problems import Conflict
+from socle_payment.errors import NotAQRBill
 from socle_payment.models import Payment
 from socle_payment.payments import minor_to_decimal
 from socle_payment.tenant_settings import CreditorInfo
@@ -16,10 +16,6 @@ from socle_payment.tenant_settings import CreditorInfo
 log = structlog.get_logger("socle_payment.qrbills")
 
 LANGUAGES = ("de", "fr", "it", "en")
-
-
-class NotAQRBill(Conflict):
-    code = "not-a-qr-bill"
 
 
 def _bill(creditor: CreditorInfo, payment: Payment, language: str) -> qrbill.QRBill:

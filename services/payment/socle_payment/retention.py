@@ -5,8 +5,6 @@ metadata emptied, in batches; a payment under legal hold is left as it is."""
 
 from __future__ import annotations
 
-import asyncio
-
 import structlog
 from fastapi import Request
 from sqlalchemy import select
@@ -67,18 +65,6 @@ async def purge_once(sessions: async_sessionmaker[AsyncSession], settings: Payme
     if done:
         log.info("payments_pseudonymised", count=done)
     return done
-
-
-async def run(sessions: async_sessionmaker[AsyncSession], settings: PaymentSettings) -> None:
-    """The purge every ``retention_purge_seconds``."""
-    while True:
-        try:
-            await purge_once(sessions, settings)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.warning("retention_purge_failed", error=repr(exc))
-        await asyncio.sleep(settings.retention_purge_seconds)
 
 
 def _defaults(request: Request) -> dict[str, int | None]:

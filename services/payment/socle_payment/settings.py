@@ -79,27 +79,30 @@ class PaymentSettings(export_parts.ExportPartsSettings, sealing.KeyEncryptionSet
     def stripe_enabled(self) -> bool:
         return bool(self.payment_stripe_secret_key)
 
+    def production_problems(self) -> list[str]:
+        problems = super().production_problems()
+        if self.payment_sandbox_enabled:
+            problems.append(
+                "SOCLE_PAYMENT_SANDBOX_ENABLED must be false in production: the sandbox "
+                "accepts test cards"
+            )
+        if not self.payment_public_url.startswith("https://"):
+            problems.append(
+                "SOCLE_PAYMENT_PUBLIC_URL must be an https:// address in production: "
+                "citizens reach their payment page there"
+            )
+        if self.payment_creditor_iban.replace(" ", "") == DEMO_QR_IBAN:
+            problems.append(
+                "SOCLE_PAYMENT_CREDITOR_IBAN is the demonstration QR-IBAN; set the commune's"
+            )
+        if self.payment_stripe_secret_key and not self.payment_stripe_webhook_secret:
+            problems.append(
+                "SOCLE_PAYMENT_STRIPE_WEBHOOK_SECRET is required when Stripe is enabled"
+            )
+        return problems
+
     @model_validator(mode="after")
-    def _refuse_unsafe_production(self) -> Self:
-        if self.environment == "production":
-            if self.payment_sandbox_enabled:
-                raise ValueError(
-                    "SOCLE_PAYMENT_SANDBOX_ENABLED must be false in production: the sandbox "
-                    "accepts test cards"
-                )
-            if not self.payment_public_url.startswith("https://"):
-                raise ValueError(
-                    "SOCLE_PAYMENT_PUBLIC_URL must be an https:// address in production: "
-                    "citizens reach their payment page there"
-                )
-            if self.payment_creditor_iban.replace(" ", "") == DEMO_QR_IBAN:
-                raise ValueError(
-                    "SOCLE_PAYMENT_CREDITOR_IBAN is the demonstration QR-IBAN; set the commune's"
-                )
-            if self.payment_stripe_secret_key and not self.payment_stripe_webhook_secret:
-                raise ValueError(
-                    "SOCLE_PAYMENT_STRIPE_WEBHOOK_SECRET is required when Stripe is enabled"
-                )
+    def _check_iban(self) -> Self:
         # Without a key-encryption key the service runs; only storing a tenant's own Stripe
         # keys is refused outside development (TenantConfig.configure).
         if self.key_encryption_key:

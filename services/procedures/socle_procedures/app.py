@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections.abc import Sequence
 
@@ -10,10 +9,11 @@ import httpx
 from fastapi import FastAPI
 
 from socle import account_mails
-from socle.aio import stop_task
 from socle.bus import ConsumerSpec
 from socle.export_parts import export_consumers
 from socle.inbox import exactly_once
+from socle.locks import exclusive_pass
+from socle.periodic import Periodic
 from socle.service import Runtime, create_service_app
 from socle.web import ASSETS_PATH, assets_router
 from socle_procedures import mandate_mails, privacy, request_mails, retention
@@ -28,6 +28,7 @@ from socle_procedures.api import (
 from socle_procedures.backoffice import pages as backoffice_pages
 from socle_procedures.backoffice import refunds as refund_pages
 from socle_procedures.charging import Charging, payment_consumer
+from socle_procedures.context import ProceduresContext
 from socle_procedures.events import Site
 from socle_procedures.mediation import pages as mediation_pages
 from socle_procedures.payment_client import PaymentClient
@@ -80,13 +81,13 @@ def create_app(
     (tests)."""
     settings = settings or ProceduresSettings()
 
-    async def start(runtime: Runtime) -> None:
+    async def context(runtime: Runtime[ProceduresContext]) -> ProceduresContext:
         client = PaymentClient(
             settings.payment_url,
             timeout=settings.payment_timeout_seconds,
             transport=payment_transport,
         )
-        runtime.extras["charging"] = Charging(
+        charging = Charging(
             client=client, sessions=runtime.sessions, public_url=settings.public_url
         )
         oidc = OidcClient(
@@ -96,11 +97,10 @@ def create_app(
             f"{settings.public_url.rstrip('/')}/auth/callback",
             transport=identity_transport,
         )
-        runtime.extras["portal"] = Portal.build(settings, oidc)
-        runtime.extras["site"] = Site(settings.portal_commune_name, settings.public_url)
+        site = Site(settings.portal_commune_name, settings.public_url)
         account_mails.serve(
             runtime.bus,
-            functools.partial(mandate_mails.answer, runtime.sessions, runtime.extras["site"]),
+            functools.partial(mandate_mails.answer, runtime.sessions, site),
             prefix=account_mails.MANDATE_SUBJECT_PREFIX,
             queue="procedures-mandate-mail",
         )
@@ -110,30 +110,47 @@ def create_app(
             prefix=account_mails.REQUEST_SUBJECT_PREFIX,
             queue="procedures-request-mail",
         )
-        runtime.extras["storage"] = StorageClient(
-            settings.storage_url,
-            timeout=settings.storage_timeout_seconds,
-            transport=storage_transport,
+        return ProceduresContext(
+            sessions=runtime.sessions,
+            charging=charging,
+            portal=Portal.build(settings, oidc),
+            site=site,
+            storage=StorageClient(
+                settings.storage_url,
+                timeout=settings.storage_timeout_seconds,
+                transport=storage_transport,
+            ),
         )
-        if settings.anonymise_sweep_seconds > 0:
-            runtime.extras["anonymise_task"] = asyncio.create_task(
-                retention.sweep(runtime.sessions, settings),
-                name="procedures-anonymise",
-            )
 
-    async def stop(runtime: Runtime) -> None:
-        await stop_task(runtime.extras.pop("anonymise_task", None))
-        charging: Charging | None = runtime.extras.get("charging")
-        if charging is not None:
-            await charging.client.close()
-        portal: Portal | None = runtime.extras.get("portal")
-        if portal is not None:
-            await portal.oidc.close()
-        storage: StorageClient | None = runtime.extras.get("storage")
-        if storage is not None:
-            await storage.close()
+    def periodic(runtime: Runtime[ProceduresContext]) -> Sequence[Periodic]:
+        sessions = runtime.sessions
+        every = settings.anonymise_sweep_seconds
+        # one replica at a time: the others find the lock held and skip their turn
+        return [
+            Periodic(
+                "procedures_anonymise",
+                every,
+                exclusive_pass(
+                    sessions, "procedures-anonymise", lambda: privacy.anonymise_due(sessions)
+                ),
+            ),
+            Periodic(
+                "procedures-retention",
+                every,
+                exclusive_pass(
+                    sessions,
+                    "procedures-retention",
+                    functools.partial(retention.purge_once, sessions, settings),
+                ),
+            ),
+        ]
 
-    def consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
+    async def stop(runtime: Runtime[ProceduresContext]) -> None:
+        await runtime.context.charging.client.close()
+        await runtime.context.portal.oidc.close()
+        await runtime.context.storage.close()
+
+    def consumers(runtime: Runtime[ProceduresContext]) -> Sequence[ConsumerSpec]:
         return [
             ConsumerSpec(
                 durable="procedures-payment-outcomes",
@@ -170,7 +187,8 @@ def create_app(
         ],
         description="Procedures a commune declares, requests citizens make, and the citizen "
         "portal.",
+        context=context,
         consumers=consumers,
-        on_startup=[start],
+        periodic=periodic,
         on_shutdown=[stop],
     )

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from socle.problems import Conflict, DomainError, NotFound, Unavailable, Unprocessable
+from socle.problems import (
+    Conflict,
+    DomainError,
+    NotFound,
+    Unauthorized,
+    Unavailable,
+    Unprocessable,
+)
 
 
 class InvalidDefinition(Unprocessable):
@@ -72,3 +79,42 @@ class DocumentRefused(Unprocessable):
     def __init__(self, detail: str, reason: str) -> None:
         super().__init__(detail)
         self.reason = reason
+
+
+class InvalidAction(Unprocessable):
+    code = "invalid-action"
+    title = "Invalid action"
+
+
+class InvalidMandate(Unprocessable):
+    code = "invalid-mandate"
+    title = "Invalid mandate"
+
+
+class MandateRevoked(Conflict):
+    code = "mandate-revoked"
+
+
+class MandateNotFound(NotFound):
+    code = "mandate-not-found"
+
+
+class LoginFailed(Unauthorized):
+    code = "login-failed"
+
+
+class IdentityUnavailable(Unavailable):
+    code = "identity-unavailable"
+
+
+class ActionNotAllowed(IllegalTransition):
+    """409 naming the actions allowed in the request's current state."""
+
+    code = "action-not-allowed"
+
+    def __init__(self, detail: str, allowed: list[str]) -> None:
+        super().__init__(
+            f"{detail} Allowed now: {', '.join(allowed) or 'none'}.",
+            errors=[{"pointer": "/action", "code": "action-not-allowed", "allowed": allowed}],
+        )
+        self.allowed = allowed

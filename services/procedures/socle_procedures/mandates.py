@@ -21,9 +21,10 @@ from socle.auth import Principal
 from socle.db import utcnow
 from socle.eventtypes import procedures as payloads
 from socle.outbox import record_event
-from socle.problems import Conflict, Forbidden, NotFound, Unprocessable
+from socle.problems import Forbidden
 from socle.web.i18n import localized
 from socle_procedures import requests
+from socle_procedures.errors import InvalidMandate, MandateNotFound, MandateRevoked
 from socle_procedures.events import (
     MANDATE_CONFIRMED,
     MANDATE_REQUESTED,
@@ -31,19 +32,6 @@ from socle_procedures.events import (
     Site,
 )
 from socle_procedures.models import Mandate, Request, RequestHistory
-
-
-class MandateNotFound(NotFound):
-    code = "mandate-not-found"
-
-
-class MandateRevoked(Conflict):
-    code = "mandate-revoked"
-
-
-class InvalidMandate(Unprocessable):
-    code = "invalid-mandate"
-    title = "Invalid mandate"
 
 
 def digest(token: str) -> str:

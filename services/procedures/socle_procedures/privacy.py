@@ -15,8 +15,8 @@ import structlog
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from socle import clock
 from socle.bus import ConsumerSpec
-from socle.db import utcnow
 from socle.privacy import (
     ErasureOutcome,
     ErasureRequest,
@@ -76,7 +76,7 @@ async def anonymise(session: AsyncSession, request: Request, pseudonym: str, now
 
 
 async def erase_person(session: AsyncSession, request: ErasureRequest) -> ErasureOutcome:
-    now = utcnow()
+    now = clock.now()
     rows = (
         await session.execute(
             select(Request, ProcedureVersion.document)
@@ -124,7 +124,7 @@ async def erase_person(session: AsyncSession, request: ErasureRequest) -> Erasur
 
 async def anonymise_due(sessions: async_sessionmaker[AsyncSession]) -> int:
     """Anonymise the requests of erased persons whose retention has ended."""
-    now = utcnow()
+    now = clock.now()
     done = 0
     async with sessions() as session, session.begin():
         rows = (

@@ -8,7 +8,6 @@ anonymises the requests of erased persons whose retention ended."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 
 import structlog
@@ -104,20 +103,6 @@ async def purge_once(
     if done:
         log.info("requests_anonymised_by_retention", count=done)
     return done
-
-
-async def sweep(sessions: async_sessionmaker[AsyncSession], settings: ProceduresSettings) -> None:
-    """Every ``anonymise_sweep_seconds``: erased persons' requests whose retention ended,
-    then closed requests past their retention."""
-    while True:
-        try:
-            await privacy.anonymise_due(sessions)
-            await purge_once(sessions, settings)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.warning("anonymisation_sweep_failed", error=repr(exc))
-        await asyncio.sleep(settings.anonymise_sweep_seconds)
 
 
 def _defaults(request: HttpRequest) -> dict[str, int | None]:

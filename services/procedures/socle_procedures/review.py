@@ -17,10 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from socle.auth import Principal
 from socle.db import utcnow
 from socle.outbox import record_event
-from socle.problems import Forbidden, Unprocessable
+from socle.problems import Forbidden
 from socle.web.i18n import localized
 from socle_procedures.decisions import Decide
-from socle_procedures.errors import IllegalTransition, RequestNotFound
+from socle_procedures.errors import (
+    ActionNotAllowed,
+    InvalidAction,
+    RequestNotFound,
+)
 from socle_procedures.events import Site, request_event
 from socle_procedures.models import RequestHistory, RequestNote
 from socle_procedures.requests import Loaded, load
@@ -35,24 +39,6 @@ ACTIONS: dict[str, tuple[frozenset[str], str | None]] = {
     "reject": (frozenset({"in_review"}), "rejected"),
     "reopen": (frozenset({"approved", "rejected"}), "in_review"),
 }
-
-
-class ActionNotAllowed(IllegalTransition):
-    """409 naming the actions allowed in the request's current state."""
-
-    code = "action-not-allowed"
-
-    def __init__(self, detail: str, allowed: list[str]) -> None:
-        super().__init__(
-            f"{detail} Allowed now: {', '.join(allowed) or 'none'}.",
-            errors=[{"pointer": "/action", "code": "action-not-allowed", "allowed": allowed}],
-        )
-        self.allowed = allowed
-
-
-class InvalidAction(Unprocessable):
-    code = "invalid-action"
-    title = "Invalid action"
 
 
 @dataclass

@@ -7,9 +7,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from socle_procedures.decisions import current
-from socle_procedures.models import ProcedureVersion, Request, RequestHistory
-
 State = Literal[
     "draft", "submitted", "in_review", "information_requested", "approved", "rejected", "withdrawn"
 ]
@@ -38,20 +35,6 @@ class ProcedureOut(BaseModel):
     published_at: datetime | None
     retired_at: datetime | None
     definition: dict[str, Any] | None = None
-
-    @classmethod
-    def of(cls, version: ProcedureVersion, *, full: bool = False) -> ProcedureOut:
-        return cls(
-            id=version.id,
-            slug=version.slug,
-            version=version.version,
-            status=version.status,
-            title=version.document["title"],
-            created_at=version.created_at,
-            published_at=version.published_at,
-            retired_at=version.retired_at,
-            definition=version.document if full else None,
-        )
 
 
 class ProcedureList(BaseModel):
@@ -136,49 +119,6 @@ class RequestOut(BaseModel):
         description="Approved: the storage document (kind decision, a PDF) of the decision; "
         "read it at GET /v1/documents/{id}/content of storage, or on the portal.",
     )
-
-    @classmethod
-    def of(cls, request: Request, history: list[RequestHistory] | None = None) -> RequestOut:
-        return cls(
-            id=request.id,
-            reference=request.reference,
-            procedure=request.procedure,
-            version=request.version,
-            state=request.state,
-            owner=request.owner,
-            locale=request.locale,
-            answers=request.answers,
-            completed_steps=request.completed_steps,
-            fee=FeeOut(
-                amount=request.fee_amount,
-                currency=request.fee_currency,
-                amount_paid=request.amount_paid,
-                payment_id=request.payment_id,
-                payment_status=request.payment_status,
-                provider=request.payment_provider,
-                next_url=request.payment_next_url,
-            ),
-            created_at=request.created_at,
-            updated_at=request.updated_at,
-            submitted_at=request.submitted_at,
-            assigned_to=request.assigned_to,
-            editable_fields=request.editable_fields,
-            history=None
-            if history is None
-            else [
-                HistoryOut(
-                    from_state=h.from_state,
-                    to_state=h.to_state,
-                    actor=h.actor,
-                    note=h.note,
-                    at=h.at,
-                    action=h.action,
-                    changes=h.changes,
-                )
-                for h in history
-            ],
-            decision_document_id=None if history is None else current(request.state, history),
-        )
 
 
 class RequestPage(BaseModel):

@@ -56,13 +56,16 @@ class ProceduresSettings(export_parts.ExportPartsSettings):
     def cookie_secure(self) -> bool:
         return self.environment != "development"
 
+    def production_problems(self) -> list[str]:
+        problems = super().production_problems()
+        if self.secret_key == DEVELOPMENT_SECRET or len(self.secret_key) < 32:
+            problems.append("SOCLE_SECRET_KEY must be 32+ random characters in production")
+        if not self.public_url.startswith("https://"):
+            problems.append("SOCLE_PUBLIC_URL must be an https:// address in production")
+        return problems
+
     @model_validator(mode="after")
-    def _refuse_unsafe_production(self) -> Self:
-        if self.environment == "production":
-            if self.secret_key == DEVELOPMENT_SECRET or len(self.secret_key) < 32:
-                raise ValueError("SOCLE_SECRET_KEY must be 32+ random characters in production")
-            if not self.public_url.startswith("https://"):
-                raise ValueError("SOCLE_PUBLIC_URL must be an https:// address in production")
+    def _check_colour(self) -> Self:
         if len(self.portal_colour) != 7 or not self.portal_colour.startswith("#"):
             raise ValueError("SOCLE_PORTAL_COLOUR must be a #rrggbb colour")
         int(self.portal_colour[1:], 16)

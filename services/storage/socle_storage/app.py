@@ -7,11 +7,12 @@ from collections.abc import Sequence
 from fastapi import FastAPI
 
 from socle.bus import ConsumerSpec
+from socle.periodic import Periodic
 from socle.service import Runtime, create_service_app
 from socle_storage import privacy
 from socle_storage.api import documents, exports, rules
 from socle_storage.context import Storage
-from socle_storage.purge import PurgeTask
+from socle_storage.purge import purge_loop
 from socle_storage.scanning import make_scanner
 from socle_storage.settings import StorageSettings
 from socle_storage.store import Store
@@ -24,27 +25,24 @@ def create_app(settings: StorageSettings | None = None) -> FastAPI:
     settings = settings or StorageSettings()
     store = Store(settings)
     scanner = make_scanner(settings.clamd_url, settings.clamd_timeout_seconds)
-    tasks: dict[str, PurgeTask] = {}
 
-    async def start(runtime: Runtime) -> None:
-        storage = Storage(
+    async def context(runtime: Runtime[Storage]) -> Storage:
+        return Storage(
             settings=settings,
             sessions=runtime.sessions,
             store=store,
             scanner=scanner,
-            report_backlog=runtime.metrics.report_backlog if runtime.metrics else None,
+            report_backlog=runtime.metrics.report_backlog,
         )
-        runtime.extras["storage"] = storage
-        tasks["purge"] = PurgeTask(storage)
-        tasks["purge"].start()
 
-    async def stop(runtime: Runtime) -> None:
-        if "purge" in tasks:
-            await tasks.pop("purge").stop()
+    def periodic(runtime: Runtime[Storage]) -> Sequence[Periodic]:
+        return [purge_loop(runtime.context)]
+
+    async def stop(runtime: Runtime[Storage]) -> None:
         store.close()
 
-    def consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
-        storage = runtime.extras["storage"]
+    def consumers(runtime: Runtime[Storage]) -> Sequence[ConsumerSpec]:
+        storage = runtime.context
         return [privacy.consumer(storage), privacy.export_consumer(storage)]
 
     return create_service_app(
@@ -56,7 +54,8 @@ def create_app(settings: StorageSettings | None = None) -> FastAPI:
             "once-only sharing."
         ),
         readiness={"store": lambda runtime: store.check()},
+        context=context,
         consumers=consumers,
-        on_startup=[start],
+        periodic=periodic,
         on_shutdown=[stop],
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,12 +23,11 @@ from socle_storage.errors import (
     VersionNotFound,
 )
 from socle_storage.models import AccessRecord, Document, DocumentVersion
-from socle_storage.schemas import AccessOut, AccessPage, LinkOut, VersionOut
 
 
 async def list_versions(
     storage: Storage, principal: Principal, document_id: str
-) -> list[VersionOut]:
+) -> list[DocumentVersion]:
     async with storage.sessions() as session, session.begin():
         await find_visible(session, principal, document_id)
         rows = (
@@ -41,7 +40,16 @@ async def list_versions(
                 .order_by(DocumentVersion.number)
             )
         ).scalars()
-        return [VersionOut.model_validate(v) for v in rows]
+        return list(rows)
+
+
+@dataclass(frozen=True)
+class Link:
+    """A presigned download link of one version."""
+
+    url: str
+    expires_at: datetime
+    version: int
 
 
 @dataclass(frozen=True)
@@ -174,7 +182,7 @@ async def download(
 
 async def create_link(
     storage: Storage, principal: Principal, document_id: str, number: int | None
-) -> LinkOut:
+) -> Link:
     async with storage.sessions() as session, session.begin():
         doc = await find_visible(session, principal, document_id)
         version = await _readable_version(session, doc, number)
@@ -182,7 +190,7 @@ async def create_link(
             version.bucket, version.object_key, version.filename, version.content_type
         )
         _record_access(session, principal, version, "link")
-    return LinkOut(
+    return Link(
         url=url,
         expires_at=utcnow() + timedelta(seconds=storage.settings.presign_seconds),
         version=version.number,
@@ -191,7 +199,8 @@ async def create_link(
 
 async def access_log(
     storage: Storage, principal: Principal, document_id: str, limit: int, cursor: str | None
-) -> AccessPage:
+) -> tuple[list[AccessRecord], str | None]:
+    """A page of the document's access log, newest first, and the next page's cursor."""
     async with storage.sessions() as session, session.begin():
         await find_visible(session, principal, document_id)
         query = select(AccessRecord).where(
@@ -211,4 +220,4 @@ async def access_log(
     if len(rows) > limit:
         rows = rows[:limit]
         next_cursor = encode_cursor(str(rows[-1].id))
-    return AccessPage(items=[AccessOut.model_validate(r) for r in rows], next_cursor=next_cursor)
+    return rows, next_cursor

@@ -8,6 +8,7 @@ import uuid
 from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from socle import clock
 from socle.auth import Principal
 from socle.db import utcnow
 from socle.pagination import decode_position, encode_position
@@ -16,7 +17,6 @@ from socle_storage.access import active_grant, acts_for_tenant, visible
 from socle_storage.context import Storage
 from socle_storage.errors import DocumentNotFound, LegalHold, NotAllowed
 from socle_storage.models import Document, DocumentVersion, Grant
-from socle_storage.schemas import DocumentOut, DocumentPage
 
 
 def new_id() -> str:
@@ -32,7 +32,7 @@ async def find_visible(
     query = select(Document).where(
         Document.id == document_id,
         Document.status.in_(("active", "quarantined", "deleted")),
-        visible(principal, utcnow()),
+        visible(principal, clock.now()),
     )
     if for_update and session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(of=Document)
@@ -44,13 +44,9 @@ async def find_visible(
     return doc
 
 
-def document_out(doc: Document) -> DocumentOut:
-    return DocumentOut.model_validate(doc)
-
-
-async def get_document(storage: Storage, principal: Principal, document_id: str) -> DocumentOut:
+async def get_document(storage: Storage, principal: Principal, document_id: str) -> Document:
     async with storage.sessions() as session, session.begin():
-        return document_out(await find_visible(session, principal, document_id))
+        return await find_visible(session, principal, document_id)
 
 
 async def list_documents(
@@ -62,8 +58,9 @@ async def list_documents(
     kind: str | None,
     limit: int,
     cursor: str | None,
-) -> DocumentPage:
-    now = utcnow()
+) -> tuple[list[Document], str | None]:
+    """A page of the documents the caller sees, newest first, and the next page's cursor."""
+    now = clock.now()
     query = select(Document).where(
         visible(principal, now), Document.status.in_(("active", "quarantined"))
     )
@@ -87,7 +84,7 @@ async def list_documents(
     if len(rows) > limit:
         rows = rows[:limit]
         next_cursor = encode_position(rows[-1].created_at, rows[-1].id)
-    return DocumentPage(items=[document_out(d) for d in rows], next_cursor=next_cursor)
+    return rows, next_cursor
 
 
 # --- changes ----------------------------------------------------------------------------
@@ -111,7 +108,7 @@ async def delete_document(storage: Storage, principal: Principal, document_id: s
 
 async def set_legal_hold(
     storage: Storage, principal: Principal, document_id: str, hold: bool, reason: str | None
-) -> DocumentOut:
+) -> Document:
     if principal.owner is not None:
         raise NotAllowed("Only the commune (agents, admins, services) may set a legal hold.")
     async with storage.sessions() as session, session.begin():
@@ -120,7 +117,7 @@ async def set_legal_hold(
         doc.legal_hold_reason = reason if hold else None
         doc.updated_at = utcnow()
         await session.flush()
-        return document_out(doc)
+        return doc
 
 
 async def remove_document_rows(session: AsyncSession, document_id: str) -> None:

@@ -30,6 +30,14 @@ class InvalidUpload(DomainError):
     status, code, title = 422, "invalid-upload", "Invalid upload"
 
 
+class MultipartRequired(DomainError):
+    status, code, title = 415, "multipart-required", "Unsupported media type"
+
+
+class VersionInProgress(Conflict):
+    code = "version-in-progress"
+
+
 class EmptyFile(DomainError):
     status, code, title = 422, "empty-file", "Empty file"
 
@@ -93,3 +101,7 @@ class UploadAborted(DomainError):
 
     def __init__(self) -> None:
         super().__init__("The upload ended before its last byte arrived; nothing was kept.")
+
+
+class ExportNotFound(NotFound):
+    code = "export-not-found"

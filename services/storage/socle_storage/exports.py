@@ -12,25 +12,20 @@ import re
 import zipfile
 from typing import Any
 
-from minio.error import S3Error
 from sqlalchemy import select
 
 from socle.auth import Principal
 from socle.privacy import part_key
-from socle.problems import NotFound, TooLarge, Unprocessable
+from socle.problems import TooLarge, Unprocessable
 from socle_storage.access import acts_for_tenant
 from socle_storage.context import Storage
-from socle_storage.errors import NotAllowed
+from socle_storage.errors import ExportNotFound, NotAllowed
 from socle_storage.models import Document, DocumentVersion
 
 SERVICE = "storage"
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_PART_BYTES = 50 * 1024 * 1024
-
-
-class ExportNotFound(NotFound):
-    code = "export-not-found"
 
 
 def _check(principal: Principal, *names: str) -> None:
@@ -49,15 +44,7 @@ async def write_part(
     store = storage.store
     bucket = await store.ensure_bucket(tenant)
     key = part_key(export_id, service)
-    await store._call(  # the store's error mapping
-        store.client.put_object,
-        bucket,
-        key,
-        io.BytesIO(body),
-        len(body),
-        content_type="application/json",
-        sse=store.sse,
-    )
+    await store.put_bytes(bucket, key, body, "application/json")
     return key
 
 
@@ -86,25 +73,12 @@ async def delete_export(
     store = storage.store
     bucket = store.bucket_for(principal.tenant)
     prefix = f"exports/{export_id}/"
-    objects = await _objects(storage, bucket, prefix)
+    objects = await store.list_prefix(bucket, prefix)
     for obj in objects:
         await store.remove(bucket, str(obj.object_name))
     if objects:
         await store.remove(bucket, prefix)  # the folder some stores keep for the prefix
     return len([o for o in objects if not str(o.object_name).endswith("/")])
-
-
-async def _objects(storage: Storage, bucket: str, prefix: str) -> list[Any]:
-    store = storage.store
-    try:
-        found: list[Any] = await store._call(
-            lambda: list(store.client.list_objects(bucket, prefix=prefix))
-        )
-    except S3Error as exc:
-        if exc.code != "NoSuchBucket":
-            raise
-        return []
-    return found
 
 
 async def archive(storage: Storage, principal: Principal, export_id: str) -> bytes:
@@ -114,7 +88,7 @@ async def archive(storage: Storage, principal: Principal, export_id: str) -> byt
     store = storage.store
     bucket = store.bucket_for(principal.tenant)
     prefix = f"exports/{export_id}/"
-    objects = await _objects(storage, bucket, prefix)
+    objects = await store.list_prefix(bucket, prefix)
     if not objects:
         raise ExportNotFound(f"No export {export_id!r} in this tenant.")
     out = io.BytesIO()

@@ -3,9 +3,6 @@ revoked."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,26 +15,12 @@ from socle_storage.context import Storage
 from socle_storage.documents import find_visible, new_id
 from socle_storage.errors import DocumentDeleted, GrantNotFound, NotAllowed
 from socle_storage.models import Grant
-from socle_storage.schemas import GrantIn, GrantOut
-
-
-def grant_out(grant: Grant, now: datetime) -> GrantOut:
-    active = grant.revoked_at is None and (grant.expires_at is None or grant.expires_at > now)
-    return GrantOut(
-        id=grant.id,
-        document_id=grant.document_id,
-        grantee_type=grant.grantee_type,
-        procedure=grant.procedure,
-        created_at=grant.created_at,
-        expires_at=grant.expires_at,
-        revoked_at=grant.revoked_at,
-        active=active,
-    )
+from socle_storage.schemas import GrantIn
 
 
 async def share(
     session: AsyncSession, principal: Principal, document_id: str, body: GrantIn
-) -> tuple[int, Any]:
+) -> Grant:
     """Inside the caller's transaction (an idempotent POST)."""
     now = utcnow()
     if body.grantee_type == "procedure" and not body.procedure:
@@ -68,11 +51,10 @@ async def share(
     session.add(grant)
     await session.flush()
     await events.shared(session, doc, grant)
-    return 201, grant_out(grant, now).model_dump(mode="json")
+    return grant
 
 
-async def list_grants(storage: Storage, principal: Principal, document_id: str) -> list[GrantOut]:
-    now = utcnow()
+async def list_grants(storage: Storage, principal: Principal, document_id: str) -> list[Grant]:
     async with storage.sessions() as session, session.begin():
         await find_visible(session, principal, document_id)
         rows = (
@@ -80,7 +62,7 @@ async def list_grants(storage: Storage, principal: Principal, document_id: str) 
                 select(Grant).where(Grant.document_id == document_id).order_by(Grant.created_at)
             )
         ).scalars()
-        return [grant_out(g, now) for g in rows]
+        return list(rows)
 
 
 async def revoke_grant(

@@ -3,7 +3,6 @@ bytes first then rows; the reconciler removes uploads a crash left pending."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -11,15 +10,15 @@ import structlog
 from minio.error import S3Error
 from sqlalchemy import and_, func, or_, select
 
-from socle.aio import stop_task
-from socle.db import utcnow
-from socle.locks import exclusive
+from socle import clock
+from socle.locks import exclusive_pass
+from socle.periodic import Periodic
 from socle_storage import events
 from socle_storage.context import Storage
 from socle_storage.documents import remove_document_rows
 from socle_storage.errors import StoreUnavailable
+from socle_storage.ingest import discard_pending
 from socle_storage.models import Document, DocumentVersion
-from socle_storage.uploads import discard_pending
 
 log = structlog.get_logger("socle_storage.purge")
 
@@ -37,7 +36,7 @@ async def purge_once(storage: Storage) -> PurgeReport:
     """Purge everything due now, in batches of ``BATCH`` until none is left (documents under
     legal hold are kept); an unreachable store ends the run, to be resumed by the next."""
     report = PurgeReport()
-    now = utcnow()
+    now = clock.now()
     grace = now - timedelta(seconds=storage.settings.deleted_grace_seconds)
     due = and_(
         Document.legal_hold.is_(False),
@@ -113,7 +112,7 @@ async def reconcile_once(storage: Storage) -> int:
     """Remove uploads left pending longer than ``pending_timeout_seconds`` (a crash between
     writing the bytes and committing the row): their bytes, then their rows, in batches until
     none is left."""
-    limit = utcnow() - timedelta(seconds=storage.settings.pending_timeout_seconds)
+    limit = clock.now() - timedelta(seconds=storage.settings.pending_timeout_seconds)
     removed = 0
     kept: set[str] = set()
     while True:
@@ -138,33 +137,16 @@ async def reconcile_once(storage: Storage) -> int:
             return removed
 
 
-async def run_periodically(storage: Storage, interval: float) -> None:
-    while True:
-        try:
-            async with exclusive(storage.sessions, "storage-purge") as held:
-                if held:  # otherwise another replica is purging now
-                    await purge_once(storage)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.warning("purge_failed", error=repr(exc))
-        await asyncio.sleep(interval)
+def purge_loop(storage: Storage) -> Periodic:
+    """The periodic purge of a running service (every ``purge_interval_seconds``)."""
 
+    async def work() -> int:
+        report = await purge_once(storage)
+        return report.purged + report.reconciled
 
-class PurgeTask:
-    """The periodic purge of a running service (started and stopped with its lifespan)."""
-
-    def __init__(self, storage: Storage) -> None:
-        self.storage = storage
-        self.task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        interval = self.storage.settings.purge_interval_seconds
-        if interval > 0:
-            self.task = asyncio.create_task(
-                run_periodically(self.storage, interval), name="storage-purge"
-            )
-
-    async def stop(self) -> None:
-        task, self.task = self.task, None
-        await stop_task(task)
+    # one replica at a time: the others find the lock held and skip their turn
+    return Periodic(
+        "storage_purge",
+        storage.settings.purge_interval_seconds,
+        exclusive_pass(storage.sessions, "storage-purge", work),
+    )

@@ -68,15 +68,14 @@ class StorageSettings(ServiceSettings):
     clamd_timeout_seconds: float = 30.0
     """How long to wait for clamd's verdict."""
 
+    def production_problems(self) -> list[str]:
+        problems = super().production_problems()
+        if self.s3_secret_key == DEV_S3_SECRET:
+            problems.append("SOCLE_S3_SECRET_KEY: the development secret is refused in production")
+        return problems
+
     @model_validator(mode="after")
-    def _refuse_unsafe_production(self) -> StorageSettings:
-        if self.environment == "production":
-            if self.s3_secret_key == DEV_S3_SECRET:
-                raise ValueError(
-                    "SOCLE_S3_SECRET_KEY: the development secret is refused in production"
-                )
-            if self.database_url.startswith("sqlite"):
-                raise ValueError("SOCLE_DATABASE_URL: use PostgreSQL in production")
+    def _check_store(self) -> StorageSettings:
         if self.s3_sse not in ("", "AES256", "aws:kms"):
             raise ValueError("SOCLE_S3_SSE: use nothing, AES256 or aws:kms")
         if self.s3_part_size_bytes < 5 * 1024 * 1024:

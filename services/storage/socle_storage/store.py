@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import re
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +18,7 @@ from urllib.parse import urlparse
 import structlog
 import urllib3
 from minio import Minio
+from minio.datatypes import Object
 from minio.error import MinioException, S3Error
 from minio.sse import Sse, SseKMS, SseS3
 
@@ -196,6 +198,30 @@ class Store:
                 sse=self.sse,
             ),
         )
+
+    async def put_bytes(self, bucket: str, key: str, body: bytes, content_type: str) -> None:
+        """Write a small object in one call (encrypted like every object)."""
+        await self._call(
+            self.client.put_object,
+            bucket,
+            key,
+            io.BytesIO(body),
+            len(body),
+            content_type=content_type,
+            sse=self.sse,
+        )
+
+    async def list_prefix(self, bucket: str, prefix: str) -> list[Object]:
+        """The objects under ``prefix``; none when the bucket does not exist."""
+        try:
+            found: list[Object] = await self._call(
+                lambda: list(self.client.list_objects(bucket, prefix=prefix))
+            )
+        except S3Error as exc:
+            if exc.code != "NoSuchBucket":
+                raise
+            return []
+        return found
 
     async def remove(self, bucket: str, key: str) -> None:
         try:

@@ -15,7 +15,7 @@ from socle_storage.access import acts_for_tenant
 from socle_storage.context import Storage
 from socle_storage.errors import NotAllowed
 from socle_storage.models import TenantRules
-from socle_storage.schemas import MEDIA_TYPE, RulesIn, RulesOut
+from socle_storage.schemas import MEDIA_TYPE, RulesIn
 from socle_storage.settings import StorageSettings
 
 
@@ -53,28 +53,15 @@ async def load_rules(session: AsyncSession, tenant: str, settings: StorageSettin
     )
 
 
-def _rules_out(tenant: str, rules: Rules) -> RulesOut:
-    return RulesOut(
-        tenant=tenant,
-        custom=rules.custom,
-        max_size_bytes=rules.max_size_bytes,
-        allowed_content_types=rules.allowed_content_types,
-        default_retention_days=rules.default_retention_days,
-        retention_days=rules.retention_days,
-    )
-
-
-async def get_rules(storage: Storage, principal: Principal) -> RulesOut:
+async def get_rules(storage: Storage, principal: Principal) -> Rules:
     async with storage.sessions() as session, session.begin():
-        return _rules_out(
-            principal.tenant, await load_rules(session, principal.tenant, storage.settings)
-        )
+        return await load_rules(session, principal.tenant, storage.settings)
 
 
 _KIND = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 
 
-async def set_rules(storage: Storage, principal: Principal, body: RulesIn) -> RulesOut:
+async def set_rules(storage: Storage, principal: Principal, body: RulesIn) -> Rules:
     if not acts_for_tenant(principal):
         raise NotAllowed("Only the commune's admins or its services may change the rules.")
     bad = [k for k, v in body.retention_days.items() if not _KIND.match(k) or v < 0]
@@ -95,6 +82,4 @@ async def set_rules(storage: Storage, principal: Principal, body: RulesIn) -> Ru
         row.retention_days = dict(body.retention_days)
         row.updated_at = utcnow()
         await session.flush()
-        return _rules_out(
-            principal.tenant, await load_rules(session, principal.tenant, storage.settings)
-        )
+        return await load_rules(session, principal.tenant, storage.settings)

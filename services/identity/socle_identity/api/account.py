@@ -10,8 +10,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from socle.auth import Principal, require_scope
-from socle.problems import PROBLEM_JSON, Forbidden
-from socle_identity import account
+from socle.openapi import problem_responses
+from socle.problems import Forbidden
+from socle_identity import account, errors
 from socle_identity import scopes as sc
 from socle_identity.api.deps import NO_STORE, ProviderDep
 from socle_identity.api.web import CSRF_COOKIE, SESSION_COOKIE
@@ -26,8 +27,9 @@ CSRF_HEADER = "X-CSRF-Token"
     summary="A token for identity's own account pages (login session, recent login)",
     responses={
         200: {"description": "access_token (scope openid identity:account), expires_in"},
-        401: {"description": "No login session, or a login too old", "content": {PROBLEM_JSON: {}}},
-        403: {"description": "CSRF header missing or wrong", "content": {PROBLEM_JSON: {}}},
+        **problem_responses(
+            (401, "No login session, or a login too old"), (403, "CSRF header missing or wrong")
+        ),
     },
 )
 async def account_token(request: Request, p: ProviderDep) -> JSONResponse:
@@ -37,7 +39,7 @@ async def account_token(request: Request, p: ProviderDep) -> JSONResponse:
     body: dict[str, Any]
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
-        raise account.LoginRequired(
+        raise errors.LoginRequired(
             "Log in first: this endpoint works with the login session of identity's pages."
         )
     csrf = request.cookies.get(CSRF_COOKIE, "")

@@ -8,14 +8,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.auth import Principal, require_scope
-from socle.idempotency import IdempotencyKey, run_idempotent
-from socle.problems import PROBLEM_JSON, Forbidden
-from socle.service import SessionDep
-from socle_identity import account, directory, federation, lifecycle, totp
+from socle.idempotency import IdempotencyKey, idempotent_post
+from socle.openapi import problem_responses
+from socle.problems import Forbidden
+from socle_identity import account, administration, directory, federation, totp
 from socle_identity.api.account import AccountHolder
 from socle_identity.api.deps import ProviderDep
+from socle_identity.models import Client, Tenant, User
 from socle_identity.schemas import (
     ClientCreated,
     ClientIn,
@@ -41,21 +43,54 @@ Admin = Annotated[Principal, Depends(require_scope("identity:admin"))]
 Person = Annotated[Principal, Depends(require_scope("openid"))]
 
 
-def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
-    base = {401: "No or invalid access token", 403: "Scope or role missing"}
-    extra = {404: "Not found in this tenant", 409: "Conflict", 422: "Invalid request"}
-    return {
-        c: {"description": {**base, **extra}[c], "content": {PROBLEM_JSON: {}}}
-        for c in (401, 403, *codes)
-    }
+def tenant_out(tenant: Tenant) -> TenantOut:
+    return TenantOut(slug=tenant.slug, name=tenant.name, created_at=tenant.created_at)
 
 
-@router.post("/tenants", status_code=201, response_model=TenantOut, responses=_problems(409, 422))
+def client_out(c: Client) -> ClientOut:
+    return ClientOut(
+        client_id=c.client_id,
+        tenant=c.tenant,
+        name=c.name,
+        client_type="public" if c.public else "confidential",
+        redirect_uris=c.redirect_uris,
+        post_logout_redirect_uris=c.post_logout_redirect_uris,
+        scopes=c.scopes,
+        grant_types=c.grant_types,
+        token_endpoint_auth_method=c.token_endpoint_auth_method,
+        roles=c.roles,
+        signing_alg=c.signing_alg,
+        access_token_ttl=c.access_token_ttl,
+        refresh_token_ttl=c.refresh_token_ttl,
+        subject_type=c.subject_type,
+        sector_identifier=c.sector_identifier,
+        enabled=c.disabled_at is None,
+        created_at=c.created_at,
+    )
+
+
+def user_out(u: User) -> UserOut:
+    return UserOut(
+        id=u.id,
+        tenant=u.tenant,
+        email=u.email,
+        roles=u.roles,
+        given_name=u.given_name,
+        family_name=u.family_name,
+        locale=u.locale,
+        email_verified=u.email_verified,
+        second_factor=u.totp_confirmed,
+        created_at=u.created_at,
+    )
+
+
+@router.post(
+    "/tenants", status_code=201, response_model=TenantOut, responses=problem_responses(409, 422)
+)
 async def create_tenant(
     body: TenantIn,
     principal: Admin,
     p: ProviderDep,
-    session: SessionDep,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Create a commune. Only administrators of the platform tenant may."""
@@ -66,25 +101,29 @@ async def create_tenant(
             code="platform-admin-required",
         )
 
-    async def action(s: Any) -> tuple[int, Any]:
-        tenant = await directory.create_tenant(s, slug=body.slug, name=body.name)
-        return 201, TenantOut.of(tenant).model_dump(mode="json")
+    async def create(s: AsyncSession) -> TenantOut:
+        return tenant_out(await directory.create_tenant(s, slug=body.slug, name=body.name))
 
-    status, result = await run_idempotent(
-        session, scope=f"{principal.tenant}:tenants", key=key, body=body.model_dump(), action=action
+    return await idempotent_post(
+        p.sessions,
+        principal,
+        service="identity",
+        action="tenants",
+        key=key,
+        body=body,
+        create=create,
     )
-    return JSONResponse(result, status_code=status)
 
 
 @router.post(
-    "/clients", status_code=201, response_model=ClientCreated, responses=_problems(409, 422)
+    "/clients", status_code=201, response_model=ClientCreated, responses=problem_responses(409, 422)
 )
 async def register_client(
-    body: ClientIn, principal: Admin, session: SessionDep, key: IdempotencyKey = None
+    body: ClientIn, principal: Admin, p: ProviderDep, key: IdempotencyKey = None
 ) -> JSONResponse:
     """Register an application of the caller's commune. The secret is shown once."""
 
-    async def action(s: Any) -> tuple[int, Any]:
+    async def create(s: AsyncSession) -> ClientCreated:
         client, secret = await directory.register_client(
             s,
             tenant=principal.tenant,
@@ -105,86 +144,83 @@ async def register_client(
                 sector_identifier=body.sector_identifier,
             ),
         )
-        out = ClientCreated(**ClientOut.of(client).model_dump(), client_secret=secret)
-        return 201, out.model_dump(mode="json")
+        return ClientCreated(**client_out(client).model_dump(), client_secret=secret)
 
-    status, result = await run_idempotent(
-        session, scope=f"{principal.tenant}:clients", key=key, body=body.model_dump(), action=action
+    return await idempotent_post(
+        p.sessions,
+        principal,
+        service="identity",
+        action="clients",
+        key=key,
+        body=body,
+        create=create,
     )
-    return JSONResponse(result, status_code=status)
 
 
-@router.get("/clients", response_model=ClientList, responses=_problems())
-async def list_clients(principal: Admin, session: SessionDep) -> ClientList:
-    async with session.begin():
-        clients = await directory.list_clients(session, tenant=principal.tenant)
-        return ClientList(items=[ClientOut.of(c) for c in clients])
+@router.get("/clients", response_model=ClientList)
+async def list_clients(principal: Admin, p: ProviderDep) -> ClientList:
+    clients = await administration.list_clients(p, tenant=principal.tenant)
+    return ClientList(items=[client_out(c) for c in clients])
 
 
-@router.get("/clients/{client_id}", response_model=ClientOut, responses=_problems(404))
-async def get_client(client_id: str, principal: Admin, session: SessionDep) -> ClientOut:
-    async with session.begin():
-        client = await directory.get_client(session, tenant=principal.tenant, client_id=client_id)
-        return ClientOut.of(client)
+@router.get("/clients/{client_id}", response_model=ClientOut, responses=problem_responses(404))
+async def get_client(client_id: str, principal: Admin, p: ProviderDep) -> ClientOut:
+    return client_out(
+        await administration.get_client(p, tenant=principal.tenant, client_id=client_id)
+    )
 
 
-@router.patch("/clients/{client_id}", response_model=ClientOut, responses=_problems(404, 422))
+@router.patch(
+    "/clients/{client_id}", response_model=ClientOut, responses=problem_responses(404, 422)
+)
 async def update_client(
-    client_id: str, body: ClientPatch, principal: Admin, p: ProviderDep, session: SessionDep
+    client_id: str, body: ClientPatch, principal: Admin, p: ProviderDep
 ) -> ClientOut:
     """Disable a client (``{"enabled": false}``: no more tokens, every token it holds refused
     at once, ``token.revoked`` published) or enable it again."""
-    async with session.begin():
-        client = await directory.get_client(session, tenant=principal.tenant, client_id=client_id)
-        await lifecycle.set_client_enabled(
-            session, client, enabled=body.enabled, default_ttl=p.settings.access_token_ttl
-        )
-        return ClientOut.of(client)
+    client = await administration.set_client_enabled(
+        p, tenant=principal.tenant, client_id=client_id, enabled=body.enabled
+    )
+    return client_out(client)
 
 
-@router.delete("/clients/{client_id}", status_code=204, responses=_problems(404))
-async def delete_client(
-    client_id: str, principal: Admin, p: ProviderDep, session: SessionDep
-) -> Response:
+@router.delete("/clients/{client_id}", status_code=204, responses=problem_responses(404))
+async def delete_client(client_id: str, principal: Admin, p: ProviderDep) -> Response:
     """Delete a client; every token it holds is refused (``token.revoked``)."""
-    async with session.begin():
-        client = await directory.get_client(session, tenant=principal.tenant, client_id=client_id)
-        await lifecycle.delete_client(session, client, default_ttl=p.settings.access_token_ttl)
+    await administration.delete_client(p, tenant=principal.tenant, client_id=client_id)
     return Response(status_code=204)
 
 
 @router.post(
-    "/clients/{client_id}/secret", response_model=SecretRotated, responses=_problems(404, 409)
+    "/clients/{client_id}/secret",
+    response_model=SecretRotated,
+    responses=problem_responses(404, 409),
 )
 async def rotate_client_secret(
-    client_id: str, body: SecretRotation, principal: Admin, p: ProviderDep, session: SessionDep
+    client_id: str, body: SecretRotation, principal: Admin, p: ProviderDep
 ) -> SecretRotated:
     """A new client secret, shown once; the old one stops at once. With
     ``revoke_tokens``, the tokens issued until now stop too."""
-    async with session.begin():
-        client = await directory.get_client(session, tenant=principal.tenant, client_id=client_id)
-        secret = await lifecycle.rotate_client_secret(
-            session,
-            client,
-            revoke_tokens=body.revoke_tokens,
-            default_ttl=p.settings.access_token_ttl,
-        )
-        return SecretRotated(
-            client_id=client.client_id, client_secret=secret, tokens_revoked=body.revoke_tokens
-        )
+    client, secret = await administration.rotate_client_secret(
+        p, tenant=principal.tenant, client_id=client_id, revoke_tokens=body.revoke_tokens
+    )
+    return SecretRotated(
+        client_id=client.client_id, client_secret=secret, tokens_revoked=body.revoke_tokens
+    )
 
 
-@router.post("/users", status_code=201, response_model=UserOut, responses=_problems(409, 422))
+@router.post(
+    "/users", status_code=201, response_model=UserOut, responses=problem_responses(409, 422)
+)
 async def create_user(
     body: UserIn,
     principal: Admin,
     p: ProviderDep,
-    session: SessionDep,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Create a staff account (agent, admin) or a citizen account in the caller's commune."""
 
-    async def action(s: Any) -> tuple[int, Any]:
+    async def create(s: AsyncSession) -> UserOut:
         user = await directory.create_user(
             s,
             p.passwords,
@@ -197,66 +233,55 @@ async def create_user(
             locale=body.locale,
             email_verified=True,
         )
-        return 201, UserOut.of(user).model_dump(mode="json")
+        return user_out(user)
 
-    fingerprint = body.model_dump(exclude={"password"})
-    status, result = await run_idempotent(
-        session, scope=f"{principal.tenant}:users", key=key, body=fingerprint, action=action
+    return await idempotent_post(
+        p.sessions,
+        principal,
+        service="identity",
+        action="users",
+        key=key,
+        body=body.model_dump(mode="json", exclude={"password"}),
+        create=create,
     )
-    return JSONResponse(result, status_code=status)
 
 
-@router.get("/users/{user_id}", response_model=UserOut, responses=_problems(404))
-async def get_user(user_id: str, principal: Admin, session: SessionDep) -> UserOut:
-    async with session.begin():
-        return UserOut.of(
-            await directory.get_user(session, tenant=principal.tenant, user_id=user_id)
-        )
+@router.get("/users/{user_id}", response_model=UserOut, responses=problem_responses(404))
+async def get_user(user_id: str, principal: Admin, p: ProviderDep) -> UserOut:
+    return user_out(await administration.get_user(p, tenant=principal.tenant, user_id=user_id))
 
 
-@router.delete("/users/{user_id}", status_code=204, responses=_problems(404))
-async def delete_user(
-    user_id: str, principal: Admin, p: ProviderDep, session: SessionDep
-) -> Response:
+@router.delete("/users/{user_id}", status_code=204, responses=problem_responses(404))
+async def delete_user(user_id: str, principal: Admin, p: ProviderDep) -> Response:
     """Erase an account; its tokens are revoked (``token.revoked``) and ``user.deleted`` tells
     the other services to erase their data. ``Location`` names the erasure report."""
-    async with session.begin():
-        erasure_id = await lifecycle.delete_user(
-            session,
-            tenant=principal.tenant,
-            user_id=user_id,
-            default_ttl=p.settings.access_token_ttl,
-            erasing_services=p.settings.erasure_services,
-        )
+    erasure_id = await administration.delete_user(p, tenant=principal.tenant, user_id=user_id)
     return Response(status_code=204, headers={"Location": f"/v1/erasures/{erasure_id}"})
 
 
-@router.put("/federation", response_model=FederationOut, responses=_problems(422))
+@router.put("/federation", response_model=FederationOut, responses=problem_responses(422))
 async def configure_federation(
-    body: FederationIn, principal: Admin, p: ProviderDep, session: SessionDep
+    body: FederationIn, principal: Admin, p: ProviderDep
 ) -> FederationOut:
     """Let the commune's citizens log in through an upstream OpenID provider."""
-    async with session.begin():
-        row = await federation.configure(
-            session,
-            p,
-            tenant=principal.tenant,
-            name=body.name,
-            issuer=body.issuer,
-            client_id=body.client_id,
-            client_secret=body.client_secret,
-            scopes=body.scopes,
-        )
-        return _federation_out(p, row)
+    row = await administration.configure_federation(
+        p,
+        tenant=principal.tenant,
+        name=body.name,
+        issuer=body.issuer,
+        client_id=body.client_id,
+        client_secret=body.client_secret,
+        scopes=body.scopes,
+    )
+    return federation_out(p, row)
 
 
-@router.get("/federation", response_model=FederationOut, responses=_problems(404))
-async def show_federation(principal: Admin, p: ProviderDep, session: SessionDep) -> FederationOut:
-    async with session.begin():
-        return _federation_out(p, await federation.upstream_of(session, principal.tenant))
+@router.get("/federation", response_model=FederationOut, responses=problem_responses(404))
+async def show_federation(principal: Admin, p: ProviderDep) -> FederationOut:
+    return federation_out(p, await administration.show_federation(p, tenant=principal.tenant))
 
 
-def _federation_out(p: Any, row: Any) -> FederationOut:
+def federation_out(p: Any, row: Any) -> FederationOut:
     return FederationOut(
         name=row.name,
         issuer=row.issuer,
@@ -266,30 +291,24 @@ def _federation_out(p: Any, row: Any) -> FederationOut:
     )
 
 
-@router.get("/me", response_model=UserOut, responses=_problems(404))
-async def me(principal: Person, session: SessionDep) -> UserOut:
-    async with session.begin():
-        return UserOut.of(
-            await directory.get_user(session, tenant=principal.tenant, user_id=principal.subject)
-        )
+@router.get("/me", response_model=UserOut, responses=problem_responses(404))
+async def me(principal: Person, p: ProviderDep) -> UserOut:
+    return user_out(
+        await administration.get_user(p, tenant=principal.tenant, user_id=principal.subject)
+    )
 
 
-@router.delete("/me", status_code=204, responses=_problems(404))
-async def delete_me(principal: AccountHolder, p: ProviderDep, session: SessionDep) -> Response:
+@router.delete("/me", status_code=204, responses=problem_responses(404))
+async def delete_me(principal: AccountHolder, p: ProviderDep) -> Response:
     """Delete one's own account (identity's account pages, recent login); its tokens are
     revoked and ``user.deleted`` is published."""
-    async with session.begin():
-        await lifecycle.delete_user(
-            session,
-            tenant=principal.tenant,
-            user_id=principal.subject,
-            default_ttl=p.settings.access_token_ttl,
-            erasing_services=p.settings.erasure_services,
-        )
+    await administration.delete_user(p, tenant=principal.tenant, user_id=principal.subject)
     return Response(status_code=204)
 
 
-@router.post("/me/totp", status_code=201, response_model=TotpStarted, responses=_problems(404, 409))
+@router.post(
+    "/me/totp", status_code=201, response_model=TotpStarted, responses=problem_responses(404, 409)
+)
 async def start_totp(principal: AccountHolder, p: ProviderDep) -> TotpStarted:
     """Start enrolling an authenticator app: scan ``otpauth_uri``, then confirm a code."""
     return TotpStarted(
@@ -297,7 +316,9 @@ async def start_totp(principal: AccountHolder, p: ProviderDep) -> TotpStarted:
     )
 
 
-@router.post("/me/totp/confirm", response_model=RecoveryCodes, responses=_problems(404, 409, 422))
+@router.post(
+    "/me/totp/confirm", response_model=RecoveryCodes, responses=problem_responses(404, 409, 422)
+)
 async def confirm_totp(
     body: TotpConfirm, principal: AccountHolder, p: ProviderDep
 ) -> RecoveryCodes:
@@ -308,7 +329,7 @@ async def confirm_totp(
     return RecoveryCodes(recovery_codes=codes)
 
 
-@router.delete("/me/totp", status_code=204, responses=_problems(404, 409))
+@router.delete("/me/totp", status_code=204, responses=problem_responses(404, 409))
 async def remove_totp(principal: AccountHolder, p: ProviderDep) -> Response:
     """Remove the second factor and its recovery codes (identity's account pages, recent
     login)."""

@@ -14,14 +14,16 @@ from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestErro
 from fastapi import Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from socle.service import RuntimeDep
+from socle.service import context_dependency
 from socle_identity.client_auth import JWT_BEARER
+from socle_identity.context import IdentityContext
 from socle_identity.provider import Provider
 
+ContextDep = Annotated[IdentityContext, Depends(context_dependency(IdentityContext))]
 
-async def get_provider(runtime: RuntimeDep) -> Provider:
-    provider: Provider = runtime.extras["provider"]
-    return provider
+
+async def get_provider(context: ContextDep) -> Provider:
+    return context.provider
 
 
 ProviderDep = Annotated[Provider, Depends(get_provider)]

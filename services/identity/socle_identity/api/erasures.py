@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from socle.problems import PROBLEM_JSON
-from socle.service import SessionDep
-from socle_identity import erasures
+from socle.openapi import problem_responses
+from socle_identity import administration
 from socle_identity.api.admin import Admin
 from socle_identity.api.deps import ProviderDep
 from socle_identity.erasures import ErasureReport
@@ -18,25 +17,15 @@ router = APIRouter(prefix="/v1", tags=["admin"])
 @router.get(
     "/erasures/{erasure_id}",
     response_model=ErasureReport,
-    responses={
-        code: {"description": text, "content": {PROBLEM_JSON: {}}}
-        for code, text in (
-            (401, "No or invalid access token"),
-            (403, "Scope or role missing"),
-            (404, "No such erasure in this tenant"),
-        )
-    },
+    responses=problem_responses(401, 403, (404, "No such erasure in this tenant")),
 )
-async def erasure_report(
-    erasure_id: str, principal: Admin, p: ProviderDep, session: SessionDep
-) -> ErasureReport:
+async def erasure_report(erasure_id: str, principal: Admin, p: ProviderDep) -> ErasureReport:
     """The report of an erasure (``Location`` of ``DELETE /v1/users/{user_id}``): complete
     once every service answered ``person.erased``; services silent after
     ``SOCLE_ERASURE_ANSWER_SECONDS`` are named."""
-    async with session.begin():
-        return await erasures.report(
-            session,
-            tenant=principal.tenant,
-            erasure_id=erasure_id,
-            answer_seconds=p.settings.erasure_answer_seconds,
-        )
+    return await administration.erasure_report(
+        p.sessions,
+        tenant=principal.tenant,
+        erasure_id=erasure_id,
+        answer_seconds=p.settings.erasure_answer_seconds,
+    )

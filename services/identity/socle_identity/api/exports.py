@@ -9,9 +9,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Response
 
 from socle.auth import Principal, require_scope
-from socle.problems import PROBLEM_JSON
-from socle.service import SessionDep
-from socle_identity import exports
+from socle.openapi import problem_responses
+from socle_identity import administration, exports
 from socle_identity import scopes as sc
 from socle_identity.api.admin import Admin
 from socle_identity.api.deps import ProviderDep
@@ -20,78 +19,60 @@ from socle_identity.exports import ExportReport
 router = APIRouter(prefix="/v1", tags=["admin"])
 AccountOwner = Annotated[Principal, Depends(require_scope(sc.ACCOUNT_SCOPE))]
 
-
-def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
-    texts = {
-        401: "No or invalid access token",
-        403: "Scope or role missing",
-        404: "No such person or export in this tenant",
-        409: "The export is not ready yet",
-        503: "The document store cannot be reached",
-    }
-    return {
-        code: {"description": texts[code], "content": {PROBLEM_JSON: {}}}
-        for code in (401, 403, *codes)
-    }
+NOT_READY = (409, "The export is not ready yet")
+STORE_DOWN = (503, "The document store cannot be reached")
 
 
-@router.post("/users/{user_id}/export", status_code=202, responses=_problems(404))
-async def export_user(
-    user_id: str, principal: Admin, p: ProviderDep, session: SessionDep
-) -> Response:
+@router.post("/users/{user_id}/export", status_code=202, responses=problem_responses(401, 403, 404))
+async def export_user(user_id: str, principal: Admin, p: ProviderDep) -> Response:
     """Ask every service for its part of a person's data (``person.export.requested``).
     ``Location`` names the export."""
-    async with session.begin():
-        export_id = await exports.request_export(
-            session,
-            tenant=principal.tenant,
-            user_id=user_id,
-            services=p.settings.export_services,
-        )
+    export_id = await administration.request_export(
+        p.sessions, tenant=principal.tenant, user_id=user_id, services=p.settings.export_services
+    )
     return Response(status_code=202, headers={"Location": f"/v1/exports/{export_id}"})
 
 
-@router.get("/exports/{export_id}", response_model=ExportReport, responses=_problems(404))
-async def export_report(
-    export_id: str, principal: Admin, p: ProviderDep, session: SessionDep
-) -> ExportReport:
+@router.get(
+    "/exports/{export_id}", response_model=ExportReport, responses=problem_responses(401, 403, 404)
+)
+async def export_report(export_id: str, principal: Admin, p: ProviderDep) -> ExportReport:
     """An export: ``ready`` once every service wrote its part; services silent after
     ``SOCLE_EXPORT_ANSWER_SECONDS`` are named."""
-    async with session.begin():
-        return await exports.report(
-            session,
-            tenant=principal.tenant,
-            export_id=export_id,
-            answer_seconds=p.settings.export_answer_seconds,
-        )
+    return await administration.export_report(
+        p.sessions,
+        tenant=principal.tenant,
+        export_id=export_id,
+        answer_seconds=p.settings.export_answer_seconds,
+    )
 
 
-@router.post("/me/export", status_code=202, responses=_problems(404))
-async def export_me(principal: AccountOwner, p: ProviderDep, session: SessionDep) -> Response:
+@router.post("/me/export", status_code=202, responses=problem_responses(401, 403, 404))
+async def export_me(principal: AccountOwner, p: ProviderDep) -> Response:
     """Ask for one's own data. ``Location`` names the export."""
-    async with session.begin():
-        export_id = await exports.request_export(
-            session,
-            tenant=principal.tenant,
-            user_id=principal.subject,
-            services=p.settings.export_services,
-        )
+    export_id = await administration.request_export(
+        p.sessions,
+        tenant=principal.tenant,
+        user_id=principal.subject,
+        services=p.settings.export_services,
+    )
     return Response(status_code=202, headers={"Location": f"/v1/me/exports/{export_id}"})
 
 
-@router.get("/me/exports/{export_id}", response_model=ExportReport, responses=_problems(404))
-async def my_export(
-    export_id: str, principal: AccountOwner, p: ProviderDep, session: SessionDep
-) -> ExportReport:
+@router.get(
+    "/me/exports/{export_id}",
+    response_model=ExportReport,
+    responses=problem_responses(401, 403, 404),
+)
+async def my_export(export_id: str, principal: AccountOwner, p: ProviderDep) -> ExportReport:
     """One's own export; another person's answers 404."""
-    async with session.begin():
-        return await exports.report(
-            session,
-            tenant=principal.tenant,
-            export_id=export_id,
-            answer_seconds=p.settings.export_answer_seconds,
-            user_id=principal.subject,
-        )
+    return await administration.export_report(
+        p.sessions,
+        tenant=principal.tenant,
+        export_id=export_id,
+        answer_seconds=p.settings.export_answer_seconds,
+        user_id=principal.subject,
+    )
 
 
 ZIP: dict[int | str, dict[str, Any]] = {
@@ -113,27 +94,25 @@ def _zip(export_id: str, body: bytes) -> Response:
 @router.get(
     "/exports/{export_id}/archive",
     response_class=Response,
-    responses={**_problems(404, 409, 503), **ZIP},
+    responses={**problem_responses(401, 403, 404, NOT_READY, STORE_DOWN), **ZIP},
 )
-async def export_archive(
-    export_id: str, principal: Admin, p: ProviderDep, session: SessionDep
-) -> Response:
+async def export_archive(export_id: str, principal: Admin, p: ProviderDep) -> Response:
     """The ZIP of a ready export: one ``<service>.json`` per service (409 until ready)."""
-    body = await exports.archive(session, p.settings, tenant=principal.tenant, export_id=export_id)
+    body = await exports.archive(
+        p.sessions, p.settings, tenant=principal.tenant, export_id=export_id
+    )
     return _zip(export_id, body)
 
 
 @router.get(
     "/me/exports/{export_id}/archive",
     response_class=Response,
-    responses={**_problems(404, 409, 503), **ZIP},
+    responses={**problem_responses(401, 403, 404, NOT_READY, STORE_DOWN), **ZIP},
 )
-async def my_export_archive(
-    export_id: str, principal: AccountOwner, p: ProviderDep, session: SessionDep
-) -> Response:
+async def my_export_archive(export_id: str, principal: AccountOwner, p: ProviderDep) -> Response:
     """One's own export as a ZIP; another person's answers 404."""
     body = await exports.archive(
-        session,
+        p.sessions,
         p.settings,
         tenant=principal.tenant,
         export_id=export_id,

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from socle.auth import Principal, require_scope
-from socle_identity import grants, introspection, keys
+from socle_identity import administration, grants, introspection, keys
 from socle_identity import scopes as sc
 from socle_identity.api.deps import NO_STORE, ProviderDep, client_auth, form_fields
 from socle_identity.authrequest import PROMPTS
@@ -129,8 +129,7 @@ async def discovery(p: ProviderDep) -> dict[str, Any]:
     responses={200: {"content": {"application/jwk-set+json": {}}}},
 )
 async def jwks(p: ProviderDep) -> JSONResponse:
-    async with p.sessions() as session:
-        document = await keys.public_jwks(session)
+    document = await administration.public_jwks(p.sessions)
     return JSONResponse(
         document,
         media_type="application/jwk-set+json",

@@ -14,10 +14,18 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from socle.problems import DomainError
 from socle.web import CommuneLook, inline_stylesheet, templates
-from socle_identity import authrequest, federation, login, logout, registration, sessions
+from socle_identity import (
+    administration,
+    authrequest,
+    errors,
+    federation,
+    login,
+    logout,
+    registration,
+    sessions,
+)
 from socle_identity.api.deps import ProviderDep, form_fields
 from socle_identity.i18n import LOCALES, Translator, pick
-from socle_identity.models import Client
 from socle_identity.provider import Provider
 
 router = APIRouter(tags=["pages"], include_in_schema=True)
@@ -213,9 +221,8 @@ async def login_post(request: Request, p: ProviderDep) -> Response:
         )
     except authrequest.PageError as exc:
         return page_error(request, p, exc)
-    except login.LoginRefused as exc:
-        async with p.sessions() as session:
-            client = await session.get(Client, auth.client_id)
+    except errors.LoginRefused as exc:
+        client = await administration.client_by_id(p, auth.client_id)
         return await login_page(
             request,
             p,
@@ -241,7 +248,7 @@ async def login_totp(request: Request, p: ProviderDep) -> Response:
         outcome = await login.totp_login(p, form.get("pending", ""), form.get("code", ""))
     except authrequest.PageError as exc:
         return page_error(request, p, exc)
-    except login.LoginRefused as exc:
+    except errors.LoginRefused as exc:
         return render(
             request,
             p,

@@ -2,35 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Query, Request
 
 from socle.auth import Principal, require_commune_wide, require_scope
-from socle.problems import PROBLEM_JSON, Forbidden
-from socle_notify.notifications import Notifications
-from socle_notify.rules import Rules
-from socle_notify.senders import Senders
-from socle_notify.templates import Templates
-from socle_notify.webhooks import Webhooks
-from socle_notify.worker import Worker
-
-
-@dataclass
-class Domain:
-    templates: Templates
-    notifications: Notifications
-    webhooks: Webhooks
-    rules: Rules
-    worker: Worker
-    senders: Senders
-
-
-async def get_domain(request: Request) -> Domain:
-    domain: Domain = request.app.state.runtime.extras["domain"]
-    return domain
-
+from socle.problems import Forbidden
+from socle.service import context_dependency
+from socle_notify.context import NotifyContext
 
 READ_SCOPES = ("notifications:read", "notifications:send")
 
@@ -51,26 +30,10 @@ async def reader(request: Request) -> Principal:
     return principal
 
 
-DomainDep = Annotated[Domain, Depends(get_domain)]
+ContextDep = Annotated[NotifyContext, Depends(context_dependency(NotifyContext))]
 Reader = Annotated[Principal, Depends(reader)]
 PERSON_REACH = "that person's own notifications"
 Sender = Annotated[Principal, Depends(require_commune_wide("notifications:send", PERSON_REACH))]
 Admin = Annotated[Principal, Depends(require_commune_wide("notifications:admin", PERSON_REACH))]
 Limit = Annotated[int, Query(ge=1, le=200, description="Page size.")]
 Cursor = Annotated[str | None, Query(max_length=64, description="`next_cursor` of the last page.")]
-
-_TEXTS = {
-    401: "No or invalid access token",
-    403: "The token lacks the scope, or the action is for the commune's staff or services",
-    404: "No such resource in this tenant, or not one this caller may see",
-    409: "The resource's state does not allow this",
-    422: "Invalid input (field errors in `errors`)",
-}
-
-
-def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the problem+json answers of a route."""
-    return {
-        status: {"description": _TEXTS[status], "content": {PROBLEM_JSON: {}}}
-        for status in (401, 403, *statuses)
-    }

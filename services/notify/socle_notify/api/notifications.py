@@ -8,10 +8,12 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from socle.idempotency import IdempotencyKey, run_idempotent
-from socle.service import SessionDep
-from socle_notify.api.deps import Cursor, DomainDep, Limit, Reader, Sender, problems
+from socle.idempotency import IdempotencyKey, idempotent_post
+from socle.openapi import problem_responses
+from socle_notify import use_cases
+from socle_notify.api.deps import ContextDep, Cursor, Limit, Reader, Sender
 from socle_notify.batches import BatchView
+from socle_notify.context import NotifyContext
 from socle_notify.models import Notification
 from socle_notify.schemas import (
     BatchCreate,
@@ -72,88 +74,80 @@ async def _send(
     channel: str,
     body: SendIn,
     principal: Sender,
-    session: AsyncSession,
-    domain: DomainDep,
+    ctx: NotifyContext,
     key: str | None,
 ) -> JSONResponse:
-    async def action(s: AsyncSession) -> tuple[int, object]:
-        n = await domain.notifications.send(s, principal.tenant, channel, body)
-        return 201, notification_out(n).model_dump(mode="json")
+    async def create(s: AsyncSession) -> NotificationOut:
+        return notification_out(await ctx.notifications.send(s, principal.tenant, channel, body))
 
-    status, result = await run_idempotent(
-        session,
-        scope=f"notifications:{principal.tenant}:{channel}",
+    answer = await idempotent_post(
+        ctx.sessions,
+        principal,
+        service="notify",
+        action=f"notifications:{channel}",
         key=key,
-        body=body.model_dump(mode="json"),
-        action=action,
+        body=body,
+        create=create,
     )
-    domain.worker.wake()
-    return JSONResponse(result, status_code=status)
+    ctx.worker.wake()
+    return answer
 
 
 @router.post(
     "/v1/notifications/email",
     status_code=201,
     response_model=NotificationOut,
-    responses=problems(404, 422),
+    responses=problem_responses(404, 422),
     summary="Send an email from a template",
 )
 async def send_email(
     body: SendIn,
     principal: Sender,
-    session: SessionDep,
-    domain: DomainDep,
+    ctx: ContextDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    return await _send("email", body, principal, session, domain, idempotency_key)
+    return await _send("email", body, principal, ctx, idempotency_key)
 
 
 @router.post(
     "/v1/notifications/sms",
     status_code=201,
     response_model=NotificationOut,
-    responses=problems(404, 422),
+    responses=problem_responses(404, 422),
     summary="Send an SMS from a template",
 )
 async def send_sms(
     body: SendIn,
     principal: Sender,
-    session: SessionDep,
-    domain: DomainDep,
+    ctx: ContextDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    return await _send("sms", body, principal, session, domain, idempotency_key)
+    return await _send("sms", body, principal, ctx, idempotency_key)
 
 
 @router.get(
     "/v1/notifications/{notification_id}",
     response_model=NotificationOut,
-    responses=problems(404),
+    responses=problem_responses(404),
     summary="Read a notification and its status",
 )
 async def get_notification(
     notification_id: Annotated[str, Path(max_length=32)],
     principal: Reader,
-    session: SessionDep,
-    domain: DomainDep,
+    ctx: ContextDep,
 ) -> NotificationOut:
-    async with session.begin():
-        n = await domain.notifications.get(
-            session, principal.tenant, notification_id, owner=principal.owner
-        )
+    n = await use_cases.notification(ctx, principal.tenant, notification_id, principal.owner)
     return notification_out(n)
 
 
 @router.get(
     "/v1/notifications",
     response_model=NotificationList,
-    responses=problems(),
     summary="List notifications, newest first, with filters",
 )
 async def list_notifications(
     principal: Reader,
-    session: SessionDep,
-    domain: DomainDep,
+    ctx: ContextDep,
     limit: Limit = 50,
     cursor: Cursor = None,
     status: NotificationStatus | None = None,
@@ -169,15 +163,9 @@ async def list_notifications(
         "template_id": template_id,
         "batch_id": batch_id,
     }
-    async with session.begin():
-        rows, next_cursor = await domain.notifications.page(
-            session,
-            principal.tenant,
-            limit=limit,
-            cursor=cursor,
-            filters=filters,
-            owner=principal.owner,
-        )
+    rows, next_cursor = await use_cases.notifications_page(
+        ctx, principal.tenant, limit=limit, cursor=cursor, filters=filters, owner=principal.owner
+    )
     return NotificationList(items=[notification_out(n) for n in rows], next_cursor=next_cursor)
 
 
@@ -185,54 +173,46 @@ async def list_notifications(
     "/v1/batches",
     status_code=201,
     response_model=BatchOut,
-    responses=problems(404, 422),
+    responses=problem_responses(404, 422),
     summary="Send one template to up to 50,000 recipients, now or scheduled",
 )
 async def create_batch(
     body: BatchCreate,
     principal: Sender,
-    session: SessionDep,
-    domain: DomainDep,
+    ctx: ContextDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    async def action(s: AsyncSession) -> tuple[int, object]:
-        view = await domain.notifications.create_batch(s, principal.tenant, body)
-        return 201, batch_out(view).model_dump(mode="json")
+    async def create(s: AsyncSession) -> BatchOut:
+        return batch_out(await ctx.notifications.create_batch(s, principal.tenant, body))
 
-    status, result = await run_idempotent(
-        session,
-        scope=f"batches:{principal.tenant}",
+    answer = await idempotent_post(
+        ctx.sessions,
+        principal,
+        service="notify",
+        action="batches",
         key=idempotency_key,
-        body=body.model_dump(mode="json"),
-        action=action,
+        body=body,
+        create=create,
     )
-    domain.worker.wake()
-    return JSONResponse(result, status_code=status)
+    ctx.worker.wake()
+    return answer
 
 
 @router.get(
     "/v1/batches/{batch_id}",
     response_model=BatchOut,
-    responses=problems(404),
+    responses=problem_responses(404),
     summary="A batch's status and its counts by notification status",
 )
-async def get_batch(
-    batch_id: str, principal: Sender, session: SessionDep, domain: DomainDep
-) -> BatchOut:
-    async with session.begin():
-        view = await domain.notifications.batch(session, principal.tenant, batch_id)
-    return batch_out(view)
+async def get_batch(batch_id: str, principal: Sender, ctx: ContextDep) -> BatchOut:
+    return batch_out(await use_cases.batch(ctx, principal.tenant, batch_id))
 
 
 @router.post(
     "/v1/batches/{batch_id}/cancel",
     response_model=BatchOut,
-    responses=problems(404, 409),
+    responses=problem_responses(404, 409),
     summary="Cancel a batch before it starts",
 )
-async def cancel_batch(
-    batch_id: str, principal: Sender, session: SessionDep, domain: DomainDep
-) -> BatchOut:
-    async with session.begin():
-        view = await domain.notifications.cancel_batch(session, principal.tenant, batch_id)
-        return batch_out(view)
+async def cancel_batch(batch_id: str, principal: Sender, ctx: ContextDep) -> BatchOut:
+    return batch_out(await use_cases.cancel_batch(ctx, principal.tenant, batch_id))

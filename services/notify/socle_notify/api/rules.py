@@ -6,9 +6,10 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from socle.idempotency import IdempotencyKey, run_idempotent
-from socle.service import SessionDep
-from socle_notify.api.deps import Admin, DomainDep, problems
+from socle.idempotency import IdempotencyKey, idempotent_post
+from socle.openapi import problem_responses
+from socle_notify import use_cases
+from socle_notify.api.deps import Admin, ContextDep
 from socle_notify.models import Rule
 from socle_notify.schemas import RuleCreate, RuleList, RuleOut
 
@@ -30,41 +31,38 @@ def rule_out(rule: Rule) -> RuleOut:
     "",
     status_code=201,
     response_model=RuleOut,
-    responses=problems(404, 422),
+    responses=problem_responses(404, 422),
     summary="When an event of this type happens, send this template",
 )
 async def create_rule(
     body: RuleCreate,
     principal: Admin,
-    session: SessionDep,
-    domain: DomainDep,
+    ctx: ContextDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    async def action(s: AsyncSession) -> tuple[int, object]:
-        rule = await domain.rules.create(s, principal.tenant, body)
-        return 201, rule_out(rule).model_dump(mode="json")
+    async def create(s: AsyncSession) -> RuleOut:
+        return rule_out(await ctx.rules.create(s, principal.tenant, body))
 
-    status, result = await run_idempotent(
-        session,
-        scope=f"rules:{principal.tenant}",
+    return await idempotent_post(
+        ctx.sessions,
+        principal,
+        service="notify",
+        action="rules",
         key=idempotency_key,
-        body=body.model_dump(mode="json"),
-        action=action,
+        body=body,
+        create=create,
     )
-    return JSONResponse(result, status_code=status)
 
 
-@router.get("", response_model=RuleList, responses=problems(), summary="List the rules")
-async def list_rules(principal: Admin, session: SessionDep, domain: DomainDep) -> RuleList:
-    async with session.begin():
-        rules = await domain.rules.all(session, principal.tenant)
+@router.get("", response_model=RuleList, summary="List the rules")
+async def list_rules(principal: Admin, ctx: ContextDep) -> RuleList:
+    rules = await use_cases.rules(ctx, principal.tenant)
     return RuleList(items=[rule_out(r) for r in rules])
 
 
-@router.delete("/{rule_id}", status_code=204, responses=problems(404), summary="Delete a rule")
-async def delete_rule(
-    rule_id: str, principal: Admin, session: SessionDep, domain: DomainDep
-) -> Response:
-    async with session.begin():
-        await domain.rules.delete(session, principal.tenant, rule_id)
+@router.delete(
+    "/{rule_id}", status_code=204, responses=problem_responses(404), summary="Delete a rule"
+)
+async def delete_rule(rule_id: str, principal: Admin, ctx: ContextDep) -> Response:
+    await use_cases.delete_rule(ctx, principal.tenant, rule_id)
     return Response(status_code=204)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from socle.service import RuntimeDep
-from socle_notify.api.deps import Admin, DomainDep, problems
+from socle.openapi import problem_responses
+from socle_notify.api.deps import Admin, ContextDep
 
 router = APIRouter(prefix="/v1/admin/sender", tags=["admin"])
 
@@ -28,31 +28,29 @@ class SenderOut(BaseModel):
     from_header: str = Field(description="The From header as sent")
 
 
-@router.get("", response_model=SenderOut, responses=problems(), summary="Who mails come from")
-async def get_sender(principal: Admin, domain: DomainDep, runtime: RuntimeDep) -> SenderOut:
-    return SenderOut.model_validate(await domain.senders.show(runtime.sessions, principal.tenant))
+@router.get(
+    "", response_model=SenderOut, responses=problem_responses(), summary="Who mails come from"
+)
+async def get_sender(principal: Admin, ctx: ContextDep) -> SenderOut:
+    return SenderOut.model_validate(await ctx.senders.show(ctx.sessions, principal.tenant))
 
 
 @router.put(
     "",
     response_model=SenderOut,
-    responses=problems(422),
+    responses=problem_responses(422),
     summary="Set the tenant's sender (From name and address, Reply-To)",
 )
-async def put_sender(
-    body: SenderIn, principal: Admin, domain: DomainDep, runtime: RuntimeDep
-) -> SenderOut:
-    view = await domain.senders.change(runtime.sessions, principal.tenant, body.model_dump())
+async def put_sender(body: SenderIn, principal: Admin, ctx: ContextDep) -> SenderOut:
+    view = await ctx.senders.change(ctx.sessions, principal.tenant, body.model_dump())
     return SenderOut.model_validate(view)
 
 
 @router.delete(
     "",
     response_model=SenderOut,
-    responses=problems(),
+    responses=problem_responses(),
     summary="Back to the installation's sender (SOCLE_MAIL_FROM)",
 )
-async def delete_sender(principal: Admin, domain: DomainDep, runtime: RuntimeDep) -> SenderOut:
-    return SenderOut.model_validate(
-        await domain.senders.change(runtime.sessions, principal.tenant, None)
-    )
+async def delete_sender(principal: Admin, ctx: ContextDep) -> SenderOut:
+    return SenderOut.model_validate(await ctx.senders.change(ctx.sessions, principal.tenant, None))

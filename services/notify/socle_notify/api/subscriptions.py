@@ -8,9 +8,10 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from socle.idempotency import IdempotencyKey, run_idempotent
-from socle.service import SessionDep
-from socle_notify.api.deps import Admin, Cursor, DomainDep, Limit, problems
+from socle.idempotency import IdempotencyKey, idempotent_post
+from socle.openapi import problem_responses
+from socle_notify import use_cases
+from socle_notify.api.deps import Admin, ContextDep, Cursor, Limit
 from socle_notify.models import Subscription, WebhookDelivery
 from socle_notify.schemas import (
     AttemptOut,
@@ -64,125 +65,104 @@ def delivery_out(d: WebhookDelivery, view: DeliveryView | None = None) -> Delive
     "/v1/subscriptions",
     status_code=201,
     response_model=SubscriptionCreated,
-    responses=problems(422),
+    responses=problem_responses(422),
     summary="Subscribe a callback URL to event types (deliveries are signed)",
 )
 async def create_subscription(
     body: SubscriptionCreate,
     principal: Admin,
-    session: SessionDep,
-    domain: DomainDep,
+    ctx: ContextDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    async def action(s: AsyncSession) -> tuple[int, object]:
-        sub = await domain.webhooks.subscribe(s, principal.tenant, body)
-        out = SubscriptionCreated(**subscription_out(sub).model_dump(), secret=sub.secret)
-        return 201, out.model_dump(mode="json")
+    async def create(s: AsyncSession) -> SubscriptionCreated:
+        sub = await ctx.webhooks.subscribe(s, principal.tenant, body)
+        return SubscriptionCreated(**subscription_out(sub).model_dump(), secret=sub.secret)
 
-    status, result = await run_idempotent(
-        session,
-        scope=f"subscriptions:{principal.tenant}",
+    return await idempotent_post(
+        ctx.sessions,
+        principal,
+        service="notify",
+        action="subscriptions",
         key=idempotency_key,
-        body=body.model_dump(mode="json"),
-        action=action,
+        body=body,
+        create=create,
     )
-    return JSONResponse(result, status_code=status)
 
 
 @router.get(
     "/v1/subscriptions",
     response_model=SubscriptionList,
-    responses=problems(),
     summary="List subscriptions",
 )
-async def list_subscriptions(
-    principal: Admin, session: SessionDep, domain: DomainDep
-) -> SubscriptionList:
-    async with session.begin():
-        subs = await domain.webhooks.subscriptions(session, principal.tenant)
+async def list_subscriptions(principal: Admin, ctx: ContextDep) -> SubscriptionList:
+    subs = await use_cases.subscriptions(ctx, principal.tenant)
     return SubscriptionList(items=[subscription_out(s) for s in subs if s.callback_url])
 
 
 @router.get(
     "/v1/subscriptions/{subscription_id}",
     response_model=SubscriptionOut,
-    responses=problems(404),
+    responses=problem_responses(404),
     summary="Read a subscription",
 )
 async def get_subscription(
-    subscription_id: str, principal: Admin, session: SessionDep, domain: DomainDep
+    subscription_id: str, principal: Admin, ctx: ContextDep
 ) -> SubscriptionOut:
-    async with session.begin():
-        sub = await domain.webhooks.subscription(session, principal.tenant, subscription_id)
-    return subscription_out(sub)
+    return subscription_out(await use_cases.subscription(ctx, principal.tenant, subscription_id))
 
 
 @router.delete(
     "/v1/subscriptions/{subscription_id}",
     status_code=204,
-    responses=problems(404),
+    responses=problem_responses(404),
     summary="Stop a subscription (pending deliveries stop)",
 )
-async def delete_subscription(
-    subscription_id: str, principal: Admin, session: SessionDep, domain: DomainDep
-) -> Response:
-    async with session.begin():
-        await domain.webhooks.unsubscribe(session, principal.tenant, subscription_id)
+async def delete_subscription(subscription_id: str, principal: Admin, ctx: ContextDep) -> Response:
+    await use_cases.unsubscribe(ctx, principal.tenant, subscription_id)
     return Response(status_code=204)
 
 
 @router.get(
     "/v1/webhook-deliveries",
     response_model=DeliveryList,
-    responses=problems(),
     summary="Webhook deliveries; `status=dead` is the dead-letter list",
 )
 async def list_deliveries(
     principal: Admin,
-    session: SessionDep,
-    domain: DomainDep,
+    ctx: ContextDep,
     limit: Limit = 50,
     cursor: Cursor = None,
     status: Literal["pending", "sending", "delivered", "dead"] | None = None,
     subscription_id: Annotated[str | None, Query(max_length=32)] = None,
 ) -> DeliveryList:
-    async with session.begin():
-        rows, next_cursor = await domain.webhooks.deliveries(
-            session,
-            principal.tenant,
-            status=status,
-            subscription_id=subscription_id,
-            limit=limit,
-            cursor=cursor,
-        )
+    rows, next_cursor = await use_cases.deliveries(
+        ctx,
+        principal.tenant,
+        status=status,
+        subscription_id=subscription_id,
+        limit=limit,
+        cursor=cursor,
+    )
     return DeliveryList(items=[delivery_out(d) for d in rows], next_cursor=next_cursor)
 
 
 @router.get(
     "/v1/webhook-deliveries/{delivery_id}",
     response_model=DeliveryOut,
-    responses=problems(404),
+    responses=problem_responses(404),
     summary="A delivery with every attempt",
 )
-async def get_delivery(
-    delivery_id: str, principal: Admin, session: SessionDep, domain: DomainDep
-) -> DeliveryOut:
-    async with session.begin():
-        view = await domain.webhooks.delivery(session, principal.tenant, delivery_id)
+async def get_delivery(delivery_id: str, principal: Admin, ctx: ContextDep) -> DeliveryOut:
+    view = await use_cases.delivery(ctx, principal.tenant, delivery_id)
     return delivery_out(view.delivery, view)
 
 
 @router.post(
     "/v1/webhook-deliveries/{delivery_id}/replay",
     response_model=DeliveryOut,
-    responses=problems(404, 409),
+    responses=problem_responses(404, 409),
     summary="Send a dead delivery again (fresh attempts)",
 )
-async def replay_delivery(
-    delivery_id: str, principal: Admin, session: SessionDep, domain: DomainDep
-) -> DeliveryOut:
-    async with session.begin():
-        view = await domain.webhooks.replay(session, principal.tenant, delivery_id)
-        out = delivery_out(view.delivery, view)
-    domain.worker.wake()
-    return out
+async def replay_delivery(delivery_id: str, principal: Admin, ctx: ContextDep) -> DeliveryOut:
+    view = await use_cases.replay_delivery(ctx, principal.tenant, delivery_id)
+    return delivery_out(view.delivery, view)

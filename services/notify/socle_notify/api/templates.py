@@ -8,9 +8,10 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from socle.idempotency import IdempotencyKey, run_idempotent
-from socle.service import SessionDep
-from socle_notify.api.deps import Admin, Cursor, DomainDep, Limit, problems
+from socle.idempotency import IdempotencyKey, idempotent_post
+from socle.openapi import problem_responses
+from socle_notify import use_cases
+from socle_notify.api.deps import Admin, ContextDep, Cursor, Limit
 from socle_notify.render import sms_fragments
 from socle_notify.schemas import (
     ContentOut,
@@ -53,94 +54,84 @@ def template_out(view: TemplateView) -> TemplateOut:
     "",
     status_code=201,
     response_model=TemplateOut,
-    responses=problems(422),
+    responses=problem_responses(422),
     summary="Create a template (version 1)",
 )
 async def create_template(
     body: TemplateCreate,
     principal: Admin,
-    session: SessionDep,
-    domain: DomainDep,
+    ctx: ContextDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    async def action(s: AsyncSession) -> tuple[int, object]:
-        view = await domain.templates.create(s, principal.tenant, body)
-        return 201, template_out(view).model_dump(mode="json")
+    async def create(s: AsyncSession) -> TemplateOut:
+        return template_out(await ctx.templates.create(s, principal.tenant, body))
 
-    status, result = await run_idempotent(
-        session,
-        scope=f"templates:{principal.tenant}",
+    return await idempotent_post(
+        ctx.sessions,
+        principal,
+        service="notify",
+        action="templates",
         key=idempotency_key,
-        body=body.model_dump(mode="json"),
-        action=action,
+        body=body,
+        create=create,
     )
-    return JSONResponse(result, status_code=status)
 
 
-@router.get("", response_model=TemplateList, responses=problems(), summary="List templates")
+@router.get("", response_model=TemplateList, summary="List templates")
 async def list_templates(
     principal: Admin,
-    session: SessionDep,
-    domain: DomainDep,
+    ctx: ContextDep,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> TemplateList:
-    async with session.begin():
-        views, next_cursor = await domain.templates.page(session, principal.tenant, limit, cursor)
+    views, next_cursor = await use_cases.templates_page(ctx, principal.tenant, limit, cursor)
     return TemplateList(items=[template_out(v) for v in views], next_cursor=next_cursor)
 
 
 @router.get(
     "/{template_id}",
     response_model=TemplateOut,
-    responses=problems(404),
+    responses=problem_responses(404),
     summary="Read a template (its latest version, or `version`)",
 )
 async def get_template(
     template_id: str,
     principal: Admin,
-    session: SessionDep,
-    domain: DomainDep,
+    ctx: ContextDep,
     version: Annotated[int | None, Query(ge=1)] = None,
 ) -> TemplateOut:
-    async with session.begin():
-        view = await domain.templates.view(session, principal.tenant, template_id, version)
-    return template_out(view)
+    return template_out(await use_cases.template(ctx, principal.tenant, template_id, version))
 
 
 @router.put(
     "/{template_id}",
     response_model=TemplateOut,
-    responses=problems(404, 422),
+    responses=problem_responses(404, 422),
     summary="Write a new version of a template (older versions stay readable)",
 )
 async def update_template(
     template_id: str,
     body: TemplateUpdate,
     principal: Admin,
-    session: SessionDep,
-    domain: DomainDep,
+    ctx: ContextDep,
 ) -> TemplateOut:
-    async with session.begin():
-        view = await domain.templates.update(session, principal.tenant, template_id, body)
-        return template_out(view)
+    view = await use_cases.update_template(ctx, principal.tenant, template_id, body)
+    return template_out(view)
 
 
 @router.post(
     "/{template_id}/preview",
     response_model=PreviewOut,
-    responses=problems(404, 422),
+    responses=problem_responses(404, 422),
     summary="Render a template with sample values; lists missing placeholders",
 )
 async def preview_template(
     template_id: str,
     body: PreviewIn,
     principal: Admin,
-    session: SessionDep,
-    domain: DomainDep,
+    ctx: ContextDep,
 ) -> PreviewOut:
-    async with session.begin():
-        view = await domain.templates.view(session, principal.tenant, template_id, body.version)
+    view = await use_cases.template(ctx, principal.tenant, template_id, body.version)
     language = Templates.pick_language(view, body.language)
     rendered = Templates.render(view, language, body.personalisation)
     fragments = sms_fragments(rendered.body)[1] if view.template.channel == "sms" else None

@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from socle.auth import Principal, require_commune_wide
-from socle_payment.api.deps import PaymentsDep, problems
+from socle.openapi import problem_responses
+from socle_payment.api.deps import PaymentsDep
 from socle_payment.tenant_schemas import TenantSettingsIn, TenantSettingsOut
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -20,7 +21,7 @@ Admin = Annotated[Principal, Depends(require_commune_wide("payments:admin", "no 
     response_model=TenantSettingsOut,
     summary="The tenant's creditor and Stripe account (secrets shown only as set or not, "
     "with their last four characters)",
-    responses=problems(401, 403),
+    responses=problem_responses(401, 403),
 )
 async def get_settings(principal: Admin, payments: PaymentsDep) -> TenantSettingsOut:
     return TenantSettingsOut.model_validate(await payments.tenant_settings(principal.tenant))
@@ -31,7 +32,7 @@ async def get_settings(principal: Admin, payments: PaymentsDep) -> TenantSetting
     response_model=TenantSettingsOut,
     summary="Change the tenant's creditor or Stripe account; members left out stay, null "
     "falls back to the installation's default",
-    responses=problems(401, 403, 409, 422),
+    responses=problem_responses(401, 403, 409, 422),
 )
 async def change_settings(
     body: TenantSettingsIn, principal: Admin, payments: PaymentsDep

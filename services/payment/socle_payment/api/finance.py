@@ -10,9 +10,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from socle.openapi import problem_responses
 from socle.problems import TooLarge, Unprocessable
 from socle.service import SessionDep
-from socle_payment.api.deps import CommuneReader, CommuneWriter, PaymentsDep, Reader, problems
+from socle_payment.api.deps import PROVIDER_DOWN, CommuneReader, CommuneWriter, PaymentsDep, Reader
 from socle_payment.api.payments import PaymentId
 from socle_payment.camt import parse_camt054
 from socle_payment.payments import minor_to_decimal
@@ -51,7 +52,7 @@ def _cell(value: object) -> str:
     summary="One CSV line per payment created in the date range (both days included, UTC)",
     responses={
         200: {"content": {"text/csv": {}}, "description": "The report"},
-        **problems(401, 403, 422),
+        **problem_responses(401, 403, 422),
     },
 )
 async def payments_report(
@@ -97,7 +98,10 @@ async def payments_report(
 @router.get(
     "/v1/payments/{payment_id}/qr-bill.svg",
     summary="The QR-bill of a qrbill payment, as SVG",
-    responses={200: {"content": {"image/svg+xml": {}}}, **problems(401, 403, 404, 409, 422)},
+    responses={
+        200: {"content": {"image/svg+xml": {}}},
+        **problem_responses(401, 403, 404, 409, 422),
+    },
 )
 async def qr_bill_svg(
     principal: Reader,
@@ -118,7 +122,7 @@ async def qr_bill_svg(
     summary="The QR-bill of a qrbill payment, as PDF",
     responses={
         200: {"content": {"application/pdf": {}}},
-        **problems(401, 403, 404, 409, 422, 503),
+        **problem_responses(401, 403, 404, 409, 422, PROVIDER_DOWN),
     },
 )
 async def qr_bill_pdf(
@@ -145,7 +149,7 @@ async def qr_bill_pdf(
             "content": {"application/xml": {"schema": {"type": "string"}}},
         }
     },
-    responses=problems(401, 403, 413, 422),
+    responses=problem_responses(401, 403, 413, 422),
 )
 async def reconcile_camt054(
     principal: CommuneWriter, payments: PaymentsDep, session: SessionDep, request: Request

@@ -13,9 +13,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from socle.problems import NotFound, Unavailable, Unprocessable
 from socle.service import SessionDep
 from socle_payment.api.deps import PaymentsDep
+from socle_payment.errors import PaymentNotOpen
 from socle_payment.models import Payment
 from socle_payment.pages import Creditor, language, render
-from socle_payment.payments import OPEN, PaymentNotOpen, Payments
+from socle_payment.payments import OPEN, Payments
 from socle_payment.qrbills import render_pdf, render_svg
 
 router = APIRouter(prefix="/pay", tags=["citizen pages"])
@@ -103,9 +104,10 @@ async def payment_page(
         return _html(render(lang, "error", error_key="not_found"), 404)
     if payment.status not in OPEN:
         return _html(render(lang, "closed", payment=payment))
-    if payment.provider == "sandbox":
+    page = payments.page_of(payment)
+    if page == "test-cards":
         return _form(payments, payment, lang, None, 200)
-    if payment.provider == "qrbill":
+    if page == "qrbill":
         creditor = Creditor.of(await payments.creditor_of(payment.tenant), payment)
         return _html(
             render(

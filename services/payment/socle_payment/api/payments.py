@@ -9,17 +9,18 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.auth import Principal
-from socle.idempotency import IdempotencyKey, idempotency_scope, run_idempotent
-from socle.problems import Forbidden
+from socle.idempotency import IdempotencyKey, idempotent_post
+from socle.openapi import problem_responses
 from socle.service import SessionDep
 from socle.types import UTCInstant
 from socle_payment.api.deps import (
+    PROVIDER_DOWN,
     CommuneWriter,
     PaymentsDep,
     Reader,
     Writer,
-    problems,
 )
+from socle_payment.errors import NotYourPayer
 from socle_payment.models import Payment, PaymentTransition, Refund
 from socle_payment.payments import Payments
 from socle_payment.schemas import (
@@ -93,10 +94,6 @@ def payment_out(
     )
 
 
-class NotYourPayer(Forbidden):
-    code = "payer-not-allowed"
-
-
 def payer_of(principal: Principal, body: PaymentCreate) -> str | None:
     """Who pays: a person is the payer of what it creates; staff and clients may name one."""
     if principal.owner is None:
@@ -113,36 +110,35 @@ def payer_of(principal: Principal, body: PaymentCreate) -> str | None:
     status_code=201,
     response_model=PaymentOut,
     summary="Ask for a payment; send the citizen to next_url",
-    responses=problems(401, 403, 409, 422),
+    responses=problem_responses(401, 403, 409, 422),
 )
 async def create_payment(
     principal: Writer,
     payments: PaymentsDep,
-    session: SessionDep,
     body: PaymentCreate,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     payer = payer_of(principal, body)
 
-    async def action(tx: AsyncSession) -> tuple[int, object]:
-        payment = await payments.create(tx, principal.tenant, body, payer)
-        return 201, payment_out(payments, payment).model_dump(mode="json")
+    async def create(tx: AsyncSession) -> PaymentOut:
+        return payment_out(payments, await payments.create(tx, principal.tenant, body, payer))
 
-    status, result = await run_idempotent(
-        session,
-        scope=idempotency_scope(principal, "payment", "create"),
+    return await idempotent_post(
+        payments.sessions,
+        principal,
+        service="payment",
+        action="create",
         key=idempotency_key,
-        body=body.model_dump(mode="json"),
-        action=action,
+        body=body,
+        create=create,
     )
-    return JSONResponse(result, status_code=status)
 
 
 @router.get(
     "",
     response_model=PaymentPage,
     summary="List payments, newest first",
-    responses=problems(401, 403, 422),
+    responses=problem_responses(401, 403, 422),
 )
 async def list_payments(
     principal: Reader,
@@ -178,7 +174,7 @@ async def list_payments(
     "/{payment_id}",
     response_model=PaymentOut,
     summary="A payment as its provider knows it, with its ledger and refunds",
-    responses=problems(401, 403, 404),
+    responses=problem_responses(401, 403, 404),
 )
 async def get_payment(
     principal: Reader, payments: PaymentsDep, session: SessionDep, payment_id: PaymentId
@@ -193,7 +189,7 @@ async def get_payment(
     "/{payment_id}/cancel",
     response_model=PaymentOut,
     summary="Cancel an open payment",
-    responses=problems(401, 403, 404, 409, 503),
+    responses=problem_responses(401, 403, 404, 409, PROVIDER_DOWN),
 )
 async def cancel_payment(
     principal: Writer, payments: PaymentsDep, session: SessionDep, payment_id: PaymentId
@@ -207,27 +203,27 @@ async def cancel_payment(
     status_code=201,
     response_model=RefundOut,
     summary="Refund all or part of what was captured",
-    responses=problems(401, 403, 404, 409, 422, 503),
+    responses=problem_responses(401, 403, 404, 409, 422, PROVIDER_DOWN),
 )
 async def refund_payment(
     principal: CommuneWriter,
     payments: PaymentsDep,
-    session: SessionDep,
     payment_id: PaymentId,
     body: RefundCreate,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    async def action(tx: AsyncSession) -> tuple[int, object]:
+    async def create(tx: AsyncSession) -> RefundOut:
         refund, _ = await payments.refund(
             tx, principal.tenant, payment_id, body.amount, body.reason
         )
-        return 201, refund_out(refund).model_dump(mode="json")
+        return refund_out(refund)
 
-    status, result = await run_idempotent(
-        session,
-        scope=idempotency_scope(principal, "payment", f"refund:{payment_id}"),
+    return await idempotent_post(
+        payments.sessions,
+        principal,
+        service="payment",
+        action=f"refund:{payment_id}",
         key=idempotency_key,
-        body=body.model_dump(mode="json"),
-        action=action,
+        body=body,
+        create=create,
     )
-    return JSONResponse(result, status_code=status)

@@ -6,9 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Request
 
+from socle.openapi import problem_responses
 from socle.problems import TooLarge
 from socle.service import SessionDep
-from socle_payment.api.deps import PaymentsDep, problems
+from socle_payment.api.deps import PaymentsDep
 
 router = APIRouter(tags=["webhooks"])
 
@@ -29,7 +30,7 @@ async def _body(request: Request) -> bytes:
     "/v1/webhooks/stripe",
     summary="Stripe events of the installation's account (signature checked with "
     "SOCLE_PAYMENT_STRIPE_WEBHOOK_SECRET); replays and duplicates have no second effect",
-    responses=problems(400, 404, 413),
+    responses=problem_responses(400, 404, 413),
 )
 async def stripe_webhook(
     request: Request,
@@ -45,7 +46,7 @@ async def stripe_webhook(
     "/v1/providers/stripe/webhook/{tenant}",
     summary="Stripe events of one tenant's account (signature checked with that tenant's "
     "webhook secret); they apply only to that tenant's payments",
-    responses=problems(400, 404, 413, 422),
+    responses=problem_responses(400, 404, 413, 422),
 )
 async def tenant_stripe_webhook(
     tenant: TenantSlug,

@@ -2,7 +2,7 @@
 
 ``Payments`` gathers them; each idea lives in its own module:
 
-* ``ledger`` — the state machine, the errors, and the ledger of transitions;
+* ``ledger`` — the state machine and the ledger of transitions (errors: ``errors``);
 * ``use_cases`` — create, read, list, report, cancel;
 * ``refunds`` — refunds;
 * ``citizen_page`` — the citizen's payment page and the sandbox card;
@@ -26,11 +26,7 @@ from socle_payment.payments.ledger import (
     OPEN,
     PAID,
     TRANSITIONS,
-    IllegalTransition,
-    PaymentNotFound,
-    PaymentNotOpen,
     PaymentsBase,
-    ProviderDown,
     minor_to_decimal,
 )
 from socle_payment.payments.reconciliation import Reconciliation
@@ -45,12 +41,8 @@ __all__ = [
     "SANDBOX_DECLINE_CARD",
     "SANDBOX_SUCCESS_CARD",
     "TRANSITIONS",
-    "IllegalTransition",
-    "PaymentNotFound",
-    "PaymentNotOpen",
     "Payments",
     "PaymentsBase",
-    "ProviderDown",
     "minor_to_decimal",
 ]
 

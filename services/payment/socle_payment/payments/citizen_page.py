@@ -5,14 +5,9 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.problems import Unprocessable
+from socle_payment.errors import PaymentNotFound, PaymentNotOpen, ProviderDown
 from socle_payment.models import Payment
-from socle_payment.payments.ledger import (
-    OPEN,
-    PaymentNotFound,
-    PaymentNotOpen,
-    PaymentsBase,
-    ProviderDown,
-)
+from socle_payment.payments.ledger import OPEN, PaymentsBase
 from socle_payment.providers import ProviderUnavailable
 
 SANDBOX_SUCCESS_CARD = "4242424242424242"
@@ -52,7 +47,8 @@ class CitizenPage(PaymentsBase):
         digits = "".join(ch for ch in card_number if ch.isdigit())
         async with session.begin():
             payment = await self._by_token(session, token, lock=True)
-            if payment.provider != "sandbox":
+            provider = self.providers.get(payment.provider)
+            if provider is None or provider.page != "test-cards":
                 raise PaymentNotFound("This payment page does not exist.")
             if payment.status not in OPEN:
                 raise PaymentNotOpen(f"This payment is already {payment.status}.")

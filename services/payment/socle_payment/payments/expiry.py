@@ -9,7 +9,7 @@ import structlog
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from socle.db import utcnow
+from socle import clock
 from socle_payment.models import Payment
 from socle_payment.payments.ledger import OPEN, PaymentsBase
 from socle_payment.providers import ProviderUnavailable
@@ -32,7 +32,7 @@ class ExpirySweep(PaymentsBase):
         ``batch`` until none is left; returns how many. A payment whose provider cannot be
         reached is left for the next run. ``report_backlog`` receives how many were due when
         the run started (``payment_expiry``)."""
-        moment = now or utcnow()
+        moment = now or clock.now()
         expired = 0
         deferred: set[str] = set()
         async with self.sessions() as session:
@@ -62,6 +62,8 @@ class ExpirySweep(PaymentsBase):
                     elif outcome == "expired":
                         expired += 1
                 if len(stale) < batch:
+                    if expired:
+                        log.info("payments_expired", count=expired)
                     return expired
 
     async def _expire_one(self, session: AsyncSession, payment: Payment) -> str | None:

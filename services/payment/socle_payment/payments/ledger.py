@@ -12,10 +12,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from socle.db import utcnow
 from socle.outbox import record_event
-from socle.problems import Conflict, NotFound, Unavailable
+from socle.problems import Unavailable
+from socle_payment.errors import IllegalTransition, PaymentNotFound
 from socle_payment.events import payment_event
 from socle_payment.models import Payment, PaymentTransition
-from socle_payment.providers import PaymentProvider, ProviderUnavailable, StripeProvider, Truth
+from socle_payment.providers import (
+    Page,
+    PaymentProvider,
+    ProviderUnavailable,
+    StripeProvider,
+    Truth,
+)
 from socle_payment.settings import PaymentSettings
 from socle_payment.tenant_settings import CreditorInfo, StripeKeys, TenantConfig
 
@@ -39,22 +46,6 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "cancelled": frozenset({"succeeded"}),
     "expired": frozenset({"succeeded"}),
 }
-
-
-class PaymentNotFound(NotFound):
-    code = "payment-not-found"
-
-
-class IllegalTransition(Conflict):
-    code = "illegal-transition"
-
-
-class PaymentNotOpen(Conflict):
-    code = "payment-not-open"
-
-
-class ProviderDown(Unavailable):
-    code = "provider-unavailable"
 
 
 def minor_to_decimal(amount: int) -> str:
@@ -103,12 +94,17 @@ class PaymentsBase:
         if payment.status not in OPEN:
             return None
         provider = self.providers.get(payment.provider)
-        if provider is not None and not provider.local_page and payment.provider_url:
+        if provider is not None and provider.page == "provider" and payment.provider_url:
             return payment.provider_url
         return self.page_url(payment)
 
     def page_url(self, payment: Payment) -> str:
         return f"{self.settings.payment_public_url.rstrip('/')}/pay/{payment.page_token}"
+
+    def page_of(self, payment: Payment) -> Page | None:
+        """What the citizen's page of this payment shows (None: its provider is gone)."""
+        provider = self.providers.get(payment.provider)
+        return None if provider is None else provider.page
 
     def provider_of(self, payment: Payment) -> PaymentProvider:
         provider = self.providers.get(payment.provider)

@@ -8,8 +8,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.db import utcnow
 from socle.problems import Conflict, Unprocessable
+from socle_payment.errors import ProviderDown
 from socle_payment.models import Payment, Refund
-from socle_payment.payments.ledger import PaymentsBase, ProviderDown, minor_to_decimal
+from socle_payment.payments.ledger import PaymentsBase, minor_to_decimal
 from socle_payment.providers import ProviderUnavailable
 
 

@@ -10,7 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.inbox import first_delivery
-from socle.problems import DomainError, NotFound
+from socle.problems import NotFound
+from socle_payment.errors import InvalidSignature, InvalidWebhook
 from socle_payment.models import Payment
 from socle_payment.payments.ledger import PaymentsBase
 from socle_payment.providers import Truth, truth_of_session
@@ -49,17 +50,12 @@ class StripeWebhooks(PaymentsBase):
         try:
             event = stripe.Webhook.construct_event(payload, signature, secret)
         except stripe.SignatureVerificationError as exc:
-            raise DomainError(
+            raise InvalidSignature(
                 "The Stripe-Signature header does not match this payload (wrong secret, "
-                "altered body, or a timestamp older than 5 minutes).",
-                status=400,
-                code="invalid-signature",
-                title="Invalid webhook signature",
+                "altered body, or a timestamp older than 5 minutes)."
             ) from exc
         except ValueError as exc:
-            raise DomainError(
-                "The webhook body is not a Stripe event.", status=400, code="invalid-webhook"
-            ) from exc
+            raise InvalidWebhook("The webhook body is not a Stripe event.") from exc
         kind = str(event["type"])
         obj: dict[str, Any] = event["data"]["object"].to_dict()
         if not kind.startswith("checkout.session."):

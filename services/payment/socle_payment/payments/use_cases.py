@@ -14,16 +14,11 @@ from socle.db import read_only, utcnow
 from socle.outbox import record_event
 from socle.pagination import decode_position, encode_position
 from socle.problems import Unprocessable
+from socle_payment.errors import PaymentNotOpen, ProviderDown
 from socle_payment.events import payment_event
 from socle_payment.models import Payment, PaymentTransition, Refund
-from socle_payment.payments.ledger import (
-    OPEN,
-    PaymentNotOpen,
-    PaymentsBase,
-    ProviderDown,
-    minor_to_decimal,
-)
-from socle_payment.providers import ProviderUnavailable
+from socle_payment.payments.ledger import OPEN, PaymentsBase, minor_to_decimal
+from socle_payment.providers import ProviderUnavailable, disabled_reason
 from socle_payment.schemas import PaymentCreate
 
 log = structlog.get_logger("socle_payment")
@@ -41,11 +36,11 @@ class PaymentUseCases(PaymentsBase):
         offered = await self.offers(session, tenant)
         provider = self.providers.get(body.provider) if body.provider in offered else None
         if provider is None:
-            if body.provider == "stripe":
+            reason = disabled_reason(body.provider, self.settings)
+            if reason is not None:
                 raise Unprocessable(
-                    "The stripe provider is not enabled for this tenant (neither the tenant nor "
-                    "the installation has a Stripe account: SOCLE_PAYMENT_STRIPE_SECRET_KEY is "
-                    f"empty); use {', '.join(offered)}.",
+                    f"The {body.provider} provider is not enabled for this tenant "
+                    f"({reason}); use {', '.join(offered)}.",
                     code="provider-disabled",
                 )
             raise Unprocessable(
@@ -62,11 +57,7 @@ class PaymentUseCases(PaymentsBase):
                 errors=[{"field": "body.amount", "message": f"max {cap}", "code": "too_large"}],
             )
         now = utcnow()
-        lifetime = (
-            timedelta(days=self.settings.payment_qrbill_expiry_days)
-            if body.provider == "qrbill"
-            else timedelta(minutes=self.settings.payment_expiry_minutes)
-        )
+        lifetime = provider.lifetime(self.settings)
         payment = Payment(
             id=uuid.uuid4().hex,
             tenant=tenant,

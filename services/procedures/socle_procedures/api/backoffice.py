@@ -11,12 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from socle.auth import bearer_token
 from socle.db import utcnow
-from socle.service import SessionDep
-from socle_procedures import decisions, requests, review
-from socle_procedures.api.deps import Reader, SiteDep, Writer, problems
+from socle.openapi import problem_responses
+from socle_procedures import review, use_cases
+from socle_procedures.api.deps import ContextDep, Reader, Writer
+from socle_procedures.api.responses import request_out
 from socle_procedures.models import RequestNote
 from socle_procedures.schemas import RequestOut, State
-from socle_procedures.storage_client import StorageClient
 
 router = APIRouter(prefix="/v1/requests", tags=["back-office"])
 
@@ -59,9 +59,9 @@ class NoteOut(BaseModel):
     text: str
     at: datetime
 
-    @classmethod
-    def of(cls, note: RequestNote) -> NoteOut:
-        return cls(id=note.id, author=note.author, text=note.text, at=note.at)
+
+def note_out(note: RequestNote) -> NoteOut:
+    return NoteOut(id=note.id, author=note.author, text=note.text, at=note.at)
 
 
 class NoteList(BaseModel):
@@ -73,14 +73,13 @@ class NoteList(BaseModel):
     response_model=RequestOut,
     summary="A back-office action: take, assign, in_review, request_information, approve, "
     "reject, reopen (409 names the actions allowed now)",
-    responses=problems(401, 403, 404, 409, 422),
+    responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def act(
     principal: Writer,
-    session: SessionDep,
     request_id: RequestId,
     body: ActionIn,
-    site: SiteDep,
+    ctx: ContextDep,
     http: Request,
 ) -> RequestOut:
     """An approval stores its decision PDF in storage with the caller's token (it needs
@@ -92,24 +91,28 @@ async def act(
         fields=body.fields,
         expected_state=body.expected_state,
     )
-    storage: StorageClient = http.app.state.runtime.extras["storage"]
-    async with session.begin():
-        decide = decisions.issuer(session, storage, bearer_token(http), site.commune, utcnow())
-        loaded = await review.act(session, principal, request_id, action, site=site, decide=decide)
-        return RequestOut.of(loaded.request, await requests.history(session, request_id))
+    loaded, history = await use_cases.act(
+        ctx.sessions,
+        principal,
+        request_id,
+        action,
+        storage=ctx.storage,
+        token=bearer_token(http),
+        site=ctx.site,
+        on=utcnow(),
+    )
+    return request_out(loaded.request, history)
 
 
 @router.get(
     "/{request_id}/notes",
     response_model=NoteList,
     summary="The staff's internal notes on a request (never shown to its citizen)",
-    responses=problems(401, 403, 404),
+    responses=problem_responses(401, 403, 404),
 )
-async def list_notes(principal: Reader, session: SessionDep, request_id: RequestId) -> NoteList:
-    async with session.begin():
-        return NoteList(
-            items=[NoteOut.of(n) for n in await review.notes(session, principal, request_id)]
-        )
+async def list_notes(principal: Reader, ctx: ContextDep, request_id: RequestId) -> NoteList:
+    notes = await use_cases.notes(ctx.sessions, principal, request_id)
+    return NoteList(items=[note_out(n) for n in notes])
 
 
 @router.post(
@@ -117,10 +120,9 @@ async def list_notes(principal: Reader, session: SessionDep, request_id: Request
     status_code=201,
     response_model=NoteOut,
     summary="Add an internal note (staff only)",
-    responses=problems(401, 403, 404, 422),
+    responses=problem_responses(401, 403, 404, 422),
 )
 async def add_note(
-    principal: Writer, session: SessionDep, request_id: RequestId, body: NoteIn
+    principal: Writer, ctx: ContextDep, request_id: RequestId, body: NoteIn
 ) -> NoteOut:
-    async with session.begin():
-        return NoteOut.of(await review.add_note(session, principal, request_id, body.text))
+    return note_out(await use_cases.add_note(ctx.sessions, principal, request_id, body.text))

@@ -7,9 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from socle.service import SessionDep
-from socle_procedures import catalogue
-from socle_procedures.api.deps import Admin, Reader, problems
+from socle.openapi import problem_responses
+from socle_procedures import use_cases
+from socle_procedures.api.deps import Admin, ContextDep, Reader
+from socle_procedures.api.responses import procedure_out
 from socle_procedures.schemas import ProcedureOut
 
 router = APIRouter(prefix="/v1", tags=["shared catalogue"])
@@ -44,34 +45,32 @@ class AdoptIn(BaseModel):
     "/procedures/{slug}/share",
     response_model=ProcedureOut,
     summary="Share a published procedure with every other tenant",
-    responses=problems(401, 403, 404, 409),
+    responses=problem_responses(401, 403, 404, 409),
 )
-async def share(principal: Admin, session: SessionDep, slug: Slug) -> ProcedureOut:
-    async with session.begin():
-        return ProcedureOut.of(await catalogue.share(session, principal, slug))
+async def share(principal: Admin, ctx: ContextDep, slug: Slug) -> ProcedureOut:
+    return procedure_out(await use_cases.share(ctx.sessions, principal, slug))
 
 
 @router.get(
     "/catalogue",
     response_model=Catalogue,
     summary="The shared catalogue, with what the caller adopted and newer source versions",
-    responses=problems(401, 403),
+    responses=problem_responses(401, 403),
 )
-async def listing(principal: Reader, session: SessionDep) -> Catalogue:
-    async with session.begin():
-        found = await catalogue.entries(session, principal)
-        return Catalogue(
-            items=[
-                CatalogueEntry(
-                    tenant=e.source.tenant,
-                    procedure=ProcedureOut.of(e.source),
-                    adopted_as=e.adopted_as,
-                    adopted_version=e.adopted_version,
-                    update_available=e.update_available,
-                )
-                for e in found
-            ]
-        )
+async def listing(principal: Reader, ctx: ContextDep) -> Catalogue:
+    found = await use_cases.catalogue_entries(ctx.sessions, principal)
+    return Catalogue(
+        items=[
+            CatalogueEntry(
+                tenant=e.source.tenant,
+                procedure=procedure_out(e.source),
+                adopted_as=e.adopted_as,
+                adopted_version=e.adopted_version,
+                update_available=e.update_available,
+            )
+            for e in found
+        ]
+    )
 
 
 @router.post(
@@ -79,17 +78,16 @@ async def listing(principal: Reader, session: SessionDep) -> Catalogue:
     status_code=201,
     response_model=ProcedureOut,
     summary="Adopt a shared procedure (or take its new version) as a draft of the caller's",
-    responses=problems(401, 403, 404, 409, 422),
+    responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def adopt(
     principal: Admin,
-    session: SessionDep,
+    ctx: ContextDep,
     tenant: Tenant,
     slug: Slug,
     body: AdoptIn | None = None,
 ) -> ProcedureOut:
-    async with session.begin():
-        draft = await catalogue.adopt(
-            session, principal, tenant, slug, as_slug=body.slug if body else None
-        )
-        return ProcedureOut.of(draft, full=True)
+    draft = await use_cases.adopt(
+        ctx.sessions, principal, tenant, slug, as_slug=body.slug if body else None
+    )
+    return procedure_out(draft, full=True)

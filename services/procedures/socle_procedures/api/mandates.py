@@ -10,9 +10,10 @@ from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from socle.auth import bearer_token
-from socle.service import SessionDep
-from socle_procedures import mandates
-from socle_procedures.api.deps import Reader, SiteDep, Writer, problems
+from socle.openapi import problem_responses
+from socle_procedures import mandates, use_cases
+from socle_procedures.api.deps import PAYMENT_DOWN, ContextDep, Reader, Writer
+from socle_procedures.api.responses import request_out
 from socle_procedures.models import Mandate
 from socle_procedures.schemas import RequestOut
 from socle_procedures.storage_client import StorageClient
@@ -56,21 +57,21 @@ class MandateOut(BaseModel):
     confirmed_at: datetime | None
     revoked_at: datetime | None
 
-    @classmethod
-    def of(cls, m: Mandate) -> MandateOut:
-        return cls(
-            id=m.id,
-            request_id=m.request_id,
-            mediator=m.mediator,
-            mediator_name=m.mediator_name,
-            citizen_name=m.citizen_name,
-            kind=m.kind,
-            status=m.status,
-            filed_by=f"filed by {m.mediator_name} for {m.citizen_name}",
-            created_at=m.created_at,
-            confirmed_at=m.confirmed_at,
-            revoked_at=m.revoked_at,
-        )
+
+def mandate_out(m: Mandate) -> MandateOut:
+    return MandateOut(
+        id=m.id,
+        request_id=m.request_id,
+        mediator=m.mediator,
+        mediator_name=m.mediator_name,
+        citizen_name=m.citizen_name,
+        kind=m.kind,
+        status=m.status,
+        filed_by=f"filed by {m.mediator_name} for {m.citizen_name}",
+        created_at=m.created_at,
+        confirmed_at=m.confirmed_at,
+        revoked_at=m.revoked_at,
+    )
 
 
 class MandateStarted(BaseModel):
@@ -87,64 +88,60 @@ class MandateList(BaseModel):
     status_code=201,
     response_model=MandateStarted,
     summary="A mediator starts a request for a citizen (role mediator)",
-    responses=problems(401, 403, 404, 409, 422, 503),
+    responses=problem_responses(401, 403, 404, 409, 422, PAYMENT_DOWN),
 )
 async def start(
-    principal: Writer, session: SessionDep, body: MandateCreate, site: SiteDep, http: Request
+    principal: Writer, body: MandateCreate, context: ContextDep, http: Request
 ) -> MandateStarted:
     mandates.require_mediator(principal)  # before asking storage anything
     paper = None
     if body.paper_mandate_document_id:
-        storage: StorageClient = http.app.state.runtime.extras["storage"]
+        storage: StorageClient = context.storage
         paper = await storage.get(bearer_token(http), body.paper_mandate_document_id)
         if paper is None:
             paper = {"kind": None}
-    async with session.begin():
-        mandate, loaded = await mandates.start(
-            session,
-            principal,
-            body.procedure,
-            citizen_name=body.citizen_name,
-            citizen_email=str(body.citizen_email),
-            locale=body.locale,
-            paper=paper,
-            site=site,
-        )
-        return MandateStarted(mandate=MandateOut.of(mandate), request=RequestOut.of(loaded.request))
+    mandate, loaded = await use_cases.start_mandate(
+        context.sessions,
+        principal,
+        body.procedure,
+        citizen_name=body.citizen_name,
+        citizen_email=str(body.citizen_email),
+        locale=body.locale,
+        paper=paper,
+        site=context.site,
+    )
+    return MandateStarted(mandate=mandate_out(mandate), request=request_out(loaded.request))
 
 
 @router.get(
     "",
     response_model=MandateList,
     summary="The mandates the caller gave (a citizen) or holds (a mediator)",
-    responses=problems(401, 403),
+    responses=problem_responses(401, 403),
 )
-async def mine(principal: Reader, session: SessionDep) -> MandateList:
-    async with session.begin():
-        return MandateList(
-            items=[MandateOut.of(m) for m in await mandates.of_person(session, principal)]
-        )
+async def mine(principal: Reader, ctx: ContextDep) -> MandateList:
+    found = await use_cases.mandates_of(ctx.sessions, principal)
+    return MandateList(items=[mandate_out(m) for m in found])
 
 
 @router.post(
     "/{mandate_id}/confirm",
     response_model=MandateOut,
     summary="The citizen confirms the mandate (token from the e-mailed link)",
-    responses=problems(401, 403, 404, 409, 422),
+    responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def confirm(
-    principal: Writer, session: SessionDep, mandate_id: MandateId, body: MandateConfirm
+    principal: Writer, ctx: ContextDep, mandate_id: MandateId, body: MandateConfirm
 ) -> MandateOut:
-    async with session.begin():
-        return MandateOut.of(await mandates.confirm(session, principal, mandate_id, body.token))
+    mandate = await use_cases.confirm_mandate(ctx.sessions, principal, mandate_id, body.token)
+    return mandate_out(mandate)
 
 
 @router.post(
     "/{mandate_id}/revoke",
     response_model=MandateOut,
     summary="Revoke the mandate (the citizen, or the mediator): the mediator is out at once",
-    responses=problems(401, 403, 404),
+    responses=problem_responses(401, 403, 404),
 )
-async def revoke(principal: Writer, session: SessionDep, mandate_id: MandateId) -> MandateOut:
-    async with session.begin():
-        return MandateOut.of(await mandates.revoke(session, principal, mandate_id))
+async def revoke(principal: Writer, ctx: ContextDep, mandate_id: MandateId) -> MandateOut:
+    return mandate_out(await use_cases.revoke_mandate(ctx.sessions, principal, mandate_id))

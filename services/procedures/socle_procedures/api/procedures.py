@@ -8,10 +8,11 @@ from fastapi import APIRouter, Body, Path
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from socle.idempotency import IdempotencyKey, run_idempotent
-from socle.service import SessionDep
-from socle_procedures import catalog
-from socle_procedures.api.deps import Admin, Reader, problems
+from socle.idempotency import IdempotencyKey, idempotent_post
+from socle.openapi import problem_responses
+from socle_procedures import catalog, use_cases
+from socle_procedures.api.deps import Admin, ContextDep, Reader
+from socle_procedures.api.responses import procedure_out
 from socle_procedures.definitions.validation import problems as definition_problems
 from socle_procedures.schemas import (
     DefinitionProblemOut,
@@ -33,7 +34,7 @@ Definition = Annotated[
     "/validate",
     response_model=ValidationOut,
     summary="Check a definition without storing it",
-    responses=problems(401, 403, 422),
+    responses=problem_responses(401, 403, 422),
 )
 async def validate(principal: Admin, document: Definition) -> ValidationOut:
     found = definition_problems(document)
@@ -48,70 +49,66 @@ async def validate(principal: Admin, document: Definition) -> ValidationOut:
     status_code=201,
     response_model=ProcedureOut,
     summary="Store a definition as a new draft version (invalid: 422 with JSON pointers)",
-    responses=problems(401, 403, 422),
+    responses=problem_responses(401, 403, 422),
 )
 async def create_version(
     principal: Admin,
-    session: SessionDep,
+    ctx: ContextDep,
     document: Definition,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    async def action(tx: AsyncSession) -> tuple[int, object]:
-        version = await catalog.create_version(tx, principal.tenant, document)
-        return 201, ProcedureOut.of(version).model_dump(mode="json")
+    async def create(tx: AsyncSession) -> ProcedureOut:
+        return procedure_out(await catalog.create_version(tx, principal.tenant, document))
 
-    status, result = await run_idempotent(
-        session,
-        scope=f"procedures:{principal.tenant}:create",
+    return await idempotent_post(
+        ctx.sessions,
+        principal,
+        service="procedures",
+        action="procedures:create",
         key=idempotency_key,
         body=document,
-        action=action,
+        create=create,
     )
-    return JSONResponse(result, status_code=status)
 
 
 @router.post(
     "/{slug}/versions/{version}/publish",
     response_model=ProcedureOut,
     summary="Publish a draft version; it never changes afterwards",
-    responses=problems(401, 403, 404, 409),
+    responses=problem_responses(401, 403, 404, 409),
 )
-async def publish(principal: Admin, session: SessionDep, slug: Slug, version: int) -> ProcedureOut:
-    async with session.begin():
-        published = await catalog.publish(session, principal.tenant, slug, version)
-        return ProcedureOut.of(published)
+async def publish(principal: Admin, ctx: ContextDep, slug: Slug, version: int) -> ProcedureOut:
+    return procedure_out(await use_cases.publish(ctx.sessions, principal.tenant, slug, version))
 
 
 @router.post(
     "/{slug}/retire",
     response_model=ProcedureOut,
     summary="Stop offering a procedure (requests already started go on)",
-    responses=problems(401, 403, 404),
+    responses=problem_responses(401, 403, 404),
 )
-async def retire(principal: Admin, session: SessionDep, slug: Slug) -> ProcedureOut:
-    async with session.begin():
-        return ProcedureOut.of(await catalog.retire(session, principal.tenant, slug))
+async def retire(principal: Admin, ctx: ContextDep, slug: Slug) -> ProcedureOut:
+    return procedure_out(await use_cases.retire(ctx.sessions, principal.tenant, slug))
 
 
 @router.get(
     "",
     response_model=ProcedureList,
     summary="Published procedures (with procedures:admin, every version)",
-    responses=problems(401, 403),
+    responses=problem_responses(401, 403),
 )
-async def list_procedures(principal: Reader, session: SessionDep) -> ProcedureList:
+async def list_procedures(principal: Reader, ctx: ContextDep) -> ProcedureList:
     include_all = "procedures:admin" in principal.scopes
-    async with session.begin():
-        rows = await catalog.listing(session, principal.tenant, include_all=include_all)
-        return ProcedureList(items=[ProcedureOut.of(v) for v in rows])
+    rows = await use_cases.procedures(ctx.sessions, principal.tenant, include_all=include_all)
+    return ProcedureList(items=[procedure_out(v) for v in rows])
 
 
 @router.get(
     "/{slug}",
     response_model=ProcedureOut,
     summary="The published version of a procedure, with its definition",
-    responses=problems(401, 403, 404, 409),
+    responses=problem_responses(401, 403, 404, 409),
 )
-async def get_procedure(principal: Reader, session: SessionDep, slug: Slug) -> ProcedureOut:
-    async with session.begin():
-        return ProcedureOut.of(await catalog.current(session, principal.tenant, slug), full=True)
+async def get_procedure(principal: Reader, ctx: ContextDep, slug: Slug) -> ProcedureOut:
+    current = await use_cases.procedure(ctx.sessions, principal.tenant, slug)
+    return procedure_out(current, full=True)

@@ -8,9 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
-from socle.service import SessionDep
-from socle_procedures import stats
-from socle_procedures.api.deps import problems
+from socle.openapi import problem_responses
+from socle_procedures import stats, use_cases
+from socle_procedures.api.deps import ContextDep
 
 router = APIRouter(prefix="/open-data", tags=["open statistics"])
 
@@ -29,11 +29,10 @@ ROUTES: frozenset[str] = frozenset(
     "/{tenant}/procedures/{slug}/statistics.json",
     summary="Requests per state per month and median days to a decision (counts below 5 "
     "suppressed as null)",
-    responses=problems(404, 422),
+    responses=problem_responses(404, 422),
 )
-async def statistics_json(tenant: Tenant, slug: Slug, session: SessionDep) -> dict[str, Any]:
-    async with session.begin():
-        months = await stats.figures(session, tenant, slug)
+async def statistics_json(tenant: Tenant, slug: Slug, ctx: ContextDep) -> dict[str, Any]:
+    months = await use_cases.statistics(ctx.sessions, tenant, slug)
     return stats.as_json(tenant, slug, months)
 
 
@@ -41,11 +40,10 @@ async def statistics_json(tenant: Tenant, slug: Slug, session: SessionDep) -> di
     "/{tenant}/procedures/{slug}/statistics.csv",
     summary="The same figures as CSV (suppressed counts are empty cells)",
     response_class=Response,
-    responses={**problems(404, 422), 200: {"content": {"text/csv": {}}}},
+    responses={**problem_responses(404, 422), 200: {"content": {"text/csv": {}}}},
 )
-async def statistics_csv(tenant: Tenant, slug: Slug, session: SessionDep) -> Response:
-    async with session.begin():
-        months = await stats.figures(session, tenant, slug)
+async def statistics_csv(tenant: Tenant, slug: Slug, ctx: ContextDep) -> Response:
+    months = await use_cases.statistics(ctx.sessions, tenant, slug)
     return Response(
         stats.as_csv(months),
         media_type="text/csv; charset=utf-8",

@@ -6,35 +6,33 @@ cases as the API. Every form works without JavaScript and carries the CSRF token
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends
-from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
-from jinja2 import Environment
+from fastapi import APIRouter
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from socle.db import utcnow
 from socle.problems import DomainError
-from socle.service import SessionDep
-from socle.web import templates
 from socle.web.i18n import format_money, localized
-from socle_procedures import catalog, decisions, mandates, queue, requests, review
+from socle_procedures import decisions, queue, requests, review, use_cases
+from socle_procedures.api.deps import ContextDep
+from socle_procedures.backoffice.common import (
+    PageDep,
+    checked_form,
+    office_texts,
+    problem_page,
+    refusal,
+    render_office,
+)
 from socle_procedures.backoffice.payments import payment_view
-from socle_procedures.backoffice.texts import TEXTS
+from socle_procedures.context import ProceduresContext
 from socle_procedures.definitions.conditions import visible_fields, visible_steps
-from socle_procedures.errors import RequestNotFound
-from socle_procedures.pagekit import render_page
-from socle_procedures.portal import forms, sessions
-from socle_procedures.portal.auth import current_page, to_login
+from socle_procedures.errors import ActionNotAllowed, RequestNotFound
+from socle_procedures.portal import forms
 from socle_procedures.portal.context import Page
-from socle_procedures.portal.texts import TEXTS as PORTAL_TEXTS
-from socle_procedures.review import ActionNotAllowed
-from socle_procedures.storage_client import StorageClient
 
 router = APIRouter(prefix="/back-office", include_in_schema=False)
-PageDep = Annotated[Page, Depends(current_page)]
-ENV: Environment = templates(directory=Path(__file__).parent / "templates")
 
 #: Served without an access token: the agent's portal session (CSRF on every form).
 ROUTES: frozenset[str] = frozenset(
@@ -47,41 +45,6 @@ ROUTES: frozenset[str] = frozenset(
         "/back-office/requests/{request_id}/documents/{document_id}",
     }
 )
-
-
-def _texts(page: Page) -> dict[str, str]:
-    return PORTAL_TEXTS[page.lang] | TEXTS[page.lang]
-
-
-def _render(page: Page, name: str, label: str, status: int = 200, **values: Any) -> HTMLResponse:
-    t = _texts(page)
-    return render_page(
-        page,
-        ENV,
-        name,
-        f"{label} - {t['back_office']}",
-        t,
-        [("/back-office", t["requests"])],
-        status,
-        **values,
-    )
-
-
-def _refused(page: Page) -> Response | None:
-    """Not logged in: to identity; logged in but not staff: 403 (a citizen learns nothing)."""
-    if page.principal is None or page.session is None:
-        return to_login(page.request)
-    if not page.principal.is_staff:
-        t = _texts(page)
-        return _render(page, "message.html", t["back_office"], 403, heading=t["staff_only"])
-    return None
-
-
-def _problem(page: Page, error: DomainError) -> Response:
-    t = _texts(page)
-    if error.status == 404:
-        return _render(page, "message.html", t["not_found"], 404, heading=t["not_found"], text="")
-    return page.problem(error)
 
 
 def _filters(params: Any) -> queue.Filters:
@@ -113,15 +76,13 @@ def _filters(params: Any) -> queue.Filters:
 
 
 @router.get("")
-async def queue_page(page: PageDep, session: SessionDep) -> Response:
-    if (refused := _refused(page)) is not None:
+async def queue_page(page: PageDep, ctx: ContextDep) -> Response:
+    if (refused := refusal(page)) is not None:
         return refused
     assert page.principal is not None
     params = page.request.query_params
     f = _filters(params)
-    async with session.begin():
-        found = await queue.page(session, page.principal, f)
-        versions = await catalog.listing(session, page.principal.tenant, include_all=True)
+    found, versions = await use_cases.queue_page(ctx.sessions, page.principal, f)
     titles: dict[str, str] = {}
     for v in versions:
         titles.setdefault(v.slug, localized(v.document["title"], page.lang) or v.slug)
@@ -130,8 +91,8 @@ async def queue_page(page: PageDep, session: SessionDep) -> Response:
     def at(n: int) -> str:
         return "/back-office?" + urlencode(kept | {"page": str(n)})
 
-    t = _texts(page)
-    return _render(
+    t = office_texts(page)
+    return render_office(
         page,
         "queue.html",
         t["requests"],
@@ -148,12 +109,12 @@ async def queue_page(page: PageDep, session: SessionDep) -> Response:
 
 
 @router.get("/export.csv")
-async def export(page: PageDep, session: SessionDep) -> Response:
-    if (refused := _refused(page)) is not None:
+async def export(page: PageDep, ctx: ContextDep) -> Response:
+    if (refused := refusal(page)) is not None:
         return refused
     assert page.principal is not None
-    async with session.begin():
-        text = await queue.export_csv(session, page.principal, _filters(page.request.query_params))
+    f = _filters(page.request.query_params)
+    text = await use_cases.export_queue(ctx.sessions, page.principal, f)
     return Response(
         text,
         media_type="text/csv; charset=utf-8",
@@ -162,7 +123,7 @@ async def export(page: PageDep, session: SessionDep) -> Response:
 
 
 def _answers(page: Page, loaded: requests.Loaded) -> list[dict[str, Any]]:
-    request, definition, t = loaded.request, loaded.definition, _texts(page)
+    request, definition, t = loaded.request, loaded.definition, office_texts(page)
     out = []
     for step in visible_steps(definition, request.answers):
         rows = []
@@ -187,7 +148,7 @@ def _answers(page: Page, loaded: requests.Loaded) -> list[dict[str, Any]]:
 
 async def _request_page(
     page: Page,
-    session: SessionDep,
+    ctx: ProceduresContext,
     request_id: str,
     *,
     message: str | None = None,
@@ -196,17 +157,14 @@ async def _request_page(
 ) -> Response:
     assert page.principal is not None
     try:
-        async with session.begin():
-            loaded = await review.load_for_staff(session, page.principal, request_id)
-            history = await requests.history(session, request_id)
-            notes = await review.notes(session, page.principal, request_id)
-            mandated = await mandates.of_request(session, request_id)
+        view = await use_cases.staff_view(ctx.sessions, page.principal, request_id)
     except DomainError as exc:
-        return _problem(page, exc)
+        return problem_page(page, exc)
+    loaded, history, notes, mandated = view.loaded, view.history, view.notes, view.mandates
     request = loaded.request
     answers = _answers(page, loaded)
     payment = await payment_view(page, request)
-    return _render(
+    return render_office(
         page,
         "request.html",
         request.reference or request.id,
@@ -234,24 +192,15 @@ async def _request_page(
 
 
 @router.get("/requests/{request_id}")
-async def request_page(request_id: str, page: PageDep, session: SessionDep) -> Response:
-    if (refused := _refused(page)) is not None:
+async def request_page(request_id: str, page: PageDep, ctx: ContextDep) -> Response:
+    if (refused := refusal(page)) is not None:
         return refused
-    return await _request_page(page, session, request_id)
-
-
-async def _checked_form(page: Page) -> tuple[Any, Response | None]:
-    form = await page.request.form()
-    if (refused := _refused(page)) is not None:
-        return form, refused
-    if not sessions.csrf_ok(page.csrf, str(form.get("csrf_token", ""))):
-        return form, page.message(page.t["csrf"], status=403, link=page.request.url.path)
-    return form, None
+    return await _request_page(page, ctx, request_id)
 
 
 @router.post("/requests/{request_id}/actions")
-async def act(request_id: str, page: PageDep, session: SessionDep) -> Response:
-    form, refused = await _checked_form(page)
+async def act(request_id: str, page: PageDep, ctx: ContextDep) -> Response:
+    form, refused = await checked_form(page)
     if refused is not None:
         return refused
     assert page.principal is not None
@@ -262,18 +211,23 @@ async def act(request_id: str, page: PageDep, session: SessionDep) -> Response:
         fields=[str(v)[:64] for v in form.getlist("fields")][:50],
         expected_state=str(form.get("expected_state", "")) or None,
     )
-    site = page.request.app.state.runtime.extras["site"]
-    t = _texts(page)
-    storage: StorageClient = page.request.app.state.runtime.extras["storage"]
+    t = office_texts(page)
     try:
-        async with session.begin():
-            decide = decisions.issuer(session, storage, page.access_token, site.commune, utcnow())
-            await review.act(session, page.principal, request_id, action, site=site, decide=decide)
+        await use_cases.act(
+            ctx.sessions,
+            page.principal,
+            request_id,
+            action,
+            storage=ctx.storage,
+            token=page.access_token,
+            site=ctx.site,
+            on=utcnow(),
+        )
     except ActionNotAllowed as exc:
         names = ", ".join(t.get(f"act_{a}", a) for a in exc.allowed) or "-"
         return await _request_page(
             page,
-            session,
+            ctx,
             request_id,
             message=t["conflict"].format(allowed=names),
             kind="error",
@@ -283,69 +237,62 @@ async def act(request_id: str, page: PageDep, session: SessionDep) -> Response:
         if exc.status == 422:
             return await _request_page(
                 page,
-                session,
+                ctx,
                 request_id,
                 message=t["invalid"].format(detail=exc.detail),
                 kind="error",
                 status=422,
             )
-        return _problem(page, exc)
+        return problem_page(page, exc)
     return RedirectResponse(f"/back-office/requests/{request_id}?done=1", status_code=303)
 
 
 @router.post("/requests/{request_id}/notes")
-async def add_note(request_id: str, page: PageDep, session: SessionDep) -> Response:
-    form, refused = await _checked_form(page)
+async def add_note(request_id: str, page: PageDep, ctx: ContextDep) -> Response:
+    form, refused = await checked_form(page)
     if refused is not None:
         return refused
     assert page.principal is not None
     try:
-        async with session.begin():
-            await review.add_note(
-                session, page.principal, request_id, str(form.get("text", ""))[:4000]
-            )
+        text = str(form.get("text", ""))[:4000]
+        await use_cases.add_note(ctx.sessions, page.principal, request_id, text)
     except DomainError as exc:
         if exc.status == 422:
-            t = _texts(page)
+            t = office_texts(page)
             return await _request_page(
                 page,
-                session,
+                ctx,
                 request_id,
                 message=t["invalid"].format(detail=exc.detail),
                 kind="error",
                 status=422,
             )
-        return _problem(page, exc)
+        return problem_page(page, exc)
     return RedirectResponse(f"/back-office/requests/{request_id}#notes", status_code=303)
 
 
 @router.get("/requests/{request_id}/documents/{document_id}")
-async def document(
-    request_id: str, document_id: str, page: PageDep, session: SessionDep
-) -> Response:
+async def document(request_id: str, document_id: str, page: PageDep, ctx: ContextDep) -> Response:
     """A document of the request, read from storage with the agent's token (storage logs
     the access); only a document the request's answers name."""
-    if (refused := _refused(page)) is not None:
+    if (refused := refusal(page)) is not None:
         return refused
     assert page.principal is not None
     try:
-        async with session.begin():
-            loaded = await review.load_for_staff(session, page.principal, request_id)
-            history = await requests.history(session, request_id)
+        loaded, history = await use_cases.staff_request(ctx.sessions, page.principal, request_id)
     except DomainError as exc:
-        return _problem(page, exc)
+        return problem_page(page, exc)
     named = {
         v.get("document_id")
         for v in loaded.request.answers.values()
         if isinstance(v, dict) and v.get("document_id")
     } | {decisions.current(loaded.request.state, history)}
     if document_id not in named:
-        return _problem(page, RequestNotFound("No such document on this request."))
-    storage: StorageClient = page.request.app.state.runtime.extras["storage"]
+        return problem_page(page, RequestNotFound("No such document on this request."))
     try:
-        upstream = await storage.content(page.access_token, document_id)
+        upstream = await ctx.storage.content(page.access_token, document_id)
     except DomainError as exc:
-        return _problem(page, exc)
+        return problem_page(page, exc)
     return StreamingResponse(
         iter([upstream.content]),
         media_type=upstream.headers.get("content-type", "application/octet-stream"),

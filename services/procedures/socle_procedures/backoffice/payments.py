@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from socle.problems import DomainError
+from socle.service import context_of
 from socle.web.i18n import format_money
 from socle_procedures.charging import Charging
+from socle_procedures.context import ProceduresContext
 from socle_procedures.models import Request
 from socle_procedures.portal.context import Page
 
@@ -29,7 +31,7 @@ class PaymentView:
 
 
 def charging_of(page: Page) -> Charging:
-    charging: Charging = page.request.app.state.runtime.extras["charging"]
+    charging: Charging = context_of(page.request, ProceduresContext).charging
     return charging
 
 

@@ -14,20 +14,20 @@ from fastapi.responses import Response
 
 from socle.db import utcnow
 from socle.problems import DomainError
-from socle.service import SessionDep
 from socle.web.i18n import format_money
-from socle_procedures import review
-from socle_procedures.backoffice.pages import (
+from socle_procedures import use_cases
+from socle_procedures.api.deps import ContextDep
+from socle_procedures.backoffice.common import (
     PageDep,
-    _checked_form,
-    _problem,
-    _refused,
-    _render,
-    _texts,
+    checked_form,
+    office_texts,
+    problem_page,
+    refusal,
+    render_office,
 )
-from socle_procedures.backoffice.payments import charging_of, payment_view
+from socle_procedures.backoffice.payments import payment_view
+from socle_procedures.context import ProceduresContext
 from socle_procedures.errors import PaymentUnavailable, RequestNotFound
-from socle_procedures.models import RequestHistory
 from socle_procedures.portal.context import Page
 
 router = APIRouter(prefix="/back-office", include_in_schema=False)
@@ -50,7 +50,7 @@ def _minor(text: str, left: int) -> int | None:
 
 async def _page(
     page: Page,
-    session: SessionDep,
+    ctx: ProceduresContext,
     request_id: str,
     *,
     message: str | None = None,
@@ -59,15 +59,14 @@ async def _page(
 ) -> Response:
     assert page.principal is not None
     try:
-        async with session.begin():
-            loaded = await review.load_for_staff(session, page.principal, request_id)
+        loaded = await use_cases.staff_load(ctx.sessions, page.principal, request_id)
     except DomainError as exc:
-        return _problem(page, exc)
-    request, t = loaded.request, _texts(page)
+        return problem_page(page, exc)
+    request, t = loaded.request, office_texts(page)
     view = await payment_view(page, request)
     if view is None:
-        return _problem(page, RequestNotFound("This request has no payment."))
-    return _render(
+        return problem_page(page, RequestNotFound("This request has no payment."))
+    return render_office(
         page,
         "refund.html",
         t["refund_title"],
@@ -83,37 +82,36 @@ async def _page(
 
 
 @router.get("/requests/{request_id}/refund")
-async def refund_page(request_id: str, page: PageDep, session: SessionDep) -> Response:
-    if (refused := _refused(page)) is not None:
+async def refund_page(request_id: str, page: PageDep, ctx: ContextDep) -> Response:
+    if (refused := refusal(page)) is not None:
         return refused
-    return await _page(page, session, request_id)
+    return await _page(page, ctx, request_id)
 
 
 @router.post("/requests/{request_id}/refund")
-async def refund(request_id: str, page: PageDep, session: SessionDep) -> Response:
-    form, refused = await _checked_form(page)
+async def refund(request_id: str, page: PageDep, ctx: ContextDep) -> Response:
+    form, refused = await checked_form(page)
     if refused is not None:
         return refused
     assert page.principal is not None
-    t = _texts(page)
+    t = office_texts(page)
     try:
-        async with session.begin():
-            loaded = await review.load_for_staff(session, page.principal, request_id)
+        loaded = await use_cases.staff_load(ctx.sessions, page.principal, request_id)
     except DomainError as exc:
-        return _problem(page, exc)
+        return problem_page(page, exc)
     request = loaded.request
     view = await payment_view(page, request)
     if view is None or not view.live:
-        return _problem(page, PaymentUnavailable("The payment service cannot be reached."))
+        return problem_page(page, PaymentUnavailable("The payment service cannot be reached."))
     if not view.refundable:
         return await _page(
-            page, session, request_id, message=t["not_refundable"], kind="error", status=409
+            page, ctx, request_id, message=t["not_refundable"], kind="error", status=409
         )
     amount = _minor(str(form.get("amount", ""))[:32], view.left_minor)
     if amount is None:
         return await _page(
             page,
-            session,
+            ctx,
             request_id,
             message=t["refund_invalid"].format(left=view.left),
             kind="error",
@@ -123,7 +121,7 @@ async def refund(request_id: str, page: PageDep, session: SessionDep) -> Respons
     key = str(form.get("idempotency_key", "")).strip()[:64] or uuid.uuid4().hex
     assert request.payment_id is not None
     try:
-        done = await charging_of(page).client.refund(
+        done = await ctx.charging.client.refund(
             page.access_token,
             request.payment_id,
             amount=amount,
@@ -133,35 +131,26 @@ async def refund(request_id: str, page: PageDep, session: SessionDep) -> Respons
     except DomainError as exc:
         return await _page(
             page,
-            session,
+            ctx,
             request_id,
             message=t["refund_failed"].format(detail=exc.detail),
             kind="error",
             status=exc.status,
         )
     after = await payment_view(page, request)
-    async with session.begin():
-        loaded = await review.load_for_staff(session, page.principal, request_id, lock=True)
-        session.add(
-            RequestHistory(
-                request_id=request.id,
-                tenant=request.tenant,
-                from_state=loaded.request.state,
-                to_state=loaded.request.state,
-                actor=page.principal.subject,
-                note=reason,
-                at=utcnow(),
-                action="refund",
-                changes={
-                    "refund": {"before": None, "after": str(done.get("id"))},
-                    "amount": {"before": None, "after": amount},
-                },
-            )
-        )
+    await use_cases.record_refund(
+        ctx.sessions,
+        page.principal,
+        request_id,
+        refund_id=str(done.get("id")),
+        amount=amount,
+        reason=reason,
+        on=utcnow(),
+    )
     refunded = format_money(int(done.get("amount", amount)), request.fee_currency, page.lang)
     return await _page(
         page,
-        session,
+        ctx,
         request_id,
         message=t["refunded"].format(amount=refunded, status=after.status if after else "-"),
         kind="success",

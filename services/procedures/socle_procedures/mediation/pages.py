@@ -11,10 +11,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment
 
 from socle.problems import DomainError
-from socle.service import SessionDep
 from socle.web import templates
 from socle.web.i18n import localized
-from socle_procedures import catalog, mandates
+from socle_procedures import use_cases
+from socle_procedures.api.deps import ContextDep
+from socle_procedures.context import ProceduresContext
 from socle_procedures.mediation.texts import TEXTS
 from socle_procedures.pagekit import render_page
 from socle_procedures.portal import sessions
@@ -49,11 +50,10 @@ def _filed_by(page: Page, m: Any) -> str:
 
 
 @router.get("/mandates")
-async def my_mandates(page: PageDep, session: SessionDep) -> Response:
+async def my_mandates(page: PageDep, ctx: ContextDep) -> Response:
     if page.principal is None:
         return to_login(page.request)
-    async with session.begin():
-        rows = await mandates.of_person(session, page.principal)
+    rows = await use_cases.mandates_of(ctx.sessions, page.principal)
     items = [{"m": m, "filed_by": _filed_by(page, m)} for m in rows]
     return _render(
         page,
@@ -66,28 +66,27 @@ async def my_mandates(page: PageDep, session: SessionDep) -> Response:
 
 
 @router.get("/mandates/new")
-async def new_form(page: PageDep, session: SessionDep) -> Response:
+async def new_form(page: PageDep, ctx: ContextDep) -> Response:
     """A mediator files for someone: which procedure, the person's name and e-mail."""
     if page.principal is None:
         return to_login(page.request)
-    return await _new_page(page, session)
+    return await _new_page(page, ctx)
 
 
 async def _new_page(
-    page: Page, session: SessionDep, error: str | None = None, status: int = 200, **kept: Any
+    page: Page, ctx: ProceduresContext, error: str | None = None, status: int = 200, **kept: Any
 ) -> Response:
     assert page.principal is not None
     t = TEXTS[page.lang]
     if not page.principal.has_role("mediator"):
         return _render(page, "info.html", t["new"], 403, text=t["mediators_only"])
-    async with session.begin():
-        rows = await catalog.listing(session, page.principal.tenant, include_all=False)
+    rows = await use_cases.procedures(ctx.sessions, page.principal.tenant, include_all=False)
     options = [(v.slug, localized(v.document["title"], page.lang) or v.slug) for v in rows]
     return _render(page, "new.html", t["new"], status, options=options, error=error, kept=kept)
 
 
 @router.post("/mandates/new")
-async def file_for(page: PageDep, session: SessionDep) -> Response:
+async def file_for(page: PageDep, ctx: ContextDep) -> Response:
     form, refused = await _checked(page)
     if refused is not None:
         return refused
@@ -98,23 +97,21 @@ async def file_for(page: PageDep, session: SessionDep) -> Response:
     }
     t = TEXTS[page.lang]
     if not all(values.values()) or "@" not in values["citizen_email"]:
-        return await _new_page(page, session, t["invalid"].format(detail=""), 422, **values)
-    site = page.request.app.state.runtime.extras["site"]
+        return await _new_page(page, ctx, t["invalid"].format(detail=""), 422, **values)
     try:
-        async with session.begin():
-            await mandates.start(
-                session,
-                page.principal,
-                values["procedure"][:64],
-                citizen_name=values["citizen_name"],
-                citizen_email=values["citizen_email"],
-                locale=page.lang,
-                site=site,
-            )
+        await use_cases.start_mandate(
+            ctx.sessions,
+            page.principal,
+            values["procedure"][:64],
+            citizen_name=values["citizen_name"],
+            citizen_email=values["citizen_email"],
+            locale=page.lang,
+            site=ctx.site,
+        )
     except DomainError as exc:
         if exc.status in (403, 404, 409, 422):
             return await _new_page(
-                page, session, t["invalid"].format(detail=exc.detail), exc.status, **values
+                page, ctx, t["invalid"].format(detail=exc.detail), exc.status, **values
             )
         return page.problem(exc)
     return _render(page, "info.html", t["new"], 201, text=t["offer_sent"])
@@ -124,14 +121,13 @@ async def file_for(page: PageDep, session: SessionDep) -> Response:
 async def offer(
     mandate_id: str,
     page: PageDep,
-    session: SessionDep,
+    ctx: ContextDep,
     token: Annotated[str, Query(max_length=200)] = "",
 ) -> Response:
     if page.principal is None:
         return to_login(page.request)
     try:
-        async with session.begin():
-            mandate = await mandates.by_link(session, page.principal, mandate_id, token)
+        mandate = await use_cases.mandate_by_link(ctx.sessions, page.principal, mandate_id, token)
     except DomainError as exc:
         return page.problem(exc)
     t = TEXTS[page.lang]
@@ -155,30 +151,28 @@ async def _checked(page: Page) -> tuple[Any, Response | None]:
 
 
 @router.post("/mandates/{mandate_id}/confirm")
-async def confirm(mandate_id: str, page: PageDep, session: SessionDep) -> Response:
+async def confirm(mandate_id: str, page: PageDep, ctx: ContextDep) -> Response:
     form, refused = await _checked(page)
     if refused is not None:
         return refused
     assert page.principal is not None
     try:
-        async with session.begin():
-            mandate = await mandates.confirm(
-                session, page.principal, mandate_id, str(form.get("token", ""))[:200]
-            )
+        mandate = await use_cases.confirm_mandate(
+            ctx.sessions, page.principal, mandate_id, str(form.get("token", ""))[:200]
+        )
     except DomainError as exc:
         return page.problem(exc)
     return RedirectResponse(f"/requests/{mandate.request_id}", status_code=303)
 
 
 @router.post("/mandates/{mandate_id}/revoke")
-async def revoke(mandate_id: str, page: PageDep, session: SessionDep) -> Response:
+async def revoke(mandate_id: str, page: PageDep, ctx: ContextDep) -> Response:
     _, refused = await _checked(page)
     if refused is not None:
         return refused
     assert page.principal is not None
     try:
-        async with session.begin():
-            await mandates.revoke(session, page.principal, mandate_id)
+        await use_cases.revoke_mandate(ctx.sessions, page.principal, mandate_id)
     except DomainError as exc:
         return page.problem(exc)
     return RedirectResponse("/mandates", status_code=303)

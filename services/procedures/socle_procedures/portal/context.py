@@ -13,8 +13,10 @@ from jinja2 import Environment
 
 from socle.auth import Principal
 from socle.problems import DomainError, Unavailable
+from socle.service import context_of
 from socle.web import Commune, negotiate, render, templates
 from socle.web.i18n import LAYOUT_TEXTS
+from socle_procedures.context import ProceduresContext
 from socle_procedures.models import PortalSession
 from socle_procedures.portal.oidc import OidcClient
 from socle_procedures.portal.sessions import LANG_COOKIE
@@ -49,7 +51,7 @@ class Portal:
 
 
 def portal_of(request: Request) -> Portal:
-    portal: Portal = request.app.state.runtime.extras["portal"]
+    portal: Portal = context_of(request, ProceduresContext).portal
     return portal
 
 

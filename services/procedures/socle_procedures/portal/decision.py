@@ -9,12 +9,11 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
 from socle.problems import DomainError
-from socle.service import SessionDep
-from socle_procedures import decisions, requests
+from socle_procedures import decisions, use_cases
+from socle_procedures.api.deps import ContextDep
 from socle_procedures.errors import RequestNotFound
 from socle_procedures.portal.auth import current_page, to_login
 from socle_procedures.portal.context import Page
-from socle_procedures.storage_client import StorageClient
 
 router = APIRouter(include_in_schema=False)
 PageDep = Annotated[Page, Depends(current_page)]
@@ -22,18 +21,17 @@ ROUTES: frozenset[str] = frozenset({"/requests/{request_id}/decision"})
 
 
 @router.get("/requests/{request_id}/decision")
-async def decision(request_id: str, page: PageDep, session: SessionDep) -> Response:
+async def decision(request_id: str, page: PageDep, ctx: ContextDep) -> Response:
     if page.principal is None:
         return to_login(page.request)
     try:
-        async with session.begin():
-            loaded = await requests.load(session, page.principal, request_id)
-            history = await requests.history(session, request_id)
+        loaded, history = await use_cases.request_with_history(
+            ctx.sessions, page.principal, request_id
+        )
         document = decisions.current(loaded.request.state, history)
         if document is None:
             raise RequestNotFound("This request has no decision document.")
-        storage: StorageClient = page.request.app.state.runtime.extras["storage"]
-        upstream = await storage.content(page.access_token, document)
+        upstream = await ctx.storage.content(page.access_token, document)
     except DomainError as exc:
         return page.problem(exc)
     return Response(

@@ -10,20 +10,12 @@ from urllib.parse import urlencode
 
 import httpx
 
-from socle.problems import Unauthorized, Unavailable
+from socle_procedures.errors import IdentityUnavailable, LoginFailed
 
 SCOPES = (
     "openid email profile procedures:read procedures:write payments:read payments:write "
     "documents:read documents:write"
 )
-
-
-class IdentityUnavailable(Unavailable):
-    code = "identity-unavailable"
-
-
-class LoginFailed(Unauthorized):
-    code = "login-failed"
 
 
 @dataclass

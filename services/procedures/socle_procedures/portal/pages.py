@@ -11,9 +11,10 @@ from fastapi.responses import RedirectResponse, Response
 
 from socle.db import utcnow
 from socle.problems import DomainError
-from socle.service import SessionDep
+from socle.service import SessionDep, context_of
 from socle.web.i18n import format_money, localized
 from socle_procedures import catalog, decisions, requests, review
+from socle_procedures.context import ProceduresContext
 from socle_procedures.definitions.answers import AnswerError, check_step
 from socle_procedures.definitions.conditions import visible_fields, visible_steps
 from socle_procedures.errors import InvalidAnswers
@@ -145,12 +146,12 @@ def _step_page(
 
 
 def _site(page: Page) -> Site:
-    site: Site = page.request.app.state.runtime.extras["site"]
+    site: Site = context_of(page.request, ProceduresContext).site
     return site
 
 
 def _storage(page: Page) -> StorageClient:
-    storage: StorageClient = page.request.app.state.runtime.extras["storage"]
+    storage: StorageClient = context_of(page.request, ProceduresContext).storage
     return storage
 
 
@@ -310,7 +311,7 @@ async def pay(request_id: str, page: PageDep, session: SessionDep) -> Response:
     if (refused := _csrf_failed(page, form)) is not None:
         return refused
     assert page.principal is not None and page.session is not None
-    charging = page.request.app.state.runtime.extras["charging"]
+    charging = context_of(page.request, ProceduresContext).charging
     try:
         request = await charging.start(page.principal, page.access_token, request_id)
     except DomainError as exc:
@@ -324,7 +325,7 @@ async def pay(request_id: str, page: PageDep, session: SessionDep) -> Response:
 async def payment_return(request_id: str, page: PageDep, session: SessionDep) -> Response:
     if page.principal is None or page.session is None:
         return to_login(page.request)
-    charging = page.request.app.state.runtime.extras["charging"]
+    charging = context_of(page.request, ProceduresContext).charging
     try:
         request = await charging.refresh(page.principal, page.access_token, request_id)
     except DomainError as exc:

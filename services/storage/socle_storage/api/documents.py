@@ -9,10 +9,19 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from socle.idempotency import IdempotencyKey, idempotency_scope, run_idempotent
+from socle.idempotency import IdempotencyKey, idempotent_post
+from socle.openapi import problem_responses
 from socle.problems import PROBLEM_JSON
 from socle_storage import content, documents, grants, uploads
 from socle_storage.api.deps import Reader, StorageDep, Writer
+from socle_storage.api.responses import (
+    access_out,
+    document_out,
+    grant_out,
+    link_out,
+    upload_out,
+    version_out,
+)
 from socle_storage.schemas import (
     KIND_PATTERN,
     MAX_VERSION,
@@ -34,29 +43,27 @@ router = APIRouter(prefix="/v1/documents", tags=["documents"])
 DocumentId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="Document id.")]
 
 
-def _problem(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {PROBLEM_JSON: {}}}
-
-
-COMMON: dict[int | str, dict[str, Any]] = {
-    401: _problem("No valid access token"),
-    403: _problem("Scope missing, or the action is not yours to take"),
-    404: _problem("No such document in your tenant, or not one you may see"),
-    422: _problem("Invalid request"),
-}
-UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = COMMON | {
-    400: _problem(
+COMMON = problem_responses(
+    (401, "No valid access token"),
+    (403, "Scope missing, or the action is not yours to take"),
+    (404, "No such document in your tenant, or not one you may see"),
+    422,
+)
+UPLOAD_ERRORS = COMMON | problem_responses(
+    (
+        400,
         "An empty Idempotency-Key, or the client disconnected before the end of the upload "
-        "(nothing kept)"
+        "(nothing kept)",
     ),
-    413: _problem("The file exceeds the tenant's maximum size (nothing kept)"),
-    415: _problem("Not multipart, or a content type the tenant does not accept"),
-    422: _problem(
+    (413, "The file exceeds the tenant's maximum size (nothing kept)"),
+    (415, "Not multipart, or a content type the tenant does not accept"),
+    (
+        422,
         "Empty file, missing/invalid field, bad file name, declared type contradicting the "
-        "bytes, or malware found (`document-infected`: the document is quarantined)"
+        "bytes, or malware found (`document-infected`: the document is quarantined)",
     ),
-    503: _problem("Store or scanner unreachable (nothing kept)"),
-}
+    (503, "Store or scanner unreachable (nothing kept)"),
+)
 UPLOAD_BODY = {
     "requestBody": {
         "required": True,
@@ -95,11 +102,6 @@ VERSION_BODY = {
 }
 
 
-def _answer(status: int, body: Any) -> JSONResponse:
-    media = PROBLEM_JSON if status >= 400 else "application/json"
-    return JSONResponse(body, status_code=status, media_type=media)
-
-
 @router.post(
     "",
     status_code=201,
@@ -111,10 +113,22 @@ def _answer(status: int, body: Any) -> JSONResponse:
 async def upload_document(
     request: Request, principal: Writer, storage: StorageDep, key: IdempotencyKey = None
 ) -> JSONResponse:
-    status, body = await uploads.create_document(
-        storage, principal, request.headers.get("content-type"), request.stream(), key
-    )
-    return _answer(status, body)
+    ctype = request.headers.get("content-type")
+    async with uploads.receive_document(storage, principal, ctype, request.stream()) as upload:
+
+        async def create(session: AsyncSession) -> tuple[int, dict[str, Any]]:
+            outcome = await uploads.create_document(session, storage, principal, upload)
+            return upload_out(outcome, 201)
+
+        return await idempotent_post(
+            storage.sessions,
+            principal,
+            service="storage",
+            action="documents",
+            key=key,
+            body=upload.fingerprint,
+            create=create,
+        )
 
 
 @router.get("", summary="List documents", response_model=DocumentPage, responses=COMMON)
@@ -130,7 +144,7 @@ async def list_documents(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> DocumentPage:
-    return await documents.list_documents(
+    rows, next_cursor = await documents.list_documents(
         storage,
         principal,
         owner=owner,
@@ -139,6 +153,7 @@ async def list_documents(
         limit=limit,
         cursor=cursor,
     )
+    return DocumentPage(items=[document_out(d) for d in rows], next_cursor=next_cursor)
 
 
 @router.get(
@@ -150,7 +165,7 @@ async def list_documents(
 async def get_document(
     document_id: DocumentId, principal: Reader, storage: StorageDep
 ) -> DocumentOut:
-    return await documents.get_document(storage, principal, document_id)
+    return document_out(await documents.get_document(storage, principal, document_id))
 
 
 @router.get(
@@ -162,10 +177,8 @@ async def get_document(
         200: {"description": "The content", "content": {"application/octet-stream": {}}},
         206: {"description": "The requested range", "content": {"application/octet-stream": {}}},
         304: {"description": "Not modified (If-None-Match)"},
-        409: _problem("Deleted or quarantined"),
-        416: _problem("Range not satisfiable"),
-        503: _problem("Store unreachable"),
-    },
+    }
+    | problem_responses((409, "Deleted or quarantined"), 416, (503, "Store unreachable")),
 )
 async def download_content(
     document_id: DocumentId,
@@ -209,16 +222,18 @@ async def download_content(
     "/{document_id}/content",
     summary="Upload a new version (multipart/form-data with a `file` part)",
     response_model=DocumentOut,
-    responses=UPLOAD_ERRORS | {409: _problem("Document deleted or quarantined")},
+    responses=UPLOAD_ERRORS | problem_responses((409, "Document deleted or quarantined")),
     openapi_extra=VERSION_BODY,
 )
 async def upload_version(
     document_id: DocumentId, request: Request, principal: Writer, storage: StorageDep
 ) -> JSONResponse:
-    status, body = await uploads.add_version(
+    outcome = await uploads.add_version(
         storage, principal, document_id, request.headers.get("content-type"), request.stream()
     )
-    return _answer(status, body)
+    status, body = upload_out(outcome, 200)
+    media = PROBLEM_JSON if status >= 400 else "application/json"
+    return JSONResponse(body, status_code=status, media_type=media)
 
 
 @router.get(
@@ -230,7 +245,8 @@ async def upload_version(
 async def list_versions(
     document_id: DocumentId, principal: Reader, storage: StorageDep
 ) -> VersionList:
-    return VersionList(items=await content.list_versions(storage, principal, document_id))
+    versions = await content.list_versions(storage, principal, document_id)
+    return VersionList(items=[version_out(v) for v in versions])
 
 
 @router.post(
@@ -238,21 +254,22 @@ async def list_versions(
     status_code=201,
     summary="A short-lived presigned download link (logged as a read)",
     response_model=LinkOut,
-    responses=COMMON | {409: _problem("Deleted or quarantined")},
+    responses=COMMON | problem_responses((409, "Deleted or quarantined")),
 )
 async def create_link(
     document_id: DocumentId, principal: Reader, storage: StorageDep, body: LinkIn | None = None
 ) -> LinkOut:
-    return await content.create_link(
+    link = await content.create_link(
         storage, principal, document_id, body.version if body else None
     )
+    return link_out(link)
 
 
 @router.delete(
     "/{document_id}",
     status_code=204,
     summary="Delete (soft; purged after the grace period)",
-    responses=COMMON | {409: _problem("Under legal hold")},
+    responses=COMMON | problem_responses((409, "Under legal hold")),
 )
 async def delete_document(
     document_id: DocumentId, principal: Writer, storage: StorageDep
@@ -270,7 +287,8 @@ async def delete_document(
 async def set_legal_hold(
     document_id: DocumentId, body: LegalHoldIn, principal: Writer, storage: StorageDep
 ) -> DocumentOut:
-    return await documents.set_legal_hold(storage, principal, document_id, body.hold, body.reason)
+    doc = await documents.set_legal_hold(storage, principal, document_id, body.hold, body.reason)
+    return document_out(doc)
 
 
 @router.post(
@@ -278,7 +296,7 @@ async def set_legal_hold(
     status_code=201,
     summary="Share a stored document with a procedure or the commune's agents",
     response_model=GrantOut,
-    responses=COMMON | {409: _problem("Document not active")},
+    responses=COMMON | problem_responses((409, "Document not active")),
 )
 async def create_grant(
     document_id: DocumentId,
@@ -287,18 +305,18 @@ async def create_grant(
     storage: StorageDep,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
-    async def action(session: AsyncSession) -> tuple[int, Any]:
-        return await grants.share(session, principal, document_id, body)
+    async def create(session: AsyncSession) -> GrantOut:
+        return grant_out(await grants.share(session, principal, document_id, body))
 
-    async with storage.sessions() as session:
-        status, result = await run_idempotent(
-            session,
-            scope=idempotency_scope(principal, "storage", f"grants:{document_id}"),
-            key=key,
-            body=body.model_dump(mode="json"),
-            action=action,
-        )
-    return _answer(status, result)
+    return await idempotent_post(
+        storage.sessions,
+        principal,
+        service="storage",
+        action=f"grants:{document_id}",
+        key=key,
+        body=body,
+        create=create,
+    )
 
 
 @router.get(
@@ -308,7 +326,8 @@ async def create_grant(
     responses=COMMON,
 )
 async def list_grants(document_id: DocumentId, principal: Reader, storage: StorageDep) -> GrantList:
-    return GrantList(items=await grants.list_grants(storage, principal, document_id))
+    rows = await grants.list_grants(storage, principal, document_id)
+    return GrantList(items=[grant_out(g) for g in rows])
 
 
 @router.delete(
@@ -340,4 +359,5 @@ async def access_log(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> AccessPage:
-    return await content.access_log(storage, principal, document_id, limit, cursor)
+    records, next_cursor = await content.access_log(storage, principal, document_id, limit, cursor)
+    return AccessPage(items=[access_out(r) for r in records], next_cursor=next_cursor)

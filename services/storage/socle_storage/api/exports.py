@@ -3,23 +3,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request, Response
 
-from socle.problems import PROBLEM_JSON
+from socle.openapi import problem_responses
 from socle_storage import exports
 from socle_storage.api.deps import Reader, StorageDep, Writer
 
 router = APIRouter(prefix="/v1/exports", tags=["exports"])
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No valid access token", "content": {PROBLEM_JSON: {}}},
-    403: {"description": "Not an admin or a service", "content": {PROBLEM_JSON: {}}},
-    404: {"description": "No such export", "content": {PROBLEM_JSON: {}}},
-    413: {"description": "Part too large", "content": {PROBLEM_JSON: {}}},
-    422: {"description": "Invalid export or service name", "content": {PROBLEM_JSON: {}}},
-}
+ERRORS = problem_responses(
+    (401, "No valid access token"),
+    (403, "Not an admin or a service"),
+    (404, "No such export"),
+    (413, "Part too large"),
+    (422, "Invalid export or service name"),
+)
 
 
 @router.put(
