@@ -211,7 +211,8 @@ async def chunks(data: bytes, size: int = 7) -> AsyncIterator[bytes]:
 
 async def upload(data: bytes, content_type: str | None = None, **settings: Any) -> None:
     ctype = content_type or f"multipart/form-data; boundary={BOUNDARY}"
-    await receive(_storage(**settings), PERSON, ctype, chunks(data), None)
+    async with receive(_storage(**settings), PERSON, ctype, chunks(data), None):
+        pass
 
 
 @pytest.mark.parametrize(
@@ -220,7 +221,8 @@ async def upload(data: bytes, content_type: str | None = None, **settings: Any) 
 )
 async def test_a_body_that_is_not_multipart_form_data_is_415(content_type: str | None) -> None:
     with pytest.raises(DomainError) as refused:
-        await receive(_storage(), PERSON, content_type, chunks(b""), None)
+        async with receive(_storage(), PERSON, content_type, chunks(b""), None):
+            pass
     assert (refused.value.status, refused.value.code) == (415, "multipart-required")
 
 

@@ -118,7 +118,7 @@ async def upload_document(
 
         async def create(session: AsyncSession) -> tuple[int, dict[str, Any]]:
             outcome = await uploads.create_document(session, storage, principal, upload)
-            return upload_out(outcome, 201)
+            return upload_out(outcome, 201, request.url.path)
 
         return await idempotent_post(
             storage.sessions,
@@ -231,7 +231,7 @@ async def upload_version(
     outcome = await uploads.add_version(
         storage, principal, document_id, request.headers.get("content-type"), request.stream()
     )
-    status, body = upload_out(outcome, 200)
+    status, body = upload_out(outcome, 200, request.url.path)
     media = PROBLEM_JSON if status >= 400 else "application/json"
     return JSONResponse(body, status_code=status, media_type=media)
 

@@ -55,7 +55,7 @@ def rules_out(tenant: str, rules: Rules) -> RulesOut:
     )
 
 
-def upload_out(outcome: Outcome, created: int) -> tuple[int, dict[str, Any]]:
+def upload_out(outcome: Outcome, created: int, instance: str) -> tuple[int, dict[str, Any]]:
     """An upload's answer: the document (``created``: 201 or 200), or 422
     ``document-infected`` naming the quarantined document and version."""
     if isinstance(outcome, Uploaded):
@@ -66,6 +66,7 @@ def upload_out(outcome: Outcome, created: int) -> tuple[int, dict[str, Any]]:
         "status": 422,
         "detail": "The virus scan found malware in the file; it was quarantined and will not "
         "be served.",
+        "instance": instance,
         "document_id": outcome.document_id,
         "version": outcome.version,
     }
