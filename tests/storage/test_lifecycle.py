@@ -113,7 +113,6 @@ async def test_eicar_is_quarantined(started, auth, admin, bus, clamd, tenant):
         infected = await upload(
             client, auth(), EICAR, filename="readme.txt", content_type="text/plain"
         )
-        # the quarantine answer is built by the upload itself and carries no instance
         body = assert_problem(infected, 422, "document-infected")
         document_id = body["document_id"]
         meta = (await client.get(f"/v1/documents/{document_id}", headers=admin)).json()
