@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from socle import clock
 from socle.periodic import Periodic
-from socle.testing import eventually
+from socle_dev.testing import eventually
 
 
 async def test_a_backlog_longer_than_a_batch_drains_in_one_turn():
