@@ -15,7 +15,7 @@ from socle import account_mails
 from socle.account_mails import AccountMailAnswer, AccountMailRequest
 from socle.bus import Bus
 from socle.events import CloudEvent
-from socle_dev.events import EventRecorder, consumer_settled
+from socle_dev.events import EventRecorder
 from socle_dev.stub_http import StubServer
 from socle_dev.testing import eventually, running
 from socle_notify.app import create_app
@@ -107,12 +107,16 @@ async def quiesce(runtime: Any, consumer: str) -> None:
             ).scalar_one()
         return bool(left == 0)
 
-    async def acked() -> bool:
-        return await consumer_settled(runtime.bus.js, consumer)
+    async def taken() -> bool:
+        # every event delivered to the consumer; one it answered with a delayed retry (an
+        # account mail whose producer is not running in these tests) stays unacknowledged
+        # for minutes and is not waited for
+        info = await runtime.bus.js.consumer_info("SOCLE", consumer)
+        return bool(info.num_pending == 0)
 
     with contextlib.suppress(AssertionError):
         await eventually(idle, "events consumed", within=10)
-        await eventually(acked, "every event acknowledged", within=10)
+        await eventually(taken, "every event taken by the consumer", within=10)
 
 
 @pytest.fixture
