@@ -8,13 +8,13 @@ from pydantic import ValidationError
 from stdnum.ch import esr
 
 from socle.web import format_money
-from socle_payment.camt import InvalidCamt, parse_camt054
+from socle_payment.camt import parse_camt054
+from socle_payment.errors import IllegalTransition, InvalidCamt
 from socle_payment.models import Payment
 from socle_payment.payments.ledger import (
     OPEN,
     PAID,
     TRANSITIONS,
-    IllegalTransition,
     PaymentsBase,
     minor_to_decimal,
 )

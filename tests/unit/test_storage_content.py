@@ -22,9 +22,9 @@ from socle_storage.errors import (
     TypeMismatch,
     TypeNotAllowed,
 )
+from socle_storage.ingest import receive
 from socle_storage.settings import StorageSettings
 from socle_storage.sniff import clean_filename, resolve_type, sniff
-from socle_storage.uploads import receive
 
 PDF = b"%PDF-1.7\n" + b"0" * 100
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
