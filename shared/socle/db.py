@@ -16,6 +16,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    Select,
     String,
     Table,
     Text,
@@ -127,6 +128,30 @@ async def read_only(session: AsyncSession) -> None:
     :class:`ReadOnlyTransaction` (a bug, not a load problem). On PostgreSQL it changes nothing.
     """
     await session.connection(execution_options={READ_ONLY: True})
+
+
+SelectT = TypeVar("SelectT", bound=Select[Any])
+
+
+def for_update(query: SelectT, *, skip_locked: bool = False, of: Any = None) -> SelectT:
+    """``query`` locking the rows it reads until the transaction ends, for a read-then-write.
+
+    On PostgreSQL it is ``SELECT ... FOR UPDATE`` (``SKIP LOCKED`` with ``skip_locked``: rows
+    another transaction holds are passed over, for queues shared by replicas; ``of``: lock only
+    those tables of a join). On SQLite the clause is left out: a transaction that may write
+    holds the database's one write lock from its ``BEGIN`` (see :func:`create_engine`), so
+    writers are already serialised. Rows already loaded in the session are refreshed with what
+    the locked read returns."""
+    return query.with_for_update(skip_locked=skip_locked, of=of).execution_options(
+        populate_existing=True
+    )
+
+
+def serialises_writers(session: AsyncSession) -> bool:
+    """Whether the session's database lets one writing transaction at a time (SQLite's write
+    lock) rather than locking rows (PostgreSQL): a transaction held open while waiting on
+    something else would then hold up every other writer."""
+    return session.get_bind().dialect.name == "sqlite"
 
 
 def upsert_insert(session: AsyncSession, table: Any) -> Any:

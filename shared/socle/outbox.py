@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from socle.aio import stop_task
 from socle.bus import Bus, BusUnavailable
-from socle.db import outbox_table, read_only, utcnow
+from socle.db import for_update, outbox_table, read_only, serialises_writers, utcnow
 from socle.events import Event
 from socle.outages import Outages
 from socle.problems import is_database_outage
@@ -90,10 +90,10 @@ class OutboxRelay:
         work without sending a row twice; other writers are not held up by those row locks.
         """
         async with self.sessions() as session:
-            if session.get_bind().dialect.name == "postgresql":
+            if not serialises_writers(session):
                 async with session.begin():
                     rows = (
-                        await session.execute(self._pending().with_for_update(skip_locked=True))
+                        await session.execute(for_update(self._pending(), skip_locked=True))
                     ).all()
                     published = await self._publish(rows)
                     await self._mark(session, published)

@@ -37,7 +37,7 @@ async def test_the_lease_is_renewed_while_a_slow_server_takes_the_mail(
 
             await eventually(renewed_past_the_first_lease, "a renewed lease")
             async with runtime.sessions() as session, session.begin():
-                taken = await domain.notifications.claim(session, 10)
+                taken = await domain.notifications.queue.claim(session, 10)
             assert notification_id not in [c.id for c in taken]  # another worker keeps off
 
             sink.flowing.set()

@@ -270,7 +270,7 @@ async def test_a_crashed_worker_claim_is_recovered_and_sent_once(
         ).json()
         notifications: Notifications = domain.notifications
         async with runtime.sessions() as session, session.begin():
-            claims = await notifications.claim(session, 10)
+            claims = await notifications.queue.claim(session, 10)
         assert created["id"] in [c.id for c in claims]
         body = (await client.get(f"/v1/notifications/{created['id']}", headers=sender)).json()
         assert body["status"] == "sending"

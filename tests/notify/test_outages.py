@@ -92,7 +92,7 @@ async def test_a_webhook_lease_is_renewed_while_the_receiver_takes_its_time(
 
         await eventually(renewed, "the delivery's lease renewed during the POST")
         async with runtime.sessions() as session, session.begin():
-            taken = await domain.webhooks.claim(session, 10)
+            taken = await domain.webhooks.queue.claim(session, 10)
         assert in_progress.id not in [c.id for c in taken]  # another worker keeps off
 
         async def delivered() -> WebhookDelivery | None:

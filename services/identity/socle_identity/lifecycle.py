@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.db import upsert_insert, utcnow
@@ -49,6 +49,11 @@ async def longest_access_ttl(session: AsyncSession, default_ttl: int) -> int:
     return max(default_ttl, int(longest or 0))
 
 
+def _greater(a: Any, b: Any) -> ColumnElement[Any]:
+    """The greater of two non-null values, written the same for PostgreSQL and SQLite."""
+    return case((a >= b, a), else_=b)
+
+
 async def deny(
     session: AsyncSession,
     *,
@@ -64,8 +69,6 @@ async def deny(
     assert claim in CLAIMS
     expires_at = max(issued_before, int(time.time())) + ttl + LEEWAY_SECONDS
     expiry = datetime.fromtimestamp(expires_at, tz=UTC)
-    is_pg = session.get_bind().dialect.name == "postgresql"
-    greatest = func.greatest if is_pg else func.max
     stmt = upsert_insert(session, TokenRevocation).values(
         claim=claim, value=value, issued_before=issued_before, expires_at=expiry
     )
@@ -73,10 +76,10 @@ async def deny(
         stmt.on_conflict_do_update(
             index_elements=["claim", "value"],
             set_={
-                "issued_before": greatest(
+                "issued_before": _greater(
                     TokenRevocation.issued_before, stmt.excluded.issued_before
                 ),
-                "expires_at": greatest(TokenRevocation.expires_at, stmt.excluded.expires_at),
+                "expires_at": _greater(TokenRevocation.expires_at, stmt.excluded.expires_at),
             },
         )
     )

@@ -1,7 +1,7 @@
 """Notifications: the API's use cases (send, read, list), on top of the parts they are made of.
 
 Preparing a message lives in :mod:`socle_notify.messages`, alerts in :mod:`socle_notify.alerts`,
-batches in :mod:`socle_notify.batches` and the worker's queue in :mod:`socle_notify.delivery`;
+batches in :mod:`socle_notify.batches` and the worker's side in :mod:`socle_notify.delivery`;
 :class:`Notifications` brings them together as the one service the app, rules, webhooks and the
 worker use.
 """
@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle_notify.batches import BatchView
-from socle_notify.delivery import Claim, Delivery
+from socle_notify.delivery import Delivery
 from socle_notify.errors import NotificationNotFound, WrongChannel
 from socle_notify.messages import FINAL, LANGUAGES, PENDING, Prepared
 from socle_notify.models import Notification
@@ -23,7 +23,6 @@ __all__ = [
     "LANGUAGES",
     "PENDING",
     "BatchView",
-    "Claim",
     "Notifications",
     "Prepared",
 ]

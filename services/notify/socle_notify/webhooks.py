@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import structlog
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from standardwebhooks.webhooks import Webhook
 
@@ -34,6 +34,7 @@ from socle_notify.errors import (
     SubscriptionNotFound,
 )
 from socle_notify.event_types import check_event_types
+from socle_notify.leases import Lease, LeasedQueue
 from socle_notify.models import Subscription, WebhookAttempt, WebhookDelivery
 from socle_notify.notifications import Notifications
 from socle_notify.schemas import SubscriptionCreate
@@ -108,12 +109,6 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-@dataclass(frozen=True)
-class DeliveryClaim:
-    id: str
-    lease_until: datetime
-
-
 @dataclass
 class DeliveryView:
     delivery: WebhookDelivery
@@ -125,6 +120,9 @@ class Webhooks:
         self.settings = settings
         self.notifications = notifications
         self._http: httpx.AsyncClient | None = None
+        self.queue = LeasedQueue(
+            WebhookDelivery, lease_seconds=self.lease_seconds, fresh="pending", retry="pending"
+        )
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -309,54 +307,8 @@ class Webhooks:
         """A delivery's lease: long enough for a POST that runs into its timeout."""
         return float(max(self.settings.lease_seconds, self.settings.webhook_timeout_seconds * 2))
 
-    async def claim(self, session: AsyncSession, limit: int) -> list[DeliveryClaim]:
-        now = utcnow()
-        lease_until = now + timedelta(seconds=self.lease_seconds)
-        query = (
-            select(WebhookDelivery.id)
-            .where(_due(now))
-            .order_by(WebhookDelivery.next_attempt_at)
-            .limit(limit)
-        )
-        if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        ids = list((await session.execute(query)).scalars())
-        if ids:
-            await session.execute(
-                update(WebhookDelivery)
-                .where(WebhookDelivery.id.in_(ids))
-                .values(
-                    status="sending",
-                    lease_until=lease_until,
-                    attempts=WebhookDelivery.attempts + 1,
-                )
-            )
-        return [DeliveryClaim(i, lease_until) for i in ids]
-
-    async def backlog(self, session: AsyncSession) -> int:
-        """How many deliveries are due now (a worker would claim them)."""
-        count = await session.scalar(
-            select(func.count()).select_from(WebhookDelivery).where(_due(utcnow()))
-        )
-        return int(count or 0)
-
-    async def renew(self, session: AsyncSession, claim: DeliveryClaim) -> DeliveryClaim | None:
-        """Extend a lease this worker still holds (a POST in progress); the new claim, or
-        None when the lease was lost."""
-        lease_until = utcnow() + timedelta(seconds=self.lease_seconds)
-        result = await session.execute(
-            update(WebhookDelivery)
-            .where(
-                WebhookDelivery.id == claim.id,
-                WebhookDelivery.status == "sending",
-                WebhookDelivery.lease_until == claim.lease_until,
-            )
-            .values(lease_until=lease_until)
-        )
-        return DeliveryClaim(claim.id, lease_until) if result.rowcount == 1 else None  # type: ignore[attr-defined]
-
     async def load(
-        self, session: AsyncSession, claim: DeliveryClaim
+        self, session: AsyncSession, claim: Lease
     ) -> tuple[WebhookDelivery, Subscription] | None:
         row = (
             await session.execute(
@@ -410,21 +362,13 @@ class Webhooks:
     async def settle(
         self,
         session: AsyncSession,
-        claim: DeliveryClaim,
+        claim: Lease,
         status_code: int | None,
         error: str | None,
         duration_ms: int,
     ) -> str | None:
-        delivery = (
-            await session.execute(
-                select(WebhookDelivery).where(WebhookDelivery.id == claim.id).with_for_update()
-            )
-        ).scalar_one_or_none()
-        if (
-            delivery is None
-            or delivery.status != "sending"
-            or delivery.lease_until != claim.lease_until
-        ):
+        delivery = await self.queue.held(session, claim)
+        if delivery is None:
             log.warning("webhook_lease_lost", delivery_id=claim.id)
             return None
         now = utcnow()
@@ -466,11 +410,3 @@ class Webhooks:
             )
         await session.flush()
         return delivery.status
-
-
-def _due(now: datetime) -> ColumnElement[bool]:
-    """Deliveries to attempt now: due ones, and those whose sender's lease expired."""
-    return or_(
-        and_(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now),
-        and_(WebhookDelivery.status == "sending", WebhookDelivery.lease_until < now),
-    )

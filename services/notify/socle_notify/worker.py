@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from typing import Generic, Protocol, TypeVar
+from typing import Any
 
 import structlog
 from opentelemetry.trace import SpanKind
@@ -34,47 +34,33 @@ from socle_notify.channels import (
     Sms,
     SmsProvider,
 )
-from socle_notify.delivery import Claim
+from socle_notify.leases import Lease, LeasedQueue
 from socle_notify.models import Notification
 from socle_notify.notifications import Notifications
 from socle_notify.sealing import outgoing
 from socle_notify.senders import Senders
 from socle_notify.settings import NotifySettings
-from socle_notify.webhooks import DeliveryClaim, Webhooks
+from socle_notify.webhooks import Webhooks
 
 log = structlog.get_logger("socle_notify.worker")
 
 RECORD_RETRY_MAX_SECONDS = 5.0
 
 
-class _HasId(Protocol):
-    @property
-    def id(self) -> str: ...
+class _Renewed:
+    """A lease kept alive while its send is in progress: renewed every third of the lease
+    through its queue; ``lease`` is the latest (the renewal stops when the lease was lost)."""
 
-
-C = TypeVar("C", bound=_HasId)
-
-
-class _Lease(Generic[C]):
-    """A claim (a notification's or a webhook delivery's) kept alive while its send is in
-    progress: renewed every third of the lease by ``renew`` (None when the lease was lost)."""
-
-    def __init__(
-        self,
-        worker: Worker,
-        claim: C,
-        renew: Callable[[AsyncSession, C], Awaitable[C | None]],
-        every: float,
-    ) -> None:
+    def __init__(self, worker: Worker, lease: Lease, queue: LeasedQueue[Any]) -> None:
         self.worker = worker
-        self.claim = claim
-        self._renew_claim = renew
-        self._every = max(every / 3, 0.05)
+        self.lease = lease
+        self.queue = queue
+        self._every = max(queue.lease_seconds / 3, 0.05)
         self._task: asyncio.Task[None] | None = None
         self._renewing = asyncio.Lock()  # a renewal is never cut off between commit and use
 
-    async def __aenter__(self) -> _Lease[C]:
-        self._task = asyncio.create_task(self._renew(), name=f"lease-{self.claim.id}")
+    async def __aenter__(self) -> _Renewed:
+        self._task = asyncio.create_task(self._renew(), name=f"lease-{self.lease.id}")
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -91,14 +77,14 @@ class _Lease(Generic[C]):
             async with self._renewing:
                 try:
                     async with self.worker.sessions() as session, session.begin():
-                        renewed = await self._renew_claim(session, self.claim)
+                        renewed = await self.queue.renew(session, self.lease)
                 except Exception as exc:  # the database is away: try again at the next tick
                     log.info("lease_renewal_failed", error=exc.__class__.__name__)
                     continue
                 if renewed is None:
-                    log.warning("lease_lost_while_sending", claim_id=self.claim.id)
+                    log.warning("lease_lost_while_sending", claim_id=self.lease.id)
                     return
-                self.claim = renewed
+                self.lease = renewed
 
 
 class Worker:
@@ -176,12 +162,12 @@ class Worker:
             return 0
         wanted = room
         async with self.sessions() as session, session.begin():
-            claims = await self.notifications.claim(session, room)
+            claims = await self.notifications.queue.claim(session, room)
         room -= len(claims)
-        deliveries: list[DeliveryClaim] = []
+        deliveries: list[Lease] = []
         if room > 0:
             async with self.sessions() as session, session.begin():
-                deliveries = await self.webhooks.claim(session, room)
+                deliveries = await self.webhooks.queue.claim(session, room)
         for job in (
             *(self._deliver_notification(c) for c in claims),
             *(self._deliver_webhook(d) for d in deliveries),
@@ -202,8 +188,8 @@ class Worker:
         """How many ``notifications`` or ``webhooks`` are due now (for /metrics)."""
         async with self.sessions() as session:
             if kind == "notifications":
-                return await self.notifications.backlog(session)
-            return await self.webhooks.backlog(session)
+                return await self.notifications.queue.backlog(session)
+            return await self.webhooks.queue.backlog(session)
 
     async def _guarded(self, job: Awaitable[None]) -> None:
         async with self._slots:
@@ -214,15 +200,15 @@ class Worker:
             except Exception as exc:  # the lease expires and the item is tried again
                 log.warning("delivery_failed_unexpectedly", error=exc.__class__.__name__)
 
-    async def _deliver_notification(self, claim: Claim) -> None:
+    async def _deliver_notification(self, claim: Lease) -> None:
         async with self.sessions() as session:
-            notification = await self.notifications.load(session, claim)
+            notification = await self.notifications.queue.load(session, claim)
         if notification is None:
             return
         wait = self.limiter.wait_seconds(notification.tenant, notification.channel)
         if wait > 0:
             async with self.sessions() as session, session.begin():
-                await self.notifications.postpone(session, claim, wait)
+                await self.notifications.queue.give_back(session, claim, wait)
             log.info("rate_limited", tenant=notification.tenant, channel=notification.channel)
             return
         body, html = outgoing(
@@ -231,12 +217,10 @@ class Worker:
             notification.html,
             (notification.sealed_body, notification.sealed_html),
         )
-        async with _Lease(
-            self, claim, self.notifications.renew, self.settings.lease_seconds
-        ) as lease:
+        async with _Renewed(self, claim, self.notifications.queue) as renewed:
             outcome = await self._send(notification, body, html)
-            await lease.release()  # no renewal may race the recording
-            status = await self._record(lease.claim, outcome)
+            await renewed.release()  # no renewal may race the recording
+            status = await self._record(renewed.lease, outcome)
         if notification.channel == "email":
             self._tell_smtp(outcome)
         log.info(
@@ -293,7 +277,7 @@ class Worker:
         ):
             self._outages.answered("smtp")  # it answered, even if to refuse this mail
 
-    async def _record(self, claim: Claim, outcome: Outcome) -> str | None:
+    async def _record(self, claim: Lease, outcome: Outcome) -> str | None:
         """Record the outcome of a send, again and again while the database is unreachable:
         a mail handed to the server must not be sent a second time for want of a record."""
         delay = 0.2
@@ -309,18 +293,18 @@ class Worker:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RECORD_RETRY_MAX_SECONDS)
 
-    async def _deliver_webhook(self, claim: DeliveryClaim) -> None:
+    async def _deliver_webhook(self, claim: Lease) -> None:
         async with self.sessions() as session:
             loaded = await self.webhooks.load(session, claim)
         if loaded is None:
             return
         delivery, subscription = loaded
-        async with _Lease(self, claim, self.webhooks.renew, self.webhooks.lease_seconds) as lease:
+        async with _Renewed(self, claim, self.webhooks.queue) as renewed:
             status_code, error, duration = await self.webhooks.post(delivery, subscription)
-            await lease.release()  # no renewal may race the recording
+            await renewed.release()  # no renewal may race the recording
             async with self.sessions() as session, session.begin():
                 status = await self.webhooks.settle(
-                    session, lease.claim, status_code, error, duration
+                    session, renewed.lease, status_code, error, duration
                 )
         log.info(
             "webhook_attempted",

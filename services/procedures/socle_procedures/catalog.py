@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from socle.db import utcnow
+from socle.db import for_update, utcnow
 from socle.outbox import record_event
 from socle_procedures.definitions.validation import problems
 from socle_procedures.errors import (
@@ -76,8 +76,8 @@ async def find_version(
         ProcedureVersion.slug == slug,
         ProcedureVersion.version == version,
     )
-    if lock and session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
+    if lock:
+        query = for_update(query)
     found = (await session.execute(query)).scalar_one_or_none()
     if found is None:
         raise ProcedureNotFound(f"No version {version} of procedure {slug!r} in this tenant.")

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from socle.auth import Principal
-from socle.db import utcnow
+from socle.db import for_update, utcnow
 from socle.events import CloudEvent, MalformedEvent
 from socle.eventtypes.payment import EVENTS as PAYMENT_EVENT_MODELS
 from socle.eventtypes.payment import PaymentChanged
@@ -131,11 +131,7 @@ async def apply_outcome(
     """Record a payment's outcome on its request; True when something changed. An unknown
     request, another tenant's, a repeated or late outcome change nothing."""
     query = select(Request).where(Request.id == request_id, Request.tenant == tenant)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    request = (
-        await session.execute(query.execution_options(populate_existing=True))
-    ).scalar_one_or_none()
+    request = (await session.execute(for_update(query))).scalar_one_or_none()
     if request is None:
         log.info("payment_outcome_for_unknown_request", payment_id=payment_id)
         return False

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.auth import Principal
-from socle.db import utcnow
+from socle.db import for_update, utcnow
 from socle.eventtypes import procedures as payloads
 from socle.outbox import record_event
 from socle.problems import Forbidden
@@ -115,9 +115,7 @@ async def start(
 
 async def _find(session: AsyncSession, principal: Principal, mandate_id: str) -> Mandate:
     query = select(Mandate).where(Mandate.id == mandate_id, Mandate.tenant == principal.tenant)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    mandate = (await session.execute(query)).scalar_one_or_none()
+    mandate = (await session.execute(for_update(query))).scalar_one_or_none()
     if mandate is None:
         raise MandateNotFound(f"No mandate {mandate_id} you can see.")
     return mandate

@@ -16,7 +16,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.auth import Principal
-from socle.db import utcnow
+from socle.db import for_update, utcnow
 from socle.outbox import record_event
 from socle.pagination import decode_position, encode_position
 from socle.problems import Forbidden
@@ -135,9 +135,7 @@ async def load(
             or_(Request.owner == principal.owner, Request.id.in_(_mandated(principal)))
         )
     if lock:
-        query = query.execution_options(populate_existing=True)
-        if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(of=Request)
+        query = for_update(query, of=Request)
     row = (await session.execute(query)).first()
     if row is None:
         raise RequestNotFound(f"No request {request_id} you can see.")
@@ -335,9 +333,7 @@ async def _next_reference(session: AsyncSession, tenant: str, at: datetime) -> s
     query = select(ReferenceCounter).where(
         ReferenceCounter.tenant == tenant, ReferenceCounter.year == at.year
     )
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    counter = (await session.execute(query)).scalar_one_or_none()
+    counter = (await session.execute(for_update(query))).scalar_one_or_none()
     if counter is None:
         counter = ReferenceCounter(tenant=tenant, year=at.year, last=0)
         session.add(counter)

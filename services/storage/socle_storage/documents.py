@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle import clock
 from socle.auth import Principal
+from socle.db import for_update as lock_rows
 from socle.db import utcnow
 from socle.pagination import decode_position, encode_position
 from socle_storage import events
@@ -34,8 +35,8 @@ async def find_visible(
         Document.status.in_(("active", "quarantined", "deleted")),
         visible(principal, clock.now()),
     )
-    if for_update and session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(of=Document)
+    if for_update:
+        query = lock_rows(query, of=Document)
     doc = (await session.execute(query)).scalar_one_or_none()
     if doc is None:
         raise DocumentNotFound(document_id)

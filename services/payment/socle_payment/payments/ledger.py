@@ -4,13 +4,13 @@ case builds on (lookups, transitions, applying what the provider says)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import structlog
-from sqlalchemy import Select, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from socle.db import utcnow
+from socle.db import for_update, utcnow
 from socle.outbox import record_event
 from socle.problems import Unavailable
 from socle_payment.errors import IllegalTransition, PaymentNotFound
@@ -28,7 +28,6 @@ from socle_payment.tenant_settings import CreditorInfo, StripeKeys, TenantConfig
 
 log = structlog.get_logger("socle_payment")
 
-Q = TypeVar("Q", bound=Select[Any])
 
 OPEN = frozenset({"created", "pending"})
 PAID = frozenset({"succeeded", "partially_refunded", "refunded"})
@@ -115,13 +114,6 @@ class PaymentsBase:
             )
         return provider
 
-    @staticmethod
-    def _locked(query: Q, session: AsyncSession) -> Q:
-        query = query.execution_options(populate_existing=True)
-        if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update()
-        return query
-
     async def _find(
         self,
         session: AsyncSession,
@@ -136,7 +128,7 @@ class PaymentsBase:
         query = select(Payment).where(Payment.id == payment_id, Payment.tenant == tenant)
         if owner is not None:
             query = query.where(Payment.payer_subject == owner)
-        query = self._locked(query, session) if lock else query
+        query = for_update(query) if lock else query
         payment = (await session.execute(query)).scalar_one_or_none()
         if payment is None:
             raise PaymentNotFound(f"No payment {payment_id} in this tenant.")
@@ -144,7 +136,7 @@ class PaymentsBase:
 
     async def _by_token(self, session: AsyncSession, token: str, *, lock: bool = False) -> Payment:
         query = select(Payment).where(Payment.page_token == token)
-        query = self._locked(query, session) if lock else query
+        query = for_update(query) if lock else query
         payment = (await session.execute(query)).scalar_one_or_none()
         if payment is None:
             raise PaymentNotFound("This payment page does not exist.")

@@ -9,6 +9,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from socle.db import for_update
 from socle_payment.camt import CamtLine
 from socle_payment.models import Payment
 from socle_payment.payments.ledger import PAID, PaymentsBase
@@ -58,11 +59,10 @@ class Reconciliation(PaymentsBase):
             return "unknown_reference", None
         payment = (
             await session.execute(
-                self._locked(
+                for_update(
                     select(Payment).where(
                         Payment.tenant == tenant, Payment.qr_reference == line.qr_reference
-                    ),
-                    session,
+                    )
                 )
             )
         ).scalar_one_or_none()
