@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Annotated, Any
 
 from fastapi import Depends, Header
@@ -57,21 +57,50 @@ def idempotency_scope(principal: Principal, service: str, action: str) -> str:
     return f"{service}:{principal.tenant}{who}:{action}"
 
 
+LEGACY_SCOPES: Mapping[tuple[str, str], str] = {
+    ("identity", "tenants"): "{tenant}:tenants",
+    ("identity", "clients"): "{tenant}:clients",
+    ("identity", "users"): "{tenant}:users",
+    ("notify", "notifications:email"): "notifications:{tenant}:email",
+    ("notify", "notifications:sms"): "notifications:{tenant}:sms",
+    ("notify", "batches"): "batches:{tenant}",
+    ("notify", "rules"): "rules:{tenant}",
+    ("notify", "subscriptions"): "subscriptions:{tenant}",
+    ("notify", "templates"): "templates:{tenant}",
+    ("procedures", "procedures:create"): "procedures:{tenant}:create",
+}
+"""The scope each ``(service, action)`` stored its keys under before it was scoped by
+:func:`idempotency_scope` (always the tenant's: no create of these is a person's). A retry
+with a key stored that way, by a release before the change or by one still running during a
+rolling upgrade, replays its answer instead of running again. Keys are pruned after a day
+(:mod:`socle.pruning`): an entry can go once no release writing it runs any more."""
+
+
+def legacy_scope(principal: Principal, service: str, action: str) -> str | None:
+    """The scope :data:`LEGACY_SCOPES` gives this caller's key, if any."""
+    template = LEGACY_SCOPES.get((service, action))
+    if template is None or principal.owner is not None:
+        return None
+    return template.format(tenant=principal.tenant)
+
+
 def fingerprint(body: Any) -> str:
     raw = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
 async def _replay(
-    session: AsyncSession, scope: str, key: str, print_: str
+    session: AsyncSession, scopes: Sequence[str], key: str, print_: str
 ) -> tuple[int, Any] | None:
-    row = (
+    """The answer stored for ``key`` under the first of ``scopes`` that has it."""
+    rows = (
         await session.execute(
             select(idempotency_table).where(
-                idempotency_table.c.scope == scope, idempotency_table.c.key == key
+                idempotency_table.c.scope.in_(scopes), idempotency_table.c.key == key
             )
         )
-    ).first()
+    ).all()
+    row = min(rows, key=lambda r: scopes.index(r.scope), default=None)
     if row is None:
         return None
     if row.fingerprint != print_:
@@ -89,20 +118,28 @@ async def _replay(
 
 
 async def run_idempotent(
-    session: AsyncSession, *, scope: str, key: str | None, body: Any, action: Action
+    session: AsyncSession,
+    *,
+    scope: str,
+    key: str | None,
+    body: Any,
+    action: Action,
+    legacy_scope: str | None = None,
 ) -> tuple[int, Any]:
     """Run ``action`` in one transaction, recording its answer under (scope, key).
 
     The key row is inserted first, inside the same transaction: a concurrent duplicate waits
     on the unique index, then finds the committed answer and replays it. ``action`` returns
-    ``(status_code, json_body)``.
+    ``(status_code, json_body)``. An answer stored under ``legacy_scope`` (the key's scope in
+    an earlier release) is replayed too.
     """
     if key is None:
         async with session.begin():
             return await action(session)
     print_ = fingerprint(body)
+    scopes = [scope] if legacy_scope is None else [scope, legacy_scope]
     async with session.begin():
-        replay = await _replay(session, scope, key, print_)
+        replay = await _replay(session, scopes, key, print_)
         if replay is not None:
             return replay
     try:
@@ -121,7 +158,7 @@ async def run_idempotent(
             return status, result
     except IntegrityError:
         async with session.begin():
-            replay = await _replay(session, scope, key, print_)
+            replay = await _replay(session, scopes, key, print_)
         if replay is None:
             raise
         return replay
@@ -151,7 +188,8 @@ async def idempotent_post(
     session from ``sessions`` (the service context's), under the key
     ``(idempotency_scope(principal, service, action), key)``; the same key with the same
     ``body`` (the request's fingerprint) replays the first answer with its status, another
-    body is 422 ``idempotency-key-reused``, a key still running is 409."""
+    body is 422 ``idempotency-key-reused``, a key still running is 409. A key stored under the
+    action's scope of an earlier release (:data:`LEGACY_SCOPES`) replays too."""
 
     async def run(tx: AsyncSession) -> tuple[int, Any]:
         answer = await create(tx)
@@ -167,6 +205,7 @@ async def idempotent_post(
             key=key,
             body=_as_json(body) if isinstance(body, BaseModel) else body,
             action=run,
+            legacy_scope=legacy_scope(principal, service, action),
         )
     media = PROBLEM_JSON if status >= 400 else "application/json"
     return JSONResponse(result, status_code=status, media_type=media)

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
+from sqlalchemy import insert
+
+from socle.db import idempotency_table, utcnow
+from socle.idempotency import fingerprint
 from socle_dev.testing import assert_problem
+from socle_notify.schemas import TemplateCreate
 from tests.support.notify import client_token, create_template, email_template
 
 RECEIPT = email_template(
@@ -128,3 +135,39 @@ async def test_bad_templates_and_missing_scope_are_refused_clearly(notify, admin
             "insufficient-scope",
         )
         assert_problem(await client.post("/v1/templates", json=RECEIPT), 401, "missing-token")
+
+
+async def test_a_key_stored_by_the_release_before_the_upgrade_still_replays(notify, admin, tenant):
+    """Before every create went through ``idempotent_post``, notify scoped a template's key as
+    ``templates:<tenant>``; a retry with such a key, after the upgrade, gets the first answer
+    and creates nothing."""
+    key = f"created-before-the-upgrade-{tenant}"
+    async with notify() as client:
+        first = await create_template(client, admin, RECEIPT)
+        body = TemplateCreate.model_validate(RECEIPT).model_dump(mode="json")
+        async with client.app.state.runtime.sessions() as session, session.begin():
+            await session.execute(
+                insert(idempotency_table).values(
+                    scope=f"templates:{tenant}",  # as the release before stored it
+                    key=key,
+                    fingerprint=fingerprint(body),
+                    status_code=201,
+                    response=json.dumps(first),
+                    created_at=utcnow(),
+                )
+            )
+
+        retried = await client.post(
+            "/v1/templates", json=RECEIPT, headers={**admin, "Idempotency-Key": key}
+        )
+        assert retried.status_code == 201, retried.text
+        assert retried.json() == first
+        listed = (await client.get("/v1/templates", headers=admin)).json()
+        assert [t["id"] for t in listed["items"]] == [first["id"]]
+
+        other = await client.post(
+            "/v1/templates",
+            json={**RECEIPT, "name": "Autre"},
+            headers={**admin, "Idempotency-Key": key},
+        )
+        assert_problem(other, 422, "idempotency-key-reused")

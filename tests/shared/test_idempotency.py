@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 
 import httpx
@@ -10,8 +11,9 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
 
-from socle.db import create_engine, create_sessionmaker, infra_metadata
-from socle.idempotency import IdempotencyKey, run_idempotent
+from socle.auth import STAFF_ROLES, Principal
+from socle.db import create_engine, create_sessionmaker, idempotency_table, infra_metadata, utcnow
+from socle.idempotency import IdempotencyKey, fingerprint, idempotent_post, run_idempotent
 from socle.problems import Unprocessable, install_problem_handlers
 from socle_dev.testing import eventually
 
@@ -154,3 +156,82 @@ async def test_an_empty_key_is_refused_not_shared(value):
         assert (await client.post("/v1/things")).json() == {"key": None}
         kept = await client.post("/v1/things", headers={"Idempotency-Key": "k-1"})
         assert kept.json() == {"key": "k-1"}
+
+
+def staff(tenant: str) -> Principal:
+    return Principal(
+        subject="agent-1",
+        tenant=tenant,
+        client_id="backoffice",
+        scopes=frozenset(),
+        roles=frozenset(STAFF_ROLES),
+    )
+
+
+async def store_the_old_way(sessions, scope: str, key: str, body: dict, answer: dict) -> None:
+    async with sessions() as session, session.begin():
+        await session.execute(
+            insert(idempotency_table).values(
+                scope=scope,
+                key=key,
+                fingerprint=fingerprint(body),
+                status_code=201,
+                response=json.dumps(answer),
+                created_at=utcnow(),
+            )
+        )
+
+
+@pytest.mark.parametrize(
+    ("service", "action", "old_scope"),
+    [
+        ("identity", "users", "{tenant}:users"),
+        ("notify", "notifications:sms", "notifications:{tenant}:sms"),
+        ("notify", "batches", "batches:{tenant}"),
+        ("procedures", "procedures:create", "procedures:{tenant}:create"),
+    ],
+)
+async def test_a_key_stored_under_its_scope_of_the_release_before_replays(
+    charge_table, sessions, tenant, service, action, old_scope
+):
+    key, body = uuid.uuid4().hex, {"amount": 150}
+    await store_the_old_way(sessions, old_scope.format(tenant=tenant), key, body, {"id": 7})
+    ran: list[int] = []
+
+    async def create(session):
+        ran.append(1)
+        return 201, {"id": 8}
+
+    answer = await idempotent_post(
+        sessions, staff(tenant), service=service, action=action, key=key, body=body, create=create
+    )
+    assert (answer.status_code, json.loads(answer.body)) == (201, {"id": 7})
+    assert ran == []  # replayed, not run again
+    with pytest.raises(Unprocessable, match="different request body"):
+        await idempotent_post(
+            sessions,
+            staff(tenant),
+            service=service,
+            action=action,
+            key=key,
+            body={"amount": 999},
+            create=create,
+        )
+
+
+async def test_a_persons_key_never_replays_a_key_the_commune_stored_the_old_way(
+    charge_table, sessions, tenant
+):
+    key, body = uuid.uuid4().hex, {"amount": 150}
+    await store_the_old_way(sessions, f"batches:{tenant}", key, body, {"id": 7})
+    citizen = Principal(
+        subject="person-1", tenant=tenant, client_id="portal", scopes=frozenset(), roles=frozenset()
+    )
+
+    async def create(session):
+        return 201, {"id": 8}
+
+    answer = await idempotent_post(
+        sessions, citizen, service="notify", action="batches", key=key, body=body, create=create
+    )
+    assert json.loads(answer.body) == {"id": 8}
