@@ -151,6 +151,25 @@ async def tenant_row(session: AsyncSession, model: type[T], key: str, tenant: st
     return row if row is not None and getattr(row, "tenant", None) == tenant else None
 
 
+def address_lookup(
+    key_of: Callable[[CloudEvent], str | None],
+    model: type[T],
+    address: Callable[[T], str | None],
+) -> Lookup:
+    """The lookup of a mail that needs only an address, no link: the row of ``model`` that
+    ``key_of(event)`` names (``None``: not an event this service mails about), in the event's
+    tenant, and its ``address`` (empty when it has none, or was pseudonymised)."""
+
+    async def lookup(session: AsyncSession, event: CloudEvent) -> AccountMailAnswer:
+        key = key_of(event)
+        row = None if key is None else await tenant_row(session, model, key, event.tenant)
+        if row is None:
+            return GONE
+        return AccountMailAnswer(status="ok", email=address(row) or "")
+
+    return lookup
+
+
 def answering(sessions: async_sessionmaker[AsyncSession], lookup: Lookup) -> AnswerFn:
     """The answer to mail requests made of a producer's ``lookup``: in one transaction, the
     named event of its own outbox in the asker's tenant, then what ``lookup`` gives for it."""
@@ -189,6 +208,7 @@ __all__ = [
     "BusUnavailable",
     "Lookup",
     "MailLookup",
+    "address_lookup",
     "answering",
     "ask",
     "recorded_event",

@@ -5,9 +5,7 @@ tenant (empty when the payment has none, or was pseudonymised)."""
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from socle.account_mails import GONE, AccountMailAnswer, tenant_row
+from socle.account_mails import address_lookup
 from socle.events import CloudEvent
 from socle.eventtypes.payment import EVENTS, PaymentChanged
 from socle_payment.models import Payment
@@ -17,11 +15,9 @@ MODELS: dict[str, type[PaymentChanged]] = {
 }
 
 
-async def lookup(session: AsyncSession, event: CloudEvent) -> AccountMailAnswer:
+def _payment_id(event: CloudEvent) -> str | None:
     model = MODELS.get(event.type)
-    if model is None:
-        return GONE
-    payment = await tenant_row(session, Payment, model.of(event).payment_id, event.tenant)
-    if payment is None:
-        return GONE
-    return AccountMailAnswer(status="ok", email=payment.payer_email or "")
+    return model.of(event).payment_id if model else None
+
+
+lookup = address_lookup(_payment_id, Payment, lambda payment: payment.payer_email)

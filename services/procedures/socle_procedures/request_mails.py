@@ -5,9 +5,7 @@ the asker's tenant (empty when the request has none, or was anonymised)."""
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from socle.account_mails import GONE, AccountMailAnswer, tenant_row
+from socle.account_mails import address_lookup
 from socle.events import CloudEvent
 from socle.eventtypes.procedures import EVENT_OF_STATE
 from socle_procedures.models import Request
@@ -15,11 +13,9 @@ from socle_procedures.models import Request
 MODELS = {model.TYPE: model for model in EVENT_OF_STATE.values()}
 
 
-async def lookup(session: AsyncSession, event: CloudEvent) -> AccountMailAnswer:
+def _request_id(event: CloudEvent) -> str | None:
     model = MODELS.get(event.type)
-    if model is None:
-        return GONE
-    row = await tenant_row(session, Request, model.of(event).request_id, event.tenant)
-    if row is None:
-        return GONE
-    return AccountMailAnswer(status="ok", email=row.email or "")
+    return model.of(event).request_id if model else None
+
+
+lookup = address_lookup(_request_id, Request, lambda request: request.email)
