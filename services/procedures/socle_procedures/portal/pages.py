@@ -162,7 +162,7 @@ async def save_step(request_id: str, step_id: str, page: PageDep, ctx: ContextDe
         )
     except DomainError as exc:
         return page.problem(exc)
-    if form.errors:
+    if form.refused:
         return _step_page(page, form, 422)
     target = (
         f"/requests/{request_id}/steps/{form.missing[0]['id']}"

@@ -147,6 +147,8 @@ class StepForm:
     errors: list[AnswerError] = field(default_factory=list)
     missing: list[dict[str, Any]] = field(default_factory=list)
     """After a saved step: the steps still to answer."""
+    refused: bool = False
+    """Nothing was saved: the form comes back with ``errors``."""
 
 
 async def _offers(
@@ -200,6 +202,6 @@ async def answer_step(
         bad_files = {e.field for e in file_errors}
         errors = file_errors + [e for e in found if e.field not in bad_files]
         offered = await _offers(ctx, token, step)
-        return StepForm(loaded, step, loaded.request.answers | raw, offered, errors)
+        return StepForm(loaded, step, loaded.request.answers | raw, offered, errors, refused=True)
     missing = requests.missing_steps(loaded, today)
     return StepForm(loaded, step, dict(loaded.request.answers), missing=missing)
