@@ -15,7 +15,6 @@ from socle_dev.localinfra import free_port
 from socle_dev.testing import eventually, served
 from socle_identity import directory
 from socle_identity.app import create_app as create_identity
-from socle_identity.settings import IdentitySettings
 from socle_notify.app import create_app as create_notify
 from socle_notify.settings import NotifySettings
 from socle_payment.app import create_app as create_payment
@@ -25,6 +24,7 @@ from socle_procedures.app import create_app
 from socle_procedures.settings import ProceduresSettings
 from socle_storage.app import create_app as create_storage
 from socle_storage.settings import StorageSettings
+from tests.support.identity import quick_settings
 from tests.support.procedures import example
 
 PASSWORD = "correct horse battery"
@@ -79,13 +79,7 @@ def portal_stack(
         }
         urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
         identity = create_identity(
-            IdentitySettings(
-                database_url=migrated_database("identity"),
-                nats_url=nats_server.url,
-                issuer=urls["identity"],
-                argon2_time_cost=1,
-                argon2_memory_kib=8192,
-            )
+            quick_settings(migrated_database("identity"), nats_server.url, urls["identity"])
         )
         async with served(identity, ports["identity"]):
             provider = identity.state.runtime.context.provider
