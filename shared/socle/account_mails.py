@@ -14,12 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from socle.bus import Bus, BusUnavailable
-from socle.events import CloudEvent
+from socle.db import outbox_table
+from socle.events import CloudEvent, MalformedEvent
 
 SUBJECT_PREFIX = "rpc.identity.account-mail"
 MANDATE_SUBJECT_PREFIX = "rpc.procedures.mandate-mail"
@@ -81,6 +84,9 @@ class AccountMailAnswer(BaseModel):
     url: str = ""
 
 
+GONE = AccountMailAnswer(status="gone")
+
+
 class AccountMailGone(LookupError):
     """The producer has nothing to mail for this event (see :class:`AccountMailAnswer`)."""
 
@@ -121,13 +127,92 @@ def serve(
     bus.serve(f"{prefix}.*", handle, queue=queue)
 
 
+Lookup = Callable[[AsyncSession, CloudEvent], Awaitable[AccountMailAnswer]]
+"""A producer's own part: the answer for one event of its outbox, already known to be of the
+asker's tenant (run in the answer's transaction; a malformed event answers ``gone``)."""
+T = TypeVar("T")
+
+
+async def recorded_event(session: AsyncSession, request: AccountMailRequest) -> CloudEvent | None:
+    """The event the request names, if this service's outbox recorded it for the asker's
+    tenant (the proof that the mail was asked for)."""
+    payload = await session.scalar(
+        select(outbox_table.c.payload).where(outbox_table.c.event_id == request.event_id)
+    )
+    if payload is None:
+        return None
+    event = CloudEvent.from_bytes(payload)
+    return event if event.tenant == request.tenant else None
+
+
+async def tenant_row(session: AsyncSession, model: type[T], key: str, tenant: str) -> T | None:
+    """The row ``key`` of ``model`` if it belongs to ``tenant``."""
+    row = await session.get(model, key)
+    return row if row is not None and getattr(row, "tenant", None) == tenant else None
+
+
+def address_lookup(
+    key_of: Callable[[CloudEvent], str | None],
+    model: type[T],
+    address: Callable[[T], str | None],
+) -> Lookup:
+    """The lookup of a mail that needs only an address, no link: the row of ``model`` that
+    ``key_of(event)`` names (``None``: not an event this service mails about), in the event's
+    tenant, and its ``address`` (empty when it has none, or was pseudonymised)."""
+
+    async def lookup(session: AsyncSession, event: CloudEvent) -> AccountMailAnswer:
+        key = key_of(event)
+        row = None if key is None else await tenant_row(session, model, key, event.tenant)
+        if row is None:
+            return GONE
+        return AccountMailAnswer(status="ok", email=address(row) or "")
+
+    return lookup
+
+
+def answering(sessions: async_sessionmaker[AsyncSession], lookup: Lookup) -> AnswerFn:
+    """The answer to mail requests made of a producer's ``lookup``: in one transaction, the
+    named event of its own outbox in the asker's tenant, then what ``lookup`` gives for it."""
+
+    async def answer(request: AccountMailRequest) -> AccountMailAnswer:
+        async with sessions() as session, session.begin():
+            event = await recorded_event(session, request)
+            if event is None:
+                return GONE
+            try:
+                return await lookup(session, event)
+            except MalformedEvent:
+                return GONE
+
+    return answer
+
+
+def serve_lookup(
+    bus: Bus,
+    sessions: async_sessionmaker[AsyncSession],
+    lookup: Lookup,
+    *,
+    prefix: str,
+    queue: str,
+) -> None:
+    """Answer mail requests on ``<prefix>.<tenant>`` with ``lookup`` (see :func:`answering`)."""
+    serve(bus, answering(sessions, lookup), prefix=prefix, queue=queue)
+
+
 __all__ = [
     "ACCOUNT_MAIL_EVENTS",
+    "GONE",
     "AccountMailAnswer",
     "AccountMailGone",
     "AccountMailRequest",
     "BusUnavailable",
+    "Lookup",
     "MailLookup",
+    "address_lookup",
+    "answering",
     "ask",
+    "recorded_event",
     "serve",
+    "serve_lookup",
+    "tenant_row",
 ]

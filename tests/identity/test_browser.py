@@ -11,8 +11,7 @@ from socle_dev.localinfra import free_port
 from socle_dev.testing import chromium, served
 from socle_identity import directory
 from socle_identity.app import create_app
-from socle_identity.settings import IdentitySettings
-from tests.support.identity import PASSWORD, REDIRECT, pkce_pair, query
+from tests.support.identity import PASSWORD, REDIRECT, pkce_pair, query, quick_settings
 
 pytestmark = pytest.mark.browser
 
@@ -20,14 +19,7 @@ pytestmark = pytest.mark.browser
 async def test_login_page_in_chromium(migrated_database, nats_server, tenant):
     port = free_port()
     issuer = f"http://127.0.0.1:{port}"
-    settings = IdentitySettings(
-        database_url=migrated_database("identity"),
-        nats_url=nats_server.url,
-        issuer=issuer,
-        argon2_time_cost=1,
-        argon2_memory_kib=8192,
-    )
-    app = create_app(settings)
+    app = create_app(quick_settings(migrated_database("identity"), nats_server.url, issuer))
     async with served(app, port):
         provider = app.state.runtime.context.provider
         async with app.state.runtime.sessions() as session, session.begin():

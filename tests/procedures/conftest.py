@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
+from tests.support import portal
 from tests.support.procedures import (
     Platform,
     platform_for,
@@ -36,3 +37,6 @@ async def platform(
         procedures_database, payment_db, nats_server, issuer, tenant, storage_db, s3_server
     ) as p:
         yield p
+
+
+portal_stack = pytest.fixture(portal.portal_stack)

@@ -5,9 +5,10 @@ agents at once; another commune's agent and the citizen as attackers."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from socle import clock
 from socle_dev.events import EventRecorder
 from socle_dev.testing import assert_problem
 from socle_procedures import decisions
@@ -130,6 +131,23 @@ async def test_two_agents_at_once_one_wins_the_other_is_told(platform):
     history = (await platform.api.get(f"/v1/requests/{rid}", headers=agent(platform))).json()
     decisions = [h for h in history["history"] if h["action"] in ("approve", "reject")]
     assert len(decisions) == 1
+
+
+async def test_the_back_office_dates_what_it_does_by_the_clock(platform):
+    await platform.publish("parking-card")
+    rid = (await submitted_parking(platform))["id"]
+    staff = agent(platform)
+    with clock.advanced(days=30):
+        moved = clock.now()
+        taken = await act(platform, rid, staff, action="take")
+        note = await platform.api.post(
+            f"/v1/requests/{rid}/notes", json={"text": "a month later"}, headers=staff
+        )
+    assert taken.status_code == 200 and note.status_code == 201, (taken.text, note.text)
+    taken_at = datetime.fromisoformat(taken.json()["history"][-1]["at"])
+    assert moved <= taken_at < moved + timedelta(days=1)
+    assert moved <= datetime.fromisoformat(taken.json()["updated_at"]) < moved + timedelta(days=1)
+    assert moved <= datetime.fromisoformat(note.json()["at"]) < moved + timedelta(days=1)
 
 
 async def test_notes_are_for_staff_only_and_communes_are_apart(platform):

@@ -13,43 +13,34 @@ import pytest
 
 from socle.auth import Principal
 from socle_dev.testing import chromium
-from socle_identity import directory
 from socle_procedures import catalog, mandates, requests
 from socle_procedures.errors import RequestNotFound
-from tests.support.portal import PASSWORD, axe_clean, stack, text_of, wait_for_mail
+from tests.support.portal import (
+    add_person,
+    axe_clean,
+    log_in,
+    no_script_pages,
+    text_of,
+    wait_for_mail,
+)
 from tests.support.procedures import HOLDER, VEHICLE, example
 
 pytestmark = pytest.mark.browser
 
 
-async def test_an_agent_asks_for_a_correction_then_approves(
-    migrated_database, nats_server, tenant, procedures_database, payment_db, s3_server, smtp_sink
-):
-    async with stack(
-        migrated_database,
-        nats_server,
-        tenant,
-        procedures_database,
-        payment_db,
-        s3_server,
-        smtp_sink,
-    ) as st:
-        base, procedures, identity = st.base, st.procedures, st.identity
+async def test_an_agent_asks_for_a_correction_then_approves(portal_stack, tenant, smtp_sink):
+    async with portal_stack() as st:
+        base, procedures = st.base, st.procedures
         email = f"anna-{uuid.uuid4().hex[:8]}@example.ch"  # the mail sink serves every test
-        provider = identity.state.runtime.context.provider
-        async with identity.state.runtime.sessions() as session, session.begin():
-            await directory.create_user(
-                session,
-                provider.passwords,
-                tenant=tenant,
-                email="agent@vevey.test",
-                password=PASSWORD,
-                roles=["agent"],
-                given_name="Marc",
-                family_name="Agent",
-                locale="en",
-                email_verified=True,
-            )
+        await add_person(
+            st,
+            tenant,
+            "agent@vevey.test",
+            roles=["agent"],
+            given_name="Marc",
+            family_name="Agent",
+            locale="en",
+        )
         citizen = Principal(
             subject="citizen-anna",
             tenant=tenant,
@@ -72,16 +63,11 @@ async def test_an_agent_asks_for_a_correction_then_approves(
         assert reference
 
         async with chromium() as browser:
-            context = await browser.new_context(locale="en-GB", java_script_enabled=False)
-            page = await context.new_page()
-            axe = await (await browser.new_context(locale="en-GB")).new_page()
+            page, axe = await no_script_pages(browser, "en-GB")
             seen: list[str] = []
 
             await page.goto(base + "/back-office")
-            await page.fill("#email", "agent@vevey.test")
-            await page.fill("#password", PASSWORD)
-            await page.click("button[type=submit]")
-            await page.wait_for_url(f"{base}/back-office")
+            await log_in(page, "agent@vevey.test", f"{base}/back-office")
             assert await page.locator("h1").inner_text() == "Requests"
             await axe_clean(page, axe, seen)
 
@@ -141,17 +127,9 @@ async def test_an_agent_asks_for_a_correction_then_approves(
 
 
 async def test_a_citizen_confirms_a_mediators_mandate_then_revokes_it(
-    migrated_database, nats_server, tenant, procedures_database, payment_db, s3_server, smtp_sink
+    portal_stack, tenant, smtp_sink
 ):
-    async with stack(
-        migrated_database,
-        nats_server,
-        tenant,
-        procedures_database,
-        payment_db,
-        s3_server,
-        smtp_sink,
-    ) as st:
+    async with portal_stack() as st:
         base, procedures = st.base, st.procedures
         email = f"anna-{uuid.uuid4().hex[:8]}@example.ch"  # the mail sink serves every test
         mediator = Principal(
@@ -182,15 +160,10 @@ async def test_a_citizen_confirms_a_mediators_mandate_then_revokes_it(
         assert link.startswith(base + f"/mandates/{mandate.id}?token=")
 
         async with chromium() as browser:
-            context = await browser.new_context(locale="fr-CH", java_script_enabled=False)
-            page = await context.new_page()
-            axe = await (await browser.new_context(locale="fr-CH")).new_page()
+            page, axe = await no_script_pages(browser, "fr-CH")
             seen: list[str] = []
             await page.goto(link)
-            await page.fill("#email", "anna@example.ch")
-            await page.fill("#password", PASSWORD)
-            await page.click("button[type=submit]")
-            await page.wait_for_url(f"{base}/mandates/{mandate.id}?token=*")
+            await log_in(page, "anna@example.ch", f"{base}/mandates/{mandate.id}?token=*")
             assert "Déposée par Léa Médiatrice pour Anna Muster" in await page.content()
             await axe_clean(page, axe, seen)
             await page.click("button:has-text('Je confirme le mandat')")
@@ -213,29 +186,20 @@ async def test_a_citizen_confirms_a_mediators_mandate_then_revokes_it(
                     await requests.load(session, mediator, rid)
 
             # The mediator's own page to file for someone, reached through identity's login.
-            identity = st.identity
-            provider = identity.state.runtime.context.provider
-            async with identity.state.runtime.sessions() as session, session.begin():
-                await directory.create_user(
-                    session,
-                    provider.passwords,
-                    tenant=tenant,
-                    email="lea@mediation.test",
-                    password=PASSWORD,
-                    roles=["mediator"],
-                    given_name="Léa",
-                    family_name="Médiatrice",
-                    locale="fr",
-                    email_verified=True,
-                )
+            await add_person(
+                st,
+                tenant,
+                "lea@mediation.test",
+                roles=["mediator"],
+                given_name="Léa",
+                family_name="Médiatrice",
+                locale="fr",
+            )
             lea = await (
                 await browser.new_context(locale="fr-CH", java_script_enabled=False)
             ).new_page()
             await lea.goto(base + "/mandates/new")
-            await lea.fill("#email", "lea@mediation.test")
-            await lea.fill("#password", PASSWORD)
-            await lea.click("button[type=submit]")
-            await lea.wait_for_url(f"{base}/mandates/new")
+            await log_in(lea, "lea@mediation.test", f"{base}/mandates/new")
             assert 'value="parking-card"' in await lea.content()
             await axe_clean(lea, axe, seen)
             assert len(seen) == 4

@@ -12,10 +12,17 @@ import uuid
 import pytest
 
 from socle_dev.testing import chromium
-from socle_identity import directory
-from socle_procedures import catalog
-from tests.support.portal import PASSWORD, PDF, axe_clean, stack, text_of, wait_for_mail
-from tests.support.procedures import example
+from tests.support.portal import (
+    PDF,
+    add_person,
+    axe_clean,
+    describe_project,
+    log_in,
+    pay_by_card,
+    publish,
+    text_of,
+    wait_for_mail,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -23,39 +30,25 @@ CORRECTED = PDF.replace(b"%%EOF", b"% corrected plan\n%%EOF")
 
 
 async def test_a_corrected_plan_then_the_decision_the_citizen_opens(
-    migrated_database, nats_server, tenant, procedures_database, payment_db, s3_server, smtp_sink
+    portal_stack, tenant, smtp_sink
 ):
-    async with stack(
-        migrated_database,
-        nats_server,
-        tenant,
-        procedures_database,
-        payment_db,
-        s3_server,
-        smtp_sink,
-    ) as st:
-        base, urls, identity = st.base, st.urls, st.identity
+    async with portal_stack() as st:
+        base, urls = st.base, st.urls
         email = f"lea-{uuid.uuid4().hex[:8]}@example.ch"  # the mail sink serves every test
-        provider = identity.state.runtime.context.provider
-        async with identity.state.runtime.sessions() as session, session.begin():
-            for address, roles, given, family, locale in (
-                ("agent@vevey.test", ["agent"], "Marc", "Agent", "en"),
-                (email, ["citizen"], "Léa", "Favre", "fr"),
-            ):
-                await directory.create_user(
-                    session,
-                    provider.passwords,
-                    tenant=tenant,
-                    email=address,
-                    password=PASSWORD,
-                    roles=roles,
-                    given_name=given,
-                    family_name=family,
-                    locale=locale,
-                    email_verified=True,
-                )
-        async with st.procedures.state.runtime.sessions() as session, session.begin():
-            await catalog.publish_document(session, tenant, example("building-permit"))
+        for address, roles, given, family, locale in (
+            ("agent@vevey.test", ["agent"], "Marc", "Agent", "en"),
+            (email, ["citizen"], "Léa", "Favre", "fr"),
+        ):
+            await add_person(
+                st,
+                tenant,
+                address,
+                roles=roles,
+                given_name=given,
+                family_name=family,
+                locale=locale,
+            )
+        await publish(st, tenant, "building-permit")
 
         async with chromium() as browser:
             citizen = await (
@@ -69,19 +62,10 @@ async def test_a_corrected_plan_then_the_decision_the_citizen_opens(
             # The citizen applies, the plan uploaded, the fee paid on payment's page.
             await citizen.goto(base + "/procedures/building-permit")
             await citizen.click("text=Se connecter")
-            await citizen.fill("#email", email)
-            await citizen.fill("#password", PASSWORD)
-            await citizen.click("button[type=submit]")
-            await citizen.wait_for_url(f"{base}/procedures/building-permit")
+            await log_in(citizen, email, f"{base}/procedures/building-permit")
             await citizen.click("button:has-text('Commencer')")
             await citizen.click("button:has-text('Continuer')")  # prefilled: name and e-mail
-            await citizen.check("#f-work")
-            await citizen.fill("#f-site-street", "Rue du Lac")
-            await citizen.fill("#f-site-number", "7")
-            await citizen.fill("#f-site-postal_code", "1800")
-            await citizen.fill("#f-site-locality", "Vevey")
-            await citizen.fill("#f-description", "Un atelier.")
-            await citizen.fill("#f-construction_cost", "100000")
+            await describe_project(citizen, "7", "Un atelier.", "100000")
             await citizen.click("button:has-text('Continuer')")
             await citizen.set_input_files(
                 "#f-plan",
@@ -89,10 +73,9 @@ async def test_a_corrected_plan_then_the_decision_the_citizen_opens(
             )
             await citizen.click("button:has-text('Continuer')")
             await citizen.click("button:has-text('Payer')")
-            await citizen.wait_for_url(f"{urls['payment']}/pay/*")
-            await citizen.fill("input[name=card_number]", "4242 4242 4242 4242")
-            await citizen.click("button[type=submit]")
-            await citizen.wait_for_url(f"{base}/requests/*/check")
+            await pay_by_card(
+                citizen, urls["payment"], "4242 4242 4242 4242", f"{base}/requests/*/check"
+            )
             await citizen.click("button:has-text('Envoyer la demande')")
             await citizen.wait_for_url(f"{base}/requests/*?sent=1")
             reference = await citizen.locator(".panel strong").inner_text()
@@ -100,10 +83,7 @@ async def test_a_corrected_plan_then_the_decision_the_citizen_opens(
 
             # The agent finds it and asks for a corrected plan.
             await agent.goto(base + "/back-office")
-            await agent.fill("#email", "agent@vevey.test")
-            await agent.fill("#password", PASSWORD)
-            await agent.click("button[type=submit]")
-            await agent.wait_for_url(f"{base}/back-office")
+            await log_in(agent, "agent@vevey.test", f"{base}/back-office")
             await agent.select_option("#f-state", "submitted")
             await agent.fill("#f-reference", reference[-6:])
             await agent.click("button:has-text('Apply')")

@@ -9,41 +9,30 @@ import pytest
 
 from socle_dev.testing import chromium
 from tests.support.portal import (
-    PASSWORD,
     PDF,
     SCREENSHOTS,
     axe_clean,
+    commune_look,
+    describe_project,
+    log_in,
+    no_script_pages,
+    pay_by_card,
+    publish,
     shot,
-    stack,
     text_of,
     wait_for_mail,
 )
-from tests.support.procedures import example
 
 pytestmark = pytest.mark.browser
 
 
-async def test_a_citizen_registers_a_dog_from_login_to_receipt(
-    migrated_database, nats_server, tenant, procedures_database, payment_db, s3_server, smtp_sink
-):
-    async with stack(
-        migrated_database,
-        nats_server,
-        tenant,
-        procedures_database,
-        payment_db,
-        s3_server,
-        smtp_sink,
-    ) as st:
-        base, urls, procedures = st.base, st.urls, st.procedures
-        from socle_procedures import catalog
+async def test_a_citizen_registers_a_dog_from_login_to_receipt(portal_stack, tenant, smtp_sink):
+    async with portal_stack() as st:
+        base, urls = st.base, st.urls
 
-        async with procedures.state.runtime.sessions() as session, session.begin():
-            await catalog.publish_document(session, tenant, example("dog-registration"))
+        await publish(st, tenant, "dog-registration")
         async with chromium() as browser:
-            context = await browser.new_context(locale="fr-CH", java_script_enabled=False)
-            page = await context.new_page()
-            axe = await (await browser.new_context(locale="fr-CH")).new_page()
+            page, axe = await no_script_pages(browser, "fr-CH")
             seen: list[str] = []
 
             await page.goto(base + "/")
@@ -52,10 +41,7 @@ async def test_a_citizen_registers_a_dog_from_login_to_receipt(
             await page.click("text=Annonce d'un chien")
             await axe_clean(page, axe, seen)
             await page.click("text=Se connecter")
-            await page.fill("#email", "anna@example.ch")
-            await page.fill("#password", PASSWORD)
-            await page.click("button[type=submit]")
-            await page.wait_for_url(f"{base}/procedures/dog-registration")
+            await log_in(page, "anna@example.ch", f"{base}/procedures/dog-registration")
             await page.click("button:has-text('Commencer')")
 
             # Step 1, prefilled from identity (tell us once): only the address is asked.
@@ -92,10 +78,9 @@ async def test_a_citizen_registers_a_dog_from_login_to_receipt(
             assert "Rex" in await page.content()
             await axe_clean(page, axe, seen)
             await page.click("button:has-text('Payer')")
-            await page.wait_for_url(f"{urls['payment']}/pay/*")
-            await page.fill("input[name=card_number]", "4000 0000 0000 0002")
-            await page.click("button[type=submit]")
-            await page.wait_for_url(f"{base}/requests/*/payment-return")
+            await pay_by_card(
+                page, urls["payment"], "4000 0000 0000 0002", f"{base}/requests/*/payment-return"
+            )
             assert "Le paiement n'a pas abouti" in await page.content()
             await axe_clean(page, axe, seen)
             await page.click("button:has-text('Payer')")
@@ -130,36 +115,18 @@ async def test_a_citizen_registers_a_dog_from_login_to_receipt(
 
 
 async def test_a_citizen_applies_for_a_building_permit_with_a_plan_and_gets_the_receipt(
-    migrated_database,
-    nats_server,
+    portal_stack,
     tenant,
-    procedures_database,
-    payment_db,
-    s3_server,
     smtp_sink,
     monkeypatch,
 ):
-    # identity's and payment's pages take the commune's look from the environment
-    monkeypatch.setenv("SOCLE_COMMUNE_NAME", "Commune de Vevey")
-    monkeypatch.setenv("SOCLE_COMMUNE_COLOUR", "#005a8c")
-    async with stack(
-        migrated_database,
-        nats_server,
-        tenant,
-        procedures_database,
-        payment_db,
-        s3_server,
-        smtp_sink,
-    ) as st:
+    commune_look(monkeypatch)
+    async with portal_stack() as st:
         base, urls = st.base, st.urls
-        from socle_procedures import catalog
 
-        async with st.procedures.state.runtime.sessions() as session, session.begin():
-            await catalog.publish_document(session, tenant, example("building-permit"))
+        await publish(st, tenant, "building-permit")
         async with chromium() as browser:
-            context = await browser.new_context(locale="fr-CH", java_script_enabled=False)
-            page = await context.new_page()
-            axe = await (await browser.new_context(locale="fr-CH")).new_page()
+            page, axe = await no_script_pages(browser, "fr-CH")
             seen: list[str] = []
 
             await page.goto(base + "/procedures/building-permit")
@@ -168,10 +135,7 @@ async def test_a_citizen_applies_for_a_building_permit_with_a_plan_and_gets_the_
             assert await page.locator(".commune-name").inner_text() == "Commune de Vevey"
             await axe_clean(page, axe, seen)
             await shot(page, "identity-login")
-            await page.fill("#email", "anna@example.ch")
-            await page.fill("#password", PASSWORD)
-            await page.click("button[type=submit]")
-            await page.wait_for_url(f"{base}/procedures/building-permit")
+            await log_in(page, "anna@example.ch", f"{base}/procedures/building-permit")
             await page.click("button:has-text('Commencer')")
 
             assert "Étape 1 sur 3" in await page.locator(".progress").inner_text()
@@ -235,13 +199,7 @@ async def test_a_citizen_applies_for_a_building_permit_with_a_plan_and_gets_the_
             await page.goto(base + "/procedures/building-permit")
             await page.click("button:has-text('Commencer')")
             await page.click("button:has-text('Continuer')")
-            await page.check("#f-work")
-            await page.fill("#f-site-street", "Rue du Lac")
-            await page.fill("#f-site-number", "5")
-            await page.fill("#f-site-postal_code", "1800")
-            await page.fill("#f-site-locality", "Vevey")
-            await page.fill("#f-description", "Un garage.")
-            await page.fill("#f-construction_cost", "40000")
+            await describe_project(page, "5", "Un garage.", "40000")
             await page.click("button:has-text('Continuer')")
             offered = page.locator("label[for=f-plan-doc-1]")
             assert "plan.pdf" in await offered.inner_text()

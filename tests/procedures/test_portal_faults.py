@@ -12,12 +12,18 @@ from socle_dev.localinfra import free_port
 from socle_dev.testing import chromium, running, served
 from socle_notify.app import create_app as create_notify
 from socle_payment.app import create_app as create_payment
-from socle_procedures import catalog
 from socle_procedures.app import create_app
 from socle_procedures.settings import ProceduresSettings
 from socle_storage.app import create_app as create_storage
-from tests.support.portal import PASSWORD, PDF, axe_clean_live, stack, wait_for_mail
-from tests.support.procedures import example
+from tests.support.portal import (
+    PDF,
+    axe_clean_live,
+    describe_project,
+    log_in,
+    pay_by_card,
+    publish,
+    wait_for_mail,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -25,41 +31,22 @@ DOWN = "Service momentanément indisponible"
 
 
 async def test_storage_payment_and_notify_down_keep_the_draft_and_the_journey_resumes(
-    migrated_database, nats_server, tenant, procedures_database, payment_db, s3_server, smtp_sink
+    portal_stack, tenant, smtp_sink
 ):
-    async with stack(
-        migrated_database,
-        nats_server,
-        tenant,
-        procedures_database,
-        payment_db,
-        s3_server,
-        smtp_sink,
-        detached=("payment", "storage", "notify"),
-    ) as st:
+    async with portal_stack(detached=("payment", "storage", "notify")) as st:
         base, urls = st.base, st.urls
         assert st.apps is not None and st.ports is not None and st.settings is not None
         apps, ports = st.apps, st.ports
-        async with st.procedures.state.runtime.sessions() as session, session.begin():
-            await catalog.publish_document(session, tenant, example("building-permit"))
+        await publish(st, tenant, "building-permit")
         async with AsyncExitStack() as later, chromium() as browser:
             page = await (await browser.new_context(locale="fr-CH")).new_page()
             seen: list[str] = []
             await page.goto(base + "/procedures/building-permit")
             await page.click("text=Se connecter")
-            await page.fill("#email", "anna@example.ch")
-            await page.fill("#password", PASSWORD)
-            await page.click("button[type=submit]")
-            await page.wait_for_url(f"{base}/procedures/building-permit")
+            await log_in(page, "anna@example.ch", f"{base}/procedures/building-permit")
             await page.click("button:has-text('Commencer')")
             await page.click("button:has-text('Continuer')")
-            await page.check("#f-work")
-            await page.fill("#f-site-street", "Rue du Lac")
-            await page.fill("#f-site-number", "3")
-            await page.fill("#f-site-postal_code", "1800")
-            await page.fill("#f-site-locality", "Vevey")
-            await page.fill("#f-description", "Une maison familiale.")
-            await page.fill("#f-construction_cost", "250000")
+            await describe_project(page, "3", "Une maison familiale.", "250000")
             # Storage down (served for the plan's page, then stopped): the plan cannot be kept.
             async with served(apps["storage"], ports["storage"]):
                 await page.click("button:has-text('Continuer')")
@@ -102,10 +89,9 @@ async def test_storage_payment_and_notify_down_keep_the_draft_and_the_journey_re
             payment = create_payment(st.settings["payment"])
             await later.enter_async_context(served(payment, ports["payment"]))
             await page.click("button:has-text('Payer')")
-            await page.wait_for_url(f"{urls['payment']}/pay/*")
-            await page.fill("input[name=card_number]", "4242 4242 4242 4242")
-            await page.click("button[type=submit]")
-            await page.wait_for_url(f"{base}/requests/*/check")
+            await pay_by_card(
+                page, urls["payment"], "4242 4242 4242 4242", f"{base}/requests/*/check"
+            )
             assert "Payé" in await page.locator("main").inner_text()
 
             # Notify down: the request is still sent; the receipt mail follows once it is back.

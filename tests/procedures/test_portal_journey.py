@@ -14,39 +14,33 @@ import pytest
 from socle_dev.testing import chromium
 from socle_identity import directory
 from socle_identity.models import Consent
-from socle_procedures import catalog
-from tests.support.portal import PASSWORD, PDF, axe_clean_live, stack, text_of, wait_for_mail
-from tests.support.procedures import example
+from tests.support.portal import (
+    PASSWORD,
+    PDF,
+    axe_clean_live,
+    commune_look,
+    log_in,
+    pay_by_card,
+    publish,
+    text_of,
+    wait_for_mail,
+)
 
 pytestmark = pytest.mark.browser
 
 
 async def test_a_new_citizen_applies_for_a_building_permit_with_javascript(
-    migrated_database,
-    nats_server,
+    portal_stack,
     tenant,
-    procedures_database,
-    payment_db,
-    s3_server,
     smtp_sink,
     monkeypatch,
 ):
-    monkeypatch.setenv("SOCLE_COMMUNE_NAME", "Commune de Vevey")
-    monkeypatch.setenv("SOCLE_COMMUNE_COLOUR", "#005a8c")
-    async with stack(
-        migrated_database,
-        nats_server,
-        tenant,
-        procedures_database,
-        payment_db,
-        s3_server,
-        smtp_sink,
-    ) as st:
+    commune_look(monkeypatch)
+    async with portal_stack() as st:
         base, urls = st.base, st.urls
         assert st.apps is not None
         identity = st.apps["identity"]
-        async with st.procedures.state.runtime.sessions() as session, session.begin():
-            await catalog.publish_document(session, tenant, example("building-permit"))
+        await publish(st, tenant, "building-permit")
         email = "lea@example.ch"
         async with chromium() as browser:
             context = await browser.new_context(locale="fr-CH")  # JavaScript on
@@ -89,10 +83,7 @@ async def test_a_new_citizen_applies_for_a_building_permit_with_javascript(
 
             await page.goto(base + "/procedures/building-permit")
             await page.click("text=Se connecter")
-            await page.fill("#email", email)
-            await page.fill("#password", PASSWORD)
-            await page.click("button[type=submit]")
-            await page.wait_for_url(f"{urls['identity']}/consent**")
+            await log_in(page, email, f"{urls['identity']}/consent**")
             assert await page.locator("#scopes li").count() > 0
             await axe_clean_live(page, seen)
             await page.click("button[value=allow]")
@@ -140,10 +131,9 @@ async def test_a_new_citizen_applies_for_a_building_permit_with_javascript(
             assert "Le paiement n'a pas abouti" in await page.content()
             await axe_clean_live(page, seen)
             await page.click("button:has-text('Payer')")
-            await page.wait_for_url(f"{urls['payment']}/pay/*")
-            await page.fill("input[name=card_number]", "4242 4242 4242 4242")
-            await page.click("button[type=submit]")
-            await page.wait_for_url(f"{base}/requests/*/check")
+            await pay_by_card(
+                page, urls["payment"], "4242 4242 4242 4242", f"{base}/requests/*/check"
+            )
             assert "Payé" in await page.locator("main").inner_text()
             await page.click("button:has-text('Envoyer la demande')")
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from socle.db import utcnow
 from socle_dev.testing import chromium
 from socle_identity.models import Export, ExportAnswer
-from tests.support.portal import PASSWORD, axe_clean, stack
+from tests.support.portal import axe_clean, log_in, no_script_pages
 
 pytestmark = pytest.mark.browser
 
@@ -24,29 +24,16 @@ HEADINGS = {
 
 
 async def test_a_citizen_asks_for_their_data_from_the_portal_without_javascript(
-    migrated_database, nats_server, tenant, procedures_database, payment_db, s3_server, smtp_sink
+    portal_stack, tenant, smtp_sink
 ):
-    async with stack(
-        migrated_database,
-        nats_server,
-        tenant,
-        procedures_database,
-        payment_db,
-        s3_server,
-        smtp_sink,
-    ) as st:
+    async with portal_stack() as st:
         base, identity_url = st.base, st.urls["identity"]
         async with chromium() as browser:
-            context = await browser.new_context(locale="fr-CH", java_script_enabled=False)
-            page = await context.new_page()
-            axe = await (await browser.new_context(locale="fr-CH")).new_page()
+            page, axe = await no_script_pages(browser, "fr-CH")
             seen: list[str] = []
 
             await page.goto(base + "/my-requests")  # to the login page, then back
-            await page.fill("#email", "anna@example.ch")
-            await page.fill("#password", PASSWORD)
-            await page.click("button[type=submit]")
-            await page.wait_for_url(f"{base}/my-requests")
+            await log_in(page, "anna@example.ch", f"{base}/my-requests")
             link = page.locator("#my-data")
             assert await link.get_attribute("href") == f"{identity_url}/account/export"
             await axe_clean(page, axe, seen)

@@ -10,10 +10,8 @@ import pytest
 
 from socle_dev.testing import chromium
 from socle_identity import directory
-from socle_procedures import catalog
 from tests.support.payment import camt054
-from tests.support.portal import PASSWORD, axe_clean_live, stack
-from tests.support.procedures import example
+from tests.support.portal import axe_clean_live, commune_look, log_in, publish
 
 pytestmark = pytest.mark.browser
 
@@ -42,41 +40,24 @@ async def finance_token(identity, tenant: str, issuer: str) -> str:
 
 
 async def test_a_parking_card_paid_by_qr_bill_is_reconciled_from_the_bank_file(
-    migrated_database,
-    nats_server,
+    portal_stack,
     tenant,
-    procedures_database,
-    payment_db,
-    s3_server,
     smtp_sink,
     monkeypatch,
 ):
-    monkeypatch.setenv("SOCLE_COMMUNE_NAME", "Commune de Vevey")
-    monkeypatch.setenv("SOCLE_COMMUNE_COLOUR", "#005a8c")
-    async with stack(
-        migrated_database,
-        nats_server,
-        tenant,
-        procedures_database,
-        payment_db,
-        s3_server,
-        smtp_sink,
-    ) as st:
+    commune_look(monkeypatch)
+    async with portal_stack() as st:
         base, urls = st.base, st.urls
         assert st.apps is not None
         creditor = st.apps["payment"].state.runtime.settings
-        async with st.procedures.state.runtime.sessions() as session, session.begin():
-            await catalog.publish_document(session, tenant, example("parking-card"))
+        await publish(st, tenant, "parking-card")
         async with chromium() as browser:
             page = await (await browser.new_context(locale="fr-CH")).new_page()
             seen: list[str] = []
 
             await page.goto(base + "/procedures/parking-card")
             await page.click("text=Se connecter")
-            await page.fill("#email", "anna@example.ch")
-            await page.fill("#password", PASSWORD)
-            await page.click("button[type=submit]")
-            await page.wait_for_url(f"{base}/procedures/parking-card")
+            await log_in(page, "anna@example.ch", f"{base}/procedures/parking-card")
             await page.click("button:has-text('Commencer')")
             await page.fill("#f-address-street", "Rue du Lac")
             await page.fill("#f-address-number", "3")

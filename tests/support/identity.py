@@ -13,9 +13,25 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from socle_identity.settings import IdentitySettings
+
 ISSUER = "http://testserver"
 PASSWORD = "correct horse battery"
 REDIRECT = "https://app.example.ch/callback"
+
+
+def quick_settings(
+    database_url: str, nats_url: str, issuer: str, **extra: object
+) -> IdentitySettings:
+    """identity's settings for a test: passwords hashed with argon2's cheapest cost."""
+    return IdentitySettings(
+        database_url=database_url,
+        nats_url=nats_url,
+        issuer=issuer,
+        argon2_time_cost=1,
+        argon2_memory_kib=8192,
+        **extra,  # type: ignore[arg-type]
+    )
 
 
 def pkce_pair() -> tuple[str, str]:

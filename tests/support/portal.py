@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,15 +15,17 @@ from socle_dev.localinfra import free_port
 from socle_dev.testing import eventually, served
 from socle_identity import directory
 from socle_identity.app import create_app as create_identity
-from socle_identity.settings import IdentitySettings
 from socle_notify.app import create_app as create_notify
 from socle_notify.settings import NotifySettings
 from socle_payment.app import create_app as create_payment
 from socle_payment.settings import PaymentSettings
+from socle_procedures import catalog
 from socle_procedures.app import create_app
 from socle_procedures.settings import ProceduresSettings
 from socle_storage.app import create_app as create_storage
 from socle_storage.settings import StorageSettings
+from tests.support.identity import quick_settings
+from tests.support.procedures import example
 
 PASSWORD = "correct horse battery"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
@@ -56,8 +58,7 @@ class Stack:
     identity: Any = None
 
 
-@asynccontextmanager
-async def stack(
+def portal_stack(
     migrated_database,
     nats_server,
     tenant,
@@ -65,127 +66,127 @@ async def stack(
     payment_db,
     s3_server,
     smtp_sink,
-    detached: tuple[str, ...] = (),
-) -> AsyncIterator[Stack]:
-    """Every service served; those named in ``detached`` are built but left for the test to
+) -> Callable[..., AbstractAsyncContextManager[Stack]]:
+    """The fixture (registered by the conftest of the tests that use it):
+    ``async with portal_stack() as st`` serves every service over HTTP for a browser;
+    ``portal_stack(detached=(...))`` builds those named but leaves them for the test to
     serve (and stop) on their port."""
-    ports = {
-        name: free_port() for name in ("identity", "payment", "storage", "notify", "procedures")
-    }
-    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
-    identity = create_identity(
-        IdentitySettings(
-            database_url=migrated_database("identity"),
-            nats_url=nats_server.url,
-            issuer=urls["identity"],
-            argon2_time_cost=1,
-            argon2_memory_kib=8192,
+
+    @asynccontextmanager
+    async def start(detached: tuple[str, ...] = ()) -> AsyncIterator[Stack]:
+        ports = {
+            name: free_port() for name in ("identity", "payment", "storage", "notify", "procedures")
+        }
+        urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+        identity = create_identity(
+            quick_settings(migrated_database("identity"), nats_server.url, urls["identity"])
         )
-    )
-    async with served(identity, ports["identity"]):
-        provider = identity.state.runtime.context.provider
-        async with identity.state.runtime.sessions() as session, session.begin():
-            await directory.create_tenant(session, slug=tenant, name="Commune de Vevey")
-            client, secret = await directory.register_client(
-                session,
-                tenant=tenant,
-                spec=directory.ClientSpec(
-                    name="Guichet en ligne",
-                    redirect_uris=[f"{urls['procedures']}/auth/callback"],
-                    post_logout_redirect_uris=[f"{urls['procedures']}/logged-out"],
-                    scopes=[
-                        "openid",
-                        "email",
-                        "profile",
-                        "procedures:read",
-                        "procedures:write",
-                        "payments:read",
-                        "payments:write",
-                        "documents:read",
-                        "documents:write",
-                    ],
-                    grant_types=["authorization_code", "refresh_token"],
-                ),
-            )
-            await directory.create_user(
-                session,
-                provider.passwords,
-                tenant=tenant,
-                email="anna@example.ch",
-                password=PASSWORD,
-                roles=["citizen"],
-                given_name="Anna",
-                family_name="Muster",
-                email_verified=True,
-            )
-        payment_settings = PaymentSettings(
-            database_url=payment_db,
-            nats_url=nats_server.url,
-            issuer=urls["identity"],
-            payment_public_url=urls["payment"],
-            payment_expiry_sweep_seconds=0,
-            outbox_poll_seconds=0.2,
-        )
-        payment = create_payment(payment_settings)
-        storage_settings = StorageSettings(
-            database_url=migrated_database("storage"),
-            nats_url=nats_server.url,
-            issuer=urls["identity"],
-            s3_endpoint=s3_server.endpoint,
-            s3_access_key=s3_server.access_key,
-            s3_secret_key=s3_server.secret_key,
-            purge_interval_seconds=0,
-            outbox_poll_seconds=0.2,
-        )
-        storage = create_storage(storage_settings)
-        notify_settings = NotifySettings(
-            database_url=migrated_database("notify"),
-            nats_url=nats_server.url,
-            issuer=urls["identity"],
-            smtp_host="127.0.0.1",
-            smtp_port=smtp_sink.port,
-            mail_from="Commune de Vevey <noreply@vevey.test>",
-            worker_poll_seconds=0.05,
-            outbox_poll_seconds=0.05,
-            consumer_name=f"notify-{uuid.uuid4().hex[:8]}",
-        )
-        notify = create_notify(notify_settings)
-        procedures = create_app(
-            ProceduresSettings(
-                database_url=procedures_database,
+        async with served(identity, ports["identity"]):
+            provider = identity.state.runtime.context.provider
+            async with identity.state.runtime.sessions() as session, session.begin():
+                await directory.create_tenant(session, slug=tenant, name="Commune de Vevey")
+                client, secret = await directory.register_client(
+                    session,
+                    tenant=tenant,
+                    spec=directory.ClientSpec(
+                        name="Guichet en ligne",
+                        redirect_uris=[f"{urls['procedures']}/auth/callback"],
+                        post_logout_redirect_uris=[f"{urls['procedures']}/logged-out"],
+                        scopes=[
+                            "openid",
+                            "email",
+                            "profile",
+                            "procedures:read",
+                            "procedures:write",
+                            "payments:read",
+                            "payments:write",
+                            "documents:read",
+                            "documents:write",
+                        ],
+                        grant_types=["authorization_code", "refresh_token"],
+                    ),
+                )
+                await directory.create_user(
+                    session,
+                    provider.passwords,
+                    tenant=tenant,
+                    email="anna@example.ch",
+                    password=PASSWORD,
+                    roles=["citizen"],
+                    given_name="Anna",
+                    family_name="Muster",
+                    email_verified=True,
+                )
+            payment_settings = PaymentSettings(
+                database_url=payment_db,
                 nats_url=nats_server.url,
                 issuer=urls["identity"],
-                public_url=urls["procedures"],
-                payment_url=urls["payment"],
-                storage_url=urls["storage"],
-                portal_tenant=tenant,
-                portal_client_id=client.client_id,
-                portal_client_secret=secret or "",
-                portal_commune_name="Commune de Vevey",
-                portal_colour="#005a8c",
+                payment_public_url=urls["payment"],
+                payment_expiry_sweep_seconds=0,
                 outbox_poll_seconds=0.2,
             )
-        )
-        apps = {"identity": identity, "payment": payment, "storage": storage, "notify": notify}
-        async with AsyncExitStack() as services:
-            for name in ("payment", "storage", "notify"):
-                if name not in detached:
-                    await services.enter_async_context(served(apps[name], ports[name]))
-            base = await services.enter_async_context(served(procedures, ports["procedures"]))
-            yield Stack(
-                base=base,
-                urls=urls,
-                procedures=procedures,
-                storage=storage,
-                identity=identity,
-                apps=apps,
-                ports=ports,
-                settings={
-                    "payment": payment_settings,
-                    "storage": storage_settings,
-                    "notify": notify_settings,
-                },
+            payment = create_payment(payment_settings)
+            storage_settings = StorageSettings(
+                database_url=migrated_database("storage"),
+                nats_url=nats_server.url,
+                issuer=urls["identity"],
+                s3_endpoint=s3_server.endpoint,
+                s3_access_key=s3_server.access_key,
+                s3_secret_key=s3_server.secret_key,
+                purge_interval_seconds=0,
+                outbox_poll_seconds=0.2,
             )
+            storage = create_storage(storage_settings)
+            notify_settings = NotifySettings(
+                database_url=migrated_database("notify"),
+                nats_url=nats_server.url,
+                issuer=urls["identity"],
+                smtp_host="127.0.0.1",
+                smtp_port=smtp_sink.port,
+                mail_from="Commune de Vevey <noreply@vevey.test>",
+                worker_poll_seconds=0.05,
+                outbox_poll_seconds=0.05,
+                consumer_name=f"notify-{uuid.uuid4().hex[:8]}",
+            )
+            notify = create_notify(notify_settings)
+            procedures = create_app(
+                ProceduresSettings(
+                    database_url=procedures_database,
+                    nats_url=nats_server.url,
+                    issuer=urls["identity"],
+                    public_url=urls["procedures"],
+                    payment_url=urls["payment"],
+                    storage_url=urls["storage"],
+                    portal_tenant=tenant,
+                    portal_client_id=client.client_id,
+                    portal_client_secret=secret or "",
+                    portal_commune_name="Commune de Vevey",
+                    portal_colour="#005a8c",
+                    outbox_poll_seconds=0.2,
+                )
+            )
+            apps = {"identity": identity, "payment": payment, "storage": storage, "notify": notify}
+            async with AsyncExitStack() as services:
+                for name in ("payment", "storage", "notify"):
+                    if name not in detached:
+                        await services.enter_async_context(served(apps[name], ports[name]))
+                base = await services.enter_async_context(served(procedures, ports["procedures"]))
+                yield Stack(
+                    base=base,
+                    urls=urls,
+                    procedures=procedures,
+                    storage=storage,
+                    identity=identity,
+                    apps=apps,
+                    ports=ports,
+                    settings={
+                        "payment": payment_settings,
+                        "storage": storage_settings,
+                        "notify": notify_settings,
+                    },
+                )
+
+    return start
 
 
 PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
@@ -226,3 +227,80 @@ async def axe_clean_live(page: Any, seen: list[str]) -> None:
     violations = results.response["violations"]
     assert violations == [], (page.url, [(v["id"], v["nodes"][0]["html"]) for v in violations])
     seen.append(page.url.split("?")[0])
+
+
+# -- what the browser tests of the portal and the back office do again and again ---------
+
+
+def commune_look(monkeypatch: Any) -> None:
+    """identity's and payment's pages take the commune's look from the environment."""
+    monkeypatch.setenv("SOCLE_COMMUNE_NAME", "Commune de Vevey")
+    monkeypatch.setenv("SOCLE_COMMUNE_COLOUR", "#005a8c")
+
+
+async def publish(st: Stack, tenant: str, example_name: str) -> None:
+    """Publish one of the example procedures in the commune's portal."""
+    async with st.procedures.state.runtime.sessions() as session, session.begin():
+        await catalog.publish_document(session, tenant, example(example_name))
+
+
+async def add_person(
+    st: Stack,
+    tenant: str,
+    email: str,
+    *,
+    roles: list[str],
+    given_name: str,
+    family_name: str,
+    locale: str,
+) -> None:
+    """An account at identity (address confirmed) that logs in with :data:`PASSWORD`."""
+    identity = st.identity
+    provider = identity.state.runtime.context.provider
+    async with identity.state.runtime.sessions() as session, session.begin():
+        await directory.create_user(
+            session,
+            provider.passwords,
+            tenant=tenant,
+            email=email,
+            password=PASSWORD,
+            roles=roles,
+            given_name=given_name,
+            family_name=family_name,
+            locale=locale,
+            email_verified=True,
+        )
+
+
+async def no_script_pages(browser: Any, locale: str) -> tuple[Any, Any]:
+    """A page without JavaScript (as the portal is tested), and a page where axe-core runs."""
+    page = await (await browser.new_context(locale=locale, java_script_enabled=False)).new_page()
+    axe = await (await browser.new_context(locale=locale)).new_page()
+    return page, axe
+
+
+async def log_in(page: Any, email: str, then: str) -> None:
+    """Log in on identity's page, then wait until the browser is back on ``then``."""
+    await page.fill("#email", email)
+    await page.fill("#password", PASSWORD)
+    await page.click("button[type=submit]")
+    await page.wait_for_url(then)
+
+
+async def pay_by_card(page: Any, payment_url: str, card: str, then: str) -> None:
+    """On payment's sandbox page: pay with ``card``, then wait for ``then``."""
+    await page.wait_for_url(f"{payment_url}/pay/*")
+    await page.fill("input[name=card_number]", card)
+    await page.click("button[type=submit]")
+    await page.wait_for_url(then)
+
+
+async def describe_project(page: Any, number: str, description: str, cost: str) -> None:
+    """The building permit's project step: work on Rue du Lac ``number`` in Vevey."""
+    await page.check("#f-work")
+    await page.fill("#f-site-street", "Rue du Lac")
+    await page.fill("#f-site-number", number)
+    await page.fill("#f-site-postal_code", "1800")
+    await page.fill("#f-site-locality", "Vevey")
+    await page.fill("#f-description", description)
+    await page.fill("#f-construction_cost", cost)

@@ -7,17 +7,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from socle.account_mails import AccountMailAnswer, AccountMailRequest
-from socle.db import outbox_table, utcnow
-from socle.events import CloudEvent, MalformedEvent
+from socle.account_mails import GONE, AccountMailAnswer, tenant_row
+from socle.db import utcnow
+from socle.events import CloudEvent
 from socle.eventtypes.identity import UserPasswordResetRequested, UserRegistered
 from socle_identity.models import User
 from socle_identity.provider import Provider
 from socle_identity.registration import LINK_MAX_AGE, RESET_MAX_AGE, reset_url, verification_url
 
-GONE = AccountMailAnswer(status="gone")
 #: Each account mail and how long its link is worth sending.
 MAX_AGE: dict[str, int] = {
     UserRegistered.TYPE: LINK_MAX_AGE,
@@ -31,29 +30,18 @@ def _user_id(event: CloudEvent) -> str:
     return UserPasswordResetRequested.of(event).user_id
 
 
-async def answer(provider: Provider, request: AccountMailRequest) -> AccountMailAnswer:
-    async with provider.sessions() as session:
-        payload = await session.scalar(
-            select(outbox_table.c.payload).where(outbox_table.c.event_id == request.event_id)
-        )
-        if payload is None:
-            return GONE
-        event = CloudEvent.from_bytes(payload)
-        if event.tenant != request.tenant or event.type not in MAX_AGE:
-            return GONE
-        if utcnow() - event.time > timedelta(seconds=MAX_AGE[event.type]):
-            return GONE
-        try:
-            user_id = _user_id(event)
-        except MalformedEvent:
-            return GONE
-        user = await session.get(User, user_id)
-        if user is None or user.tenant != event.tenant or not user.email:
-            return GONE
-        if event.type == UserRegistered.TYPE:
-            if user.email_verified:
-                return GONE  # nothing left to confirm
-            url = verification_url(provider, user)
-        else:
-            url = reset_url(provider, user)
-        return AccountMailAnswer(status="ok", email=user.email, url=url)
+async def lookup(provider: Provider, session: AsyncSession, event: CloudEvent) -> AccountMailAnswer:
+    if event.type not in MAX_AGE:
+        return GONE
+    if utcnow() - event.time > timedelta(seconds=MAX_AGE[event.type]):
+        return GONE
+    user = await tenant_row(session, User, _user_id(event), event.tenant)
+    if user is None or not user.email:
+        return GONE
+    if event.type == UserRegistered.TYPE:
+        if user.email_verified:
+            return GONE  # nothing left to confirm
+        url = verification_url(provider, user)
+    else:
+        url = reset_url(provider, user)
+    return AccountMailAnswer(status="ok", email=user.email, url=url)

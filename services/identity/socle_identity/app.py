@@ -17,7 +17,7 @@ from socle.periodic import Periodic
 from socle.privacy import PERSON_ERASED, PERSON_EXPORT_READY
 from socle.service import Runtime, create_service_app
 from socle_identity import erasures, export_links, exports, keys
-from socle_identity.account_mails import answer as account_mails_answer
+from socle_identity.account_mails import lookup as account_mail_lookup
 from socle_identity.api import account, account_pages, admin, oidc, prompts, web
 from socle_identity.api import erasures as erasures_api
 from socle_identity.api import exports as exports_api
@@ -62,7 +62,13 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
     async def context(runtime: Runtime[IdentityContext]) -> IdentityContext:
         provider = Provider.build(settings, runtime.sessions, deny=runtime.deny)
         await keys.ensure_keys(runtime.sessions, provider.keys.encryption)
-        account_mails.serve(runtime.bus, functools.partial(account_mails_answer, provider))
+        account_mails.serve_lookup(
+            runtime.bus,
+            runtime.sessions,
+            functools.partial(account_mail_lookup, provider),
+            prefix=account_mails.SUBJECT_PREFIX,
+            queue="identity-account-mail",
+        )
         # The identity API trusts its own keys, read from its database (and checks revocation).
         runtime.verifier = provider.verifier
         return IdentityContext(provider=provider)

@@ -43,9 +43,10 @@ def create_app(
     chosen.update(providers or {})
 
     async def context(runtime: Runtime[PaymentContext]) -> PaymentContext:
-        account_mails.serve(
+        account_mails.serve_lookup(
             runtime.bus,
-            functools.partial(payer_mails.answer, runtime.sessions),
+            runtime.sessions,
+            payer_mails.lookup,
             prefix=account_mails.PAYMENT_SUBJECT_PREFIX,
             queue="payment-payer-mail",
         )

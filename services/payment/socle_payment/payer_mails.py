@@ -5,39 +5,19 @@ tenant (empty when the payment has none, or was pseudonymised)."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from socle.account_mails import AccountMailAnswer, AccountMailRequest
-from socle.db import outbox_table
-from socle.events import CloudEvent, MalformedEvent
+from socle.account_mails import address_lookup
+from socle.events import CloudEvent
 from socle.eventtypes.payment import EVENTS, PaymentChanged
 from socle_payment.models import Payment
 
-GONE = AccountMailAnswer(status="gone")
 MODELS: dict[str, type[PaymentChanged]] = {
     m.TYPE: m for m in EVENTS if issubclass(m, PaymentChanged)
 }
 
 
-async def answer(
-    sessions: async_sessionmaker[AsyncSession], request: AccountMailRequest
-) -> AccountMailAnswer:
-    async with sessions() as session:
-        payload = await session.scalar(
-            select(outbox_table.c.payload).where(outbox_table.c.event_id == request.event_id)
-        )
-        if payload is None:
-            return GONE
-        event = CloudEvent.from_bytes(payload)
-        model = MODELS.get(event.type)
-        if event.tenant != request.tenant or model is None:
-            return GONE
-        try:
-            payment_id = model.of(event).payment_id
-        except MalformedEvent:
-            return GONE
-        payment = await session.get(Payment, payment_id)
-        if payment is None or payment.tenant != event.tenant:
-            return GONE
-        return AccountMailAnswer(status="ok", email=payment.payer_email or "")
+def _payment_id(event: CloudEvent) -> str | None:
+    model = MODELS.get(event.type)
+    return model.of(event).payment_id if model else None
+
+
+lookup = address_lookup(_payment_id, Payment, lambda payment: payment.payer_email)

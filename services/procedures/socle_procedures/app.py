@@ -98,15 +98,17 @@ def create_app(
             transport=identity_transport,
         )
         site = Site(settings.portal_commune_name, settings.public_url)
-        account_mails.serve(
+        account_mails.serve_lookup(
             runtime.bus,
-            functools.partial(mandate_mails.answer, runtime.sessions, site),
+            runtime.sessions,
+            functools.partial(mandate_mails.lookup, site),
             prefix=account_mails.MANDATE_SUBJECT_PREFIX,
             queue="procedures-mandate-mail",
         )
-        account_mails.serve(
+        account_mails.serve_lookup(
             runtime.bus,
-            functools.partial(request_mails.answer, runtime.sessions),
+            runtime.sessions,
+            request_mails.lookup,
             prefix=account_mails.REQUEST_SUBJECT_PREFIX,
             queue="procedures-request-mail",
         )

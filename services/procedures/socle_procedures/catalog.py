@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from socle.db import for_update, utcnow
+from socle import clock
+from socle.db import for_update
 from socle.outbox import record_event
 from socle_procedures.definitions.validation import problems
 from socle_procedures.errors import (
@@ -61,7 +62,7 @@ async def create_version(
         version=(last or 0) + 1,
         status="draft",
         document=document,
-        created_at=utcnow(),
+        created_at=clock.now(),
     )
     session.add(version)
     await session.flush()
@@ -92,7 +93,7 @@ async def publish(session: AsyncSession, tenant: str, slug: str, version: int) -
             f"Version {version} of {slug!r} is {target.status}; a published version never "
             "changes: create a new version instead."
         )
-    now = utcnow()
+    now = clock.now()
     for other in await _versions(session, tenant, slug):
         if other.status == "published":
             other.status = "superseded"
@@ -108,7 +109,7 @@ async def retire(session: AsyncSession, tenant: str, slug: str) -> ProcedureVers
     current = [v for v in versions if v.status == "published"]
     if not current:
         raise ProcedureNotFound(f"No published procedure {slug!r} in this tenant.")
-    now = utcnow()
+    now = clock.now()
     for version in versions:
         if version.status in ("published", "superseded"):
             version.status = "retired"

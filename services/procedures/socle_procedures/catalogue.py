@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from socle import clock
 from socle.auth import Principal
-from socle.db import utcnow
 from socle_procedures import catalog
 from socle_procedures.errors import AlreadyPublished, ProcedureNotFound
 from socle_procedures.models import Adoption, ProcedureVersion, SharedProcedure
@@ -48,7 +48,7 @@ async def share(session: AsyncSession, principal: Principal, slug: str) -> Proce
     """Offer the tenant's published procedure to the other tenants."""
     version = await catalog.current(session, principal.tenant, slug)
     if await session.get(SharedProcedure, (principal.tenant, slug)) is None:
-        session.add(SharedProcedure(tenant=principal.tenant, slug=slug, shared_at=utcnow()))
+        session.add(SharedProcedure(tenant=principal.tenant, slug=slug, shared_at=clock.now()))
     return version
 
 
@@ -129,10 +129,10 @@ async def adopt(
                 source_tenant=source_tenant,
                 source_slug=source_slug,
                 source_version=source.version,
-                adopted_at=utcnow(),
+                adopted_at=clock.now(),
             )
         )
     else:
         existing.source_version = source.version
-        existing.adopted_at = utcnow()
+        existing.adopted_at = clock.now()
     return draft

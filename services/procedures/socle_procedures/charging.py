@@ -14,8 +14,9 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from socle import clock
 from socle.auth import Principal
-from socle.db import for_update, utcnow
+from socle.db import for_update
 from socle.events import CloudEvent, MalformedEvent
 from socle.eventtypes.payment import EVENTS as PAYMENT_EVENT_MODELS
 from socle.eventtypes.payment import PaymentChanged
@@ -57,7 +58,7 @@ class Charging:
                 raise NotEditable(f"A {request.state} request has nothing left to pay.")
             if request.fee_amount <= 0:
                 raise NoFee("This request has no fee to pay.")
-            if requests.missing_steps(loaded, utcnow().date()):
+            if requests.missing_steps(loaded, clock.now().date()):
                 raise Incomplete("Answer every step before paying: the fee depends on them.")
             if request.payment_status == "succeeded":
                 return request
@@ -94,7 +95,7 @@ class Charging:
                 request.payment_status = "pending"
                 request.payment_provider = payment.get("provider")
                 request.payment_next_url = payment.get("next_url")
-                request.updated_at = utcnow()
+                request.updated_at = clock.now()
             return request
 
     async def refresh(self, principal: Principal, token: str, request_id: str) -> Request:
@@ -149,7 +150,7 @@ async def apply_outcome(
         request.payment_next_url = None
     else:
         return False
-    request.updated_at = utcnow()
+    request.updated_at = clock.now()
     session.add(
         RequestHistory(
             request_id=request.id,

@@ -17,8 +17,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from socle import clock
 from socle.auth import Principal
-from socle.db import for_update, utcnow
+from socle.db import for_update
 from socle.eventtypes import procedures as payloads
 from socle.outbox import record_event
 from socle.problems import Forbidden
@@ -84,7 +85,7 @@ async def start(
         site=site,
     )
     token = secrets.token_urlsafe(32)  # a new one is minted for the mail (mandate_mails)
-    now = utcnow()
+    now = clock.now()
     mandate = Mandate(
         id=mandate_id,
         tenant=principal.tenant,
@@ -145,7 +146,7 @@ async def confirm(
     assert request is not None
     mandate.citizen = principal.subject
     mandate.status = "live"
-    mandate.confirmed_at = mandate.confirmed_at or utcnow()
+    mandate.confirmed_at = mandate.confirmed_at or clock.now()
     request.owner = principal.subject
     await _record(session, request, mandate, "mandate_confirmed", principal.subject)
     await _announce(session, mandate, MANDATE_CONFIRMED, {})
@@ -160,7 +161,7 @@ async def revoke(session: AsyncSession, principal: Principal, mandate_id: str) -
     if mandate.status != "revoked":
         request = await session.get(Request, mandate.request_id)
         assert request is not None
-        mandate.status, mandate.revoked_at = "revoked", utcnow()
+        mandate.status, mandate.revoked_at = "revoked", clock.now()
         await _record(session, request, mandate, "mandate_revoked", principal.subject)
         await _announce(session, mandate, MANDATE_REVOKED, {})
     return mandate
@@ -191,7 +192,7 @@ async def _record(
             to_state=request.state,
             actor=actor,
             note=f"filed by {mandate.mediator_name} for {mandate.citizen_name}",
-            at=utcnow(),
+            at=clock.now(),
             action=action,
             changes={"mandate": {"before": None, "after": mandate.status}},
         )

@@ -15,8 +15,9 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from socle import clock
 from socle.auth import Principal
-from socle.db import for_update, utcnow
+from socle.db import for_update
 from socle.outbox import record_event
 from socle.pagination import decode_position, encode_position
 from socle.problems import Forbidden
@@ -155,7 +156,7 @@ async def _transition(
 ) -> None:
     request = loaded.request
     request.state = to
-    request.updated_at = utcnow()
+    request.updated_at = clock.now()
     session.add(
         RequestHistory(
             request_id=request.id,
@@ -205,7 +206,7 @@ async def create(
     """A new draft on the procedure's published version, prefilled from what identity knows."""
     version = await catalog.current(session, principal.tenant, slug)
     known = dict(principal.claims) | dict(claims or {})
-    now = utcnow()
+    now = clock.now()
     request = Request(
         id=uuid.uuid4().hex,
         tenant=principal.tenant,
@@ -265,7 +266,7 @@ async def save_step(
     if request.state not in EDITABLE:
         raise NotEditable(f"A {request.state} request cannot be changed.")
     step = step_of(definition, request.answers, step_id)
-    values, errors = check_step(step, raw, request.answers, today or utcnow().date())
+    values, errors = check_step(step, raw, request.answers, today or clock.now().date())
     if errors:
         raise InvalidAnswers(
             f"{len(errors)} answer(s) of step {step_id!r} are not valid; nothing was saved.",
@@ -287,7 +288,7 @@ async def save_step(
         s for s in [*request.completed_steps, step_id] if s in shown and s != step_id
     ] + [step_id]
     request.fee_amount = fee
-    request.updated_at = utcnow()
+    request.updated_at = clock.now()
     return loaded
 
 
@@ -358,7 +359,7 @@ async def submit(
     _require_owner(principal, loaded)
     if request.state not in EDITABLE:
         raise IllegalTransition(f"A {request.state} request cannot be submitted.")
-    missing = missing_steps(loaded, today or utcnow().date())
+    missing = missing_steps(loaded, today or clock.now().date())
     if missing:
         raise Incomplete(
             "Some steps are not answered yet: " + ", ".join(s["id"] for s in missing) + ".",
@@ -376,7 +377,7 @@ async def submit(
             session, loaded, "in_review", principal.subject, previous=request.state, site=site
         )
         return loaded
-    now = utcnow()
+    now = clock.now()
     if locale:
         request.locale = locale
     request.reference = await _next_reference(session, request.tenant, now)

@@ -15,8 +15,7 @@ from fastapi import Request as HttpRequest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from socle import retention
-from socle.db import utcnow
+from socle import clock, retention
 from socle.legal_hold import legal_hold_router, not_held
 from socle.privacy import new_pseudonym
 from socle_procedures import privacy
@@ -94,7 +93,7 @@ async def purge_once(
                         )
                     ).scalars()
                 )
-                now = utcnow()
+                now = clock.now()
                 for row in due:
                     await privacy.anonymise(session, row, new_pseudonym(), now)
             done += len(due)

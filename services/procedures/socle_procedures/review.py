@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from socle import clock
 from socle.auth import Principal
-from socle.db import utcnow
 from socle.outbox import record_event
 from socle.problems import Forbidden
 from socle.web.i18n import localized
@@ -148,7 +148,7 @@ async def act(
     if to != before_state:
         changes["state"] = {"before": before_state, "after": to}
         request.state = to
-    request.updated_at = utcnow()
+    request.updated_at = clock.now()
     session.add(
         RequestHistory(
             request_id=request.id,
@@ -218,7 +218,7 @@ async def add_note(
         tenant=loaded.request.tenant,
         author=principal.subject,
         text=text.strip(),
-        at=utcnow(),
+        at=clock.now(),
     )
     session.add(note)
     await session.flush()

@@ -9,8 +9,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from socle import clock
 from socle.auth import bearer_token
-from socle.db import utcnow
 from socle.openapi import problem_responses
 from socle_procedures import review, use_cases
 from socle_procedures.api.deps import ContextDep, Reader, Writer
@@ -99,7 +99,7 @@ async def act(
         storage=ctx.storage,
         token=bearer_token(http),
         site=ctx.site,
-        on=utcnow(),
+        on=clock.now(),
     )
     return request_out(loaded.request, history)
 

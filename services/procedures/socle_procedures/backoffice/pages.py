@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
-from socle.db import utcnow
+from socle import clock
 from socle.problems import DomainError
 from socle.web.i18n import format_money, localized
 from socle_procedures import decisions, queue, requests, review, use_cases
@@ -221,7 +221,7 @@ async def act(request_id: str, page: PageDep, ctx: ContextDep) -> Response:
             storage=ctx.storage,
             token=page.access_token,
             site=ctx.site,
-            on=utcnow(),
+            on=clock.now(),
         )
     except ActionNotAllowed as exc:
         names = ", ".join(t.get(f"act_{a}", a) for a in exc.allowed) or "-"

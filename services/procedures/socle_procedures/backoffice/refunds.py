@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from socle.db import utcnow
+from socle import clock
 from socle.problems import DomainError
 from socle.web.i18n import format_money
 from socle_procedures import use_cases
@@ -145,7 +145,7 @@ async def refund(request_id: str, page: PageDep, ctx: ContextDep) -> Response:
         refund_id=str(done.get("id")),
         amount=amount,
         reason=reason,
-        on=utcnow(),
+        on=clock.now(),
     )
     refunded = format_money(int(done.get("amount", amount)), request.fee_currency, page.lang)
     return await _page(

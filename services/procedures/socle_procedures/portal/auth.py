@@ -2,44 +2,32 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from socle.auth import InvalidToken, TokenVerifier
-from socle.db import utcnow
 from socle.problems import DomainError
-from socle.service import SessionDep
-from socle_procedures.portal import sessions
+from socle.service import context_of
+from socle_procedures.context import ProceduresContext
+from socle_procedures.portal import sessions, use_cases
 from socle_procedures.portal.context import Page, language, portal_of, safe_next
 
 router = APIRouter(include_in_schema=False)
 
 
-async def current_page(request: Request, session: SessionDep) -> Page:
+async def current_page(request: Request) -> Page:
     """The page's person, if the session cookie names a live session (refreshed when its
     access token expired)."""
-    portal = portal_of(request)
-    page = Page(request=request, portal=portal, lang=language(request))
-    async with session.begin():
-        found = await sessions.find(session, request.cookies.get(sessions.SESSION_COOKIE))
-        if found is None:
-            return page
-        if found.access_expires_at <= utcnow() + timedelta(seconds=30):
-            if not found.refresh_token:
-                return page
-            try:
-                tokens = await portal.oidc.refresh(found.refresh_token)
-            except DomainError:
-                return page
-            found.access_token = tokens["access_token"]
-            found.refresh_token = tokens.get("refresh_token", found.refresh_token)
-            found.access_expires_at = utcnow() + timedelta(
-                seconds=int(tokens.get("expires_in", 300))
-            )
+    ctx = context_of(request, ProceduresContext)
+    page = Page(request=request, portal=ctx.portal, lang=language(request))
+    found = await use_cases.current_session(
+        ctx.sessions, ctx.portal.oidc, request.cookies.get(sessions.SESSION_COOKIE)
+    )
+    if found is None:
+        return page
     verifier: TokenVerifier = request.app.state.verifier
     try:
         page.principal = await verifier.verify(found.access_token)
@@ -78,7 +66,6 @@ async def login(
 @router.get("/auth/callback")
 async def callback(
     request: Request,
-    session: SessionDep,
     code: Annotated[str | None, Query(max_length=2000)] = None,
     state: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Response:
@@ -91,11 +78,9 @@ async def callback(
         return page.message(
             page.t["login_failed"], status=400, link="/auth/login", link_text=page.t["log_in"]
         )
+    ctx = context_of(request, ProceduresContext)
     try:
-        tokens = await portal.oidc.exchange(code, pending.verifier)
-        verifier: TokenVerifier = request.app.state.verifier
-        principal = await verifier.verify(tokens["access_token"])
-        claims = await portal.oidc.userinfo(tokens["access_token"])
+        session_id = await use_cases.log_in(ctx, request.app.state.verifier, code, pending.verifier)
     except DomainError as exc:
         if exc.status == 503:
             return page.problem(exc)
@@ -103,15 +88,6 @@ async def callback(
             page.t["login_failed"], status=400, link="/auth/login", link_text=page.t["log_in"]
         )
     ttl = portal.settings.portal_session_ttl
-    async with session.begin():
-        session_id = await sessions.open_session(
-            session,
-            tenant=principal.tenant,
-            subject=principal.subject,
-            tokens=tokens,
-            claims=claims,
-            ttl=ttl,
-        )
     response = RedirectResponse(pending.next, status_code=303)
     sessions.set_session_cookie(response, session_id, ttl, portal.settings.cookie_secure)
     response.delete_cookie(sessions.LOGIN_COOKIE, path="/auth")
@@ -120,22 +96,21 @@ async def callback(
 
 @router.post("/auth/logout")
 async def logout(
-    request: Request, session: SessionDep, csrf_token: Annotated[str, Form(max_length=100)] = ""
+    request: Request,
+    page: Annotated[Page, Depends(current_page)],
+    csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    portal = portal_of(request)
-    page = await current_page(request, session)
     if page.session is None:
         return RedirectResponse("/logged-out", status_code=303)
     if not sessions.csrf_ok(page.csrf, csrf_token):
         return page.message(page.t["csrf"], status=403)
-    async with session.begin():
-        closed = await sessions.close(session, request.cookies.get(sessions.SESSION_COOKIE))
-    after = f"{portal.settings.public_url.rstrip('/')}/logged-out"
-    try:
-        target = await portal.oidc.logout_url(closed.id_token if closed else None, after)
-    except DomainError:
-        target = "/logged-out"
-    response = RedirectResponse(target, status_code=303)
+    after = f"{page.portal.settings.public_url.rstrip('/')}/logged-out"
+    target = await use_cases.log_out(
+        context_of(request, ProceduresContext),
+        request.cookies.get(sessions.SESSION_COOKIE),
+        after,
+    )
+    response = RedirectResponse(target or "/logged-out", status_code=303)
     response.delete_cookie(sessions.SESSION_COOKIE, path="/")
     return response
 

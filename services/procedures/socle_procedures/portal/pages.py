@@ -9,21 +9,18 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends
 from fastapi.responses import RedirectResponse, Response
 
-from socle.db import utcnow
+from socle import clock
 from socle.problems import DomainError
-from socle.service import SessionDep, context_of
 from socle.web.i18n import format_money, localized
-from socle_procedures import catalog, decisions, requests, review
+from socle_procedures import decisions, requests, use_cases
+from socle_procedures.api.deps import ContextDep
 from socle_procedures.context import ProceduresContext
-from socle_procedures.definitions.answers import AnswerError, check_step
 from socle_procedures.definitions.conditions import visible_fields, visible_steps
-from socle_procedures.errors import InvalidAnswers
-from socle_procedures.events import Site
 from socle_procedures.messages import message
 from socle_procedures.portal import documents, forms, sessions
+from socle_procedures.portal import use_cases as portal_use_cases
 from socle_procedures.portal.auth import current_page, to_login
 from socle_procedures.portal.context import Page
-from socle_procedures.storage_client import StorageClient
 
 router = APIRouter(include_in_schema=False)
 PageDep = Annotated[Page, Depends(current_page)]
@@ -34,17 +31,17 @@ def _fee_text(page: Page, amount: int, currency: str = "CHF") -> str:
 
 
 @router.get("/")
-async def home(page: PageDep, session: SessionDep) -> Response:
-    async with session.begin():
-        rows = await catalog.listing(session, page.portal.settings.portal_tenant, include_all=False)
+async def home(page: PageDep, ctx: ContextDep) -> Response:
+    rows = await use_cases.procedures(
+        ctx.sessions, page.portal.settings.portal_tenant, include_all=False
+    )
     return page.render("home.html", page.t["home"], procedures=rows)
 
 
 @router.get("/procedures/{slug}")
-async def procedure(slug: str, page: PageDep, session: SessionDep) -> Response:
+async def procedure(slug: str, page: PageDep, ctx: ContextDep) -> Response:
     try:
-        async with session.begin():
-            version = await catalog.current(session, page.portal.settings.portal_tenant, slug)
+        version = await use_cases.procedure(ctx.sessions, page.portal.settings.portal_tenant, slug)
     except DomainError as exc:
         return page.problem(exc)
     fee = version.document.get("fee") or {"rule": "none"}
@@ -79,7 +76,7 @@ def _csrf_failed(page: Page, form: Any) -> Response | None:
 
 
 @router.post("/procedures/{slug}/start")
-async def start(slug: str, page: PageDep, session: SessionDep) -> Response:
+async def start(slug: str, page: PageDep, ctx: ContextDep) -> Response:
     form = await _form(page)
     if page.session is None:
         return RedirectResponse(f"/auth/login?next=/procedures/{slug}", status_code=303)
@@ -87,31 +84,24 @@ async def start(slug: str, page: PageDep, session: SessionDep) -> Response:
         return refused
     assert page.principal is not None
     try:
-        async with session.begin():
-            loaded = await requests.create(
-                session,
-                page.principal,
-                slug,
-                locale=page.lang,
-                claims=page.claims,
-                site=_site(page),
-            )
+        loaded = await portal_use_cases.start(
+            ctx.sessions, page.principal, slug, locale=page.lang, claims=page.claims, site=ctx.site
+        )
     except DomainError as exc:
         return page.problem(exc)
     first = visible_steps(loaded.definition, loaded.request.answers)[0]["id"]
     return RedirectResponse(f"/requests/{loaded.request.id}/steps/{first}", status_code=303)
 
 
-def _step_page(
-    page: Page,
-    loaded: requests.Loaded,
-    step: dict[str, Any],
-    shown: dict[str, Any],
-    errors: dict[str, str],
-    status: int = 200,
-    offered: dict[str, list[dict[str, Any]]] | None = None,
-) -> Response:
-    definition, request = loaded.definition, loaded.request
+def _step_page(page: Page, form: portal_use_cases.StepForm, status: int = 200) -> Response:
+    definition, request, step, shown = (
+        form.loaded.definition,
+        form.loaded.request,
+        form.step,
+        form.shown,
+    )
+    labels = {f["id"]: localized(f["label"], page.lang) for f in step["fields"]}
+    errors = {e.field: message(e, labels[e.field], page.lang) for e in form.errors}
     steps = visible_steps(definition, request.answers | shown)
     ids = [s["id"] for s in steps]
     n = ids.index(step["id"]) + 1 if step["id"] in ids else 1
@@ -119,7 +109,7 @@ def _step_page(
         {
             "spec": f,
             "value": forms.shown_value(f, shown.get(f["id"])),
-            "doc": documents.field_view(f, (offered or {}).get(f["id"], []), page.t)
+            "doc": documents.field_view(f, form.offered.get(f["id"], []), page.t)
             if f["type"] == "document"
             else None,
         }
@@ -145,76 +135,38 @@ def _step_page(
     )
 
 
-def _site(page: Page) -> Site:
-    site: Site = context_of(page.request, ProceduresContext).site
-    return site
-
-
-def _storage(page: Page) -> StorageClient:
-    storage: StorageClient = context_of(page.request, ProceduresContext).storage
-    return storage
-
-
-async def _offers(page: Page, step: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    if not documents.document_fields(step):
-        return {}
-    return await documents.offers(_storage(page), page.access_token, step)
-
-
 @router.get("/requests/{request_id}/steps/{step_id}")
-async def show_step(request_id: str, step_id: str, page: PageDep, session: SessionDep) -> Response:
+async def show_step(request_id: str, step_id: str, page: PageDep, ctx: ContextDep) -> Response:
     if page.principal is None:
         return to_login(page.request)
     try:
-        async with session.begin():
-            loaded = await requests.load(session, page.principal, request_id)
-            step = requests.step_of(loaded.definition, loaded.request.answers, step_id)
+        form = await portal_use_cases.step_form(
+            ctx, page.principal, page.access_token, request_id, step_id
+        )
     except DomainError as exc:
         return page.problem(exc)
-    if loaded.request.state not in requests.EDITABLE:
+    if form.loaded.request.state not in requests.EDITABLE:
         return RedirectResponse(f"/requests/{request_id}", status_code=303)
-    offered = await _offers(page, step)
-    return _step_page(page, loaded, step, dict(loaded.request.answers), {}, offered=offered)
+    return _step_page(page, form)
 
 
 @router.post("/requests/{request_id}/steps/{step_id}")
-async def save_step(request_id: str, step_id: str, page: PageDep, session: SessionDep) -> Response:
-    form = await _form(page)
-    if (refused := _csrf_failed(page, form)) is not None:
+async def save_step(request_id: str, step_id: str, page: PageDep, ctx: ContextDep) -> Response:
+    sent = await _form(page)
+    if (refused := _csrf_failed(page, sent)) is not None:
         return refused
     assert page.principal is not None
-    file_errors: list[AnswerError] = []
     try:
-        async with session.begin():
-            loaded = await requests.load(session, page.principal, request_id)
-            step = requests.step_of(loaded.definition, loaded.request.answers, step_id)
-        raw = forms.raw_answers(step, form)
-        if documents.document_fields(step):
-            attached, file_errors = await documents.resolve(
-                _storage(page), page.access_token, loaded.request, step, form
-            )
-            raw |= attached
-        if file_errors:
-            raise InvalidAnswers("A file was refused; nothing was saved.")
-        async with session.begin():
-            loaded = await requests.save_step(session, page.principal, request_id, step_id, raw)
-    except InvalidAnswers:
-        async with session.begin():  # the failed transaction expired what it had loaded
-            loaded = await requests.load(session, page.principal, request_id)
-        _, found = check_step(step, raw, loaded.request.answers, utcnow().date())
-        bad_files = {e.field for e in file_errors}
-        found = file_errors + [e for e in found if e.field not in bad_files]
-        labels = {f["id"]: localized(f["label"], page.lang) for f in step["fields"]}
-        errors = {e.field: message(e, labels[e.field], page.lang) for e in found}
-        offered = await _offers(page, step)
-        shown = loaded.request.answers | raw
-        return _step_page(page, loaded, step, shown, errors, 422, offered=offered)
+        form = await portal_use_cases.answer_step(
+            ctx, page.principal, page.access_token, request_id, step_id, sent
+        )
     except DomainError as exc:
         return page.problem(exc)
-    missing = requests.missing_steps(loaded, utcnow().date())
+    if form.refused:
+        return _step_page(page, form, 422)
     target = (
-        f"/requests/{request_id}/steps/{missing[0]['id']}"
-        if missing
+        f"/requests/{request_id}/steps/{form.missing[0]['id']}"
+        if form.missing
         else f"/requests/{request_id}/check"
     )
     return RedirectResponse(target, status_code=303)
@@ -229,7 +181,7 @@ def _payment_origin(next_url: str | None) -> str:
 
 async def _check_page(
     page: Page,
-    session: SessionDep,
+    ctx: ProceduresContext,
     request_id: str,
     note: str | None = None,
     kind: str = "info",
@@ -237,9 +189,9 @@ async def _check_page(
 ) -> Response:
     assert page.principal is not None
     try:
-        async with session.begin():
-            loaded = await requests.load(session, page.principal, request_id)
-            asked = await review.information_asked(session, loaded, page.lang)
+        loaded, asked = await portal_use_cases.to_check(
+            ctx.sessions, page.principal, request_id, page.lang
+        )
     except DomainError as exc:
         return page.problem(exc)
     if note is None and asked:
@@ -247,7 +199,7 @@ async def _check_page(
     request, definition = loaded.request, loaded.definition
     if request.state not in requests.EDITABLE:
         return RedirectResponse(f"/requests/{request_id}", status_code=303)
-    missing = requests.missing_steps(loaded, utcnow().date())
+    missing = requests.missing_steps(loaded, clock.now().date())
     if missing:
         return RedirectResponse(f"/requests/{request_id}/steps/{missing[0]['id']}", status_code=303)
     summary = []
@@ -299,21 +251,20 @@ async def _check_page(
 
 
 @router.get("/requests/{request_id}/check")
-async def check(request_id: str, page: PageDep, session: SessionDep) -> Response:
+async def check(request_id: str, page: PageDep, ctx: ContextDep) -> Response:
     if page.principal is None:
         return to_login(page.request)
-    return await _check_page(page, session, request_id)
+    return await _check_page(page, ctx, request_id)
 
 
 @router.post("/requests/{request_id}/pay")
-async def pay(request_id: str, page: PageDep, session: SessionDep) -> Response:
+async def pay(request_id: str, page: PageDep, ctx: ContextDep) -> Response:
     form = await _form(page)
     if (refused := _csrf_failed(page, form)) is not None:
         return refused
     assert page.principal is not None and page.session is not None
-    charging = context_of(page.request, ProceduresContext).charging
     try:
-        request = await charging.start(page.principal, page.access_token, request_id)
+        request = await ctx.charging.start(page.principal, page.access_token, request_id)
     except DomainError as exc:
         return page.problem(exc)
     if request.payment_next_url:
@@ -322,47 +273,45 @@ async def pay(request_id: str, page: PageDep, session: SessionDep) -> Response:
 
 
 @router.get("/requests/{request_id}/payment-return")
-async def payment_return(request_id: str, page: PageDep, session: SessionDep) -> Response:
+async def payment_return(request_id: str, page: PageDep, ctx: ContextDep) -> Response:
     if page.principal is None or page.session is None:
         return to_login(page.request)
-    charging = context_of(page.request, ProceduresContext).charging
     try:
-        request = await charging.refresh(page.principal, page.access_token, request_id)
+        request = await ctx.charging.refresh(page.principal, page.access_token, request_id)
     except DomainError as exc:
         return page.problem(exc)
     if request.payment_status in ("failed", "expired", "cancelled"):
-        return await _check_page(page, session, request_id, page.t["payment_failed"], "error")
+        return await _check_page(page, ctx, request_id, page.t["payment_failed"], "error")
     if request.payment_status == "pending" and request.payment_provider != "qrbill":
-        return await _check_page(page, session, request_id, page.t["payment_waiting"], "info")
+        return await _check_page(page, ctx, request_id, page.t["payment_waiting"], "info")
     return RedirectResponse(f"/requests/{request_id}/check", status_code=303)
 
 
 @router.post("/requests/{request_id}/submit")
-async def submit(request_id: str, page: PageDep, session: SessionDep) -> Response:
+async def submit(request_id: str, page: PageDep, ctx: ContextDep) -> Response:
     form = await _form(page)
     if (refused := _csrf_failed(page, form)) is not None:
         return refused
     assert page.principal is not None
     try:
-        async with session.begin():
-            await requests.submit(
-                session, page.principal, request_id, site=_site(page), locale=page.lang
-            )
+        await use_cases.submit(
+            ctx.sessions, page.principal, request_id, site=ctx.site, locale=page.lang
+        )
     except DomainError as exc:
         if exc.status == 409:
-            return await _check_page(page, session, request_id, exc.detail, "error", 409)
+            return await _check_page(page, ctx, request_id, exc.detail, "error", 409)
         return page.problem(exc)
     return RedirectResponse(f"/requests/{request_id}?sent=1", status_code=303)
 
 
 @router.get("/requests/{request_id}")
-async def receipt(request_id: str, page: PageDep, session: SessionDep) -> Response:
+async def receipt(request_id: str, page: PageDep, ctx: ContextDep) -> Response:
     if page.principal is None:
         return to_login(page.request)
     try:
-        async with session.begin():
-            loaded = await requests.load(session, page.principal, request_id)
-            history = await requests.history(session, request_id)
+        loaded, history = await use_cases.request_with_history(
+            ctx.sessions, page.principal, request_id
+        )
     except DomainError as exc:
         return page.problem(exc)
     request, definition = loaded.request, loaded.definition
@@ -392,19 +341,18 @@ async def receipt(request_id: str, page: PageDep, session: SessionDep) -> Respon
 
 
 @router.get("/my-requests")
-async def my_requests(page: PageDep, session: SessionDep) -> Response:
+async def my_requests(page: PageDep, ctx: ContextDep) -> Response:
     if page.principal is None:
         return to_login(page.request)
-    async with session.begin():
-        rows, _ = await requests.listing(session, page.principal, limit=200)
-        titles = {
-            v.id: v.document["title"]
-            for v in await catalog.listing(session, page.principal.tenant, include_all=True)
-        }
+    rows, versions = await portal_use_cases.my_requests(ctx.sessions, page.principal)
     items = [
         {
             "request": r,
-            "title": localized(titles.get(r.version_id), page.lang) or r.procedure,
+            "title": localized(
+                versions[r.version_id].document["title"] if r.version_id in versions else None,
+                page.lang,
+            )
+            or r.procedure,
             "url": f"/requests/{r.id}" if r.state != "draft" else f"/requests/{r.id}/check",
         }
         for r in rows

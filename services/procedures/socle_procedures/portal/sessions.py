@@ -9,7 +9,6 @@ import hashlib
 import hmac
 import json
 import secrets
-import time
 from datetime import timedelta
 from typing import Any
 
@@ -17,7 +16,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from socle.db import utcnow
+from socle import clock
 from socle_procedures.models import PortalSession
 from socle_procedures.portal.oidc import PendingLogin
 
@@ -48,7 +47,7 @@ def unsign(secret: str, value: str | None) -> dict[str, Any] | None:
         payload: dict[str, Any] = json.loads(base64.urlsafe_b64decode(raw))
     except ValueError:
         return None
-    if payload.get("exp", 0) < time.time():
+    if payload.get("exp", 0) < clock.now().timestamp():
         return None
     return payload
 
@@ -68,7 +67,7 @@ def set_login_cookie(response: Response, secret: str, pending: PendingLogin, sec
         "verifier": pending.verifier,
         "nonce": pending.nonce,
         "next": pending.next,
-        "exp": int(time.time()) + LOGIN_TTL,
+        "exp": int(clock.now().timestamp()) + LOGIN_TTL,
     }
     response.set_cookie(
         LOGIN_COOKIE,
@@ -98,7 +97,7 @@ async def open_session(
     ttl: int,
 ) -> str:
     """Store a new session; the returned id goes in the cookie (only its digest is stored)."""
-    now = utcnow()
+    now = clock.now()
     session_id = secrets.token_urlsafe(32)
     session.add(
         PortalSession(
@@ -127,7 +126,7 @@ async def find(session: AsyncSession, session_id: str | None) -> PortalSession |
             select(PortalSession).where(PortalSession.id_hash == _digest(session_id))
         )
     ).scalar_one_or_none()
-    if found is None or found.expires_at < utcnow():
+    if found is None or found.expires_at < clock.now():
         return None
     return found
 
