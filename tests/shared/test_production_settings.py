@@ -68,3 +68,17 @@ def test_production_refuses_an_issuer_not_on_https(settings_cls):
     with pytest.raises(ValidationError, match="SOCLE_ISSUER must be an https:// URL"):
         production(settings_cls, issuer="http://login.vevey.ch")
     assert settings_cls(issuer="http://localhost:8001").environment == "development"
+
+
+def test_seed_demo_refuses_to_run_in_production(monkeypatch, capsys, tmp_path):
+    from socle_identity.__main__ import main
+
+    values = {**COMMON, **OWN[IdentitySettings]}
+    for name, value in values.items():
+        monkeypatch.setenv(
+            f"SOCLE_{name.upper()}", str(value).lower() if value is True else str(value)
+        )
+    output = tmp_path / "credentials.json"
+    assert main(["seed-demo", "--output", str(output)]) == 1
+    assert "refuses to run with SOCLE_ENVIRONMENT=production" in capsys.readouterr().err
+    assert not output.exists()  # nothing seeded, no database touched
