@@ -48,7 +48,8 @@ class Contacts:
                 code="invalid-contacts",
                 errors=[{"field": "body.emails", "message": "1 to 10", "code": "invalid"}],
             )
-        checked = list(dict.fromkeys(checked_address(e, "emails") for e in emails))
+        checked = [checked_address(e, "emails", "invalid-contacts") for e in emails]
+        checked = list(dict.fromkeys(checked))  # each address once, in the order given
         if row is None:
             row = TenantOperationsContacts(tenant=tenant)
             session.add(row)

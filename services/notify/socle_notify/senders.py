@@ -36,14 +36,14 @@ class MailSender:
         return cls(from_name=name, from_address=address)
 
 
-def checked_address(value: str, field: str) -> str:
+def checked_address(value: str, field: str, code: str = "invalid-sender") -> str:
     """``value`` normalised, or 422 naming ``field``."""
     try:
         return str(validate_email(value, check_deliverability=False).normalized)
     except EmailNotValidError as exc:
         raise Unprocessable(
             f"{field} is not a valid e-mail address: {exc}",
-            code="invalid-sender",
+            code=code,
             errors=[{"field": f"body.{field}", "message": str(exc), "code": "invalid"}],
         ) from None
 
