@@ -2,10 +2,12 @@
 tenant in a service's database.
 
 A table holds the tenant's rows when it has a ``tenant`` column (or is identity's
-``tenants``, by its ``slug``), or a foreign key to a table that holds them (``template_contents`` through ``templates``). Tables of neither kind (signing
-keys, the outbox) are the installation's. Rows are deleted children first, in one
-transaction; a second run finds nothing (idempotent). Each service adds what lives outside its
-database (storage: the documents' bytes in S3) with a hook.
+``tenants``, by its ``slug``), or a foreign key to a table that holds them
+(``template_contents`` through ``templates``). Tables of neither kind (signing keys, the
+outbox) are the installation's. Rows are deleted children first, in one transaction; a
+second run finds nothing (idempotent). Each service adds what lives outside its database
+(storage: the documents' bytes in S3) with a hook. Nothing is deleted while one of the
+tenant's records is on legal hold.
 
 Every service's command line has ``offboard-tenant SLUG [--confirm] [--export-dir DIR]``; the
 ``socle tenants offboard`` command runs it for every service."""

@@ -65,8 +65,9 @@ def doctor(ctx: Context) -> None:
     with bar(ctx, "doctor") as progress:
         progress.total(len(ctx.services.names))
         for name in ctx.services.names:
-            progress.step(name)
+            progress.on(name)
             done = ctx.services.run(name, "doctor", "--json")
+            progress.step()
             try:
                 reports.append(json.loads(done.stdout))
             except json.JSONDecodeError:
@@ -96,8 +97,9 @@ def migrate(ctx: Context, check: bool) -> None:
     with bar(ctx, "migrate") as progress:
         progress.total(len(ctx.services.names))
         for name in ctx.services.names:
-            progress.step(name)
+            progress.on(name)
             done = ctx.services.run(name, "migrate", *(["--check"] if check else []))
+            progress.step()
             text = done.stdout.strip() or done.error_line()
             results.append({"service": name, "ok": done.returncode == 0, "result": text})
             worst = max(worst, done.returncode)

@@ -32,7 +32,12 @@ class Bar:
     def total(self, count: int) -> None:
         self.progress.update(self.task, total=count)
 
+    def on(self, what: str) -> None:
+        """Say what is being done now."""
+        self.progress.update(self.task, description=what)
+
     def step(self, what: str = "") -> None:
+        """One more done."""
         self.progress.update(self.task, advance=1, description=what or None)
 
 

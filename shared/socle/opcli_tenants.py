@@ -173,11 +173,12 @@ def tenants_offboard(ctx: Context, slug: str, confirm: bool, export_dir: Path | 
     with bar(ctx, "offboard") as progress:
         progress.total(len(order))
         for name in order:
-            progress.step(name)
+            progress.on(name)
             try:
                 reports.append(ctx.services.json(name, "offboard-tenant", *args))
             except OperatorError as exc:
                 reports.append({"service": name, "tenant": slug, "error": str(exc)})
+            progress.step()
     emit(ctx, {"tenant": slug, "applied": confirm, "services": reports}, _report(slug, reports))
     if any("error" in r for r in reports):
         raise SystemExit(1)
