@@ -70,15 +70,16 @@ def test_production_refuses_an_issuer_not_on_https(settings_cls):
     assert settings_cls(issuer="http://localhost:8001").environment == "development"
 
 
-def test_seed_demo_refuses_to_run_in_production(monkeypatch, capsys, tmp_path):
-    from socle_identity.__main__ import main
+def test_seed_demo_refuses_to_run_in_production(tmp_path):
+    from socle.opcli_services import Services
 
     values = {**COMMON, **OWN[IdentitySettings]}
-    for name, value in values.items():
-        monkeypatch.setenv(
-            f"SOCLE_{name.upper()}", str(value).lower() if value is True else str(value)
-        )
+    env = {
+        f"SOCLE_{name.upper()}": str(value).lower() if isinstance(value, bool) else str(value)
+        for name, value in values.items()
+    }
     output = tmp_path / "credentials.json"
-    assert main(["seed-demo", "--output", str(output)]) == 1
-    assert "refuses to run with SOCLE_ENVIRONMENT=production" in capsys.readouterr().err
+    done = Services(None, environ=env).run("identity", "seed-demo", "--output", str(output))
+    assert done.returncode == 1
+    assert "refuses to run with SOCLE_ENVIRONMENT=production" in done.stderr
     assert not output.exists()  # nothing seeded, no database touched
