@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import uuid
 
 import nats
@@ -18,6 +20,14 @@ from socle.opcli_bus import dead_letters
 from socle_dev.testing import eventually
 from socle_notify.models import Subscription, WebhookDelivery
 from tests.support.opcli import SERVICES, new_slug, platform_env, socle
+
+
+def test_the_console_script_runs():
+    shown = subprocess.run(
+        [sys.executable, "-m", "socle.opcli", "--help"],
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert shown.returncode == 0 and "tenants" in shown.stdout, shown.stderr
 
 
 async def test_help_everywhere():
