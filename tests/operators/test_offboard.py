@@ -142,11 +142,25 @@ async def test_a_commune_that_leaves_is_closed_exported_and_deleted_everywhere(
         "VALUES (:t, 'payment', 'p1', 'court case 2026-17', :now)",
         t=leaving, now=utcnow(),
     )  # fmt: skip
+    storage_db = env["SOCLE_STORAGE__DATABASE_URL"]
+    await execute(
+        storage_db, "UPDATE documents SET legal_hold = true WHERE id = :d", d=gone["document"]
+    )
     held = await socle(env, "tenants", "offboard", leaving, "--confirm")
     assert held.exit_code == 1
-    assert "nothing deleted" in held.output and "payment: 1" in held.output
+    assert "nothing deleted" in held.output
+    assert "payment: 1" in held.output and "storage: 1" in held.output
     assert await count(identity_db, "SELECT count(*) FROM clients WHERE tenant = :t", t=leaving)
+    assert await count(storage_db, "SELECT count(*) FROM documents WHERE tenant = :t", t=leaving)
+    # A service's own command refuses too, alone.
+    alone = await asyncio.to_thread(
+        Services(None, environ=env).run, "storage", "offboard-tenant", leaving, "--confirm"
+    )
+    assert alone.returncode == 1 and "on legal hold" in alone.error_line()
     await execute(payment_db, "DELETE FROM legal_holds WHERE tenant = :t", t=leaving)
+    await execute(
+        storage_db, "UPDATE documents SET legal_hold = false WHERE id = :d", d=gone["document"]
+    )
 
     # Confirmed: exported, then deleted in every service.
     done = await socle(
