@@ -104,7 +104,9 @@ def tenant_conditions(metadata: MetaData, tenant: str) -> dict[Table, ColumnElem
 
 async def _export(connection: AsyncConnection, table: Table, where: Any, folder: Path) -> None:
     rows = await connection.execute(select(table).where(where))
-    with (folder / f"{table.name}.jsonl").open("w") as out:
+    path = folder / f"{table.name}.jsonl"
+    path.touch(mode=0o600)  # personal data: readable by the operator only
+    with path.open("w") as out:
         for row in rows.mappings():
             out.write(json.dumps(dict(row), default=str, ensure_ascii=False) + "\n")
 
@@ -140,7 +142,7 @@ async def offboard(
         folder = None
         if export_dir is not None and apply:
             folder = export_dir / tenant / service
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             report.exported_to = str(folder)
         async with engine.begin() as connection:
             for table, where in conditions.items():

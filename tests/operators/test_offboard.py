@@ -174,6 +174,7 @@ async def test_a_commune_that_leaves_is_closed_exported_and_deleted_everywhere(
     assert [json.loads(line)["email"] for line in users] == [f"agent@{leaving}.example"]
     assert json.loads((exported / "payment" / "tenant_settings.jsonl").read_text())["creditor"]
     assert (exported / "storage" / "documents.jsonl").exists()
+    assert oct((exported / "identity" / "users.jsonl").stat().st_mode & 0o777) == "0o600"
 
     # Its work stops: every token its client was issued is refused by every service.
     assert await count(
