@@ -1,9 +1,10 @@
-"""The command line every service shares: ``migrate [--check]``, ``serve``, ``doctor`` and
-``outbox-status`` (plus its own commands)."""
+"""The command line every service shares: ``migrate [--check]``, ``serve``, ``doctor``,
+``outbox-status`` and ``offboard-tenant`` (plus its own commands)."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import socket
 import sys
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from socle.config import ServiceSettings, load_settings
 from socle.doctor import doctor, outbox_status
 from socle.migrations import check, upgrade
+from socle.offboarding import Hook, offboard_command
 
 Command = Callable[[ServiceSettings, argparse.Namespace], int]
 
@@ -95,6 +97,7 @@ def main(
     default_port: int,
     commands: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Command]]
     | None = None,
+    offboard_hook: Hook | None = None,
     argv: list[str] | None = None,
 ) -> int:
     parser = argparse.ArgumentParser(prog=f"socle-{name}")
@@ -116,6 +119,16 @@ def main(
         "outbox-status", help="events waiting in the outbox: how many, the oldest's age"
     )
     outbox_cmd.add_argument("--json", action="store_true", help="one JSON object")
+    offboard_cmd = sub.add_parser(
+        "offboard-tenant", help="a tenant's data: list it, or export and delete it (--confirm)"
+    )
+    offboard_cmd.add_argument("tenant")
+    offboard_cmd.add_argument(
+        "--confirm", action="store_true", help="delete (default: only count what would go)"
+    )
+    offboard_cmd.add_argument(
+        "--export-dir", type=Path, help="write the rows as JSON lines here before deleting"
+    )
     for cmd, (help_, configure, _) in (commands or {}).items():
         configure(sub.add_parser(cmd, help=help_))
     args = parser.parse_args(argv)
@@ -126,6 +139,17 @@ def main(
         return doctor(name, settings, migrations, as_json=args.json)
     if args.command == "outbox-status":
         return outbox_status(name, settings, as_json=args.json)
+    if args.command == "offboard-tenant":
+        metadata = importlib.import_module(f"socle_{name}.models").Base.metadata
+        return offboard_command(
+            name,
+            settings,
+            metadata,
+            args.tenant,
+            apply=args.confirm,
+            export_dir=args.export_dir,
+            hook=offboard_hook,
+        )
     if args.command == "serve":
         problem = preflight(settings, args.host, args.port)
         if problem:

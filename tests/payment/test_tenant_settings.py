@@ -10,7 +10,7 @@ from sqlalchemy import text
 from socle.db import create_engine
 from socle_dev.testing import assert_problem
 from tests.support.payment import payment_body, qr_payload, service
-from tests.support.stripe_standin import sign
+from tests.support.stripe_standin import WEBHOOK_SECRET, sign
 
 ADMIN = ["payments:read", "payments:write", "payments:admin"]
 
@@ -213,3 +213,71 @@ async def test_each_tenant_pays_through_its_own_stripe_account_and_no_secret_is_
     for own in keys.values():
         assert own["secret_key"] not in stored and own["webhook_secret"] not in stored
     assert all(value.startswith("kek1:") for row in rows for value in row)
+
+
+async def test_a_tenant_with_a_connect_account_pays_and_refunds_on_it(
+    settings_for, stripe_standin, auth, tenant
+):
+    settings = settings_for(
+        payment_stripe_secret_key="sk_test_platform_" + uuid.uuid4().hex,
+        payment_stripe_webhook_secret=WEBHOOK_SECRET,
+        payment_stripe_api_base=stripe_standin.url,
+        payment_stripe_timeout_seconds=5.0,
+    )
+    account = "acct_" + uuid.uuid4().hex[:16]
+    plain = other_tenant()
+    async with service(settings) as (client, _):
+        assert_problem(
+            await client.patch(
+                "/v1/admin/settings",
+                json={"stripe_account_id": "not-an-account"},
+                headers=auth(ADMIN),
+            ),
+            422,
+            "validation-error",
+        )
+        changed = await client.patch(
+            "/v1/admin/settings", json={"stripe_account_id": account}, headers=auth(ADMIN)
+        )
+        assert changed.status_code == 200, changed.text
+        assert changed.json()["stripe"]["account_id"] == account
+        assert changed.json()["stripe"]["source"] == "default"  # the platform's keys
+
+        before = len(stripe_standin.accounts)
+        created = await client.post(
+            "/v1/payments", json=payment_body(provider="stripe"), headers=auth()
+        )
+        assert created.status_code == 201, created.text
+        assert stripe_standin.accounts[before:] == [account]
+        paid = stripe_standin.pay(stripe_standin.session_for(created.json()["id"])["id"])
+        payload = stripe_standin.event("checkout.session.completed", paid)
+        applied = await client.post(
+            "/v1/webhooks/stripe",
+            content=payload,
+            headers={"Stripe-Signature": sign(payload), "Content-Type": "application/json"},
+        )
+        assert applied.status_code == 200, applied.text
+        before = len(stripe_standin.accounts)
+        refund = await client.post(
+            f"/v1/payments/{created.json()['id']}/refunds",
+            json={"amount": 100},
+            headers={**auth(), "Idempotency-Key": uuid.uuid4().hex},
+        )
+        assert refund.status_code == 201, refund.text
+        assert stripe_standin.accounts[before:] and set(stripe_standin.accounts[before:]) == {
+            account
+        }
+
+        # A tenant without a Connect account pays on the platform's own account.
+        before = len(stripe_standin.accounts)
+        other = await client.post(
+            "/v1/payments", json=payment_body(provider="stripe"), headers=auth(for_tenant=plain)
+        )
+        assert other.status_code == 201, other.text
+        assert stripe_standin.accounts[before:] == [None]
+
+        # null: back to the platform's own account.
+        reset = await client.patch(
+            "/v1/admin/settings", json={"stripe_account_id": None}, headers=auth(ADMIN)
+        )
+        assert reset.json()["stripe"]["account_id"] is None

@@ -68,3 +68,18 @@ def test_production_refuses_an_issuer_not_on_https(settings_cls):
     with pytest.raises(ValidationError, match="SOCLE_ISSUER must be an https:// URL"):
         production(settings_cls, issuer="http://login.vevey.ch")
     assert settings_cls(issuer="http://localhost:8001").environment == "development"
+
+
+def test_seed_demo_refuses_to_run_in_production(tmp_path):
+    from socle.opcli_services import Services
+
+    values = {**COMMON, **OWN[IdentitySettings]}
+    env = {
+        f"SOCLE_{name.upper()}": str(value).lower() if isinstance(value, bool) else str(value)
+        for name, value in values.items()
+    }
+    output = tmp_path / "credentials.json"
+    done = Services(None, environ=env).run("identity", "seed-demo", "--output", str(output))
+    assert done.returncode == 1
+    assert "refuses to run with SOCLE_ENVIRONMENT=production" in done.stderr
+    assert not output.exists()  # nothing seeded, no database touched

@@ -35,6 +35,8 @@ class StripeStandIn:
         self.requests: list[tuple[str, str]] = []
         self.api_keys: list[str] = []
         """The API key of every call, in order."""
+        self.accounts: list[str | None] = []
+        """The ``Stripe-Account`` header of every call (a Connect account), in order."""
         self.outage = False
         self.lock = threading.Lock()
         self._server: StubServer | None = None
@@ -162,6 +164,7 @@ class StripeStandIn:
                 self.api_keys.append(
                     (request.headers.get("authorization") or "").removeprefix("Bearer ")
                 )
+                self.accounts.append(request.headers.get("stripe-account"))
                 status, body = self.handle(
                     request.method, parsed.path, form, request.headers.get("idempotency-key")
                 )

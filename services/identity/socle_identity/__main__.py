@@ -24,6 +24,7 @@ from socle.web import CommuneLook
 from socle_identity import directory, errors, federation, keys, lifecycle
 from socle_identity.app import create_app
 from socle_identity.cli_tenants import COMMANDS as TENANT_COMMANDS
+from socle_identity.cli_tenants import close_tenant
 from socle_identity.models import Client, Tenant
 from socle_identity.passwords import Passwords
 from socle_identity.provider import Provider
@@ -405,6 +406,11 @@ async def seed_demo(
 
 
 def _seed(settings: ServiceSettings, args: argparse.Namespace) -> int:
+    if settings.environment == "production":  # known accounts with printed passwords
+        return fail(
+            "socle-identity: seed-demo creates demo accounts and prints their passwords; "
+            "it refuses to run with SOCLE_ENVIRONMENT=production"
+        )
     upgrade(MIGRATIONS, settings.database_url)
     passwords = _passwords(settings)
 
@@ -469,6 +475,7 @@ def main(argv: list[str] | None = None) -> int:
         migrations=MIGRATIONS,
         default_port=8001,
         commands=COMMANDS,
+        offboard_hook=close_tenant,
         argv=argv,
     )
 

@@ -1,4 +1,5 @@
-"""``python -m socle_identity list-tenants|show-tenant SLUG``: the communes, as JSON."""
+"""``python -m socle_identity list-tenants|show-tenant SLUG``: the communes, as JSON; and what
+offboarding a tenant does in identity before its rows go."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from sqlalchemy import func, select
 from socle.cli import Command
 from socle.config import ServiceSettings
 from socle.db import create_engine, create_sessionmaker
-from socle_identity import directory
+from socle.offboarding import Outside
+from socle_identity import directory, lifecycle
 from socle_identity.models import Client, Tenant, User
+from socle_identity.settings import IdentitySettings
 
 
 def _run(settings: ServiceSettings, work: Callable[[Any], Any]) -> Any:
@@ -68,3 +71,26 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Comman
     "list-tenants": ("list the tenants (communes)", lambda p: None, _list),
     "show-tenant": ("show a tenant: name, clients, people", _slug_args, _show),
 }
+
+
+async def close_tenant(settings: ServiceSettings, tenant: str, apply: bool) -> Outside:
+    """Offboarding, first: no new work for the tenant. Its clients are disabled (no more
+    tokens) and every token they were issued is refused by every service (``token.revoked``,
+    kept after the tenant's rows are gone)."""
+    assert isinstance(settings, IdentitySettings)
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            clients = (
+                await session.execute(select(Client).where(Client.tenant == tenant))
+            ).scalars()
+            closed = 0
+            for client in clients:
+                closed += 1
+                if apply:
+                    await lifecycle.set_client_enabled(
+                        session, client, enabled=False, default_ttl=settings.access_token_ttl
+                    )
+    finally:
+        await engine.dispose()
+    return Outside({"clients_disabled_and_tokens_revoked": closed})

@@ -11,6 +11,7 @@ from socle.outbox import record_event
 from socle.problems import Unprocessable
 from socle_notify import events
 from socle_notify.common import new_id
+from socle_notify.contacts import Contacts
 from socle_notify.messages import Messages
 from socle_notify.models import Notification
 
@@ -86,9 +87,9 @@ class Alerts(Messages):
         error: str | None,
         path: str,
     ) -> None:
-        """Mail the tenant's operations address about a final failure (if one is set)."""
-        address = self.settings.operations_address(tenant)
-        if not address:
+        """Mail the tenant's operations contacts about a final failure (if any is set)."""
+        addresses = await Contacts(self.settings).of(session, tenant)
+        if not addresses:
             log.warning("final_failure_without_operations_address", tenant=tenant, kind=kind)
             return
         values = {
@@ -100,18 +101,19 @@ class Alerts(Messages):
             "error": error or "-",
             "path": path,
         }
-        try:
-            prepared = self.builtin("alert.final_failure", address, values, "en")
-        except Unprocessable:
-            log.error("operations_address_invalid", tenant=tenant)
-            return
-        await self.enqueue(
-            session,
-            tenant,
-            None,
-            prepared,
-            channel="email",
-            reference=item_id,
-            source="alert",
-            template_id="builtin:alert.final_failure",
-        )
+        for address in addresses:
+            try:
+                prepared = self.builtin("alert.final_failure", address, values, "en")
+            except Unprocessable:
+                log.error("operations_address_invalid", tenant=tenant)
+                continue
+            await self.enqueue(
+                session,
+                tenant,
+                None,
+                prepared,
+                channel="email",
+                reference=item_id,
+                source="alert",
+                template_id="builtin:alert.final_failure",
+            )

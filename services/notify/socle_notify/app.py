@@ -16,8 +16,9 @@ from socle.locks import exclusive_pass
 from socle.periodic import Periodic
 from socle.service import Runtime, create_service_app
 from socle_notify import privacy, retention
-from socle_notify.api import notifications, rules, sender, subscriptions, templates
+from socle_notify.api import contacts, notifications, rules, sender, subscriptions, templates
 from socle_notify.channels import EmailSender, sms_provider
+from socle_notify.contacts import Contacts
 from socle_notify.context import NotifyContext
 from socle_notify.notifications import Notifications
 from socle_notify.rules import Rules
@@ -66,6 +67,7 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
             rule_service,
             worker,
             worker.senders,
+            Contacts(settings),
         )
 
     async def stop(runtime: Runtime[NotifyContext]) -> None:
@@ -120,6 +122,7 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
             retention.router,
             retention.holds_router,
             sender.router,
+            contacts.router,
         ],
         description="Email, SMS and signed webhooks from templates, driven by API calls and "
         "by events.",

@@ -1,4 +1,5 @@
-"""``python -m socle_notify tenant-sender|webhooks-failed|webhooks-redeliver``: what an
+"""``python -m socle_notify tenant-sender|tenant-contacts|webhooks-failed|webhooks-redeliver``:
+what an
 operator does without the API (JSON on stdout)."""
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from socle.cli import Command, fail
 from socle.config import ServiceSettings
 from socle.db import create_engine, create_sessionmaker
 from socle.problems import DomainError
+from socle_notify.contacts import Contacts
 from socle_notify.models import WebhookDelivery
 from socle_notify.notifications import Notifications
 from socle_notify.senders import Senders
@@ -74,6 +76,29 @@ def _sender(settings: ServiceSettings, args: argparse.Namespace) -> int:
     return _run(settings, work)
 
 
+def _contacts_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("tenant")
+    p.add_argument(
+        "--email", action="append", dest="emails", help="an operations address (repeatable)"
+    )
+    p.add_argument("--reset", action="store_true", help="back to the installation's contacts")
+
+
+def _contacts(settings: ServiceSettings, args: argparse.Namespace) -> int:
+    """Show (no option) or set where a tenant's alerts go."""
+    assert isinstance(settings, NotifySettings)
+    contacts = Contacts(settings)
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        if args.reset:
+            return await contacts.configure(session, args.tenant, None)
+        if args.emails:
+            return await contacts.configure(session, args.tenant, args.emails)
+        return await contacts.view(session, args.tenant)
+
+    return _run(settings, work)
+
+
 def _delivery(d: WebhookDelivery) -> dict[str, Any]:
     return {
         "id": d.id,
@@ -126,6 +151,11 @@ def _redeliver(settings: ServiceSettings, args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Command]] = {
     "tenant-sender": ("show or set a tenant's mail sender", _sender_args, _sender),
+    "tenant-contacts": (
+        "show or set where a tenant's alerts go",
+        _contacts_args,
+        _contacts,
+    ),
     "webhooks-failed": ("list the dead webhook deliveries", _failed_args, _failed),
     "webhooks-redeliver": ("deliver dead webhook deliveries again", _redeliver_args, _redeliver),
 }

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from socle_notify.contacts import Contacts
 from socle_notify.notifications import Notifications
 from socle_notify.rules import Rules
 from socle_notify.senders import Senders
@@ -23,3 +24,4 @@ class NotifyContext:
     rules: Rules
     worker: Worker
     senders: Senders
+    contacts: Contacts

@@ -241,6 +241,13 @@ PERSONAL_DATA: tuple[PersonalData, ...] = (
         "SOCLE_NOTIFICATION_RETENTION_DAYS, 365 days), then deleted",
     ),
     PersonalData(
+        columns=("tenant_operations_contacts.emails",),
+        data="the addresses of a commune's operations staff (may name a person)",
+        purpose="tell the commune about deliveries that failed for good",
+        legal_basis="public task",
+        retention="until the commune changes them or leaves (`socle tenants offboard`)",
+    ),
+    PersonalData(
         columns=("webhook_deliveries.payload",),
         data="event data delivered to webhooks",
         purpose="deliver events to the commune's systems",
@@ -269,4 +276,15 @@ class TenantSender(Base):
     from_name: Mapped[str] = mapped_column(String(200), nullable=False)
     from_address: Mapped[str] = mapped_column(String(320), nullable=False)
     reply_to: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class TenantOperationsContacts(Base):
+    """Where a tenant's alerts go (final failures of its mails, SMS and webhooks); the
+    installation's ``SOCLE_TENANT_OPERATIONS_EMAILS`` / ``SOCLE_OPERATIONS_EMAIL`` where unset."""
+
+    __tablename__ = "tenant_operations_contacts"
+
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    emails: Mapped[list[str]] = mapped_column(JSON, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

@@ -36,13 +36,14 @@ class MailSender:
         return cls(from_name=name, from_address=address)
 
 
-def _address(value: str, field: str) -> str:
+def checked_address(value: str, field: str, code: str = "invalid-sender") -> str:
+    """``value`` normalised, or 422 naming ``field``."""
     try:
         return str(validate_email(value, check_deliverability=False).normalized)
     except EmailNotValidError as exc:
         raise Unprocessable(
             f"{field} is not a valid e-mail address: {exc}",
-            code="invalid-sender",
+            code=code,
             errors=[{"field": f"body.{field}", "message": str(exc), "code": "invalid"}],
         ) from None
 
@@ -70,8 +71,10 @@ class Senders:
                 await session.delete(row)
                 await session.flush()
             return await self.view(session, tenant)
-        address = _address(sender["from_address"], "from_address")
-        reply_to = _address(sender["reply_to"], "reply_to") if sender.get("reply_to") else None
+        address = checked_address(sender["from_address"], "from_address")
+        reply_to = (
+            checked_address(sender["reply_to"], "reply_to") if sender.get("reply_to") else None
+        )
         name = str(sender["from_name"]).strip()
         if any(c in name for c in '\r\n<>"') or not name:
             raise Unprocessable(

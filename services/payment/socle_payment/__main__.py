@@ -35,6 +35,10 @@ def _settings_args(p: argparse.ArgumentParser) -> None:
         help="read the Stripe secret key, then the webhook secret, one a line, from stdin",
     )
     p.add_argument("--reset-stripe", action="store_true", help="back to the default account")
+    p.add_argument("--stripe-account-id", help="the tenant's Stripe Connect account (acct_...)")
+    p.add_argument(
+        "--no-stripe-account", action="store_true", help="pay on the platform's own account"
+    )
 
 
 def _changes(args: argparse.Namespace) -> dict[str, Any]:
@@ -59,6 +63,10 @@ def _changes(args: argparse.Namespace) -> dict[str, Any]:
         if not secret.startswith(("sk_", "rk_")) or not webhook.startswith("whsec_"):
             raise DomainError("give sk_... (or rk_...) then whsec_... on two lines of stdin")
         changes["stripe"] = {"secret_key": secret, "webhook_secret": webhook}
+    if args.no_stripe_account:
+        changes["stripe_account_id"] = None
+    elif args.stripe_account_id:
+        changes["stripe_account_id"] = args.stripe_account_id
     return changes
 
 

@@ -134,4 +134,7 @@ class TenantSettings(Base):
     stripe_secret_key_last4: Mapped[str | None] = mapped_column(String(4), nullable=True)
     stripe_webhook_secret: Mapped[str | None] = mapped_column(Text, nullable=True)
     stripe_webhook_secret_last4: Mapped[str | None] = mapped_column(String(4), nullable=True)
+    stripe_account_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    """A Stripe Connect account (``acct_...``): payments are made on it, with the platform's
+    key (the tenant's own, else the installation's). Not a secret."""
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

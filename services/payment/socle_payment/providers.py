@@ -128,6 +128,12 @@ class QRBillProvider:
         return None
 
 
+def _idempotent(options: stripe.RequestOptions, key: str) -> stripe.RequestOptions:
+    merged = options.copy()
+    merged["idempotency_key"] = key
+    return merged
+
+
 KeysOf = Callable[[str], Awaitable[StripeKeys | None]]
 
 
@@ -160,13 +166,18 @@ class StripeProvider:
             self._clients[secret_key] = client
         return client
 
-    async def client(self, tenant: str) -> stripe.StripeClient:
+    async def client(self, tenant: str) -> tuple[stripe.StripeClient, stripe.RequestOptions]:
+        """The client of the tenant's account and the options every call carries: the
+        tenant's Stripe Connect account (``Stripe-Account``) when it has one."""
         keys = await self.keys_of(tenant) if self.keys_of is not None else None
         if keys is None and self.settings.stripe_enabled:
             keys = StripeKeys(self.settings.payment_stripe_secret_key, "")
         if keys is None:
             raise ProviderUnavailable("stripe: no Stripe account is configured for this tenant")
-        return self._client_for(keys.secret_key)
+        options: stripe.RequestOptions = {}
+        if keys.account_id:
+            options["stripe_account"] = keys.account_id
+        return self._client_for(keys.secret_key), options
 
     async def start(self, payment: Payment) -> Opened:
         # Stripe keeps a session open 30 minutes to 24 hours. The parameters depend only on
@@ -196,10 +207,10 @@ class StripeProvider:
         if expires > utcnow() + timedelta(minutes=30):
             params["expires_at"] = int(expires.timestamp())
         try:
-            client = await self.client(payment.tenant)
+            client, options = await self.client(payment.tenant)
             session = await client.v1.checkout.sessions.create_async(
                 params,  # type: ignore[arg-type]
-                {"idempotency_key": f"checkout-{payment.id}"},
+                _idempotent(options, f"checkout-{payment.id}"),
             )
         except stripe.StripeError as exc:
             raise ProviderUnavailable(f"stripe: {exc.__class__.__name__}") from exc
@@ -209,8 +220,11 @@ class StripeProvider:
         if not payment.provider_payment_id:
             return Truth(status="pending")
         try:
-            client = await self.client(payment.tenant)
-            session = await client.v1.checkout.sessions.retrieve_async(payment.provider_payment_id)
+            client, options = await self.client(payment.tenant)
+            session = await client.v1.checkout.sessions.retrieve_async(
+                payment.provider_payment_id,
+                options=options,
+            )
         except stripe.StripeError as exc:
             raise ProviderUnavailable(f"stripe: {exc.__class__.__name__}") from exc
         return truth_of_session(session.to_dict())
@@ -219,10 +233,10 @@ class StripeProvider:
         if not payment.provider_charge_id:
             raise ProviderUnavailable("stripe: the payment has no payment intent to refund")
         try:
-            client = await self.client(payment.tenant)
+            client, options = await self.client(payment.tenant)
             refund = await client.v1.refunds.create_async(
                 {"payment_intent": payment.provider_charge_id, "amount": amount},
-                {"idempotency_key": idempotency_key},
+                _idempotent(options, idempotency_key),
             )
         except stripe.StripeError as exc:
             raise ProviderUnavailable(f"stripe: {exc.__class__.__name__}") from exc
@@ -232,8 +246,11 @@ class StripeProvider:
         if not payment.provider_payment_id:
             return
         try:
-            client = await self.client(payment.tenant)
-            await client.v1.checkout.sessions.expire_async(payment.provider_payment_id)
+            client, options = await self.client(payment.tenant)
+            await client.v1.checkout.sessions.expire_async(
+                payment.provider_payment_id,
+                options=options,
+            )
         except stripe.InvalidRequestError:
             return  # already expired or complete: fetch() tells which
         except stripe.StripeError as exc:

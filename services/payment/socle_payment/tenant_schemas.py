@@ -40,6 +40,13 @@ class TenantSettingsIn(BaseModel):
 
     creditor: CreditorIn | None = None
     stripe: StripeIn | None = None
+    stripe_account_id: str | None = Field(
+        default=None,
+        pattern=r"^acct_[A-Za-z0-9]+$",
+        max_length=255,
+        description="A Stripe Connect account (acct_...): the tenant's payments are made on it "
+        "with the platform's key (the tenant's own keys, else the installation's).",
+    )
 
 
 class CreditorOut(BaseModel):
@@ -63,6 +70,9 @@ class StripeOut(BaseModel):
     secret_key: SecretOut
     webhook_secret: SecretOut
     webhook_url: str = Field(description="Where to point this tenant's Stripe webhook.")
+    account_id: str | None = Field(
+        description="The Stripe Connect account payments are made on (Stripe-Account), if any."
+    )
 
 
 class TenantSettingsOut(BaseModel):

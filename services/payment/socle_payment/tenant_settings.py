@@ -1,5 +1,6 @@
 """Per-tenant settings: each commune's creditor (printed on its QR-bills) and its own Stripe
-account. A tenant without its own uses the process-wide settings (``SOCLE_PAYMENT_*``).
+account, or its Stripe Connect account on the platform's. A tenant without its own uses the
+process-wide settings (``SOCLE_PAYMENT_*``).
 
 The Stripe keys are sealed at rest with the key-encryption key (:mod:`socle.sealing`) and
 never leave the service: what the API shows of a key is whether it is set and its last four
@@ -7,6 +8,7 @@ characters."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +22,7 @@ from socle_payment.settings import PaymentSettings, qr_iban_problem
 
 CREDITOR_FIELDS = ("iban", "name", "street", "house_number", "postal_code", "city", "country")
 SECRET_FIELDS = ("stripe_secret_key", "stripe_webhook_secret")
+ACCOUNT_ID = re.compile(r"acct_[A-Za-z0-9]{1,200}")
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,8 @@ class StripeKeys:
 
     secret_key: str
     webhook_secret: str
+    account_id: str | None = None
+    """The Stripe Connect account the calls are made on (``Stripe-Account``), if any."""
 
 
 def _context(tenant: str, field: str) -> str:
@@ -79,6 +84,7 @@ class TenantConfig:
     async def stripe_keys(self, session: AsyncSession, tenant: str) -> StripeKeys | None:
         """The tenant's own Stripe account, else the installation's, else None."""
         row = await session.get(TenantSettings, tenant)
+        account = row.stripe_account_id if row is not None else None
         if row is not None and row.stripe_secret_key:
             return StripeKeys(
                 secret_key=self.encryption.open(
@@ -90,11 +96,13 @@ class TenantConfig:
                 )
                 if row.stripe_webhook_secret
                 else "",
+                account_id=account,
             )
         if self.settings.stripe_enabled:
             return StripeKeys(
                 self.settings.payment_stripe_secret_key,
                 self.settings.payment_stripe_webhook_secret,
+                account_id=account,
             )
         return None
 
@@ -102,7 +110,8 @@ class TenantConfig:
         self, session: AsyncSession, tenant: str, changes: dict[str, Any]
     ) -> dict[str, Any]:
         """Apply ``changes`` (``creditor``: a dict or None to fall back to the default;
-        ``stripe``: ``{"secret_key", "webhook_secret"}`` or None); fields not named stay."""
+        ``stripe``: ``{"secret_key", "webhook_secret"}`` or None; ``stripe_account_id``:
+        ``acct_...`` or None); fields not named stay."""
         row = await session.get(TenantSettings, tenant, with_for_update=True)
         if row is None:
             row = TenantSettings(tenant=tenant, creditor=None)
@@ -125,6 +134,8 @@ class TenantConfig:
                 )
                 row.stripe_secret_key_last4 = secret[-4:]
                 row.stripe_webhook_secret_last4 = webhook[-4:]
+        if "stripe_account_id" in changes:
+            row.stripe_account_id = self._checked_account(changes["stripe_account_id"])
         row.updated_at = utcnow()
         await session.flush()
         return self.describe(tenant, row)
@@ -160,6 +171,7 @@ class TenantConfig:
                 "secret_key": secret,
                 "webhook_secret": webhook,
                 "webhook_url": f"{base}/v1/providers/stripe/webhook/{tenant}",
+                "account_id": row.stripe_account_id if row is not None else None,
             },
             "updated_at": row.updated_at if row is not None else None,
         }
@@ -172,6 +184,22 @@ class TenantConfig:
             raise Conflict(
                 f"This installation cannot store secrets: {problem}.", code="no-key-encryption"
             )
+
+    @staticmethod
+    def _checked_account(value: str | None) -> str | None:
+        if value is None:
+            return None
+        account = str(value).strip()
+        if not ACCOUNT_ID.fullmatch(account):
+            raise Unprocessable(
+                "The Stripe Connect account id must look like acct_ followed by letters and "
+                "digits.",
+                code="invalid-stripe-account",
+                errors=[
+                    {"field": "body.stripe_account_id", "message": "acct_...", "code": "invalid"}
+                ],
+            )
+        return account
 
     @staticmethod
     def _checked_creditor(value: dict[str, Any] | None) -> dict[str, str] | None:

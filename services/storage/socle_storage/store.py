@@ -61,11 +61,15 @@ def _digest(value: str) -> str:
 _TENANT_OK = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
+def tenant_prefix(tenant: str) -> str:
+    """Where a tenant's objects are, under its bucket (ends with ``/``)."""
+    return (tenant if _TENANT_OK.match(tenant) else f"x{_digest(tenant)}") + "/"
+
+
 def object_key(tenant: str, document_id: str, version_id: str) -> str:
     """The key of a version's bytes: the tenant (from the verified token) and generated ids,
     never user input."""
-    prefix = tenant if _TENANT_OK.match(tenant) else f"x{_digest(tenant)}"
-    return f"{prefix}/documents/{document_id}/{version_id}"
+    return f"{tenant_prefix(tenant)}documents/{document_id}/{version_id}"
 
 
 class Pipe:
@@ -211,11 +215,14 @@ class Store:
             sse=self.sse,
         )
 
-    async def list_prefix(self, bucket: str, prefix: str) -> list[Object]:
-        """The objects under ``prefix``; none when the bucket does not exist."""
+    async def list_prefix(
+        self, bucket: str, prefix: str, *, recursive: bool = False
+    ) -> list[Object]:
+        """The objects under ``prefix`` (and below, when ``recursive``); none when the bucket
+        does not exist."""
         try:
             found: list[Object] = await self._call(
-                lambda: list(self.client.list_objects(bucket, prefix=prefix))
+                lambda: list(self.client.list_objects(bucket, prefix=prefix, recursive=recursive))
             )
         except S3Error as exc:
             if exc.code != "NoSuchBucket":

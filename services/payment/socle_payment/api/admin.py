@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
+from pydantic import BaseModel
 
 from socle.auth import Principal, require_commune_wide
 from socle.openapi import problem_responses
@@ -30,15 +31,15 @@ async def get_settings(principal: Admin, payments: PaymentsDep) -> TenantSetting
 @router.patch(
     "/settings",
     response_model=TenantSettingsOut,
-    summary="Change the tenant's creditor or Stripe account; members left out stay, null "
-    "falls back to the installation's default",
+    summary="Change the tenant's creditor, Stripe account or Stripe Connect account; members "
+    "left out stay, null falls back to the installation's default",
     responses=problem_responses(401, 403, 409, 422),
 )
 async def change_settings(
     body: TenantSettingsIn, principal: Admin, payments: PaymentsDep
 ) -> TenantSettingsOut:
     changes = {
-        name: (value.model_dump() if value is not None else None)
+        name: (value.model_dump() if isinstance(value, BaseModel) else value)
         for name, value in ((n, getattr(body, n)) for n in body.model_fields_set)
     }
     return TenantSettingsOut.model_validate(
