@@ -64,7 +64,12 @@ async def _idle_in_transaction(database_url: str) -> int:
 async def test_a_slow_stripe_holds_no_connection_of_a_pool_of_one(
     stripe_settings, stripe_standin, slow_stripe, auth, payment_database
 ):
-    settings = stripe_settings(db_pool_size=1, db_max_overflow=0, db_pool_timeout=3.0)
+    settings = stripe_settings(
+        db_pool_size=1,
+        db_max_overflow=0,
+        db_pool_timeout=3.0,
+        max_requests_in_flight=8,  # above the pool: what is under test is the connection
+    )
 
     async def stripe_asked() -> bool:
         return stripe_standin.held == 1
