@@ -172,3 +172,55 @@ async def test_a_creation_cut_short_while_stripe_answers_is_resumed_once(
         s=f"socle.{tenant}.payment.created",
     )
     assert (rows, created_events) == (1, 1)
+
+
+async def test_a_refund_cut_short_stays_reserved_until_its_retry_makes_it_once(
+    stripe_settings, stripe_standin, slow_stripe, auth
+):
+    async def stripe_asked() -> bool:
+        return stripe_standin.held == 1
+
+    slow_stripe.set()
+    async with service(stripe_settings()) as (client, _):
+        created = await client.post(
+            "/v1/payments", json=payment_body(provider="stripe", amount=8000), headers=auth()
+        )
+        payment = created.json()
+        intent = stripe_standin.pay(payment["provider_payment_id"])["payment_intent"]
+        url = f"/v1/payments/{payment['id']}"
+        assert (await client.get(url, headers=auth())).json()["status"] == "succeeded"
+
+        def refunds_at_stripe() -> list[dict[str, Any]]:
+            return [
+                r for r in list(stripe_standin.refunds.values()) if r["payment_intent"] == intent
+            ]
+
+        slow_stripe.clear()
+        headers = {**auth(), "Idempotency-Key": "refund-cut-short"}
+        cut = asyncio.create_task(
+            client.post(f"{url}/refunds", json={"amount": 5000}, headers=headers)
+        )
+        await eventually(stripe_asked, "Stripe to be asked for the refund")
+        cut.cancel()
+        with suppress(asyncio.CancelledError):
+            await cut
+        slow_stripe.set()
+
+        async def stripe_refunded() -> bool:
+            return len(refunds_at_stripe()) == 1
+
+        await eventually(stripe_refunded, "Stripe to make the refund")
+        # Reserved meanwhile: another refund cannot take the same money.
+        over = await client.post(f"{url}/refunds", json={"amount": 3001}, headers=auth())
+        assert over.status_code == 422, over.text
+        retried = await client.post(f"{url}/refunds", json={"amount": 5000}, headers=headers)
+        assert retried.status_code == 201, retried.text
+        assert (
+            await client.post(f"{url}/refunds", json={"amount": 5000}, headers=headers)
+        ).json() == retried.json()
+        got = (await client.get(url, headers=auth())).json()
+
+    [made] = refunds_at_stripe()  # asked twice with one key: one refund
+    assert retried.json()["provider_refund_id"] == made["id"]
+    assert (got["status"], got["amount_refunded"]) == ("partially_refunded", 5000)
+    assert [(r["amount"], r["status"]) for r in got["refunds"]] == [(5000, "succeeded")]
