@@ -5,15 +5,20 @@ hold the pool, and a creation cut short between its records is resumed, once, by
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import suppress
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import text
 
 from socle.db import create_engine
+from socle_dev.localinfra import free_port, wait_for_port
 from socle_dev.testing import eventually
 from tests.support.payment import payment_body, service
 from tests.support.stripe_standin import StripeStandIn
@@ -224,3 +229,72 @@ async def test_a_refund_cut_short_stays_reserved_until_its_retry_makes_it_once(
     assert retried.json()["provider_refund_id"] == made["id"]
     assert (got["status"], got["amount_refunded"]) == ("partially_refunded", 5000)
     assert [(r["amount"], r["status"]) for r in got["refunds"]] == [(5000, "succeeded")]
+
+
+async def test_a_creation_whose_process_was_killed_is_finished_by_another_process(
+    stripe_settings, stripe_standin, slow_stripe, auth, tenant, payment_database, tmp_path
+):
+    """kill -9 between the two records: another process finishes it once the first one's
+    lease (3 x the Stripe timeout + 5 s) is over, with the same Stripe idempotency key."""
+    settings = stripe_settings(payment_stripe_timeout_seconds=5.0)
+    body = payment_body(provider="stripe", reference="KILLED")
+    headers = {**auth(), "Idempotency-Key": "killed"}
+    port = free_port()
+    env = {
+        **os.environ,
+        "SOCLE_DATABASE_URL": settings.database_url,
+        "SOCLE_NATS_URL": settings.nats_url,
+        "SOCLE_ISSUER": settings.issuer,
+        "SOCLE_JWKS_URL": str(settings.jwks_url),
+        "SOCLE_PAYMENT_STRIPE_SECRET_KEY": settings.payment_stripe_secret_key,
+        "SOCLE_PAYMENT_STRIPE_API_BASE": settings.payment_stripe_api_base,
+        "SOCLE_PAYMENT_STRIPE_TIMEOUT_SECONDS": "5",
+    }
+    with (tmp_path / "payment.log").open("wb") as log:
+        first = subprocess.Popen(
+            [sys.executable, "-m", "socle_payment", "serve", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        await asyncio.to_thread(wait_for_port, port, 60.0, proc=first)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as remote:
+            cut = asyncio.create_task(remote.post("/v1/payments", json=body, headers=headers))
+
+            async def stripe_asked() -> bool:
+                return stripe_standin.held == 1
+
+            await eventually(stripe_asked, "Stripe to be asked for a Checkout Session")
+            first.kill()  # between the two records
+            await asyncio.to_thread(first.wait)
+            with suppress(httpx.HTTPError):
+                await cut
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    slow_stripe.set()
+
+    statuses: list[int] = []
+    async with service(settings) as (client, _):
+
+        async def finished() -> httpx.Response | None:
+            response = await client.post("/v1/payments", json=body, headers=headers)
+            statuses.append(response.status_code)
+            return response if response.status_code == 201 else None
+
+        done = await eventually(finished, "another process to finish the creation", within=60)
+    assert set(statuses) <= {409, 201}, statuses  # in progress until the lease is over
+    opened = [
+        s
+        for s in list(stripe_standin.sessions.values())
+        if s["client_reference_id"] == done.json()["id"]
+    ]
+    assert [s["id"] for s in opened] == [done.json()["provider_payment_id"]]
+    rows = await _sql(
+        payment_database,
+        "SELECT count(*) FROM payments WHERE tenant = :t AND reference = 'KILLED'",
+        t=tenant,
+    )
+    assert rows == 1
