@@ -265,16 +265,19 @@ async def _claim(
     """In one transaction: the stored answer (replay), a new or resumed attempt (its claim),
     or None while another attempt holds the key."""
     attempt = uuid.uuid4().hex
+    inserting = False
     async with sessions() as session:
         try:
             async with session.begin():
                 row = (await session.execute(_key_row(scope, key))).first()
                 if row is None:
+                    inserting = True
                     await session.execute(
                         insert(idempotency_table).values(
                             scope=scope, key=key, fingerprint=print_, created_at=utcnow()
                         )
                     )
+                    inserting = False
                     state = await steps.record(session)
                 elif row.fingerprint != print_ or row.status_code is not None:
                     return await _replay(session, scope, key, print_)
@@ -290,7 +293,10 @@ async def _claim(
                     .values(response=_pending(attempt, steps.lease, state))
                 )
         except IntegrityError:
-            return None  # a concurrent first attempt recorded the key: wait for it
+            _running.discard(attempt)
+            if inserting:
+                return None  # a concurrent first attempt recorded the key: wait for it
+            raise
         except BaseException:
             _running.discard(attempt)
             raise
