@@ -67,14 +67,21 @@ class ServiceSettings(BaseSettings):
     PostgreSQL, keep ``N * M * (pool + overflow)`` under its ``max_connections``."""
     db_pool_timeout: float = Field(default=3.0, gt=0)
     """Seconds a request waits for a free connection before answering 503 with Retry-After."""
-    max_requests_in_flight: int = Field(default=64, ge=1)
+    max_requests_in_flight: int | None = Field(default=None, ge=1)
     """Requests a process serves at once; more are answered 503 with Retry-After at once,
-    so latency stays bounded under overload (health and metrics are never refused). About
-    throughput times the latency to keep: 64 for about 60 requests/s and 1 s."""
+    so latency stays bounded under overload (health and metrics are never refused). Unset:
+    ``db_pool_size + db_max_overflow`` (20 by default), one connection for each admitted
+    request, so the excess is refused at once instead of queueing for a connection."""
     keepalive_seconds: int = Field(default=75, ge=1)
     """Seconds an idle HTTP connection is kept: longer than clients' and load balancers'."""
     shutdown_grace_seconds: int = Field(default=20, ge=1)
     """Seconds given to requests in flight when the process is asked to stop."""
+
+    def requests_in_flight_limit(self) -> int:
+        """``max_requests_in_flight``, or the most connections a process may hold."""
+        if self.max_requests_in_flight is not None:
+            return self.max_requests_in_flight
+        return self.db_pool_size + self.db_max_overflow
 
     @model_validator(mode="after")
     def _inbox_outlives_the_stream(self) -> ServiceSettings:

@@ -3,13 +3,17 @@
 A route that creates something takes ``key: IdempotencyKey = None`` and answers with
 :func:`idempotent_post`, which scopes the key (:func:`idempotency_scope`), opens the session
 and the one transaction the use case runs in, and replays the stored answer, with its status,
-for the same key and body: the router hands it the context's sessions, never a session."""
+for the same key and body: the router hands it the context's sessions, never a session.
+
+A create that calls another system (a payment provider) uses
+:func:`socle.idempotency_steps.idempotent_post_in_steps` instead: no transaction stays open
+across the call."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any
 
 from fastapi import Depends, Header
@@ -89,8 +93,8 @@ def fingerprint(body: Any) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-async def _replay(
-    session: AsyncSession, scopes: Sequence[str], key: str, print_: str
+async def stored_answer(
+    session: AsyncSession, scopes: list[str], key: str, print_: str
 ) -> tuple[int, Any] | None:
     """The answer stored for ``key`` under the first of ``scopes`` that has it."""
     rows = (
@@ -139,9 +143,9 @@ async def run_idempotent(
     print_ = fingerprint(body)
     scopes = [scope] if legacy_scope is None else [scope, legacy_scope]
     async with session.begin():
-        replay = await _replay(session, scopes, key, print_)
-        if replay is not None:
-            return replay
+        replayed = await stored_answer(session, scopes, key, print_)
+        if replayed is not None:
+            return replayed
     try:
         async with session.begin():
             await session.execute(
@@ -158,10 +162,10 @@ async def run_idempotent(
             return status, result
     except IntegrityError:
         async with session.begin():
-            replay = await _replay(session, scopes, key, print_)
-        if replay is None:
+            replayed = await stored_answer(session, scopes, key, print_)
+        if replayed is None:
             raise
-        return replay
+        return replayed
 
 
 Answer = BaseModel | tuple[int, BaseModel | dict[str, Any]]
@@ -169,7 +173,7 @@ Answer = BaseModel | tuple[int, BaseModel | dict[str, Any]]
 route's ``status_code``), or ``(status, body)`` for another answer (a problem body for 4xx)."""
 
 
-def _as_json(body: BaseModel | dict[str, Any]) -> Any:
+def as_json(body: BaseModel | dict[str, Any]) -> Any:
     return body.model_dump(mode="json") if isinstance(body, BaseModel) else body
 
 
@@ -192,20 +196,27 @@ async def idempotent_post(
     action's scope of an earlier release (:data:`LEGACY_SCOPES`) replays too."""
 
     async def run(tx: AsyncSession) -> tuple[int, Any]:
-        answer = await create(tx)
-        if isinstance(answer, BaseModel):
-            return status_code, _as_json(answer)
-        status, result = answer
-        return status, _as_json(result)
+        return answer_of(await create(tx), status_code)
 
     async with sessions() as session:
         status, result = await run_idempotent(
             session,
             scope=idempotency_scope(principal, service, action),
             key=key,
-            body=_as_json(body) if isinstance(body, BaseModel) else body,
+            body=as_json(body) if isinstance(body, BaseModel) else body,
             action=run,
             legacy_scope=legacy_scope(principal, service, action),
         )
+    return respond(status, result)
+
+
+def respond(status: int, result: Any) -> JSONResponse:
     media = PROBLEM_JSON if status >= 400 else "application/json"
     return JSONResponse(result, status_code=status, media_type=media)
+
+
+def answer_of(answer: Answer, route_status: int) -> tuple[int, Any]:
+    if isinstance(answer, BaseModel):
+        return route_status, as_json(answer)
+    status, result = answer
+    return status, as_json(result)

@@ -238,7 +238,7 @@ def create_service_app(
     # Outermost (added last): a request refused for overload costs no tracing or measuring,
     # so refusing a flood leaves the event loop to the requests admitted.
     app.add_middleware(
-        InFlightLimit, limit=settings.max_requests_in_flight, on_refused=metrics.count_refused
+        InFlightLimit, limit=settings.requests_in_flight_limit(), on_refused=metrics.count_refused
     )
 
     checks = dict(readiness or {})

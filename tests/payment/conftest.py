@@ -9,7 +9,7 @@ import pytest
 
 from socle_payment.settings import PaymentSettings
 from tests.support.payment import BACK_OFFICE, SCOPES
-from tests.support.stripe_standin import StripeStandIn
+from tests.support.stripe_standin import WEBHOOK_SECRET, StripeStandIn
 
 
 @pytest.fixture(scope="session")
@@ -77,3 +77,20 @@ def citizen(auth) -> Callable[[str], dict[str, str]]:
         return auth(scopes=scopes, subject=subject, roles=("citizen",), client_id="portal")
 
     return headers
+
+
+@pytest.fixture
+def stripe_settings(settings_for, stripe_standin) -> Callable[..., PaymentSettings]:
+    """Settings with Stripe enabled, against the stand-in."""
+
+    def build(**overrides: Any) -> PaymentSettings:
+        values: dict[str, Any] = {
+            "payment_stripe_secret_key": "sk_test_" + "k" * 24,
+            "payment_stripe_webhook_secret": WEBHOOK_SECRET,
+            "payment_stripe_api_base": stripe_standin.url,
+            "payment_stripe_timeout_seconds": 5.0,
+        }
+        values.update(overrides)
+        return settings_for(**values)
+
+    return build

@@ -78,7 +78,12 @@ def _assert_exactly_once(
 async def test_many_creations_on_a_small_pool_are_201_or_503_never_500(
     settings_for, auth, tenant, payment_database
 ):
-    settings = settings_for(db_pool_size=1, db_max_overflow=0, db_pool_timeout=0.1)
+    settings = settings_for(
+        db_pool_size=1,
+        db_max_overflow=0,
+        db_pool_timeout=0.1,
+        max_requests_in_flight=64,  # above the pool: the pool is what runs out here
+    )
     keys = [uuid.uuid4().hex for _ in range(40)]
     seen: list[int] = []
     async with service(settings) as (client, _):

@@ -12,22 +12,7 @@ from socle.db import utcnow
 from socle_dev.events import EventRecorder
 from socle_dev.testing import assert_problem
 from tests.support.payment import payment_body, service
-from tests.support.stripe_standin import WEBHOOK_SECRET, StripeStandIn, sign
-
-
-@pytest.fixture
-def stripe_settings(settings_for, stripe_standin):
-    def build(**overrides):
-        values = {
-            "payment_stripe_secret_key": "sk_test_" + "k" * 24,
-            "payment_stripe_webhook_secret": WEBHOOK_SECRET,
-            "payment_stripe_api_base": stripe_standin.url,
-            "payment_stripe_timeout_seconds": 5.0,
-        }
-        values.update(overrides)
-        return settings_for(**values)
-
-    return build
+from tests.support.stripe_standin import StripeStandIn, sign
 
 
 @pytest.fixture(autouse=True)

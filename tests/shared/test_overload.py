@@ -83,6 +83,7 @@ async def test_a_request_that_gets_no_connection_in_time_is_503(
         db_pool_size=1,
         db_max_overflow=0,
         db_pool_timeout=0.5,
+        max_requests_in_flight=10,  # above the pool: the pool is what runs out here
     )
     app = create_service_app(name="pooltest", settings=settings, routers=[router])
     async with running(app) as client:
@@ -130,3 +131,36 @@ async def test_a_service_refusing_for_overload_counts_each_refusal(
         ) in metrics
         release.set()
         assert (await held).status_code == 200
+
+
+async def test_the_default_bound_is_the_connections_a_process_may_hold(
+    migrated_database, nats_server, issuer
+):
+    release = asyncio.Event()
+    router = APIRouter()
+
+    @router.get("/v1/slow")
+    async def slow() -> dict[str, str]:
+        await release.wait()
+        return {"status": "done"}
+
+    settings = ServiceSettings(
+        database_url=migrated_database("procedures"),
+        nats_url=nats_server.url,
+        issuer=issuer.issuer,
+        jwks_url=issuer.jwks_url,
+        db_pool_size=2,
+        db_max_overflow=1,
+    )
+    app = create_service_app(name="overloadtest", settings=settings, routers=[router])
+    async with running(app) as client:
+        held = [asyncio.create_task(client.get("/v1/slow")) for _ in range(3)]
+
+        async def all_held() -> bool:
+            return _in_flight(app) >= 3
+
+        await eventually(all_held, "three requests in flight", every=0.01)
+        refused = await client.get("/v1/slow")  # a fourth: pool (2) + overflow (1) are taken
+        assert refused.status_code == 503 and refused.json()["type"].endswith("/overloaded")
+        release.set()
+        assert [r.status_code for r in await asyncio.gather(*held)] == [200, 200, 200]

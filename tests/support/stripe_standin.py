@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, urlparse
 from socle_dev.stub_http import Answer, Recorded, StubServer
 
 WEBHOOK_SECRET = "whsec_test_" + "s" * 24
+CREATIONS = ("/v1/checkout/sessions", "/v1/refunds")
 
 
 def sign(payload: bytes, secret: str = WEBHOOK_SECRET, timestamp: int | None = None) -> str:
@@ -38,6 +39,10 @@ class StripeStandIn:
         self.accounts: list[str | None] = []
         """The ``Stripe-Account`` header of every call (a Connect account), in order."""
         self.outage = False
+        self.hold: threading.Event | None = None
+        """When set, creations (Checkout Sessions, refunds) wait until it is set: Stripe is
+        slow to answer; ``held`` counts the creations waiting."""
+        self.held = 0
         self.lock = threading.Lock()
         self._server: StubServer | None = None
 
@@ -159,6 +164,13 @@ class StripeStandIn:
     def start(self) -> None:
         def respond(request: Recorded) -> Answer:
             parsed = urlparse(request.path)
+            hold = self.hold
+            if hold is not None and request.method == "POST" and parsed.path in CREATIONS:
+                with self.lock:
+                    self.held += 1
+                hold.wait(30)
+                with self.lock:
+                    self.held -= 1
             form = dict(parse_qsl(request.body.decode() or parsed.query))
             with self.lock:
                 self.api_keys.append(

@@ -85,6 +85,8 @@ class Refund(Base):
     amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
     reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
     provider_refund_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="succeeded")
+    """``pending`` while the provider is asked (its amount is reserved), then ``succeeded``."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 

@@ -107,6 +107,10 @@ class RefundOut(BaseModel):
     amount: int
     reason: str | None
     provider_refund_id: str | None
+    status: Literal["pending", "succeeded"] = Field(
+        "succeeded",
+        description="pending while the provider is asked (its amount is reserved), then succeeded",
+    )
     created_at: datetime
 
 

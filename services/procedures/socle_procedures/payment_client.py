@@ -41,7 +41,7 @@ class PaymentClient:
                 "moment.",
                 headers={"Retry-After": "10"},
             ) from exc
-        if response.status_code >= 500:
+        if response.status_code >= 500 or _still_running(response):
             raise PaymentUnavailable(
                 "The payment service is not answering properly; try again in a moment.",
                 headers={"Retry-After": "10"},
@@ -87,3 +87,15 @@ class PaymentClient:
             json={k: v for k, v in body.items() if v is not None},
             headers={"Idempotency-Key": idempotency_key},
         )
+
+
+def _still_running(response: httpx.Response) -> bool:
+    """Payment is still working on the first request with this Idempotency-Key (it waits
+    for its provider): the same request, retried in a moment, gets that request's answer."""
+    if response.status_code != 409:
+        return False
+    try:
+        problem_type = str(response.json().get("type", ""))
+    except ValueError:
+        return False
+    return problem_type.endswith("/idempotency-in-progress")

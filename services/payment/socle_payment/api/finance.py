@@ -12,7 +12,6 @@ from fastapi.responses import Response
 
 from socle.openapi import problem_responses
 from socle.problems import TooLarge, Unprocessable
-from socle.service import SessionDep
 from socle_payment.api.deps import PROVIDER_DOWN, CommuneReader, CommuneWriter, PaymentsDep, Reader
 from socle_payment.api.payments import PaymentId
 from socle_payment.camt import parse_camt054
@@ -58,11 +57,10 @@ def _cell(value: object) -> str:
 async def payments_report(
     principal: CommuneReader,
     payments: PaymentsDep,
-    session: SessionDep,
     start: Annotated[date, Query(alias="from", description="First day, YYYY-MM-DD.")],
     end: Annotated[date, Query(alias="to", description="Last day, YYYY-MM-DD.")],
 ) -> Response:
-    rows = await payments.report(session, principal.tenant, start, end)
+    rows = await payments.report(principal.tenant, start, end)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
@@ -106,11 +104,10 @@ async def payments_report(
 async def qr_bill_svg(
     principal: Reader,
     payments: PaymentsDep,
-    session: SessionDep,
     payment_id: PaymentId,
     lang: Language = "fr",
 ) -> Response:
-    payment, _, _ = await payments.get(session, principal.tenant, payment_id, owner=principal.owner)
+    payment, _, _ = await payments.get(principal.tenant, payment_id, owner=principal.owner)
     return Response(
         render_svg(await payments.creditor_of(payment.tenant), payment, lang),
         media_type="image/svg+xml",
@@ -128,11 +125,10 @@ async def qr_bill_svg(
 async def qr_bill_pdf(
     principal: Reader,
     payments: PaymentsDep,
-    session: SessionDep,
     payment_id: PaymentId,
     lang: Language = "fr",
 ) -> Response:
-    payment, _, _ = await payments.get(session, principal.tenant, payment_id, owner=principal.owner)
+    payment, _, _ = await payments.get(principal.tenant, payment_id, owner=principal.owner)
     return Response(
         render_pdf(await payments.creditor_of(payment.tenant), payment, lang),
         media_type="application/pdf",
@@ -152,7 +148,7 @@ async def qr_bill_pdf(
     responses=problem_responses(401, 403, 413, 422),
 )
 async def reconcile_camt054(
-    principal: CommuneWriter, payments: PaymentsDep, session: SessionDep, request: Request
+    principal: CommuneWriter, payments: PaymentsDep, request: Request
 ) -> ReconciliationOut:
     limit = payments.settings.payment_max_camt_bytes
     raw = bytearray()
@@ -165,7 +161,7 @@ async def reconcile_camt054(
             "Send the camt.054 XML file as the request body (Content-Type: application/xml).",
             code="invalid-camt054",
         )
-    report = await payments.reconcile(session, principal.tenant, parse_camt054(bytes(raw)))
+    report = await payments.reconcile(principal.tenant, parse_camt054(bytes(raw)))
     lines = [ReconciliationLine.model_validate(line) for line in report]
     matched = sum(1 for line in lines if line.outcome == "matched")
     return ReconciliationOut(

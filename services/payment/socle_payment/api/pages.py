@@ -11,7 +11,6 @@ from fastapi import APIRouter, Cookie, Form, Header, Path, Query
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from socle.problems import NotFound, Unavailable, Unprocessable
-from socle.service import SessionDep
 from socle_payment.api.deps import PaymentsDep
 from socle_payment.errors import PaymentNotOpen
 from socle_payment.models import Payment
@@ -94,12 +93,11 @@ def _same_token(cookie: str | None, form: str) -> bool:
 async def payment_page(
     token: Token,
     payments: PaymentsDep,
-    session: SessionDep,
     accept_language: AcceptLanguage = None,
 ) -> Response:
     lang = language(accept_language)
     try:
-        payment = await payments.by_token(session, token)
+        payment = await payments.by_token(token)
     except NotFound:
         return _html(render(lang, "error", error_key="not_found"), 404)
     if payment.status not in OPEN:
@@ -119,7 +117,7 @@ async def payment_page(
             )
         )
     try:
-        target = await payments.open_at_provider(session, payment)
+        target = await payments.open_at_provider(payment)
     except Unavailable:
         return _html(render(lang, "error", payment=payment, error_key="down"), 503)
     return RedirectResponse(target, status_code=303, headers=SECURITY_HEADERS)
@@ -134,7 +132,6 @@ async def payment_page(
 async def sandbox_submit(
     token: Token,
     payments: PaymentsDep,
-    session: SessionDep,
     card_number: Annotated[str, Form(max_length=40)] = "",
     csrf_token: Annotated[str, Form(max_length=100)] = "",
     csrf_cookie: Annotated[str | None, Cookie(alias=CSRF_COOKIE)] = None,
@@ -142,20 +139,20 @@ async def sandbox_submit(
 ) -> Response:
     lang = language(accept_language)
     try:
-        payment = await payments.by_token(session, token)
+        payment = await payments.by_token(token)
     except NotFound:
         return _html(render(lang, "error", error_key="not_found"), 404)
     if not _same_token(csrf_cookie, csrf_token):
         return _html(render(lang, "error", payment=payment, error_key="csrf"), 403)
     try:
-        payment = await payments.sandbox_pay(session, token, card_number)
+        payment = await payments.sandbox_pay(token, card_number)
     except NotFound:
         return _html(render(lang, "error", error_key="not_found"), 404)
     except PaymentNotOpen:
-        payment = await payments.by_token(session, token)
+        payment = await payments.by_token(token)
         return _html(render(lang, "closed", payment=payment), 409)
     except Unprocessable:
-        payment = await payments.by_token(session, token)
+        payment = await payments.by_token(token)
         return _form(payments, payment, lang, "unknown_card", 422)
     return RedirectResponse(payment.return_url, status_code=303, headers=SECURITY_HEADERS)
 
@@ -165,10 +162,8 @@ async def sandbox_submit(
     summary="The QR-bill of this payment page, as SVG",
     responses={200: {"content": {"image/svg+xml": {}}}, 404: {}, 409: {}},
 )
-async def page_qr_bill_svg(
-    token: Token, payments: PaymentsDep, session: SessionDep, lang: Language = "fr"
-) -> Response:
-    payment = await payments.by_token(session, token)
+async def page_qr_bill_svg(token: Token, payments: PaymentsDep, lang: Language = "fr") -> Response:
+    payment = await payments.by_token(token)
     return Response(
         render_svg(await payments.creditor_of(payment.tenant), payment, lang),
         media_type="image/svg+xml",
@@ -181,10 +176,8 @@ async def page_qr_bill_svg(
     summary="The QR-bill of this payment page, as PDF",
     responses={200: {"content": {"application/pdf": {}}}, 404: {}, 409: {}, 503: {}},
 )
-async def page_qr_bill_pdf(
-    token: Token, payments: PaymentsDep, session: SessionDep, lang: Language = "fr"
-) -> Response:
-    payment = await payments.by_token(session, token)
+async def page_qr_bill_pdf(token: Token, payments: PaymentsDep, lang: Language = "fr") -> Response:
+    payment = await payments.by_token(token)
     return Response(
         render_pdf(await payments.creditor_of(payment.tenant), payment, lang),
         media_type="application/pdf",

@@ -6,12 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.auth import Principal
-from socle.idempotency import IdempotencyKey, idempotent_post
+from socle.idempotency import IdempotencyKey
+from socle.idempotency_steps import idempotent_post_in_steps
 from socle.openapi import problem_responses
-from socle.service import SessionDep
 from socle.types import UTCInstant
 from socle_payment.api.deps import (
     PROVIDER_DOWN,
@@ -45,6 +44,7 @@ def refund_out(refund: Refund) -> RefundOut:
         amount=refund.amount,
         reason=refund.reason,
         provider_refund_id=refund.provider_refund_id,
+        status="pending" if refund.status == "pending" else "succeeded",
         created_at=refund.created_at,
     )
 
@@ -119,18 +119,16 @@ async def create_payment(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     payer = payer_of(principal, body)
-
-    async def create(tx: AsyncSession) -> PaymentOut:
-        return payment_out(payments, await payments.create(tx, principal.tenant, body, payer))
-
-    return await idempotent_post(
+    return await idempotent_post_in_steps(
         payments.sessions,
         principal,
         service="payment",
         action="create",
         key=idempotency_key,
         body=body,
-        create=create,
+        steps=payments.creation(
+            principal.tenant, body, payer, answer=lambda p: payment_out(payments, p)
+        ),
     )
 
 
@@ -143,7 +141,6 @@ async def create_payment(
 async def list_payments(
     principal: Reader,
     payments: PaymentsDep,
-    session: SessionDep,
     status: Annotated[Status | None, Query()] = None,
     created_from: Annotated[
         UTCInstant | None,
@@ -157,7 +154,6 @@ async def list_payments(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> PaymentPage:
     rows, next_cursor = await payments.list_payments(
-        session,
         principal.tenant,
         owner=principal.owner,
         status=status,
@@ -177,10 +173,10 @@ async def list_payments(
     responses=problem_responses(401, 403, 404),
 )
 async def get_payment(
-    principal: Reader, payments: PaymentsDep, session: SessionDep, payment_id: PaymentId
+    principal: Reader, payments: PaymentsDep, payment_id: PaymentId
 ) -> PaymentOut:
     payment, ledger, refunds = await payments.get(
-        session, principal.tenant, payment_id, owner=principal.owner
+        principal.tenant, payment_id, owner=principal.owner
     )
     return payment_out(payments, payment, ledger, refunds)
 
@@ -192,9 +188,9 @@ async def get_payment(
     responses=problem_responses(401, 403, 404, 409, PROVIDER_DOWN),
 )
 async def cancel_payment(
-    principal: Writer, payments: PaymentsDep, session: SessionDep, payment_id: PaymentId
+    principal: Writer, payments: PaymentsDep, payment_id: PaymentId
 ) -> PaymentOut:
-    payment = await payments.cancel(session, principal.tenant, payment_id, owner=principal.owner)
+    payment = await payments.cancel(principal.tenant, payment_id, owner=principal.owner)
     return payment_out(payments, payment)
 
 
@@ -212,18 +208,14 @@ async def refund_payment(
     body: RefundCreate,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    async def create(tx: AsyncSession) -> RefundOut:
-        refund, _ = await payments.refund(
-            tx, principal.tenant, payment_id, body.amount, body.reason
-        )
-        return refund_out(refund)
-
-    return await idempotent_post(
+    return await idempotent_post_in_steps(
         payments.sessions,
         principal,
         service="payment",
         action=f"refund:{payment_id}",
         key=idempotency_key,
         body=body,
-        create=create,
+        steps=payments.refunding(
+            principal.tenant, payment_id, body.amount, body.reason, answer=refund_out
+        ),
     )

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Header, Path, Request
 
 from socle.openapi import problem_responses
 from socle.problems import TooLarge
-from socle.service import SessionDep
 from socle_payment.api.deps import PaymentsDep
 
 router = APIRouter(tags=["webhooks"])
@@ -35,10 +34,9 @@ async def _body(request: Request) -> bytes:
 async def stripe_webhook(
     request: Request,
     payments: PaymentsDep,
-    session: SessionDep,
     stripe_signature: Annotated[str | None, Header(alias="Stripe-Signature")] = None,
 ) -> dict[str, str]:
-    outcome = await payments.stripe_webhook(session, await _body(request), stripe_signature)
+    outcome = await payments.stripe_webhook(await _body(request), stripe_signature)
     return {"received": "true", "outcome": outcome}
 
 
@@ -52,10 +50,7 @@ async def tenant_stripe_webhook(
     tenant: TenantSlug,
     request: Request,
     payments: PaymentsDep,
-    session: SessionDep,
     stripe_signature: Annotated[str | None, Header(alias="Stripe-Signature")] = None,
 ) -> dict[str, str]:
-    outcome = await payments.stripe_webhook(
-        session, await _body(request), stripe_signature, tenant=tenant
-    )
+    outcome = await payments.stripe_webhook(await _body(request), stripe_signature, tenant=tenant)
     return {"received": "true", "outcome": outcome}

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from socle.problems import Unprocessable
 from socle_payment.errors import PaymentNotFound, PaymentNotOpen, ProviderDown
 from socle_payment.models import Payment
@@ -19,11 +17,11 @@ class CitizenPage(PaymentsBase):
 
     # ---- the citizen's page --------------------------------------------------------------
 
-    async def by_token(self, session: AsyncSession, token: str) -> Payment:
-        async with session.begin():
+    async def by_token(self, token: str) -> Payment:
+        async with self.sessions() as session, session.begin():
             return await self._by_token(session, token)
 
-    async def open_at_provider(self, session: AsyncSession, payment: Payment) -> str:
+    async def open_at_provider(self, payment: Payment) -> str:
         """Where to send the citizen for a provider with its own page; opens it if needed."""
         if payment.provider_url:
             return payment.provider_url
@@ -36,16 +34,16 @@ class CitizenPage(PaymentsBase):
                 "in a moment.",
                 headers={"Retry-After": "30"},
             ) from exc
-        async with session.begin():
+        async with self.sessions() as session, session.begin():
             locked = await self._by_token(session, payment.page_token, lock=True)
             if not locked.provider_url:
                 locked.provider_payment_id = opened.provider_payment_id
                 locked.provider_url = opened.provider_url
             return locked.provider_url or ""
 
-    async def sandbox_pay(self, session: AsyncSession, token: str, card_number: str) -> Payment:
+    async def sandbox_pay(self, token: str, card_number: str) -> Payment:
         digits = "".join(ch for ch in card_number if ch.isdigit())
-        async with session.begin():
+        async with self.sessions() as session, session.begin():
             payment = await self._by_token(session, token, lock=True)
             provider = self.providers.get(payment.provider)
             if provider is None or provider.page != "test-cards":

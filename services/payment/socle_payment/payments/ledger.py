@@ -87,6 +87,11 @@ class PaymentsBase:
             names.remove("stripe")
         return names
 
+    def provider_lease(self) -> float:
+        """Seconds an attempt's provider call may take before another process resumes it
+        (:class:`socle.idempotency_steps.Steps`): the SDK's try and its one retry, and a margin."""
+        return 3 * self.settings.payment_stripe_timeout_seconds + 5
+
     # ---- helpers -------------------------------------------------------------------------
 
     def next_url(self, payment: Payment) -> str | None:

@@ -23,12 +23,10 @@ class Reconciliation(PaymentsBase):
 
     # ---- reconciliation ------------------------------------------------------------------
 
-    async def reconcile(
-        self, session: AsyncSession, tenant: str, lines: Sequence[CamtLine]
-    ) -> list[dict[str, Any]]:
+    async def reconcile(self, tenant: str, lines: Sequence[CamtLine]) -> list[dict[str, Any]]:
         """Mark the QR-bills a bank notified as paid; report every line and its outcome."""
         report: list[dict[str, Any]] = []
-        async with session.begin():
+        async with self.sessions() as session, session.begin():
             for line in lines:
                 outcome, payment_id = await self._reconcile_line(session, tenant, line)
                 report.append(

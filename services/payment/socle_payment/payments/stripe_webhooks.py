@@ -7,7 +7,6 @@ from typing import Any
 import stripe
 import structlog
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.inbox import first_delivery
 from socle.problems import NotFound
@@ -26,7 +25,6 @@ class StripeWebhooks(PaymentsBase):
 
     async def stripe_webhook(
         self,
-        session: AsyncSession,
         payload: bytes,
         signature: str | None,
         tenant: str | None = None,
@@ -39,7 +37,7 @@ class StripeWebhooks(PaymentsBase):
         if tenant is None:
             secret = self.settings.payment_stripe_webhook_secret
         else:
-            async with session.begin():
+            async with self.sessions() as session, session.begin():
                 keys = await self.tenants.stripe_keys(session, tenant)
             secret = keys.webhook_secret if keys is not None else ""
         if "stripe" not in self.providers or not secret:
@@ -63,7 +61,7 @@ class StripeWebhooks(PaymentsBase):
         truth = truth_of_session(obj)
         if kind == "checkout.session.async_payment_failed":
             truth = Truth(status="failed", reason="async_payment_failed")
-        async with session.begin():
+        async with self.sessions() as session, session.begin():
             inbox = "stripe-webhook" if tenant is None else f"stripe-webhook:{tenant}"
             if not await first_delivery(session, inbox, str(event["id"])):
                 return "duplicate"

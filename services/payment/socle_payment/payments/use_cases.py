@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import structlog
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.db import read_only, utcnow
+from socle.idempotency_steps import State, Steps
 from socle.outbox import record_event
 from socle.pagination import decode_position, encode_position
 from socle.problems import Unprocessable
@@ -18,7 +22,7 @@ from socle_payment.errors import PaymentNotOpen, ProviderDown
 from socle_payment.events import payment_event
 from socle_payment.models import Payment, PaymentTransition, Refund
 from socle_payment.payments.ledger import OPEN, PaymentsBase, minor_to_decimal
-from socle_payment.providers import ProviderUnavailable, disabled_reason
+from socle_payment.providers import Opened, ProviderUnavailable, disabled_reason
 from socle_payment.schemas import PaymentCreate
 
 log = structlog.get_logger("socle_payment")
@@ -29,10 +33,52 @@ class PaymentUseCases(PaymentsBase):
 
     # ---- create --------------------------------------------------------------------------
 
-    async def create(
+    def creation(
+        self,
+        tenant: str,
+        body: PaymentCreate,
+        payer_subject: str | None,
+        answer: Callable[[Payment], BaseModel],
+    ) -> Steps[Opened | None]:
+        """Open a payment for ``payer_subject``, answered as ``answer(payment)``: recorded
+        ``created``, then opened at its provider with no transaction open (the provider's
+        idempotency key is the payment's id), then recorded ``pending``."""
+
+        async def record(session: AsyncSession) -> State:
+            payment = await self._record_new(session, tenant, body, payer_subject)
+            return {"payment_id": payment.id}
+
+        async def call(state: State) -> Opened | None:
+            async with self.sessions() as session, session.begin():
+                await read_only(session)
+                payment = await self._find(session, tenant, state["payment_id"])
+            try:
+                return await self.provider_of(payment).start(payment)
+            except ProviderUnavailable as exc:
+                log.warning("payment_provider_unavailable", payment_id=payment.id, error=str(exc))
+                return None
+
+        async def finish(session: AsyncSession, state: State, opened: Opened | None) -> Any:
+            payment = await self._find(session, tenant, state["payment_id"], lock=True)
+            if opened is not None and not payment.provider_payment_id:
+                payment.provider_payment_id = opened.provider_payment_id
+                payment.provider_url = opened.provider_url
+                payment.qr_reference = opened.qr_reference
+            if payment.status == "created":
+                cause = (
+                    "provider_opened"
+                    if opened is not None
+                    else "provider_unavailable: opened when the citizen arrives"
+                )
+                await self._transition(session, payment, "pending", cause)
+            return answer(payment)
+
+        return Steps(record=record, call=call, finish=finish, lease=self.provider_lease())
+
+    async def _record_new(
         self, session: AsyncSession, tenant: str, body: PaymentCreate, payer_subject: str | None
     ) -> Payment:
-        """Open a payment for ``payer_subject``; inside the caller's (idempotency) transaction."""
+        """Check the request and record the payment ``created``, with its event."""
         offered = await self.offers(session, tenant)
         provider = self.providers.get(body.provider) if body.provider in offered else None
         if provider is None:
@@ -97,35 +143,25 @@ class PaymentUseCases(PaymentsBase):
             payment_event(payment, previous_status=None, cause="api"),
             aggregate=f"payment:{payment.id}",
         )
-        try:
-            opened = await provider.start(payment)
-        except ProviderUnavailable as exc:
-            log.warning("payment_provider_unavailable", payment_id=payment.id, error=str(exc))
-            cause = "provider_unavailable: opened when the citizen arrives"
-        else:
-            payment.provider_payment_id = opened.provider_payment_id
-            payment.provider_url = opened.provider_url
-            payment.qr_reference = opened.qr_reference
-            cause = "provider_opened"
-        await self._transition(session, payment, "pending", cause)
         return payment
 
     # ---- read ----------------------------------------------------------------------------
 
     async def get(
-        self, session: AsyncSession, tenant: str, payment_id: str, *, owner: str | None = None
+        self, tenant: str, payment_id: str, *, owner: str | None = None
     ) -> tuple[Payment, list[PaymentTransition], list[Refund]]:
         """The payment as the provider knows it: asks the provider while it is open."""
-        async with session.begin():
-            await read_only(session)
-            payment = await self._find(session, tenant, payment_id, owner=owner)
-            if payment.status not in OPEN:
+        async with self.sessions() as session:
+            async with session.begin():
+                await read_only(session)
+                payment = await self._find(session, tenant, payment_id, owner=owner)
+                if payment.status not in OPEN:
+                    return payment, *(await self._history(session, payment))
+            await self.sync(session, payment, cause="provider_poll")
+            async with session.begin():
+                await read_only(session)
+                payment = await self._find(session, tenant, payment_id)
                 return payment, *(await self._history(session, payment))
-        await self.sync(session, payment, cause="provider_poll")
-        async with session.begin():
-            await read_only(session)
-            payment = await self._find(session, tenant, payment_id)
-            return payment, *(await self._history(session, payment))
 
     async def _history(
         self, session: AsyncSession, payment: Payment
@@ -144,7 +180,6 @@ class PaymentUseCases(PaymentsBase):
 
     async def list_payments(
         self,
-        session: AsyncSession,
         tenant: str,
         *,
         owner: str | None,
@@ -173,16 +208,14 @@ class PaymentUseCases(PaymentsBase):
                 (Payment.created_at < at) | ((Payment.created_at == at) & (Payment.id < last_id))
             )
         query = query.order_by(Payment.created_at.desc(), Payment.id.desc()).limit(limit + 1)
-        async with session.begin():
+        async with self.sessions() as session, session.begin():
             rows = list((await session.execute(query)).scalars())
         more = len(rows) > limit
         rows = rows[:limit]
         next_cursor = encode_position(rows[-1].created_at, rows[-1].id) if more and rows else None
         return rows, next_cursor
 
-    async def report(
-        self, session: AsyncSession, tenant: str, start: date, end: date
-    ) -> list[Payment]:
+    async def report(self, tenant: str, start: date, end: date) -> list[Payment]:
         """Payments created from ``start`` to ``end`` (both days included, UTC)."""
         if end < start:
             raise Unprocessable(
@@ -193,33 +226,34 @@ class PaymentUseCases(PaymentsBase):
         if end < date.max:  # the day after 9999-12-31 does not exist: no upper bound then
             high = datetime(end.year, end.month, end.day, tzinfo=UTC) + timedelta(days=1)
             query = query.where(Payment.created_at < high)
-        async with session.begin():
+        async with self.sessions() as session, session.begin():
             rows = await session.execute(query.order_by(Payment.created_at, Payment.id))
             return list(rows.scalars())
 
     # ---- cancel ------------------------------------------------------------------------
 
-    async def cancel(
-        self, session: AsyncSession, tenant: str, payment_id: str, *, owner: str | None = None
-    ) -> Payment:
-        async with session.begin():
-            payment = await self._find(session, tenant, payment_id, owner=owner)
-        if payment.status not in OPEN:
-            raise PaymentNotOpen(f"The payment is {payment.status}; only an open one is cancelled.")
-        provider = self.provider_of(payment)
-        try:
-            await provider.cancel(payment)
-        except ProviderUnavailable as exc:
-            raise ProviderDown(
-                "The payment provider cannot be reached to close the payment; retry later.",
-                headers={"Retry-After": "30"},
-            ) from exc
-        await self.sync(session, payment, cause="provider_poll")
-        async with session.begin():
-            payment = await self._find(session, tenant, payment_id, lock=True)
+    async def cancel(self, tenant: str, payment_id: str, *, owner: str | None = None) -> Payment:
+        async with self.sessions() as session:
+            async with session.begin():
+                payment = await self._find(session, tenant, payment_id, owner=owner)
             if payment.status not in OPEN:
                 raise PaymentNotOpen(
-                    f"The payment is {payment.status}; it can no longer be cancelled."
+                    f"The payment is {payment.status}; only an open one is cancelled."
                 )
-            await self._transition(session, payment, "cancelled", "api")
-            return payment
+            provider = self.provider_of(payment)
+            try:
+                await provider.cancel(payment)
+            except ProviderUnavailable as exc:
+                raise ProviderDown(
+                    "The payment provider cannot be reached to close the payment; retry later.",
+                    headers={"Retry-After": "30"},
+                ) from exc
+            await self.sync(session, payment, cause="provider_poll")
+            async with session.begin():
+                payment = await self._find(session, tenant, payment_id, lock=True)
+                if payment.status not in OPEN:
+                    raise PaymentNotOpen(
+                        f"The payment is {payment.status}; it can no longer be cancelled."
+                    )
+                await self._transition(session, payment, "cancelled", "api")
+                return payment
