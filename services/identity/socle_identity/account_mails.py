@@ -1,6 +1,7 @@
 """Identity's answer to notify's account-mail requests (``socle.account_mails``): the
 address and a freshly minted link, for an event identity recorded itself in the asker's
-tenant, while such a link is valid. The outbox row (no personal data in it) is the proof
+tenant, while such a link is valid; for ``person.export.available``, the address only, while
+the export's link is valid. The outbox row (no personal data in it) is the proof
 that the mail was asked for; the link is made when asked, never stored."""
 
 from __future__ import annotations
@@ -8,12 +9,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.account_mails import AccountMailAnswer, AccountMailRequest
 from socle.db import outbox_table, utcnow
 from socle.events import CloudEvent, MalformedEvent
-from socle.eventtypes.identity import UserPasswordResetRequested, UserRegistered
-from socle_identity.models import User
+from socle.eventtypes.identity import (
+    PersonExportAvailable,
+    UserPasswordResetRequested,
+    UserRegistered,
+)
+from socle_identity.models import Export, User
 from socle_identity.provider import Provider
 from socle_identity.registration import LINK_MAX_AGE, RESET_MAX_AGE, reset_url, verification_url
 
@@ -39,7 +45,11 @@ async def answer(provider: Provider, request: AccountMailRequest) -> AccountMail
         if payload is None:
             return GONE
         event = CloudEvent.from_bytes(payload)
-        if event.tenant != request.tenant or event.type not in MAX_AGE:
+        if event.tenant != request.tenant:
+            return GONE
+        if event.type == PersonExportAvailable.TYPE:
+            return await _export_address(session, event)
+        if event.type not in MAX_AGE:
             return GONE
         if utcnow() - event.time > timedelta(seconds=MAX_AGE[event.type]):
             return GONE
@@ -57,3 +67,24 @@ async def answer(provider: Provider, request: AccountMailRequest) -> AccountMail
         else:
             url = reset_url(provider, user)
         return AccountMailAnswer(status="ok", email=user.email, url=url)
+
+
+async def _export_address(session: AsyncSession, event: CloudEvent) -> AccountMailAnswer:
+    """The address of the person whose export is ready, while its link is valid."""
+    try:
+        ready = PersonExportAvailable.of(event)
+    except MalformedEvent:
+        return GONE
+    export = await session.get(Export, ready.export_id)
+    if (
+        export is None
+        or export.tenant != event.tenant
+        or export.deleted_at is not None
+        or export.expires_at is None
+        or export.expires_at <= utcnow()
+    ):
+        return GONE
+    user = await session.get(User, export.user_id)
+    if user is None or user.tenant != event.tenant or not user.email:
+        return GONE
+    return AccountMailAnswer(status="ok", email=user.email)
