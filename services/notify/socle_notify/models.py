@@ -133,6 +133,9 @@ class Notification(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     traceparent: Mapped[str | None] = mapped_column(String(55), nullable=True)
     """The trace of the request or event that asked for it: its sending joins that trace."""
+    erasure_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    """The person was erased while the notification was under legal hold: its address and
+    contents are erased once the hold is lifted."""
 
     __table_args__ = (
         Index("ix_notifications_tenant_id", "tenant", "id"),

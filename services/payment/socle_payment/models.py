@@ -48,6 +48,9 @@ class Payment(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     pseudonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     """When the payer's data was replaced (erasure, or the end of the retention)."""
+    erasure_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    """The payer was erased while the payment was under legal hold: pseudonymised once the
+    hold is lifted."""
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
     __table_args__ = (
