@@ -241,14 +241,16 @@ PERSONAL_DATA: tuple[PersonalData, ...] = (
         purpose="deliver e-mails and SMS, show their status",
         legal_basis="public task",
         retention="the tenant's notification retention (`PUT /v1/retention`, default "
-        "SOCLE_NOTIFICATION_RETENTION_DAYS, 365 days), then deleted",
+        "SOCLE_NOTIFICATION_RETENTION_DAYS, 365 days), then deleted; on erasure the address "
+        "and text are erased (kept as they are while under legal hold)",
     ),
     PersonalData(
         columns=("webhook_deliveries.payload",),
-        data="event data delivered to webhooks",
+        data="event data delivered to webhooks (identifiers, no addresses or names)",
         purpose="deliver events to the commune's systems",
         legal_basis="public task",
-        retention="not purged yet",
+        retention="SOCLE_WEBHOOK_DELIVERY_RETENTION_DAYS (30 days) once delivered or dead, "
+        "then deleted with their attempts",
     ),
 )
 

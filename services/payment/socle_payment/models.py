@@ -112,7 +112,8 @@ PERSONAL_DATA: tuple[PersonalData, ...] = (
         purpose="collect fees, send the receipt, reconcile",
         legal_basis="public task; legal obligation (accounting)",
         retention="the tenant's payment retention (`PUT /v1/retention`, default 10 years, "
-        "Swiss CO art. 958f), then pseudonymised (payer and metadata removed)",
+        "Swiss CO art. 958f), then pseudonymised (payer and metadata removed); pseudonymised "
+        "on erasure too, except while under legal hold",
     ),
     PersonalData(
         columns=("refunds.reason",),
