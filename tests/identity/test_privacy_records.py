@@ -60,7 +60,8 @@ async def test_erasure_and_export_records_are_deleted_after_their_retention(iden
             for e in exports.values()
         )
 
-    assert await records.purge_records(identity.sessions, settings) >= 2
+    # (the service's own pass, with the same settings, may have done part of it already)
+    await records.purge_records(identity.sessions, settings)
     async with identity.sessions() as session:
         left_erasures = {n for n, e in erasures.items() if await session.get(Erasure, e.id)}
         left_exports = {n for n, e in exports.items() if await session.get(Export, e.id)}

@@ -123,7 +123,7 @@ async def reapply_retention(
                         )
                         .order_by(Document.id)
                         .limit(BATCH)
-                        .with_for_update(skip_locked=True)
+                        .with_for_update()  # a document being changed is waited for
                     )
                 ).scalars()
             )
