@@ -43,7 +43,9 @@ async def _mailed_link(smtp_sink: Any, needle: str) -> str:
     async def mailed() -> list[str]:
         return _links(smtp_sink, needle)
 
-    return str((await eventually(mailed, f"the mail with a {needle} link", within=60))[-1])
+    # a safety net, not a measure: notify may first work through events of earlier tests
+    found = await eventually(mailed, f"the mail with a {needle} link", within=120)
+    return str(found[-1])
 
 
 async def _register(http: httpx.AsyncClient, client_id: str) -> None:
