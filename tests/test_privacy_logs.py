@@ -19,7 +19,7 @@ from socle_identity import directory
 from socle_identity.models import User
 from tests.support.identity import REDIRECT, authorize_url, hidden, log_in, pkce_pair, query
 from tests.support.logscan import captured_logs, leaks
-from tests.support.privacy import notification, pay, procedure_request, upload
+from tests.support.privacy import PDF, notification, pay, procedure_request, upload
 from tests.support.privacy_export import platform
 
 EMAIL = "zoraida.quellenberg.7f3a@example.ch"
@@ -187,6 +187,13 @@ async def test_no_log_line_carries_the_person_s_address_names_passwords_tokens_o
                 person = await session.scalar(select(User.id).where(User.email == EMAIL))
             assert person is not None
             await upload(clients["storage"], admin, person, "id-card")
+            named = await clients["storage"].post(  # a file named after the person
+                "/v1/documents",
+                headers=admin,
+                files={"file": (f"{GIVEN}-{FAMILY}-passport.pdf", PDF, "application/pdf")},
+                data={"kind": "id-card", "owner": person},
+            )
+            assert named.status_code == 201, named.text
             await pay(clients["payment"], admin, person, EMAIL)
             await notification(apps["notify"], tenant, person, EMAIL)
             await procedure_request(apps["procedures"], tenant, person, EMAIL, None)
