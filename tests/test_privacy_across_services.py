@@ -77,6 +77,19 @@ async def test_a_person_erased_at_identity_is_erased_in_every_service(
         bobs_mail = await notification(apps["notify"], tenant, other, "bob@example.ch")
         draft = await procedure_request(apps["procedures"], tenant, person, EMAIL, None)
         kept = await procedure_request(apps["procedures"], tenant, person, EMAIL, 365)
+        # one record of each under legal hold: the erasure leaves them as they are
+        held_payment = await pay(clients["payment"], auth, person, EMAIL)
+        held_mail = await notification(apps["notify"], tenant, person, EMAIL)
+        held_request = await procedure_request(apps["procedures"], tenant, person, EMAIL, None)
+        for service, path in (
+            ("payment", f"payments/{held_payment}"),
+            ("notify", f"notifications/{held_mail}"),
+            ("procedures", f"requests/{held_request}"),
+        ):
+            put = await clients[service].put(
+                f"/v1/legal-holds/{path}", headers=auth, json={"reason": "court case 12/2026"}
+            )
+            assert put.status_code == 200, put.text
 
         async with httpx.AsyncClient(base_url=issuer, headers=auth, timeout=30) as http:
             deleted = await http.delete(f"/v1/users/{person}")
@@ -139,6 +152,14 @@ async def test_a_person_erased_at_identity_is_erased_in_every_service(
         retained = await row(apps["procedures"], Request, kept)
         assert retained.owner == person and retained.erasure_requested_at is not None
         assert answers["procedures"]["kept"][0]["reason"] == "retention"
+        # legal hold: kept untouched, and said so in each service's answer
+        for service in ("payment", "notify", "procedures"):
+            held = [k for k in answers[service]["kept"] if k["reason"] == "legal_hold"]
+            assert [k["count"] for k in held] == [1], answers[service]
+        untouched = await row(apps["payment"], Payment, held_payment)
+        assert untouched.payer_email == EMAIL and untouched.payer_subject == person
+        assert (await row(apps["notify"], Notification, held_mail)).recipient == EMAIL
+        assert (await row(apps["procedures"], Request, held_request)).owner == person
 
 
 async def test_the_same_erasure_delivered_twice_has_one_effect_and_one_answer(

@@ -1,7 +1,8 @@
 """A person's data exported across services: an admin asks identity (real HTTP) for a
 person's data; identity publishes ``person.export.requested``; storage, payment, notify and
 procedures (real NATS, PostgreSQL and S3; storage over real HTTP) each write their part to
-storage and answer ``person.export.ready``; identity's export becomes ready; the archive
+storage and answer ``person.export.ready``; identity's export becomes ready and announced by
+``person.export.available`` (no address in it: notify asks identity for it); the archive
 holds the person's data from every service and nothing of another person."""
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ import json
 import zipfile
 
 import httpx
+import pytest
 
+from socle.account_mails import AccountMailGone
+from socle_dev.events import EventRecorder
 from socle_dev.testing import eventually
 from tests.support.privacy import (
     EMAIL,
@@ -47,7 +51,8 @@ async def test_an_export_gathers_the_person_s_data_from_every_service_and_nobody
         asked = await procedure_request(apps["procedures"], tenant, person, EMAIL, None)
         bobs_request = await procedure_request(apps["procedures"], tenant, other, BOB, None)
 
-        async with httpx.AsyncClient(base_url=issuer, headers=auth, timeout=30) as http:
+        tap = EventRecorder(nats_server.url, tenant=tenant)
+        async with tap, httpx.AsyncClient(base_url=issuer, headers=auth, timeout=30) as http:
             unknown = await http.post("/v1/users/nobody/export")
             assert unknown.status_code == 404
             assert unknown.headers["content-type"] == "application/problem+json"
@@ -63,6 +68,12 @@ async def test_an_export_gathers_the_person_s_data_from_every_service_and_nobody
             await eventually(ready, "every service to write its export part", within=30)
             report = (await http.get(report_url)).json()
             assert (await http.get("/v1/exports/nope")).status_code == 404
+            (available,) = await tap.wait_for("person.export.available")
+            assert EMAIL not in json.dumps(available) and "Anna" not in json.dumps(available)
+            assert available["data"]["export_id"] == report["id"]
+            assert await tap.account_mail(available) == {"email": EMAIL}  # notify's lookup
+            with pytest.raises(AccountMailGone):  # another tenant's question
+                await tap.account_mail({**available, "tenant": "another-commune"})
 
         assert {s["service"] for s in report["services"]} == set(EXPORTING)
         assert report["silent"] == []

@@ -1,8 +1,10 @@
 """The address (and the one-time link) of a mail made from an event, asked for by notify
 when it sends the mail: identity's account mails (``user.registered``,
-``user.password_reset_requested``), procedures' mandate confirmation
-(``procedure.mandate.requested``), the mails about a request (``procedure.request.*``) and a
-payment's receipt (``payment.*``, the payer's address) — the last two without a link.
+``user.password_reset_requested``) and the link to a person's export
+(``person.export.available``, the address only), procedures' mandate confirmation
+(``procedure.mandate.requested``, with the mediator's and the citizen's names), the mails
+about a request (``procedure.request.*``) and a payment's receipt (``payment.*``, the payer's
+address) — the last two without a link.
 
 Those events name the person by id only: an address or a live link in the outbox and the
 stream would stay there long after the mail left. Notify asks the producer over a NATS
@@ -55,6 +57,7 @@ class MailLookup:
 ACCOUNT_MAIL_EVENTS: dict[str, MailLookup] = {
     "user.registered": MailLookup(SUBJECT_PREFIX, "verification_url"),
     "user.password_reset_requested": MailLookup(SUBJECT_PREFIX, "reset_url"),
+    "person.export.available": MailLookup(SUBJECT_PREFIX, ""),
     "procedure.mandate.requested": MailLookup(MANDATE_SUBJECT_PREFIX, "url"),
     **{
         f"procedure.request.{state}": MailLookup(REQUEST_SUBJECT_PREFIX, "")
@@ -82,6 +85,9 @@ class AccountMailAnswer(BaseModel):
     person or mandate is gone; nothing is to be mailed."""
     email: str = ""
     url: str = ""
+    values: dict[str, str] = {}
+    """Other personal values the mail shows (the names in a mandate mail), given with the
+    address rather than carried by the event."""
 
 
 GONE = AccountMailAnswer(status="gone")
@@ -96,7 +102,8 @@ AnswerFn = Callable[[AccountMailRequest], Awaitable[AccountMailAnswer]]
 
 async def ask(bus: Bus, event: CloudEvent, wait: float = 5.0) -> dict[str, str]:
     """The mail's address and link for ``event``: ``{"email": ..., "<link name>": ...}``
-    (what the producer has: an empty address or link is left out).
+    and the other values the producer gives (what the producer has: an empty address or
+    link is left out).
 
     Raises :class:`AccountMailGone` when the producer answers there is nothing to mail, and
     :class:`BusUnavailable` when it does not answer (the event is retried later)."""
@@ -107,7 +114,7 @@ async def ask(bus: Bus, event: CloudEvent, wait: float = 5.0) -> dict[str, str]:
     answer = AccountMailAnswer.model_validate_json(raw)
     if answer.status != "ok":
         raise AccountMailGone(f"nothing to mail for event {event.id}")
-    found = {lookup.address: answer.email, lookup.link: answer.url}
+    found = {**answer.values, lookup.address: answer.email, lookup.link: answer.url}
     return {name: value for name, value in found.items() if name and value}
 
 

@@ -180,7 +180,9 @@ def create_engine(
     **kwargs: Any,
 ) -> AsyncEngine:
     """An async engine for PostgreSQL (asyncpg) or SQLite (aiosqlite); the pool bounds are
-    SQLAlchemy's defaults unless given."""
+    SQLAlchemy's defaults unless given. Its errors never quote a statement's parameters
+    (they hold personal data and end up in logs)."""
+    kwargs.setdefault("hide_parameters", True)
     in_memory = is_sqlite(url) and make_url(url).database in (None, "", ":memory:")
     for key, value in (
         ("pool_size", pool_size),

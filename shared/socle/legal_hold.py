@@ -1,5 +1,6 @@
 """Legal hold of single records (a payment, a notification, a request) that a court case or
-an inquiry needs: while held, the retention purge leaves the record as it is. Each service
+an inquiry needs: while held, neither the retention purge nor a person's erasure touches the
+record (an erasure marks it and is applied once the hold is lifted). Each service
 keeps its holds in its own ``legal_holds`` table and offers ``/v1/legal-holds`` to its admins.
 (Storage has its own legal hold on documents.)"""
 
@@ -55,6 +56,22 @@ def not_held(
     return ~exists().where(
         table.c.tenant == tenant, table.c.category == category, table.c.record_id == record
     )
+
+
+async def held_ids(
+    session: AsyncSession, table: Table, category: str, tenant: str, record_ids: list[str]
+) -> set[str]:
+    """Which of ``record_ids`` (of ``category`` in ``tenant``) are under legal hold."""
+    if not record_ids:
+        return set()
+    rows = await session.execute(
+        select(table.c.record_id).where(
+            table.c.tenant == tenant,
+            table.c.category == category,
+            table.c.record_id.in_(record_ids),
+        )
+    )
+    return {str(r) for r in rows.scalars()}
 
 
 class HoldIn(BaseModel):
@@ -126,7 +143,8 @@ def legal_hold_router(*, table: Table, principal: Any, exists_for: dict[str, Exi
     async def release(
         category: str, record_id: RecordId, caller: principal, session: SessionDep
     ) -> Response:
-        """Lift the hold: the next purge applies the retention."""
+        """Lift the hold: the next purge applies the retention, and an erasure asked for
+        meanwhile."""
         async with session.begin():
             await _known(session, caller.tenant, category, record_id)
             await session.execute(

@@ -30,15 +30,18 @@ pruned."""
 
 @dataclass(frozen=True)
 class Rule:
-    """Rows of ``table`` whose ``column`` is older than ``keep_seconds`` go (0: kept)."""
+    """Rows of ``table`` whose ``column`` is older than ``keep_seconds`` go (0: kept), and
+    only those ``only`` selects when given."""
 
     name: str
     table: Table
     column: str
     keep_seconds: int
+    only: ColumnElement[bool] | None = None
 
     def due(self, now: datetime) -> ColumnElement[bool]:
-        return self.table.c[self.column] < now - timedelta(seconds=self.keep_seconds)
+        older = self.table.c[self.column] < now - timedelta(seconds=self.keep_seconds)
+        return older if self.only is None else older & self.only
 
     def key(self) -> Any:
         keys = list(self.table.primary_key.columns)
@@ -96,11 +99,7 @@ class Pruner:
         return pruned
 
     async def _prune_batch(self, rule: Rule, now: datetime) -> int:
-        key = rule.key()
-        due = select(*rule.table.primary_key.columns).where(rule.due(now)).limit(self.batch)
-        async with self.sessions() as session, session.begin():
-            result = await session.execute(delete(rule.table).where(key.in_(due)))
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        return await prune_batch(self.sessions, rule, now, self.batch)
 
     async def backlog(self) -> int:
         """Rows past their retention (what the next pass will delete)."""
@@ -135,6 +134,33 @@ class Pruner:
         task, self._task = self._task, None
         with contextlib.suppress(Exception):
             await stop_task(task)
+
+
+async def prune_batch(
+    sessions: async_sessionmaker[AsyncSession], rule: Rule, now: datetime, batch: int
+) -> int:
+    """Delete at most ``batch`` rows past ``rule``'s retention, in one transaction."""
+    due = select(*rule.table.primary_key.columns).where(rule.due(now)).limit(batch)
+    async with sessions() as session, session.begin():
+        result = await session.execute(delete(rule.table).where(rule.key().in_(due)))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def prune(
+    sessions: async_sessionmaker[AsyncSession], rule: Rule, *, batch: int = 1000
+) -> int:
+    """Delete every row past ``rule``'s retention, ``batch`` a transaction (for a service's
+    own tables, from its retention pass); how many. A rule keeping rows forever does
+    nothing."""
+    if rule.keep_seconds <= 0:
+        return 0
+    now = utcnow()
+    total = 0
+    while True:
+        deleted = await prune_batch(sessions, rule, now, batch)
+        total += deleted
+        if deleted < batch:
+            return total
 
 
 def pruner_for(settings: ServiceSettings, sessions: async_sessionmaker[AsyncSession]) -> Pruner:

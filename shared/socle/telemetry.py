@@ -123,12 +123,33 @@ def _shared_processors() -> list[Any]:
     ]
 
 
+class _TracebackWithoutData:
+    """A logged exception as structlog's dictionary, without what quotes data: frames
+    without local variables (those hold secrets, passwords and tokens) and each message
+    reduced to its first line (the lines after it carry a database's DETAIL with the refused
+    row, the statement's parameters, or a validation error's input values)."""
+
+    def __init__(self) -> None:
+        self._inner = structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+
+    def __call__(self, exc_info: Any) -> list[dict[str, Any]]:
+        trace = self._inner(exc_info)
+        self._trim(trace)
+        return trace
+
+    def _trim(self, stacks: list[dict[str, Any]]) -> None:
+        for stack in stacks:
+            value = stack.get("exc_value")
+            if isinstance(value, str):
+                stack["exc_value"] = value.split("\n", 1)[0][:500]
+            stack["exc_notes"] = []
+            for group in stack.get("exceptions") or []:
+                self._trim(group)
+
+
 def _render() -> list[Any]:
     return [
-        # Frames without local variables: those hold secrets, passwords and tokens.
-        structlog.processors.ExceptionRenderer(
-            structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
-        ),
+        structlog.processors.ExceptionRenderer(_TracebackWithoutData()),
         structlog.processors.JSONRenderer(),
     ]
 

@@ -151,8 +151,12 @@ class IdentityDesk:
         self.answers: dict[str, AccountMailAnswer] = {}
         self.asked: list[str] = []
 
-    def knows(self, event: CloudEvent, email: str, url: str = "") -> CloudEvent:
-        self.answers[event.id] = AccountMailAnswer(status="ok", email=email, url=url)
+    def knows(
+        self, event: CloudEvent, email: str, url: str = "", values: dict[str, str] | None = None
+    ) -> CloudEvent:
+        self.answers[event.id] = AccountMailAnswer(
+            status="ok", email=email, url=url, values=values or {}
+        )
         return event
 
 

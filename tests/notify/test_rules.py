@@ -124,8 +124,6 @@ async def test_a_mandate_confirmation_is_mailed_with_the_link_procedures_gives(
             "mandate_id": "m1",
             "request_id": "r1",
             "mediator": "mediator-1",
-            "mediator_name": "Léa Médiatrice",
-            "citizen_name": "Anna Muster",
             "kind": "email",
             "status": "pending",
             "locale": "fr",
@@ -133,11 +131,13 @@ async def test_a_mandate_confirmation_is_mailed_with_the_link_procedures_gives(
             "commune": "Vevey",
         },
     )
-    identity_desk.knows(event, email, link)
+    names = {"mediator_name": "Léa Médiatrice", "citizen_name": "Anna Muster"}
+    identity_desk.knows(event, email, link, names)  # the names are not in the event
     async with notify() as client:
         await bus.publish_event(event)
         [mail] = await eventually(lambda: _mails(smtp_sink, email), "the mandate mail")
         assert link in parts(mail)["plain"] and "Léa Médiatrice" in parts(mail)["plain"]
+        assert "Anna Muster" in parts(mail)["plain"]
         items = (await client.get("/v1/notifications", headers=sender)).json()["items"]
         assert items and all(item["redacted"] for item in items)  # the link is a secret
         assert "MANDATE-" not in str(items)

@@ -1,7 +1,8 @@
 """Retention of payments per commune: an admin (``payments:admin``) sets how long payer
 data is kept; the purge pseudonymises the payments past it (amounts and reference kept,
 e-mail, subject and metadata gone), keeps the others as they are, and another commune's
-payments follow the default (10 years); a payment under legal hold is left as it is."""
+payments follow the default (10 years); a payment under legal hold is left as it is, by
+the purge and by an erasure of its payer, until the hold is lifted."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from datetime import timedelta
 from sqlalchemy import update
 
 from socle.db import utcnow
-from socle_payment import retention
+from socle.privacy import ErasureRequest
+from socle_payment import privacy, retention
 from socle_payment.models import Payment
 from tests.support.payment import service
 
@@ -90,3 +92,44 @@ async def test_the_purge_pseudonymises_payments_past_the_commune_s_retention(
         await retention.purge_once(sessions, app.state.runtime.settings)
         async with sessions() as session:
             assert (await session.get(Payment, old)).payer_subject == before
+
+
+async def test_an_erasure_leaves_a_held_payment_as_it_is_until_the_hold_is_lifted(
+    settings_for, auth, tenant
+):
+    admin = auth(scopes=["payments:admin"], roles=("admin",))
+    async with service(settings_for(retention_purge_seconds=0)) as (client, app):
+        writer = auth()
+        free = await _payment(client, writer, "anna@example.ch")
+        held = await _payment(client, writer, "anna@example.ch")
+        hold = await client.put(
+            f"/v1/legal-holds/payments/{held}", headers=admin, json={"reason": "case 12/2026"}
+        )
+        assert hold.status_code == 200, hold.text
+        sessions = app.state.runtime.sessions
+        settings = app.state.runtime.settings
+        request = ErasureRequest(erasure_id=uuid.uuid4().hex, tenant=tenant, user_id="anna-subject")
+        async with sessions() as session, session.begin():
+            outcome = await privacy.erase_person(session, request)
+        assert outcome.pseudonymised == {"payments": 1}
+        reasons = {k.reason: k.count for k in outcome.kept}
+        assert reasons == {"legal_retention": 1, "legal_hold": 1}
+        async with sessions() as session:
+            untouched = await session.get(Payment, held)
+            done = await session.get(Payment, free)
+        assert done.payer_email is None and done.payer_subject.startswith("erased-")
+        assert untouched.payer_email == "anna@example.ch"  # the hold protects it as it is
+        assert untouched.payer_subject == "anna-subject" and untouched.meta == {"dog": "Rex"}
+        # the retention pass leaves it while it is held
+        await retention.purge_once(sessions, settings)
+        async with sessions() as session:
+            assert (await session.get(Payment, held)).payer_email == "anna@example.ch"
+        lifted = await client.delete(f"/v1/legal-holds/payments/{held}", headers=admin)
+        assert lifted.status_code == 204, lifted.text
+        assert await retention.purge_once(sessions, settings) == 1
+        async with sessions() as session:
+            released = await session.get(Payment, held)
+        assert released.payer_email is None and released.meta == {}
+        assert released.payer_subject.startswith("erased-")
+        assert released.amount == 5000 and released.pseudonymised_at is not None
+        assert await retention.purge_once(sessions, settings) == 0  # once

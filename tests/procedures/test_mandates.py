@@ -4,6 +4,7 @@ revokes; a mediator without a live mandate gets 404, at once after a revocation.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -280,3 +281,40 @@ async def test_the_confirmation_link_is_made_when_mailed_and_only_while_pending(
     assert confirmed.status_code == 200, confirmed.text
     with pytest.raises(AccountMailGone):
         await tap.secret_mail(asked)
+
+
+async def test_mandate_events_carry_no_name_or_address_and_the_mail_gets_them(
+    platform, nats_server
+):
+    """``procedure.mandate.*`` names the mandate, the request and the mediator's subject;
+    the names and the address are given to notify only when it mails."""
+    await platform.publish("parking-card")
+    async with EventRecorder(nats_server.url, tenant=platform.tenant) as tap:
+        started = await start(platform, mediator(platform))
+        assert started.status_code == 201, started.text
+        asked = (await tap.wait_for("procedure.mandate.requested"))[0]
+        mail = await tap.secret_mail(asked)
+        token = parse_qs(urlsplit(mail["url"]).query)["token"][0]
+        mandate_id = started.json()["mandate"]["id"]
+        confirmed = await platform.api.post(
+            f"/v1/mandates/{mandate_id}/confirm",
+            json={"token": token},
+            headers=platform.auth("anna"),
+        )
+        assert confirmed.status_code == 200, confirmed.text
+        revoked = await platform.api.post(
+            f"/v1/mandates/{mandate_id}/revoke", headers=platform.auth("anna")
+        )
+        assert revoked.status_code == 200, revoked.text
+        changes = [
+            (await tap.wait_for(f"procedure.mandate.{what}"))[0]
+            for what in ("requested", "confirmed", "revoked")
+        ]
+    for event in changes:
+        carried = json.dumps(event["data"], ensure_ascii=False)
+        for personal in ("Anna", "Muster", "Léa", "Médiatrice", "anna@example.ch"):
+            assert personal not in carried, event["type"]
+        assert event["data"]["mandate_id"] == mandate_id
+    assert mail["citizen_name"] == "Anna Muster"
+    assert mail["mediator_name"] == "Léa Médiatrice"
+    assert mail["email"] == "anna@example.ch"

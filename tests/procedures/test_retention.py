@@ -1,7 +1,7 @@
 """Retention of requests per commune and procedure: an admin sets it (``procedures:admin``);
 the sweep anonymises the closed requests past it and keeps the recent ones, those still
 under way, those of a procedure that declares a longer retention of its own and those under
-legal hold."""
+legal hold; an erasure leaves a held request as it is until the hold is lifted."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from datetime import timedelta
 from typing import Any
 
 from socle.db import utcnow
-from socle_procedures import retention
+from socle.privacy import ErasureRequest
+from socle_procedures import privacy, retention
 from socle_procedures.models import ProcedureVersion, Request
 
 
@@ -109,3 +110,34 @@ async def test_closed_requests_past_their_retention_are_anonymised(platform):
     assert state["dog_old"].state == "approved" and state["dog_old"].reference
     assert state["dog_recent"].answers == {"name": "Anna Muster"}
     assert await retention.purge_once(app.state.runtime.sessions, settings) == 0
+
+
+async def test_an_erasure_leaves_a_held_request_as_it_is_until_the_hold_is_lifted(platform):
+    app, tenant, api = platform.app, platform.tenant, platform.api
+    sessions = app.state.runtime.sessions
+    dog = await _procedure(app, tenant, "dog", None)
+    free = await _request(app, tenant, dog, "dog", "submitted", 2)
+    held = await _request(app, tenant, dog, "dog", "submitted", 2)
+    hold = await api.put(
+        f"/v1/legal-holds/requests/{held}", headers=platform.admin(), json={"reason": "appeal"}
+    )
+    assert hold.status_code == 200, hold.text
+    asked = ErasureRequest(erasure_id=uuid.uuid4().hex, tenant=tenant, user_id="anna-subject")
+    async with sessions() as session, session.begin():
+        outcome = await privacy.erase_person(session, asked)
+    assert outcome.pseudonymised == {"requests": 1}
+    assert [(k.reason, k.count) for k in outcome.kept] == [("legal_hold", 1)]
+    async with sessions() as session:
+        done = await session.get(Request, free)
+        kept = await session.get(Request, held)
+    assert done.owner.startswith("erased-") and done.answers == {}
+    assert kept.owner == "anna-subject" and kept.answers == {"name": "Anna Muster"}
+    assert kept.email == "anna@example.ch" and kept.erasure_requested_at is not None
+    assert await privacy.anonymise_due(sessions) == 0  # still held
+    lifted = await api.delete(f"/v1/legal-holds/requests/{held}", headers=platform.admin())
+    assert lifted.status_code == 204
+    assert await privacy.anonymise_due(sessions) == 1
+    async with sessions() as session:
+        released = await session.get(Request, held)
+    assert released.owner.startswith("erased-") and released.answers == {}
+    assert released.email is None and released.state == "submitted"

@@ -106,3 +106,27 @@ def test_logged_tracebacks_carry_no_local_variables(capsys):
     assert "PermissionError" in err
     assert "authenticate" in err
     assert "s3cr3t-value-never-logged" not in err
+
+
+def test_logged_database_errors_quote_neither_values_nor_parameters(capsys):
+    """A database error's message goes on with the row it refused (PostgreSQL's DETAIL) and
+    the statement's parameters: a logged traceback keeps the first line only, and engines
+    hide the parameters."""
+    from sqlalchemy.exc import IntegrityError
+
+    from socle.db import create_engine
+    from socle.telemetry import configure_logging
+
+    configure_logging("test")
+    orig = Exception(
+        'duplicate key value violates unique constraint "uq_users_email"\n'
+        "DETAIL:  Key (tenant, email)=(vevey, anna.muster@example.ch) already exists."
+    )
+    try:
+        raise IntegrityError("INSERT INTO users ...", ("anna.muster@example.ch", "Anna"), orig)
+    except IntegrityError:
+        structlog.get_logger("test").exception("unhandled_error")
+    err = capsys.readouterr().err
+    assert "IntegrityError" in err and "uq_users_email" in err
+    assert "anna.muster@example.ch" not in err and "Anna" not in err
+    assert create_engine("sqlite+aiosqlite:///:memory:").sync_engine.hide_parameters

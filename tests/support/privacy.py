@@ -21,7 +21,10 @@ from socle_notify.models import Notification
 from socle_procedures.models import ProcedureVersion, Request, RequestHistory
 from tests.support.services import build
 
-SCOPES = "identity:admin documents:read documents:write payments:read payments:write"
+SCOPES = (
+    "identity:admin documents:read documents:write payments:read payments:write "
+    "payments:admin notifications:admin procedures:admin"
+)
 PDF = b"%PDF-1.7\n" + b"1 0 obj\n<< /Type /Catalog >>\nendobj\n" * 50 + b"%%EOF\n"
 EMAIL = "anna.muster@example.ch"
 

@@ -13,10 +13,11 @@ from socle import account_mails
 from socle.bus import ConsumerSpec
 from socle.export_parts import export_consumers
 from socle.inbox import exactly_once
+from socle.locks import exclusive_pass
 from socle.periodic import Periodic
 from socle.privacy import PERSON_ERASED, PERSON_EXPORT_READY
 from socle.service import Runtime, create_service_app
-from socle_identity import erasures, export_links, exports, keys
+from socle_identity import erasures, export_links, exports, keys, records
 from socle_identity.account_mails import lookup as account_mail_lookup
 from socle_identity.api import account, account_pages, admin, oidc, prompts, web
 from socle_identity.api import erasures as erasures_api
@@ -74,8 +75,13 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         return IdentityContext(provider=provider)
 
     def periodic(runtime: Runtime[IdentityContext]) -> Sequence[Periodic]:
-        purge = functools.partial(export_links.purge_expired, runtime.sessions, settings)
-        return [Periodic("identity-export-purge", settings.export_purge_seconds, purge)]
+        async def purge() -> int:
+            expired = await export_links.purge_expired(runtime.sessions, settings)
+            return expired + await records.purge_records(runtime.sessions, settings)
+
+        # one replica at a time: the others find the lock held and skip their turn
+        work = exclusive_pass(runtime.sessions, "identity-export-purge", purge)
+        return [Periodic("identity-export-purge", settings.export_purge_seconds, work)]
 
     def consumers(runtime: Runtime[IdentityContext]) -> Sequence[ConsumerSpec]:
         return [

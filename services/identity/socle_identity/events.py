@@ -33,17 +33,16 @@ def export_available(
     *,
     tenant: str,
     user_id: str,
-    email: str,
     locale: str,
     export_id: str,
     download_url: str,
     expires_at: str,
     commune: str,
 ) -> Event[PersonExportAvailable]:
-    """Every part of a person's export is in: notify mails the person the link."""
+    """Every part of a person's export is in: notify mails the person the link (and asks
+    identity for the address, ``socle.account_mails``)."""
     return PersonExportAvailable(
         user_id=user_id,
-        email=email,
         locale=locale,
         export_id=export_id,
         download_url=download_url,

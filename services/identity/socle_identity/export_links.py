@@ -36,8 +36,8 @@ async def notify_when_complete(
 ) -> None:
     """Once every part of ``export`` is in, start the link's time and tell the person
     (once; nobody is told when the account is gone meanwhile)."""
-    if export.notified_at is not None:
-        return
+    if export.notified_at is not None or export.deleted_at is not None:
+        return  # told already, or given up (``records``)
     answered = set(
         (
             await session.execute(
@@ -59,7 +59,6 @@ async def notify_when_complete(
         events.export_available(
             tenant=export.tenant,
             user_id=user.id,
-            email=user.email,
             locale=user.locale,
             export_id=export.id,
             download_url=page_url(settings.issuer, export.id),

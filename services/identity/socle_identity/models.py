@@ -360,7 +360,7 @@ PERSONAL_DATA: tuple[PersonalData, ...] = (
         data="erasure reports: the erased account id, the services' answers (counts, reasons)",
         purpose="proof the erasure was carried out",
         legal_basis="legal obligation (accountability)",
-        retention="not purged",
+        retention="SOCLE_ERASURE_RECORD_DAYS (365 days) after the erasure was asked, then deleted",
     ),
     PersonalData(
         columns=("exports.user_id",),
@@ -368,7 +368,8 @@ PERSONAL_DATA: tuple[PersonalData, ...] = (
         purpose="gather the person's data (right of access) and send the link",
         legal_basis="legal obligation (right of access)",
         retention="the parts are deleted when the link expires (SOCLE_EXPORT_LINK_SECONDS); "
-        "the row stays as proof of the answer",
+        "the row stays as proof of the answer SOCLE_EXPORT_RECORD_DAYS (30 days) more, then "
+        "is deleted",
     ),
 )
 

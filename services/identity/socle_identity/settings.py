@@ -63,7 +63,14 @@ class IdentitySettings(export_parts.ExportPartsSettings, sealing.KeyEncryptionSe
     """Seconds the person's download link works once every part is in (the mail says
     until when); after them the link answers 410 and the parts are deleted from storage."""
     export_purge_seconds: float = 300.0
-    """Seconds between two looks for expired exports to delete (0: never, for tests)."""
+    """Seconds between two looks for expired exports to delete (0: never, for tests); the
+    same pass deletes the erasure and export records past their retention."""
+    erasure_record_days: int = 365
+    """Days an erasure's record (who was erased, when, each service's answer) is kept as
+    the proof it was done, before the purge deletes it (0: kept forever)."""
+    export_record_days: int = 30
+    """Days an export's record (who asked, when, each service's counts) is kept once its
+    parts are deleted, or once asked when it never completed (0: kept forever)."""
 
     @model_validator(mode="after")
     def _require_a_key_encryption_key(self) -> IdentitySettings:

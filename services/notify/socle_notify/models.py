@@ -133,6 +133,9 @@ class Notification(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     traceparent: Mapped[str | None] = mapped_column(String(55), nullable=True)
     """The trace of the request or event that asked for it: its sending joins that trace."""
+    erasure_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    """The person was erased while the notification was under legal hold: its address and
+    contents are erased once the hold is lifted."""
 
     __table_args__ = (
         Index("ix_notifications_tenant_id", "tenant", "id"),
@@ -238,7 +241,8 @@ PERSONAL_DATA: tuple[PersonalData, ...] = (
         purpose="deliver e-mails and SMS, show their status",
         legal_basis="public task",
         retention="the tenant's notification retention (`PUT /v1/retention`, default "
-        "SOCLE_NOTIFICATION_RETENTION_DAYS, 365 days), then deleted",
+        "SOCLE_NOTIFICATION_RETENTION_DAYS, 365 days), then deleted; on erasure the address "
+        "and text are erased (kept as they are while under legal hold)",
     ),
     PersonalData(
         columns=("tenant_operations_contacts.emails",),
@@ -249,10 +253,11 @@ PERSONAL_DATA: tuple[PersonalData, ...] = (
     ),
     PersonalData(
         columns=("webhook_deliveries.payload",),
-        data="event data delivered to webhooks",
+        data="event data delivered to webhooks (identifiers, no addresses or names)",
         purpose="deliver events to the commune's systems",
         legal_basis="public task",
-        retention="not purged yet",
+        retention="SOCLE_WEBHOOK_DELIVERY_RETENTION_DAYS (30 days) once delivered or dead, "
+        "then deleted with their attempts",
     ),
 )
 

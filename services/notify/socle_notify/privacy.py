@@ -4,15 +4,21 @@ The person's notifications (those sent to their subject) stay, so the commune's 
 delivery statuses stay true, but what they said and where they went is erased: the address
 becomes ``[erased]``, the subject, text and HTML (and any sealed copy) are replaced by a
 notice, a delivery error (which may quote the address) is removed, and the subject that
-linked them to the person becomes a pseudonym. Those not yet sent are cancelled."""
+linked them to the person becomes a pseudonym. Those not yet sent are cancelled. A
+notification under legal hold keeps its address and contents (it is only cancelled if not
+sent yet) and is marked (``erasure_requested_at``): the retention pass erases it once the hold
+is lifted."""
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from socle.bus import ConsumerSpec
 from socle.db import utcnow
+from socle.legal_hold import not_held
 from socle.privacy import (
     ErasureOutcome,
     ErasureRequest,
@@ -24,11 +30,40 @@ from socle.privacy import (
     new_pseudonym,
 )
 from socle_notify.messages import PENDING
-from socle_notify.models import Notification
+from socle_notify.models import Notification, legal_holds
 
 SERVICE = "notify"
+CATEGORY = "notifications"
 ERASED_ADDRESS = "[erased]"
 ERASED_TEXT = "[Erased at the request of the person it was sent to.]"
+
+
+def unheld() -> ColumnElement[bool]:
+    return not_held(legal_holds, CATEGORY, Notification.tenant, Notification.id)
+
+
+async def redact(
+    session: AsyncSession, which: ColumnElement[bool], pseudonym: str, now: datetime
+) -> int:
+    """Erase the address and contents of the notifications ``which`` selects; how many."""
+    erased = await session.execute(
+        update(Notification)
+        .where(which)
+        .values(
+            recipient=ERASED_ADDRESS,
+            recipient_subject=pseudonym,
+            subject=None,
+            body=ERASED_TEXT,
+            html=None,
+            sealed_body=None,
+            sealed_html=None,
+            error=None,
+            erasure_requested_at=None,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(erased.rowcount)  # type: ignore[attr-defined]
 
 
 async def erase_person(session: AsyncSession, request: ErasureRequest) -> ErasureOutcome:
@@ -41,39 +76,64 @@ async def erase_person(session: AsyncSession, request: ErasureRequest) -> Erasur
         .where(mine, Notification.status.in_(PENDING))
         .values(status="cancelled", updated_at=now)
     )
-    erased = await session.execute(
+    held = await session.execute(
         update(Notification)
-        .where(mine)
-        .values(
-            recipient=ERASED_ADDRESS,
-            recipient_subject=new_pseudonym(),
-            subject=None,
-            body=ERASED_TEXT,
-            html=None,
-            sealed_body=None,
-            sealed_html=None,
-            error=None,
-            updated_at=now,
-        )
+        .where(mine, ~unheld())
+        .values(erasure_requested_at=now)
+        .execution_options(synchronize_session=False)
     )
-    count = int(erased.rowcount)  # type: ignore[attr-defined]
+    count = await redact(session, mine & unheld(), new_pseudonym(), now)
     unsent = int(cancelled.rowcount)  # type: ignore[attr-defined]
-    return ErasureOutcome(
-        erasure_id=request.erasure_id,
-        service=SERVICE,
-        erased={"notification_contents": count, "notifications_cancelled": unsent},
-        kept=[
+    on_hold = int(held.rowcount)  # type: ignore[attr-defined]
+    kept = []
+    if count:
+        kept.append(
             Kept(
-                category="notifications",
+                category=CATEGORY,
                 count=count,
                 reason="audit",
                 detail="Channel, template, status, attempts and times kept for the "
                 "commune's counts; address and contents erased.",
             )
-        ]
-        if count
-        else [],
+        )
+    if on_hold:
+        kept.append(
+            Kept(
+                category=CATEGORY,
+                count=on_hold,
+                reason="legal_hold",
+                detail="Notifications under legal hold are kept as they are; their address "
+                "and contents are erased once the hold is lifted.",
+            )
+        )
+    return ErasureOutcome(
+        erasure_id=request.erasure_id,
+        service=SERVICE,
+        erased={"notification_contents": count, "notifications_cancelled": unsent},
+        kept=kept,
     )
+
+
+async def erase_released(sessions: async_sessionmaker[AsyncSession], batch: int) -> int:
+    """Erase the notifications of erased persons whose legal hold was lifted; how many."""
+    done = 0
+    while True:
+        async with sessions() as session, session.begin():
+            ids = list(
+                (
+                    await session.execute(
+                        select(Notification.id)
+                        .where(Notification.erasure_requested_at.is_not(None), unheld())
+                        .order_by(Notification.id)
+                        .limit(batch)
+                    )
+                ).scalars()
+            )
+            if ids:
+                await redact(session, Notification.id.in_(ids), new_pseudonym(), utcnow())
+        done += len(ids)
+        if len(ids) < batch:
+            return done
 
 
 def consumer(sessions: async_sessionmaker[AsyncSession]) -> ConsumerSpec:

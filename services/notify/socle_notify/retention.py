@@ -1,8 +1,13 @@
 """Retention of notifications: a final notification (delivered, failed for good, cancelled)
 older than its commune's retention (``notifications``, default
-``SOCLE_NOTIFICATION_RETENTION_DAYS``) is deleted, in batches, unless under legal hold."""
+``SOCLE_NOTIFICATION_RETENTION_DAYS``) is deleted, in batches, unless under legal hold. The
+same pass erases the notifications of persons erased while they were held, once the hold is
+lifted, and deletes finished webhook deliveries (delivered or dead) older than
+``SOCLE_WEBHOOK_DELIVERY_RETENTION_DAYS`` with their attempts."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 import structlog
 from fastapi import Request
@@ -10,10 +15,18 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from socle import retention
+from socle.db import utcnow
 from socle.legal_hold import legal_hold_router, not_held
+from socle_notify import privacy
 from socle_notify.api.deps import Admin
 from socle_notify.messages import FINAL
-from socle_notify.models import Notification, legal_holds, retention_rules
+from socle_notify.models import (
+    Notification,
+    WebhookAttempt,
+    WebhookDelivery,
+    legal_holds,
+    retention_rules,
+)
 from socle_notify.settings import NotifySettings
 
 log = structlog.get_logger("socle_notify.retention")
@@ -23,7 +36,11 @@ BATCH = 500
 
 
 async def purge_once(sessions: async_sessionmaker[AsyncSession], settings: NotifySettings) -> int:
-    """Delete every final notification past its commune's retention; how many."""
+    """Delete every final notification past its commune's retention (and erase those of
+    erased persons no longer held); how many were deleted."""
+    released = await privacy.erase_released(sessions, BATCH)
+    if released:
+        log.info("notifications_erased_after_hold", count=released)
     deleted = 0
     async with sessions() as session:
         tenants = list((await session.execute(select(Notification.tenant).distinct())).scalars())
@@ -58,6 +75,43 @@ async def purge_once(sessions: async_sessionmaker[AsyncSession], settings: Notif
                 break
     if deleted:
         log.info("notifications_purged", count=deleted)
+    return deleted + await purge_webhook_deliveries(sessions, settings)
+
+
+async def purge_webhook_deliveries(
+    sessions: async_sessionmaker[AsyncSession], settings: NotifySettings
+) -> int:
+    """Delete finished webhook deliveries past their retention, attempts first, in batches;
+    how many deliveries."""
+    days = settings.webhook_delivery_retention_days
+    if days <= 0:
+        return 0
+    before = utcnow() - timedelta(days=days)
+    deleted = 0
+    while True:
+        async with sessions() as session, session.begin():
+            ids = list(
+                (
+                    await session.execute(
+                        select(WebhookDelivery.id)
+                        .where(
+                            WebhookDelivery.status.in_(("delivered", "dead")),
+                            WebhookDelivery.created_at < before,
+                        )
+                        .limit(BATCH)
+                    )
+                ).scalars()
+            )
+            if ids:
+                await session.execute(
+                    delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(ids))
+                )
+                await session.execute(delete(WebhookDelivery).where(WebhookDelivery.id.in_(ids)))
+        deleted += len(ids)
+        if len(ids) < BATCH:
+            break
+    if deleted:
+        log.info("webhook_deliveries_purged", count=deleted)
     return deleted
 
 

@@ -83,6 +83,9 @@ class NotifySettings(export_parts.ExportPartsSettings):
     notification_retention_days: int = 365
     """Days a final notification (delivered, failed for good, cancelled) is kept before the
     purge deletes it, unless the commune set its own (``PUT /v1/retention``)."""
+    webhook_delivery_retention_days: int = 30
+    """Days a finished webhook delivery (delivered or dead) and its attempts are kept before
+    the retention purge deletes them (0: kept forever)."""
     retention_purge_seconds: float = 3600.0
     """Seconds between two runs of the retention purge (0: never, for tests)."""
     builtin_identity_mails: bool = True

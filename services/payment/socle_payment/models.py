@@ -48,6 +48,9 @@ class Payment(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     pseudonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     """When the payer's data was replaced (erasure, or the end of the retention)."""
+    erasure_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    """The payer was erased while the payment was under legal hold: pseudonymised once the
+    hold is lifted."""
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
     __table_args__ = (
@@ -111,7 +114,8 @@ PERSONAL_DATA: tuple[PersonalData, ...] = (
         purpose="collect fees, send the receipt, reconcile",
         legal_basis="public task; legal obligation (accounting)",
         retention="the tenant's payment retention (`PUT /v1/retention`, default 10 years, "
-        "Swiss CO art. 958f), then pseudonymised (payer and metadata removed)",
+        "Swiss CO art. 958f), then pseudonymised (payer and metadata removed); pseudonymised "
+        "on erasure too, except while under legal hold",
     ),
     PersonalData(
         columns=("refunds.reason",),

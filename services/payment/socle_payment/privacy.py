@@ -4,15 +4,20 @@ Payments are accounting records: the Swiss Code of Obligations (art. 958f) has t
 for ten years, so they are not deleted. What identifies the payer is replaced: the e-mail
 address is removed, the payer's subject becomes a pseudonym (the same for all the person's
 payments of one erasure, so they stay grouped) and the free metadata is emptied. Amounts,
-references, descriptions, statuses, the ledger and refunds stay as they are."""
+references, descriptions, statuses, the ledger and refunds stay as they are. A payment under
+legal hold is left untouched and marked (``erasure_requested_at``): the retention pass
+pseudonymises it once the hold is lifted."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from socle.bus import ConsumerSpec
 from socle.db import utcnow
+from socle.legal_hold import held_ids
 from socle.privacy import (
     ErasureOutcome,
     ErasureRequest,
@@ -23,10 +28,22 @@ from socle.privacy import (
     erasure_consumer,
     new_pseudonym,
 )
-from socle_payment.models import Payment
+from socle_payment.models import Payment, legal_holds
 
 SERVICE = "payment"
 RETENTION_YEARS = 10
+CATEGORY = "payments"
+
+
+def pseudonymise(payment: Payment, pseudonym: str, now: datetime) -> None:
+    """Replace what identifies the payer; amounts, references and the ledger stay."""
+    payment.payer_email = None
+    if payment.payer_subject is not None:
+        payment.payer_subject = pseudonym
+    payment.meta = {}
+    payment.updated_at = now
+    payment.pseudonymised_at = now
+    payment.erasure_requested_at = None
 
 
 async def erase_person(session: AsyncSession, request: ErasureRequest) -> ErasureOutcome:
@@ -39,31 +56,41 @@ async def erase_person(session: AsyncSession, request: ErasureRequest) -> Erasur
             )
         ).scalars()
     )
+    held = await held_ids(session, legal_holds, CATEGORY, request.tenant, [p.id for p in payments])
     pseudonym = new_pseudonym()
     now = utcnow()
+    done = 0
     for payment in payments:
-        payment.payer_email = None
-        payment.payer_subject = pseudonym
-        payment.meta = {}
-        payment.updated_at = now
-        payment.pseudonymised_at = now
-    kept = (
-        [
+        if payment.id in held:
+            payment.erasure_requested_at = now  # left as it is until the hold is lifted
+            continue
+        pseudonymise(payment, pseudonym, now)
+        done += 1
+    kept = []
+    if done:
+        kept.append(
             Kept(
-                category="payments",
-                count=len(payments),
+                category=CATEGORY,
+                count=done,
                 reason="legal_retention",
                 detail=f"Accounting records kept {RETENTION_YEARS} years (Swiss Code of "
                 "Obligations, art. 958f); payer e-mail, subject and metadata pseudonymised.",
             )
-        ]
-        if payments
-        else []
-    )
+        )
+    if held:
+        kept.append(
+            Kept(
+                category=CATEGORY,
+                count=len(held),
+                reason="legal_hold",
+                detail="Payments under legal hold are kept as they are; the payer's data is "
+                "pseudonymised once the hold is lifted.",
+            )
+        )
     return ErasureOutcome(
         erasure_id=request.erasure_id,
         service=SERVICE,
-        pseudonymised={"payments": len(payments)},
+        pseudonymised={CATEGORY: done},
         kept=kept,
     )
 

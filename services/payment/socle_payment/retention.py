@@ -1,7 +1,9 @@
 """Retention of payments: a payment older than its commune's retention (``payments``,
 default ``SOCLE_PAYMENT_RETENTION_DAYS``, 10 years) keeps its amounts, reference and
 ledger (accounting) but loses its payer's data: e-mail removed, subject pseudonymised,
-metadata emptied, in batches; a payment under legal hold is left as it is."""
+metadata emptied, in batches; a payment under legal hold is left as it is. The same pass
+pseudonymises the payments whose payer was erased while they were held, once the hold is
+lifted."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from socle.legal_hold import legal_hold_router, not_held
 from socle.privacy import new_pseudonym
 from socle_payment.api.deps import Admin
 from socle_payment.models import Payment, legal_holds, retention_rules
+from socle_payment.privacy import pseudonymise
 from socle_payment.settings import PaymentSettings
 
 log = structlog.get_logger("socle_payment.retention")
@@ -24,9 +27,40 @@ CATEGORY = "payments"
 BATCH = 500
 
 
-async def purge_once(sessions: async_sessionmaker[AsyncSession], settings: PaymentSettings) -> int:
-    """Pseudonymise every payment past its commune's retention; how many."""
+async def erase_released(sessions: async_sessionmaker[AsyncSession]) -> int:
+    """Pseudonymise the payments of erased payers whose legal hold was lifted; how many."""
     done = 0
+    while True:
+        async with sessions() as session, session.begin():
+            due = list(
+                (
+                    await session.execute(
+                        select(Payment)
+                        .where(
+                            Payment.erasure_requested_at.is_not(None),
+                            not_held(legal_holds, CATEGORY, Payment.tenant, Payment.id),
+                        )
+                        .order_by(Payment.id)
+                        .limit(BATCH)
+                        .with_for_update(skip_locked=True)
+                    )
+                ).scalars()
+            )
+            now = utcnow()
+            for payment in due:
+                pseudonymise(payment, new_pseudonym(), now)
+        done += len(due)
+        if len(due) < BATCH:
+            break
+    if done:
+        log.info("payments_pseudonymised_after_hold", count=done)
+    return done
+
+
+async def purge_once(sessions: async_sessionmaker[AsyncSession], settings: PaymentSettings) -> int:
+    """Pseudonymise every payment past its commune's retention, and those of erased payers
+    no longer held; how many."""
+    done = await erase_released(sessions)
     async with sessions() as session:
         tenants = list((await session.execute(select(Payment.tenant).distinct())).scalars())
     for tenant in tenants:
@@ -54,11 +88,7 @@ async def purge_once(sessions: async_sessionmaker[AsyncSession], settings: Payme
                 )
                 now = utcnow()
                 for payment in due:
-                    payment.payer_email = None
-                    if payment.payer_subject is not None:
-                        payment.payer_subject = new_pseudonym()
-                    payment.meta = {}
-                    payment.pseudonymised_at = now
+                    pseudonymise(payment, new_pseudonym(), now)
             done += len(due)
             if len(due) < BATCH:
                 break

@@ -1,9 +1,9 @@
 """The answer to notify's request for a mandate's confirmation mail
 (``socle.account_mails``): ``procedure.mandate.requested`` names the mandate only; the
-citizen's address and the confirmation link are given when notify mails, for an event of
-this service's own outbox, in the asker's tenant, while the mandate waits for its
-confirmation. The link's token is minted then (only its digest is kept): an earlier link of
-the same mandate stops working."""
+citizen's address and the confirmation link (and both names the mail shows) are given when
+notify mails, for an event of this service's own outbox, in the asker's tenant, while the
+mandate waits for its confirmation. The link's token is minted then (only its digest is
+kept): an earlier link of the same mandate stops working."""
 
 from __future__ import annotations
 
@@ -27,5 +27,8 @@ async def lookup(site: Site | None, session: AsyncSession, event: CloudEvent) ->
     token = secrets.token_urlsafe(32)
     mandate.token_hash = digest(token)
     return AccountMailAnswer(
-        status="ok", email=mandate.citizen_email, url=confirm_url(site, mandate.id, token)
+        status="ok",
+        email=mandate.citizen_email,
+        url=confirm_url(site, mandate.id, token),
+        values={"mediator_name": mandate.mediator_name, "citizen_name": mandate.citizen_name},
     )

@@ -206,8 +206,6 @@ async def _announce(
         "mandate_id": mandate.id,
         "request_id": mandate.request_id,
         "mediator": mandate.mediator,
-        "mediator_name": mandate.mediator_name,
-        "citizen_name": mandate.citizen_name,
         "kind": mandate.kind,
         "status": mandate.status,
         **extra,

@@ -236,7 +236,8 @@ PERSONAL_DATA: tuple[PersonalData, ...] = (
         retention="the commune's retention for the procedure (`PUT /v1/retention`, "
         "`requests:<procedure>`), else the procedure's `retention_days`, else the commune's "
         "`requests`, else SOCLE_REQUEST_RETENTION_DAYS, after submission, for closed "
-        "requests, then anonymised; without any: until the person is erased",
+        "requests, then anonymised; without any: until the person is erased (a request under "
+        "legal hold: until the hold is lifted)",
     ),
     PersonalData(
         columns=(

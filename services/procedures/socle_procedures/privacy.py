@@ -5,7 +5,8 @@ are removed, its owner becomes a pseudonym, and the notes of its history are rem
 history's states and times stay). A submitted request of a procedure that declares
 ``retention_days`` is the commune's record until that many days after its submission: it is
 kept as it is, marked (``erasure_requested_at``), and anonymised by the sweep when the period
-ends. The person's portal sessions are deleted."""
+ends. A request under legal hold is kept the same way and anonymised by the sweep once the
+hold is lifted. The person's portal sessions are deleted."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from socle import clock
 from socle.bus import ConsumerSpec
+from socle.legal_hold import held_ids, not_held
 from socle.privacy import (
     ErasureOutcome,
     ErasureRequest,
@@ -34,11 +36,13 @@ from socle_procedures.models import (
     Request,
     RequestHistory,
     RequestNote,
+    legal_holds,
 )
 
 log = structlog.get_logger("socle_procedures.privacy")
 
 SERVICE = "procedures"
+CATEGORY = "requests"
 
 
 def _kept_until(request: Request, document: dict[str, object]) -> datetime | None:
@@ -85,10 +89,16 @@ async def erase_person(session: AsyncSession, request: ErasureRequest) -> Erasur
             .with_for_update(of=Request)
         )
     ).all()
+    held = await held_ids(
+        session, legal_holds, CATEGORY, request.tenant, [row.id for row, _ in rows]
+    )
     pseudonym = new_pseudonym()
     anonymised = kept = 0
     latest: datetime | None = None
     for row, document in rows:
+        if row.id in held:
+            row.erasure_requested_at = now  # left as it is until the hold is lifted
+            continue
         until = _kept_until(row, document)
         if until is not None and until > now:
             row.erasure_requested_at = now
@@ -102,28 +112,40 @@ async def erase_person(session: AsyncSession, request: ErasureRequest) -> Erasur
             PortalSession.tenant == request.tenant, PortalSession.subject == request.user_id
         )
     )
-    return ErasureOutcome(
-        erasure_id=request.erasure_id,
-        service=SERVICE,
-        erased={"portal_sessions": int(sessions.rowcount)},  # type: ignore[attr-defined]
-        pseudonymised={"requests": anonymised},
-        kept=[
+    reasons = []
+    if kept:
+        reasons.append(
             Kept(
-                category="requests",
+                category=CATEGORY,
                 count=kept,
                 reason="retention",
                 until=latest,
                 detail="Submitted requests of procedures with a retention period stay the "
                 "commune's record until it ends, then are anonymised.",
             )
-        ]
-        if kept
-        else [],
+        )
+    if held:
+        reasons.append(
+            Kept(
+                category=CATEGORY,
+                count=len(held),
+                reason="legal_hold",
+                detail="Requests under legal hold are kept as they are; they are anonymised "
+                "once the hold is lifted (and their retention, if any, has ended).",
+            )
+        )
+    return ErasureOutcome(
+        erasure_id=request.erasure_id,
+        service=SERVICE,
+        erased={"portal_sessions": int(sessions.rowcount)},  # type: ignore[attr-defined]
+        pseudonymised={CATEGORY: anonymised},
+        kept=reasons,
     )
 
 
 async def anonymise_due(sessions: async_sessionmaker[AsyncSession]) -> int:
-    """Anonymise the requests of erased persons whose retention has ended."""
+    """Anonymise the requests of erased persons whose retention has ended and that are
+    under no legal hold."""
     now = clock.now()
     done = 0
     async with sessions() as session, session.begin():
@@ -131,7 +153,10 @@ async def anonymise_due(sessions: async_sessionmaker[AsyncSession]) -> int:
             await session.execute(
                 select(Request, ProcedureVersion.document)
                 .join(ProcedureVersion, ProcedureVersion.id == Request.version_id)
-                .where(Request.erasure_requested_at.is_not(None))
+                .where(
+                    Request.erasure_requested_at.is_not(None),
+                    not_held(legal_holds, CATEGORY, Request.tenant, Request.id),
+                )
                 .with_for_update(of=Request, skip_locked=True)
                 .limit(200)
             )

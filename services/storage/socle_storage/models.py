@@ -149,8 +149,8 @@ PERSONAL_DATA: tuple[PersonalData, ...] = (
         purpose="the person's supporting documents for procedures",
         legal_basis="public task",
         retention="the tenant's retention for the kind (`PUT /v1/rules`, default "
-        "SOCLE_DEFAULT_RETENTION_DAYS, 3650 days); soft-deleted ones "
-        "SOCLE_DELETED_GRACE_SECONDS; legal hold wins",
+        "SOCLE_DEFAULT_RETENTION_DAYS, 3650 days; a changed rule applies to stored documents "
+        "too); soft-deleted ones SOCLE_DELETED_GRACE_SECONDS; legal hold wins",
     ),
     PersonalData(
         columns=("grants.granted_by",),
@@ -164,6 +164,7 @@ PERSONAL_DATA: tuple[PersonalData, ...] = (
         data="access log: the reader's subject, client and roles, the time",
         purpose="who read a document (audit)",
         legal_basis="legal obligation (accountability)",
-        retention="not purged yet (kept after the document); the reader pseudonymised on erasure",
+        retention="SOCLE_ACCESS_LOG_RETENTION_DAYS (365 days) after the read, then deleted "
+        "(also after the document); the reader pseudonymised on erasure",
     ),
 )

@@ -1,24 +1,27 @@
 """Retention: the purge removes documents past their retention (or deleted long enough),
-bytes first then rows; the reconciler removes uploads a crash left pending."""
+bytes first then rows, and the access log's reads older than ``access_log_retention_days``;
+the reconciler removes uploads a crash left pending."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import cast
 
 import structlog
 from minio.error import S3Error
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Table, and_, func, or_, select
 
 from socle import clock
 from socle.locks import exclusive_pass
 from socle.periodic import Periodic
+from socle.pruning import Rule, prune
 from socle_storage import events
 from socle_storage.context import Storage
 from socle_storage.documents import remove_document_rows
 from socle_storage.errors import StoreUnavailable
 from socle_storage.ingest import discard_pending
-from socle_storage.models import Document, DocumentVersion
+from socle_storage.models import AccessRecord, Document, DocumentVersion
 
 log = structlog.get_logger("socle_storage.purge")
 
@@ -30,6 +33,7 @@ class PurgeReport:
     purged: int = 0
     failed: int = 0
     reconciled: int = 0
+    access_records: int = 0
 
 
 async def purge_once(storage: Storage) -> PurgeReport:
@@ -69,17 +73,26 @@ async def purge_once(storage: Storage) -> PurgeReport:
             if len(ids) < BATCH:
                 break
         report.reconciled = await reconcile_once(storage)
+        report.access_records = await purge_access_log(storage)
     except StoreUnavailable:
         report.failed += 1
         log.warning("purge_interrupted", reason="store unavailable", purged=report.purged)
-    if report.purged or report.failed or report.reconciled:
+    if report.purged or report.failed or report.reconciled or report.access_records:
         log.info(
             "purge_done",
             purged=report.purged,
             failed=report.failed,
             reconciled=report.reconciled,
+            access_records=report.access_records,
         )
     return report
+
+
+async def purge_access_log(storage: Storage) -> int:
+    """Delete the reads older than the access log's retention, in batches; how many."""
+    days = storage.settings.access_log_retention_days
+    rule = Rule("access_log", cast(Table, AccessRecord.__table__), "at", days * 24 * 3600)
+    return await prune(storage.sessions, rule, batch=BATCH * 10)
 
 
 async def _purge_document(storage: Storage, document_id: str) -> bool:
@@ -142,7 +155,7 @@ def purge_loop(storage: Storage) -> Periodic:
 
     async def work() -> int:
         report = await purge_once(storage)
-        return report.purged + report.reconciled
+        return report.purged + report.reconciled + report.access_records
 
     # one replica at a time: the others find the lock held and skip their turn
     return Periodic(

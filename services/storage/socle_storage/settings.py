@@ -62,6 +62,9 @@ class StorageSettings(ServiceSettings):
     """How often the service runs the purge and the reconciler itself; 0 disables it."""
     pending_timeout_seconds: int = 3600
     """An upload still pending after this long is considered abandoned and removed."""
+    access_log_retention_days: int = 365
+    """Days a read of a document stays in the access log before the purge deletes it
+    (0: kept forever)."""
 
     clamd_url: str = ""
     """``tcp://host:port`` of a clamd daemon scanning every upload; empty disables scanning."""

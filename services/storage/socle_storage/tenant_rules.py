@@ -1,12 +1,17 @@
 """Tenant rules: the size limit, allowed content types and retention the commune sets; the
-defaults from the settings when it has set none."""
+defaults from the settings when it has set none. A changed retention applies to the
+documents already stored too: each one's ``retention_until`` becomes its upload time plus the
+new retention of its kind (a shorter one can make it due for the next purge at once)."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from socle.auth import Principal
 from socle.db import utcnow
@@ -14,9 +19,13 @@ from socle.problems import Unprocessable
 from socle_storage.access import acts_for_tenant
 from socle_storage.context import Storage
 from socle_storage.errors import NotAllowed
-from socle_storage.models import TenantRules
+from socle_storage.models import Document, TenantRules
 from socle_storage.schemas import MEDIA_TYPE, RulesIn
 from socle_storage.settings import StorageSettings
+
+log = structlog.get_logger("socle_storage.tenant_rules")
+
+BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,7 @@ async def set_rules(storage: Storage, principal: Principal, body: RulesIn) -> Ru
         )
     types = sorted(set(body.allowed_content_types))  # validated and normalised by RulesIn
     async with storage.sessions() as session, session.begin():
+        before_change = await load_rules(session, principal.tenant, storage.settings)
         row = await session.get(TenantRules, principal.tenant)
         if row is None:
             row = TenantRules(tenant=principal.tenant)
@@ -82,4 +92,53 @@ async def set_rules(storage: Storage, principal: Principal, body: RulesIn) -> Ru
         row.retention_days = dict(body.retention_days)
         row.updated_at = utcnow()
         await session.flush()
-        return await load_rules(session, principal.tenant, storage.settings)
+        before = before_change
+        rules = await load_rules(session, principal.tenant, storage.settings)
+    if (before.default_retention_days, before.retention_days) != (
+        rules.default_retention_days,
+        rules.retention_days,
+    ):
+        await reapply_retention(storage.sessions, principal.tenant, rules)
+    return rules
+
+
+async def reapply_retention(
+    sessions: async_sessionmaker[AsyncSession], tenant: str, rules: Rules
+) -> int:
+    """Give every stored document of ``tenant`` the retention ``rules`` set for its kind, in
+    batches; how many changed. A document of an erased owner that is kept only because its
+    kind had a retention of its own is released (due now) when its kind no longer has one."""
+    changed = 0
+    after = ""
+    while True:
+        async with sessions() as session, session.begin():
+            docs = list(
+                (
+                    await session.execute(
+                        select(Document)
+                        .where(
+                            Document.tenant == tenant,
+                            Document.status.in_(("active", "quarantined")),
+                            Document.id > after,
+                        )
+                        .order_by(Document.id)
+                        .limit(BATCH)
+                        .with_for_update()  # a document being changed is waited for
+                    )
+                ).scalars()
+            )
+            now = utcnow()
+            for doc in docs:
+                until = doc.created_at + timedelta(days=rules.retention_for(doc.kind))
+                if doc.erasure_requested_at is not None and doc.kind not in rules.retention_days:
+                    until = min(until, now)  # nothing but a kind's retention kept it
+                if doc.retention_until != until:
+                    doc.retention_until = until
+                    doc.updated_at = now
+                    changed += 1
+        if len(docs) < BATCH:
+            break
+        after = docs[-1].id
+    if changed:
+        log.info("retention_reapplied", tenant=tenant, documents=changed)
+    return changed

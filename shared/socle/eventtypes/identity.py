@@ -76,12 +76,11 @@ class KeyRotated(_Identity):
 
 class PersonExportAvailable(_Identity):
     """Every part of a person's export is in: notify mails the person the link (valid until
-    ``expires_at``; the download also needs the person's login at identity). It still carries
-    the address: looking it up like the account mails do is not built yet."""
+    ``expires_at``; the download also needs the person's login at identity). No address:
+    notify asks identity for it when it mails (``socle.account_mails``)."""
 
     TYPE = "person.export.available"
     user_id: str
-    email: str
     locale: str
     export_id: str
     download_url: str

@@ -134,18 +134,19 @@ class ProcedureRetired(VersionChanged):
 
 
 class MandateChanged(_Procedures):
+    """No names: a consumer that shows them asks procedures (notify does for the
+    confirmation mail, ``socle.account_mails``)."""
+
     mandate_id: str
     request_id: str
     mediator: str = Field(description="Subject of the mediator.")
-    mediator_name: str
-    citizen_name: str
     kind: Literal["email", "paper"]
     status: Literal["pending", "live", "revoked"]
 
 
 class MandateRequested(MandateChanged):
-    """The citizen is to confirm: notify asks procedures for the address and the one-time
-    link when it mails (``socle.account_mails``); neither is in the event."""
+    """The citizen is to confirm: notify asks procedures for the address, the one-time link
+    and both names when it mails (``socle.account_mails``); none is in the event."""
 
     TYPE = "procedure.mandate.requested"
     locale: str | None = None
