@@ -1,8 +1,8 @@
 """Refunds carry a status: ``pending`` while the provider is asked (the amount is reserved),
 ``succeeded`` once it answered.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 """
 
 import sqlalchemy as sa
