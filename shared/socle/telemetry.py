@@ -120,7 +120,28 @@ def _shared_processors() -> list[Any]:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _add_trace_ids,
         _rate_limit,
+        _errors_without_data,
     ]
+
+
+def first_line(message: str, limit: int = 300) -> str:
+    """A message up to its first line break, real or escaped (``repr`` of an exception writes
+    ``\\n``): what follows carries a database's DETAIL with the refused row or the
+    statement's parameters."""
+    return message.split("\n", 1)[0].split("\\n", 1)[0][:limit]
+
+
+def _errors_without_data(
+    _: Any, __: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """An ``error`` field (a caught exception's ``repr`` or ``str``) reduced to its first line,
+    as :class:`_TracebackWithoutData` does for a logged traceback."""
+    error = event_dict.get("error")
+    if isinstance(error, BaseException):
+        error = repr(error)
+    if isinstance(error, str):
+        event_dict["error"] = first_line(error)
+    return event_dict
 
 
 class _TracebackWithoutData:
@@ -141,7 +162,7 @@ class _TracebackWithoutData:
         for stack in stacks:
             value = stack.get("exc_value")
             if isinstance(value, str):
-                stack["exc_value"] = value.split("\n", 1)[0][:500]
+                stack["exc_value"] = first_line(value, 500)
             stack["exc_notes"] = []
             for group in stack.get("exceptions") or []:
                 self._trim(group)

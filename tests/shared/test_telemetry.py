@@ -130,3 +130,23 @@ def test_logged_database_errors_quote_neither_values_nor_parameters(capsys):
     assert "IntegrityError" in err and "uq_users_email" in err
     assert "anna.muster@example.ch" not in err and "Anna" not in err
     assert create_engine("sqlite+aiosqlite:///:memory:").sync_engine.hide_parameters
+
+
+def test_a_logged_error_field_keeps_only_the_first_line_of_the_message(capsys):
+    """Loops log a caught exception as ``error=repr(exc)``; the repr of a database error
+    quotes the refused row after an escaped line break."""
+    from sqlalchemy.exc import IntegrityError
+
+    from socle.telemetry import configure_logging
+
+    configure_logging("test")
+    orig = Exception(
+        'duplicate key value violates unique constraint "uq_users_email"\n'
+        "DETAIL:  Key (tenant, email)=(vevey, anna.muster@example.ch) already exists."
+    )
+    exc = IntegrityError("INSERT INTO users ...", ("anna.muster@example.ch",), orig)
+    structlog.get_logger("test").warning("relay_failed", error=repr(exc))
+    structlog.get_logger("test").warning("pass_failed", error=exc)
+    err = capsys.readouterr().err
+    assert err.count("uq_users_email") == 2
+    assert "anna.muster@example.ch" not in err
