@@ -76,7 +76,9 @@ class ConsumerSpec:
     lettered), so the events of an aggregate (published in order by the outbox) take effect
     in order, a retried event included (its successors wait for it). The price is one event
     in flight per durable across all replicas; a consumer whose effects commute may set
-    ``ordered=False`` to have ``batch`` events in flight in every replica."""
+    ``ordered=False`` to have up to ``batch`` events handled at once in every replica (the
+    next one fetched as soon as one is done, so a handler that waits, or an event retried
+    later, holds back no other)."""
 
     durable: str
     subjects: Sequence[str]
