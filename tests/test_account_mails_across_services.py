@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 import nats
-import pytest
 
 from socle_dev.testing import eventually, running
 from socle_identity import directory
