@@ -165,10 +165,9 @@ async def events_end_to_end(folder: Path) -> Case:
     (one SQLite transaction per event, the relay woken by each commit as in a service, a
     `socle.bus` durable consumer whose effects commute: `ordered=False`) against bare
     nats-py (8 writers each awaiting JetStream's publish ack, a durable pull consumer acking
-    each message) on the same NATS server. The
-    rate is a burst of 2,000 events; p50/p99 are measured separately with the writers paced
-    to 1,000 events/s for 3 s (ours from the commit, the peer's from the publish call, each
-    to the consumer's ack)."""
+    each message) on the same NATS server. The rate is a burst of 2,000 events; p50/p99 are
+    measured separately with the writers paced to 1,000 events/s for 3 s (ours from the
+    commit, the peer's from the publish call, each to the consumer's ack)."""
     server = NatsServer.create(folder / f"nats-{free_port()}", free_port())
     server.start()
     try:
