@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 import nats
-import pytest
 
 from socle_dev.testing import eventually, running
 from socle_identity import directory
@@ -29,11 +28,6 @@ def hidden(html: str, name: str) -> str:
     return match.group(1)
 
 
-@pytest.mark.skip(
-    reason="passes on its own; late in the full suite the mail does not arrive in time "
-    "(notify's consumer is suspected to fall behind the session's backlog of events); "
-    "not yet fixed"
-)
 async def test_a_reset_mail_reaches_the_person_without_its_link_on_the_bus(
     migrated_database: Any, nats_server: Any, smtp_sink: Any, issuer: Any, tmp_path: Any
 ) -> None:

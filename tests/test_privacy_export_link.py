@@ -14,7 +14,6 @@ from datetime import timedelta
 from urllib.parse import urlencode, urlsplit
 
 import httpx
-import pytest
 
 from socle.db import utcnow
 from socle_dev.testing import eventually
@@ -59,11 +58,6 @@ async def logged_in(issuer: str, client_id: str, email: str) -> httpx.AsyncClien
     return browser
 
 
-@pytest.mark.skip(
-    reason="passes on its own; late in the full suite the mail does not arrive in time "
-    "(notify's consumer is suspected to fall behind the session's backlog of events); "
-    "not yet fixed"
-)
 async def test_the_person_is_mailed_a_link_that_works_until_it_expires_and_the_export_is_deleted(
     migrated_database, nats_server, s3_server, smtp_sink, tenant
 ):

@@ -106,7 +106,9 @@ async def ask(bus: Bus, event: CloudEvent, wait: float = 5.0) -> dict[str, str]:
     link is left out).
 
     Raises :class:`AccountMailGone` when the producer answers there is nothing to mail, and
-    :class:`BusUnavailable` when it does not answer (the event is retried later)."""
+    :class:`BusUnavailable` when it does not answer: at once when no producer is running
+    (NATS "no responders") or its answer failed, after ``wait`` seconds otherwise. The
+    event is then retried later; the consumer handles others meanwhile."""
     lookup = ACCOUNT_MAIL_EVENTS[event.type]
     request = AccountMailRequest(event_id=event.id, tenant=event.tenant)
     subject = subject_of(event.tenant, lookup.subject_prefix)

@@ -30,6 +30,8 @@ Responder = Callable[[bytes], Awaitable[bytes]]
 
 DUPLICATE_WINDOW_SECONDS = 600.0
 DEAD_LETTER_PREFIX = "deadletter"
+RESPONDER_FAILED = "Socle-Responder-Failed"
+"""Header of the (empty) answer of a responder that failed: the asker need not wait."""
 DAY = 24 * 3600
 
 
@@ -74,7 +76,9 @@ class ConsumerSpec:
     lettered), so the events of an aggregate (published in order by the outbox) take effect
     in order, a retried event included (its successors wait for it). The price is one event
     in flight per durable across all replicas; a consumer whose effects commute may set
-    ``ordered=False`` to have ``batch`` events in flight in every replica."""
+    ``ordered=False`` to have up to ``batch`` events handled at once in every replica (the
+    next one fetched as soon as one is done, so a handler that waits, or an event retried
+    later, holds back no other)."""
 
     durable: str
     subjects: Sequence[str]
@@ -242,13 +246,16 @@ class Bus:
 
     async def request(self, subject: str, payload: bytes, wait: float = 5.0) -> bytes:
         """Ask over core NATS (nothing is stored) and wait for one answer; BusUnavailable
-        when nobody answers in time."""
+        when nobody answers in time, at once when nobody listens on ``subject`` (NATS "no
+        responders") or the responder failed."""
         if self._nc is None or not self.connected:
             raise BusUnavailable("bus disconnected")
         try:
             answer = await self._nc.request(subject, payload, timeout=wait)
         except Exception as exc:
             raise BusUnavailable(f"no answer on {subject}: {exc.__class__.__name__}") from exc
+        if answer.headers and RESPONDER_FAILED in answer.headers:
+            raise BusUnavailable(f"no answer on {subject}: the responder failed")
         return bytes(answer.data)
 
     def serve(self, subject: str, responder: Responder, *, queue: str) -> None:
@@ -265,8 +272,11 @@ class Bus:
         async def answer(msg: Msg) -> None:
             try:
                 reply = await responder(msg.data)
-            except Exception as exc:  # the asker times out and retries
+            except Exception as exc:  # told at once: the asker retries later
                 log.warning("request_failed", subject=msg.subject, error=repr(exc)[:300])
+                if msg.reply and self._nc is not None:
+                    with contextlib.suppress(Exception):
+                        await self._nc.publish(msg.reply, b"", headers={RESPONDER_FAILED: "1"})
                 return
             with contextlib.suppress(Exception):
                 await msg.respond(reply)
@@ -337,23 +347,49 @@ class Bus:
         return await self.js.pull_subscribe_bind(spec.durable, self.stream)
 
     async def _consume(self, spec: ConsumerSpec) -> None:
+        """Fetch and handle events: one at a time for an ordered consumer; otherwise up to
+        ``spec.batch`` handled at once, the next fetched as soon as one is done, so an event
+        whose handler waits (a producer slow to answer) holds back no other."""
         sub: JetStreamContext.PullSubscription | None = None
-        while True:
-            try:
-                if sub is None:
-                    sub = await self._subscribe(spec)
-                msgs = await sub.fetch(spec.fetch_size, timeout=1.0)
-            except asyncio.CancelledError:
-                raise
-            except TimeoutError:
-                continue
-            except Exception as exc:
-                log.warning("consumer_fetch_failed", consumer=spec.durable, error=repr(exc))
-                sub = None
-                await asyncio.sleep(0.5)
-                continue
-            for msg in msgs:
-                await self._handle(spec, msg)
+        running: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                if len(running) >= spec.fetch_size:
+                    await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                try:
+                    if sub is None:
+                        sub = await self._subscribe(spec)
+                    msgs = await sub.fetch(spec.fetch_size - len(running), timeout=1.0)
+                except asyncio.CancelledError:
+                    raise
+                except TimeoutError:
+                    continue
+                except Exception as exc:
+                    log.warning("consumer_fetch_failed", consumer=spec.durable, error=repr(exc))
+                    sub = None
+                    await asyncio.sleep(0.5)
+                    continue
+                if spec.ordered:
+                    for msg in msgs:
+                        await self._handle(spec, msg)
+                    continue
+                for msg in msgs:
+                    task = asyncio.create_task(self._handle_guarded(spec, msg))
+                    running.add(task)
+                    task.add_done_callback(running.discard)
+        finally:
+            # unacknowledged events come again after ack_wait (or to another replica)
+            for task in list(running):
+                await stop_task(task)
+
+    async def _handle_guarded(self, spec: ConsumerSpec, msg: Msg) -> None:
+        try:
+            await self._handle(spec, msg)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # not acknowledged: it comes again after ack_wait
+            log.warning("event_handling_crashed", consumer=spec.durable, error=repr(exc)[:300])
 
     async def _handle(self, spec: ConsumerSpec, msg: Msg) -> None:
         attempt = msg.metadata.num_delivered

@@ -8,15 +8,24 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 
 import structlog
 from fastapi import FastAPI
 from opentelemetry import context, propagate, trace
+from opentelemetry.context import Context
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+from opentelemetry.propagators.textmap import (
+    CarrierT,
+    Getter,
+    Setter,
+    TextMapPropagator,
+    default_getter,
+    default_setter,
+)
 from opentelemetry.sdk.resources import SERVICE_NAME, OTELResourceDetector, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -271,10 +280,46 @@ class _RecordWhenExported(Sampler):
         return "RecordWhenExported"
 
 
+class _CallersTraceWins(TextMapPropagator):
+    """The process's propagator, except that a carrier already naming a trace (a request the
+    caller gave its own ``traceparent``) keeps it: the instrumented httpx client would
+    otherwise replace it with the current context, a new trace when there is none."""
+
+    def __init__(self, inner: TextMapPropagator) -> None:
+        self.inner = inner
+
+    def extract(
+        self,
+        carrier: CarrierT,
+        context: Context | None = None,
+        getter: Getter[CarrierT] = default_getter,
+    ) -> Context:
+        return self.inner.extract(carrier, context, getter)
+
+    def inject(
+        self,
+        carrier: CarrierT,
+        context: Context | None = None,
+        setter: Setter[CarrierT] = default_setter,
+    ) -> None:
+        if isinstance(carrier, Mapping) and "traceparent" in carrier:
+            return
+        self.inner.inject(carrier, context, setter)
+
+    @property
+    def fields(self) -> set[str]:
+        return self.inner.fields
+
+
 def configure_tracing(service: str) -> None:
     """Install a tracer provider once per process; with ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or
     ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``) set, spans are exported over OTLP/HTTP in batches
-    (the exporter reads the other ``OTEL_EXPORTER_OTLP_*`` variables: headers, timeout)."""
+    (the exporter reads the other ``OTEL_EXPORTER_OTLP_*`` variables: headers, timeout).
+    Outgoing httpx requests carry the current trace, unless the caller set a ``traceparent``
+    of its own."""
+    textmap = propagate.get_global_textmap()
+    if not isinstance(textmap, _CallersTraceWins):
+        propagate.set_global_textmap(_CallersTraceWins(textmap))
     if isinstance(trace.get_tracer_provider(), TracerProvider):
         return
     sampler = _RecordWhenExported()

@@ -3,6 +3,8 @@ one trace across the bus."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from opentelemetry import trace
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
@@ -143,3 +145,108 @@ async def test_first_connection_to_an_absent_bus_fails_clearly():
     bus = Bus(url=f"nats://127.0.0.1:{free_port()}", connect_timeout=0.5)
     with pytest.raises(BusUnavailable, match="cannot reach NATS"):
         await bus.connect()
+
+
+async def test_an_unordered_consumer_handles_other_events_while_one_waits(nats_server, tenant):
+    """The first event's handler waits until the second one is handled: handled one after
+    the other, neither would ever be."""
+    second_handled = asyncio.Event()
+    handled: list[str] = []
+
+    async def handler(event: CloudEvent) -> None:
+        if event.type == "user.registered":
+            await second_handled.wait()  # e.g. a producer slow to answer a lookup
+        handled.append(event.type)
+        if event.type == "payment.created":
+            second_handled.set()
+
+    bus = Bus(url=nats_server.url)
+    await bus.connect()
+    bus.start_consumer(
+        ConsumerSpec(
+            durable=f"unordered-{tenant}",
+            subjects=[f"socle.{tenant}.>"],
+            handler=handler,
+            ordered=False,
+        )
+    )
+    try:
+        for kind in ("user.registered", "payment.created"):
+            await bus.publish_event(
+                CloudEvent.new(service="test", type=kind, tenant=tenant, data={})
+            )
+
+        async def both() -> bool:
+            return len(handled) == 2
+
+        await eventually(both, "both events handled")
+        assert handled == ["payment.created", "user.registered"]
+        await eventually(
+            lambda: consumer_settled(bus.js, f"unordered-{tenant}"), "both acknowledged"
+        )
+    finally:
+        await bus.close()
+
+
+async def test_an_ordered_consumer_keeps_the_order_of_the_stream(nats_server, tenant):
+    handled: list[int] = []
+
+    async def handler(event: CloudEvent) -> None:
+        handled.append(int(event.data["n"]))
+
+    bus = Bus(url=nats_server.url)
+    await bus.connect()
+    bus.start_consumer(
+        ConsumerSpec(durable=f"ordered-{tenant}", subjects=[f"socle.{tenant}.>"], handler=handler)
+    )
+    try:
+        for n in range(40):
+            await bus.publish_event(
+                CloudEvent.new(service="test", type="thing.changed", tenant=tenant, data={"n": n})
+            )
+
+        async def all_of_them() -> bool:
+            return len(handled) == 40
+
+        await eventually(all_of_them, "every event handled")
+        assert handled == list(range(40))
+    finally:
+        await bus.close()
+
+
+NOBODY_ANSWERS_SECONDS = 3600.0
+"""What a request would wait for an answer that never comes: the tests below end long before
+(the safety net of the test run stops them otherwise)."""
+
+
+async def test_a_request_nobody_listens_to_fails_at_once(nats_server, tenant):
+    from socle.bus import BusUnavailable
+
+    bus = Bus(url=nats_server.url)
+    await bus.connect()
+    try:
+        with pytest.raises(BusUnavailable, match="NoResponders"):
+            async with asyncio.timeout(60):  # the safety net, not a measure
+                await bus.request(f"rpc.nobody.{tenant}", b"{}", wait=NOBODY_ANSWERS_SECONDS)
+    finally:
+        await bus.close()
+
+
+async def test_a_request_whose_responder_fails_fails_at_once(nats_server, tenant):
+    from socle.bus import BusUnavailable
+
+    async def broken(_: bytes) -> bytes:
+        raise RuntimeError("database unreachable")
+
+    responder = Bus(url=nats_server.url, name="responder")
+    responder.serve(f"rpc.broken.{tenant}", broken, queue="broken")
+    await responder.connect()
+    asker = Bus(url=nats_server.url, name="asker")
+    await asker.connect()
+    try:
+        with pytest.raises(BusUnavailable, match="responder failed"):
+            async with asyncio.timeout(60):  # the safety net, not a measure
+                await asker.request(f"rpc.broken.{tenant}", b"{}", wait=NOBODY_ANSWERS_SECONDS)
+    finally:
+        await asker.close()
+        await responder.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import structlog
 from fastapi import APIRouter
 from opentelemetry import trace
@@ -18,6 +19,7 @@ from socle.events import CloudEvent
 from socle.outbox import record_event
 from socle.service import SessionDep, create_service_app
 from socle.telemetry import configure_tracing
+from socle_dev.stub_http import StubServer
 from socle_dev.testing import eventually, running
 
 
@@ -150,3 +152,18 @@ def test_a_logged_error_field_keeps_only_the_first_line_of_the_message(capsys):
     err = capsys.readouterr().err
     assert err.count("uq_users_email") == 2
     assert "anna.muster@example.ch" not in err
+
+
+async def test_a_traceparent_the_caller_sets_reaches_the_server_unchanged():
+    """A process with tracing configured (httpx instrumented) and no current trace: a
+    request whose caller names the trace in its own ``traceparent`` keeps it, so the server
+    joins that trace rather than a new one started by the instrumentation."""
+    configure_tracing("test")
+    given = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    with StubServer(status=204) as server:
+        async with httpx.AsyncClient(timeout=5) as client:
+            await client.get(server.url, headers={"traceparent": given})
+            await client.get(server.url)
+    explicit, implicit = server.requests
+    assert explicit.headers["traceparent"] == given
+    assert implicit.headers.get("traceparent", given) != given

@@ -96,7 +96,10 @@ async def on_part(session: AsyncSession, event: CloudEvent) -> Export | None:
     if event.type != PERSON_EXPORT_READY:
         return None
     part = ExportPart.of(event)
-    export = await session.get(Export, part.export_id)
+    # Locked until the transaction ends: parts recorded at once (a consumer handles several
+    # events at a time, replicas too) each wait for the previous one, so the last sees them
+    # all and the person is told.
+    export = await session.get(Export, part.export_id, with_for_update=True)
     if export is None or export.tenant != event.tenant:
         return None
     await session.execute(
