@@ -199,6 +199,12 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
+def _stderr_logger(*_: Any) -> structlog.PrintLogger:
+    """A logger printing to whatever ``sys.stderr`` is when it logs: a stream replaced since
+    configuration (and closed since) must not make a log call raise."""
+    return structlog.PrintLogger(sys.stderr)
+
+
 def configure_logging(service: str, level: str = "INFO") -> None:
     """One JSON line on stderr per record, for structlog and every standard-library logger
     (uvicorn, alembic, httpx, nats...), with ``service``, ``logger`` and the current
@@ -221,7 +227,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     structlog.configure(
         processors=[*_shared_processors(), *_render()],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )
     structlog.contextvars.bind_contextvars(service=service)
