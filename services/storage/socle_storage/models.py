@@ -131,6 +131,8 @@ class TenantRules(Base):
     default_retention_days: Mapped[int] = mapped_column(Integer)
     retention_days: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reapply_pending_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    """When the retention last changed, until every stored document has been given it."""
 
 
 #: The register of processing activities (``make privacy-register``).

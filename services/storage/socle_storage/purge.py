@@ -1,6 +1,7 @@
-"""Retention: the purge removes documents past their retention (or deleted long enough),
-bytes first then rows, and the access log's reads older than ``access_log_retention_days``;
-the reconciler removes uploads a crash left pending."""
+"""Retention: the purge first finishes a changed retention a crash left half applied, then
+removes documents past their retention (or deleted long enough), bytes first then rows, and
+the access log's reads older than ``access_log_retention_days``; the reconciler removes
+uploads a crash left pending."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from socle_storage.documents import remove_document_rows
 from socle_storage.errors import StoreUnavailable
 from socle_storage.ingest import discard_pending
 from socle_storage.models import AccessRecord, Document, DocumentVersion
+from socle_storage.tenant_rules import finish_pending_reapplies
 
 log = structlog.get_logger("socle_storage.purge")
 
@@ -34,12 +36,17 @@ class PurgeReport:
     failed: int = 0
     reconciled: int = 0
     access_records: int = 0
+    reapplied: int = 0
+    """Documents given a changed retention that a crash had left half applied."""
 
 
 async def purge_once(storage: Storage) -> PurgeReport:
     """Purge everything due now, in batches of ``BATCH`` until none is left (documents under
-    legal hold are kept); an unreachable store ends the run, to be resumed by the next."""
+    legal hold are kept); an unreachable store ends the run, to be resumed by the next.
+    A changed retention not yet given to every stored document is given first, so no
+    document goes by an end date its commune has changed."""
     report = PurgeReport()
+    report.reapplied = await finish_pending_reapplies(storage)
     now = clock.now()
     grace = now - timedelta(seconds=storage.settings.deleted_grace_seconds)
     due = and_(
@@ -155,7 +162,7 @@ def purge_loop(storage: Storage) -> Periodic:
 
     async def work() -> int:
         report = await purge_once(storage)
-        return report.purged + report.reconciled + report.access_records
+        return report.purged + report.reconciled + report.access_records + report.reapplied
 
     # one replica at a time: the others find the lock held and skip their turn
     return Periodic(

@@ -1,7 +1,11 @@
 """Tenant rules: the size limit, allowed content types and retention the commune sets; the
 defaults from the settings when it has set none. A changed retention applies to the
 documents already stored too: each one's ``retention_until`` becomes its upload time plus the
-new retention of its kind (a shorter one can make it due for the next purge at once)."""
+new retention of its kind (a shorter one can make it due for the next purge at once).
+
+The rules' transaction marks the change (``reapply_pending_since``); the documents are then
+given it in batches and the mark is cleared. A crash in between leaves the mark, and the
+purge finishes the work before it purges anything (:func:`finish_pending_reapplies`)."""
 
 from __future__ import annotations
 
@@ -10,8 +14,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import structlog
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.auth import Principal
 from socle.db import utcnow
@@ -81,7 +85,7 @@ async def set_rules(storage: Storage, principal: Principal, body: RulesIn) -> Ru
         )
     types = sorted(set(body.allowed_content_types))  # validated and normalised by RulesIn
     async with storage.sessions() as session, session.begin():
-        before_change = await load_rules(session, principal.tenant, storage.settings)
+        before = await load_rules(session, principal.tenant, storage.settings)
         row = await session.get(TenantRules, principal.tenant)
         if row is None:
             row = TenantRules(tenant=principal.tenant)
@@ -92,53 +96,105 @@ async def set_rules(storage: Storage, principal: Principal, body: RulesIn) -> Ru
         row.retention_days = dict(body.retention_days)
         row.updated_at = utcnow()
         await session.flush()
-        before = before_change
         rules = await load_rules(session, principal.tenant, storage.settings)
-    if (before.default_retention_days, before.retention_days) != (
-        rules.default_retention_days,
-        rules.retention_days,
-    ):
-        await reapply_retention(storage.sessions, principal.tenant, rules)
+        if (before.default_retention_days, before.retention_days) != (
+            rules.default_retention_days,
+            rules.retention_days,
+        ):
+            row.reapply_pending_since = row.updated_at  # committed with the rules
+        pending = row.reapply_pending_since is not None
+    if pending:
+        await finish_reapply(storage, principal.tenant)
     return rules
 
 
-async def reapply_retention(
-    sessions: async_sessionmaker[AsyncSession], tenant: str, rules: Rules
-) -> int:
-    """Give every stored document of ``tenant`` the retention ``rules`` set for its kind, in
-    batches; how many changed. A document of an erased owner that is kept only because its
-    kind had a retention of its own is released (due now) when its kind no longer has one."""
+async def finish_reapply(storage: Storage, tenant: str) -> int:
+    """Give every stored document of ``tenant`` its current retention if a change of it is
+    marked as not yet applied, then clear the mark (unless the retention changed again
+    meanwhile: that change's own pass clears it); how many documents changed."""
+    async with storage.sessions() as session, session.begin():
+        since = await session.scalar(
+            select(TenantRules.reapply_pending_since).where(TenantRules.tenant == tenant)
+        )
+    if since is None:
+        return 0
+    changed = await reapply_retention(storage, tenant)
+    async with storage.sessions() as session, session.begin():
+        await session.execute(
+            update(TenantRules)
+            .where(TenantRules.tenant == tenant, TenantRules.reapply_pending_since == since)
+            .values(reapply_pending_since=None)
+        )
+    return changed
+
+
+async def finish_pending_reapplies(storage: Storage) -> int:
+    """Finish every changed retention a crash left half applied (the purge's first step, so
+    no document is purged by an end date its commune has changed); how many documents
+    changed."""
+    async with storage.sessions() as session, session.begin():
+        tenants = list(
+            (
+                await session.execute(
+                    select(TenantRules.tenant)
+                    .where(TenantRules.reapply_pending_since.is_not(None))
+                    .order_by(TenantRules.tenant)
+                )
+            ).scalars()
+        )
+    changed = 0
+    for tenant in tenants:
+        log.info("retention_reapply_resumed", tenant=tenant)
+        changed += await finish_reapply(storage, tenant)
+    return changed
+
+
+async def reapply_retention(storage: Storage, tenant: str) -> int:
+    """Give every stored document of ``tenant`` the retention its rules set for its kind, in
+    batches; how many changed. Each batch reads the rules afresh, so a pass overlapping a
+    newer change writes no stale end date after it. A document of an erased owner that is
+    kept only because its kind had a retention of its own is released (due now) when its kind
+    no longer has one."""
     changed = 0
     after = ""
     while True:
-        async with sessions() as session, session.begin():
-            docs = list(
-                (
-                    await session.execute(
-                        select(Document)
-                        .where(
-                            Document.tenant == tenant,
-                            Document.status.in_(("active", "quarantined")),
-                            Document.id > after,
-                        )
-                        .order_by(Document.id)
-                        .limit(BATCH)
-                        .with_for_update()  # a document being changed is waited for
-                    )
-                ).scalars()
-            )
-            now = utcnow()
-            for doc in docs:
-                until = doc.created_at + timedelta(days=rules.retention_for(doc.kind))
-                if doc.erasure_requested_at is not None and doc.kind not in rules.retention_days:
-                    until = min(until, now)  # nothing but a kind's retention kept it
-                if doc.retention_until != until:
-                    doc.retention_until = until
-                    doc.updated_at = now
-                    changed += 1
-        if len(docs) < BATCH:
+        done, count, after = await _reapply_batch(storage, tenant, after)
+        changed += count
+        if done:
             break
-        after = docs[-1].id
     if changed:
         log.info("retention_reapplied", tenant=tenant, documents=changed)
     return changed
+
+
+async def _reapply_batch(storage: Storage, tenant: str, after: str) -> tuple[bool, int, str]:
+    """One batch of :func:`reapply_retention`, from the document after ``after``: whether it
+    was the last, how many changed, the last document seen."""
+    changed = 0
+    async with storage.sessions() as session, session.begin():
+        rules = await load_rules(session, tenant, storage.settings)
+        docs = list(
+            (
+                await session.execute(
+                    select(Document)
+                    .where(
+                        Document.tenant == tenant,
+                        Document.status.in_(("active", "quarantined")),
+                        Document.id > after,
+                    )
+                    .order_by(Document.id)
+                    .limit(BATCH)
+                    .with_for_update()  # a document being changed is waited for
+                )
+            ).scalars()
+        )
+        now = utcnow()
+        for doc in docs:
+            until = doc.created_at + timedelta(days=rules.retention_for(doc.kind))
+            if doc.erasure_requested_at is not None and doc.kind not in rules.retention_days:
+                until = min(until, now)  # nothing but a kind's retention kept it
+            if doc.retention_until != until:
+                doc.retention_until = until
+                doc.updated_at = now
+                changed += 1
+    return len(docs) < BATCH, changed, docs[-1].id if docs else after
