@@ -69,6 +69,15 @@ def create_app(
                 ),
             ),
             Periodic(
+                "payment_cut_short",
+                settings.payment_cut_short_sweep_seconds,
+                exclusive_pass(
+                    runtime.sessions,
+                    "payment-cut-short",
+                    lambda: payments.finish_cut_short(report_backlog=report),
+                ),
+            ),
+            Periodic(
                 "payment-retention",
                 settings.retention_purge_seconds,
                 exclusive_pass(runtime.sessions, "payment-retention", purge),
