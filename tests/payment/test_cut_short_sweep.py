@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from socle import clock
-from socle_dev.testing import eventually
+from socle_dev.testing import assert_problem, eventually
 from tests.support.payment import payment_body, service
 from tests.support.stripe_standin import StripeStandIn
 
@@ -76,14 +76,11 @@ async def test_a_refund_cut_short_and_never_retried_is_made_once_by_the_sweep(
         slow_stripe.set()
         payment_id, intent = await _paid_with_stripe(client, stripe_standin, auth)
         url = f"/v1/payments/{payment_id}"
+        headers = {**auth(), "Idempotency-Key": f"sweep-{uuid.uuid4().hex}"}
         await _cut_short(
             stripe_standin,
             slow_stripe,
-            client.post(
-                f"{url}/refunds",
-                json={"amount": 5000},
-                headers={**auth(), "Idempotency-Key": f"sweep-{uuid.uuid4().hex}"},
-            ),
+            client.post(f"{url}/refunds", json={"amount": 5000}, headers=headers),
         )
         cut = (await client.get(url, headers=auth())).json()
         assert [r["status"] for r in cut["refunds"]] == ["pending"]
@@ -91,11 +88,16 @@ async def test_a_refund_cut_short_and_never_retried_is_made_once_by_the_sweep(
         assert await _sweep(app) >= 1
 
         got = (await client.get(url, headers=auth())).json()
+        asked = len(stripe_standin.requests)
+        retried = await client.post(f"{url}/refunds", json={"amount": 5000}, headers=headers)
+        assert len(stripe_standin.requests) == asked  # the key replays the sweep's answer
     [made] = _refunds_at(stripe_standin, intent)  # Stripe asked twice with one key: one refund
     assert [(r["amount"], r["status"], r["provider_refund_id"]) for r in got["refunds"]] == [
         (5000, "succeeded", made["id"])
     ]
     assert (got["status"], got["amount_refunded"]) == ("partially_refunded", 5000)
+    assert retried.status_code == 201, retried.text
+    assert retried.json() == got["refunds"][0]
 
 
 async def test_a_refund_stripe_refuses_is_released_by_the_sweep(
@@ -115,10 +117,11 @@ async def test_a_refund_stripe_refuses_is_released_by_the_sweep(
                 "payment_intent": intent,
                 "status": "succeeded",
             }
+        headers = {**auth(), "Idempotency-Key": f"sweep-{uuid.uuid4().hex}"}
         await _cut_short(
             stripe_standin,
             slow_stripe,
-            client.post(f"{url}/refunds", json={"amount": 5000}, headers=auth()),
+            client.post(f"{url}/refunds", json={"amount": 5000}, headers=headers),
         )
         reserved = await client.post(f"{url}/refunds", json={"amount": 4000}, headers=auth())
         assert reserved.status_code == 422, reserved.text  # 50.00 of 80.00 still reserved
@@ -130,6 +133,9 @@ async def test_a_refund_stripe_refuses_is_released_by_the_sweep(
         assert (got["status"], got["amount_refunded"]) == ("succeeded", 0)
         released = await client.post(f"{url}/refunds", json={"amount": 4000}, headers=auth())
         assert released.status_code == 201, released.text
+        # The key was forgotten: its retry is a new request, checked afresh.
+        retried = await client.post(f"{url}/refunds", json={"amount": 5000}, headers=headers)
+        assert_problem(retried, 422, "refund-exceeds-captured")
     assert sorted(r["amount"] for r in _refunds_at(stripe_standin, intent)) == [4000, 4000]
 
 
@@ -145,15 +151,11 @@ async def test_a_creation_cut_short_and_never_retried_records_the_session_stripe
             if s["metadata"].get("socle_tenant") == tenant and s["client_reference_id"] in ids
         ]
 
+    body = payment_body(provider="stripe", reference=reference)
+    headers = {**auth(), "Idempotency-Key": f"sweep-{uuid.uuid4().hex}"}
     async with service(stripe_settings()) as (client, app):
         await _cut_short(
-            stripe_standin,
-            slow_stripe,
-            client.post(
-                "/v1/payments",
-                json=payment_body(provider="stripe", reference=reference),
-                headers={**auth(), "Idempotency-Key": f"sweep-{uuid.uuid4().hex}"},
-            ),
+            stripe_standin, slow_stripe, client.post("/v1/payments", json=body, headers=headers)
         )
         listed = await client.get("/v1/payments", params={"reference": reference}, headers=auth())
         [cut] = listed.json()["items"]
@@ -163,6 +165,12 @@ async def test_a_creation_cut_short_and_never_retried_records_the_session_stripe
         assert await _sweep(app) >= 1
 
         got = (await client.get(f"/v1/payments/{cut['id']}", headers=auth())).json()
+        asked = len(stripe_standin.requests)
+        retried = await client.post("/v1/payments", json=body, headers=headers)
+        assert len(stripe_standin.requests) == asked  # the key replays the sweep's answer
     [session] = opened()  # Stripe asked again with the same key: still one session
     assert (got["status"], got["provider_payment_id"]) == ("pending", session["id"])
     assert got["next_url"] == session["url"]
+    assert retried.status_code == 201, retried.text
+    assert (retried.json()["id"], retried.json()["status"]) == (cut["id"], "pending")
+    assert retried.json()["provider_payment_id"] == session["id"]

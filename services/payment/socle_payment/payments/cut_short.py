@@ -5,17 +5,21 @@ idempotency key, so the provider acts at most once."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TypeVar
 
 import structlog
+from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
 from socle import clock
 from socle.db import read_only
+from socle.idempotency import Answer
+from socle.idempotency_steps import settle_cut_short
 from socle_payment.models import Payment, Refund
 from socle_payment.payments.refunds import Refunds
 from socle_payment.payments.use_cases import PaymentUseCases
@@ -24,6 +28,10 @@ from socle_payment.providers import ProviderRefused, ProviderUnavailable
 log = structlog.get_logger("socle_payment")
 
 Row = TypeVar("Row", Refund, Payment)
+
+
+Answers = tuple[Callable[[Refund], BaseModel], Callable[[Payment], BaseModel]]
+"""How a refund and a payment are answered (as the routes that create them answer)."""
 
 
 class CutShortSweep(PaymentUseCases, Refunds):
@@ -45,6 +53,7 @@ class CutShortSweep(PaymentUseCases, Refunds):
 
     async def finish_cut_short(
         self,
+        answers: Answers,
         now: datetime | None = None,
         batch: int = 100,
         report_backlog: Callable[[str, int], None] | None = None,
@@ -52,7 +61,9 @@ class CutShortSweep(PaymentUseCases, Refunds):
         """Finish the refunds still ``pending`` and the payments still ``created`` longer
         than the provider lease (:meth:`provider_lease`), in batches of ``batch`` until none
         is left; returns how many were finished. One whose provider cannot be reached is
-        left for the next run. ``report_backlog`` receives how many were due when the run
+        left for the next run. The ``Idempotency-Key`` of the request cut short, if it had one,
+        ends with the answer the request would have given (``answers``), or is forgotten when
+        the refund was released. ``report_backlog`` receives how many were due when the run
         started (``payment_cut_short``)."""
         moment = now or clock.now()
         cutoff = moment - timedelta(seconds=self.provider_lease())
@@ -73,7 +84,7 @@ class CutShortSweep(PaymentUseCases, Refunds):
                 session,
                 lambda: self._due_refunds(cutoff).order_by(Refund.created_at, Refund.id),
                 Refund,
-                self._finish_refund,
+                functools.partial(self._finish_refund, answer=answers[0]),
                 batch,
             )
             done += await self._sweep(
@@ -82,7 +93,7 @@ class CutShortSweep(PaymentUseCases, Refunds):
                     Payment.created_at, Payment.id
                 ),
                 Payment,
-                self._finish_creation,
+                functools.partial(self._finish_creation, answer=answers[1]),
                 batch,
             )
         if done:
@@ -116,7 +127,9 @@ class CutShortSweep(PaymentUseCases, Refunds):
             if len(rows) < batch:
                 return done
 
-    async def _finish_refund(self, session: AsyncSession, refund: Refund) -> bool:
+    async def _finish_refund(
+        self, session: AsyncSession, refund: Refund, *, answer: Callable[[Refund], BaseModel]
+    ) -> bool:
         """Ask the provider again with the refund's key: record it made, or release it when
         the provider refuses (nothing refunded); False when it cannot be reached."""
         async with session.begin():
@@ -132,16 +145,20 @@ class CutShortSweep(PaymentUseCases, Refunds):
                 locked = await session.get(Refund, refund.id, with_for_update=True)
                 if locked is not None and locked.status == "pending":
                     locked.status = "failed"
+                await self._settle(session, refund.tenant, ("refund_id", refund.id), None)
             log.warning("refund_released", refund_id=refund.id, error=str(exc))
             return True
         except ProviderUnavailable as exc:
             log.warning("refund_resume_deferred", refund_id=refund.id, error=str(exc))
             return False
         async with session.begin():
-            await self._complete(session, refund.id, provider_refund_id)
+            made = await self._complete(session, refund.id, provider_refund_id)
+            await self._settle(session, refund.tenant, ("refund_id", refund.id), answer(made))
         return True
 
-    async def _finish_creation(self, session: AsyncSession, payment: Payment) -> bool:
+    async def _finish_creation(
+        self, session: AsyncSession, payment: Payment, *, answer: Callable[[Payment], BaseModel]
+    ) -> bool:
         """Open the payment at its provider with its same key (the session a lost attempt
         opened is the one recorded) and record it ``pending``; False when it cannot be
         reached (the payment stays ``created``: the expiry sweep closes it in the end)."""
@@ -154,5 +171,14 @@ class CutShortSweep(PaymentUseCases, Refunds):
             log.warning("payment_resume_deferred", payment_id=payment.id, error=str(exc))
             return False
         async with session.begin():
-            await self._opened(session, payment.tenant, payment.id, opened)
+            pending = await self._opened(session, payment.tenant, payment.id, opened)
+            await self._settle(session, payment.tenant, ("payment_id", payment.id), answer(pending))
         return True
+
+    async def _settle(
+        self, session: AsyncSession, tenant: str, state: tuple[str, str], answer: Answer | None
+    ) -> None:
+        """End the request's key (scopes ``payment:<tenant>:...``, as the routes name them)."""
+        await settle_cut_short(
+            session, scope_prefix=f"payment:{tenant}:", state=state, answer=answer
+        )
