@@ -60,7 +60,9 @@ class Steps(Generic[R]):
     answer, then gets 409 ``idempotency-in-progress``. An attempt that failed or was cut
     short (its request cancelled, the database gone before (c), the process killed) is
     resumed by the next retry: at once when this process ran it, after ``lease`` seconds
-    when another process did (it may still be running there)."""
+    when another process did (it may still be running there). Work cut short that nobody
+    retries is the service's to finish (a sweep); :func:`settle_cut_short` then gives its
+    key the answer."""
 
     record: Callable[[AsyncSession], Awaitable[State]]
     call: Callable[[State], Awaitable[R]]
