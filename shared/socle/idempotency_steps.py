@@ -60,7 +60,9 @@ class Steps(Generic[R]):
     answer, then gets 409 ``idempotency-in-progress``. An attempt that failed or was cut
     short (its request cancelled, the database gone before (c), the process killed) is
     resumed by the next retry: at once when this process ran it, after ``lease`` seconds
-    when another process did (it may still be running there)."""
+    when another process did (it may still be running there). Work cut short that nobody
+    retries is the service's to finish (a sweep); :func:`settle_cut_short` then gives its
+    key the answer."""
 
     record: Callable[[AsyncSession], Awaitable[State]]
     call: Callable[[State], Awaitable[R]]
@@ -245,3 +247,51 @@ async def idempotent_post_in_steps(
         status_code=status_code,
     )
     return respond(status, result)
+
+
+async def settle_cut_short(
+    session: AsyncSession,
+    *,
+    scope_prefix: str,
+    state: tuple[str, str],
+    answer: Answer | None,
+    status_code: int = 201,
+) -> int:
+    """In the caller's transaction: the keys (scope starting with ``scope_prefix``) of the
+    attempts cut short whose :data:`State` holds ``name: value`` (``state``), once something
+    else finished their work (a sweep), end with ``answer``, which a retry then replays; with
+    ``answer`` None (the work was undone) they are forgotten, so that a retry starts afresh.
+    A key whose attempt still runs is left to it. Returns how many keys it ended.
+
+    An attempt records no link from its rows to its key: the in-progress keys are searched
+    for the state (a scan of the keys still in progress, meant for rare work)."""
+    name, value = state
+    written = json.dumps({name: value})[1:-1]  # as _pending stored it (json.dumps's format)
+    rows = await session.execute(
+        select(idempotency_table)
+        .where(
+            idempotency_table.c.status_code.is_(None),
+            idempotency_table.c.scope.startswith(scope_prefix, autoescape=True),
+            idempotency_table.c.response.contains(written, autoescape=True),
+        )
+        .with_for_update()
+    )
+    ended = 0
+    for row in rows:
+        pending = json.loads(row.response or "{}").get("steps")
+        if pending is None or pending["state"].get(name) != value:
+            continue
+        where = idempotency_table.c.id == row.id
+        if answer is None:
+            if not _abandoned(pending):
+                continue
+            await session.execute(delete(idempotency_table).where(where))
+        else:
+            status, result = answer_of(answer, status_code)
+            await session.execute(
+                update(idempotency_table)
+                .where(where)
+                .values(status_code=status, response=json.dumps(result, default=str))
+            )
+        ended += 1
+    return ended

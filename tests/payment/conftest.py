@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -27,6 +28,17 @@ def stripe_standin() -> Iterator[StripeStandIn]:
 
 
 @pytest.fixture
+def slow_stripe(stripe_standin: StripeStandIn) -> Iterator[threading.Event]:
+    """Stripe takes its time: creations wait until the test sets the event."""
+    gate = threading.Event()
+    stripe_standin.outage = False
+    stripe_standin.hold = gate
+    yield gate
+    gate.set()
+    stripe_standin.hold = None
+
+
+@pytest.fixture
 def settings_for(payment_database, nats_server, issuer) -> Callable[..., PaymentSettings]:
     def build(**overrides: Any) -> PaymentSettings:
         values: dict[str, Any] = {
@@ -36,6 +48,7 @@ def settings_for(payment_database, nats_server, issuer) -> Callable[..., Payment
             "jwks_url": issuer.jwks_url,
             "outbox_poll_seconds": 0.2,
             "payment_expiry_sweep_seconds": 0,
+            "payment_cut_short_sweep_seconds": 0,
             "payment_public_url": "http://testserver",
         }
         values.update(overrides)

@@ -8,31 +8,16 @@ import asyncio
 import os
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
 from contextlib import suppress
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import text
 
 from socle.db import create_engine
 from socle_dev.localinfra import free_port, wait_for_port
 from socle_dev.testing import eventually
 from tests.support.payment import payment_body, service
-from tests.support.stripe_standin import StripeStandIn
-
-
-@pytest.fixture
-def slow_stripe(stripe_standin: StripeStandIn) -> Iterator[threading.Event]:
-    """Stripe takes its time: creations wait until the test sets the event."""
-    gate = threading.Event()
-    stripe_standin.outage = False
-    stripe_standin.hold = gate
-    yield gate
-    gate.set()
-    stripe_standin.hold = None
 
 
 async def _sql(database_url: str, query: str, **params: Any) -> Any:

@@ -13,7 +13,7 @@ from sqlalchemy import func, insert, select, text
 
 from socle.db import idempotency_table, utcnow
 from socle.idempotency import fingerprint
-from socle.idempotency_steps import State, Steps, run_in_steps
+from socle.idempotency_steps import State, Steps, run_in_steps, settle_cut_short
 from socle.problems import Conflict, Unavailable
 
 
@@ -136,3 +136,43 @@ async def test_an_attempt_of_a_process_gone_past_its_lease_is_resumed(sessions, 
     )
     assert (status, body) == (201, {"resource": "theirs", "remote": "remote-theirs"})
     assert remote.recorded == [] and remote.calls == [state]
+
+
+async def test_a_key_cut_short_ends_with_the_answer_of_whoever_finished_its_work(sessions, tenant):
+    remote = Remote(sessions, fail=RuntimeError("connection reset"))
+    with pytest.raises(RuntimeError):
+        await run_in_steps(sessions, scope=tenant, key="k", body={}, steps=remote.steps())
+    [state] = remote.calls
+    async with sessions() as session, session.begin():  # a sweep finished the work
+        ended = await settle_cut_short(
+            session,
+            scope_prefix=tenant,
+            state=("resource", state["resource"]),
+            answer=(201, {"resource": state["resource"], "remote": "by-the-sweep"}),
+        )
+    assert ended == 1
+    remote.fail = None
+    status, body = await run_in_steps(
+        sessions, scope=tenant, key="k", body={}, steps=remote.steps()
+    )
+    assert (status, body["remote"]) == (201, "by-the-sweep")
+    assert len(remote.calls) == 1  # replayed, not resumed
+
+
+async def test_a_key_cut_short_whose_work_was_undone_is_forgotten(sessions, tenant):
+    remote = Remote(sessions, fail=RuntimeError("connection reset"))
+    with pytest.raises(RuntimeError):
+        await run_in_steps(sessions, scope=tenant, key="k", body={}, steps=remote.steps())
+    [state] = remote.calls
+    async with sessions() as session, session.begin():
+        other = await settle_cut_short(
+            session, scope_prefix=tenant, state=("resource", "another"), answer=None
+        )
+        ended = await settle_cut_short(
+            session, scope_prefix=tenant, state=("resource", state["resource"]), answer=None
+        )
+    assert (other, ended) == (0, 1)
+    remote.fail = None
+    status, _ = await run_in_steps(sessions, scope=tenant, key="k", body={}, steps=remote.steps())
+    assert status == 201
+    assert len(remote.recorded) == 2  # a fresh start

@@ -15,6 +15,7 @@ from socle.periodic import Periodic
 from socle.service import Runtime, create_service_app
 from socle_payment import payer_mails, privacy, retention
 from socle_payment.api import admin, finance, pages, payments, webhooks
+from socle_payment.api.payments import payment_out, refund_out
 from socle_payment.context import PaymentContext
 from socle_payment.payments import Payments
 from socle_payment.providers import PaymentProvider, build_providers
@@ -57,6 +58,7 @@ def create_app(
     def periodic(runtime: Runtime[PaymentContext]) -> Sequence[Periodic]:
         payments, report = runtime.context.payments, runtime.metrics.report_backlog
         purge = functools.partial(retention.purge_once, runtime.sessions, settings)
+        answers = (refund_out, functools.partial(payment_out, payments))
         return [
             Periodic(
                 "payment_expiry",
@@ -66,6 +68,15 @@ def create_app(
                     runtime.sessions,
                     "payment-expiry",
                     lambda: payments.expire_stale(report_backlog=report),
+                ),
+            ),
+            Periodic(
+                "payment_cut_short",
+                settings.payment_cut_short_sweep_seconds,
+                exclusive_pass(
+                    runtime.sessions,
+                    "payment-cut-short",
+                    lambda: payments.finish_cut_short(answers, report_backlog=report),
                 ),
             ),
             Periodic(

@@ -89,7 +89,11 @@ class Refund(Base):
     reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
     provider_refund_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="succeeded")
-    """``pending`` while the provider is asked (its amount is reserved), then ``succeeded``."""
+    """``pending`` while the provider is asked (its amount is reserved), then ``succeeded``,
+    or ``failed`` when the provider refused it (nothing refunded, nothing reserved)."""
+    provider_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    """The idempotency key the provider is asked with, so the refund is made at most once
+    however often it is asked (by the request, its retries, the sweep of cut-short work)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 

@@ -32,6 +32,11 @@ class ProviderUnavailable(RuntimeError):
     """The provider could not be reached or answered with an error we can retry."""
 
 
+class ProviderRefused(ProviderUnavailable):
+    """The provider answered that it will not do it (a refund it refuses): it did nothing,
+    and asking again will not change its answer."""
+
+
 @dataclass(frozen=True)
 class Opened:
     """What a provider returns when a payment is opened."""
@@ -231,13 +236,15 @@ class StripeProvider:
 
     async def refund(self, payment: Payment, amount: int, idempotency_key: str) -> str | None:
         if not payment.provider_charge_id:
-            raise ProviderUnavailable("stripe: the payment has no payment intent to refund")
+            raise ProviderRefused("stripe: the payment has no payment intent to refund")
         try:
             client, options = await self.client(payment.tenant)
             refund = await client.v1.refunds.create_async(
                 {"payment_intent": payment.provider_charge_id, "amount": amount},
                 _idempotent(options, idempotency_key),
             )
+        except stripe.InvalidRequestError as exc:
+            raise ProviderRefused(f"stripe: {exc.__class__.__name__}") from exc
         except stripe.StripeError as exc:
             raise ProviderUnavailable(f"stripe: {exc.__class__.__name__}") from exc
         return str(refund.id)

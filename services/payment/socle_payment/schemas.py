@@ -107,9 +107,11 @@ class RefundOut(BaseModel):
     amount: int
     reason: str | None
     provider_refund_id: str | None
-    status: Literal["pending", "succeeded"] = Field(
+    status: Literal["pending", "succeeded", "failed"] = Field(
         "succeeded",
-        description="pending while the provider is asked (its amount is reserved), then succeeded",
+        description="pending while the provider is asked (its amount is reserved), then "
+        "succeeded; failed when the provider refused a refund whose request was cut short "
+        "(nothing refunded, nothing reserved)",
     )
     created_at: datetime
 

@@ -41,6 +41,9 @@ class PaymentSettings(export_parts.ExportPartsSettings, sealing.KeyEncryptionSet
     """A QR-bill not paid after this many days expires."""
     payment_expiry_sweep_seconds: float = 60.0
     """How often stale pending payments are looked for (0 disables the sweep)."""
+    payment_cut_short_sweep_seconds: float = 60.0
+    """How often creations and refunds cut short (their provider's answer never recorded,
+    nobody retrying) are looked for and finished once their lease is over (0: never)."""
     payment_retention_days: int = 3650
     """Days a payment keeps its payer's data (e-mail, subject, metadata) before the purge
     pseudonymises it, unless the commune set its own (``PUT /v1/retention``); the record

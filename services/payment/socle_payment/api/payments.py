@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
@@ -37,6 +37,12 @@ router = APIRouter(prefix="/v1/payments", tags=["payments"])
 PaymentId = Annotated[str, Path(max_length=64, description="The payment's id.")]
 
 
+def _refund_status(status: str) -> Literal["pending", "succeeded", "failed"]:
+    if status == "pending":
+        return "pending"
+    return "failed" if status == "failed" else "succeeded"
+
+
 def refund_out(refund: Refund) -> RefundOut:
     return RefundOut(
         id=refund.id,
@@ -44,7 +50,7 @@ def refund_out(refund: Refund) -> RefundOut:
         amount=refund.amount,
         reason=refund.reason,
         provider_refund_id=refund.provider_refund_id,
-        status="pending" if refund.status == "pending" else "succeeded",
+        status=_refund_status(refund.status),
         created_at=refund.created_at,
     )
 

@@ -9,6 +9,7 @@
 * ``stripe_webhooks`` — Stripe webhooks;
 * ``reconciliation`` — camt.054 reconciliation of QR-bills;
 * ``expiry`` — the expiry sweep;
+* ``cut_short`` — the sweep that finishes creations and refunds cut short;
 * ``tenant_admin`` — the tenant's own creditor and Stripe account.
 """
 
@@ -21,6 +22,7 @@ from socle_payment.payments.citizen_page import (
     SANDBOX_SUCCESS_CARD,
     CitizenPage,
 )
+from socle_payment.payments.cut_short import CutShortSweep
 from socle_payment.payments.expiry import ExpirySweep
 from socle_payment.payments.ledger import (
     OPEN,
@@ -49,6 +51,7 @@ __all__ = [
 
 @dataclass
 class Payments(
+    CutShortSweep,  # builds on the creation and refunds use cases: before them
     PaymentUseCases,
     Refunds,
     CitizenPage,

@@ -108,6 +108,9 @@ class Refunds(PaymentsBase):
                     {"field": "body.amount", "message": f"max {remaining}", "code": "too_large"}
                 ],
             )
+        # What was refunded before, and how much: a new request for the same refund after
+        # one the provider made but whose answer was lost gets that same refund.
+        provider_key = f"refund-{payment.id}-{taken}-{wanted}"
         refund = Refund(
             id=uuid.uuid4().hex,
             payment_id=payment.id,
@@ -115,13 +118,12 @@ class Refunds(PaymentsBase):
             amount=wanted,
             reason=reason,
             status="pending",
+            provider_key=provider_key,
             created_at=utcnow(),
         )
         session.add(refund)
         await session.flush()
-        # What was refunded before, and how much: a new request for the same refund after
-        # one the provider made but whose answer was lost gets that same refund.
-        return refund, f"refund-{payment.id}-{taken}-{wanted}"
+        return refund, provider_key
 
     async def _complete(
         self, session: AsyncSession, refund_id: str, provider_refund_id: str | None

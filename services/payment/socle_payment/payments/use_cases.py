@@ -59,21 +59,28 @@ class PaymentUseCases(PaymentsBase):
                 return None
 
         async def finish(session: AsyncSession, state: State, opened: Opened | None) -> Any:
-            payment = await self._find(session, tenant, state["payment_id"], lock=True)
-            if opened is not None and not payment.provider_payment_id:
-                payment.provider_payment_id = opened.provider_payment_id
-                payment.provider_url = opened.provider_url
-                payment.qr_reference = opened.qr_reference
-            if payment.status == "created":
-                cause = (
-                    "provider_opened"
-                    if opened is not None
-                    else "provider_unavailable: opened when the citizen arrives"
-                )
-                await self._transition(session, payment, "pending", cause)
-            return answer(payment)
+            return answer(await self._opened(session, tenant, state["payment_id"], opened))
 
         return Steps(record=record, call=call, finish=finish, lease=self.provider_lease())
+
+    async def _opened(
+        self, session: AsyncSession, tenant: str, payment_id: str, opened: Opened | None
+    ) -> Payment:
+        """Record what the provider answered (None: it could not be reached) and the payment
+        ``pending``; the first answer recorded stays (a later one is the same session)."""
+        payment = await self._find(session, tenant, payment_id, lock=True)
+        if opened is not None and not payment.provider_payment_id:
+            payment.provider_payment_id = opened.provider_payment_id
+            payment.provider_url = opened.provider_url
+            payment.qr_reference = opened.qr_reference
+        if payment.status == "created":
+            cause = (
+                "provider_opened"
+                if opened is not None
+                else "provider_unavailable: opened when the citizen arrives"
+            )
+            await self._transition(session, payment, "pending", cause)
+        return payment
 
     async def _record_new(
         self, session: AsyncSession, tenant: str, body: PaymentCreate, payer_subject: str | None
