@@ -46,6 +46,9 @@ from socle_storage.tenant_rules import Rules, load_rules
 log = structlog.get_logger("socle_storage.uploads")
 
 STORE_ERRORS = (MinioException, urllib3.exceptions.HTTPError, OSError, RuntimeError)
+BATCH_BYTES = 1024 * 1024
+"""Bytes gathered before they are handed to the store's writer thread (one hand-over per
+batch rather than per network read)."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,8 @@ class _FileSink:
         self.sha = hashlib.sha256()
         self.content_type = ""
         self.pipe: Pipe | None = None
+        self.batch: list[bytes] = []
+        self.batched = 0
         self.writer: asyncio.Future[Any] | None = None
         self.scan: ScanSession | None = None
         self.pending: Pending | None = None
@@ -128,10 +133,22 @@ class _FileSink:
         await self._forward(data)
 
     async def _forward(self, data: bytes) -> None:
-        assert self.pipe is not None and self.writer is not None and self.scan is not None
+        assert self.scan is not None
         await self.scan.feed(data)
+        self.batch.append(data)
+        self.batched += len(data)
+        if self.batched >= BATCH_BYTES:
+            await self._hand_over()
+
+    async def _hand_over(self, end: bool = False) -> None:
+        """Hand the batch gathered (then, with ``end``, the end of the file) to the writer."""
+        assert self.pipe is not None and self.writer is not None
+        batch, self.batch, self.batched = self.batch, [], 0
         try:
-            await self.pipe.put(data, self.writer)
+            if batch:
+                await self.pipe.put(batch, self.writer)
+            if end:
+                await self.pipe.put(None, self.writer)
         except STORE_ERRORS as exc:
             raise StoreUnavailable() from exc  # logged once per outage (socle.outages)
 
@@ -166,8 +183,8 @@ class _FileSink:
             await self._start()
         assert self.pipe is not None and self.writer is not None and self.scan is not None
         assert self.pending is not None
+        await self._hand_over(end=True)
         try:
-            await self.pipe.put(None, self.writer)
             await self.writer
         except STORE_ERRORS as exc:
             raise StoreUnavailable() from exc  # logged once per outage (socle.outages)
