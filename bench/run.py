@@ -156,7 +156,7 @@ async def main(only: Sequence[str] = ()) -> int:
         results = []
         for bench in benches:
             runs = []
-            p99s = []
+            p99s: list[float | None] = []
             for _ in range(REPEAT):
                 name, ours_label, peer_label, unit, ours, peer = await bench(folder)
                 run = Result(bench.__name__, name, ours_label, peer_label, unit, ours, peer)
@@ -168,8 +168,9 @@ async def main(only: Sequence[str] = ()) -> int:
             # the run of median ratio stands for the case (its own p99 with it)
             middle = sorted(range(len(runs)), key=lambda i: runs[i].ratio)[len(runs) // 2]
             result = runs[middle]
-            if p99s[middle] is not None:
-                P99_MS[bench.__name__] = p99s[middle]
+            p99 = p99s[middle]
+            if p99 is not None:
+                P99_MS[bench.__name__] = p99
             result.others = [r.ratio for i, r in enumerate(runs) if i != middle]
             results.append(result)
         if only:
