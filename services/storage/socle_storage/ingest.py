@@ -19,8 +19,10 @@ from typing import Any
 import structlog
 import urllib3
 from minio.error import MinioException, S3Error
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, event, func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from starlette.requests import ClientDisconnect
 
 from socle.auth import Principal
@@ -84,6 +86,19 @@ class Received:
 
     stored: Stored
     fields: dict[str, str]
+    rules: Rules
+    """The tenant's rules the upload was checked against."""
+    settled: bool = False
+    """Set once a transaction activating (or quarantining) the version committed: nothing
+    is left pending, so there is nothing to check or remove on leaving."""
+
+    def settle_on_commit(self, session: AsyncSession) -> None:
+        """Mark the upload settled when ``session``'s transaction commits (not before)."""
+
+        def settled(_session: Session) -> None:
+            self.settled = True
+
+        event.listen(session.sync_session, "after_commit", settled, once=True)
 
 
 class _FileSink:
@@ -357,10 +372,12 @@ async def receive(
         raise
     sink = sinks[0]
     assert sink.stored is not None
+    received = Received(sink.stored, fields, rules)
     try:
-        yield Received(sink.stored, fields)
+        yield received
     finally:
         try:
-            await _discard_if_pending(storage, sink.stored)
+            if not received.settled:
+                await _discard_if_pending(storage, sink.stored)
         finally:
             await sink.close()
