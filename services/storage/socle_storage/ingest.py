@@ -186,7 +186,10 @@ class _FileSink:
         self.scan = await self.storage.scanner.session()
         bucket = await self.storage.store.ensure_bucket(self.principal.tenant)
         self.pending = await _insert_pending(self.storage, self.principal, bucket, self.existing)
-        self.pipe = Pipe(asyncio.get_running_loop())
+        # A part's worth of batches may wait while the previous part is sent to the store:
+        # the client keeps sending meanwhile (memory per upload: about two parts).
+        depth = max(2, self.storage.settings.s3_part_size_bytes // BATCH_BYTES)
+        self.pipe = Pipe(asyncio.get_running_loop(), depth)
         self.writer = self.storage.store.start_upload(bucket, self.pending.key, resolved, self.pipe)
         self.head = bytearray()
         await self._forward(head)
