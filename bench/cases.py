@@ -154,16 +154,20 @@ wrk.headers["Authorization"] = "Basic %s"
 """
 
 
-def _wrk(url: str, basic: str, folder: Path, seconds: int = 10) -> float:
-    import base64
+ROUNDS = 3
+SLICE_SECONDS = 4
+"""A pair's two servers run side by side and wrk alternates between them, ROUNDS slices of
+SLICE_SECONDS each (after a 2 s warm-up of each): the machine's load, which moves within
+seconds here, falls on both alike."""
 
-    script = folder / f"post-{free_port()}.lua"
-    script.write_text(WRK_POST % base64.b64encode(basic.encode()).decode())
-    subprocess.run(
-        ["wrk", "-t2", "-c16", "-d2s", "-s", str(script), url],
-        check=True,
-        capture_output=True,
-    )  # warm-up
+
+def _wrk_script(folder: Path, text: str) -> Path:
+    script = folder / f"wrk-{free_port()}.lua"
+    script.write_text(text)
+    return script
+
+
+def _wrk_rate(url: str, script: Path, seconds: int) -> float:
     out = subprocess.run(
         ["wrk", "-t2", "-c16", f"-d{seconds}s", "-s", str(script), url],
         check=True,
@@ -175,9 +179,21 @@ def _wrk(url: str, basic: str, folder: Path, seconds: int = 10) -> float:
     return float(out.split("Requests/sec:")[1].split()[0])
 
 
+def _alternate(ours: tuple[str, Path], peer: tuple[str, Path]) -> tuple[float, float]:
+    """Requests/s of each side, measured in alternating slices (see ROUNDS)."""
+    for url, script in (ours, peer):
+        _wrk_rate(url, script, 2)  # warm-up
+    rates: tuple[list[float], list[float]] = ([], [])
+    for _ in range(ROUNDS):
+        for side, (url, script) in enumerate((ours, peer)):
+            rates[side].append(_wrk_rate(url, script, SLICE_SECONDS))
+    return sum(rates[0]) / ROUNDS, sum(rates[1]) / ROUNDS
+
+
 async def token_issuance_sqlite(folder: Path) -> Case:
     """Client-credentials access tokens (ES256 JWT) issued per second over HTTP, one process
-    each, wrk with 16 connections for 10 s after a 2 s warm-up: Socle identity (uvicorn with
+    each, wrk with 16 connections alternating between the two servers (3 slices of 4 s each
+    after a 2 s warm-up): Socle identity (uvicorn with
     uvloop and httptools, on SQLite as in make run; the client and the active key kept in
     memory for `SOCLE_CACHE_SECONDS`, so a warm request runs no SQL; no OTLP exporter, as in
     make run) against node oidc-provider with JWT access tokens (clients in memory, its
@@ -241,13 +257,6 @@ async def _token_issuance(folder: Path, database_url: str, label: str) -> Case:
         client = json.loads((folder / "demo.json").read_text())["client"]
         ours_proc.start()
         wait_for_port(port, 60, proc=ours_proc.proc)
-        ours = await asyncio.to_thread(
-            _wrk,
-            f"http://127.0.0.1:{port}/token",
-            f"{client['client_id']}:{client['client_secret']}",
-            folder,
-        )
-
         key = json.loads(ECAlgorithm.to_jwk(ec.generate_private_key(ec.SECP256R1())))
         key.update({"kid": "bench", "alg": "ES256", "use": "sig"})
         script = folder / "provider.js"
@@ -256,8 +265,17 @@ async def _token_issuance(folder: Path, database_url: str, label: str) -> Case:
         peer_proc = ManagedProcess(["node", str(script), str(peer_port), secret, json.dumps(key)])
         peer_proc.start()
         wait_for_port(peer_port, 60, proc=peer_proc.proc)
-        peer = await asyncio.to_thread(
-            _wrk, f"http://127.0.0.1:{peer_port}/token", f"bench:{secret}", folder
+
+        def post(basic: str) -> Path:
+            return _wrk_script(folder, WRK_POST % base64.b64encode(basic.encode()).decode())
+
+        ours, peer = await asyncio.to_thread(
+            _alternate,
+            (
+                f"http://127.0.0.1:{port}/token",
+                post(f"{client['client_id']}:{client['client_secret']}"),
+            ),
+            (f"http://127.0.0.1:{peer_port}/token", post(f"bench:{secret}")),
         )
     finally:
         ours_proc.stop()
@@ -279,23 +297,12 @@ wrk.headers["Authorization"] = "Bearer %s"
 """
 
 
-def _wrk_get(url: str, token: str, folder: Path, seconds: int = 10) -> float:
-    script = folder / f"get-{free_port()}.lua"
-    script.write_text(WRK_GET % token)
-    args = ["wrk", "-t2", "-c16", "-s", str(script), url]
-    subprocess.run([*args[:3], "-d2s", *args[3:]], check=True, capture_output=True)
-    out = subprocess.run(
-        [*args[:3], f"-d{seconds}s", *args[3:]], check=True, capture_output=True, text=True
-    ).stdout
-    if "Non-2xx" in out:
-        raise RuntimeError(f"{url} answered errors under load:\n{out}")
-    return float(out.split("Requests/sec:")[1].split()[0])
-
-
 async def protected_get(folder: Path) -> Case:
     """Payment `GET /v1/payments/{id}` of a settled payment over HTTP, wrk with 16
-    connections for 10 s after a 2 s warm-up, one uvicorn process on SQLite: with its access
-    token (ES256 signature, claims, deny list, scope, tenant) against the same route, same
+    connections alternating between the two processes (3 slices of 4 s each after a 2 s
+    warm-up), one uvicorn process each on SQLite: with its access
+    token (ES256 signature checked on first use and remembered until the token expires;
+    expiry, deny list, scope and tenant on every request) against the same route, same
     process code and same row with the token check replaced by a fixed principal
     (bench/payment_server.py --no-auth)."""
     import os
@@ -366,12 +373,12 @@ async def protected_get(folder: Path) -> Case:
             lifetime=3600,
         )
         path = f"/v1/payments/{payment_id}"
-        ours = await asyncio.to_thread(_wrk_get, f"http://127.0.0.1:{port}{path}", reader, folder)
-        procs[0].stop()
         procs[1].start()
         wait_for_port(bare_port, 60, proc=procs[1].proc)
-        peer = await asyncio.to_thread(
-            _wrk_get, f"http://127.0.0.1:{bare_port}{path}", "none", folder
+        ours, peer = await asyncio.to_thread(
+            _alternate,
+            (f"http://127.0.0.1:{port}{path}", _wrk_script(folder, WRK_GET % reader)),
+            (f"http://127.0.0.1:{bare_port}{path}", _wrk_script(folder, WRK_GET % "none")),
         )
     finally:
         for proc in procs:

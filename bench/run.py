@@ -2,6 +2,10 @@
 
 Peers are installed by this script into a temporary folder (npm), never vendored. Results are
 printed and written to docs/benchmarks.md with the machine they ran on.
+
+``python bench/run.py ROW...`` (e.g. ``token_issuance_sqlite protected_get
+storage_transfers``) runs only those rows, ``SOCLE_BENCH_REPEAT`` times each, and prints them
+with the load average without writing the report.
 """
 
 from __future__ import annotations
@@ -136,17 +140,23 @@ def write_report(results: list[Result], load_lines: list[str]) -> str:
     return "\n".join(lines)
 
 
-async def main() -> int:
+async def main(only: Sequence[str] = ()) -> int:
+    """Every row, or (``only``) the rows named, printed and not written to the report."""
+    known = [bench.__name__ for bench in cases.ALL] + ["storage_transfers"]
+    unknown = [name for name in only if name not in known]
+    if unknown:
+        print(f"unknown rows {unknown}; rows: {', '.join(known)}", file=sys.stderr)
+        return 2
     with tempfile.TemporaryDirectory(prefix="socle-bench-") as tmp:
         folder = Path(tmp)
         install_peers(folder)
-        benches: Sequence[Callable[[Path], Awaitable[tuple[str, str, str, str, float, float]]]] = (
-            cases.ALL
-        )
+        benches: Sequence[Callable[[Path], Awaitable[tuple[str, str, str, str, float, float]]]] = [
+            bench for bench in cases.ALL if not only or bench.__name__ in only
+        ]
         results = []
         for bench in benches:
             runs = []
-            p99s = []
+            p99s: list[float | None] = []
             for _ in range(REPEAT):
                 name, ours_label, peer_label, unit, ours, peer = await bench(folder)
                 run = Result(bench.__name__, name, ours_label, peer_label, unit, ours, peer)
@@ -158,10 +168,19 @@ async def main() -> int:
             # the run of median ratio stands for the case (its own p99 with it)
             middle = sorted(range(len(runs)), key=lambda i: runs[i].ratio)[len(runs) // 2]
             result = runs[middle]
-            if p99s[middle] is not None:
-                P99_MS[bench.__name__] = p99s[middle]
+            p99 = p99s[middle]
+            if p99 is not None:
+                P99_MS[bench.__name__] = p99
             result.others = [r.ratio for i, r in enumerate(runs) if i != middle]
             results.append(result)
+        if only:
+            if "storage_transfers" in only:
+                await storage_cases.storage_transfers(folder)
+            print(
+                f"load average (1 min): {LOAD_AT_START:.1f} at the start, "
+                f"{os.getloadavg()[0]:.1f} at the end"
+            )
+            return 0
         load_lines: list[str] = await storage_cases.storage_transfers(folder)
         for case in load.ALL:
             figures = await case(folder)
@@ -174,4 +193,4 @@ async def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(asyncio.run(main()))
+    raise SystemExit(asyncio.run(main(sys.argv[1:])))

@@ -130,8 +130,17 @@ class JWKSCache:
             return self._keys.get(kid)
 
 
+VERIFIED_TOKENS = 10_000
+"""Tokens whose verification a :class:`TokenVerifier` remembers (the most recent)."""
+
+
 class TokenVerifier:
-    """Checks signature, algorithm, type, issuer, audience, lifetime and the Socle claims."""
+    """Checks signature, algorithm, type, issuer, audience, lifetime and the Socle claims.
+
+    A token that passed is remembered (``max_remembered`` at most, until it expires), so a
+    client sending the same token again costs no signature check: its lifetime and the
+    deny list are still checked on every request, so an expired or revoked token is refused
+    as soon as it would be without the memory."""
 
     def __init__(
         self,
@@ -141,14 +150,42 @@ class TokenVerifier:
         jwks: JWKSCache,
         leeway_seconds: int = 30,
         deny: DenyList | None = None,
+        max_remembered: int = VERIFIED_TOKENS,
     ) -> None:
         self.issuer = issuer
         self.audience = audience
         self.jwks = jwks
         self.leeway_seconds = leeway_seconds
         self.deny = deny if deny is not None else DenyList()
+        self.max_remembered = max_remembered
+        self._verified: dict[str, tuple[float, Principal]] = {}
 
     async def verify(self, token: str) -> Principal:
+        known = self._verified.get(token)
+        if known is not None:
+            until, principal = known
+            if time.time() < until:
+                if self.deny.refuses(principal.tenant, principal.claims):
+                    raise InvalidToken("The access token has been revoked.")
+                return principal
+            del self._verified[token]
+        principal = await self._verify(token)
+        self._remember(token, principal)
+        return principal
+
+    def _remember(self, token: str, principal: Principal) -> None:
+        exp = principal.claims.get("exp")
+        if self.max_remembered <= 0 or not isinstance(exp, int | float):
+            return
+        if len(self._verified) >= self.max_remembered:
+            now = time.time()
+            self._verified = {t: e for t, e in self._verified.items() if e[0] > now}
+            while len(self._verified) >= self.max_remembered:  # the oldest go first
+                del self._verified[next(iter(self._verified))]
+        # PyJWT accepts a token until exp + leeway: remember it exactly as long.
+        self._verified[token] = (float(exp) + self.leeway_seconds, principal)
+
+    async def _verify(self, token: str) -> Principal:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:

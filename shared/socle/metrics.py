@@ -97,6 +97,7 @@ class Metrics:
             ["service", "method", "route", "status"],
             registry=self.registry,
         )
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self.latency = Histogram(
             "http_request_duration_seconds",
             "HTTP request latency",
@@ -207,6 +208,19 @@ class Metrics:
     def count_dependency_failure(self, dependency: str) -> None:
         self.dependency_failures.labels(self.service, dependency).inc()
 
+    def _series(self, method: str, path: str, status: int) -> tuple[Any, Any]:
+        """The latency and count series of a request (looked up once: ``labels()`` per request
+        was a few percent of a small request's time)."""
+        key = (method, path, status)
+        found = self._children.get(key)
+        if found is None:
+            found = (
+                self.latency.labels(self.service, method, path),
+                self.requests.labels(self.service, method, path, str(status)),
+            )
+            self._children[key] = found
+        return found
+
     def install(self, app: FastAPI, on_success: Callable[[], None] | None = None) -> None:
         """Measure every request; ``on_success`` is called after each request (probes aside)
         answered below 400."""
@@ -236,10 +250,9 @@ class Metrics:
                 finally:
                     path = getattr(scope.get("route"), "path", "unmatched")
                     method = scope["method"]
-                    metrics.latency.labels(metrics.service, method, path).observe(
-                        time.perf_counter() - start
-                    )
-                    metrics.requests.labels(metrics.service, method, path, str(status)).inc()
+                    latency, count = metrics._series(method, path, status)
+                    latency.observe(time.perf_counter() - start)
+                    count.inc()
                     if status < 400 and on_success is not None and path not in PROBES:
                         on_success()
 

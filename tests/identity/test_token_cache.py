@@ -63,3 +63,33 @@ async def test_a_client_disabled_by_another_process_stops_within_seconds(
     )
     response = await client_token(identity, client_id, secret)
     assert response.json()["error"] == "invalid_client"
+
+
+async def test_a_token_from_memory_is_answered_and_counted_like_any_other(identity, commune):
+    client_id, secret = await commune.add_client(
+        name="ERP", grant_types=["client_credentials"], scopes=["payments:read"]
+    )
+    for _ in range(3):
+        response = await client_token(identity, client_id, secret)
+        assert response.status_code == 200, response.text
+        assert response.headers["cache-control"] == "no-store"
+        assert response.json()["token_type"] == "Bearer"
+    # refusals after the client is cached: another authentication method, a scope not given
+    posted = await identity.client.post(
+        "/token",
+        data={
+            "grant_type": "client_credentials",
+            "scope": "payments:read",
+            "client_id": client_id,
+            "client_secret": secret,
+        },
+    )
+    assert posted.status_code == 400 and posted.json()["error"] == "invalid_client"
+    refused = await identity.client.post(
+        "/token",
+        data={"grant_type": "client_credentials", "scope": "payments:refund"},
+        auth=(client_id, secret),
+    )
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_scope"
+    metrics = (await identity.client.get("/metrics")).text
+    assert 'method="POST",route="/token",service="identity",status="200"' in metrics

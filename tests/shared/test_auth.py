@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 import httpx
@@ -12,7 +13,8 @@ from fastapi import FastAPI
 
 from socle.auth import JWKSCache, Principal, TokenVerifier, principal_dep
 from socle.problems import install_problem_handlers
-from socle_dev.testing import TestIssuer
+from socle.revocation import DenyList, Revocation
+from socle_dev.testing import TestIssuer, eventually
 
 AUDIENCE = "socle-payment"
 
@@ -162,3 +164,51 @@ async def test_rotated_key_is_fetched_on_unknown_kid_then_rate_limited(issuer):
         assert (await verifier.verify(token)).subject == "user-1"
     finally:
         issuer.jwks["keys"].pop()
+
+
+async def test_a_remembered_token_is_refused_once_revoked(issuer):
+    """A token already verified (and remembered) is refused as soon as it is revoked."""
+    deny = DenyList()
+    verifier = TokenVerifier(
+        issuer=issuer.issuer, audience=AUDIENCE, jwks=JWKSCache(issuer.jwks_url), deny=deny
+    )
+    token = good(issuer, client_id="reporting")
+    other = good(issuer, client_id="cashier")
+    assert (await verifier.verify(token)).client_id == "reporting"
+    assert (await verifier.verify(token)).client_id == "reporting"
+    now = int(time.time())
+    deny.add(Revocation("vevey", "client_id", "reporting", now + 1, now + 600))
+    with pytest.raises(Exception, match="revoked"):
+        await verifier.verify(token)
+    assert (await verifier.verify(other)).client_id == "cashier"
+
+
+async def test_a_remembered_token_is_refused_once_expired(issuer):
+    verifier = TokenVerifier(
+        issuer=issuer.issuer,
+        audience=AUDIENCE,
+        jwks=JWKSCache(issuer.jwks_url),
+        leeway_seconds=0,
+    )
+    token = good(issuer, lifetime=2)  # at least 1 s ahead: iat is rounded down
+    expires = jwt.decode(token, options={"verify_signature": False})["exp"]
+    assert (await verifier.verify(token)).tenant == "vevey"
+
+    async def past_expiry() -> bool:
+        return time.time() >= expires + 0.01
+
+    await eventually(past_expiry, "the token's expiry", within=5)
+    with pytest.raises(Exception, match="expired"):
+        await verifier.verify(token)
+
+
+async def test_remembered_tokens_are_bounded(issuer):
+    verifier = TokenVerifier(
+        issuer=issuer.issuer, audience=AUDIENCE, jwks=JWKSCache(issuer.jwks_url), max_remembered=3
+    )
+    tokens = [good(issuer, subject=f"user-{i}") for i in range(5)]
+    for token in tokens:
+        await verifier.verify(token)
+    assert len(verifier._verified) == 3
+    # a forgotten token is simply verified again
+    assert (await verifier.verify(tokens[0])).subject == "user-0"

@@ -19,7 +19,7 @@ from socle.privacy import PERSON_ERASED, PERSON_EXPORT_READY
 from socle.service import Runtime, create_service_app
 from socle_identity import erasures, export_links, exports, keys, records
 from socle_identity.account_mails import lookup as account_mail_lookup
-from socle_identity.api import account, account_pages, admin, oidc, prompts, web
+from socle_identity.api import account, account_pages, admin, oidc, prompts, token_fast_path, web
 from socle_identity.api import erasures as erasures_api
 from socle_identity.api import exports as exports_api
 from socle_identity.api.deps import oauth_error_response
@@ -129,5 +129,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
     @app.exception_handler(OAuth2Error)
     async def _oauth_error(request: Request, exc: OAuth2Error) -> Response:
         return oauth_error_response(exc, issuer=settings.issuer.rstrip("/"))
+
+    token_fast_path.install(app)  # client credentials from memory, below the routing
 
     return app

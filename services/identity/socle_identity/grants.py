@@ -187,6 +187,25 @@ async def refresh_token(
     return await issue(provider, session, client, grant, family_id=row.family_id)
 
 
+async def client_credentials_from_cache(
+    provider: Provider, client_auth: dict[str, str | None], form: dict[str, str]
+) -> dict[str, Any] | None:
+    """A client-credentials token for a client presenting a secret, from its cached record
+    (no database, nothing written); None when the request is anything else or the client is
+    not in memory (the caller takes the database path). Raises the grant's refusals."""
+    if form.get("grant_type") != "client_credentials":
+        return None
+    cached = await cached_client(provider, client_auth)
+    if cached is None:
+        return None
+    method = client_auth.get("method") or "none"
+    status = 401 if method == "client_secret_basic" else 400
+    client = check_client(cached.client, method, client_auth.get("client_secret"), status)
+    return await client_credentials(
+        provider, None, client, form.get("scope"), revoked_before=cached.revoked_before
+    )
+
+
 async def token_endpoint(
     provider: Provider, client_auth: dict[str, str | None], form: dict[str, str]
 ) -> dict[str, Any]:
@@ -196,15 +215,9 @@ async def token_endpoint(
 
     Client credentials with a client secret touch no database when the client is cached
     (:mod:`socle_identity.cache`): nothing is written on that path."""
-    if form.get("grant_type") == "client_credentials":
-        cached = await cached_client(provider, client_auth)
-        if cached is not None:
-            method = client_auth.get("method") or "none"
-            status = 401 if method == "client_secret_basic" else 400
-            client = check_client(cached.client, method, client_auth.get("client_secret"), status)
-            return await client_credentials(
-                provider, None, client, form.get("scope"), revoked_before=cached.revoked_before
-            )
+    answered = await client_credentials_from_cache(provider, client_auth, form)
+    if answered is not None:
+        return answered
     deferred: OAuth2Error | None = None
     async with provider.sessions() as session:
         async with session.begin():

@@ -100,6 +100,8 @@ class Download:
     etag: str
     range: ByteRange | None
     chunks: AsyncIterator[bytes] | None  # None: not modified
+    whole: bytes | None = None
+    """The whole content when it came in the store's first read (``chunks`` is then None)."""
 
 
 def etag_of(version: DocumentVersion) -> str:
@@ -171,6 +173,9 @@ async def download(
     first = await anext(chunks)  # opens the object: a store fault answers 503 before 200
     async with storage.sessions() as session, session.begin():
         _record_access(session, principal, version, "content")
+    if len(first) >= length:  # all of it: sent in one piece, nothing left to stream
+        await chunks.aclose()
+        return Download(version, etag, byte_range, None, first)
 
     async def stream() -> AsyncIterator[bytes]:
         yield first

@@ -19,8 +19,10 @@ from typing import Any
 import structlog
 import urllib3
 from minio.error import MinioException, S3Error
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, event, func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from starlette.requests import ClientDisconnect
 
 from socle.auth import Principal
@@ -46,6 +48,9 @@ from socle_storage.tenant_rules import Rules, load_rules
 log = structlog.get_logger("socle_storage.uploads")
 
 STORE_ERRORS = (MinioException, urllib3.exceptions.HTTPError, OSError, RuntimeError)
+BATCH_BYTES = 1024 * 1024
+"""Bytes gathered before they are handed to the store's writer thread (one hand-over per
+batch rather than per network read)."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,19 @@ class Received:
 
     stored: Stored
     fields: dict[str, str]
+    rules: Rules
+    """The tenant's rules the upload was checked against."""
+    settled: bool = False
+    """Set once a transaction activating (or quarantining) the version committed: nothing
+    is left pending, so there is nothing to check or remove on leaving."""
+
+    def settle_on_commit(self, session: AsyncSession) -> None:
+        """Mark the upload settled when ``session``'s transaction commits (not before)."""
+
+        def settled(_session: Session) -> None:
+            self.settled = True
+
+        event.listen(session.sync_session, "after_commit", settled, once=True)
 
 
 class _FileSink:
@@ -106,6 +124,8 @@ class _FileSink:
         self.sha = hashlib.sha256()
         self.content_type = ""
         self.pipe: Pipe | None = None
+        self.batch: list[bytes] = []
+        self.batched = 0
         self.writer: asyncio.Future[Any] | None = None
         self.scan: ScanSession | None = None
         self.pending: Pending | None = None
@@ -128,10 +148,22 @@ class _FileSink:
         await self._forward(data)
 
     async def _forward(self, data: bytes) -> None:
-        assert self.pipe is not None and self.writer is not None and self.scan is not None
+        assert self.scan is not None
         await self.scan.feed(data)
+        self.batch.append(data)
+        self.batched += len(data)
+        if self.batched >= BATCH_BYTES:
+            await self._hand_over()
+
+    async def _hand_over(self, end: bool = False) -> None:
+        """Hand the batch gathered (then, with ``end``, the end of the file) to the writer."""
+        assert self.pipe is not None and self.writer is not None
+        batch, self.batch, self.batched = self.batch, [], 0
         try:
-            await self.pipe.put(data, self.writer)
+            if batch:
+                await self.pipe.put(batch, self.writer)
+            if end:
+                await self.pipe.put(None, self.writer)
         except STORE_ERRORS as exc:
             raise StoreUnavailable() from exc  # logged once per outage (socle.outages)
 
@@ -154,7 +186,10 @@ class _FileSink:
         self.scan = await self.storage.scanner.session()
         bucket = await self.storage.store.ensure_bucket(self.principal.tenant)
         self.pending = await _insert_pending(self.storage, self.principal, bucket, self.existing)
-        self.pipe = Pipe(asyncio.get_running_loop())
+        # A part's worth of batches may wait while the previous part is sent to the store:
+        # the client keeps sending meanwhile (memory per upload: about two parts).
+        depth = max(2, self.storage.settings.s3_part_size_bytes // BATCH_BYTES)
+        self.pipe = Pipe(asyncio.get_running_loop(), depth)
         self.writer = self.storage.store.start_upload(bucket, self.pending.key, resolved, self.pipe)
         self.head = bytearray()
         await self._forward(head)
@@ -166,8 +201,8 @@ class _FileSink:
             await self._start()
         assert self.pipe is not None and self.writer is not None and self.scan is not None
         assert self.pending is not None
+        await self._hand_over(end=True)
         try:
-            await self.pipe.put(None, self.writer)
             await self.writer
         except STORE_ERRORS as exc:
             raise StoreUnavailable() from exc  # logged once per outage (socle.outages)
@@ -340,10 +375,12 @@ async def receive(
         raise
     sink = sinks[0]
     assert sink.stored is not None
+    received = Received(sink.stored, fields, rules)
     try:
-        yield Received(sink.stored, fields)
+        yield received
     finally:
         try:
-            await _discard_if_pending(storage, sink.stored)
+            if not received.settled:
+                await _discard_if_pending(storage, sink.stored)
         finally:
             await sink.close()

@@ -9,7 +9,7 @@ import asyncio
 import hashlib
 import io
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
@@ -27,7 +27,9 @@ from socle_storage.settings import StorageSettings
 
 log = structlog.get_logger("socle_storage.store")
 
-READ_CHUNK = 256 * 1024
+READ_CHUNK = 1024 * 1024
+"""Bytes read from the store at a time when serving a download; one more chunk is read ahead
+while the previous one is sent, so a download holds at most two chunks in memory."""
 UPLOAD_THREADS = 16
 """Uploads written at once; more wait their turn (their bodies wait in a small queue), and
 the threads of other store calls stay free."""
@@ -74,11 +76,11 @@ def object_key(tenant: str, document_id: str, version_id: str) -> str:
 
 class Pipe:
     """Bytes handed from the event loop to a blocking ``read()`` in a worker thread, through a
-    small bounded queue (memory stays bounded whatever the file size)."""
+    small bounded queue of batches (memory stays bounded whatever the file size)."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, depth: int = 8) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, depth: int = 2) -> None:
         self._loop = loop
-        self._queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue(depth)
+        self._queue: asyncio.Queue[list[bytes] | BaseException | None] = asyncio.Queue(depth)
         self._buffer = b""
         self._eof = False
 
@@ -95,8 +97,8 @@ class Pipe:
             elif isinstance(item, BaseException):
                 raise item
             else:
-                pieces.append(item)
-                have += len(item)
+                pieces.extend(item)
+                have += sum(len(piece) for piece in item)
         data = b"".join(pieces)
         if size < 0 or size >= len(data):
             self._buffer = b""
@@ -105,8 +107,15 @@ class Pipe:
         return data[:size]
 
     # Event-loop side.
-    async def put(self, item: bytes | BaseException | None, writer: asyncio.Future[Any]) -> None:
-        """Queue ``item`` unless the writer already stopped (then raise its error)."""
+    async def put(self, item: list[bytes] | None, writer: asyncio.Future[Any]) -> None:
+        """Queue a batch of bytes (``None``: the end) unless the writer already stopped (then
+        raise its error)."""
+        if writer.done():
+            writer.result()  # raises the writer's error
+            raise RuntimeError("the store stopped reading before the end of the upload")
+        if not self._queue.full():
+            self._queue.put_nowait(item)
+            return
         put = asyncio.ensure_future(self._queue.put(item))
         done, _ = await asyncio.wait({put, writer}, return_when=asyncio.FIRST_COMPLETED)
         if put not in done:
@@ -123,6 +132,14 @@ class Pipe:
 
 class UploadCancelled(Exception):
     """Raised in the writer thread when the upload is refused half-way."""
+
+
+def _release(response: Any, read: asyncio.Future[bytes] | None) -> None:
+    """Close a response of the store (and consume the error of a read nobody awaits)."""
+    if read is not None and not read.cancelled():
+        read.exception()
+    response.close()
+    response.release_conn()
 
 
 class Store:
@@ -246,20 +263,43 @@ class Store:
             raise
         return True
 
-    async def read(self, bucket: str, key: str, offset: int, length: int) -> AsyncIterator[bytes]:
-        """Stream ``length`` bytes from ``offset``, a chunk at a time."""
-        response = await self._call(
-            self.client.get_object, bucket, key, offset=offset, length=length
-        )
+    async def read(
+        self, bucket: str, key: str, offset: int, length: int
+    ) -> AsyncGenerator[bytes, None]:
+        """Stream ``length`` bytes from ``offset``, a chunk at a time: the object is opened
+        and its first chunk read in one worker-thread call, and each next chunk is read
+        while the caller sends the previous one."""
+
+        def open_and_read() -> tuple[Any, bytes]:
+            response = self.client.get_object(bucket, key, offset=offset, length=length)
+            try:
+                return response, response.read(min(READ_CHUNK, length))
+            except BaseException:
+                response.close()
+                response.release_conn()
+                raise
+
+        response, chunk = await self._call(open_and_read)
+        left = length - len(chunk)
+        ahead: asyncio.Future[bytes] | None = None
         try:
-            while True:
-                chunk: bytes = await self._call(response.read, READ_CHUNK)
-                if not chunk:
-                    break
+            while chunk:
+                ahead = (
+                    asyncio.ensure_future(self._call(response.read, min(READ_CHUNK, left)))
+                    if left > 0
+                    else None
+                )
                 yield chunk
+                if ahead is None:
+                    break
+                chunk = await ahead
+                ahead = None
+                left -= len(chunk)
         finally:
-            response.close()
-            response.release_conn()
+            if ahead is None or ahead.done():
+                _release(response, ahead)
+            else:  # the caller stopped early: close once the read in flight has ended
+                ahead.add_done_callback(lambda done: _release(response, done))
 
     def presign(self, bucket: str, key: str, filename: str, content_type: str) -> str:
         """A GET link valid ``presign_seconds``, served as an attachment (no network call)."""

@@ -23,7 +23,6 @@ from socle_storage.documents import find_visible
 from socle_storage.errors import InvalidUpload, NotAllowed, StoreUnavailable
 from socle_storage.ingest import Received, Stored, receive
 from socle_storage.models import Document, DocumentVersion
-from socle_storage.tenant_rules import load_rules
 
 log = structlog.get_logger("socle_storage.uploads")
 
@@ -54,10 +53,14 @@ Outcome = Uploaded | Quarantined
 class NewDocument:
     """A new document's bytes, received and pending, with its checked form fields."""
 
-    stored: Stored
+    received: Received
     kind: str
     owner: str | None
     procedure: str | None
+
+    @property
+    def stored(self) -> Stored:
+        return self.received.stored
 
     @property
     def fingerprint(self) -> dict[str, Any]:
@@ -118,7 +121,7 @@ async def receive_document(
     inside the block; removed on leaving when it did not, e.g. on an idempotent replay)."""
     async with receive(storage, principal, content_type, body, None) as received:
         kind, owner, procedure = _check_fields(principal, received.fields)
-        yield NewDocument(received.stored, kind, owner, procedure)
+        yield NewDocument(received, kind, owner, procedure)
 
 
 async def create_document(
@@ -129,8 +132,9 @@ async def create_document(
     doc = await session.get(Document, stored.document_id)
     if doc is None:
         raise StoreUnavailable()
-    rules = await load_rules(session, principal.tenant, storage.settings)
+    rules = upload.received.rules  # read when the upload began
     await _activate(session, stored)
+    upload.received.settle_on_commit(session)
     now = utcnow()
     doc.kind, doc.owner, doc.procedure = upload.kind, upload.owner, upload.procedure
     doc.filename, doc.content_type = stored.filename, stored.content_type
@@ -175,6 +179,7 @@ async def _activate_version(
         if current.status != "active":
             raise NotAllowed(f"Document {document_id} was {current.status} meanwhile.")
         await _activate(session, stored)
+        received.settle_on_commit(session)
         if stored.verdict.infected:
             await events.quarantined(
                 session, current, stored.number, stored.verdict.signature or ""

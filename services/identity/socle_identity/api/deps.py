@@ -35,12 +35,19 @@ async def form_fields(request: Request) -> dict[str, str]:
     """The fields of a form body; an ``application/x-www-form-urlencoded`` one (what OAuth
     clients send) parsed from the body in one call, as Starlette would (last value of a
     repeated field, UTF-8 percent-decoding), without its streaming parser."""
-    content_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if content_type == "application/x-www-form-urlencoded":
-        body = (await request.body()).decode("latin-1")
-        return dict(parse_qsl(body, keep_blank_values=True, errors="replace"))
+    if is_urlencoded(request):
+        return urlencoded_fields(await request.body())
     form = await request.form()
     return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+def is_urlencoded(request: Request) -> bool:
+    content_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    return content_type == "application/x-www-form-urlencoded"
+
+
+def urlencoded_fields(body: bytes) -> dict[str, str]:
+    return dict(parse_qsl(body.decode("latin-1"), keep_blank_values=True, errors="replace"))
 
 
 def client_auth(request: Request, form: dict[str, str]) -> dict[str, str | None]:

@@ -204,7 +204,7 @@ async def download_content(
         "X-Content-Type-Options": "nosniff",
         "Content-Disposition": f"attachment; filename*=UTF-8''{quote(v.filename)}",
     }
-    if result.chunks is None:
+    if result.chunks is None and result.whole is None:
         return Response(status_code=304, headers=headers)
     if result.range is not None:
         headers["Content-Range"] = f"bytes {result.range.start}-{result.range.end}/{v.size}"
@@ -213,6 +213,11 @@ async def download_content(
     else:
         headers["Content-Length"] = str(v.size)
         status = 200
+    if result.whole is not None:
+        return Response(
+            result.whole, status_code=status, media_type=v.content_type, headers=headers
+        )
+    assert result.chunks is not None
     return StreamingResponse(
         result.chunks, status_code=status, media_type=v.content_type, headers=headers
     )
