@@ -15,9 +15,9 @@ import nats
 from socle_dev.testing import eventually, running
 from socle_identity import directory
 from socle_identity.app import create_app as create_identity
-from socle_identity.settings import IdentitySettings
 from socle_notify.app import create_app as create_notify
 from socle_notify.settings import NotifySettings
+from tests.support.identity import quick_settings
 
 ISSUER = "http://testserver"
 
@@ -34,12 +34,10 @@ async def test_a_reset_mail_reaches_the_person_without_its_link_on_the_bus(
     tenant = f"t{uuid.uuid4().hex[:10]}"
     email = f"anna.{tenant}@example.ch"
     identity = create_identity(
-        IdentitySettings(
-            database_url=migrated_database("identity"),
-            nats_url=nats_server.url,
-            issuer=ISSUER,
-            argon2_time_cost=1,
-            argon2_memory_kib=8192,
+        quick_settings(
+            migrated_database("identity"),
+            nats_server.url,
+            ISSUER,
             outbox_poll_seconds=0.1,
         )
     )

@@ -14,7 +14,7 @@ from socle_dev.localinfra import free_port
 from socle_dev.testing import eventually, running, served
 from socle_identity import directory
 from socle_identity.app import create_app as create_identity
-from socle_identity.settings import IdentitySettings
+from tests.support.identity import quick_settings
 from tests.support.services import build
 
 PROBES = {
@@ -30,12 +30,10 @@ async def platform(migrated_database, nats_server) -> AsyncIterator[tuple[Any, s
     port = free_port()
     issuer = f"http://127.0.0.1:{port}"
     identity = create_identity(
-        IdentitySettings(
-            database_url=migrated_database("identity"),
-            nats_url=nats_server.url,
-            issuer=issuer,
-            argon2_time_cost=1,
-            argon2_memory_kib=8192,
+        quick_settings(
+            migrated_database("identity"),
+            nats_server.url,
+            issuer,
         )
     )
     async with served(identity, port), contextlib.AsyncExitStack() as stack:

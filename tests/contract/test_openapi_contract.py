@@ -117,16 +117,14 @@ async def _identity_admin_client(database_url: str, tenant: str) -> tuple[str, s
 
 def test_identity_openapi_tells_the_truth(migrated_database, nats_server, tenant):
     from socle_identity.app import create_app
-    from socle_identity.settings import IdentitySettings
+    from tests.support.identity import quick_settings
 
     database_url = migrated_database("identity")
     app = create_app(
-        IdentitySettings(
-            database_url=database_url,
-            nats_url=nats_server.url,
-            issuer="http://testserver",
-            argon2_time_cost=1,
-            argon2_memory_kib=8192,
+        quick_settings(
+            database_url,
+            nats_server.url,
+            "http://testserver",
         )
     )
     with served_in_thread(app) as base_url:

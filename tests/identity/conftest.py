@@ -13,10 +13,10 @@ import pytest
 from socle_dev.testing import running
 from socle_identity import directory
 from socle_identity.app import create_app
-from socle_identity.settings import IdentitySettings
 from tests.support.identity import (
     ISSUER,
     PASSWORD,
+    quick_settings,
 )
 
 
@@ -41,13 +41,11 @@ class Identity:
 
 @pytest.fixture(scope="module")
 async def identity(migrated_database, nats_server) -> AsyncIterator[Identity]:
-    settings = IdentitySettings(
-        database_url=migrated_database("identity"),
-        nats_url=nats_server.url,
-        issuer=ISSUER,
+    settings = quick_settings(
+        migrated_database("identity"),
+        nats_server.url,
+        ISSUER,
         outbox_poll_seconds=0.2,
-        argon2_time_cost=1,
-        argon2_memory_kib=8192,
         login_max_failures=3,
     )
     app = create_app(settings)

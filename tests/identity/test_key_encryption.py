@@ -28,20 +28,18 @@ from socle_dev.testing import running
 from socle_identity import directory
 from socle_identity.app import create_app
 from socle_identity.settings import DEV_KEY_ENCRYPTION_KEY, IdentitySettings
-from tests.support.identity import ISSUER
+from tests.support.identity import ISSUER, quick_settings
 from tests.support.infra import in_thread
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services/identity/socle_identity/migrations"
 
 
 def settings_for(url: str, nats_url: str, kek: str = "", **extra: object) -> IdentitySettings:
-    return IdentitySettings(
-        database_url=url,
-        nats_url=nats_url,
-        issuer=ISSUER,
+    return quick_settings(
+        url,
+        nats_url,
+        ISSUER,
         key_encryption_key=kek,
-        argon2_time_cost=1,
-        argon2_memory_kib=8192,
         **extra,
     )
 

@@ -7,8 +7,7 @@ import asyncio
 from socle_dev.testing import running
 from socle_identity import directory
 from socle_identity.app import create_app
-from socle_identity.settings import IdentitySettings
-from tests.support.identity import ISSUER
+from tests.support.identity import ISSUER, quick_settings
 from tests.support.infra import PrivatePostgres, create_database, migrate
 
 
@@ -17,12 +16,10 @@ async def test_token_answers_503_while_the_database_is_down(tmp_path, nats_serve
     try:
         url = create_database(postgres.url, "identity")
         migrate(url, "identity")
-        settings = IdentitySettings(
-            database_url=url,
-            nats_url=nats_server.url,
-            issuer=ISSUER,
-            argon2_time_cost=1,
-            argon2_memory_kib=8192,
+        settings = quick_settings(
+            url,
+            nats_server.url,
+            ISSUER,
             db_pool_timeout=0.5,
         )
         app = create_app(settings)

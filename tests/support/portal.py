@@ -21,6 +21,7 @@ from socle_payment.app import create_app as create_payment
 from socle_payment.settings import PaymentSettings
 from socle_procedures import catalog
 from socle_procedures.app import create_app
+from socle_procedures.portal.oidc import SCOPES as PORTAL_SCOPES
 from socle_procedures.settings import ProceduresSettings
 from socle_storage.app import create_app as create_storage
 from socle_storage.settings import StorageSettings
@@ -92,17 +93,7 @@ def portal_stack(
                         name="Guichet en ligne",
                         redirect_uris=[f"{urls['procedures']}/auth/callback"],
                         post_logout_redirect_uris=[f"{urls['procedures']}/logged-out"],
-                        scopes=[
-                            "openid",
-                            "email",
-                            "profile",
-                            "procedures:read",
-                            "procedures:write",
-                            "payments:read",
-                            "payments:write",
-                            "documents:read",
-                            "documents:write",
-                        ],
+                        scopes=list(PORTAL_SCOPES),
                         grant_types=["authorization_code", "refresh_token"],
                     ),
                 )

@@ -16,9 +16,9 @@ from socle_dev.testing import running, served
 from socle_identity import directory
 from socle_identity.app import create_app as create_identity
 from socle_identity.passwords import Passwords
-from socle_identity.settings import IdentitySettings
 from socle_notify.models import Notification
 from socle_procedures.models import ProcedureVersion, Request, RequestHistory
+from tests.support.identity import quick_settings
 from tests.support.services import build
 
 SCOPES = (
@@ -36,12 +36,10 @@ async def platform(
     port = free_port()
     issuer = f"http://127.0.0.1:{port}"
     identity = create_identity(
-        IdentitySettings(
-            database_url=migrated_database("identity"),
-            nats_url=nats_server.url,
-            issuer=issuer,
-            argon2_time_cost=1,
-            argon2_memory_kib=8192,
+        quick_settings(
+            migrated_database("identity"),
+            nats_server.url,
+            issuer,
             outbox_poll_seconds=0.1,
             erasure_answer_seconds=answer_seconds,
         )
