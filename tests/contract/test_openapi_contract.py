@@ -93,22 +93,13 @@ def test_openapi_tells_the_truth(service, migrated_database, nats_server, issuer
 
 async def _identity_admin_client(database_url: str, tenant: str) -> tuple[str, str]:
     from socle.db import create_engine, create_sessionmaker
-    from socle_identity import directory
+    from tests.support.identity import back_office, tenant_with_client
 
     engine = create_engine(database_url)
     try:
-        async with create_sessionmaker(engine)() as session, session.begin():
-            await directory.create_tenant(session, slug=tenant, name=f"Commune {tenant}")
-            client, secret = await directory.register_client(
-                session,
-                tenant=tenant,
-                spec=directory.ClientSpec(
-                    name="Contract",
-                    grant_types=["client_credentials"],
-                    scopes=["identity:admin"],
-                    roles=["admin"],
-                ),
-            )
+        client, secret = await tenant_with_client(
+            create_sessionmaker(engine), tenant, back_office(["identity:admin"], "Contract")
+        )
     finally:
         await engine.dispose()
     assert secret is not None

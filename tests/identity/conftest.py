@@ -16,7 +16,9 @@ from socle_identity.app import create_app
 from tests.support.identity import (
     ISSUER,
     PASSWORD,
+    back_office,
     quick_settings,
+    tenant_with_client,
 )
 
 
@@ -96,17 +98,10 @@ class Commune:
 
 @pytest.fixture
 async def commune(identity: Identity, tenant: str) -> Commune:
-    async with identity.sessions() as session, session.begin():
-        await directory.create_tenant(session, slug=tenant, name=f"Commune {tenant}")
-        client, secret = await directory.register_client(
-            session,
-            tenant=tenant,
-            spec=directory.ClientSpec(
-                name="Back office",
-                grant_types=["client_credentials"],
-                scopes=["identity:admin", "payments:read", "documents:write"],
-                roles=["admin"],
-            ),
-        )
+    client, secret = await tenant_with_client(
+        identity.sessions,
+        tenant,
+        back_office(["identity:admin", "payments:read", "documents:write"]),
+    )
     assert secret is not None
     return Commune(tenant, client.client_id, secret, identity)

@@ -9,10 +9,14 @@ import re
 import secrets
 import subprocess
 import sys
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from socle_identity import directory
+from socle_identity.models import Client
 from socle_identity.settings import IdentitySettings
 
 ISSUER = "http://testserver"
@@ -32,6 +36,48 @@ def quick_settings(
         argon2_memory_kib=8192,
         **extra,  # type: ignore[arg-type]
     )
+
+
+def back_office(scopes: list[str], name: str = "Back office") -> directory.ClientSpec:
+    """A commune's back office: client credentials, the admin role, these scopes."""
+    return directory.ClientSpec(
+        name=name, grant_types=["client_credentials"], scopes=scopes, roles=["admin"]
+    )
+
+
+def verified_citizen(email: str, password: str = PASSWORD) -> dict[str, Any]:
+    """``create_user``'s keywords for Anna Muster, a citizen whose address is confirmed."""
+    return {
+        "email": email,
+        "password": password,
+        "roles": ["citizen"],
+        "given_name": "Anna",
+        "family_name": "Muster",
+        "email_verified": True,
+    }
+
+
+async def tenant_with_client(
+    sessions: Callable[[], Any],
+    tenant: str,
+    spec: directory.ClientSpec,
+    *,
+    name: str = "",
+    client_id: str | None = None,
+    passwords: Any = None,
+    users: Sequence[Mapping[str, Any]] = (),
+) -> tuple[Client, str | None]:
+    """A new tenant (named ``Commune <tenant>`` unless ``name``) with one client registered
+    and these users (``create_user``'s keywords; ``passwords`` hashes theirs), in one
+    transaction. Returns the client and its secret."""
+    async with sessions() as session, session.begin():
+        await directory.create_tenant(session, slug=tenant, name=name or f"Commune {tenant}")
+        client, secret = await directory.register_client(
+            session, tenant=tenant, spec=spec, client_id=client_id
+        )
+        for user in users:
+            await directory.create_user(session, passwords, tenant=tenant, **user)
+    return client, secret
 
 
 def pkce_pair() -> tuple[str, str]:

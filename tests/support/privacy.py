@@ -18,7 +18,7 @@ from socle_identity.app import create_app as create_identity
 from socle_identity.passwords import Passwords
 from socle_notify.models import Notification
 from socle_procedures.models import ProcedureVersion, Request, RequestHistory
-from tests.support.identity import quick_settings
+from tests.support.identity import back_office, quick_settings, tenant_with_client
 from tests.support.services import build
 
 SCOPES = (
@@ -69,18 +69,9 @@ async def platform(
 
 
 async def admin_token(identity: Any, issuer: str, tenant: str) -> str:
-    async with identity.state.runtime.sessions() as session, session.begin():
-        await directory.create_tenant(session, slug=tenant, name=f"Commune {tenant}")
-        client, secret = await directory.register_client(
-            session,
-            tenant=tenant,
-            spec=directory.ClientSpec(
-                name="Back office",
-                grant_types=["client_credentials"],
-                scopes=SCOPES.split(),
-                roles=["admin"],
-            ),
-        )
+    client, secret = await tenant_with_client(
+        identity.state.runtime.sessions, tenant, back_office(SCOPES.split())
+    )
     async with httpx.AsyncClient(base_url=issuer, timeout=30) as http:
         answer = await http.post(
             "/token",
