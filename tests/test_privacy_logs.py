@@ -17,7 +17,15 @@ from sqlalchemy import select
 from socle_dev.testing import eventually
 from socle_identity import directory
 from socle_identity.models import User
-from tests.support.identity import REDIRECT, authorize_url, hidden, log_in, pkce_pair, query
+from tests.support.identity import (
+    REDIRECT,
+    authorize_url,
+    hidden,
+    log_in,
+    pkce_pair,
+    query,
+    redeem_code,
+)
 from tests.support.logscan import captured_logs, leaks
 from tests.support.privacy import PDF, notification, pay, procedure_request, upload
 from tests.support.privacy_export import platform
@@ -143,16 +151,7 @@ async def test_no_log_line_carries_the_person_s_address_names_passwords_tokens_o
                 code = query(done.headers["location"])["code"]
                 secrets["authorisation code"] = code
                 tokens = (
-                    await browser.post(
-                        "/token",
-                        data={
-                            "grant_type": "authorization_code",
-                            "code": code,
-                            "redirect_uri": REDIRECT,
-                            "code_verifier": verifier,
-                        },
-                        auth=(client_id, client_secret),
-                    )
+                    await redeem_code(browser, code, verifier, (client_id, client_secret))
                 ).json()
                 refreshed = await browser.post(
                     "/token",

@@ -17,6 +17,7 @@ from tests.support.identity import (
     pkce_pair,
     query,
     quick_settings,
+    redeem_code,
     tenant_with_client,
 )
 
@@ -77,15 +78,6 @@ async def test_login_page_in_chromium(migrated_database, nats_server, tenant):
         params = query(landed[0])
         assert params["state"] == "browser-state"
         async with httpx.AsyncClient(base_url=issuer) as rp:
-            tokens = await rp.post(
-                "/token",
-                data={
-                    "grant_type": "authorization_code",
-                    "code": params["code"],
-                    "redirect_uri": REDIRECT,
-                    "code_verifier": verifier,
-                },
-                auth=(client.client_id, secret),
-            )
+            tokens = await redeem_code(rp, params["code"], verifier, (client.client_id, secret))
         assert tokens.status_code == 200, tokens.text
         assert tokens.json()["id_token"]

@@ -177,19 +177,28 @@ async def code_flow_client(commune) -> tuple[str, str]:
     return client_id, secret
 
 
+async def redeem_code(
+    http: httpx.AsyncClient, code: str, verifier: str, auth: tuple[str, str]
+) -> httpx.Response:
+    """The client's back channel: the authorisation code (and PKCE verifier) for tokens."""
+    return await http.post(
+        "/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT,
+            "code_verifier": verifier,
+        },
+        auth=auth,
+    )
+
+
 async def tokens_after_login(identity, browser, client_id, secret, email, **extra):
     verifier, challenge = pkce_pair()
     done = await log_in(browser, authorize_url(client_id, challenge, **extra), email)
     assert done.status_code == 303, done.text
-    response = await identity.client.post(
-        "/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": query(done.headers["location"])["code"],
-            "redirect_uri": REDIRECT,
-            "code_verifier": verifier,
-        },
-        auth=(client_id, secret),
+    response = await redeem_code(
+        identity.client, query(done.headers["location"])["code"], verifier, (client_id, secret)
     )
     assert response.status_code == 200, response.text
     return response.json()
