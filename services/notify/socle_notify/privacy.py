@@ -29,6 +29,7 @@ from socle.privacy import (
     erasure_consumer,
     new_pseudonym,
 )
+from socle.retention import in_batches
 from socle_notify.messages import PENDING
 from socle_notify.models import Notification, legal_holds
 
@@ -116,24 +117,23 @@ async def erase_person(session: AsyncSession, request: ErasureRequest) -> Erasur
 
 async def erase_released(sessions: async_sessionmaker[AsyncSession], batch: int) -> int:
     """Erase the notifications of erased persons whose legal hold was lifted; how many."""
-    done = 0
-    while True:
-        async with sessions() as session, session.begin():
-            ids = list(
-                (
-                    await session.execute(
-                        select(Notification.id)
-                        .where(Notification.erasure_requested_at.is_not(None), unheld())
-                        .order_by(Notification.id)
-                        .limit(batch)
-                    )
-                ).scalars()
-            )
-            if ids:
-                await redact(session, Notification.id.in_(ids), new_pseudonym(), utcnow())
-        done += len(ids)
-        if len(ids) < batch:
-            return done
+
+    async def one(session: AsyncSession) -> int:
+        ids = list(
+            (
+                await session.execute(
+                    select(Notification.id)
+                    .where(Notification.erasure_requested_at.is_not(None), unheld())
+                    .order_by(Notification.id)
+                    .limit(batch)
+                )
+            ).scalars()
+        )
+        if ids:
+            await redact(session, Notification.id.in_(ids), new_pseudonym(), utcnow())
+        return len(ids)
+
+    return await in_batches(sessions, one, batch)
 
 
 def consumer(sessions: async_sessionmaker[AsyncSession]) -> ConsumerSpec:
