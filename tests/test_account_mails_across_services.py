@@ -17,7 +17,12 @@ from socle_identity import directory
 from socle_identity.app import create_app as create_identity
 from socle_notify.app import create_app as create_notify
 from socle_notify.settings import NotifySettings
-from tests.support.identity import quick_settings, tenant_with_client, verified_citizen
+from tests.support.identity import (
+    ask_password_reset,
+    quick_settings,
+    tenant_with_client,
+    verified_citizen,
+)
 
 ISSUER = "http://testserver"
 
@@ -79,15 +84,7 @@ async def test_a_reset_mail_reaches_the_person_without_its_link_on_the_bus(
             )
             transport = httpx.ASGITransport(app=identity)
             async with httpx.AsyncClient(transport=transport, base_url=ISSUER) as browser:
-                page = await browser.get("/password-reset", params={"client_id": client.client_id})
-                asked = await browser.post(
-                    "/password-reset",
-                    data={
-                        "csrf_token": hidden(page.text, "csrf_token"),
-                        "client_id": client.client_id,
-                        "email": email,
-                    },
-                )
+                asked = await ask_password_reset(browser, client.client_id, email)
                 assert asked.status_code == 200
 
                 async def mailed() -> bool:

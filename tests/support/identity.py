@@ -109,6 +109,21 @@ async def log_in(
     )
 
 
+async def ask_password_reset(
+    browser: httpx.AsyncClient, client_id: str, email: str
+) -> httpx.Response:
+    """Ask for a reset link on identity's page, as a browser: open the form, submit it."""
+    page = await browser.get("/password-reset", params={"client_id": client_id})
+    return await browser.post(
+        "/password-reset",
+        data={
+            "csrf_token": hidden(page.text, "csrf_token"),
+            "client_id": client_id,
+            "email": email,
+        },
+    )
+
+
 def query(url: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
 

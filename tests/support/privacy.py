@@ -12,7 +12,7 @@ import httpx
 
 from socle.db import utcnow
 from socle_dev.localinfra import free_port
-from socle_dev.testing import running, served
+from socle_dev.testing import eventually, running, served
 from socle_identity import directory
 from socle_identity.app import create_app as create_identity
 from socle_identity.passwords import Passwords
@@ -212,3 +212,14 @@ SERVICES = ("storage", "payment", "notify", "procedures")
 async def row(app: Any, model: Any, key: str) -> Any:
     async with app.state.runtime.sessions() as session:
         return await session.get(model, key)
+
+
+async def until_status(
+    http: httpx.AsyncClient, url: str, status: str, what: str, within: float = 60
+) -> None:
+    """Wait until the resource at ``url`` (an export, an erasure report) says ``status``."""
+
+    async def reached() -> bool:
+        return bool((await http.get(url)).json()["status"] == status)
+
+    await eventually(reached, what, within=within)
