@@ -19,6 +19,7 @@ from socle_identity import directory
 from socle_identity.models import User
 from tests.support.identity import (
     REDIRECT,
+    add_client,
     ask_password_reset,
     authorize_url,
     hidden,
@@ -112,17 +113,16 @@ async def test_no_log_line_carries_the_person_s_address_names_passwords_tokens_o
             clients,
         ):
             admin = {"Authorization": f"Bearer {token}"}
-            async with identity.state.runtime.sessions() as session, session.begin():
-                portal, portal_secret = await directory.register_client(
-                    session,
-                    tenant=tenant,
-                    spec=directory.ClientSpec(
-                        name="Portal",
-                        redirect_uris=[REDIRECT],
-                        scopes=["openid", "email", "profile"],
-                        grant_types=["authorization_code", "refresh_token"],
-                    ),
-                )
+            portal, portal_secret = await add_client(
+                identity.state.runtime.sessions,
+                tenant,
+                directory.ClientSpec(
+                    name="Portal",
+                    redirect_uris=[REDIRECT],
+                    scopes=["openid", "email", "profile"],
+                    grant_types=["authorization_code", "refresh_token"],
+                ),
+            )
             client_id, client_secret = portal.client_id, str(portal_secret)
             async with httpx.AsyncClient(base_url=issuer, timeout=30) as browser:
                 # registers, confirms the mailed link

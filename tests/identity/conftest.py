@@ -16,6 +16,7 @@ from socle_identity.app import create_app
 from tests.support.identity import (
     ISSUER,
     PASSWORD,
+    add_client,
     back_office,
     quick_settings,
     tenant_with_client,
@@ -74,11 +75,10 @@ class Commune:
         return str(response.json()["access_token"])
 
     async def add_client(self, **spec: Any) -> tuple[str, str | None]:
-        async with self.identity.sessions() as session, session.begin():
-            client, secret = await directory.register_client(
-                session, tenant=self.tenant, spec=directory.ClientSpec(**spec)
-            )
-            return client.client_id, secret
+        client, secret = await add_client(
+            self.identity.sessions, self.tenant, directory.ClientSpec(**spec)
+        )
+        return client.client_id, secret
 
     async def add_user(self, email: str, roles: list[str] | None = None) -> str:
         async with self.identity.sessions() as session, session.begin():

@@ -57,6 +57,15 @@ def verified_citizen(email: str, password: str = PASSWORD) -> dict[str, Any]:
     }
 
 
+async def add_client(
+    sessions: Callable[[], Any], tenant: str, spec: directory.ClientSpec
+) -> tuple[Client, str | None]:
+    """Register a client for an existing tenant, in a transaction of its own; it and its
+    secret (none for a public client)."""
+    async with sessions() as session, session.begin():
+        return await directory.register_client(session, tenant=tenant, spec=spec)
+
+
 async def tenant_with_client(
     sessions: Callable[[], Any],
     tenant: str,
