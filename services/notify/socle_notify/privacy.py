@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from socle.bus import ConsumerSpec
 from socle.db import utcnow
-from socle.legal_hold import not_held
+from socle.legal_hold import kept_under_hold, not_held
 from socle.privacy import (
     ErasureOutcome,
     ErasureRequest,
@@ -97,16 +97,12 @@ async def erase_person(session: AsyncSession, request: ErasureRequest) -> Erasur
                 "commune's counts; address and contents erased.",
             )
         )
-    if on_hold:
-        kept.append(
-            Kept(
-                category=CATEGORY,
-                count=on_hold,
-                reason="legal_hold",
-                detail="Notifications under legal hold are kept as they are; their address "
-                "and contents are erased once the hold is lifted.",
-            )
-        )
+    kept += kept_under_hold(
+        CATEGORY,
+        on_hold,
+        "Notifications under legal hold are kept as they are; their address and contents are "
+        "erased once the hold is lifted.",
+    )
     return ErasureOutcome(
         erasure_id=request.erasure_id,
         service=SERVICE,
