@@ -6,7 +6,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 
@@ -223,3 +223,32 @@ async def until_status(
         return bool((await http.get(url)).json()["status"] == status)
 
     await eventually(reached, what, within=within)
+
+
+class Records(NamedTuple):
+    """A citizen and one record of theirs in each service (ids)."""
+
+    person: str
+    document: str
+    payment: str
+    notification: str
+    request: str
+
+
+async def citizen_with_records(
+    identity: Any,
+    tenant: str,
+    apps: dict[str, Any],
+    clients: dict[str, httpx.AsyncClient],
+    auth: dict[str, str],
+    email: str,
+) -> Records:
+    """A citizen with an ID card in storage, a payment, a notification and a request."""
+    person = await citizen(identity, tenant, email)
+    return Records(
+        person,
+        await upload(clients["storage"], auth, person, "id-card"),
+        await pay(clients["payment"], auth, person, email),
+        await notification(apps["notify"], tenant, person, email),
+        await procedure_request(apps["procedures"], tenant, person, email, None),
+    )
