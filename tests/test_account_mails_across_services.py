@@ -15,9 +15,14 @@ import nats
 from socle_dev.testing import eventually, running
 from socle_identity import directory
 from socle_identity.app import create_app as create_identity
-from socle_identity.settings import IdentitySettings
 from socle_notify.app import create_app as create_notify
 from socle_notify.settings import NotifySettings
+from tests.support.identity import (
+    ask_password_reset,
+    quick_settings,
+    tenant_with_client,
+    verified_citizen,
+)
 
 ISSUER = "http://testserver"
 
@@ -34,12 +39,10 @@ async def test_a_reset_mail_reaches_the_person_without_its_link_on_the_bus(
     tenant = f"t{uuid.uuid4().hex[:10]}"
     email = f"anna.{tenant}@example.ch"
     identity = create_identity(
-        IdentitySettings(
-            database_url=migrated_database("identity"),
-            nats_url=nats_server.url,
-            issuer=ISSUER,
-            argon2_time_cost=1,
-            argon2_memory_kib=8192,
+        quick_settings(
+            migrated_database("identity"),
+            nats_server.url,
+            ISSUER,
             outbox_poll_seconds=0.1,
         )
     )
@@ -66,40 +69,22 @@ async def test_a_reset_mail_reaches_the_person_without_its_link_on_the_bus(
     await watcher.subscribe(f"socle.{tenant}.>", cb=keep)
     try:
         async with running(identity), running(notify):
-            async with identity.state.runtime.sessions() as session, session.begin():
-                await directory.create_tenant(session, slug=tenant, name="Commune de Vevey")
-                client, _ = await directory.register_client(
-                    session,
-                    tenant=tenant,
-                    spec=directory.ClientSpec(
-                        name="Portail",
-                        redirect_uris=["https://app.example.ch/callback"],
-                        scopes=["openid"],
-                        grant_types=["authorization_code"],
-                    ),
-                )
-                await directory.create_user(
-                    session,
-                    identity.state.runtime.context.provider.passwords,
-                    tenant=tenant,
-                    email=email,
-                    password="a long enough password",
-                    roles=["citizen"],
-                    given_name="Anna",
-                    family_name="Muster",
-                    email_verified=True,
-                )
+            client, _ = await tenant_with_client(
+                identity.state.runtime.sessions,
+                tenant,
+                directory.ClientSpec(
+                    name="Portail",
+                    redirect_uris=["https://app.example.ch/callback"],
+                    scopes=["openid"],
+                    grant_types=["authorization_code"],
+                ),
+                name="Commune de Vevey",
+                passwords=identity.state.runtime.context.provider.passwords,
+                users=[verified_citizen(email, "a long enough password")],
+            )
             transport = httpx.ASGITransport(app=identity)
             async with httpx.AsyncClient(transport=transport, base_url=ISSUER) as browser:
-                page = await browser.get("/password-reset", params={"client_id": client.client_id})
-                asked = await browser.post(
-                    "/password-reset",
-                    data={
-                        "csrf_token": hidden(page.text, "csrf_token"),
-                        "client_id": client.client_id,
-                        "email": email,
-                    },
-                )
+                asked = await ask_password_reset(browser, client.client_id, email)
                 assert asked.status_code == 200
 
                 async def mailed() -> bool:

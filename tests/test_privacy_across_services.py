@@ -25,6 +25,7 @@ from tests.support.privacy import (
     platform,
     procedure_request,
     row,
+    until_status,
     upload,
 )
 
@@ -177,11 +178,7 @@ async def test_the_same_erasure_delivered_twice_has_one_effect_and_one_answer(
         async with httpx.AsyncClient(base_url=issuer, headers=auth, timeout=30) as http:
             deleted = await http.delete(f"/v1/users/{person}")
             report_url = deleted.headers["location"]
-
-            async def complete() -> bool:
-                return bool((await http.get(report_url)).json()["status"] == "complete")
-
-            await eventually(complete, "every service to answer", within=30)
+            await until_status(http, report_url, "complete", "every service to answer", 30)
             first = (await row(apps["payment"], Payment, paid)).payer_subject
             # the bus delivers the same event again (a redelivery after a crash)
             again = CloudEvent.new(

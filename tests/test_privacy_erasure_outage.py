@@ -13,8 +13,8 @@ import httpx
 from socle_dev.localinfra import free_port
 from socle_dev.testing import eventually, running, served
 from socle_identity.app import create_app as create_identity
-from socle_identity.settings import IdentitySettings
 from socle_storage.models import Document
+from tests.support.identity import quick_settings
 from tests.support.privacy import (
     EMAIL,
     SERVICES,
@@ -32,12 +32,10 @@ async def test_an_erasure_waits_for_a_stopped_service_and_completes_when_it_is_b
     port = free_port()
     issuer = f"http://127.0.0.1:{port}"
     identity = create_identity(
-        IdentitySettings(
-            database_url=migrated_database("identity"),
-            nats_url=nats_server.url,
-            issuer=issuer,
-            argon2_time_cost=1,
-            argon2_memory_kib=8192,
+        quick_settings(
+            migrated_database("identity"),
+            nats_server.url,
+            issuer,
             outbox_poll_seconds=0.1,
             erasure_answer_seconds=0,  # a service not answered yet is named at once
         )

@@ -26,12 +26,8 @@ from socle_storage import privacy as storage_privacy
 from tests.support.privacy import (
     EMAIL,
     admin_token,
-    citizen,
-    notification,
-    pay,
+    citizen_with_records,
     platform,
-    procedure_request,
-    upload,
 )
 
 COLLECTORS: dict[str, Any] = {
@@ -53,16 +49,12 @@ async def test_each_service_exports_the_person_s_data_and_nobody_else_s(
         clients,
     ):
         auth = {"Authorization": f"Bearer {await admin_token(identity, issuer, tenant)}"}
-        person = await citizen(identity, tenant, EMAIL)
-        other = await citizen(identity, tenant, BOB)
-        card = await upload(clients["storage"], auth, person, "id-card")
-        bobs_card = await upload(clients["storage"], auth, other, "id-card")
-        paid = await pay(clients["payment"], auth, person, EMAIL)
-        bobs_payment = await pay(clients["payment"], auth, other, BOB)
-        mail = await notification(apps["notify"], tenant, person, EMAIL)
-        bobs_mail = await notification(apps["notify"], tenant, other, BOB)
-        asked = await procedure_request(apps["procedures"], tenant, person, EMAIL, None)
-        bobs_request = await procedure_request(apps["procedures"], tenant, other, BOB, None)
+        person, card, paid, mail, asked = await citizen_with_records(
+            identity, tenant, apps, clients, auth, EMAIL
+        )
+        other, bobs_card, bobs_payment, bobs_mail, bobs_request = await citizen_with_records(
+            identity, tenant, apps, clients, auth, BOB
+        )
 
         event = CloudEvent.new(
             service="identity",

@@ -20,11 +20,7 @@ from socle_dev.testing import eventually
 from tests.support.privacy import (
     EMAIL,
     PDF,
-    citizen,
-    notification,
-    pay,
-    procedure_request,
-    upload,
+    citizen_with_records,
 )
 from tests.support.privacy_export import BOB, EXPORTING, platform
 
@@ -40,16 +36,12 @@ async def test_an_export_gathers_the_person_s_data_from_every_service_and_nobody
         clients,
     ):
         auth = {"Authorization": f"Bearer {token}"}
-        person = await citizen(identity, tenant, EMAIL)
-        other = await citizen(identity, tenant, BOB)
-        card = await upload(clients["storage"], auth, person, "id-card")
-        bobs_card = await upload(clients["storage"], auth, other, "id-card")
-        paid = await pay(clients["payment"], auth, person, EMAIL)
-        bobs_payment = await pay(clients["payment"], auth, other, BOB)
-        mail = await notification(apps["notify"], tenant, person, EMAIL)
-        bobs_mail = await notification(apps["notify"], tenant, other, BOB)
-        asked = await procedure_request(apps["procedures"], tenant, person, EMAIL, None)
-        bobs_request = await procedure_request(apps["procedures"], tenant, other, BOB, None)
+        person, card, paid, mail, asked = await citizen_with_records(
+            identity, tenant, apps, clients, auth, EMAIL
+        )
+        other, bobs_card, bobs_payment, bobs_mail, bobs_request = await citizen_with_records(
+            identity, tenant, apps, clients, auth, BOB
+        )
 
         tap = EventRecorder(nats_server.url, tenant=tenant)
         async with tap, httpx.AsyncClient(base_url=issuer, headers=auth, timeout=30) as http:

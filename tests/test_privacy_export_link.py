@@ -19,7 +19,7 @@ from socle.db import utcnow
 from socle_dev.testing import eventually
 from socle_identity import directory, export_links
 from socle_identity.models import Export
-from tests.support.identity import log_in, pkce_pair
+from tests.support.identity import add_client, log_in, pkce_pair
 from tests.support.privacy import EMAIL, citizen, upload
 from tests.support.privacy_export import BOB, platform
 
@@ -28,12 +28,11 @@ REDIRECT = "https://portal.example.ch/callback"
 
 
 async def login_app(identity, tenant: str) -> str:
-    async with identity.state.runtime.sessions() as session, session.begin():
-        client, _ = await directory.register_client(
-            session,
-            tenant=tenant,
-            spec=directory.ClientSpec(name="Portal", public=True, redirect_uris=[REDIRECT]),
-        )
+    client, _ = await add_client(
+        identity.state.runtime.sessions,
+        tenant,
+        directory.ClientSpec(name="Portal", public=True, redirect_uris=[REDIRECT]),
+    )
     return str(client.client_id)
 
 

@@ -17,9 +17,19 @@ from sqlalchemy import select
 from socle_dev.testing import eventually
 from socle_identity import directory
 from socle_identity.models import User
-from tests.support.identity import REDIRECT, authorize_url, hidden, log_in, pkce_pair, query
+from tests.support.identity import (
+    REDIRECT,
+    add_client,
+    ask_password_reset,
+    authorize_url,
+    hidden,
+    log_in,
+    pkce_pair,
+    query,
+    redeem_code,
+)
 from tests.support.logscan import captured_logs, leaks
-from tests.support.privacy import PDF, notification, pay, procedure_request, upload
+from tests.support.privacy import PDF, notification, pay, procedure_request, until_status, upload
 from tests.support.privacy_export import platform
 
 EMAIL = "zoraida.quellenberg.7f3a@example.ch"
@@ -66,15 +76,7 @@ async def _register(http: httpx.AsyncClient, client_id: str) -> None:
 
 
 async def _reset_password(http: httpx.AsyncClient, client_id: str, smtp_sink: Any) -> str:
-    page = await http.get("/password-reset", params={"client_id": client_id})
-    asked = await http.post(
-        "/password-reset",
-        data={
-            "csrf_token": hidden(page.text, "csrf_token"),
-            "client_id": client_id,
-            "email": EMAIL,
-        },
-    )
+    asked = await ask_password_reset(http, client_id, EMAIL)
     assert asked.status_code == 200, asked.text
     link = await _mailed_link(smtp_sink, "/password-reset/confirm")
     form = await http.get(link)
@@ -111,17 +113,16 @@ async def test_no_log_line_carries_the_person_s_address_names_passwords_tokens_o
             clients,
         ):
             admin = {"Authorization": f"Bearer {token}"}
-            async with identity.state.runtime.sessions() as session, session.begin():
-                portal, portal_secret = await directory.register_client(
-                    session,
-                    tenant=tenant,
-                    spec=directory.ClientSpec(
-                        name="Portal",
-                        redirect_uris=[REDIRECT],
-                        scopes=["openid", "email", "profile"],
-                        grant_types=["authorization_code", "refresh_token"],
-                    ),
-                )
+            portal, portal_secret = await add_client(
+                identity.state.runtime.sessions,
+                tenant,
+                directory.ClientSpec(
+                    name="Portal",
+                    redirect_uris=[REDIRECT],
+                    scopes=["openid", "email", "profile"],
+                    grant_types=["authorization_code", "refresh_token"],
+                ),
+            )
             client_id, client_secret = portal.client_id, str(portal_secret)
             async with httpx.AsyncClient(base_url=issuer, timeout=30) as browser:
                 # registers, confirms the mailed link
@@ -143,16 +144,7 @@ async def test_no_log_line_carries_the_person_s_address_names_passwords_tokens_o
                 code = query(done.headers["location"])["code"]
                 secrets["authorisation code"] = code
                 tokens = (
-                    await browser.post(
-                        "/token",
-                        data={
-                            "grant_type": "authorization_code",
-                            "code": code,
-                            "redirect_uri": REDIRECT,
-                            "code_verifier": verifier,
-                        },
-                        auth=(client_id, client_secret),
-                    )
+                    await redeem_code(browser, code, verifier, (client_id, client_secret))
                 ).json()
                 refreshed = await browser.post(
                     "/token",
@@ -210,22 +202,16 @@ async def test_no_log_line_carries_the_person_s_address_names_passwords_tokens_o
                 asked = await http.post(f"/v1/users/{person}/export")
                 assert asked.status_code == 202, asked.text
                 export_url = asked.headers["location"]
-
-                async def ready() -> bool:
-                    return bool((await http.get(export_url)).json()["status"] == "ready")
-
-                await eventually(ready, "the export to be ready", within=60)
+                await until_status(http, export_url, "ready", "the export to be ready")
                 await _mailed_link(smtp_sink, "/account/exports/")
                 archive = await http.get(f"{export_url}/archive")
                 assert archive.status_code == 200
                 deleted = await http.delete(f"/v1/users/{person}")
                 assert deleted.status_code == 204, deleted.text
                 report_url = deleted.headers["location"]
-
-                async def erased() -> bool:
-                    return bool((await http.get(report_url)).json()["status"] == "complete")
-
-                await eventually(erased, "every service to erase the person", within=60)
+                await until_status(
+                    http, report_url, "complete", "every service to erase the person"
+                )
 
     text = logs.getvalue()
     assert text.count('"event": "service_starting"') >= 5  # the scan saw every service

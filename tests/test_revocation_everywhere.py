@@ -12,9 +12,8 @@ import httpx
 
 from socle_dev.localinfra import free_port
 from socle_dev.testing import eventually, running, served
-from socle_identity import directory
 from socle_identity.app import create_app as create_identity
-from socle_identity.settings import IdentitySettings
+from tests.support.identity import back_office, quick_settings, tenant_with_client
 from tests.support.services import build
 
 PROBES = {
@@ -30,12 +29,10 @@ async def platform(migrated_database, nats_server) -> AsyncIterator[tuple[Any, s
     port = free_port()
     issuer = f"http://127.0.0.1:{port}"
     identity = create_identity(
-        IdentitySettings(
-            database_url=migrated_database("identity"),
-            nats_url=nats_server.url,
-            issuer=issuer,
-            argon2_time_cost=1,
-            argon2_memory_kib=8192,
+        quick_settings(
+            migrated_database("identity"),
+            nats_server.url,
+            issuer,
         )
     )
     async with served(identity, port), contextlib.AsyncExitStack() as stack:
@@ -52,18 +49,9 @@ async def platform(migrated_database, nats_server) -> AsyncIterator[tuple[Any, s
 
 
 async def commune_client(identity: Any, tenant: str) -> tuple[str, str]:
-    async with identity.state.runtime.sessions() as session, session.begin():
-        await directory.create_tenant(session, slug=tenant, name=f"Commune {tenant}")
-        client, secret = await directory.register_client(
-            session,
-            tenant=tenant,
-            spec=directory.ClientSpec(
-                name="Back office",
-                grant_types=["client_credentials"],
-                scopes=SCOPES.split(),
-                roles=["admin"],
-            ),
-        )
+    client, secret = await tenant_with_client(
+        identity.state.runtime.sessions, tenant, back_office(SCOPES.split())
+    )
     assert secret is not None
     return client.client_id, secret
 

@@ -28,6 +28,7 @@ from typing import IO
 import httpx
 
 from socle_dev.localinfra import NatsServer, S3Server, SmtpSink
+from socle_procedures.portal.oidc import SCOPES as PORTAL_SCOPES
 
 ROOT = Path(__file__).resolve().parents[2]
 VAR = Path(os.environ.get("SOCLE_VAR_DIR", ROOT / "var"))
@@ -47,17 +48,6 @@ COLOURS = ["36", "32", "33", "35", "34", "31", "96", "92"]
 START_ORDER = ["identity", "payment", "storage", "notify", "procedures"]
 EXAMPLES = ROOT / "services" / "procedures" / "examples"
 PORTAL_CLIENT = "demo-portal"
-PORTAL_SCOPES = [
-    "openid",
-    "email",
-    "profile",
-    "procedures:read",
-    "procedures:write",
-    "payments:read",
-    "payments:write",
-    "documents:read",
-    "documents:write",
-]
 
 
 def say(message: str) -> None:

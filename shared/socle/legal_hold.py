@@ -25,12 +25,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import SQLCoreOperations
 
 from socle.db import UTCDateTime, utcnow
+from socle.eventtypes.privacy import Kept
 from socle.problems import PROBLEM_JSON, NotFound
 from socle.service import SessionDep
 
 RecordId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 #: Whether a record of the caller's tenant exists: ``(session, tenant, record_id)``.
 Exists = Callable[[AsyncSession, str, str], Awaitable[bool]]
+
+
+def kept_under_hold(category: str, count: int, detail: str) -> list[Kept]:
+    """What an erasure's outcome says of the ``count`` records of ``category`` it left under
+    legal hold (nothing when none)."""
+    if not count:
+        return []
+    return [Kept(category=category, count=count, reason="legal_hold", detail=detail)]
 
 
 def legal_hold_columns() -> list[Column[Any]]:

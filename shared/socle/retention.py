@@ -7,14 +7,14 @@ category without a rule of the commune's falls back to the service's default (a 
 Each service's purge runs in one function (``purge_once``) that works in batches; legal
 hold, where a service has it, wins over retention."""
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import Column, Integer, MetaData, String, Table, delete, insert, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from socle.db import UTCDateTime, utcnow
 from socle.problems import PROBLEM_JSON, Unprocessable
@@ -74,6 +74,23 @@ async def replace_rules(
         await session.execute(
             insert(table).values(tenant=tenant, category=category, days=value, updated_at=now)
         )
+
+
+async def in_batches(
+    sessions: async_sessionmaker[AsyncSession],
+    batch: Callable[[AsyncSession], Awaitable[int]],
+    size: int,
+) -> int:
+    """A purge's loop: ``batch`` (which handles at most ``size`` rows and says how many) runs
+    again, each time in a transaction of its own, until it handles fewer than ``size``; how
+    many rows in all."""
+    done = 0
+    while True:
+        async with sessions() as session, session.begin():
+            handled = await batch(session)
+        done += handled
+        if handled < size:
+            return done
 
 
 def cutoff(days: int | None, now: datetime | None = None) -> datetime | None:

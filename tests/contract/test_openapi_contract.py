@@ -93,22 +93,13 @@ def test_openapi_tells_the_truth(service, migrated_database, nats_server, issuer
 
 async def _identity_admin_client(database_url: str, tenant: str) -> tuple[str, str]:
     from socle.db import create_engine, create_sessionmaker
-    from socle_identity import directory
+    from tests.support.identity import back_office, tenant_with_client
 
     engine = create_engine(database_url)
     try:
-        async with create_sessionmaker(engine)() as session, session.begin():
-            await directory.create_tenant(session, slug=tenant, name=f"Commune {tenant}")
-            client, secret = await directory.register_client(
-                session,
-                tenant=tenant,
-                spec=directory.ClientSpec(
-                    name="Contract",
-                    grant_types=["client_credentials"],
-                    scopes=["identity:admin"],
-                    roles=["admin"],
-                ),
-            )
+        client, secret = await tenant_with_client(
+            create_sessionmaker(engine), tenant, back_office(["identity:admin"], "Contract")
+        )
     finally:
         await engine.dispose()
     assert secret is not None
@@ -117,16 +108,14 @@ async def _identity_admin_client(database_url: str, tenant: str) -> tuple[str, s
 
 def test_identity_openapi_tells_the_truth(migrated_database, nats_server, tenant):
     from socle_identity.app import create_app
-    from socle_identity.settings import IdentitySettings
+    from tests.support.identity import quick_settings
 
     database_url = migrated_database("identity")
     app = create_app(
-        IdentitySettings(
-            database_url=database_url,
-            nats_url=nats_server.url,
-            issuer="http://testserver",
-            argon2_time_cost=1,
-            argon2_memory_kib=8192,
+        quick_settings(
+            database_url,
+            nats_server.url,
+            "http://testserver",
         )
     )
     with served_in_thread(app) as base_url:

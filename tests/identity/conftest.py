@@ -13,10 +13,13 @@ import pytest
 from socle_dev.testing import running
 from socle_identity import directory
 from socle_identity.app import create_app
-from socle_identity.settings import IdentitySettings
 from tests.support.identity import (
     ISSUER,
     PASSWORD,
+    add_client,
+    back_office,
+    quick_settings,
+    tenant_with_client,
 )
 
 
@@ -41,13 +44,11 @@ class Identity:
 
 @pytest.fixture(scope="module")
 async def identity(migrated_database, nats_server) -> AsyncIterator[Identity]:
-    settings = IdentitySettings(
-        database_url=migrated_database("identity"),
-        nats_url=nats_server.url,
-        issuer=ISSUER,
+    settings = quick_settings(
+        migrated_database("identity"),
+        nats_server.url,
+        ISSUER,
         outbox_poll_seconds=0.2,
-        argon2_time_cost=1,
-        argon2_memory_kib=8192,
         login_max_failures=3,
     )
     app = create_app(settings)
@@ -74,11 +75,10 @@ class Commune:
         return str(response.json()["access_token"])
 
     async def add_client(self, **spec: Any) -> tuple[str, str | None]:
-        async with self.identity.sessions() as session, session.begin():
-            client, secret = await directory.register_client(
-                session, tenant=self.tenant, spec=directory.ClientSpec(**spec)
-            )
-            return client.client_id, secret
+        client, secret = await add_client(
+            self.identity.sessions, self.tenant, directory.ClientSpec(**spec)
+        )
+        return client.client_id, secret
 
     async def add_user(self, email: str, roles: list[str] | None = None) -> str:
         async with self.identity.sessions() as session, session.begin():
@@ -98,17 +98,10 @@ class Commune:
 
 @pytest.fixture
 async def commune(identity: Identity, tenant: str) -> Commune:
-    async with identity.sessions() as session, session.begin():
-        await directory.create_tenant(session, slug=tenant, name=f"Commune {tenant}")
-        client, secret = await directory.register_client(
-            session,
-            tenant=tenant,
-            spec=directory.ClientSpec(
-                name="Back office",
-                grant_types=["client_credentials"],
-                scopes=["identity:admin", "payments:read", "documents:write"],
-                roles=["admin"],
-            ),
-        )
+    client, secret = await tenant_with_client(
+        identity.sessions,
+        tenant,
+        back_office(["identity:admin", "payments:read", "documents:write"]),
+    )
     assert secret is not None
     return Commune(tenant, client.client_id, secret, identity)

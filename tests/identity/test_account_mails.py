@@ -12,21 +12,13 @@ from sqlalchemy import select, update
 from socle.account_mails import AccountMailGone
 from socle.db import outbox_table
 from socle_dev.events import EventRecorder
-from tests.support.identity import code_flow_client, hidden
+from tests.support.identity import ask_password_reset, code_flow_client
 
 
 async def ask_reset(identity, commune, email: str) -> None:
     client_id, _ = await code_flow_client(commune)
     async with identity.http() as browser:
-        page = await browser.get("/password-reset", params={"client_id": client_id})
-        asked = await browser.post(
-            "/password-reset",
-            data={
-                "csrf_token": hidden(page.text, "csrf_token"),
-                "client_id": client_id,
-                "email": email,
-            },
-        )
+        asked = await ask_password_reset(browser, client_id, email)
         assert asked.status_code == 200
 
 

@@ -11,7 +11,15 @@ from socle_dev.localinfra import free_port
 from socle_dev.testing import chromium, served
 from socle_identity import directory
 from socle_identity.app import create_app
-from tests.support.identity import PASSWORD, REDIRECT, pkce_pair, query, quick_settings
+from tests.support.identity import (
+    PASSWORD,
+    REDIRECT,
+    pkce_pair,
+    query,
+    quick_settings,
+    redeem_code,
+    tenant_with_client,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -21,26 +29,16 @@ async def test_login_page_in_chromium(migrated_database, nats_server, tenant):
     issuer = f"http://127.0.0.1:{port}"
     app = create_app(quick_settings(migrated_database("identity"), nats_server.url, issuer))
     async with served(app, port):
-        provider = app.state.runtime.context.provider
-        async with app.state.runtime.sessions() as session, session.begin():
-            await directory.create_tenant(session, slug=tenant, name="Commune")
-            client, secret = await directory.register_client(
-                session,
-                tenant=tenant,
-                spec=directory.ClientSpec(
-                    name="Guichet de la commune",
-                    redirect_uris=[REDIRECT],
-                    scopes=["openid", "email"],
-                ),
-            )
-            await directory.create_user(
-                session,
-                provider.passwords,
-                tenant=tenant,
-                email="hanna@example.ch",
-                password=PASSWORD,
-                roles=["citizen"],
-            )
+        client, secret = await tenant_with_client(
+            app.state.runtime.sessions,
+            tenant,
+            directory.ClientSpec(
+                name="Guichet de la commune", redirect_uris=[REDIRECT], scopes=["openid", "email"]
+            ),
+            name="Commune",
+            passwords=app.state.runtime.context.provider.passwords,
+            users=[{"email": "hanna@example.ch", "password": PASSWORD, "roles": ["citizen"]}],
+        )
         verifier, challenge = pkce_pair()
         url = f"{issuer}/authorize?" + urlencode(
             {
@@ -80,15 +78,6 @@ async def test_login_page_in_chromium(migrated_database, nats_server, tenant):
         params = query(landed[0])
         assert params["state"] == "browser-state"
         async with httpx.AsyncClient(base_url=issuer) as rp:
-            tokens = await rp.post(
-                "/token",
-                data={
-                    "grant_type": "authorization_code",
-                    "code": params["code"],
-                    "redirect_uri": REDIRECT,
-                    "code_verifier": verifier,
-                },
-                auth=(client.client_id, secret),
-            )
+            tokens = await redeem_code(rp, params["code"], verifier, (client.client_id, secret))
         assert tokens.status_code == 200, tokens.text
         assert tokens.json()["id_token"]

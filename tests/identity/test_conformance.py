@@ -29,6 +29,7 @@ from tests.support.identity import (
     log_in,
     pkce_pair,
     query,
+    redeem_code,
 )
 
 BYE = "https://app.example.ch/bye"
@@ -57,16 +58,7 @@ async def exchange(identity, client: tuple[str, str], location: str, verifier: s
     assert location.startswith(REDIRECT + "?"), location
     params = query(location)
     assert params["iss"] == ISSUER
-    response = await identity.client.post(
-        "/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": params["code"],
-            "redirect_uri": REDIRECT,
-            "code_verifier": verifier,
-        },
-        auth=client,
-    )
+    response = await redeem_code(identity.client, params["code"], verifier, client)
     assert response.status_code == 200, response.text
     return dict(response.json())
 

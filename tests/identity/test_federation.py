@@ -15,7 +15,16 @@ import jwt
 import pytest
 
 from socle_dev.localinfra import free_port
-from tests.support.identity import ISSUER, REDIRECT, authorize_url, hidden, log_in, pkce_pair, query
+from tests.support.identity import (
+    ISSUER,
+    REDIRECT,
+    authorize_url,
+    hidden,
+    log_in,
+    pkce_pair,
+    query,
+    redeem_code,
+)
 
 HERE = Path(__file__).resolve().parent
 UPSTREAM_SECRET = "upstream-client-secret-for-tests"
@@ -122,15 +131,8 @@ async def test_citizens_log_in_through_the_upstream_provider(identity, commune, 
         done, verifier = await federated_login(identity, upstream, client_id, login)
         location = done.headers["location"]
         assert location.startswith(REDIRECT), location
-        response = await identity.client.post(
-            "/token",
-            data={
-                "grant_type": "authorization_code",
-                "code": query(location)["code"],
-                "redirect_uri": REDIRECT,
-                "code_verifier": verifier,
-            },
-            auth=(client_id, secret),
+        response = await redeem_code(
+            identity.client, query(location)["code"], verifier, (client_id, secret)
         )
         assert response.status_code == 200, response.text
         return jwt.decode(response.json()["id_token"], options={"verify_signature": False})

@@ -28,20 +28,18 @@ from socle_dev.testing import running
 from socle_identity import directory
 from socle_identity.app import create_app
 from socle_identity.settings import DEV_KEY_ENCRYPTION_KEY, IdentitySettings
-from tests.support.identity import ISSUER
+from tests.support.identity import ISSUER, quick_settings, tenant_with_client
 from tests.support.infra import in_thread
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services/identity/socle_identity/migrations"
 
 
 def settings_for(url: str, nats_url: str, kek: str = "", **extra: object) -> IdentitySettings:
-    return IdentitySettings(
-        database_url=url,
-        nats_url=nats_url,
-        issuer=ISSUER,
+    return quick_settings(
+        url,
+        nats_url,
+        ISSUER,
         key_encryption_key=kek,
-        argon2_time_cost=1,
-        argon2_memory_kib=8192,
         **extra,
     )
 
@@ -56,18 +54,16 @@ async def stored_keys(url: str) -> dict[str, str]:
         await engine.dispose()
 
 
-async def tenant_with_client(app, tenant: str) -> tuple[str, str]:
-    sessions = app.state.runtime.sessions
-    async with sessions() as session, session.begin():
-        await directory.create_tenant(session, slug=tenant, name=tenant)
-        client, secret = await directory.register_client(
-            session,
-            tenant=tenant,
-            client_id=f"erp-{tenant}",
-            spec=directory.ClientSpec(
-                name="ERP", grant_types=["client_credentials"], scopes=["payments:read"]
-            ),
-        )
+async def erp_client(app, tenant: str) -> tuple[str, str]:
+    client, secret = await tenant_with_client(
+        app.state.runtime.sessions,
+        tenant,
+        directory.ClientSpec(
+            name="ERP", grant_types=["client_credentials"], scopes=["payments:read"]
+        ),
+        name=tenant,
+        client_id=f"erp-{tenant}",
+    )
     assert secret is not None
     return client.client_id, secret
 
@@ -146,7 +142,7 @@ async def test_keys_stored_in_clear_by_an_older_version_are_sealed_at_start(
         stored = await stored_keys(url)
         assert stored[kid].startswith("kek1:") and pem not in stored[kid]
         assert all(value.startswith("kek1:") for value in stored.values())
-        client = await tenant_with_client(app, f"t{uuid.uuid4().hex[:10]}")
+        client = await erp_client(app, f"t{uuid.uuid4().hex[:10]}")
         token = await token_and_check(http, client)
         # The key kept signing, now read through the KEK.
         assert jwt.get_unverified_header(token)["kid"] == kid
@@ -163,7 +159,7 @@ async def test_kek_rotation_from_the_command_line(new_database, nats_server):
 
     app = create_app(settings_for(url, nats_url, old))
     async with running(app) as http:
-        client = await tenant_with_client(app, tenant)
+        client = await erp_client(app, tenant)
         before = await token_and_check(http, client)
     sealed_before = await stored_keys(url)
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from socle_dev.testing import running
-from socle_identity import directory
 from socle_identity.app import create_app
-from socle_identity.settings import IdentitySettings
-from tests.support.identity import ISSUER
+from tests.support.identity import ISSUER, back_office, quick_settings, tenant_with_client
 from tests.support.infra import PrivatePostgres, create_database, migrate
 
 
@@ -17,28 +15,17 @@ async def test_token_answers_503_while_the_database_is_down(tmp_path, nats_serve
     try:
         url = create_database(postgres.url, "identity")
         migrate(url, "identity")
-        settings = IdentitySettings(
-            database_url=url,
-            nats_url=nats_server.url,
-            issuer=ISSUER,
-            argon2_time_cost=1,
-            argon2_memory_kib=8192,
+        settings = quick_settings(
+            url,
+            nats_server.url,
+            ISSUER,
             db_pool_timeout=0.5,
         )
         app = create_app(settings)
         async with running(app) as client:
-            async with app.state.runtime.sessions() as session, session.begin():
-                await directory.create_tenant(session, slug=tenant, name="Commune")
-                registered, secret = await directory.register_client(
-                    session,
-                    tenant=tenant,
-                    spec=directory.ClientSpec(
-                        name="Back office",
-                        grant_types=["client_credentials"],
-                        scopes=["payments:read"],
-                        roles=["admin"],
-                    ),
-                )
+            registered, secret = await tenant_with_client(
+                app.state.runtime.sessions, tenant, back_office(["payments:read"]), name="Commune"
+            )
             assert secret is not None
             ask = {"grant_type": "client_credentials", "scope": "payments:read"}
             credentials = (registered.client_id, secret)

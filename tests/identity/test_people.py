@@ -9,7 +9,6 @@ import pyotp
 from socle_dev.events import EventRecorder
 from tests.support.identity import (
     PASSWORD,
-    REDIRECT,
     account_token,
     authorize_url,
     code_flow_client,
@@ -17,6 +16,7 @@ from tests.support.identity import (
     log_in,
     pkce_pair,
     query,
+    redeem_code,
     tokens_after_login,
 )
 
@@ -64,15 +64,8 @@ async def test_citizen_registers_verifies_email_and_logs_in(identity, commune, n
             "a good long password",
         )
         assert done.status_code == 303
-        response = await identity.client.post(
-            "/token",
-            data={
-                "grant_type": "authorization_code",
-                "code": query(done.headers["location"])["code"],
-                "redirect_uri": REDIRECT,
-                "code_verifier": verifier,
-            },
-            auth=(client_id, secret),
+        response = await redeem_code(
+            identity.client, query(done.headers["location"])["code"], verifier, (client_id, secret)
         )
     id_token = jwt.decode(response.json()["id_token"], options={"verify_signature": False})
     assert id_token["sub"] == data["user_id"] and id_token["email_verified"] is True
@@ -181,15 +174,8 @@ async def test_second_factor_raises_acr_to_substantial(identity, commune):
             "/login/totp", data={"csrf_token": csrf, "pending": pending, "code": recovery[0]}
         )
         assert done.status_code == 303
-        response = await identity.client.post(
-            "/token",
-            data={
-                "grant_type": "authorization_code",
-                "code": query(done.headers["location"])["code"],
-                "redirect_uri": REDIRECT,
-                "code_verifier": verifier,
-            },
-            auth=(client_id, secret),
+        response = await redeem_code(
+            identity.client, query(done.headers["location"])["code"], verifier, (client_id, secret)
         )
         id_token = jwt.decode(response.json()["id_token"], options={"verify_signature": False})
         assert id_token["acr"] == "urn:socle:loa:substantial"

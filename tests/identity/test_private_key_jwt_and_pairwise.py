@@ -24,6 +24,7 @@ from tests.support.identity import (
     log_in,
     pkce_pair,
     query,
+    redeem_code,
 )
 
 
@@ -110,18 +111,7 @@ async def sub_seen_by(identity, client_id: str, secret: str, email: str) -> tupl
             browser, authorize_url(client_id, challenge, scope="openid email"), email
         )
         code = query(done.headers["location"])["code"]
-    tokens = (
-        await identity.client.post(
-            "/token",
-            data={
-                "grant_type": "authorization_code",
-                "code": code,
-                "redirect_uri": REDIRECT,
-                "code_verifier": verifier,
-            },
-            auth=(client_id, secret),
-        )
-    ).json()
+    tokens = (await redeem_code(identity.client, code, verifier, (client_id, secret))).json()
     id_token = jwt.decode(tokens["id_token"], options={"verify_signature": False})
     access = jwt.decode(tokens["access_token"], options={"verify_signature": False})
     assert id_token["sub"] == access["sub"]

@@ -20,6 +20,7 @@ from tests.support.identity import (
     log_in,
     pkce_pair,
     query,
+    redeem_code,
 )
 
 
@@ -184,16 +185,7 @@ async def test_reused_refresh_token_revokes_the_family(identity, commune):
     auth = (client_id, secret)
     verifier, challenge = pkce_pair()
     code = await get_code(identity, client_id, email, challenge)
-    tokens = await identity.client.post(
-        "/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": REDIRECT,
-            "code_verifier": verifier,
-        },
-        auth=auth,
-    )
+    tokens = await redeem_code(identity.client, code, verifier, auth)
     first = tokens.json()["refresh_token"]
 
     def refresh(token: str, **extra: str):

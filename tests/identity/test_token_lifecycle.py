@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from socle.db import create_engine, outbox_table
 from socle_dev.events import EventRecorder
-from tests.support.identity import REDIRECT, cli, log_in, pkce_pair, query
+from tests.support.identity import REDIRECT, cli, log_in, pkce_pair, query, redeem_code
 
 SCOPES = ["openid", "email", "payments:read", "offline_access"]
 
@@ -72,16 +72,7 @@ async def code_for(browser, client_id: str, email: str) -> tuple[str, str]:
 
 
 async def exchange(identity, client_id: str, secret: str, code: str, verifier: str):
-    return await identity.client.post(
-        "/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": REDIRECT,
-            "code_verifier": verifier,
-        },
-        auth=(client_id, secret),
-    )
+    return await redeem_code(identity.client, code, verifier, (client_id, secret))
 
 
 async def login_tokens(identity, commune, email: str, browser=None) -> tuple[str, str, dict]:

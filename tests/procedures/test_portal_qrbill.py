@@ -10,6 +10,7 @@ import pytest
 
 from socle_dev.testing import chromium
 from socle_identity import directory
+from tests.support.identity import add_client
 from tests.support.payment import camt054
 from tests.support.portal import axe_clean_live, commune_look, log_in, publish
 
@@ -18,16 +19,15 @@ pytestmark = pytest.mark.browser
 
 async def finance_token(identity, tenant: str, issuer: str) -> str:
     """A token of the commune's finance office: a client acting for itself."""
-    async with identity.state.runtime.sessions() as session, session.begin():
-        client, secret = await directory.register_client(
-            session,
-            tenant=tenant,
-            spec=directory.ClientSpec(
-                name="Finances",
-                scopes=["payments:read", "payments:write"],
-                grant_types=["client_credentials"],
-            ),
-        )
+    client, secret = await add_client(
+        identity.state.runtime.sessions,
+        tenant,
+        directory.ClientSpec(
+            name="Finances",
+            scopes=["payments:read", "payments:write"],
+            grant_types=["client_credentials"],
+        ),
+    )
     async with httpx.AsyncClient() as http:
         response = await http.post(
             f"{issuer}/token",

@@ -9,12 +9,12 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy import text
 from structlog.testing import capture_logs
 
-from socle.config import ServiceSettings
 from socle.db import create_engine
 from socle.problems import PROBLEM_JSON, Unavailable, install_problem_handlers
 from socle.service import create_service_app
 from socle_dev.localinfra import free_port
 from socle_dev.testing import running
+from tests.support.services import service_settings
 
 
 class StoreDown(Unavailable):
@@ -55,11 +55,10 @@ async def test_an_outage_and_its_recovery_are_one_line_each_and_counted(
             raise StoreDown("The store cannot be reached.", headers={"Retry-After": "5"})
         return {"status": "ok"}
 
-    settings = ServiceSettings(
-        database_url=migrated_database("procedures"),
-        nats_url=nats_server.url,
-        issuer=issuer.issuer,
-        jwks_url=issuer.jwks_url,
+    settings = service_settings(
+        migrated_database("procedures"),
+        nats_server.url,
+        issuer,
     )
     app = create_service_app(name="outagetest", settings=settings, routers=[router])
     async with running(app) as client:

@@ -9,11 +9,11 @@ import httpx
 from fastapi import APIRouter, FastAPI
 from sqlalchemy import text
 
-from socle.config import ServiceSettings
 from socle.overload import InFlightLimit
 from socle.problems import PROBLEM_JSON, install_problem_handlers
 from socle.service import RuntimeDep, create_service_app
 from socle_dev.testing import eventually, running
+from tests.support.services import service_settings
 
 
 async def test_requests_beyond_the_bound_are_refused_at_once():
@@ -75,11 +75,10 @@ async def test_a_request_that_gets_no_connection_in_time_is_503(
         async with runtime.engine.connect() as conn:
             return {"n": (await conn.execute(text("SELECT 1"))).scalar_one()}
 
-    settings = ServiceSettings(
-        database_url=migrated_database("procedures"),
-        nats_url=nats_server.url,
-        issuer=issuer.issuer,
-        jwks_url=issuer.jwks_url,
+    settings = service_settings(
+        migrated_database("procedures"),
+        nats_server.url,
+        issuer,
         db_pool_size=1,
         db_max_overflow=0,
         db_pool_timeout=0.5,
@@ -98,10 +97,10 @@ async def test_a_request_that_gets_no_connection_in_time_is_503(
         assert (await client.get("/v1/quick")).status_code == 200
 
 
-async def test_a_service_refusing_for_overload_counts_each_refusal(
-    migrated_database, nats_server, issuer
-):
-    release = asyncio.Event()
+def slow_service(
+    migrated_database, nats_server, issuer, release: asyncio.Event, **settings: object
+) -> FastAPI:
+    """A service (with these settings) whose ``GET /v1/slow`` answers once ``release`` is set."""
     router = APIRouter()
 
     @router.get("/v1/slow")
@@ -109,14 +108,20 @@ async def test_a_service_refusing_for_overload_counts_each_refusal(
         await release.wait()
         return {"status": "done"}
 
-    settings = ServiceSettings(
-        database_url=migrated_database("procedures"),
-        nats_url=nats_server.url,
-        issuer=issuer.issuer,
-        jwks_url=issuer.jwks_url,
-        max_requests_in_flight=1,
+    return create_service_app(
+        name="overloadtest",
+        settings=service_settings(
+            migrated_database("procedures"), nats_server.url, issuer, **settings
+        ),
+        routers=[router],
     )
-    app = create_service_app(name="overloadtest", settings=settings, routers=[router])
+
+
+async def test_a_service_refusing_for_overload_counts_each_refusal(
+    migrated_database, nats_server, issuer
+):
+    release = asyncio.Event()
+    app = slow_service(migrated_database, nats_server, issuer, release, max_requests_in_flight=1)
     async with running(app) as client:
         held = asyncio.create_task(client.get("/v1/slow"))
         while _in_flight(app) < 1:
@@ -137,22 +142,9 @@ async def test_the_default_bound_is_the_connections_a_process_may_hold(
     migrated_database, nats_server, issuer
 ):
     release = asyncio.Event()
-    router = APIRouter()
-
-    @router.get("/v1/slow")
-    async def slow() -> dict[str, str]:
-        await release.wait()
-        return {"status": "done"}
-
-    settings = ServiceSettings(
-        database_url=migrated_database("procedures"),
-        nats_url=nats_server.url,
-        issuer=issuer.issuer,
-        jwks_url=issuer.jwks_url,
-        db_pool_size=2,
-        db_max_overflow=1,
+    app = slow_service(
+        migrated_database, nats_server, issuer, release, db_pool_size=2, db_max_overflow=1
     )
-    app = create_service_app(name="overloadtest", settings=settings, routers=[router])
     async with running(app) as client:
         held = [asyncio.create_task(client.get("/v1/slow")) for _ in range(3)]
 

@@ -12,10 +12,10 @@ from fastapi import APIRouter
 
 from socle.auth import Principal, principal_dep
 from socle.bus import Bus
-from socle.config import ServiceSettings
 from socle.events import CloudEvent
 from socle.service import create_service_app
 from socle_dev.testing import eventually, running
+from tests.support.services import service_settings
 
 AUDIENCE = "socle-revtest"
 
@@ -45,11 +45,10 @@ def build_app(migrated_database, nats_server, issuer):
     ) -> dict[str, str]:
         return {"subject": principal.subject}
 
-    settings = ServiceSettings(
-        database_url=migrated_database("procedures"),
-        nats_url=nats_server.url,
-        issuer=issuer.issuer,
-        jwks_url=issuer.jwks_url,
+    settings = service_settings(
+        migrated_database("procedures"),
+        nats_server.url,
+        issuer,
         audience=AUDIENCE,
     )
     return create_service_app(name="revtest", settings=settings, routers=[router])

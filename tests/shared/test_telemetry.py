@@ -14,13 +14,13 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from socle.bus import ConsumerSpec
-from socle.config import ServiceSettings
 from socle.events import CloudEvent
 from socle.outbox import record_event
 from socle.service import SessionDep, create_service_app
 from socle.telemetry import configure_tracing
 from socle_dev.stub_http import StubServer
 from socle_dev.testing import eventually, running
+from tests.support.services import service_settings
 
 
 async def test_request_event_and_consumer_share_one_trace(
@@ -45,11 +45,10 @@ async def test_request_event_and_consumer_share_one_trace(
     async def on_event(event: CloudEvent) -> None:
         consumed.append((trace.get_current_span().get_span_context().trace_id, event.id))
 
-    settings = ServiceSettings(
-        database_url=migrated_database("procedures"),
-        nats_url=nats_server.url,
-        issuer=issuer.issuer,
-        jwks_url=issuer.jwks_url,
+    settings = service_settings(
+        migrated_database("procedures"),
+        nats_server.url,
+        issuer,
         outbox_poll_seconds=5,
     )
     app = create_service_app(

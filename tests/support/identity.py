@@ -9,10 +9,14 @@ import re
 import secrets
 import subprocess
 import sys
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from socle_identity import directory
+from socle_identity.models import Client
 from socle_identity.settings import IdentitySettings
 
 ISSUER = "http://testserver"
@@ -32,6 +36,57 @@ def quick_settings(
         argon2_memory_kib=8192,
         **extra,  # type: ignore[arg-type]
     )
+
+
+def back_office(scopes: list[str], name: str = "Back office") -> directory.ClientSpec:
+    """A commune's back office: client credentials, the admin role, these scopes."""
+    return directory.ClientSpec(
+        name=name, grant_types=["client_credentials"], scopes=scopes, roles=["admin"]
+    )
+
+
+def verified_citizen(email: str, password: str = PASSWORD) -> dict[str, Any]:
+    """``create_user``'s keywords for Anna Muster, a citizen whose address is confirmed."""
+    return {
+        "email": email,
+        "password": password,
+        "roles": ["citizen"],
+        "given_name": "Anna",
+        "family_name": "Muster",
+        "email_verified": True,
+    }
+
+
+async def add_client(
+    sessions: Callable[[], Any], tenant: str, spec: directory.ClientSpec
+) -> tuple[Client, str | None]:
+    """Register a client for an existing tenant, in a transaction of its own; it and its
+    secret (none for a public client)."""
+    async with sessions() as session, session.begin():
+        return await directory.register_client(session, tenant=tenant, spec=spec)
+
+
+async def tenant_with_client(
+    sessions: Callable[[], Any],
+    tenant: str,
+    spec: directory.ClientSpec,
+    *,
+    name: str = "",
+    client_id: str | None = None,
+    passwords: Any = None,
+    users: Sequence[Mapping[str, Any]] = (),
+) -> tuple[Client, str | None]:
+    """A new tenant (named ``Commune <tenant>`` unless ``name``) with one client registered
+    and these users (``create_user``'s keywords; ``passwords`` hashes theirs), in one
+    transaction. Returns the client and its secret."""
+    async with sessions() as session, session.begin():
+        await directory.create_tenant(session, slug=tenant, name=name or f"Commune {tenant}")
+        client, secret = await directory.register_client(
+            session, tenant=tenant, spec=spec, client_id=client_id
+        )
+        for user in users:
+            await directory.create_user(session, passwords, tenant=tenant, **user)
+    return client, secret
 
 
 def pkce_pair() -> tuple[str, str]:
@@ -59,6 +114,21 @@ async def log_in(
             "request": hidden(page.text, "request"),
             "email": email,
             "password": password,
+        },
+    )
+
+
+async def ask_password_reset(
+    browser: httpx.AsyncClient, client_id: str, email: str
+) -> httpx.Response:
+    """Ask for a reset link on identity's page, as a browser: open the form, submit it."""
+    page = await browser.get("/password-reset", params={"client_id": client_id})
+    return await browser.post(
+        "/password-reset",
+        data={
+            "csrf_token": hidden(page.text, "csrf_token"),
+            "client_id": client_id,
+            "email": email,
         },
     )
 
@@ -131,19 +201,28 @@ async def code_flow_client(commune) -> tuple[str, str]:
     return client_id, secret
 
 
+async def redeem_code(
+    http: httpx.AsyncClient, code: str, verifier: str, auth: tuple[str, str]
+) -> httpx.Response:
+    """The client's back channel: the authorisation code (and PKCE verifier) for tokens."""
+    return await http.post(
+        "/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT,
+            "code_verifier": verifier,
+        },
+        auth=auth,
+    )
+
+
 async def tokens_after_login(identity, browser, client_id, secret, email, **extra):
     verifier, challenge = pkce_pair()
     done = await log_in(browser, authorize_url(client_id, challenge, **extra), email)
     assert done.status_code == 303, done.text
-    response = await identity.client.post(
-        "/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": query(done.headers["location"])["code"],
-            "redirect_uri": REDIRECT,
-            "code_verifier": verifier,
-        },
-        auth=(client_id, secret),
+    response = await redeem_code(
+        identity.client, query(done.headers["location"])["code"], verifier, (client_id, secret)
     )
     assert response.status_code == 200, response.text
     return response.json()

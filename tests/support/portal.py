@@ -21,13 +21,13 @@ from socle_payment.app import create_app as create_payment
 from socle_payment.settings import PaymentSettings
 from socle_procedures import catalog
 from socle_procedures.app import create_app
+from socle_procedures.portal.oidc import SCOPES as PORTAL_SCOPES
 from socle_procedures.settings import ProceduresSettings
 from socle_storage.app import create_app as create_storage
 from socle_storage.settings import StorageSettings
-from tests.support.identity import quick_settings
+from tests.support.identity import PASSWORD, quick_settings, tenant_with_client, verified_citizen
 from tests.support.procedures import example
 
-PASSWORD = "correct horse battery"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 
 
@@ -82,41 +82,20 @@ def portal_stack(
             quick_settings(migrated_database("identity"), nats_server.url, urls["identity"])
         )
         async with served(identity, ports["identity"]):
-            provider = identity.state.runtime.context.provider
-            async with identity.state.runtime.sessions() as session, session.begin():
-                await directory.create_tenant(session, slug=tenant, name="Commune de Vevey")
-                client, secret = await directory.register_client(
-                    session,
-                    tenant=tenant,
-                    spec=directory.ClientSpec(
-                        name="Guichet en ligne",
-                        redirect_uris=[f"{urls['procedures']}/auth/callback"],
-                        post_logout_redirect_uris=[f"{urls['procedures']}/logged-out"],
-                        scopes=[
-                            "openid",
-                            "email",
-                            "profile",
-                            "procedures:read",
-                            "procedures:write",
-                            "payments:read",
-                            "payments:write",
-                            "documents:read",
-                            "documents:write",
-                        ],
-                        grant_types=["authorization_code", "refresh_token"],
-                    ),
-                )
-                await directory.create_user(
-                    session,
-                    provider.passwords,
-                    tenant=tenant,
-                    email="anna@example.ch",
-                    password=PASSWORD,
-                    roles=["citizen"],
-                    given_name="Anna",
-                    family_name="Muster",
-                    email_verified=True,
-                )
+            client, secret = await tenant_with_client(
+                identity.state.runtime.sessions,
+                tenant,
+                directory.ClientSpec(
+                    name="Guichet en ligne",
+                    redirect_uris=[f"{urls['procedures']}/auth/callback"],
+                    post_logout_redirect_uris=[f"{urls['procedures']}/logged-out"],
+                    scopes=list(PORTAL_SCOPES),
+                    grant_types=["authorization_code", "refresh_token"],
+                ),
+                name="Commune de Vevey",
+                passwords=identity.state.runtime.context.provider.passwords,
+                users=[verified_citizen("anna@example.ch", PASSWORD)],
+            )
             payment_settings = PaymentSettings(
                 database_url=payment_db,
                 nats_url=nats_server.url,

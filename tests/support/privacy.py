@@ -6,19 +6,19 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 
 from socle.db import utcnow
 from socle_dev.localinfra import free_port
-from socle_dev.testing import running, served
+from socle_dev.testing import eventually, running, served
 from socle_identity import directory
 from socle_identity.app import create_app as create_identity
 from socle_identity.passwords import Passwords
-from socle_identity.settings import IdentitySettings
 from socle_notify.models import Notification
 from socle_procedures.models import ProcedureVersion, Request, RequestHistory
+from tests.support.identity import back_office, quick_settings, tenant_with_client
 from tests.support.services import build
 
 SCOPES = (
@@ -36,12 +36,10 @@ async def platform(
     port = free_port()
     issuer = f"http://127.0.0.1:{port}"
     identity = create_identity(
-        IdentitySettings(
-            database_url=migrated_database("identity"),
-            nats_url=nats_server.url,
-            issuer=issuer,
-            argon2_time_cost=1,
-            argon2_memory_kib=8192,
+        quick_settings(
+            migrated_database("identity"),
+            nats_server.url,
+            issuer,
             outbox_poll_seconds=0.1,
             erasure_answer_seconds=answer_seconds,
         )
@@ -71,18 +69,9 @@ async def platform(
 
 
 async def admin_token(identity: Any, issuer: str, tenant: str) -> str:
-    async with identity.state.runtime.sessions() as session, session.begin():
-        await directory.create_tenant(session, slug=tenant, name=f"Commune {tenant}")
-        client, secret = await directory.register_client(
-            session,
-            tenant=tenant,
-            spec=directory.ClientSpec(
-                name="Back office",
-                grant_types=["client_credentials"],
-                scopes=SCOPES.split(),
-                roles=["admin"],
-            ),
-        )
+    client, secret = await tenant_with_client(
+        identity.state.runtime.sessions, tenant, back_office(SCOPES.split())
+    )
     async with httpx.AsyncClient(base_url=issuer, timeout=30) as http:
         answer = await http.post(
             "/token",
@@ -223,3 +212,43 @@ SERVICES = ("storage", "payment", "notify", "procedures")
 async def row(app: Any, model: Any, key: str) -> Any:
     async with app.state.runtime.sessions() as session:
         return await session.get(model, key)
+
+
+async def until_status(
+    http: httpx.AsyncClient, url: str, status: str, what: str, within: float = 60
+) -> None:
+    """Wait until the resource at ``url`` (an export, an erasure report) says ``status``."""
+
+    async def reached() -> bool:
+        return bool((await http.get(url)).json()["status"] == status)
+
+    await eventually(reached, what, within=within)
+
+
+class Records(NamedTuple):
+    """A citizen and one record of theirs in each service (ids)."""
+
+    person: str
+    document: str
+    payment: str
+    notification: str
+    request: str
+
+
+async def citizen_with_records(
+    identity: Any,
+    tenant: str,
+    apps: dict[str, Any],
+    clients: dict[str, httpx.AsyncClient],
+    auth: dict[str, str],
+    email: str,
+) -> Records:
+    """A citizen with an ID card in storage, a payment, a notification and a request."""
+    person = await citizen(identity, tenant, email)
+    return Records(
+        person,
+        await upload(clients["storage"], auth, person, "id-card"),
+        await pay(clients["payment"], auth, person, email),
+        await notification(apps["notify"], tenant, person, email),
+        await procedure_request(apps["procedures"], tenant, person, email, None),
+    )

@@ -13,7 +13,7 @@ from socle_dev.localinfra import free_port
 from socle_dev.testing import running, served
 from socle_identity import directory
 from socle_identity.app import create_app as create_identity
-from socle_identity.settings import IdentitySettings
+from tests.support.identity import quick_settings
 from tests.support.privacy import (
     SCOPES,
 )
@@ -81,12 +81,10 @@ async def platform(
         "export_client_secret": secret,
     }
     identity = create_identity(
-        IdentitySettings(
-            database_url=database,
-            nats_url=nats_server.url,
-            issuer=issuer,
-            argon2_time_cost=1,
-            argon2_memory_kib=8192,
+        quick_settings(
+            database,
+            nats_server.url,
+            issuer,
             outbox_poll_seconds=0.1,
             **writers,
             **more.get("identity", {}),

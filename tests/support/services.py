@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib
+from typing import Any
+
+from socle.config import ServiceSettings
 
 SERVICES = ["identity", "payment", "storage", "notify", "procedures"]
 
@@ -16,3 +19,16 @@ def build(service: str, **settings: object):
         if k.endswith("Settings") and k != "ServiceSettings"
     )
     return module.create_app(cls(**settings))
+
+
+def service_settings(
+    database_url: str, nats_url: str, issuer: Any, **extra: Any
+) -> ServiceSettings:
+    """The settings every service app shares, its tokens checked against the test issuer."""
+    return ServiceSettings(
+        database_url=database_url,
+        nats_url=nats_url,
+        issuer=issuer.issuer,
+        jwks_url=issuer.jwks_url,
+        **extra,
+    )

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from socle.bus import ConsumerSpec
 from socle.db import utcnow
-from socle.legal_hold import not_held
+from socle.legal_hold import kept_under_hold, not_held
 from socle.privacy import (
     ErasureOutcome,
     ErasureRequest,
@@ -29,6 +29,7 @@ from socle.privacy import (
     erasure_consumer,
     new_pseudonym,
 )
+from socle.retention import in_batches
 from socle_notify.messages import PENDING
 from socle_notify.models import Notification, legal_holds
 
@@ -96,16 +97,12 @@ async def erase_person(session: AsyncSession, request: ErasureRequest) -> Erasur
                 "commune's counts; address and contents erased.",
             )
         )
-    if on_hold:
-        kept.append(
-            Kept(
-                category=CATEGORY,
-                count=on_hold,
-                reason="legal_hold",
-                detail="Notifications under legal hold are kept as they are; their address "
-                "and contents are erased once the hold is lifted.",
-            )
-        )
+    kept += kept_under_hold(
+        CATEGORY,
+        on_hold,
+        "Notifications under legal hold are kept as they are; their address and contents are "
+        "erased once the hold is lifted.",
+    )
     return ErasureOutcome(
         erasure_id=request.erasure_id,
         service=SERVICE,
@@ -116,24 +113,23 @@ async def erase_person(session: AsyncSession, request: ErasureRequest) -> Erasur
 
 async def erase_released(sessions: async_sessionmaker[AsyncSession], batch: int) -> int:
     """Erase the notifications of erased persons whose legal hold was lifted; how many."""
-    done = 0
-    while True:
-        async with sessions() as session, session.begin():
-            ids = list(
-                (
-                    await session.execute(
-                        select(Notification.id)
-                        .where(Notification.erasure_requested_at.is_not(None), unheld())
-                        .order_by(Notification.id)
-                        .limit(batch)
-                    )
-                ).scalars()
-            )
-            if ids:
-                await redact(session, Notification.id.in_(ids), new_pseudonym(), utcnow())
-        done += len(ids)
-        if len(ids) < batch:
-            return done
+
+    async def one(session: AsyncSession) -> int:
+        ids = list(
+            (
+                await session.execute(
+                    select(Notification.id)
+                    .where(Notification.erasure_requested_at.is_not(None), unheld())
+                    .order_by(Notification.id)
+                    .limit(batch)
+                )
+            ).scalars()
+        )
+        if ids:
+            await redact(session, Notification.id.in_(ids), new_pseudonym(), utcnow())
+        return len(ids)
+
+    return await in_batches(sessions, one, batch)
 
 
 def consumer(sessions: async_sessionmaker[AsyncSession]) -> ConsumerSpec:

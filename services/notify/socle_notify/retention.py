@@ -7,7 +7,7 @@ lifted, and deletes finished webhook deliveries (delivered or dead) older than
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 from fastapi import Request
@@ -50,29 +50,31 @@ async def purge_once(sessions: async_sessionmaker[AsyncSession], settings: Notif
                 CATEGORY, settings.notification_retention_days
             )
         before = retention.cutoff(days)
-        while before is not None:
-            async with sessions() as session, session.begin():
-                ids = list(
-                    (
-                        await session.execute(
-                            select(Notification.id)
-                            .where(
-                                Notification.tenant == tenant,
-                                Notification.status.in_(FINAL),
-                                Notification.created_at < before,
-                                not_held(
-                                    legal_holds, CATEGORY, Notification.tenant, Notification.id
-                                ),
-                            )
-                            .limit(BATCH)
+        if before is None:
+            continue
+
+        async def batch(
+            session: AsyncSession, tenant: str = tenant, before: datetime = before
+        ) -> int:
+            ids = list(
+                (
+                    await session.execute(
+                        select(Notification.id)
+                        .where(
+                            Notification.tenant == tenant,
+                            Notification.status.in_(FINAL),
+                            Notification.created_at < before,
+                            not_held(legal_holds, CATEGORY, Notification.tenant, Notification.id),
                         )
-                    ).scalars()
-                )
-                if ids:
-                    await session.execute(delete(Notification).where(Notification.id.in_(ids)))
-            deleted += len(ids)
-            if len(ids) < BATCH:
-                break
+                        .limit(BATCH)
+                    )
+                ).scalars()
+            )
+            if ids:
+                await session.execute(delete(Notification).where(Notification.id.in_(ids)))
+            return len(ids)
+
+        deleted += await retention.in_batches(sessions, batch, BATCH)
     if deleted:
         log.info("notifications_purged", count=deleted)
     return deleted + await purge_webhook_deliveries(sessions, settings)
@@ -87,29 +89,26 @@ async def purge_webhook_deliveries(
     if days <= 0:
         return 0
     before = utcnow() - timedelta(days=days)
-    deleted = 0
-    while True:
-        async with sessions() as session, session.begin():
-            ids = list(
-                (
-                    await session.execute(
-                        select(WebhookDelivery.id)
-                        .where(
-                            WebhookDelivery.status.in_(("delivered", "dead")),
-                            WebhookDelivery.created_at < before,
-                        )
-                        .limit(BATCH)
-                    )
-                ).scalars()
-            )
-            if ids:
+
+    async def batch(session: AsyncSession) -> int:
+        ids = list(
+            (
                 await session.execute(
-                    delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(ids))
+                    select(WebhookDelivery.id)
+                    .where(
+                        WebhookDelivery.status.in_(("delivered", "dead")),
+                        WebhookDelivery.created_at < before,
+                    )
+                    .limit(BATCH)
                 )
-                await session.execute(delete(WebhookDelivery).where(WebhookDelivery.id.in_(ids)))
-        deleted += len(ids)
-        if len(ids) < BATCH:
-            break
+            ).scalars()
+        )
+        if ids:
+            await session.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(ids)))
+            await session.execute(delete(WebhookDelivery).where(WebhookDelivery.id.in_(ids)))
+        return len(ids)
+
+    deleted = await retention.in_batches(sessions, batch, BATCH)
     if deleted:
         log.info("webhook_deliveries_purged", count=deleted)
     return deleted

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from socle.bus import ConsumerSpec
 from socle.db import utcnow
-from socle.legal_hold import held_ids
+from socle.legal_hold import held_ids, kept_under_hold
 from socle.privacy import (
     ErasureOutcome,
     ErasureRequest,
@@ -77,16 +77,12 @@ async def erase_person(session: AsyncSession, request: ErasureRequest) -> Erasur
                 "Obligations, art. 958f); payer e-mail, subject and metadata pseudonymised.",
             )
         )
-    if held:
-        kept.append(
-            Kept(
-                category=CATEGORY,
-                count=len(held),
-                reason="legal_hold",
-                detail="Payments under legal hold are kept as they are; the payer's data is "
-                "pseudonymised once the hold is lifted.",
-            )
-        )
+    kept += kept_under_hold(
+        CATEGORY,
+        len(held),
+        "Payments under legal hold are kept as they are; the payer's data is pseudonymised once "
+        "the hold is lifted.",
+    )
     return ErasureOutcome(
         erasure_id=request.erasure_id,
         service=SERVICE,

@@ -7,9 +7,11 @@ lifted."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import structlog
 from fastapi import Request
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from socle import retention
@@ -27,31 +29,36 @@ CATEGORY = "payments"
 BATCH = 500
 
 
+def _pseudonymiser(
+    *where: ColumnElement[bool], order: bool = False
+) -> Callable[[AsyncSession], Awaitable[int]]:
+    """A batch for :func:`socle.retention.in_batches`: pseudonymise at most :data:`BATCH`
+    payments ``where`` picks and no legal hold covers (by id if ``order``); how many."""
+
+    async def batch(session: AsyncSession) -> int:
+        query = select(Payment).where(
+            *where, not_held(legal_holds, CATEGORY, Payment.tenant, Payment.id)
+        )
+        if order:
+            query = query.order_by(Payment.id)
+        due = list(
+            (await session.execute(query.limit(BATCH).with_for_update(skip_locked=True))).scalars()
+        )
+        now = utcnow()
+        for payment in due:
+            pseudonymise(payment, new_pseudonym(), now)
+        return len(due)
+
+    return batch
+
+
 async def erase_released(sessions: async_sessionmaker[AsyncSession]) -> int:
     """Pseudonymise the payments of erased payers whose legal hold was lifted; how many."""
-    done = 0
-    while True:
-        async with sessions() as session, session.begin():
-            due = list(
-                (
-                    await session.execute(
-                        select(Payment)
-                        .where(
-                            Payment.erasure_requested_at.is_not(None),
-                            not_held(legal_holds, CATEGORY, Payment.tenant, Payment.id),
-                        )
-                        .order_by(Payment.id)
-                        .limit(BATCH)
-                        .with_for_update(skip_locked=True)
-                    )
-                ).scalars()
-            )
-            now = utcnow()
-            for payment in due:
-                pseudonymise(payment, new_pseudonym(), now)
-        done += len(due)
-        if len(due) < BATCH:
-            break
+    done = await retention.in_batches(
+        sessions,
+        _pseudonymiser(Payment.erasure_requested_at.is_not(None), order=True),
+        BATCH,
+    )
     if done:
         log.info("payments_pseudonymised_after_hold", count=done)
     return done
@@ -69,29 +76,16 @@ async def purge_once(sessions: async_sessionmaker[AsyncSession], settings: Payme
                 CATEGORY, settings.payment_retention_days
             )
         before = retention.cutoff(days)
-        while before is not None:
-            async with sessions() as session, session.begin():
-                due = list(
-                    (
-                        await session.execute(
-                            select(Payment)
-                            .where(
-                                Payment.tenant == tenant,
-                                Payment.pseudonymised_at.is_(None),
-                                Payment.created_at < before,
-                                not_held(legal_holds, CATEGORY, Payment.tenant, Payment.id),
-                            )
-                            .limit(BATCH)
-                            .with_for_update(skip_locked=True)
-                        )
-                    ).scalars()
-                )
-                now = utcnow()
-                for payment in due:
-                    pseudonymise(payment, new_pseudonym(), now)
-            done += len(due)
-            if len(due) < BATCH:
-                break
+        if before is not None:
+            done += await retention.in_batches(
+                sessions,
+                _pseudonymiser(
+                    Payment.tenant == tenant,
+                    Payment.pseudonymised_at.is_(None),
+                    Payment.created_at < before,
+                ),
+                BATCH,
+            )
     if done:
         log.info("payments_pseudonymised", count=done)
     return done

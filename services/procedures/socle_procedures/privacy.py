@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from socle import clock
 from socle.bus import ConsumerSpec
-from socle.legal_hold import held_ids, not_held
+from socle.legal_hold import held_ids, kept_under_hold, not_held
 from socle.privacy import (
     ErasureOutcome,
     ErasureRequest,
@@ -124,16 +124,12 @@ async def erase_person(session: AsyncSession, request: ErasureRequest) -> Erasur
                 "commune's record until it ends, then are anonymised.",
             )
         )
-    if held:
-        reasons.append(
-            Kept(
-                category=CATEGORY,
-                count=len(held),
-                reason="legal_hold",
-                detail="Requests under legal hold are kept as they are; they are anonymised "
-                "once the hold is lifted (and their retention, if any, has ended).",
-            )
-        )
+    reasons += kept_under_hold(
+        CATEGORY,
+        len(held),
+        "Requests under legal hold are kept as they are; they are anonymised once the hold is "
+        "lifted (and their retention, if any, has ended).",
+    )
     return ErasureOutcome(
         erasure_id=request.erasure_id,
         service=SERVICE,

@@ -9,6 +9,7 @@ anonymises the requests of erased persons whose retention ended."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 import structlog
 from fastapi import Request as HttpRequest
@@ -76,29 +77,36 @@ async def purge_once(
         before = retention.cutoff(
             days_for(rules, procedure, document, settings.request_retention_days)
         )
-        while before is not None:
-            async with sessions() as session, session.begin():
-                due = list(
-                    (
-                        await session.execute(
-                            select(Request)
-                            .where(
-                                *open_ones,
-                                Request.tenant == tenant,
-                                Request.version_id == version_id,
-                                since < before,
-                            )
-                            .limit(BATCH)
-                            .with_for_update(skip_locked=True)
+        if before is None:
+            continue
+
+        async def batch(
+            session: AsyncSession,
+            tenant: str = tenant,
+            version_id: str = version_id,
+            before: datetime = before,
+        ) -> int:
+            due = list(
+                (
+                    await session.execute(
+                        select(Request)
+                        .where(
+                            *open_ones,
+                            Request.tenant == tenant,
+                            Request.version_id == version_id,
+                            since < before,
                         )
-                    ).scalars()
-                )
-                now = clock.now()
-                for row in due:
-                    await privacy.anonymise(session, row, new_pseudonym(), now)
-            done += len(due)
-            if len(due) < BATCH:
-                break
+                        .limit(BATCH)
+                        .with_for_update(skip_locked=True)
+                    )
+                ).scalars()
+            )
+            now = clock.now()
+            for row in due:
+                await privacy.anonymise(session, row, new_pseudonym(), now)
+            return len(due)
+
+        done += await retention.in_batches(sessions, batch, BATCH)
     if done:
         log.info("requests_anonymised_by_retention", count=done)
     return done

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.bus import ConsumerSpec
 from socle.db import utcnow
+from socle.legal_hold import kept_under_hold
 from socle.privacy import (
     ErasureOutcome,
     ErasureRequest,
@@ -79,17 +80,11 @@ async def erase_person(
         .where(AccessRecord.tenant == request.tenant, AccessRecord.subject == request.user_id)
         .values(subject=new_pseudonym())
     )
-    kept = []
-    if held:
-        kept.append(
-            Kept(
-                category="documents",
-                count=held,
-                reason="legal_hold",
-                detail="Under legal hold; erased once the hold is lifted and any retention "
-                "has ended.",
-            )
-        )
+    kept = kept_under_hold(
+        "documents",
+        held,
+        "Under legal hold; erased once the hold is lifted and any retention has ended.",
+    )
     if retained:
         kept.append(
             Kept(

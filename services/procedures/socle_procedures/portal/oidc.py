@@ -12,9 +12,17 @@ import httpx
 
 from socle_procedures.errors import IdentityUnavailable, LoginFailed
 
-SCOPES = (
-    "openid email profile procedures:read procedures:write payments:read payments:write "
-    "documents:read documents:write"
+#: What the portal asks identity for; its client must be registered with all of them.
+SCOPES: tuple[str, ...] = (
+    "openid",
+    "email",
+    "profile",
+    "procedures:read",
+    "procedures:write",
+    "payments:read",
+    "payments:write",
+    "documents:read",
+    "documents:write",
 )
 
 
@@ -65,7 +73,7 @@ class OidcClient:
             "response_type": "code",
             "client_id": self.client_id,
             "redirect_uri": self.redirect_uri,
-            "scope": SCOPES,
+            "scope": " ".join(SCOPES),
             "state": pending.state,
             "nonce": pending.nonce,
             "code_challenge": challenge,
