@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -22,6 +23,17 @@ def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer
     yield server
     server.stop()
     log.close()
+
+
+@pytest.fixture
+def private_nats(tmp_path: Path) -> Iterator[NatsServer]:
+    """A NATS server of one test's own: for tests whose services answer each other over
+    request-reply and durable consumers, so that no service left from an earlier test (on
+    the session's server, with its own database) takes their requests or their events."""
+    server = NatsServer.create(tmp_path / "nats", free_port())
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -34,14 +34,14 @@ def hidden(html: str, name: str) -> str:
 
 
 async def test_a_reset_mail_reaches_the_person_without_its_link_on_the_bus(
-    migrated_database: Any, nats_server: Any, smtp_sink: Any, issuer: Any, tmp_path: Any
+    migrated_database: Any, private_nats: Any, smtp_sink: Any, issuer: Any, tmp_path: Any
 ) -> None:
     tenant = f"t{uuid.uuid4().hex[:10]}"
     email = f"anna.{tenant}@example.ch"
     identity = create_identity(
         quick_settings(
             migrated_database("identity"),
-            nats_server.url,
+            private_nats.url,
             ISSUER,
             outbox_poll_seconds=0.1,
         )
@@ -49,7 +49,7 @@ async def test_a_reset_mail_reaches_the_person_without_its_link_on_the_bus(
     notify = create_notify(
         NotifySettings(
             database_url=migrated_database("notify"),
-            nats_url=nats_server.url,
+            nats_url=private_nats.url,
             issuer=issuer.issuer,
             jwks_url=issuer.jwks_url,
             smtp_host="127.0.0.1",
@@ -61,7 +61,7 @@ async def test_a_reset_mail_reaches_the_person_without_its_link_on_the_bus(
         )
     )
     seen: list[bytes] = []
-    watcher = await nats.connect(nats_server.url)
+    watcher = await nats.connect(private_nats.url)
 
     async def keep(msg: Any) -> None:
         seen.append(msg.data)

@@ -58,13 +58,13 @@ async def logged_in(issuer: str, client_id: str, email: str) -> httpx.AsyncClien
 
 
 async def test_the_person_is_mailed_a_link_that_works_until_it_expires_and_the_export_is_deleted(
-    migrated_database, nats_server, s3_server, smtp_sink, tenant
+    migrated_database, private_nats, s3_server, smtp_sink, tenant
 ):
     more = {
         "identity": {"export_link_seconds": 3600, "export_purge_seconds": 0},
         "notify": {"smtp_port": smtp_sink.port, "worker_poll_seconds": 0.1},
     }
-    async with platform(migrated_database, nats_server, s3_server, tenant, more) as (
+    async with platform(migrated_database, private_nats, s3_server, tenant, more) as (
         identity,
         issuer,
         token,

@@ -94,7 +94,7 @@ async def _reset_password(http: httpx.AsyncClient, client_id: str, smtp_sink: An
 
 
 async def test_no_log_line_carries_the_person_s_address_names_passwords_tokens_or_links(
-    migrated_database, nats_server, s3_server, smtp_sink, tenant
+    migrated_database, private_nats, s3_server, smtp_sink, tenant
 ):
     more: dict[str, dict[str, Any]] = {
         "identity": LOGS,
@@ -105,7 +105,7 @@ async def test_no_log_line_carries_the_person_s_address_names_passwords_tokens_o
     }
     secrets: dict[str, str] = {}
     with captured_logs() as logs:
-        async with platform(migrated_database, nats_server, s3_server, tenant, more) as (
+        async with platform(migrated_database, private_nats, s3_server, tenant, more) as (
             identity,
             issuer,
             token,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import func, select, update
 from structlog.testing import capture_logs
 
@@ -10,16 +9,7 @@ from socle.bus import Bus
 from socle.db import outbox_table
 from socle.events import CloudEvent
 from socle.outbox import OutboxRelay, record_event
-from socle_dev.localinfra import NatsServer, free_port
 from socle_dev.testing import eventually
-
-
-@pytest.fixture
-def private_nats(tmp_path):
-    server = NatsServer.create(tmp_path / "nats", free_port())
-    server.start()
-    yield server
-    server.stop()
 
 
 async def stream_events(bus: Bus, tenant: str) -> list[CloudEvent]:
