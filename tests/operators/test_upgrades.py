@@ -12,27 +12,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from socle.cli import main as cli_main
 from socle.db import create_engine
 from socle.migrations import upgrade
 from socle_dev.testing import running
 from socle_payment.app import create_app
 from socle_payment.settings import PaymentSettings
 from tests.support.infra import in_thread
+from tests.support.payment import MIGRATIONS, payment_cli
 
 ROOT = Path(__file__).resolve().parents[2]
-MIGRATIONS = ROOT / "services" / "payment" / "socle_payment" / "migrations"
-
-
-def payment_cli(*argv: str) -> int:
-    return cli_main(
-        name="payment",
-        settings_cls=PaymentSettings,
-        create_app=create_app,
-        migrations=MIGRATIONS,
-        default_port=8002,
-        argv=list(argv),
-    )
 
 
 def test_migrate_says_what_it_did_and_check_tells_whether_the_schema_is_at_head(

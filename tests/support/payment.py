@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import cairosvg
@@ -12,6 +13,7 @@ import httpx
 import zxingcpp
 from PIL import Image
 
+from socle.cli import main as cli_main
 from socle_dev.testing import running
 from socle_payment.app import create_app
 from socle_payment.settings import PaymentSettings
@@ -73,3 +75,18 @@ def qr_payload(svg: bytes) -> list[str]:
     codes = [r.text for r in results if r.format == zxingcpp.BarcodeFormat.QRCode]
     assert len(codes) == 1, codes
     return codes[0].replace("\r\n", "\n").split("\n")
+
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "services/payment/socle_payment/migrations"
+
+
+def payment_cli(*argv: str) -> int:
+    """``socle-payment ARGV...`` in this process; its exit status."""
+    return cli_main(
+        name="payment",
+        settings_cls=PaymentSettings,
+        create_app=create_app,
+        migrations=MIGRATIONS,
+        default_port=8002,
+        argv=list(argv),
+    )
