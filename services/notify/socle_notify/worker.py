@@ -22,6 +22,7 @@ from opentelemetry.trace import SpanKind
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from socle.aio import stop_task
+from socle.db import read_only
 from socle.outages import Outages
 from socle.problems import is_database_outage
 from socle.tracing import extract_context, tracer
@@ -38,7 +39,7 @@ from socle_notify.leases import Lease, LeasedQueue
 from socle_notify.models import Notification
 from socle_notify.notifications import Notifications
 from socle_notify.sealing import outgoing
-from socle_notify.senders import Senders
+from socle_notify.senders import MailSender, Senders
 from socle_notify.settings import NotifySettings
 from socle_notify.webhooks import Webhooks
 
@@ -161,12 +162,11 @@ class Worker:
         if len(self._running) >= self._concurrency or room <= 0:
             return 0
         wanted = room
-        async with self.sessions() as session, session.begin():
-            claims = await self.notifications.queue.claim(session, room)
-        room -= len(claims)
         deliveries: list[Lease] = []
-        if room > 0:
-            async with self.sessions() as session, session.begin():
+        async with self.sessions() as session, session.begin():  # one write for both queues
+            claims = await self.notifications.queue.claim(session, room)
+            room -= len(claims)
+            if room > 0:
                 deliveries = await self.webhooks.queue.claim(session, room)
         for job in (
             *(self._deliver_notification(c) for c in claims),
@@ -186,7 +186,8 @@ class Worker:
 
     async def backlog(self, kind: str) -> int:
         """How many ``notifications`` or ``webhooks`` are due now (for /metrics)."""
-        async with self.sessions() as session:
+        async with self.sessions() as session, session.begin():
+            await read_only(session)
             if kind == "notifications":
                 return await self.notifications.queue.backlog(session)
             return await self.webhooks.queue.backlog(session)
@@ -201,8 +202,12 @@ class Worker:
                 log.warning("delivery_failed_unexpectedly", error=exc.__class__.__name__)
 
     async def _deliver_notification(self, claim: Lease) -> None:
-        async with self.sessions() as session:
+        sender: MailSender | None = None
+        async with self.sessions() as session, session.begin():
+            await read_only(session)  # beside the writers, not behind them
             notification = await self.notifications.queue.load(session, claim)
+            if notification is not None and notification.channel == "email":
+                sender = await self.senders.of(session, notification.tenant)
         if notification is None:
             return
         wait = self.limiter.wait_seconds(notification.tenant, notification.channel)
@@ -218,7 +223,7 @@ class Worker:
             (notification.sealed_body, notification.sealed_html),
         )
         async with _Renewed(self, claim, self.notifications.queue) as renewed:
-            outcome = await self._send(notification, body, html)
+            outcome = await self._send(notification, body, html, sender)
             await renewed.release()  # no renewal may race the recording
             status = await self._record(renewed.lease, outcome)
         if notification.channel == "email":
@@ -232,7 +237,9 @@ class Worker:
             error=outcome.error.partition(":")[0] if outcome.error else None,
         )
 
-    async def _send(self, notification: Notification, body: str, html: str | None) -> Outcome:
+    async def _send(
+        self, notification: Notification, body: str, html: str | None, sender: MailSender | None
+    ) -> Outcome:
         """One attempt, as a span of the trace that asked for the notification."""
         with tracer.start_as_current_span(
             f"send {notification.channel}",
@@ -240,14 +247,14 @@ class Worker:
             context=extract_context({"traceparent": notification.traceparent or ""}),
             attributes={"socle.notification_id": notification.id},
         ) as span:
-            outcome = await self._attempt(notification, body, html)
+            outcome = await self._attempt(notification, body, html, sender)
             span.set_attribute("socle.outcome", outcome.status)
             return outcome
 
-    async def _attempt(self, notification: Notification, body: str, html: str | None) -> Outcome:
+    async def _attempt(
+        self, notification: Notification, body: str, html: str | None, sender: MailSender | None
+    ) -> Outcome:
         if notification.channel == "email":
-            async with self.sessions() as session:
-                sender = await self.senders.of(session, notification.tenant)
             return await self.email.send(
                 Email(
                     sender=sender,
@@ -294,7 +301,8 @@ class Worker:
                 delay = min(delay * 2, RECORD_RETRY_MAX_SECONDS)
 
     async def _deliver_webhook(self, claim: Lease) -> None:
-        async with self.sessions() as session:
+        async with self.sessions() as session, session.begin():
+            await read_only(session)
             loaded = await self.webhooks.load(session, claim)
         if loaded is None:
             return
