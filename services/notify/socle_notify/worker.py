@@ -3,7 +3,8 @@ sends them, and records each outcome. Runs inside the app; several replicas shar
 (``FOR UPDATE SKIP LOCKED`` on PostgreSQL).
 
 Each claim is committed before anything is sent (status ``sending`` with a lease); the outcome
-is committed after. The lease is renewed while a mail is being sent, and an outcome that
+is committed after, with the outcomes of the other sends that ended meanwhile (one transaction
+for them all, :mod:`socle_notify.settling`). The lease is renewed while a mail is being sent, and an outcome that
 cannot be recorded (the database is down) is recorded again until it is, so that only a crash
 of the process between the hand-off to the mail server and the recording leaves the lease to
 expire and the message to be sent again: the mail's ``Message-ID`` and the webhook's
@@ -41,6 +42,7 @@ from socle_notify.notifications import Notifications
 from socle_notify.sealing import outgoing
 from socle_notify.senders import MailSender, Senders
 from socle_notify.settings import NotifySettings
+from socle_notify.settling import Settler
 from socle_notify.webhooks import Webhooks
 
 log = structlog.get_logger("socle_notify.worker")
@@ -117,6 +119,9 @@ class Worker:
         self._running: set[asyncio.Task[None]] = set()
         self._more_due = True
         self._outages = Outages(on_failure=count_failure, source="notify-worker")
+        # outcomes recorded many to a transaction (see socle_notify.settling)
+        self._settled_notifications = Settler(sessions, self._settle_notification)
+        self._settled_webhooks = Settler(sessions, self._settle_webhook)
 
     def wake(self) -> None:
         self._wake.set()
@@ -129,6 +134,8 @@ class Worker:
         await stop_task(task)
         for job in list(self._running):
             await stop_task(job)
+        await self._settled_notifications.stop()
+        await self._settled_webhooks.stop()
         await self.email.close()
 
     async def run(self) -> None:
@@ -290,8 +297,7 @@ class Worker:
         delay = 0.2
         while True:
             try:
-                async with self.sessions() as session, session.begin():
-                    return await self.notifications.settle(session, claim, outcome)
+                return await self._settled_notifications((claim, outcome))
             except Exception as exc:
                 if not is_database_outage(exc):
                     raise
@@ -299,6 +305,16 @@ class Worker:
                     log.info("outcome_not_recorded_yet", notification_id=claim.id)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RECORD_RETRY_MAX_SECONDS)
+
+    async def _settle_notification(
+        self, session: AsyncSession, item: tuple[Lease, Outcome]
+    ) -> str | None:
+        return await self.notifications.settle(session, *item)
+
+    async def _settle_webhook(
+        self, session: AsyncSession, item: tuple[Lease, int | None, str | None, int]
+    ) -> str | None:
+        return await self.webhooks.settle(session, *item)
 
     async def _deliver_webhook(self, claim: Lease) -> None:
         async with self.sessions() as session, session.begin():
@@ -310,10 +326,7 @@ class Worker:
         async with _Renewed(self, claim, self.webhooks.queue) as renewed:
             status_code, error, duration = await self.webhooks.post(delivery, subscription)
             await renewed.release()  # no renewal may race the recording
-            async with self.sessions() as session, session.begin():
-                status = await self.webhooks.settle(
-                    session, renewed.lease, status_code, error, duration
-                )
+            status = await self._settled_webhooks((renewed.lease, status_code, error, duration))
         log.info(
             "webhook_attempted",
             delivery_id=delivery.id,
