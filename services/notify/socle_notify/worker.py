@@ -4,11 +4,12 @@ sends them, and records each outcome. Runs inside the app; several replicas shar
 
 Each claim is committed before anything is sent (status ``sending`` with a lease); the outcome
 is committed after, with the outcomes of the other sends that ended meanwhile (one transaction
-for them all, :mod:`socle_notify.settling`). The lease is renewed while a mail is being sent, and an outcome that
-cannot be recorded (the database is down) is recorded again until it is, so that only a crash
-of the process between the hand-off to the mail server and the recording leaves the lease to
-expire and the message to be sent again: the mail's ``Message-ID`` and the webhook's
-``webhook-id`` stay the same, so receivers can drop such a repeat.
+for them all, :mod:`socle_notify.settling`). The lease is renewed while a mail is being sent,
+and an outcome that cannot be recorded (the database is down) is recorded again until it is,
+so that only a crash of the process between the hand-off to the mail server and the
+recording leaves the lease to expire and the message to be sent again: the mail's
+``Message-ID`` and the webhook's ``webhook-id`` stay the same, so receivers can drop such a
+repeat.
 """
 
 from __future__ import annotations
