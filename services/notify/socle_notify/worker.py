@@ -168,6 +168,9 @@ class Worker:
         sender is idle; start delivering it. Returns how many items were claimed."""
         room = max(1, self.settings.worker_batch) - len(self._running)
         if len(self._running) >= self._concurrency or room <= 0:
+            # every sender busy: look again as soon as one is free, not at the next poll
+            # (work may have come with the wake that found no room)
+            self._more_due = True
             return 0
         wanted = room
         deliveries: list[Lease] = []
