@@ -121,7 +121,7 @@ class EventData(BaseModel):
         producer = service or self.SERVICE
         if not producer:
             raise ValueError(f"{self.TYPE} is published by several services: name one")
-        envelope: Any = Event[type(self)]  # type: ignore[misc]  # parametrised at run time
+        envelope: Any = _envelope(type(self))
         typed: Event[Self] = envelope(
             source=f"/socle/{producer}",
             type=self.TYPE,
@@ -156,3 +156,10 @@ class EventData(BaseModel):
             return cls.model_validate(data)
         except ValidationError as exc:
             raise MalformedEvent(f"{cls.TYPE} {event.id}: {exc.error_count()} bad fields") from exc
+
+
+@functools.cache
+def _envelope(data: type[EventData]) -> Any:
+    """``Event[data]``, parametrised once: pydantic keeps its parametrised models only weakly,
+    so each event would otherwise build its envelope model anew."""
+    return Event[data]  # type: ignore[valid-type]

@@ -6,6 +6,7 @@ import functools
 from collections.abc import Sequence
 
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle import account_mails
 from socle.bus import ConsumerSpec
@@ -86,11 +87,21 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
 
     def consumers(runtime: Runtime[NotifyContext]) -> Sequence[ConsumerSpec]:
         domain = runtime.context
-        effect = exactly_once(runtime.sessions, settings.consumer_name, domain.rules.on_event)
+        queued: set[str] = set()  # events whose effect queued work, until the worker is woken
+
+        async def react(session: AsyncSession, event: CloudEvent) -> None:
+            if await domain.rules.on_event(session, event):
+                queued.add(event.id)
+
+        effect = exactly_once(runtime.sessions, settings.consumer_name, react)
 
         async def handle(event: CloudEvent) -> None:
-            await effect(event)
-            domain.worker.wake()
+            try:
+                await effect(event)
+            finally:
+                if event.id in queued:  # an event with nothing to send costs no claim round
+                    queued.discard(event.id)
+                    domain.worker.wake()
 
         return [
             ConsumerSpec(

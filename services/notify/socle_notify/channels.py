@@ -8,6 +8,8 @@ import json
 import time
 from collections import deque
 from dataclasses import dataclass
+from email import policy
+from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from pathlib import Path
@@ -22,6 +24,25 @@ from socle_notify.senders import MailSender
 from socle_notify.settings import NotifySettings
 
 log = structlog.get_logger("socle_notify.channels")
+
+
+class _HeaderClasses(HeaderRegistry):
+    """The standard header classes, each made once: the standard registry makes a new class
+    for every header of every message (about a third of the time to build a mail)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._made: dict[str, type[BaseHeader]] = {}
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        made = self._made.get(name.lower())
+        if made is None:
+            made = self._made[name.lower()] = super().__getitem__(name)
+        return made
+
+
+MAIL_POLICY = policy.default.clone(header_factory=_HeaderClasses())
+"""The standard library's default e-mail policy, its header classes made once."""
 
 
 @dataclass(frozen=True)
@@ -67,7 +88,7 @@ class EmailSender:
         self._idle: list[tuple[float, aiosmtplib.SMTP]] = []
 
     def message(self, mail: Email) -> EmailMessage:
-        message = EmailMessage()
+        message = EmailMessage(policy=MAIL_POLICY)
         sender = mail.sender.from_header if mail.sender else self.settings.mail_from
         message["From"] = sender
         if mail.sender and mail.sender.reply_to:

@@ -134,8 +134,9 @@ class Rules:
         if not result.rowcount:  # type: ignore[attr-defined]
             raise RuleNotFound(f"No rule {rule_id} in this tenant.")
 
-    async def on_event(self, session: AsyncSession, event: CloudEvent) -> None:
-        """The consumer's effect, inside the inbox transaction: mails, SMS and webhooks."""
+    async def on_event(self, session: AsyncSession, event: CloudEvent) -> int:
+        """The consumer's effect, inside the inbox transaction: mails, SMS and webhooks;
+        returns how many notifications and deliveries it queued."""
         created = 0
         if event.source != SOURCE:  # never react to our own events with messages
             rules = list(
@@ -165,6 +166,7 @@ class Rules:
                 notifications=created,
                 webhook_deliveries=queued,
             )
+        return created + queued
 
     async def _with_account_mail(self, event: CloudEvent) -> CloudEvent | None:
         """The event to make messages from: a secret mail's event with the address and the

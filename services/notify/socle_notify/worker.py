@@ -3,11 +3,13 @@ sends them, and records each outcome. Runs inside the app; several replicas shar
 (``FOR UPDATE SKIP LOCKED`` on PostgreSQL).
 
 Each claim is committed before anything is sent (status ``sending`` with a lease); the outcome
-is committed after. The lease is renewed while a mail is being sent, and an outcome that
-cannot be recorded (the database is down) is recorded again until it is, so that only a crash
-of the process between the hand-off to the mail server and the recording leaves the lease to
-expire and the message to be sent again: the mail's ``Message-ID`` and the webhook's
-``webhook-id`` stay the same, so receivers can drop such a repeat.
+is committed after, with the outcomes of the other sends that ended meanwhile (one transaction
+for them all, :mod:`socle_notify.settling`). The lease is renewed while a mail is being sent,
+and an outcome that cannot be recorded (the database is down) is recorded again until it is,
+so that only a crash of the process between the hand-off to the mail server and the
+recording leaves the lease to expire and the message to be sent again: the mail's
+``Message-ID`` and the webhook's ``webhook-id`` stay the same, so receivers can drop such a
+repeat.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from opentelemetry.trace import SpanKind
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from socle.aio import stop_task
+from socle.db import read_only
 from socle.outages import Outages
 from socle.problems import is_database_outage
 from socle.tracing import extract_context, tracer
@@ -38,8 +41,9 @@ from socle_notify.leases import Lease, LeasedQueue
 from socle_notify.models import Notification
 from socle_notify.notifications import Notifications
 from socle_notify.sealing import outgoing
-from socle_notify.senders import Senders
+from socle_notify.senders import MailSender, Senders
 from socle_notify.settings import NotifySettings
+from socle_notify.settling import Settler
 from socle_notify.webhooks import Webhooks
 
 log = structlog.get_logger("socle_notify.worker")
@@ -116,6 +120,9 @@ class Worker:
         self._running: set[asyncio.Task[None]] = set()
         self._more_due = True
         self._outages = Outages(on_failure=count_failure, source="notify-worker")
+        # outcomes recorded many to a transaction (see socle_notify.settling)
+        self._settled_notifications = Settler(sessions, self._settle_notification)
+        self._settled_webhooks = Settler(sessions, self._settle_webhook)
 
     def wake(self) -> None:
         self._wake.set()
@@ -128,6 +135,8 @@ class Worker:
         await stop_task(task)
         for job in list(self._running):
             await stop_task(job)
+        await self._settled_notifications.stop()
+        await self._settled_webhooks.stop()
         await self.email.close()
 
     async def run(self) -> None:
@@ -159,14 +168,16 @@ class Worker:
         sender is idle; start delivering it. Returns how many items were claimed."""
         room = max(1, self.settings.worker_batch) - len(self._running)
         if len(self._running) >= self._concurrency or room <= 0:
+            # every sender busy: look again as soon as one is free, not at the next poll
+            # (work may have come with the wake that found no room)
+            self._more_due = True
             return 0
         wanted = room
-        async with self.sessions() as session, session.begin():
-            claims = await self.notifications.queue.claim(session, room)
-        room -= len(claims)
         deliveries: list[Lease] = []
-        if room > 0:
-            async with self.sessions() as session, session.begin():
+        async with self.sessions() as session, session.begin():  # one write for both queues
+            claims = await self.notifications.queue.claim(session, room)
+            room -= len(claims)
+            if room > 0:
                 deliveries = await self.webhooks.queue.claim(session, room)
         for job in (
             *(self._deliver_notification(c) for c in claims),
@@ -186,7 +197,8 @@ class Worker:
 
     async def backlog(self, kind: str) -> int:
         """How many ``notifications`` or ``webhooks`` are due now (for /metrics)."""
-        async with self.sessions() as session:
+        async with self.sessions() as session, session.begin():
+            await read_only(session)
             if kind == "notifications":
                 return await self.notifications.queue.backlog(session)
             return await self.webhooks.queue.backlog(session)
@@ -201,8 +213,12 @@ class Worker:
                 log.warning("delivery_failed_unexpectedly", error=exc.__class__.__name__)
 
     async def _deliver_notification(self, claim: Lease) -> None:
-        async with self.sessions() as session:
+        sender: MailSender | None = None
+        async with self.sessions() as session, session.begin():
+            await read_only(session)  # beside the writers, not behind them
             notification = await self.notifications.queue.load(session, claim)
+            if notification is not None and notification.channel == "email":
+                sender = await self.senders.of(session, notification.tenant)
         if notification is None:
             return
         wait = self.limiter.wait_seconds(notification.tenant, notification.channel)
@@ -218,7 +234,7 @@ class Worker:
             (notification.sealed_body, notification.sealed_html),
         )
         async with _Renewed(self, claim, self.notifications.queue) as renewed:
-            outcome = await self._send(notification, body, html)
+            outcome = await self._send(notification, body, html, sender)
             await renewed.release()  # no renewal may race the recording
             status = await self._record(renewed.lease, outcome)
         if notification.channel == "email":
@@ -232,7 +248,9 @@ class Worker:
             error=outcome.error.partition(":")[0] if outcome.error else None,
         )
 
-    async def _send(self, notification: Notification, body: str, html: str | None) -> Outcome:
+    async def _send(
+        self, notification: Notification, body: str, html: str | None, sender: MailSender | None
+    ) -> Outcome:
         """One attempt, as a span of the trace that asked for the notification."""
         with tracer.start_as_current_span(
             f"send {notification.channel}",
@@ -240,14 +258,14 @@ class Worker:
             context=extract_context({"traceparent": notification.traceparent or ""}),
             attributes={"socle.notification_id": notification.id},
         ) as span:
-            outcome = await self._attempt(notification, body, html)
+            outcome = await self._attempt(notification, body, html, sender)
             span.set_attribute("socle.outcome", outcome.status)
             return outcome
 
-    async def _attempt(self, notification: Notification, body: str, html: str | None) -> Outcome:
+    async def _attempt(
+        self, notification: Notification, body: str, html: str | None, sender: MailSender | None
+    ) -> Outcome:
         if notification.channel == "email":
-            async with self.sessions() as session:
-                sender = await self.senders.of(session, notification.tenant)
             return await self.email.send(
                 Email(
                     sender=sender,
@@ -283,8 +301,7 @@ class Worker:
         delay = 0.2
         while True:
             try:
-                async with self.sessions() as session, session.begin():
-                    return await self.notifications.settle(session, claim, outcome)
+                return await self._settled_notifications((claim, outcome))
             except Exception as exc:
                 if not is_database_outage(exc):
                     raise
@@ -293,8 +310,19 @@ class Worker:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RECORD_RETRY_MAX_SECONDS)
 
+    async def _settle_notification(
+        self, session: AsyncSession, item: tuple[Lease, Outcome]
+    ) -> str | None:
+        return await self.notifications.settle(session, *item)
+
+    async def _settle_webhook(
+        self, session: AsyncSession, item: tuple[Lease, int | None, str | None, int]
+    ) -> str | None:
+        return await self.webhooks.settle(session, *item)
+
     async def _deliver_webhook(self, claim: Lease) -> None:
-        async with self.sessions() as session:
+        async with self.sessions() as session, session.begin():
+            await read_only(session)
             loaded = await self.webhooks.load(session, claim)
         if loaded is None:
             return
@@ -302,10 +330,7 @@ class Worker:
         async with _Renewed(self, claim, self.webhooks.queue) as renewed:
             status_code, error, duration = await self.webhooks.post(delivery, subscription)
             await renewed.release()  # no renewal may race the recording
-            async with self.sessions() as session, session.begin():
-                status = await self.webhooks.settle(
-                    session, renewed.lease, status_code, error, duration
-                )
+            status = await self._settled_webhooks((renewed.lease, status_code, error, duration))
         log.info(
             "webhook_attempted",
             delivery_id=delivery.id,
