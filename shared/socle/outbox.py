@@ -4,7 +4,6 @@ the bus."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,12 +11,10 @@ import structlog
 from sqlalchemy import Row, Select, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from socle.aio import stop_task
 from socle.bus import Bus, BusUnavailable
 from socle.db import for_update, outbox_table, read_only, serialises_writers, utcnow
 from socle.events import Event
-from socle.outages import Outages
-from socle.problems import is_database_outage
+from socle.periodic import Periodic
 from socle.tracing import inject_headers
 
 log = structlog.get_logger("socle.outbox")
@@ -72,12 +69,11 @@ class OutboxRelay:
         self.bus = bus
         self.poll_seconds = poll_seconds
         self.batch = batch
-        self._outages = Outages(source="outbox-relay")
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic("outbox-relay", poll_seconds, self.relay_once, full_batch=batch)
 
     def wake(self) -> None:
-        self._wake.set()
+        """Publish now (a transaction with events committed) rather than at the next poll."""
+        self._loop.wake()
 
     async def relay_once(self) -> int:
         """Publish what is pending; return how many rows were published.
@@ -158,31 +154,8 @@ class OutboxRelay:
                 .values(published_at=utcnow())
             )
 
-    async def run(self) -> None:
-        while True:
-            self._wake.clear()
-            try:
-                sent = await self.relay_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                if is_database_outage(exc):  # told once per outage, not once per poll
-                    self._outages.failed("database", repr(exc)[:200])
-                else:
-                    log.warning("outbox_relay_failed", error=repr(exc))
-                sent = 0
-            else:
-                self._outages.answered()
-            if sent == self.batch:
-                continue
-            # asyncio.timeout, not wait_for: wait_for may swallow a cancel arriving as it wakes.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.poll_seconds):
-                    await self._wake.wait()
-
     def start(self) -> None:
-        self._task = asyncio.create_task(self.run(), name="outbox-relay")
+        self._loop.start()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        await stop_task(task)
+        await self._loop.stop()

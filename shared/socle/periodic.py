@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable
 import structlog
 
 from socle.aio import stop_task
+from socle.outages import Outages
+from socle.problems import is_database_outage
 
 log = structlog.get_logger("socle.periodic")
 
@@ -26,7 +28,15 @@ Pass = Callable[[], Awaitable[int]]
 class Periodic:
     """A wakeable background loop around one pass of work."""
 
-    def __init__(self, name: str, every: float, work: Pass, *, max_rounds: int = 1000) -> None:
+    def __init__(
+        self,
+        name: str,
+        every: float,
+        work: Pass,
+        *,
+        max_rounds: int = 1000,
+        full_batch: int | None = None,
+    ) -> None:
         self.name = name
         """Names the loop in logs (and the backlog gauge its pass reports)."""
         self.every = every
@@ -34,6 +44,10 @@ class Periodic:
         self.work = work
         self.max_rounds = max_rounds
         """Passes in one turn at most, so a pass that always finds work cannot spin forever."""
+        self.full_batch = full_batch
+        """When set, a pass that handled fewer items than this emptied the backlog: the turn
+        ends without a second pass to find out (the outbox relay's batch)."""
+        self._outages = Outages(source=name)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -59,7 +73,7 @@ class Periodic:
         for _ in range(self.max_rounds):
             done = await self.work()
             total += done
-            if done <= 0:
+            if done <= 0 or (self.full_batch is not None and done < self.full_batch):
                 break
         return total
 
@@ -71,6 +85,13 @@ class Periodic:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("periodic_failed", loop=self.name, error=repr(exc))
+                if is_database_outage(exc):  # told once per outage, not once per turn
+                    self._outages.failed("database", repr(exc))
+                else:
+                    log.warning("periodic_failed", loop=self.name, error=repr(exc))
+            else:
+                self._outages.answered()
+            # asyncio.timeout, not wait_for: wait_for may swallow a cancel arriving as it wakes.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.every)
+                async with asyncio.timeout(self.every):
+                    await self._wake.wait()

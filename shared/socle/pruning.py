@@ -4,8 +4,6 @@ than their retention, in small batches, by a loop every service runs."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,11 +13,9 @@ import structlog
 from sqlalchemy import ColumnElement, Table, delete, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from socle.aio import stop_task
 from socle.config import ServiceSettings
 from socle.db import idempotency_table, inbox_table, outbox_table, utcnow
-from socle.outages import Outages
-from socle.problems import is_database_outage
+from socle.periodic import Periodic
 
 log = structlog.get_logger("socle.pruning")
 
@@ -79,8 +75,7 @@ class Pruner:
         self.interval = interval
         self.batch = batch
         self.clock = clock
-        self._outages = Outages(source="retention")
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic("retention", interval, self._pass)
 
     async def prune_once(self) -> dict[str, int]:
         """Prune every table until nothing due is left; rows deleted per table."""
@@ -111,29 +106,15 @@ class Pruner:
                 total += int(await session.scalar(query) or 0)
         return total
 
-    async def run(self) -> None:
-        while True:
-            try:
-                await self.prune_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                if is_database_outage(exc):
-                    self._outages.failed("database", repr(exc)[:200])
-                else:
-                    log.warning("retention_failed", error=repr(exc)[:300])
-            else:
-                self._outages.answered()
-            await asyncio.sleep(self.interval)
+    async def _pass(self) -> int:
+        return sum((await self.prune_once()).values())
 
     def start(self) -> None:
         if self.rules:
-            self._task = asyncio.create_task(self.run(), name="retention")
+            self._loop.start()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        with contextlib.suppress(Exception):
-            await stop_task(task)
+        await self._loop.stop()
 
 
 async def prune_batch(

@@ -73,7 +73,6 @@ REPEATING_EVENTS = frozenset(
     {
         "bus_error",
         "outbox_publish_deferred",
-        "outbox_relay_failed",
         "follower_fetch_failed",
         "consumer_fetch_failed",
         "jwks_fetch_failed",

@@ -79,3 +79,38 @@ def test_the_clock_moves_forward_for_a_block_only():
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_a_database_outage_is_logged_once_when_it_starts_and_once_when_it_ends(capsys):
+    """A loop whose database is down fails every turn: one line when the outage starts and
+    one when it ends, not one per turn."""
+    from sqlalchemy.exc import OperationalError
+
+    from socle.telemetry import configure_logging
+
+    configure_logging("test")
+    turns: list[int] = []
+    logged: list[str] = []
+
+    async def work() -> int:
+        turns.append(1)
+        if len(turns) <= 4:
+            raise OperationalError("SELECT 1", {}, ConnectionRefusedError("connection refused"))
+        return 0
+
+    def lines_with(event: str) -> int:
+        logged.extend(capsys.readouterr().err.splitlines())
+        return sum(f'"event": "{event}"' in line for line in logged)
+
+    loop = Periodic("outage", 3600, work)
+    loop.start()
+    try:
+        for n in range(1, 5):  # four failing turns, each woken once the one before has run
+            await eventually(lambda n=n: _true(len(turns) >= n), "a failing turn")
+            loop.wake()
+        await eventually(lambda: _true(lines_with("database_recovered") == 1), "the recovery")
+    finally:
+        await loop.stop()
+    assert len(turns) >= 5
+    assert lines_with("database_unavailable") == 1
+    assert lines_with("periodic_failed") == 0
