@@ -1,12 +1,16 @@
-"""Helpers of the payment tests: the app in-process, a payment body, camt.054 files."""
+"""Helpers of the payment tests: the app in-process or as a process of its own, a payment
+body, camt.054 files."""
 
 from __future__ import annotations
 
+import asyncio
 import io
+import os
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import cairosvg
 import httpx
@@ -14,6 +18,8 @@ import zxingcpp
 from PIL import Image
 
 from socle.cli import main as cli_main
+from socle.config import ServiceSettings, env_name
+from socle_dev.localinfra import ManagedProcess, wait_for_port
 from socle_dev.testing import running
 from socle_payment.app import create_app
 from socle_payment.settings import PaymentSettings
@@ -27,6 +33,33 @@ async def service(settings: PaymentSettings) -> AsyncIterator[tuple[httpx.AsyncC
     app = create_app(settings)
     async with running(app) as client:
         yield client, app
+
+
+def settings_env(settings: ServiceSettings) -> dict[str, str]:
+    """The ``SOCLE_*`` variables that give a process ``settings`` (those set explicitly)."""
+    values = settings.model_dump(include=settings.model_fields_set)
+    return {
+        env_name(type(settings), name): str(value)
+        for name, value in values.items()
+        if value is not None
+    }
+
+
+async def serve_payment(settings: PaymentSettings, port: int, log: IO[bytes]) -> ManagedProcess:
+    """``socle-payment serve --port PORT`` as a process of its own (in its own process group,
+    its output in ``log``), once it listens; ``kill()`` is a kill -9, ``stop()`` a SIGTERM."""
+    process = ManagedProcess(
+        args=[sys.executable, "-m", "socle_payment", "serve", "--port", str(port)],
+        env={**os.environ, **settings_env(settings)},
+        log=log,
+    )
+    process.start()
+    try:
+        await asyncio.to_thread(wait_for_port, port, 60.0, proc=process.proc)
+    except BaseException:
+        process.kill()
+        raise
+    return process
 
 
 def payment_body(**overrides: Any) -> dict[str, Any]:
