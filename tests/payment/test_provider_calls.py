@@ -5,9 +5,6 @@ hold the pool, and a creation cut short between its records is resumed, once, by
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from contextlib import suppress
 from typing import Any
 
@@ -15,9 +12,9 @@ import httpx
 from sqlalchemy import text
 
 from socle.db import create_engine
-from socle_dev.localinfra import free_port, wait_for_port
+from socle_dev.localinfra import free_port
 from socle_dev.testing import eventually
-from tests.support.payment import payment_body, service
+from tests.support.payment import payment_body, serve_payment, service
 
 
 async def _sql(database_url: str, query: str, **params: Any) -> Any:
@@ -225,25 +222,9 @@ async def test_a_creation_whose_process_was_killed_is_finished_by_another_proces
     body = payment_body(provider="stripe", reference="KILLED")
     headers = {**auth(), "Idempotency-Key": "killed"}
     port = free_port()
-    env = {
-        **os.environ,
-        "SOCLE_DATABASE_URL": settings.database_url,
-        "SOCLE_NATS_URL": settings.nats_url,
-        "SOCLE_ISSUER": settings.issuer,
-        "SOCLE_JWKS_URL": str(settings.jwks_url),
-        "SOCLE_PAYMENT_STRIPE_SECRET_KEY": settings.payment_stripe_secret_key,
-        "SOCLE_PAYMENT_STRIPE_API_BASE": settings.payment_stripe_api_base,
-        "SOCLE_PAYMENT_STRIPE_TIMEOUT_SECONDS": "5",
-    }
     with (tmp_path / "payment.log").open("wb") as log:
-        first = subprocess.Popen(
-            [sys.executable, "-m", "socle_payment", "serve", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        first = await serve_payment(settings, port, log)
     try:
-        await asyncio.to_thread(wait_for_port, port, 60.0, proc=first)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as remote:
             cut = asyncio.create_task(remote.post("/v1/payments", json=body, headers=headers))
 
@@ -251,14 +232,11 @@ async def test_a_creation_whose_process_was_killed_is_finished_by_another_proces
                 return stripe_standin.held == 1
 
             await eventually(stripe_asked, "Stripe to be asked for a Checkout Session")
-            first.kill()  # between the two records
-            await asyncio.to_thread(first.wait)
+            await asyncio.to_thread(first.kill)  # kill -9 between the two records
             with suppress(httpx.HTTPError):
                 await cut
     finally:
-        if first.poll() is None:
-            first.kill()
-            first.wait()
+        await asyncio.to_thread(first.kill)
     slow_stripe.set()
 
     statuses: list[int] = []
