@@ -254,14 +254,20 @@ async def settle_cut_short(
     *,
     scope_prefix: str,
     state: tuple[str, str],
-    answer: Answer | None,
+    work: Callable[[], Awaitable[Answer | None]],
     status_code: int = 201,
 ) -> int:
-    """In the caller's transaction: the keys (scope starting with ``scope_prefix``) of the
-    attempts cut short whose :data:`State` holds ``name: value`` (``state``), once something
-    else finished their work (a sweep), end with ``answer``, which a retry then replays; with
-    ``answer`` None (the work was undone) they are forgotten, so that a retry starts afresh.
-    A key whose attempt still runs is left to it. Returns how many keys it ended.
+    """In the caller's transaction: record work cut short that something else (a sweep)
+    finished, and end the keys of its attempts. The keys (scope starting with
+    ``scope_prefix``) whose :data:`State` holds ``name: value`` (``state``) are locked, then
+    ``work()`` records the work and returns the answer the request would have given: they
+    end with it, and a retry replays it. With None (the work was undone) they are forgotten,
+    so that a retry starts afresh; a key whose attempt still runs is then left to it.
+    Returns how many keys it ended.
+
+    The keys are locked before ``work`` locks the rows it changes: the order of a retry's
+    attempt, which holds its key while ``finish`` locks those rows. In the other order, a
+    sweep and a retry finishing the same work at once deadlock.
 
     An attempt records no link from its rows to its key: the in-progress keys are searched
     for the state (a scan of the keys still in progress, meant for rare work)."""
@@ -276,12 +282,16 @@ async def settle_cut_short(
         )
         .with_for_update()
     )
+    keys = [
+        (row.id, pending)
+        for row in rows
+        if (pending := json.loads(row.response or "{}").get("steps")) is not None
+        and pending["state"].get(name) == value
+    ]
+    answer = await work()
     ended = 0
-    for row in rows:
-        pending = json.loads(row.response or "{}").get("steps")
-        if pending is None or pending["state"].get(name) != value:
-            continue
-        where = idempotency_table.c.id == row.id
+    for key_id, pending in keys:
+        where = idempotency_table.c.id == key_id
         if answer is None:
             if not _abandoned(pending):
                 continue

@@ -5,6 +5,7 @@ idempotency key: one session, one refund, or the reservation released when Strip
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 import uuid
 from collections.abc import Awaitable, Callable
@@ -12,8 +13,10 @@ from contextlib import suppress
 from typing import Any
 
 import httpx
+from sqlalchemy import text
 
 from socle import clock
+from socle.db import create_engine
 from socle_dev.testing import assert_problem, eventually
 from tests.support.payment import payment_body, service
 from tests.support.stripe_standin import StripeStandIn
@@ -174,3 +177,105 @@ async def test_a_creation_cut_short_and_never_retried_records_the_session_stripe
     assert retried.status_code == 201, retried.text
     assert (retried.json()["id"], retried.json()["status"]) == (cut["id"], "pending")
     assert retried.json()["provider_payment_id"] == session["id"]
+
+
+async def _waiting_for_a_lock(database_url: str, statement: str) -> bool:
+    """Whether a session of the database waits for a lock in a statement starting so."""
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            waiting = await conn.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock' AND query ILIKE :statement"
+                ),
+                {"statement": statement + "%"},
+            )
+            return bool(waiting)
+    finally:
+        await engine.dispose()
+
+
+async def _sweep_meets_retry(
+    app: Any, database_url: str, retry: Callable[[], Awaitable[httpx.Response]]
+) -> tuple[Any, Any]:
+    """The sweep and ``retry()`` finish the same work at once: the sweep's transaction is
+    held up when it writes the event of the work (after it took the first of its locks),
+    and the retry comes meanwhile. What each ended with (an exception or its result)."""
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            held = await conn.begin()
+            await conn.execute(text("LOCK TABLE outbox IN SHARE MODE"))
+            sweeping = asyncio.create_task(_sweep(app))
+            await eventually(
+                functools.partial(_waiting_for_a_lock, database_url, "INSERT INTO outbox"),
+                "the sweep to write the event",
+            )
+            retrying = asyncio.create_task(retry())
+            await eventually(
+                functools.partial(_waiting_for_a_lock, database_url, "SELECT"),
+                "the retry to wait for the sweep",
+            )
+            await held.rollback()
+    finally:
+        await engine.dispose()
+    swept, retried = await asyncio.gather(sweeping, retrying, return_exceptions=True)
+    return swept, retried
+
+
+# Each records the work in a transaction that locks the request's key and the payment (and
+# the refund). They lock them in the same order, the key first: in the other, they deadlock
+# and one of them fails (the retry with a 500, or the sweep).
+
+
+async def test_the_sweep_and_a_retry_finishing_one_creation_at_once_both_succeed(
+    stripe_settings, stripe_standin, slow_stripe, auth, payment_database
+):
+    body = payment_body(provider="stripe", reference=f"RACE-{uuid.uuid4().hex[:8]}")
+    headers = {**auth(), "Idempotency-Key": f"race-{uuid.uuid4().hex}"}
+    async with service(stripe_settings()) as (client, app):
+        await _cut_short(
+            stripe_standin, slow_stripe, client.post("/v1/payments", json=body, headers=headers)
+        )
+        swept, retried = await _sweep_meets_retry(
+            app,
+            payment_database,
+            functools.partial(client.post, "/v1/payments", json=body, headers=headers),
+        )
+        assert swept == 1, swept
+        assert retried.status_code == 201, retried.text
+        got = await client.get(f"/v1/payments/{retried.json()['id']}", headers=auth())
+    payment = got.json()
+    assert (retried.json()["id"], retried.json()["status"]) == (payment["id"], "pending")
+    [session] = [
+        s
+        for s in list(stripe_standin.sessions.values())
+        if s["client_reference_id"] == payment["id"]
+    ]
+    assert payment["provider_payment_id"] == session["id"]
+    assert [e["to_status"] for e in payment["ledger"]] == ["created", "pending"]
+
+
+async def test_the_sweep_and_a_retry_finishing_one_refund_at_once_both_succeed(
+    stripe_settings, stripe_standin, slow_stripe, auth, payment_database
+):
+    async with service(stripe_settings()) as (client, app):
+        slow_stripe.set()
+        payment_id, intent = await _paid_with_stripe(client, stripe_standin, auth)
+        url = f"/v1/payments/{payment_id}"
+        headers = {**auth(), "Idempotency-Key": f"race-{uuid.uuid4().hex}"}
+        refund = functools.partial(
+            client.post, f"{url}/refunds", json={"amount": 5000}, headers=headers
+        )
+        await _cut_short(stripe_standin, slow_stripe, refund())
+        swept, retried = await _sweep_meets_retry(app, payment_database, refund)
+        assert swept == 1, swept
+        assert retried.status_code == 201, retried.text
+        got = (await client.get(url, headers=auth())).json()
+    [made] = _refunds_at(stripe_standin, intent)
+    assert [(r["amount"], r["status"], r["provider_refund_id"]) for r in got["refunds"]] == [
+        (5000, "succeeded", made["id"])
+    ]
+    assert (got["status"], got["amount_refunded"]) == ("partially_refunded", 5000)
+    assert retried.json() == got["refunds"][0]

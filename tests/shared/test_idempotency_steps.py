@@ -143,12 +143,16 @@ async def test_a_key_cut_short_ends_with_the_answer_of_whoever_finished_its_work
     with pytest.raises(RuntimeError):
         await run_in_steps(sessions, scope=tenant, key="k", body={}, steps=remote.steps())
     [state] = remote.calls
+
+    async def finished_by_the_sweep() -> Any:
+        return (201, {"resource": state["resource"], "remote": "by-the-sweep"})
+
     async with sessions() as session, session.begin():  # a sweep finished the work
         ended = await settle_cut_short(
             session,
             scope_prefix=tenant,
             state=("resource", state["resource"]),
-            answer=(201, {"resource": state["resource"], "remote": "by-the-sweep"}),
+            work=finished_by_the_sweep,
         )
     assert ended == 1
     remote.fail = None
@@ -164,12 +168,16 @@ async def test_a_key_cut_short_whose_work_was_undone_is_forgotten(sessions, tena
     with pytest.raises(RuntimeError):
         await run_in_steps(sessions, scope=tenant, key="k", body={}, steps=remote.steps())
     [state] = remote.calls
+
+    async def undone() -> None:
+        return None
+
     async with sessions() as session, session.begin():
         other = await settle_cut_short(
-            session, scope_prefix=tenant, state=("resource", "another"), answer=None
+            session, scope_prefix=tenant, state=("resource", "another"), work=undone
         )
         ended = await settle_cut_short(
-            session, scope_prefix=tenant, state=("resource", state["resource"]), answer=None
+            session, scope_prefix=tenant, state=("resource", state["resource"]), work=undone
         )
     assert (other, ended) == (0, 1)
     remote.fail = None

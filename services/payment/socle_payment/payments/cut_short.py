@@ -141,19 +141,25 @@ class CutShortSweep(PaymentUseCases, Refunds):
         try:
             provider_refund_id = await provider.refund(payment, refund.amount, refund.provider_key)
         except ProviderRefused as exc:
-            async with session.begin():
+
+            async def release() -> None:
                 locked = await session.get(Refund, refund.id, with_for_update=True)
                 if locked is not None and locked.status == "pending":
                     locked.status = "failed"
-                await self._settle(session, refund.tenant, ("refund_id", refund.id), None)
+
+            async with session.begin():
+                await self._settle(session, refund.tenant, ("refund_id", refund.id), release)
             log.warning("refund_released", refund_id=refund.id, error=str(exc))
             return True
         except ProviderUnavailable as exc:
             log.warning("refund_resume_deferred", refund_id=refund.id, error=str(exc))
             return False
+
+        async def complete() -> Answer:
+            return answer(await self._complete(session, refund.id, provider_refund_id))
+
         async with session.begin():
-            made = await self._complete(session, refund.id, provider_refund_id)
-            await self._settle(session, refund.tenant, ("refund_id", refund.id), answer(made))
+            await self._settle(session, refund.tenant, ("refund_id", refund.id), complete)
         return True
 
     async def _finish_creation(
@@ -170,15 +176,22 @@ class CutShortSweep(PaymentUseCases, Refunds):
         except ProviderUnavailable as exc:
             log.warning("payment_resume_deferred", payment_id=payment.id, error=str(exc))
             return False
+
+        async def record_opened() -> Answer:
+            return answer(await self._opened(session, payment.tenant, payment.id, opened))
+
         async with session.begin():
-            pending = await self._opened(session, payment.tenant, payment.id, opened)
-            await self._settle(session, payment.tenant, ("payment_id", payment.id), answer(pending))
+            await self._settle(session, payment.tenant, ("payment_id", payment.id), record_opened)
         return True
 
     async def _settle(
-        self, session: AsyncSession, tenant: str, state: tuple[str, str], answer: Answer | None
+        self,
+        session: AsyncSession,
+        tenant: str,
+        state: tuple[str, str],
+        work: Callable[[], Awaitable[Answer | None]],
     ) -> None:
-        """End the request's key (scopes ``payment:<tenant>:...``, as the routes name them)."""
-        await settle_cut_short(
-            session, scope_prefix=f"payment:{tenant}:", state=state, answer=answer
-        )
+        """Record ``work`` and end the request's key with its answer (scopes
+        ``payment:<tenant>:...``, as the routes name them): the key locked first, as a retry
+        of the request locks it."""
+        await settle_cut_short(session, scope_prefix=f"payment:{tenant}:", state=state, work=work)
