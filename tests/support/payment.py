@@ -16,6 +16,7 @@ import cairosvg
 import httpx
 import zxingcpp
 from PIL import Image
+from pydantic import SecretStr
 
 from socle.cli import main as cli_main
 from socle.config import ServiceSettings, env_name
@@ -39,7 +40,9 @@ def settings_env(settings: ServiceSettings) -> dict[str, str]:
     """The ``SOCLE_*`` variables that give a process ``settings`` (those set explicitly)."""
     values = settings.model_dump(include=settings.model_fields_set)
     return {
-        env_name(type(settings), name): str(value)
+        env_name(type(settings), name): str(
+            value.get_secret_value() if isinstance(value, SecretStr) else value
+        )
         for name, value in values.items()
         if value is not None
     }
