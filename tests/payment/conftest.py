@@ -36,6 +36,7 @@ def slow_stripe(stripe_standin: StripeStandIn) -> Iterator[threading.Event]:
     yield gate
     gate.set()
     stripe_standin.hold = None
+    stripe_standin.hold_only = None
 
 
 @pytest.fixture

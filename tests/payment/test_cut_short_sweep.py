@@ -279,3 +279,40 @@ async def test_the_sweep_and_a_retry_finishing_one_refund_at_once_both_succeed(
     ]
     assert (got["status"], got["amount_refunded"]) == ("partially_refunded", 5000)
     assert retried.json() == got["refunds"][0]
+
+
+async def test_a_refund_its_retry_made_while_the_sweep_asked_stripe_is_counted_once(
+    stripe_settings, stripe_standin, slow_stripe, auth
+):
+    """The sweep read the refund pending, then asked Stripe; meanwhile the refund's retry
+    made it. The sweep then finds it made (it reads it again once it holds the payment):
+    the refund is counted once in what was refunded."""
+    async with service(stripe_settings()) as (client, app):
+        slow_stripe.set()
+        payment_id, intent = await _paid_with_stripe(client, stripe_standin, auth)
+        url = f"/v1/payments/{payment_id}"
+        headers = {**auth(), "Idempotency-Key": f"race-{uuid.uuid4().hex}"}
+        refund = functools.partial(
+            client.post, f"{url}/refunds", json={"amount": 5000}, headers=headers
+        )
+        await _cut_short(stripe_standin, slow_stripe, refund())
+        slow_stripe.clear()
+        stripe_standin.hold_only = 1  # the sweep's call waits; the retry's does not
+        sweeping = asyncio.create_task(_sweep(app))
+
+        async def sweep_asked_stripe() -> bool:
+            return stripe_standin.held == 1
+
+        await eventually(sweep_asked_stripe, "the sweep to ask Stripe")
+        retried = await refund()
+        assert retried.status_code == 201, retried.text
+        slow_stripe.set()
+        await sweeping
+        got = (await client.get(url, headers=auth())).json()
+    [made] = _refunds_at(stripe_standin, intent)
+    assert [(r["amount"], r["status"], r["provider_refund_id"]) for r in got["refunds"]] == [
+        (5000, "succeeded", made["id"])
+    ]
+    assert (got["status"], got["amount_refunded"]) == ("partially_refunded", 5000)
+    refunded = [e for e in got["ledger"] if e["cause"] == f"refund:{got['refunds'][0]['id']}"]
+    assert [(e["to_status"], e["amount"]) for e in refunded] == [("partially_refunded", 5000)]

@@ -43,6 +43,8 @@ class StripeStandIn:
         """When set, creations (Checkout Sessions, refunds) wait until it is set: Stripe is
         slow to answer; ``held`` counts the creations waiting."""
         self.held = 0
+        self.hold_only: int | None = None
+        """When set, only that many more creations are held; those after them pass."""
         self.lock = threading.Lock()
         self._server: StubServer | None = None
 
@@ -161,11 +163,25 @@ class StripeStandIn:
             self.idempotent[key] = body
         return status, body
 
+    def _take_hold(self) -> bool:
+        with self.lock:
+            if self.hold_only is None:
+                return True
+            if self.hold_only <= 0:
+                return False
+            self.hold_only -= 1
+            return True
+
     def start(self) -> None:
         def respond(request: Recorded) -> Answer:
             parsed = urlparse(request.path)
             hold = self.hold
-            if hold is not None and request.method == "POST" and parsed.path in CREATIONS:
+            if (
+                hold is not None
+                and request.method == "POST"
+                and parsed.path in CREATIONS
+                and self._take_hold()
+            ):
                 with self.lock:
                     self.held += 1
                 hold.wait(30)

@@ -143,7 +143,9 @@ class CutShortSweep(PaymentUseCases, Refunds):
         except ProviderRefused as exc:
 
             async def release() -> None:
-                locked = await session.get(Refund, refund.id, with_for_update=True)
+                locked = await session.get(
+                    Refund, refund.id, with_for_update=True, populate_existing=True
+                )
                 if locked is not None and locked.status == "pending":
                     locked.status = "failed"
 

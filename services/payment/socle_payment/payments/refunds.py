@@ -129,9 +129,12 @@ class Refunds(PaymentsBase):
         self, session: AsyncSession, refund_id: str, provider_refund_id: str | None
     ) -> Refund:
         refund = await session.get_one(Refund, refund_id)
+        payment = await self._find(session, refund.tenant, refund.payment_id, lock=True)
+        # Read again now that the payment is held: the refund may have been completed since
+        # it was read (by its retry while the sweep asked the provider), and it counts once.
+        await session.refresh(refund)
         if refund.status != "pending":
             return refund
-        payment = await self._find(session, refund.tenant, refund.payment_id, lock=True)
         refund.status = "succeeded"
         refund.provider_refund_id = provider_refund_id
         payment.amount_refunded += refund.amount
