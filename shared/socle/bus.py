@@ -395,12 +395,19 @@ class Bus:
         attempt = msg.metadata.num_delivered
         if attempt > 1:
             REDELIVERIES.labels(spec.durable).inc()
-        carrier = event_carrier(msg.headers, msg.data)
+        event: CloudEvent | None = None
+        malformed: Exception | None = None
+        try:  # parsed once: the trace may be in the event itself
+            event = CloudEvent.from_bytes(msg.data)
+        except Exception as exc:
+            malformed = exc
+        carrier = event_carrier(msg.headers, event)
         with tracer.start_as_current_span(
             f"consume {msg.subject}", kind=SpanKind.CONSUMER, context=extract_context(carrier)
         ) as span:
             try:
-                event = CloudEvent.from_bytes(msg.data)
+                if event is None:
+                    raise malformed or ValueError("no event")
                 span.set_attribute("cloudevents.event_id", event.id)
                 await spec.handler(event)
             except Exception as exc:

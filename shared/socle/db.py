@@ -28,9 +28,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
+    AsyncSessionTransaction,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util import await_only
 
@@ -256,8 +258,53 @@ def create_engine(
     return engine
 
 
-def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+class _Transaction(AsyncSessionTransaction):
+    __slots__ = ()
+
+    async def start(self, is_ctxmanager: bool = False) -> AsyncSessionTransaction:
+        if self.nested:
+            return await super().start(is_ctxmanager)
+        # Session.begin() does no IO (the connection is taken by the first statement):
+        # no greenlet needed.
+        self.sync_transaction = self._assign_proxied(self.session.sync_session.begin())
+        if is_ctxmanager:
+            self.sync_transaction.__enter__()
+        return self
+
+
+class Session(AsyncSession):
+    """SQLAlchemy's ``AsyncSession`` without the greenlet and the task it spends where there
+    is no IO to wait for: beginning a transaction (the connection is taken by the first
+    statement), and closing a session with no transaction left (once committed or rolled
+    back). Closing one with a transaction still open rolls it back as before, in a task of
+    its own that a cancel does not abandon."""
+
+    def begin(self) -> AsyncSessionTransaction:
+        return _Transaction(self)
+
+    async def close(self) -> None:
+        if self.sync_session.in_transaction():
+            await super().close()
+        else:
+            self.sync_session.close()
+
+    async def __aexit__(self, type_: Any, value: Any, traceback: Any) -> None:
+        if self.sync_session.in_transaction():
+            await super().__aexit__(type_, value, traceback)
+        else:
+            self.sync_session.close()
+
+
+def create_sessionmaker(
+    engine: AsyncEngine, sync_session_class: type[OrmSession] = OrmSession
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions of ``engine`` (:class:`Session`); objects stay readable after commit."""
+    return async_sessionmaker(
+        engine,
+        class_=Session,
+        expire_on_commit=False,
+        sync_session_class=sync_session_class,
+    )
 
 
 P = ParamSpec("P")

@@ -8,8 +8,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import structlog
-from sqlalchemy import Row, Select, insert, select, update
+from sqlalchemy import Row, Select, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from socle.bus import Bus, BusUnavailable
 from socle.db import for_update, outbox_table, read_only, serialises_writers, utcnow
@@ -21,6 +22,23 @@ log = structlog.get_logger("socle.outbox")
 
 PENDING_FLAG = "socle_outbox_pending"
 _INSERT = insert(outbox_table)  # built once; each event is its parameters
+_PENDING = (
+    select(
+        outbox_table.c.id,
+        outbox_table.c.event_id,
+        outbox_table.c.subject,
+        outbox_table.c.aggregate,
+        outbox_table.c.payload,
+        outbox_table.c.headers,
+    )
+    .where(outbox_table.c.published_at.is_(None))
+    .order_by(outbox_table.c.id)
+)
+_MARK = (
+    update(outbox_table)
+    .where(outbox_table.c.id.in_(bindparam("ids", expanding=True)))
+    .values(published_at=bindparam("at"))
+)
 
 
 async def record_event(session: AsyncSession, event: Event[Any], aggregate: str) -> None:
@@ -35,18 +53,24 @@ async def record_event(session: AsyncSession, event: Event[Any], aggregate: str)
     for name in ("traceparent", "tracestate"):
         if name in headers and getattr(event, name, None) is None:
             setattr(event, name, headers[name])
-    await session.execute(
-        _INSERT,
-        {
-            "event_id": event.id,
-            "subject": event.nats_subject,
-            "aggregate": aggregate,
-            "payload": event.to_bytes(),
-            "headers": headers,
-            "created_at": utcnow(),
-        },
-    )
+    row = {
+        "event_id": event.id,
+        "subject": event.nats_subject,
+        "aggregate": aggregate,
+        "payload": event.to_bytes(),
+        "headers": headers,
+        "created_at": utcnow(),
+    }
+    await session.run_sync(_insert, row)
     session.info[PENDING_FLAG] = True
+
+
+def _insert(session: Session, row: dict[str, Any]) -> None:
+    """The outbox row, on the session's connection: a Core statement with no ORM object
+    needs none of the ORM's execution (a third of a one-event transaction's CPU). Objects
+    added before are flushed first, as ``session.execute`` would."""
+    session.flush()
+    session.connection().execute(_INSERT, row)
 
 
 class OutboxRelay:
@@ -69,6 +93,7 @@ class OutboxRelay:
         self.bus = bus
         self.poll_seconds = poll_seconds
         self.batch = batch
+        self._select = self._pending()  # built once; each turn runs it as it is
         self._loop = Periodic("outbox-relay", poll_seconds, self.relay_once, full_batch=batch)
 
     def wake(self) -> None:
@@ -88,15 +113,13 @@ class OutboxRelay:
         async with self.sessions() as session:
             if not serialises_writers(session):
                 async with session.begin():
-                    rows = (
-                        await session.execute(for_update(self._pending(), skip_locked=True))
-                    ).all()
+                    rows = (await session.execute(for_update(self._select, skip_locked=True))).all()
                     published = await self._publish(rows)
                     await self._mark(session, published)
                 return len(published)
             async with session.begin():
                 await read_only(session)
-                rows = (await session.execute(self._pending())).all()
+                rows = (await session.execute(self._select)).all()
             published = await self._publish(rows)
             if published:
                 async with session.begin():
@@ -104,19 +127,7 @@ class OutboxRelay:
             return len(published)
 
     def _pending(self) -> Select[Any]:
-        return (
-            select(
-                outbox_table.c.id,
-                outbox_table.c.event_id,
-                outbox_table.c.subject,
-                outbox_table.c.aggregate,
-                outbox_table.c.payload,
-                outbox_table.c.headers,
-            )
-            .where(outbox_table.c.published_at.is_(None))
-            .order_by(outbox_table.c.id)
-            .limit(self.batch)
-        )
+        return _PENDING.limit(self.batch)
 
     async def _publish(self, rows: Sequence[Row[Any]]) -> list[int]:
         """Publish ``rows``; the ids acknowledged by JetStream. An aggregate's chain stops at
@@ -130,9 +141,7 @@ class OutboxRelay:
         async def chain(items: list[Row[Any]]) -> None:
             for row in items:
                 try:
-                    await self.bus.publish(
-                        row.subject, row.payload, row.event_id, dict(row.headers or {})
-                    )
+                    await self.bus.publish(row.subject, row.payload, row.event_id, row.headers)
                 except BusUnavailable as exc:
                     failures.append(str(exc))
                     return
@@ -148,11 +157,7 @@ class OutboxRelay:
     @staticmethod
     async def _mark(session: AsyncSession, published: list[int]) -> None:
         if published:
-            await session.execute(
-                update(outbox_table)
-                .where(outbox_table.c.id.in_(published))
-                .values(published_at=utcnow())
-            )
+            await session.execute(_MARK, {"ids": published, "at": utcnow()})
 
     def start(self) -> None:
         self._loop.start()

@@ -21,7 +21,7 @@ from socle.apidocs import install_api_docs
 from socle.auth import JWKSCache, TokenVerifier
 from socle.bus import Bus, ConsumerSpec
 from socle.config import ServiceSettings
-from socle.db import create_engine
+from socle.db import create_engine, create_sessionmaker
 from socle.migrations import schema_check_for
 from socle.openapi import complete as complete_openapi
 from socle.outages import Outages
@@ -88,7 +88,7 @@ def _sessionmaker_waking(
             if target is not None:
                 target.wake()
 
-    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=ServiceSession)
+    return create_sessionmaker(engine, sync_session_class=ServiceSession)
 
 
 def runtime_of(request: HTTPConnection) -> Runtime[Any]:

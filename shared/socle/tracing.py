@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 
@@ -26,17 +24,15 @@ def current_traceparent() -> str | None:
     return inject_headers().get("traceparent")
 
 
-def event_carrier(headers: dict[str, str] | None, payload: bytes) -> dict[str, str]:
+def event_carrier(headers: dict[str, str] | None, event: object | None) -> dict[str, str]:
     """Where a consumer finds the producer's trace: the message headers, else the event's
-    CloudEvents distributed-tracing extension (``traceparent``, ``tracestate``)."""
-    carrier = dict(headers or {})
-    if "traceparent" not in carrier:
-        try:
-            event = json.loads(payload)
-        except ValueError:
-            return carrier
-        if isinstance(event, dict):
-            for name in ("traceparent", "tracestate"):
-                if isinstance(event.get(name), str):
-                    carrier[name] = event[name]
+    CloudEvents distributed-tracing extension (``traceparent``, ``tracestate``), read from
+    the event already parsed (``None`` when it could not be)."""
+    if headers and "traceparent" in headers:
+        return headers
+    carrier: dict[str, str] = dict(headers or {})
+    for name in ("traceparent", "tracestate"):
+        value = getattr(event, name, None)
+        if isinstance(value, str):
+            carrier[name] = value
     return carrier

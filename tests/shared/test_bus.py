@@ -134,6 +134,68 @@ async def test_trace_continues_from_publisher_to_consumer(nats_server, tenant):
         await bus.close()
 
 
+async def test_trace_continues_from_the_event_when_the_headers_lack_it(nats_server, tenant):
+    """A tool that copies an event without its headers keeps the trace: it travels in the
+    event itself (the CloudEvents distributed-tracing extension)."""
+    configure_tracing("test")
+    seen: list[int] = []
+
+    async def handler(event: CloudEvent) -> None:
+        seen.append(trace.get_current_span().get_span_context().trace_id)
+
+    bus = Bus(url=nats_server.url)
+    await bus.connect()
+    bus.start_consumer(
+        ConsumerSpec(durable=f"copied-{tenant}", subjects=[f"socle.{tenant}.>"], handler=handler)
+    )
+    try:
+        with tracer.start_as_current_span("citizen click") as span:
+            event = CloudEvent.new(
+                service="payment", type="payment.created", tenant=tenant, data={}
+            )
+            event.traceparent = inject_headers()["traceparent"]  # type: ignore[attr-defined]
+            trace_id = span.get_span_context().trace_id
+        await bus.publish(event.nats_subject, event.to_bytes(), event.id, {})
+
+        async def arrived() -> bool:
+            return bool(seen)
+
+        await eventually(arrived, "the event")
+        assert seen == [trace_id]
+    finally:
+        await bus.close()
+
+
+async def test_a_message_that_is_no_event_goes_to_dead_letter(nats_server, tenant):
+    handled: list[CloudEvent] = []
+
+    async def handler(event: CloudEvent) -> None:
+        handled.append(event)
+
+    bus = Bus(url=nats_server.url)
+    await bus.connect()
+    durable = f"garbled-{tenant}"
+    bus.start_consumer(
+        ConsumerSpec(
+            durable=durable,
+            subjects=[f"socle.{tenant}.>"],
+            handler=handler,
+            max_deliver=2,
+            backoff=[0.1],
+        )
+    )
+    dead = await bus.js.subscribe(f"deadletter.{durable}.>", ordered_consumer=True)
+    try:
+        await bus.publish(f"socle.{tenant}.user.registered", b"{not json", f"garbled-{tenant}")
+        msg = await dead.next_msg(timeout=15)
+        assert msg.data == b"{not json"
+        assert msg.headers["Socle-Error"].startswith("JSONDecodeError")
+        assert handled == []
+    finally:
+        await dead.unsubscribe()
+        await bus.close()
+
+
 async def _equals(fn, value) -> bool:
     return await fn() == value
 
