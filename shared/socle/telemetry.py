@@ -8,16 +8,20 @@ import logging
 import os
 import sys
 import time
+import weakref
 from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 
 import structlog
 from fastapi import FastAPI
-from opentelemetry import context, propagate, trace
+from opentelemetry import context, metrics, propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
-from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+from opentelemetry.instrumentation.sqlalchemy.version import (
+    __version__ as _sqlalchemy_tracing_version,
+)
 from opentelemetry.propagators.textmap import (
     CarrierT,
     Getter,
@@ -37,7 +41,7 @@ from opentelemetry.sdk.trace.sampling import (
     SamplingResult,
 )
 from pydantic_settings import BaseSettings
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -407,6 +411,28 @@ def instrument_app(app: FastAPI, engine: AsyncEngine) -> None:
     FastAPIInstrumentor.instrument_app(
         app, excluded_urls="healthz,readyz,metrics", exclude_spans=["receive", "send"]
     )
-    # Per engine: the public instrument() works once per process, and a process (a test
-    # run, for one) may hold several services' engines.
-    SQLAlchemyInstrumentor()._instrument(engine=engine.sync_engine)  # type: ignore[no-untyped-call]
+    _trace_statements(engine)
+
+
+_TRACED_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _trace_statements(engine: AsyncEngine) -> None:
+    """A span per SQL statement of ``engine``, once however many apps are built on it.
+
+    The instrumentor's ``instrument()`` works once per process, and its ``_instrument()``
+    wraps SQLAlchemy's ``create_engine`` and ``Engine.connect`` again at every call: a
+    process building several apps (a test run) stacked a layer per app on every connect.
+    Only the engine's own listeners are installed here."""
+    sync = engine.sync_engine
+    if sync in _TRACED_ENGINES:
+        return
+    _TRACED_ENGINES.add(sync)
+    name = "opentelemetry.instrumentation.sqlalchemy"
+    usage = metrics.get_meter(name, _sqlalchemy_tracing_version).create_up_down_counter(
+        name="db.client.connections.usage",
+        unit="connections",
+        description="The number of connections that are currently in state described by the "
+        "state attribute.",
+    )
+    EngineTracer(trace.get_tracer(name, _sqlalchemy_tracing_version), sync, usage)  # type: ignore[no-untyped-call]

@@ -166,3 +166,40 @@ async def test_a_traceparent_the_caller_sets_reaches_the_server_unchanged():
     explicit, implicit = server.requests
     assert explicit.headers["traceparent"] == given
     assert implicit.headers.get("traceparent", given) != given
+
+
+async def test_apps_built_again_on_an_engine_trace_each_statement_once(tmp_path):
+    """A process building several apps (workers, a test run) traces each statement once: the
+    SQL instrumentation is installed per engine, not stacked a layer per app."""
+    from fastapi import FastAPI
+    from sqlalchemy import text
+
+    from socle.db import create_engine
+    from socle.telemetry import instrument_app
+
+    configure_tracing("test")
+    provider = trace.get_tracer_provider()
+    assert isinstance(provider, TracerProvider)
+    spans = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    first = create_engine(f"sqlite+aiosqlite:///{tmp_path}/first.db")
+    for _ in range(3):
+        instrument_app(FastAPI(), first)
+    second = create_engine(f"sqlite+aiosqlite:///{tmp_path}/second.db")
+    instrument_app(FastAPI(), second)
+    try:
+        for engine, marker in ((first, "first_engine"), (second, "second_engine")):
+            async with engine.connect() as connection:
+                await connection.execute(text(f"SELECT 1 AS {marker}"))
+    finally:
+        await first.dispose()
+        await second.dispose()
+    for marker in ("first_engine", "second_engine"):
+        traced = [
+            s
+            for s in spans.get_finished_spans()
+            if s.attributes and marker in str(s.attributes.get("db.statement"))
+        ]
+        assert len(traced) == 1, marker
+    # and each connection is opened once, not through a wrapper per app built
+    assert len([s for s in spans.get_finished_spans() if s.name == "connect"]) <= 2
