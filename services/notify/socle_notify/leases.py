@@ -98,12 +98,18 @@ class LeasedQueue(Generic[Row]):
         )
         return int(count or 0)
 
-    async def load(self, session: AsyncSession, lease: Lease) -> Row | None:
-        """The leased row, as it is now (not locked)."""
-        found: Row | None = (
-            await session.execute(select(self.model).where(self._m.id == lease.id))
-        ).scalar_one_or_none()
-        return found
+    async def rows(self, session: AsyncSession, leases: list[Lease]) -> dict[str, Row]:
+        """The leased rows, as they are now, by id (read in the claim's transaction, so that
+        a claim costs one transaction however many rows it takes, not one more per row)."""
+        if not leases:
+            return {}
+        found = await session.execute(
+            select(self.model).where(self._m.id.in_([lease.id for lease in leases]))
+        )
+        rows: dict[str, Row] = {}
+        for row in found.scalars():
+            rows[getattr(row, "id")] = row  # noqa: B009 (Row is any model with an id)
+        return rows
 
     async def renew(self, session: AsyncSession, lease: Lease) -> Lease | None:
         """Extend a lease this worker still holds (a send in progress): the new lease, or None

@@ -199,6 +199,13 @@ class Webhooks:
 
     # -- fan-out from events -----------------------------------------------------------
 
+    async def wanted(self, session: AsyncSession, event: CloudEvent) -> bool:
+        """Whether a subscription of the event's tenant wants it (reads only)."""
+        patterns = await session.execute(
+            select(Subscription.event_types).where(Subscription.tenant == event.tenant)
+        )
+        return any(matches(p, event.type) for types in patterns.scalars() for p in types)
+
     async def fan_out(self, session: AsyncSession, event: CloudEvent) -> int:
         """Queue one delivery per subscription of the event's tenant that wants it."""
         subs = await self.subscriptions(session, event.tenant)
@@ -308,16 +315,17 @@ class Webhooks:
         return float(max(self.settings.lease_seconds, self.settings.webhook_timeout_seconds * 2))
 
     async def load(
-        self, session: AsyncSession, claim: Lease
-    ) -> tuple[WebhookDelivery, Subscription] | None:
-        row = (
-            await session.execute(
-                select(WebhookDelivery, Subscription)
-                .join(Subscription, Subscription.id == WebhookDelivery.subscription_id)
-                .where(WebhookDelivery.id == claim.id)
-            )
-        ).first()
-        return (row[0], row[1]) if row else None
+        self, session: AsyncSession, claims: list[Lease]
+    ) -> dict[str, tuple[WebhookDelivery, Subscription]]:
+        """The claimed deliveries with their subscriptions, by delivery id."""
+        if not claims:
+            return {}
+        rows = await session.execute(
+            select(WebhookDelivery, Subscription)
+            .join(Subscription, Subscription.id == WebhookDelivery.subscription_id)
+            .where(WebhookDelivery.id.in_([claim.id for claim in claims]))
+        )
+        return {delivery.id: (delivery, subscription) for delivery, subscription in rows.tuples()}
 
     async def post(
         self, delivery: WebhookDelivery, subscription: Subscription
