@@ -124,6 +124,18 @@ class LeasedQueue(Generic[Row]):
         renewed: int = result.rowcount  # type: ignore[attr-defined]
         return Lease(lease.id, lease_until) if renewed == 1 else None
 
+    async def finish(self, session: AsyncSession, lease: Lease, **values: Any) -> bool:
+        """Settle a row ``lease`` still holds with ``values`` (its lease ended), in one
+        statement; False, and nothing changed, when the lease was lost to another worker."""
+        m = self._m
+        result = await session.execute(
+            update(m)
+            .where(m.id == lease.id, m.status == SENDING, m.lease_until == lease.lease_until)
+            .values(lease_until=None, **values)
+        )
+        finished: int = result.rowcount  # type: ignore[attr-defined]
+        return finished == 1
+
     async def held(self, session: AsyncSession, lease: Lease) -> Row | None:
         """The row, locked, if ``lease`` still holds it (to settle it); None when the lease
         was lost to another worker."""

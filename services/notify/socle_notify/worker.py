@@ -243,7 +243,7 @@ class Worker:
         async with _Renewed(self, claim, self.notifications.queue) as renewed:
             outcome = await self._send(notification, body, html, sender)
             await renewed.release()  # no renewal may race the recording
-            status = await self._record(renewed.lease, outcome)
+            status = await self._record(renewed.lease, outcome, notification)
         if notification.channel == "email":
             self._tell_smtp(outcome)
         log.info(
@@ -302,13 +302,15 @@ class Worker:
         ):
             self._outages.answered("smtp")  # it answered, even if to refuse this mail
 
-    async def _record(self, claim: Lease, outcome: Outcome) -> str | None:
+    async def _record(
+        self, claim: Lease, outcome: Outcome, notification: Notification
+    ) -> str | None:
         """Record the outcome of a send, again and again while the database is unreachable:
         a mail handed to the server must not be sent a second time for want of a record."""
         delay = 0.2
         while True:
             try:
-                return await self._settled_notifications((claim, outcome))
+                return await self._settled_notifications((claim, outcome, notification))
             except Exception as exc:
                 if not is_database_outage(exc):
                     raise
@@ -318,7 +320,7 @@ class Worker:
                 delay = min(delay * 2, RECORD_RETRY_MAX_SECONDS)
 
     async def _settle_notification(
-        self, session: AsyncSession, item: tuple[Lease, Outcome]
+        self, session: AsyncSession, item: tuple[Lease, Outcome, Notification]
     ) -> str | None:
         return await self.notifications.settle(session, *item)
 
