@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from standardwebhooks.webhooks import Webhook
 
 from socle.db import inbox_table
+from socle_dev.events import EventRecorder
 from socle_dev.testing import eventually
 from tests.support.notify import address, send_one
 
@@ -22,10 +23,14 @@ async def _recorded(runtime: Any, consumer: str) -> int:
 
 
 async def test_own_event_nobody_wants_is_taken_without_a_record_then_a_subscriber_gets_the_next(
-    notify, admin, sender, settings_for, events, endpoint, tenant
+    notify, admin, sender, settings_for, private_nats, endpoint, tenant
 ):
+    # a NATS server of its own: its consumer has no other test's events pending
     consumer = settings_for().consumer_name
-    async with notify() as client:
+    async with (
+        EventRecorder(private_nats.url, tenant=tenant) as events,
+        notify(nats_url=private_nats.url) as client,
+    ):
         runtime = client.app.state.runtime
         before = await _recorded(runtime, consumer)
         first = await send_one(client, admin, sender, address(tenant))
