@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from socle.db import inbox_table, utcnow
@@ -13,19 +12,18 @@ from socle.events import CloudEvent
 
 EffectFn = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
 
-# built once per database kind; each event is its parameters
-_RECORD: dict[str, Any] = {
-    "postgresql": postgresql.insert(inbox_table).on_conflict_do_nothing(),
-    "sqlite": sqlite.insert(inbox_table).on_conflict_do_nothing(),
-}
+# Built once, in the syntax PostgreSQL and SQLite share: the dialects' ``on_conflict_do_nothing``
+# constructs cannot be cached, so SQLAlchemy would compile that statement again for every event.
+_RECORD = text(
+    "INSERT INTO inbox (consumer, event_id, processed_at) "
+    "VALUES (:consumer, :event_id, :processed_at) ON CONFLICT DO NOTHING"
+).bindparams(bindparam("processed_at", type_=inbox_table.c.processed_at.type))
 
 
 async def first_delivery(session: AsyncSession, consumer: str, event_id: str) -> bool:
     """Record ``event_id`` for ``consumer``; False when it was already processed."""
-    dialect = session.get_bind().dialect.name
     result = await session.execute(
-        _RECORD["postgresql" if dialect == "postgresql" else "sqlite"],
-        {"consumer": consumer, "event_id": event_id, "processed_at": utcnow()},
+        _RECORD, {"consumer": consumer, "event_id": event_id, "processed_at": utcnow()}
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 

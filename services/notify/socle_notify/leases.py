@@ -23,6 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from socle.db import for_update, utcnow
 
 SENDING = "sending"
+_UNSYNCED = {"synchronize_session": False}
+"""For the queue's updates: no row they change is loaded in the session that runs them, so the
+ORM's search of the session for rows to update in memory (evaluating the condition in Python,
+a large share of each update's cost) is skipped."""
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,9 @@ class LeasedQueue(Generic[Row]):
         }
         if self.touched:
             values[self.touched] = now
-        await session.execute(update(m).where(m.id.in_(ids)).values(**values))
+        await session.execute(
+            update(m).where(m.id.in_(ids)).values(**values), execution_options=_UNSYNCED
+        )
         return [Lease(i, lease_until) for i in ids]
 
     async def backlog(self, session: AsyncSession) -> int:
@@ -119,7 +125,8 @@ class LeasedQueue(Generic[Row]):
         result = await session.execute(
             update(m)
             .where(m.id == lease.id, m.status == SENDING, m.lease_until == lease.lease_until)
-            .values(lease_until=lease_until)
+            .values(lease_until=lease_until),
+            execution_options=_UNSYNCED,
         )
         renewed: int = result.rowcount  # type: ignore[attr-defined]
         return Lease(lease.id, lease_until) if renewed == 1 else None
@@ -131,7 +138,8 @@ class LeasedQueue(Generic[Row]):
         result = await session.execute(
             update(m)
             .where(m.id == lease.id, m.status == SENDING, m.lease_until == lease.lease_until)
-            .values(lease_until=None, **values)
+            .values(lease_until=None, **values),
+            execution_options=_UNSYNCED,
         )
         finished: int = result.rowcount  # type: ignore[attr-defined]
         return finished == 1

@@ -212,7 +212,11 @@ class Webhooks:
 
     async def fan_out(self, session: AsyncSession, event: CloudEvent) -> int:
         """Queue one delivery per subscription of the event's tenant that wants it."""
-        subs = await self.subscriptions(session, event.tenant)
+        subs = await session.execute(  # the columns it needs, not whole rows
+            select(Subscription.id, Subscription.event_types).where(
+                Subscription.tenant == event.tenant
+            )
+        )
         now = utcnow()
         # A secret link (password reset, verification) goes to its owner's mailbox only.
         payload: dict[str, Any] = without_secrets(event.type, json.loads(event.to_bytes()))
@@ -232,7 +236,7 @@ class Webhooks:
                 "created_at": now,
                 "delivered_at": None,
             }
-            for sub in subs
+            for sub in subs.all()
             if any(matches(p, event.type) for p in sub.event_types)
         ]
         if rows:
