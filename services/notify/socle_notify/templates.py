@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.db import utcnow
@@ -76,6 +76,11 @@ def _check_contents(
             errors=errors,
         )
 
+
+_TEMPLATE = select(Template).where(
+    Template.id == bindparam("template_id"), Template.tenant == bindparam("tenant")
+)
+"""Built once (its cache key too): each use is its parameters."""
 
 CONTENTS_KEPT = 512
 """Template versions whose contents stay in memory (a version's contents never change)."""
@@ -169,10 +174,9 @@ class Templates:
     async def get_template(
         self, session: AsyncSession, tenant: str, template_id: str, lock: bool = False
     ) -> Template:
-        query = select(Template).where(Template.id == template_id, Template.tenant == tenant)
-        if lock:
-            query = query.with_for_update()
-        template = (await session.execute(query)).scalar_one_or_none()
+        query = _TEMPLATE.with_for_update() if lock else _TEMPLATE
+        found = await session.execute(query, {"template_id": template_id, "tenant": tenant})
+        template = found.scalar_one_or_none()
         if template is None:
             raise TemplateNotFound(
                 f"No template {template_id} in this tenant; list them with GET /v1/templates."
