@@ -8,12 +8,13 @@ import contextlib
 import hashlib
 import hmac
 import os
+import signal
 import subprocess
 import sys
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -32,6 +33,48 @@ CONCURRENCY = 8
 MAILS = 400
 WEBHOOKS = 400
 TENANT = "bench"
+CPU_MS: dict[str, float] = {}
+"""The last run's CPU time of the notify process per mail or delivery (ms), ``emails`` and
+``webhooks``: steadier than a rate on a loaded machine."""
+PROFILE = os.environ.get("SOCLE_BENCH_PROFILE")
+"""A file name: py-spy records the notify process there (raw) while a row's ``ours`` runs."""
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU time of process ``pid`` so far, all its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextlib.contextmanager
+def _measured(pid: int, row: str, count: int) -> Iterator[None]:
+    """Records the CPU time of ``pid`` per item in ``CPU_MS[row]``; py-spy on it when
+    ``SOCLE_BENCH_PROFILE`` names a file."""
+    spy = None
+    if PROFILE:
+        spy = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("py-spy")),
+                "record",
+                "-r",
+                "200",
+                "-f",
+                "raw",
+                "-o",
+                f"{PROFILE}.{row}",
+                "-p",
+                str(pid),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+    before = _cpu_seconds(pid)
+    try:
+        yield
+    finally:
+        CPU_MS[row] = (_cpu_seconds(pid) - before) * 1000 / count
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait()
 
 
 async def _until(done: Callable[[], bool], what: str, within: float = 120) -> None:
@@ -52,9 +95,12 @@ async def _concurrently(count: int, one: Callable[[int], Awaitable[None]]) -> No
 
 
 @contextlib.asynccontextmanager
-async def _notify(folder: Path, smtp_port: int) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
+async def _notify(
+    folder: Path, smtp_port: int
+) -> AsyncIterator[tuple[httpx.AsyncClient, Any, int]]:
     """notify as operators run it (one process, SQLite), with the e-mail rate limit lifted
-    and 8 deliveries at once; an HTTP client with an admin/sender token."""
+    and 8 deliveries at once; an HTTP client with an admin/sender token, the NATS server and
+    the process id."""
     issuer = TestIssuer("https://identity.bench")
     issuer.start()
     nats = NatsServer.create(folder / f"nats-{free_port()}", free_port())
@@ -92,7 +138,8 @@ async def _notify(folder: Path, smtp_port: int) -> AsyncIterator[tuple[httpx.Asy
             timeout=30,
             limits=httpx.Limits(max_connections=CONCURRENCY),
         ) as client:
-            yield client, nats
+            assert proc.proc is not None
+            yield client, nats, proc.proc.pid
     finally:
         proc.stop()
         nats.stop()
@@ -109,7 +156,7 @@ async def emails(folder: Path) -> Case:
     sink = SmtpSink(free_port())
     sink.start()
     try:
-        async with _notify(folder, sink.port) as (client, _):
+        async with _notify(folder, sink.port) as (client, _, pid):
             template = await client.post(
                 "/v1/templates",
                 json={
@@ -133,10 +180,11 @@ async def emails(folder: Path) -> Case:
                 )
                 answer.raise_for_status()
 
-            start = time.perf_counter()
-            await _concurrently(MAILS, send)
-            await _until(lambda: len(sink.messages) >= MAILS, "notify's mails")
-            ours = MAILS / (time.perf_counter() - start)
+            with _measured(pid, "emails", MAILS):
+                start = time.perf_counter()
+                await _concurrently(MAILS, send)
+                await _until(lambda: len(sink.messages) >= MAILS, "notify's mails")
+                ours = MAILS / (time.perf_counter() - start)
 
         sink.messages.clear()
 
@@ -216,7 +264,7 @@ async def webhooks(folder: Path) -> Case:
     way (Standard Webhooks HMAC-SHA256), 8 at once, to the same receiver."""
     receiver = _Receiver()
     try:
-        async with _notify(folder, free_port()) as (client, nats):
+        async with _notify(folder, free_port()) as (client, nats, pid):
             subscription = await client.post(
                 "/v1/subscriptions",
                 json={"callback_url": receiver.url, "event_types": ["payment.succeeded"]},
@@ -234,10 +282,11 @@ async def webhooks(folder: Path) -> Case:
             ]
             bus = Bus(url=nats.url, name="bench-publisher")
             await bus.connect()
-            start = time.perf_counter()
-            await _concurrently(WEBHOOKS, lambda i: bus.publish_event(events[i]))
-            await _until(lambda: receiver.count >= WEBHOOKS, "notify's deliveries")
-            ours = WEBHOOKS / (time.perf_counter() - start)
+            with _measured(pid, "webhooks", WEBHOOKS):
+                start = time.perf_counter()
+                await _concurrently(WEBHOOKS, lambda i: bus.publish_event(events[i]))
+                await _until(lambda: receiver.count >= WEBHOOKS, "notify's deliveries")
+                ours = WEBHOOKS / (time.perf_counter() - start)
             await bus.close()
 
         receiver.count = 0
@@ -263,3 +312,24 @@ async def webhooks(folder: Path) -> Case:
         ours,
         peer,
     )
+
+
+if __name__ == "__main__":  # rows alone: python -m bench.notify_cases [emails] [webhooks]
+    import tempfile
+
+    rows = sys.argv[1:] or ["emails", "webhooks"]
+    known = {"emails": emails, "webhooks": webhooks}
+    if any(row not in known for row in rows):
+        raise SystemExit(f"rows: {', '.join(known)}")
+    for row in rows:
+        with tempfile.TemporaryDirectory() as tmp:
+            load = os.getloadavg()
+            _, ours_label, peer_label, unit, ours_rate, peer_rate = asyncio.run(
+                known[row](Path(tmp))
+            )
+            print(
+                f"{row}: ours {ours_rate:,.0f} {unit}, peer {peer_rate:,.0f} {unit}, "
+                f"ratio {ours_rate / peer_rate:.2f}; notify's CPU {CPU_MS[row]:.2f} ms per item; "
+                f"load average {load[0]:.2f} at the start, {os.getloadavg()[0]:.2f} at the end",
+                flush=True,
+            )

@@ -4,20 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from socle.db import inbox_table, upsert_insert, utcnow
+from socle.db import inbox_table, utcnow
 from socle.events import CloudEvent
 
 EffectFn = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
+
+# Built once, in the syntax PostgreSQL and SQLite share: the dialects' ``on_conflict_do_nothing``
+# constructs cannot be cached, so SQLAlchemy would compile that statement again for every event.
+_RECORD = text(
+    "INSERT INTO inbox (consumer, event_id, processed_at) "
+    "VALUES (:consumer, :event_id, :processed_at) ON CONFLICT DO NOTHING"
+).bindparams(bindparam("processed_at", type_=inbox_table.c.processed_at.type))
 
 
 async def first_delivery(session: AsyncSession, consumer: str, event_id: str) -> bool:
     """Record ``event_id`` for ``consumer``; False when it was already processed."""
     result = await session.execute(
-        upsert_insert(session, inbox_table)
-        .values(consumer=consumer, event_id=event_id, processed_at=utcnow())
-        .on_conflict_do_nothing()
+        _RECORD, {"consumer": consumer, "event_id": event_id, "processed_at": utcnow()}
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 

@@ -90,19 +90,17 @@ async def quiesce(runtime: Any, consumer: str) -> None:
     the stop does not cut a fetch from the bus in the middle."""
     from sqlalchemy import func, select
 
-    from socle.db import inbox_table, outbox_table
+    from socle.db import outbox_table
 
     async def idle() -> bool:
+        # published, rather than recorded in the inbox: notify's own events that no
+        # subscription wants are acknowledged without an inbox record
         async with runtime.sessions() as session:
             left = (
                 await session.execute(
                     select(func.count())
                     .select_from(outbox_table)
-                    .where(
-                        ~outbox_table.c.event_id.in_(
-                            select(inbox_table.c.event_id).where(inbox_table.c.consumer == consumer)
-                        )
-                    )
+                    .where(outbox_table.c.published_at.is_(None))
                 )
             ).scalar_one()
         return bool(left == 0)

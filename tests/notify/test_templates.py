@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from email.header import decode_header, make_header
+from typing import Any
 
 from sqlalchemy import insert
 
 from socle.db import idempotency_table, utcnow
 from socle.idempotency import fingerprint
-from socle_dev.testing import assert_problem
+from socle_dev.testing import assert_problem, eventually
 from socle_notify.schemas import TemplateCreate
 from tests.support.notify import client_token, create_template, email_template
 
@@ -171,3 +173,47 @@ async def test_a_key_stored_by_the_release_before_the_upgrade_still_replays(noti
             headers={**admin, "Idempotency-Key": key},
         )
         assert_problem(other, 422, "idempotency-key-reused")
+
+
+async def test_each_mail_uses_the_version_current_when_it_was_sent(
+    notify, admin, sender, smtp_sink, tenant
+):
+    to = f"versions.{tenant}@vevey.ch"
+
+    async def send(personalisation: dict[str, str]) -> Any:
+        return await client.post(
+            "/v1/notifications/email",
+            json={"template_id": created["id"], "to": to, "personalisation": personalisation},
+            headers=sender,
+        )
+
+    async with notify() as client:
+        created = await create_template(client, admin, RECEIPT)
+        first = await send({"name": "Anna", "reference": "R-1"})
+        assert first.status_code == 201 and first.json()["template_version"] == 1
+        update = await client.put(
+            f"/v1/templates/{created['id']}",
+            json={"contents": {"fr": {"subject": "Nouveau ((reference))", "body": "((name))"}}},
+            headers=admin,
+        )
+        assert update.status_code == 200, update.text
+        # the new version first read by a send that is refused (its transaction undone)
+        refused = await send({"name": "Anna"})
+        assert_problem(refused, 422, "missing-personalisation")
+        second = await send({"name": "Bruno", "reference": "R-2"})
+        assert second.status_code == 201 and second.json()["template_version"] == 2
+        assert second.json()["subject"] == "Nouveau R-2"
+        again = await send({"name": "Carla", "reference": "R-3"})
+        assert again.json()["subject"] == "Nouveau R-3"
+
+        mails = await eventually(lambda: _three(smtp_sink, to), "the three mails")
+        assert sorted(str(make_header(decode_header(m["Subject"]))) for m in mails) == [
+            "Demande R-1 reçue",
+            "Nouveau R-2",
+            "Nouveau R-3",
+        ]
+
+
+async def _three(sink: Any, to: str) -> list[Any] | None:
+    mails = sink.to(to)
+    return mails if len(mails) == 3 else None

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle import account_mails
 from socle.bus import ConsumerSpec
+from socle.db import read_only
 from socle.events import CloudEvent
 from socle.export_parts import export_consumers
 from socle.inbox import exactly_once
@@ -22,6 +23,7 @@ from socle_notify.channels import EmailSender, sms_provider
 from socle_notify.contacts import Contacts
 from socle_notify.context import NotifyContext
 from socle_notify.notifications import Notifications
+from socle_notify.rules import SOURCE as rules_source
 from socle_notify.rules import Rules
 from socle_notify.settings import NotifySettings
 from socle_notify.templates import Templates
@@ -95,7 +97,18 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
 
         effect = exactly_once(runtime.sessions, settings.consumer_name, react)
 
+        async def wanted(event: CloudEvent) -> bool:
+            """notify's own events make no messages (:meth:`Rules.on_event`): one that no
+            subscription wants has nothing to queue, and needs no write and no inbox record."""
+            if event.source != rules_source:
+                return True
+            async with runtime.sessions() as session, session.begin():
+                await read_only(session)
+                return await domain.webhooks.wanted(session, event)
+
         async def handle(event: CloudEvent) -> None:
+            if not await wanted(event):
+                return
             try:
                 await effect(event)
             finally:

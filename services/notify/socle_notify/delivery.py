@@ -39,8 +39,35 @@ class Delivery(Alerts, Batches):
         s = self.settings
         return float(min(s.retry_base_seconds * 2 ** max(attempts - 1, 0), s.retry_max_seconds))
 
-    async def settle(self, session: AsyncSession, claim: Lease, outcome: Outcome) -> str | None:
-        """Record how an attempt went; returns the new status (None when the lease was lost)."""
+    async def settle(
+        self,
+        session: AsyncSession,
+        claim: Lease,
+        outcome: Outcome,
+        sent: Notification | None = None,
+    ) -> str | None:
+        """Record how an attempt went; returns the new status (None when the lease was lost).
+        ``sent``: the row as claimed, for the usual case (delivered, in no batch) recorded in
+        two statements."""
+        if outcome.delivered and sent is not None and sent.batch_id is None:
+            now = utcnow()
+            if not await self.queue.finish(
+                session,
+                claim,
+                status="delivered",
+                sent_at=now,
+                updated_at=now,
+                error=None,
+                sealed_body=None,  # a sealed text has nothing left to do
+                sealed_html=None,
+            ):
+                log.warning("notification_lease_lost", notification_id=claim.id)
+                return None
+            # the claimed row's event fields do not change while it is leased
+            await record_event(
+                session, events.notification_delivered(sent), aggregate=f"notification:{sent.id}"
+            )
+            return "delivered"
         notification = await self.queue.held(session, claim)
         if notification is None:
             log.warning("notification_lease_lost", notification_id=claim.id)

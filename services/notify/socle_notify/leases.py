@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -60,6 +60,9 @@ class LeasedQueue(Generic[Row]):
         self.touched = touched
         self.waiting = tuple(dict.fromkeys((fresh, retry)))
         self._m: Any = model  # its columns, for building statements
+        # Its table, for the updates: Core statements, without the ORM's search of the session
+        # for the rows they change (none is loaded there), a large share of each update's cost.
+        self._t: Any = cast(Any, model).__table__
 
     def due(self, now: datetime) -> ColumnElement[bool]:
         """Rows to attempt now: waiting ones whose time has come, and those whose worker's
@@ -81,14 +84,15 @@ class LeasedQueue(Generic[Row]):
         )
         if not ids:
             return []
+        t = self._t
         values: dict[str, Any] = {
             "status": SENDING,
             "lease_until": lease_until,
-            "attempts": m.attempts + 1,
+            "attempts": t.c.attempts + 1,
         }
         if self.touched:
             values[self.touched] = now
-        await session.execute(update(m).where(m.id.in_(ids)).values(**values))
+        await session.execute(update(t).where(t.c.id.in_(ids)).values(**values))
         return [Lease(i, lease_until) for i in ids]
 
     async def backlog(self, session: AsyncSession) -> int:
@@ -98,25 +102,40 @@ class LeasedQueue(Generic[Row]):
         )
         return int(count or 0)
 
-    async def load(self, session: AsyncSession, lease: Lease) -> Row | None:
-        """The leased row, as it is now (not locked)."""
-        found: Row | None = (
-            await session.execute(select(self.model).where(self._m.id == lease.id))
-        ).scalar_one_or_none()
-        return found
+    async def rows(self, session: AsyncSession, leases: list[Lease]) -> dict[str, Row]:
+        """The leased rows, as they are now, by id (read in the claim's transaction, so that
+        a claim costs one transaction however many rows it takes, not one more per row)."""
+        if not leases:
+            return {}
+        found = await session.execute(
+            select(self.model).where(self._m.id.in_([lease.id for lease in leases]))
+        )
+        rows: dict[str, Row] = {}
+        for row in found.scalars():
+            rows[getattr(row, "id")] = row  # noqa: B009 (Row is any model with an id)
+        return rows
 
     async def renew(self, session: AsyncSession, lease: Lease) -> Lease | None:
         """Extend a lease this worker still holds (a send in progress): the new lease, or None
         when it was lost."""
-        m = self._m
         lease_until = utcnow() + timedelta(seconds=self.lease_seconds)
-        result = await session.execute(
-            update(m)
-            .where(m.id == lease.id, m.status == SENDING, m.lease_until == lease.lease_until)
-            .values(lease_until=lease_until)
-        )
+        result = await session.execute(self._held(lease).values(lease_until=lease_until))
         renewed: int = result.rowcount  # type: ignore[attr-defined]
         return Lease(lease.id, lease_until) if renewed == 1 else None
+
+    async def finish(self, session: AsyncSession, lease: Lease, **values: Any) -> bool:
+        """Settle a row ``lease`` still holds with ``values`` (its lease ended), in one
+        statement; False, and nothing changed, when the lease was lost to another worker."""
+        result = await session.execute(self._held(lease).values(lease_until=None, **values))
+        finished: int = result.rowcount  # type: ignore[attr-defined]
+        return finished == 1
+
+    def _held(self, lease: Lease) -> Any:
+        """An update of the row, if ``lease`` still holds it."""
+        t = self._t
+        return update(t).where(
+            t.c.id == lease.id, t.c.status == SENDING, t.c.lease_until == lease.lease_until
+        )
 
     async def held(self, session: AsyncSession, lease: Lease) -> Row | None:
         """The row, locked, if ``lease`` still holds it (to settle it); None when the lease

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.db import utcnow
@@ -22,6 +23,8 @@ from socle_notify.render import BUILTIN, render, sms_fragments
 from socle_notify.sealing import content_columns, is_secret_event
 from socle_notify.settings import NotifySettings
 from socle_notify.templates import Templates, TemplateView
+
+_NEW_NOTIFICATION = insert(cast(Table, Notification.__table__))  # built once
 
 FINAL = ("delivered", "permanent_failure", "cancelled")
 PENDING = ("created", "sending", "temporary_failure")
@@ -151,10 +154,14 @@ class Messages:
             template_id=template_id,
             recipient_subject=recipient_subject,
         )
-        notification = Notification(**row)
-        session.add(notification)
-        await session.flush()
-        return notification
+        return await self.insert(session, row)
+
+    @staticmethod
+    async def insert(session: AsyncSession, row: dict[str, Any]) -> Notification:
+        """Store a new notification (one statement, no unit-of-work bookkeeping); the row as
+        stored, not tracked by the session."""
+        await session.execute(_NEW_NOTIFICATION, row)
+        return Notification(**row)
 
     def builtin(self, key: str, to: str, values: dict[str, Any], language: str | None) -> Prepared:
         """Render one of the messages notify ships (identity mails, alerts)."""

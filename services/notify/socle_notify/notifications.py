@@ -51,10 +51,7 @@ class Notifications(Delivery):
             template_id=view.template.id,
             recipient_subject=body.recipient_subject,
         )
-        notification = Notification(**row)
-        session.add(notification)
-        await session.flush()
-        return notification
+        return await self.insert(session, row)
 
     # -- reading -----------------------------------------------------------------------
 

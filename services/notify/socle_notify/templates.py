@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.db import utcnow
@@ -17,11 +18,24 @@ from socle_notify.render import Rendered, placeholders, render, sms_fragments
 from socle_notify.schemas import ContentIn, Language, TemplateCreate, TemplateUpdate
 
 
+@dataclass(frozen=True)
+class Content:
+    """One language of one template version (plain values: kept beyond any session)."""
+
+    subject: str | None
+    body: str
+    html: str | None
+
+    @classmethod
+    def of(cls, row: TemplateContent) -> Content:
+        return cls(row.subject, row.body, row.html)
+
+
 @dataclass
 class TemplateView:
     template: Template
     version: int
-    contents: dict[str, TemplateContent]
+    contents: dict[str, Content]
 
 
 def _check_contents(
@@ -63,9 +77,19 @@ def _check_contents(
         )
 
 
+_TEMPLATE = select(Template).where(
+    Template.id == bindparam("template_id"), Template.tenant == bindparam("tenant")
+)
+"""Built once (its cache key too): each use is its parameters."""
+
+CONTENTS_KEPT = 512
+"""Template versions whose contents stay in memory (a version's contents never change)."""
+
+
 class Templates:
     def __init__(self, sms_max_fragments: int) -> None:
         self.sms_max_fragments = sms_max_fragments
+        self._contents: OrderedDict[tuple[str, int], dict[str, Content]] = OrderedDict()
 
     async def create(
         self, session: AsyncSession, tenant: str, body: TemplateCreate
@@ -102,9 +126,9 @@ class Templates:
 
     def _add_contents(
         self, session: AsyncSession, template: Template, contents: Mapping[Language, ContentIn]
-    ) -> dict[str, TemplateContent]:
+    ) -> dict[str, Content]:
         now = utcnow()
-        out: dict[str, TemplateContent] = {}
+        out: dict[str, Content] = {}
         for language, content in contents.items():
             row = TemplateContent(
                 template_id=template.id,
@@ -116,7 +140,7 @@ class Templates:
                 created_at=now,
             )
             session.add(row)
-            out[language] = row
+            out[language] = Content.of(row)
         return out
 
     async def update(
@@ -150,10 +174,9 @@ class Templates:
     async def get_template(
         self, session: AsyncSession, tenant: str, template_id: str, lock: bool = False
     ) -> Template:
-        query = select(Template).where(Template.id == template_id, Template.tenant == tenant)
-        if lock:
-            query = query.with_for_update()
-        template = (await session.execute(query)).scalar_one_or_none()
+        query = _TEMPLATE.with_for_update() if lock else _TEMPLATE
+        found = await session.execute(query, {"template_id": template_id, "tenant": tenant})
+        template = found.scalar_one_or_none()
         if template is None:
             raise TemplateNotFound(
                 f"No template {template_id} in this tenant; list them with GET /v1/templates."
@@ -169,14 +192,31 @@ class Templates:
             raise TemplateNotFound(
                 f"Template {template_id} has versions 1 to {template.version}, not {wanted}."
             )
+        return TemplateView(template, wanted, await self._contents_of(session, template.id, wanted))
+
+    async def _contents_of(
+        self, session: AsyncSession, template_id: str, version: int
+    ) -> dict[str, Content]:
+        """The contents of one version, by language: read once, then kept (the template row,
+        read on every use, still says which version is current and whose template it is)."""
+        key = (template_id, version)
+        kept = self._contents.get(key)
+        if kept is not None:
+            self._contents.move_to_end(key)
+            return kept
         rows = (
             await session.execute(
                 select(TemplateContent).where(
-                    TemplateContent.template_id == template.id, TemplateContent.version == wanted
+                    TemplateContent.template_id == template_id, TemplateContent.version == version
                 )
             )
         ).scalars()
-        return TemplateView(template, wanted, {r.language: r for r in rows})
+        contents = {r.language: Content.of(r) for r in rows}
+        if contents:  # a version is written with its contents, in one transaction
+            self._contents[key] = contents
+            if len(self._contents) > CONTENTS_KEPT:
+                self._contents.popitem(last=False)
+        return contents
 
     async def page(
         self, session: AsyncSession, tenant: str, limit: int, cursor: str | None
@@ -198,7 +238,7 @@ class Templates:
                     )
                 )
             ).scalars()
-            views.append(TemplateView(t, t.version, {r.language: r for r in rows}))
+            views.append(TemplateView(t, t.version, {r.language: Content.of(r) for r in rows}))
         return views, (templates[-1].id if more and templates else None)
 
     async def count(self, session: AsyncSession, tenant: str) -> int:
@@ -228,5 +268,5 @@ class Templates:
         )
 
     @staticmethod
-    def content_placeholders(content: TemplateContent) -> list[str]:
+    def content_placeholders(content: Content) -> list[str]:
         return placeholders(content.subject, content.body, content.html)

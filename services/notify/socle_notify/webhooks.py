@@ -12,12 +12,12 @@ import socket
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import httpx
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from standardwebhooks.webhooks import Webhook
 
@@ -42,6 +42,10 @@ from socle_notify.sealing import without_secrets
 from socle_notify.settings import NotifySettings
 
 log = structlog.get_logger("socle_notify.webhooks")
+
+# built once, each row its parameters (Core: no unit-of-work bookkeeping per row)
+_NEW_DELIVERY = insert(cast(Table, WebhookDelivery.__table__))
+_NEW_ATTEMPT = insert(cast(Table, WebhookAttempt.__table__))
 
 
 def _blocked(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
@@ -199,36 +203,45 @@ class Webhooks:
 
     # -- fan-out from events -----------------------------------------------------------
 
+    async def wanted(self, session: AsyncSession, event: CloudEvent) -> bool:
+        """Whether a subscription of the event's tenant wants it (reads only)."""
+        patterns = await session.execute(
+            select(Subscription.event_types).where(Subscription.tenant == event.tenant)
+        )
+        return any(matches(p, event.type) for types in patterns.scalars() for p in types)
+
     async def fan_out(self, session: AsyncSession, event: CloudEvent) -> int:
         """Queue one delivery per subscription of the event's tenant that wants it."""
-        subs = await self.subscriptions(session, event.tenant)
+        subs = await session.execute(  # the columns it needs, not whole rows
+            select(Subscription.id, Subscription.event_types).where(
+                Subscription.tenant == event.tenant
+            )
+        )
         now = utcnow()
         # A secret link (password reset, verification) goes to its owner's mailbox only.
         payload: dict[str, Any] = without_secrets(event.type, json.loads(event.to_bytes()))
-        count = 0
-        for sub in subs:
-            if not any(matches(p, event.type) for p in sub.event_types):
-                continue
-            session.add(
-                WebhookDelivery(
-                    id=new_id(),
-                    tenant=event.tenant,
-                    subscription_id=sub.id,
-                    event_id=event.id,
-                    event_type=event.type,
-                    payload=payload,
-                    status="pending",
-                    attempts=0,
-                    next_attempt_at=now,
-                    lease_until=None,
-                    last_error=None,
-                    created_at=now,
-                    delivered_at=None,
-                )
-            )
-            count += 1
-        await session.flush()
-        return count
+        rows = [
+            {
+                "id": new_id(),
+                "tenant": event.tenant,
+                "subscription_id": sub.id,
+                "event_id": event.id,
+                "event_type": event.type,
+                "payload": payload,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "lease_until": None,
+                "last_error": None,
+                "created_at": now,
+                "delivered_at": None,
+            }
+            for sub in subs.all()
+            if any(matches(p, event.type) for p in sub.event_types)
+        ]
+        if rows:
+            await session.execute(_NEW_DELIVERY, rows)
+        return len(rows)
 
     # -- deliveries: reading and replay ------------------------------------------------
 
@@ -308,16 +321,17 @@ class Webhooks:
         return float(max(self.settings.lease_seconds, self.settings.webhook_timeout_seconds * 2))
 
     async def load(
-        self, session: AsyncSession, claim: Lease
-    ) -> tuple[WebhookDelivery, Subscription] | None:
-        row = (
-            await session.execute(
-                select(WebhookDelivery, Subscription)
-                .join(Subscription, Subscription.id == WebhookDelivery.subscription_id)
-                .where(WebhookDelivery.id == claim.id)
-            )
-        ).first()
-        return (row[0], row[1]) if row else None
+        self, session: AsyncSession, claims: list[Lease]
+    ) -> dict[str, tuple[WebhookDelivery, Subscription]]:
+        """The claimed deliveries with their subscriptions, by delivery id."""
+        if not claims:
+            return {}
+        rows = await session.execute(
+            select(WebhookDelivery, Subscription)
+            .join(Subscription, Subscription.id == WebhookDelivery.subscription_id)
+            .where(WebhookDelivery.id.in_([claim.id for claim in claims]))
+        )
+        return {delivery.id: (delivery, subscription) for delivery, subscription in rows.tuples()}
 
     async def post(
         self, delivery: WebhookDelivery, subscription: Subscription
@@ -367,26 +381,29 @@ class Webhooks:
         error: str | None,
         duration_ms: int,
     ) -> str | None:
+        now = utcnow()
+        attempt = {
+            "delivery_id": claim.id,
+            "attempted_at": now,
+            "status_code": status_code,
+            "error": error,
+            "duration_ms": duration_ms,
+        }
+        if error is None:  # the usual case, in two statements
+            if not await self.queue.finish(
+                session, claim, status="delivered", delivered_at=now, last_error=None
+            ):
+                log.warning("webhook_lease_lost", delivery_id=claim.id)
+                return None
+            await session.execute(_NEW_ATTEMPT, attempt)
+            return "delivered"
         delivery = await self.queue.held(session, claim)
         if delivery is None:
             log.warning("webhook_lease_lost", delivery_id=claim.id)
             return None
-        now = utcnow()
-        session.add(
-            WebhookAttempt(
-                delivery_id=delivery.id,
-                attempted_at=now,
-                status_code=status_code,
-                error=error,
-                duration_ms=duration_ms,
-            )
-        )
+        session.add(WebhookAttempt(**attempt))
         delivery.lease_until = None
-        if error is None:
-            delivery.status = "delivered"
-            delivery.delivered_at = now
-            delivery.last_error = None
-        elif delivery.attempts < self.settings.webhook_max_attempts:
+        if delivery.attempts < self.settings.webhook_max_attempts:
             delivery.status = "pending"
             delivery.last_error = error
             delivery.next_attempt_at = now + timedelta(seconds=self.backoff(delivery.attempts))

@@ -38,7 +38,7 @@ from socle_notify.channels import (
     SmsProvider,
 )
 from socle_notify.leases import Lease, LeasedQueue
-from socle_notify.models import Notification
+from socle_notify.models import Notification, Subscription, WebhookDelivery
 from socle_notify.notifications import Notifications
 from socle_notify.sealing import outgoing
 from socle_notify.senders import MailSender, Senders
@@ -174,15 +174,28 @@ class Worker:
             return 0
         wanted = room
         deliveries: list[Lease] = []
-        async with self.sessions() as session, session.begin():  # one write for both queues
+        # one write for both queues, the claimed rows read in it (not one more read each)
+        async with self.sessions() as session, session.begin():
             claims = await self.notifications.queue.claim(session, room)
             room -= len(claims)
             if room > 0:
                 deliveries = await self.webhooks.queue.claim(session, room)
-        for job in (
-            *(self._deliver_notification(c) for c in claims),
-            *(self._deliver_webhook(d) for d in deliveries),
-        ):
+            notifications = await self.notifications.queue.rows(session, claims)
+            senders = {
+                tenant: await self.senders.of(session, tenant)
+                for tenant in {n.tenant for n in notifications.values() if n.channel == "email"}
+            }
+            loaded = await self.webhooks.load(session, deliveries)
+        jobs: list[Awaitable[None]] = []
+        for claim in claims:
+            notification = notifications.get(claim.id)
+            if notification is not None:  # None: gone since (purged)
+                sender = senders.get(notification.tenant)
+                jobs.append(self._deliver_notification(claim, notification, sender))
+        for claim in deliveries:
+            if claim.id in loaded:
+                jobs.append(self._deliver_webhook(claim, *loaded[claim.id]))
+        for job in jobs:
             task = asyncio.create_task(self._guarded(job))
             self._running.add(task)
             task.add_done_callback(self._finished)
@@ -212,15 +225,9 @@ class Worker:
             except Exception as exc:  # the lease expires and the item is tried again
                 log.warning("delivery_failed_unexpectedly", error=exc.__class__.__name__)
 
-    async def _deliver_notification(self, claim: Lease) -> None:
-        sender: MailSender | None = None
-        async with self.sessions() as session, session.begin():
-            await read_only(session)  # beside the writers, not behind them
-            notification = await self.notifications.queue.load(session, claim)
-            if notification is not None and notification.channel == "email":
-                sender = await self.senders.of(session, notification.tenant)
-        if notification is None:
-            return
+    async def _deliver_notification(
+        self, claim: Lease, notification: Notification, sender: MailSender | None
+    ) -> None:
         wait = self.limiter.wait_seconds(notification.tenant, notification.channel)
         if wait > 0:
             async with self.sessions() as session, session.begin():
@@ -236,7 +243,7 @@ class Worker:
         async with _Renewed(self, claim, self.notifications.queue) as renewed:
             outcome = await self._send(notification, body, html, sender)
             await renewed.release()  # no renewal may race the recording
-            status = await self._record(renewed.lease, outcome)
+            status = await self._record(renewed.lease, outcome, notification)
         if notification.channel == "email":
             self._tell_smtp(outcome)
         log.info(
@@ -295,13 +302,15 @@ class Worker:
         ):
             self._outages.answered("smtp")  # it answered, even if to refuse this mail
 
-    async def _record(self, claim: Lease, outcome: Outcome) -> str | None:
+    async def _record(
+        self, claim: Lease, outcome: Outcome, notification: Notification
+    ) -> str | None:
         """Record the outcome of a send, again and again while the database is unreachable:
         a mail handed to the server must not be sent a second time for want of a record."""
         delay = 0.2
         while True:
             try:
-                return await self._settled_notifications((claim, outcome))
+                return await self._settled_notifications((claim, outcome, notification))
             except Exception as exc:
                 if not is_database_outage(exc):
                     raise
@@ -311,7 +320,7 @@ class Worker:
                 delay = min(delay * 2, RECORD_RETRY_MAX_SECONDS)
 
     async def _settle_notification(
-        self, session: AsyncSession, item: tuple[Lease, Outcome]
+        self, session: AsyncSession, item: tuple[Lease, Outcome, Notification]
     ) -> str | None:
         return await self.notifications.settle(session, *item)
 
@@ -320,13 +329,9 @@ class Worker:
     ) -> str | None:
         return await self.webhooks.settle(session, *item)
 
-    async def _deliver_webhook(self, claim: Lease) -> None:
-        async with self.sessions() as session, session.begin():
-            await read_only(session)
-            loaded = await self.webhooks.load(session, claim)
-        if loaded is None:
-            return
-        delivery, subscription = loaded
+    async def _deliver_webhook(
+        self, claim: Lease, delivery: WebhookDelivery, subscription: Subscription
+    ) -> None:
         async with _Renewed(self, claim, self.webhooks.queue) as renewed:
             status_code, error, duration = await self.webhooks.post(delivery, subscription)
             await renewed.release()  # no renewal may race the recording
