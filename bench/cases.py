@@ -169,9 +169,9 @@ def _wrk_script(folder: Path, text: str) -> Path:
     return script
 
 
-def _wrk_rate(url: str, script: Path, seconds: int) -> float:
+def _wrk_rate(url: str, script: Path, seconds: int, connections: int = 16) -> float:
     out = subprocess.run(
-        ["wrk", "-t2", "-c16", f"-d{seconds}s", "-s", str(script), url],
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url],
         check=True,
         capture_output=True,
         text=True,

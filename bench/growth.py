@@ -2,9 +2,9 @@
 as a section of ``make bench``'s report.
 
 - Tokens: identity with 10,000 registered clients spread over 1, 10 and 100 tenants (and one
-  client alone for reference, as in the token row), on SQLite and on PostgreSQL. Each request
-  of wrk (16 connections) names a client drawn at random, so the token endpoint's client
-  cache is exercised across all of them and its misses show. The servers run side by side
+  client alone for reference, as in the token row), on SQLite and on PostgreSQL. wrk (16
+  connections) names the clients in turn, so the token endpoint's client cache is exercised
+  across all of them and its misses show. The servers run side by side
   and wrk alternates between them in slices, as in the token row.
 - Events: the events row's outbox, relay and consumer (bench/events.py), the events spread
   over 1, 10 and 100 tenants.
@@ -47,18 +47,26 @@ local body = "grant_type=client_credentials&scope=payments:read"
 local threads = 0
 function setup(thread)
   threads = threads + 1
-  thread:set("seed", threads)
+  thread:set("first", threads)
 end
 function init(args)
-  math.randomseed(seed * 7919 + os.time())
+  at = (first - 1) * math.floor(count / 2)
 end
 function request()
+  at = at %% count + 1
   return wrk.format("POST", nil, {
     ["Content-Type"] = "application/x-www-form-urlencoded",
-    ["Authorization"] = creds[math.random(count)],
+    ["Authorization"] = creds[at],
   }, body)
 end
 """
+"""Each of wrk's two threads names the clients in turn, one after the other (the second
+starting halfway through the list): every client asks as often as every other."""
+WARM_SECONDS = 6
+WARM_CONNECTIONS = 128
+"""Each identity's warm-up, so that every client has asked before the measurement (the
+clients an identity has not seen yet are read together, as many as requests wait; its
+in-flight limit is raised above these connections for it)."""
 
 
 def tenant_names(count: int) -> list[str]:
@@ -126,9 +134,9 @@ class Server:
 
 
 def _alternate(servers: Sequence[Server]) -> None:
-    """Each server warmed up 2 s, then ROUNDS slices of SLICE_SECONDS each in turn."""
+    """Each server warmed up WARM_SECONDS, then ROUNDS slices of SLICE_SECONDS each in turn."""
     for server in servers:
-        _wrk_rate(server.url, server.script, 2)
+        _wrk_rate(server.url, server.script, WARM_SECONDS, WARM_CONNECTIONS)
     for _ in range(ROUNDS):
         for server in servers:
             server.measure(SLICE_SECONDS)
@@ -149,6 +157,7 @@ async def tokens(folder: Path, database_urls: Sequence[str]) -> list[Server]:
                 SOCLE_DATABASE_URL=database_url,
                 SOCLE_NATS_URL=nats.url,
                 SOCLE_ISSUER=f"http://127.0.0.1:{port}",
+                SOCLE_MAX_REQUESTS_IN_FLIGHT=str(2 * WARM_CONNECTIONS),
             )
             await asyncio.to_thread(
                 subprocess.run, [*python, "migrate"], env=env, check=True, capture_output=True
@@ -214,8 +223,9 @@ def report(
     lines = [
         "### How cost grows with tenants and clients (bench/growth.py)",
         "",
-        "Tokens: wrk, 16 connections, each request naming one of the registered clients at "
-        "random; the identities side by side, wrk alternating between them "
+        "Tokens: wrk, 16 connections, the registered clients asking in turn; the identities "
+        f"side by side, each warmed up {WARM_SECONDS} s ({WARM_CONNECTIONS} connections), then "
+        "wrk alternating between them "
         f"({ROUNDS} slices of {SLICE_SECONDS} s each, median shown, with the identity "
         "process's CPU time per token). Events: the events row's outbox, relay and consumer, "
         "events spread over the tenants (burst of "

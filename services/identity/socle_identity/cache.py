@@ -14,20 +14,19 @@ A load racing with an invalidation is not stored (generation counter): a read th
 before a change cannot put the old state back.
 
 Many clients: the clients missed during one turn of the event loop are read together, in one
-transaction. A client served from memory once a quarter of its time there has passed is
-read again before its time is up, together with the others in that case
-(:meth:`ClientCache.refresh_due`, a background loop every quarter of ``SOCLE_CACHE_SECONDS``):
-one query for up to :data:`REFRESH_BATCH` clients instead of a transaction per client when
-their entries expire. An entry is never older than ``SOCLE_CACHE_SECONDS``; a client not
-used meanwhile is not read again and leaves memory when its time is up.
+transaction. Clients asked for in the last ``IDLE_TIMES`` x ``SOCLE_CACHE_SECONDS`` are read
+again before their time is up, up to :data:`REFRESH_BATCH` in one query
+(:meth:`ClientCache.refresh_due`, a background loop every quarter of ``SOCLE_CACHE_SECONDS``),
+so a process serving thousands of clients does not read each alone as its entry expires. An
+entry is never older than ``SOCLE_CACHE_SECONDS``; the others leave memory when their time is
+up.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -44,6 +43,9 @@ V = TypeVar("V")
 MAX_ENTRIES = 20_000
 REFRESH_BATCH = 500
 """Clients read again in one query at most."""
+IDLE_TIMES = 6
+"""A client not asked for in this many times ``SOCLE_CACHE_SECONDS`` is no longer read again
+ahead of time: it leaves memory when its time is up."""
 
 
 class Snapshot(Generic[K, V]):
@@ -95,6 +97,10 @@ class Snapshot(Generic[K, V]):
             del entries[oldest]
         entries[key] = (now + self.seconds, value)
 
+    def by_expiry(self) -> Iterator[tuple[K, float]]:
+        """Keys with the time they expire at, the soonest first (change nothing meanwhile)."""
+        return ((key, entry[0]) for key, entry in self._entries.items())
+
     def invalidate(self, keys: Iterable[K] | None = None) -> None:
         self.generation += 1
         if keys is None:
@@ -115,11 +121,16 @@ class CachedClient:
 
 
 class ClientCache:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], seconds: float) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.sessions = sessions
-        self.entries: Snapshot[str, CachedClient] = Snapshot(seconds)
-        self.due: set[str] = set()
-        """Clients served from memory after a quarter of their time there: to read again."""
+        self.entries: Snapshot[str, CachedClient] = Snapshot(seconds, clock=clock)
+        self.used: dict[str, float] = {}
+        """When each client in memory was last asked for (``clock``)."""
         self._waiting: dict[str, asyncio.Future[CachedClient | None]] | None = None
         """The clients missed in this turn of the event loop, and their requests' answers."""
         self._readers: set[asyncio.Task[None]] = set()
@@ -136,8 +147,7 @@ class ClientCache:
         """The client (from memory when fresh), or None when there is no such client."""
         hit = self.entries.entry(client_id)
         if hit is not None:
-            if hit[0] - self.entries.clock() < 3 * self.refresh_every:
-                self.due.add(client_id)
+            self.used[client_id] = self.entries.clock()
             return hit[1]
         if self.entries.seconds <= 0:
             return (await self._load([client_id])).get(client_id)
@@ -175,14 +185,29 @@ class ClientCache:
                 entry = loaded.get(client_id)
                 if entry is not None:
                     self.entries.put(client_id, entry, generation)
+                    self.used[client_id] = self.entries.clock()
                 waiting[client_id].set_result(entry)
 
     async def refresh_due(self) -> int:
-        """Read again up to REFRESH_BATCH of the clients due, in one transaction; how many."""
-        if not self.due:
+        """Read again, in one transaction, up to REFRESH_BATCH of the clients in memory that
+        would expire before the pass after next is half done (passes come every
+        ``refresh_every``) and were asked for in the last IDLE_TIMES x ``SOCLE_CACHE_SECONDS``;
+        how many. Each client in use is read about every three quarters of
+        ``SOCLE_CACHE_SECONDS``."""
+        now = self.entries.clock()
+        recent = now - IDLE_TIMES * self.entries.seconds
+        batch: list[str] = []
+        for client_id, expires in self.entries.by_expiry():
+            if expires > now + 1.5 * self.refresh_every or len(batch) == REFRESH_BATCH:
+                break
+            if self.used.get(client_id, recent) > recent:
+                batch.append(client_id)
+            else:  # idle: left to expire
+                self.used.pop(client_id, None)
+        if len(self.used) > 2 * self.entries.max_entries:  # clients dropped meanwhile
+            self.used = {k: t for k, t in self.used.items() if self.entries.entry(k)}
+        if not batch:
             return 0
-        batch = list(itertools.islice(self.due, REFRESH_BATCH))
-        self.due.difference_update(batch)
         generation = self.entries.generation
         loaded = await self._load(batch)
         for client_id, entry in loaded.items():
