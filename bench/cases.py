@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import subprocess
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from bench.events import events_end_to_end
@@ -167,9 +169,9 @@ def _wrk_script(folder: Path, text: str) -> Path:
     return script
 
 
-def _wrk_rate(url: str, script: Path, seconds: int) -> float:
+def _wrk_rate(url: str, script: Path, seconds: int, connections: int = 16) -> float:
     out = subprocess.run(
-        ["wrk", "-t2", "-c16", f"-d{seconds}s", "-s", str(script), url],
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url],
         check=True,
         capture_output=True,
         text=True,
@@ -202,9 +204,11 @@ async def token_issuance_sqlite(folder: Path) -> Case:
     return await _token_issuance(folder, url, "socle identity (SQLite)")
 
 
-async def token_issuance_postgres(folder: Path) -> Case:
-    """The same, with identity on PostgreSQL (pgserver, unix socket), as in production; the
-    same cache, so the database is read only when an entry expires."""
+@contextlib.asynccontextmanager
+async def postgres(folder: Path, *databases: str) -> AsyncIterator[list[str]]:
+    """A PostgreSQL server (pgserver, unix socket) for the time of the block, with each of
+    ``databases`` new and empty (dropped first when a previous run of the same ``folder``
+    left it): their asyncpg URLs."""
     import pgserver
     from sqlalchemy.engine import make_url
 
@@ -214,13 +218,23 @@ async def token_issuance_postgres(folder: Path) -> Case:
         cleanup_mode="stop",
     )
     try:
-        await asyncio.to_thread(server.psql, "CREATE DATABASE identity;")
-        url = make_url(server.get_uri()).set(drivername="postgresql+asyncpg", database="identity")
-        return await _token_issuance(
-            folder, url.render_as_string(hide_password=False), "socle identity (PostgreSQL)"
+        script = "\\set ON_ERROR_STOP on\n" + "".join(
+            f"DROP DATABASE IF EXISTS {name} WITH (FORCE);\nCREATE DATABASE {name};\n"
+            for name in databases
         )
+        await asyncio.to_thread(server.psql, script)
+        base = make_url(server.get_uri()).set(drivername="postgresql+asyncpg")
+        yield [base.set(database=name).render_as_string(hide_password=False) for name in databases]
     finally:
         await asyncio.to_thread(server.cleanup)
+
+
+async def token_issuance_postgres(folder: Path) -> Case:
+    """The same, with identity on PostgreSQL (pgserver, unix socket), as in production; the
+    same cache, so the database is read only when an entry expires. Each run starts from a
+    new database."""
+    async with postgres(folder, "identity") as (url,):
+        return await _token_issuance(folder, url, "socle identity (PostgreSQL)")
 
 
 async def _token_issuance(folder: Path, database_url: str, label: str) -> Case:

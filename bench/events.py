@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 import nats
@@ -87,7 +87,10 @@ class _Phase:
         return rate, p50, p99
 
 
-async def _ours(folder: Path, url: str) -> tuple[float, float, float]:
+async def _ours(
+    folder: Path, url: str, tenants: Sequence[str] = ("outbox",)
+) -> tuple[float, float, float]:
+    """The events of ``tenants`` in turn (bench/growth.py spreads them over many)."""
     engine = create_engine(f"sqlite+aiosqlite:///{folder}/events.db")
     async with engine.begin() as conn:
         await conn.run_sync(infra_metadata.create_all)
@@ -102,7 +105,8 @@ async def _ours(folder: Path, url: str) -> tuple[float, float, float]:
         phase.seen[ids[event.id]] = time.perf_counter()
 
     async def send(current: _Phase, i: int) -> None:
-        event = CloudEvent.new(service="bench", type="bench.done", tenant="outbox", data={"i": i})
+        tenant = tenants[i % len(tenants)]
+        event = CloudEvent.new(service="bench", type="bench.done", tenant=tenant, data={"i": i})
         ids[event.id] = i
         async with sessions() as session, session.begin():
             await record_event(session, event, aggregate=f"bench-{i % WRITERS}")
@@ -113,7 +117,9 @@ async def _ours(folder: Path, url: str) -> tuple[float, float, float]:
     # Effects that commute (as notify's): events handled concurrently, as the peer's
     # consumer takes them in batches with no order kept either.
     bus.start_consumer(
-        ConsumerSpec(durable="bench", subjects=["socle.outbox.>"], handler=handler, ordered=ORDERED)
+        ConsumerSpec(
+            durable="bench", subjects=["socle.*.bench.done"], handler=handler, ordered=ORDERED
+        )
     )
     try:
         result = await phase.run(send)

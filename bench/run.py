@@ -4,8 +4,8 @@ Peers are installed by this script into a temporary folder (npm), never vendored
 printed and written to docs/benchmarks.md with the machine they ran on.
 
 ``python bench/run.py ROW...`` (e.g. ``token_issuance_sqlite protected_get
-storage_transfers``) runs only those rows, ``SOCLE_BENCH_REPEAT`` times each, and prints them
-with the load average without writing the report.
+storage_transfers growth``) runs only those rows, ``SOCLE_BENCH_REPEAT`` times each, and
+prints them with the load average without writing the report.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import cases, load, storage_cases  # noqa: E402
+from bench import cases, growth, load, storage_cases  # noqa: E402
 from bench.events import P99_MS, PACED_RATE  # noqa: E402
 
 # The targets of the issue "speed": the least ratio, and for events a p99 at PACED_RATE.
@@ -142,7 +142,7 @@ def write_report(results: list[Result], load_lines: list[str]) -> str:
 
 async def main(only: Sequence[str] = ()) -> int:
     """Every row, or (``only``) the rows named, printed and not written to the report."""
-    known = [bench.__name__ for bench in cases.ALL] + ["storage_transfers"]
+    known = [bench.__name__ for bench in cases.ALL] + ["storage_transfers", "growth"]
     unknown = [name for name in only if name not in known]
     if unknown:
         print(f"unknown rows {unknown}; rows: {', '.join(known)}", file=sys.stderr)
@@ -176,12 +176,15 @@ async def main(only: Sequence[str] = ()) -> int:
         if only:
             if "storage_transfers" in only:
                 await storage_cases.storage_transfers(folder)
+            if "growth" in only:
+                await growth.growth(folder)
             print(
                 f"load average (1 min): {LOAD_AT_START:.1f} at the start, "
                 f"{os.getloadavg()[0]:.1f} at the end"
             )
             return 0
         load_lines: list[str] = await storage_cases.storage_transfers(folder)
+        load_lines += ["", *await growth.growth(folder)]
         for case in load.ALL:
             figures = await case(folder)
             print("\n".join(figures), flush=True)

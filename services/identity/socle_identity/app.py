@@ -23,6 +23,7 @@ from socle_identity.api import account, account_pages, admin, oidc, prompts, tok
 from socle_identity.api import erasures as erasures_api
 from socle_identity.api import exports as exports_api
 from socle_identity.api.deps import oauth_error_response
+from socle_identity.cache import REFRESH_BATCH
 from socle_identity.context import IdentityContext
 from socle_identity.provider import Provider
 from socle_identity.settings import IdentitySettings
@@ -81,7 +82,17 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
 
         # one replica at a time: the others find the lock held and skip their turn
         work = exclusive_pass(runtime.sessions, "identity-export-purge", purge)
-        return [Periodic("identity-export-purge", settings.export_purge_seconds, work)]
+        clients = runtime.context.provider.clients
+        return [
+            Periodic("identity-export-purge", settings.export_purge_seconds, work),
+            # per process: the clients this process serves, read again before their time is up
+            Periodic(
+                "identity-client-cache",
+                clients.refresh_every,
+                clients.refresh_due,
+                full_batch=REFRESH_BATCH,
+            ),
+        ]
 
     def consumers(runtime: Runtime[IdentityContext]) -> Sequence[ConsumerSpec]:
         return [

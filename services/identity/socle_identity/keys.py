@@ -10,6 +10,7 @@ Private keys are stored sealed with the key-encryption key (:mod:`socle.sealing`
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -246,6 +247,7 @@ class KeyRing:
         self._private: dict[str, Any] = {}
         self._public: dict[str, jwt.PyJWK] = {}
         self._active: Snapshot[str, tuple[str, Any]] = Snapshot(cache_seconds)
+        self._loading: dict[tuple[str, int], asyncio.Future[tuple[str, Any]]] = {}
 
     def invalidate(self) -> None:
         self._active.invalidate()
@@ -256,6 +258,19 @@ class KeyRing:
         hit = self._active.get(alg)
         if hit is not None:
             return hit
+        if session is None:
+            # the requests that find it missing meanwhile wait for one read, unless a change
+            # was committed since that read began (then it is read again, as before)
+            key = (alg, self._active.generation)
+            loading = self._loading.get(key)
+            if loading is None:
+                loading = asyncio.ensure_future(self._read_active(alg))
+                self._loading[key] = loading
+                loading.add_done_callback(lambda _done: self._loading.pop(key, None))
+            return await asyncio.shield(loading)
+        return await self._read_active(alg, session)
+
+    async def _read_active(self, alg: str, session: AsyncSession | None = None) -> tuple[str, Any]:
         generation = self._active.generation
         if session is None:
             async with self.sessions() as own, own.begin():

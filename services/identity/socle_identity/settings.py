@@ -50,7 +50,8 @@ class IdentitySettings(export_parts.ExportPartsSettings, sealing.KeyEncryptionSe
     """Seconds a process keeps a client record and the active signing keys in memory for the
     token endpoint (0: read them on every request). A change made by this process applies at
     once; one made by another process (an admin API replica, the CLI) applies when the
-    ``token.revoked`` event arrives, and in any case after this many seconds."""
+    ``token.revoked`` event arrives, and in any case after this many seconds. Clients asked
+    for in the last 6 x this delay are read again in batches before they expire."""
     erasure_services: list[str] = ["storage", "payment", "notify", "procedures"]
     """The services that answer ``person.erased`` to every erasure (a JSON list)."""
     erasure_answer_seconds: int = 3600
