@@ -110,7 +110,9 @@ class Journey:
         tally.add(str(response.status_code), time.monotonic() - started)
         if response.status_code != status or lands not in urlsplit(str(response.url)).path:
             tally.errors[str(response.status_code)] += 1
-            raise Broken(f"{name}: {response.status_code} at {response.url}")
+            said = re.search(r'class="error-summary".*?</div>', response.text, re.S)
+            why = re.sub(r"<[^>]+>|\s+", " ", said.group(0))[:300] if said else ""
+            raise Broken(f"{name}: {response.status_code} at {response.url} {why}")
         return response
 
     async def citizen(self, address: str) -> None:
@@ -256,7 +258,9 @@ async def run_journeys(
     stack: Stack, users: int, rounds: int, think: float, spawn: float
 ) -> tuple[Journey, Memory, float]:
     addresses = [f"citizen{i:03d}@bench.example" for i in range(users)]
+    registering = time.monotonic()
     await _register(stack, addresses)
+    print(f"{users} citizens registered in {time.monotonic() - registering:.0f} s", flush=True)
     journey = Journey(stack, think)
     memory = Memory(stack.pids)
     memory.sample()
@@ -286,14 +290,14 @@ def _setting(name: str, default: float) -> float:
 async def citizen_journey(folder: Path) -> list[str]:
     """``SOCLE_BENCH_JOURNEY_USERS`` (50) citizens, registered beforehand (not timed), each
     going ``SOCLE_BENCH_JOURNEY_ROUNDS`` (2) times through the whole building-permit journey
-    at once, started ``SOCLE_BENCH_JOURNEY_SPAWN`` (5) a second, with a think time between
-    pages of ``SOCLE_BENCH_JOURNEY_THINK`` (1 s) ± 50 %, on the platform as ``make run``
+    at once, started ``SOCLE_BENCH_JOURNEY_SPAWN`` (2) a second, with a think time before
+    each page of ``SOCLE_BENCH_JOURNEY_THINK`` (3 s) ± 50 %, on the platform as ``make run``
     starts it."""
     users = int(_setting("SOCLE_BENCH_JOURNEY_USERS", 50))
     rounds = int(_setting("SOCLE_BENCH_JOURNEY_ROUNDS", 2))
-    think = _setting("SOCLE_BENCH_JOURNEY_THINK", 1.0)
-    spawn = _setting("SOCLE_BENCH_JOURNEY_SPAWN", 5.0)
-    load_at_start = os.getloadavg()[0]
+    think = _setting("SOCLE_BENCH_JOURNEY_THINK", 3.0)
+    spawn = _setting("SOCLE_BENCH_JOURNEY_SPAWN", 2.0)
+    load_at_start, section = os.getloadavg()[0], time.monotonic()
     with platform(folder / "journey-platform") as stack:
         journey, memory, elapsed = await run_journeys(stack, users, rounds, think, spawn)
     overall = Tally()
@@ -321,7 +325,8 @@ async def citizen_journey(folder: Path) -> list[str]:
         f"pages: {len(overall.latencies):,}, overall p95 {overall.percentile(0.95):,.0f} ms; "
         f"errors: {errors:,}. Target (p95 < 1 s per page, 0 errors): "
         f"{'met' if met else 'not met'}. Load average (1 min) {load_at_start:.1f} at the "
-        f"start, {os.getloadavg()[0]:.1f} at the end.",
+        f"start, {os.getloadavg()[0]:.1f} at the end. The section took "
+        f"{time.monotonic() - section:.0f} s, platform start-up and registrations included.",
         "",
         *lines,
         "",

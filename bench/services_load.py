@@ -315,7 +315,7 @@ async def services_load(folder: Path) -> list[str]:
     most of the mails with 429); services log at WARNING."""
     clients = int(os.environ.get("SOCLE_BENCH_LOAD_CLIENTS", 200))
     seconds = float(os.environ.get("SOCLE_BENCH_LOAD_SECONDS", 60))
-    load_at_start = os.getloadavg()[0]
+    load_at_start, section = os.getloadavg()[0], time.monotonic()
     env = {"SOCLE_EMAIL_RATE_PER_MINUTE": "0", "SOCLE_LOG_LEVEL": "WARNING"}
     with platform(folder / "load-platform", env) as stack:
         services, figures = await _load(stack, clients, seconds)
@@ -327,7 +327,8 @@ async def services_load(folder: Path) -> list[str]:
         _RULES,
         "",
         f"Errors: {errors:,} (target 0). Load average (1 min) {load_at_start:.1f} at the start, "
-        f"{os.getloadavg()[0]:.1f} at the end.",
+        f"{os.getloadavg()[0]:.1f} at the end. The section took "
+        f"{time.monotonic() - section:.0f} s, platform start-up included.",
         "",
         *figures,
     ]
