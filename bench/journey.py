@@ -92,6 +92,8 @@ class Journey:
     stack: Stack
     think: float
     pages: dict[str, Tally] = field(default_factory=dict)
+    hops: dict[str, Tally] = field(default_factory=dict)
+    """Each request of the pages, by service, method and path (ids left out)."""
     journeys: int = 0
     broken: list[str] = field(default_factory=list)
 
@@ -115,12 +117,26 @@ class Journey:
             raise Broken(f"{name}: {response.status_code} at {response.url} {why}")
         return response
 
+    async def _sent(self, request: httpx.Request) -> None:
+        request.extensions["bench_started"] = time.monotonic()
+
+    async def _answered(self, response: httpx.Response) -> None:
+        request = response.request
+        service = next(
+            (n for n, u in self.stack.urls.items() if u.endswith(f":{request.url.port}")), "?"
+        )
+        path = re.sub(r"/[A-Za-z0-9_-]{16,}", "/{id}", request.url.path)
+        self.hops.setdefault(f"{service} {request.method} {path}", Tally()).add(
+            str(response.status_code), time.monotonic() - request.extensions["bench_started"]
+        )
+
     async def citizen(self, address: str) -> None:
         portal = self.stack.urls["procedures"]
         async with httpx.AsyncClient(
             follow_redirects=True,
             timeout=CLIENT_TIMEOUT_SECONDS,
             headers={"Accept-Language": "fr-CH"},
+            event_hooks={"request": [self._sent], "response": [self._answered]},
         ) as browser:
             await self.page("home", lambda: browser.get(portal + "/"), "/")
             await self.page(
@@ -313,6 +329,10 @@ async def citizen_journey(folder: Path) -> list[str]:
             f"{p95:,.0f} ms | {tally.percentile(0.99):,.0f} ms | {tally.errors_text()} | "
             f"{'yes' if p95 < TARGET_P95_MS else 'no'} |"
         )
+    hops = [
+        f"- {name}: {len(t.latencies):,}, {t.latency_text()}"
+        for name, t in sorted(journey.hops.items(), key=lambda h: -h[1].percentile(0.95))
+    ]
     errors = sum(overall.errors.values())
     met = errors == 0 and all(t.percentile(0.95) < TARGET_P95_MS for t in journey.pages.values())
     return [
@@ -329,6 +349,10 @@ async def citizen_journey(folder: Path) -> list[str]:
         f"{time.monotonic() - section:.0f} s, platform start-up and registrations included.",
         "",
         *lines,
+        "",
+        "Each request of those pages (a page is one or more of them), slowest p95 first:",
+        "",
+        *hops,
         "",
         "Services' RSS: " + "; ".join(f"{name} {memory.text(name)}" for name in memory.pids),
         *(f"- broken journey: {b}" for b in journey.broken[:5]),
