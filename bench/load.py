@@ -1,11 +1,13 @@
-"""Load and soak figures (not ratios, not asserted): many concurrent clients creating payments
-against ``socle_payment serve`` on PostgreSQL, as an operator would run it.
+"""Load and soak figures (not ratios, not asserted): many concurrent clients on identity,
+payment, storage and notify of the platform as ``make run`` starts it (bench/services_load.py),
+then clients creating payments against ``socle_payment serve`` on PostgreSQL, as an operator
+would run it: a soak, and the load from wrk.
 
 Printed by ``make bench`` (appended to docs/benchmarks.md) or alone with
 ``python -m bench.load``. For each phase: requests answered, answers by status (and
 connection errors or client timeouts), latency p50/p95/p99 and the server's resident memory
 (RSS) at the start, at its highest and at the end. Durations and client counts come from
-``SOCLE_BENCH_LOAD_CLIENTS`` / ``SOCLE_BENCH_LOAD_SECONDS`` (200 clients, 30 s) and
+``SOCLE_BENCH_LOAD_CLIENTS`` / ``SOCLE_BENCH_LOAD_SECONDS`` (200 clients, 60 s) and
 ``SOCLE_BENCH_SOAK_CLIENTS`` / ``SOCLE_BENCH_SOAK_SECONDS`` (20 clients, 120 s).
 """
 
@@ -28,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
+from bench.services_load import services_load  # noqa: E402
 from socle_dev.localinfra import ManagedProcess, NatsServer, free_port, wait_for_port  # noqa: E402
 from socle_dev.testing import TestIssuer  # noqa: E402
 
@@ -228,18 +231,19 @@ def _setting(name: str, default: int) -> int:
 
 
 async def payment_load(folder: Path) -> list[str]:
-    """``POST /v1/payments`` (each with its own Idempotency-Key) by many concurrent clients on
-    one ``socle_payment serve`` process on PostgreSQL (pgserver, unix socket) with the default
-    pool and in-flight limit, then a longer soak at lower concurrency."""
+    """``POST /v1/payments`` (each with its own Idempotency-Key) by concurrent clients on one
+    ``socle_payment serve`` process on PostgreSQL (pgserver, unix socket) with the default
+    pool and in-flight limit: a soak at low concurrency, then the load's clients from wrk
+    (the httpx clients of the load run across the services, above)."""
     import pgserver
     from sqlalchemy.engine import make_url
 
+    load = Phase(
+        "load",
+        _setting("SOCLE_BENCH_LOAD_CLIENTS", 200),
+        _setting("SOCLE_BENCH_LOAD_SECONDS", 60),
+    )
     phases = [
-        Phase(
-            "load",
-            _setting("SOCLE_BENCH_LOAD_CLIENTS", 200),
-            _setting("SOCLE_BENCH_LOAD_SECONDS", 30),
-        ),
         Phase(
             "soak",
             _setting("SOCLE_BENCH_SOAK_CLIENTS", 20),
@@ -293,7 +297,7 @@ async def payment_load(folder: Path) -> list[str]:
                 f"http://127.0.0.1:{port}",
                 token,
                 proc.proc.pid,
-                Phase("load", phases[0].clients, phases[0].seconds),
+                load,
                 folder,
             )
     finally:
@@ -303,7 +307,7 @@ async def payment_load(folder: Path) -> list[str]:
         issuer.stop()
         await asyncio.to_thread(server.cleanup)
     lines = [
-        "## Load and soak (payment on PostgreSQL)",
+        "## Soak and wrk load (payment on PostgreSQL)",
         "",
         " ".join((payment_load.__doc__ or "").split()),
         "Figures, not targets: 503 answers (with Retry-After) are the service shedding load "
@@ -315,7 +319,7 @@ async def payment_load(folder: Path) -> list[str]:
     return lines + wrk_lines
 
 
-ALL = [payment_load]
+ALL = [services_load, payment_load]
 
 
 async def main() -> int:

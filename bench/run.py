@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import cases, growth, load, storage_cases  # noqa: E402
+from bench import cases, growth, journey, load, storage_cases  # noqa: E402
 from bench.events import P99_MS, PACED_RATE  # noqa: E402
 
 # The targets of the issue "speed": the least ratio, and for events a p99 at PACED_RATE.
@@ -185,7 +185,7 @@ async def main(only: Sequence[str] = ()) -> int:
             return 0
         load_lines: list[str] = await storage_cases.storage_transfers(folder)
         load_lines += ["", *await growth.growth(folder)]
-        for case in load.ALL:
+        for case in [*load.ALL, journey.citizen_journey]:
             figures = await case(folder)
             print("\n".join(figures), flush=True)
             load_lines += figures

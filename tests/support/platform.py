@@ -72,13 +72,15 @@ def processes_mentioning(text: str) -> list[int]:
 
 
 @contextlib.contextmanager
-def make_run(folder: Path) -> Iterator[Platform]:
+def make_run(folder: Path, env: dict[str, str] | None = None) -> Iterator[Platform]:
     """The launcher running until ready; stopped with SIGINT (Ctrl-C) on the way out unless
-    the test did it, killed if it does not stop."""
+    the test did it, killed if it does not stop. ``env``: settings added to the launcher's
+    environment (every service inherits them)."""
     var = folder / "var"
     ports = {part: free_port() for part in PARTS}
     env = dict(
         os.environ,
+        **(env or {}),
         SOCLE_VAR_DIR=str(var),
         **{f"SOCLE_{part}_PORT": str(port) for part, port in ports.items()},
     )

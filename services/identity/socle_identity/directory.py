@@ -305,7 +305,10 @@ async def create_user(
     family_name: str = "",
     locale: str = "fr",
     email_verified: bool = False,
+    password_hash: str | None = None,
 ) -> User:
+    """``password_hash``: ``password`` hashed beforehand, outside the transaction (else it is
+    hashed here, with the transaction open)."""
     await require_tenant(session, tenant)
     email = normalise_email(email)
     check_password(password)
@@ -318,7 +321,7 @@ async def create_user(
         id=uuid.uuid4().hex,
         tenant=tenant,
         email=email,
-        password_hash=await passwords.hash(password),
+        password_hash=password_hash or await passwords.hash(password),
         roles=list(dict.fromkeys(roles)),
         given_name=given_name,
         family_name=family_name,

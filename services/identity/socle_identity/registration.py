@@ -42,10 +42,13 @@ async def register_citizen(
     """Create a citizen account (unverified) and publish ``user.registered`` with the
     verification link. An address already registered gets no second account and no error
     (the page does not reveal who has an account)."""
+    directory.check_password(password)
+    # Hashed before the transaction: under a burst argon2 queues, and a transaction open
+    # meanwhile would hold a connection (on SQLite, the write lock) the rest of identity needs.
+    hashed = await provider.passwords.hash(password)
     async with provider.sessions() as session, session.begin():
         client = await get_client(session, client_id)
         address = directory.normalise_email(email)
-        directory.check_password(password)
         if await directory.find_user(session, tenant=client.tenant, email=address):
             return
         user = await directory.create_user(
@@ -54,6 +57,7 @@ async def register_citizen(
             tenant=client.tenant,
             email=address,
             password=password,
+            password_hash=hashed,
             roles=["citizen"],
             given_name=given_name.strip()[:200],
             family_name=family_name.strip()[:200],
