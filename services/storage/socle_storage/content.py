@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.auth import Principal
-from socle.db import utcnow
+from socle.db import read_only, utcnow
 from socle.pagination import decode_cursor, encode_cursor
 from socle.problems import Unprocessable
 from socle_storage.context import Storage
@@ -161,6 +161,7 @@ async def download(
     if_none_match: str | None,
 ) -> Download:
     async with storage.sessions() as session, session.begin():
+        await read_only(session)
         doc = await find_visible(session, principal, document_id)
         version = await _readable_version(session, doc, number)
     etag = etag_of(version)
@@ -169,7 +170,9 @@ async def download(
     byte_range = parse_range(range_header, version.size)
     start = byte_range.start if byte_range else 0
     length = byte_range.length if byte_range else version.size
-    chunks = storage.store.read(version.bucket, version.object_key, start, length)
+    chunks = storage.store.read(
+        version.bucket, version.object_key, start, length, whole=byte_range is None
+    )
     first = await anext(chunks)  # opens the object: a store fault answers 503 before 200
     async with storage.sessions() as session, session.begin():
         _record_access(session, principal, version, "content")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,16 +105,12 @@ class _FileSink:
     """Receives the file part's bytes: sniffs, checks limits, hashes, stores and scans them."""
 
     def __init__(
-        self,
-        storage: Storage,
-        principal: Principal,
-        rules: Rules,
-        part: FilePart,
-        existing: Document | None,
+        self, storage: Storage, principal: Principal, part: FilePart, existing: Document | None
     ) -> None:
         self.storage = storage
         self.principal = principal
-        self.rules = rules
+        self.rules: Rules | None = None
+        """The tenant's rules, read with the pending rows once the first bytes are in."""
         self.existing = existing
         self.filename = clean_filename(part.filename)
         self.declared = part.content_type
@@ -123,20 +119,27 @@ class _FileSink:
         self.size = 0
         self.sha = hashlib.sha256()
         self.content_type = ""
+        self.bucket = ""
         self.pipe: Pipe | None = None
         self.batch: list[bytes] = []
         self.batched = 0
         self.writer: asyncio.Future[Any] | None = None
+        """The store's streaming writer, started once more than a part has arrived (a file
+        of one part at most is stored in one call at the end)."""
         self.scan: ScanSession | None = None
         self.pending: Pending | None = None
         self.stored: Stored | None = None
 
-    async def write(self, data: bytes) -> None:
-        if self.size + len(data) > self.rules.max_size_bytes:
+    def _check_size(self, rules: Rules, size: int) -> None:
+        if size > rules.max_size_bytes:
             raise FileTooLarge(
-                f"The file is larger than this commune's limit of {self.rules.max_size_bytes} "
+                f"The file is larger than this commune's limit of {rules.max_size_bytes} "
                 "bytes; nothing was kept."
             )
+
+    async def write(self, data: bytes) -> None:
+        if self.rules is not None:
+            self._check_size(self.rules, self.size + len(data))
         self.size += len(data)
         self.sha.update(data)
         if not self.started:
@@ -152,8 +155,23 @@ class _FileSink:
         await self.scan.feed(data)
         self.batch.append(data)
         self.batched += len(data)
-        if self.batched >= BATCH_BYTES:
+        if self.writer is None:
+            if self.batched > self.storage.settings.s3_part_size_bytes:
+                self._start_writer()
+                await self._hand_over()
+        elif self.batched >= BATCH_BYTES:
             await self._hand_over()
+
+    def _start_writer(self) -> None:
+        """Stream to the store from here on: more than a part has arrived."""
+        assert self.pending is not None
+        # A part's worth of batches may wait while the previous part is sent to the store:
+        # the client keeps sending meanwhile (memory per upload: about two parts).
+        depth = max(2, self.storage.settings.s3_part_size_bytes // BATCH_BYTES)
+        self.pipe = Pipe(asyncio.get_running_loop(), depth)
+        self.writer = self.storage.store.start_upload(
+            self.bucket, self.pending.key, self.content_type, self.pipe
+        )
 
     async def _hand_over(self, end: bool = False) -> None:
         """Hand the batch gathered (then, with ``end``, the end of the file) to the writer."""
@@ -176,21 +194,23 @@ class _FileSink:
                 f"The file was sent as {self.declared} but its bytes are {sniffed}; send the "
                 "right file or declare its real type."
             )
-        if resolved not in self.rules.allowed_content_types:
-            raise TypeNotAllowed(
-                f"This commune does not accept {resolved} documents; accepted: "
-                f"{', '.join(self.rules.allowed_content_types)}."
-            )
+
+        def check(rules: Rules) -> None:
+            """Before any row is written: the tenant's types and size limit."""
+            if resolved not in rules.allowed_content_types:
+                raise TypeNotAllowed(
+                    f"This commune does not accept {resolved} documents; accepted: "
+                    f"{', '.join(rules.allowed_content_types)}."
+                )
+            self._check_size(rules, self.size)
+
         self.content_type = resolved
         self.started = True
         self.scan = await self.storage.scanner.session()
-        bucket = await self.storage.store.ensure_bucket(self.principal.tenant)
-        self.pending = await _insert_pending(self.storage, self.principal, bucket, self.existing)
-        # A part's worth of batches may wait while the previous part is sent to the store:
-        # the client keeps sending meanwhile (memory per upload: about two parts).
-        depth = max(2, self.storage.settings.s3_part_size_bytes // BATCH_BYTES)
-        self.pipe = Pipe(asyncio.get_running_loop(), depth)
-        self.writer = self.storage.store.start_upload(bucket, self.pending.key, resolved, self.pipe)
+        self.bucket = await self.storage.store.ensure_bucket(self.principal.tenant)
+        self.rules, self.pending = await _insert_pending(
+            self.storage, self.principal, self.bucket, self.existing, check
+        )
         self.head = bytearray()
         await self._forward(head)
 
@@ -199,15 +219,18 @@ class _FileSink:
             raise EmptyFile("The file is empty; send a document with content.")
         if not self.started:
             await self._start()
-        assert self.pipe is not None and self.writer is not None and self.scan is not None
-        assert self.pending is not None
-        await self._hand_over(end=True)
+        assert self.scan is not None and self.pending is not None
+        p = self.pending
         try:
-            await self.writer
-        except STORE_ERRORS as exc:
+            if self.writer is None:  # one part at most: stored in one call
+                body, self.batch, self.batched = b"".join(self.batch), [], 0
+                await self.storage.store.put_whole(self.bucket, p.key, body, self.content_type)
+            else:
+                await self._hand_over(end=True)
+                await self.writer
+        except (*STORE_ERRORS, StoreUnavailable) as exc:
             raise StoreUnavailable() from exc  # logged once per outage (socle.outages)
         verdict = await self.scan.verdict()
-        p = self.pending
         self.stored = Stored(
             p.document_id,
             p.version_id,
@@ -241,10 +264,16 @@ class _FileSink:
 
 
 async def _insert_pending(
-    storage: Storage, principal: Principal, bucket: str, existing: Document | None
-) -> Pending:
+    storage: Storage,
+    principal: Principal,
+    bucket: str,
+    existing: Document | None,
+    check: Callable[[Rules], None],
+) -> tuple[Rules, Pending]:
+    """The tenant's rules, checked by ``check`` and, when it passes, the pending rows, in one
+    transaction."""
     try:
-        return await _insert_pending_rows(storage, principal, bucket, existing)
+        return await _insert_pending_rows(storage, principal, bucket, existing, check)
     except IntegrityError:
         raise VersionInProgress(
             "Another version of this document is being uploaded; retry once it is done."
@@ -252,11 +281,17 @@ async def _insert_pending(
 
 
 async def _insert_pending_rows(
-    storage: Storage, principal: Principal, bucket: str, existing: Document | None
-) -> Pending:
+    storage: Storage,
+    principal: Principal,
+    bucket: str,
+    existing: Document | None,
+    check: Callable[[Rules], None],
+) -> tuple[Rules, Pending]:
     now = utcnow()
     version_id = new_id()
     async with storage.sessions() as session, session.begin():
+        rules = await load_rules(session, principal.tenant, storage.settings)
+        check(rules)
         if existing is None:
             doc_id, number = new_id(), 1
             session.add(
@@ -301,7 +336,7 @@ async def _insert_pending_rows(
                 created_at=now,
             )
         )
-    return Pending(doc_id, version_id, number, bucket, key)
+    return rules, Pending(doc_id, version_id, number, bucket, key)
 
 
 async def discard_pending(
@@ -353,12 +388,10 @@ async def receive(
     pending version of ``existing`` (or of a new pending document). Inside the block the use
     case activates it; on leaving, a version still pending (refused, failed, or an idempotent
     replay that did not need these bytes) is removed."""
-    async with storage.sessions() as session, session.begin():
-        rules = await load_rules(session, principal.tenant, storage.settings)
     sinks: list[_FileSink] = []
 
     def open_file(part: FilePart) -> _FileSink:
-        sinks.append(_FileSink(storage, principal, rules, part, existing))
+        sinks.append(_FileSink(storage, principal, part, existing))
         return sinks[0]
 
     try:
@@ -374,8 +407,8 @@ async def receive(
             await sinks[0].abort()
         raise
     sink = sinks[0]
-    assert sink.stored is not None
-    received = Received(sink.stored, fields, rules)
+    assert sink.stored is not None and sink.rules is not None
+    received = Received(sink.stored, fields, sink.rules)
     try:
         yield received
     finally:

@@ -220,6 +220,20 @@ class Store:
             ),
         )
 
+    async def put_whole(self, bucket: str, key: str, body: bytes, content_type: str) -> None:
+        """Write an upload of one part at most in one request (as a streamed upload's
+        parts: encrypted like every object, its length known so the SDK sends it as is)."""
+        await self._call(
+            self.client.put_object,
+            bucket,
+            key,
+            io.BytesIO(body),
+            len(body),
+            content_type=content_type,
+            sse=self.sse,
+            part_size=max(self.settings.s3_part_size_bytes, len(body)),
+        )
+
     async def put_bytes(self, bucket: str, key: str, body: bytes, content_type: str) -> None:
         """Write a small object in one call (encrypted like every object)."""
         await self._call(
@@ -264,14 +278,19 @@ class Store:
         return True
 
     async def read(
-        self, bucket: str, key: str, offset: int, length: int
+        self, bucket: str, key: str, offset: int, length: int, *, whole: bool = False
     ) -> AsyncGenerator[bytes, None]:
-        """Stream ``length`` bytes from ``offset``, a chunk at a time: the object is opened
-        and its first chunk read in one worker-thread call, and each next chunk is read
-        while the caller sends the previous one."""
+        """Stream ``length`` bytes from ``offset`` (``whole``: the whole object, of ``length``
+        bytes, asked without a range), a chunk at a time: the object is opened and its first
+        chunk read in one worker-thread call, and each next chunk is read while the caller
+        sends the previous one."""
 
         def open_and_read() -> tuple[Any, bytes]:
-            response = self.client.get_object(bucket, key, offset=offset, length=length)
+            response = (
+                self.client.get_object(bucket, key)
+                if whole
+                else self.client.get_object(bucket, key, offset=offset, length=length)
+            )
             try:
                 return response, response.read(min(READ_CHUNK, length))
             except BaseException:
