@@ -205,7 +205,7 @@ class _FileSink:
         body, self.batch, self.batched = b"".join(self.batch), [], 0
         try:
             if self.writer is None:  # one part at most: stored in one call
-                await self.storage.store.put_whole(self.bucket, p.key, body, self.content_type)
+                await self.storage.store.put_bytes(self.bucket, p.key, body, self.content_type)
             else:
                 await self.writer.send(body)
                 await self.writer.complete()

@@ -214,9 +214,9 @@ class Store:
                 self._buckets.add(bucket)
         return bucket
 
-    async def put_whole(self, bucket: str, key: str, body: bytes, content_type: str) -> None:
-        """Write an upload of one part at most in one request (as a streamed upload's
-        parts: encrypted like every object, its length known so the SDK sends it as is)."""
+    async def put_bytes(self, bucket: str, key: str, body: bytes, content_type: str) -> None:
+        """Write an object held in memory in one request (encrypted like every object; an
+        upload of one part at most, an export's part)."""
         await self._call(
             self.client.put_object,
             bucket,
@@ -226,18 +226,6 @@ class Store:
             content_type=content_type,
             sse=self.sse,
             part_size=max(self.settings.s3_part_size_bytes, len(body)),
-        )
-
-    async def put_bytes(self, bucket: str, key: str, body: bytes, content_type: str) -> None:
-        """Write a small object in one call (encrypted like every object)."""
-        await self._call(
-            self.client.put_object,
-            bucket,
-            key,
-            io.BytesIO(body),
-            len(body),
-            content_type=content_type,
-            sse=self.sse,
         )
 
     async def list_prefix(
