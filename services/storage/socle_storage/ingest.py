@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import structlog
@@ -100,12 +100,16 @@ class _FileSink:
     """Receives the file part's bytes: sniffs, checks limits, hashes, stores and scans them."""
 
     def __init__(
-        self, storage: Storage, principal: Principal, part: FilePart, existing: Document | None
+        self,
+        storage: Storage,
+        principal: Principal,
+        rules: Rules,
+        part: FilePart,
+        existing: Document | None,
     ) -> None:
         self.storage = storage
         self.principal = principal
-        self.rules: Rules | None = None
-        """The tenant's rules, read with the pending rows once the first bytes are in."""
+        self.rules = rules
         self.existing = existing
         self.filename = clean_filename(part.filename)
         self.declared = part.content_type
@@ -125,16 +129,12 @@ class _FileSink:
         self.pending: Pending | None = None
         self.stored: Stored | None = None
 
-    def _check_size(self, rules: Rules, size: int) -> None:
-        if size > rules.max_size_bytes:
+    async def write(self, data: bytes) -> None:
+        if self.size + len(data) > self.rules.max_size_bytes:
             raise FileTooLarge(
-                f"The file is larger than this commune's limit of {rules.max_size_bytes} "
+                f"The file is larger than this commune's limit of {self.rules.max_size_bytes} "
                 "bytes; nothing was kept."
             )
-
-    async def write(self, data: bytes) -> None:
-        if self.rules is not None:
-            self._check_size(self.rules, self.size + len(data))
         self.size += len(data)
         self.sha.update(data)
         if not self.started:
@@ -175,22 +175,17 @@ class _FileSink:
                 f"The file was sent as {self.declared} but its bytes are {sniffed}; send the "
                 "right file or declare its real type."
             )
-
-        def check(rules: Rules) -> None:
-            """Before any row is written: the tenant's types and size limit."""
-            if resolved not in rules.allowed_content_types:
-                raise TypeNotAllowed(
-                    f"This commune does not accept {resolved} documents; accepted: "
-                    f"{', '.join(rules.allowed_content_types)}."
-                )
-            self._check_size(rules, self.size)
-
+        if resolved not in self.rules.allowed_content_types:
+            raise TypeNotAllowed(
+                f"This commune does not accept {resolved} documents; accepted: "
+                f"{', '.join(self.rules.allowed_content_types)}."
+            )
         self.content_type = resolved
         self.started = True
         self.scan = await self.storage.scanner.session()
         self.bucket = await self.storage.store.ensure_bucket(self.principal.tenant)
-        self.rules, self.pending = await _insert_pending(
-            self.storage, self.principal, self.bucket, self.existing, check
+        self.pending = await _insert_pending(
+            self.storage, self.principal, self.bucket, self.existing
         )
         self.head = bytearray()
         await self._forward(head)
@@ -243,16 +238,10 @@ class _FileSink:
 
 
 async def _insert_pending(
-    storage: Storage,
-    principal: Principal,
-    bucket: str,
-    existing: Document | None,
-    check: Callable[[Rules], None],
-) -> tuple[Rules, Pending]:
-    """The tenant's rules, checked by ``check`` and, when it passes, the pending rows, in one
-    transaction."""
+    storage: Storage, principal: Principal, bucket: str, existing: Document | None
+) -> Pending:
     try:
-        return await _insert_pending_rows(storage, principal, bucket, existing, check)
+        return await _insert_pending_rows(storage, principal, bucket, existing)
     except IntegrityError:
         raise VersionInProgress(
             "Another version of this document is being uploaded; retry once it is done."
@@ -260,17 +249,11 @@ async def _insert_pending(
 
 
 async def _insert_pending_rows(
-    storage: Storage,
-    principal: Principal,
-    bucket: str,
-    existing: Document | None,
-    check: Callable[[Rules], None],
-) -> tuple[Rules, Pending]:
+    storage: Storage, principal: Principal, bucket: str, existing: Document | None
+) -> Pending:
     now = utcnow()
     version_id = new_id()
     async with storage.sessions() as session, session.begin():
-        rules = await load_rules(session, principal.tenant, storage.settings)
-        check(rules)
         if existing is None:
             doc_id, number = new_id(), 1
             session.add(
@@ -315,7 +298,7 @@ async def _insert_pending_rows(
                 created_at=now,
             )
         )
-    return rules, Pending(doc_id, version_id, number, bucket, key)
+    return Pending(doc_id, version_id, number, bucket, key)
 
 
 async def discard_pending(
@@ -367,10 +350,12 @@ async def receive(
     pending version of ``existing`` (or of a new pending document). Inside the block the use
     case activates it; on leaving, a version still pending (refused, failed, or an idempotent
     replay that did not need these bytes) is removed."""
+    async with storage.sessions() as session, session.begin():
+        rules = await load_rules(session, principal.tenant, storage.settings)
     sinks: list[_FileSink] = []
 
     def open_file(part: FilePart) -> _FileSink:
-        sinks.append(_FileSink(storage, principal, part, existing))
+        sinks.append(_FileSink(storage, principal, rules, part, existing))
         return sinks[0]
 
     try:
@@ -386,8 +371,8 @@ async def receive(
             await sinks[0].abort()
         raise
     sink = sinks[0]
-    assert sink.stored is not None and sink.rules is not None
-    received = Received(sink.stored, fields, sink.rules)
+    assert sink.stored is not None
+    received = Received(sink.stored, fields, rules)
     try:
         yield received
     finally:
