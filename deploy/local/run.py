@@ -27,7 +27,7 @@ from typing import IO
 
 import httpx
 
-from socle_dev.localinfra import NatsServer, S3Server, SmtpSink
+from socle_dev.localinfra import LOCAL_SIZING, NatsServer, S3Server, SmtpSink
 from socle_procedures.portal.oidc import SCOPES as PORTAL_SCOPES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,6 +102,7 @@ class Launcher:
     def __init__(self) -> None:
         self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
         self.infra: list[NatsServer | S3Server] = []
+        self.s3_master_url = ""
         self.sink: SmtpSink | None = None
 
     def spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> None:
@@ -127,10 +128,16 @@ class Launcher:
         self.infra.append(nats)
         say(f"S3 (SeaweedFS) on {S3_PORT}, waiting for it to answer")
         s3 = S3Server.create(
-            VAR / "s3", S3_PORT, S3_ACCESS_KEY, S3_SECRET_KEY, log=(logs / "s3.log").open("ab")
+            VAR / "s3",
+            S3_PORT,
+            S3_ACCESS_KEY,
+            S3_SECRET_KEY,
+            log=(logs / "s3.log").open("ab"),
+            sizing=LOCAL_SIZING,
         )
         s3.start(timeout=120)
         self.infra.append(s3)
+        self.s3_master_url = s3.master_url
         self.sink = SmtpSink(SMTP_PORT, VAR / "mail")
         self.sink.start()
         say(f"mail sink (SMTP) on {SMTP_PORT}; mails land in {VAR / 'mail'}/")
@@ -301,13 +308,14 @@ def wait_or_kill(proc: subprocess.Popen[bytes], seconds: float) -> None:
         proc.wait()
 
 
-def write_dev_env() -> None:
+def write_dev_env(s3_master_url: str) -> None:
     """``dev-env.sh``: the URLs in use, as shell variables (``. var/dev-env.sh``)."""
     lines = ["# The platform that make run started; in a shell: . var/dev-env.sh"]
     lines += [f"{name.upper()}_URL=http://localhost:{PORTS[name]}" for name in START_ORDER]
     lines += [
         f"NATS_URL=nats://127.0.0.1:{NATS_PORT}",
         f"S3_URL=http://127.0.0.1:{S3_PORT}",
+        f"S3_MASTER_URL={s3_master_url}",
         f"MAIL_DIR={shlex.quote(str(VAR / 'mail'))}",
     ]
     (VAR / "dev-env.sh").write_text("\n".join(lines) + "\n")
@@ -353,7 +361,7 @@ def main() -> int:
         launcher.publish_examples()
         launcher.start_services(portal)
         launcher.wait_healthy()
-        write_dev_env()
+        write_dev_env(launcher.s3_master_url)
         say(f"demo tenant, client and accounts written to {VAR / 'dev-credentials.json'}")
         say(f"the URLs in use written to {VAR / 'dev-env.sh'}")
         say(json.dumps(credentials, indent=2))

@@ -127,6 +127,40 @@ class NatsServer(ManagedProcess):
         wait_for_port(self.port, 15, proc=self.proc)
 
 
+@dataclass(frozen=True)
+class StoreSizing:
+    """How SeaweedFS lays out and reclaims its disk.
+
+    Each bucket is a SeaweedFS collection with volumes of its own (several created at once),
+    a volume takes writes until it reaches ``volume_mb`` and volume files grow as written
+    (nothing is reserved up front). A deleted object's bytes stay in its volume until the
+    volume is vacuumed: the master does so every ``vacuum_seconds`` for the volumes whose
+    deleted share is above ``garbage_threshold`` (or at once on
+    ``GET <master>/vol/vacuum?garbageThreshold=0.01``)."""
+
+    volume_mb: int
+    max_volumes: int
+    """0: as many as the free disk holds at start (free space divided by ``volume_mb``)."""
+    garbage_threshold: float = 0.3
+    vacuum_seconds: int = 840
+
+    def args(self) -> list[str]:
+        return [
+            f"-master.volumeSizeLimitMB={self.volume_mb}",
+            f"-volume.max={self.max_volumes}",
+            f"-master.garbageThreshold={self.garbage_threshold}",
+            f"-master.vacuumIntervalSeconds={self.vacuum_seconds}",
+        ]
+
+
+TEST_SIZING = StoreSizing(volume_mb=64, max_volumes=50)
+"""The test suite's: small volumes (many buckets, little data), at most 3.2 GB."""
+LOCAL_SIZING = StoreSizing(volume_mb=256, max_volumes=0, garbage_threshold=0.1, vacuum_seconds=300)
+"""``make run`` and the benchmarks': bounded by the disk (SeaweedFS stops taking writes when
+less than 1 % of it is free), deleted bytes given back within five minutes once they are a
+tenth of a volume."""
+
+
 @dataclass
 class S3Server(ManagedProcess):
     """SeaweedFS (``weed server -s3``) with one access key, S3 on ``port``."""
@@ -135,6 +169,7 @@ class S3Server(ManagedProcess):
     port: int = 8333
     access_key: str = "socle"
     secret_key: str = "socle-local-secret"
+    master_port: int = 9333
 
     @classmethod
     def create(
@@ -144,6 +179,7 @@ class S3Server(ManagedProcess):
         access_key: str,
         secret_key: str,
         log: IO[bytes] | None = None,
+        sizing: StoreSizing = TEST_SIZING,
     ) -> S3Server:
         directory.mkdir(parents=True, exist_ok=True)
         config = directory / "s3.json"
@@ -180,8 +216,7 @@ class S3Server(ManagedProcess):
             # machine would collide on them.
             "-s3.port.iceberg=0",
             "-s3.port.lance=0",
-            "-master.volumeSizeLimitMB=64",
-            "-volume.max=50",
+            *sizing.args(),
             # Stop when told: no 10 s wait for a master that stops with it.
             "-volume.preStopSeconds=0",
         ]
@@ -192,11 +227,17 @@ class S3Server(ManagedProcess):
             port=port,
             access_key=access_key,
             secret_key=secret_key,
+            master_port=master,
         )
 
     @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def master_url(self) -> str:
+        """SeaweedFS's master (``/vol/status``, ``/vol/vacuum``)."""
+        return f"http://127.0.0.1:{self.master_port}"
 
     def start(self, timeout: float = 60.0) -> None:
         super().start()

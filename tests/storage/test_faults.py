@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import os
 import tracemalloc
 
 from sqlalchemy import func, select
@@ -53,6 +55,37 @@ async def test_a_200_mb_upload_streams_with_bounded_memory(started, auth, admin,
             f"/v1/documents/{doc['id']}/content", headers=auth() | {"Range": "bytes=0-7"}
         )
         assert head.content == b"%PDF-1.7"
+
+
+async def test_a_file_of_several_parts_comes_back_byte_for_byte(started, auth, admin):
+    # 5 MiB parts (the tests' setting): two whole parts and a last one, sent in uneven pieces
+    content = b"%PDF-1.7\n" + os.urandom(12 * MiB + 12_345)
+
+    async def pieces():
+        at = 0
+        for n in range(10_000):
+            step = 70_001 + (n % 7) * 9_973
+            yield content[at : at + step]
+            at += step
+            if at >= len(content):
+                return
+
+    async with started() as (client, _):
+        rules = {
+            "max_size_bytes": 20 * MiB,
+            "allowed_content_types": ["application/pdf"],
+            "default_retention_days": 30,
+        }
+        assert (await client.put("/v1/rules", headers=admin, json=rules)).status_code == 200
+        headers, body = streamed_body(pieces(), fields={"kind": "survey"})
+        response = await client.post("/v1/documents", headers=auth() | headers, content=body)
+        assert response.status_code == 201, response.text
+        doc = response.json()
+        assert doc["size"] == len(content)
+        assert doc["sha256"] == hashlib.sha256(content).hexdigest()
+        back = await client.get(f"/v1/documents/{doc['id']}/content", headers=auth())
+        assert back.status_code == 200
+        assert back.content == content
 
 
 async def pending_rows(storage, tenant: str) -> tuple[int, int]:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.auth import Principal
-from socle.db import utcnow
+from socle.db import read_only, utcnow
 from socle.pagination import decode_cursor, encode_cursor
 from socle.problems import Unprocessable
 from socle_storage.context import Storage
@@ -102,6 +102,9 @@ class Download:
     chunks: AsyncIterator[bytes] | None  # None: not modified
     whole: bytes | None = None
     """The whole content when it came in the store's first read (``chunks`` is then None)."""
+    redirect: str | None = None
+    """A presigned link to the version on the store, to be followed instead (opt-in by
+    ``download_redirect_min_bytes``; ``chunks`` is then None)."""
 
 
 def etag_of(version: DocumentVersion) -> str:
@@ -161,15 +164,26 @@ async def download(
     if_none_match: str | None,
 ) -> Download:
     async with storage.sessions() as session, session.begin():
+        await read_only(session)
         doc = await find_visible(session, principal, document_id)
         version = await _readable_version(session, doc, number)
     etag = etag_of(version)
     if if_none_match and etag in [t.strip() for t in if_none_match.split(",")]:
         return Download(version, etag, None, None)
     byte_range = parse_range(range_header, version.size)
+    threshold = storage.settings.download_redirect_min_bytes
+    if byte_range is None and threshold and version.size >= threshold:
+        url = storage.store.presign(
+            version.bucket, version.object_key, version.filename, version.content_type
+        )
+        async with storage.sessions() as session, session.begin():
+            _record_access(session, principal, version, "content")
+        return Download(version, etag, None, None, redirect=url)
     start = byte_range.start if byte_range else 0
     length = byte_range.length if byte_range else version.size
-    chunks = storage.store.read(version.bucket, version.object_key, start, length)
+    chunks = storage.store.read(
+        version.bucket, version.object_key, start, length, whole=byte_range is None
+    )
     first = await anext(chunks)  # opens the object: a store fault answers 503 before 200
     async with storage.sessions() as session, session.begin():
         _record_access(session, principal, version, "content")

@@ -9,12 +9,10 @@ are never visible through the API."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
 
 import structlog
 import urllib3
@@ -42,15 +40,12 @@ from socle_storage.models import Document, DocumentVersion
 from socle_storage.multipart import FilePart, read_form
 from socle_storage.scanning import ScanSession, Verdict
 from socle_storage.sniff import SNIFF_BYTES, clean_filename, resolve_type, sniff
-from socle_storage.store import Pipe, UploadCancelled, object_key
+from socle_storage.store import PartWriter, object_key
 from socle_storage.tenant_rules import Rules, load_rules
 
 log = structlog.get_logger("socle_storage.uploads")
 
 STORE_ERRORS = (MinioException, urllib3.exceptions.HTTPError, OSError, RuntimeError)
-BATCH_BYTES = 1024 * 1024
-"""Bytes gathered before they are handed to the store's writer thread (one hand-over per
-batch rather than per network read)."""
 
 
 @dataclass(frozen=True)
@@ -123,10 +118,13 @@ class _FileSink:
         self.size = 0
         self.sha = hashlib.sha256()
         self.content_type = ""
-        self.pipe: Pipe | None = None
+        self.bucket = ""
         self.batch: list[bytes] = []
+        """What arrived since the last part was sent."""
         self.batched = 0
-        self.writer: asyncio.Future[Any] | None = None
+        self.writer: PartWriter | None = None
+        """The multipart upload, begun once more than a part has arrived (a file of one part
+        at most is stored in one call at the end)."""
         self.scan: ScanSession | None = None
         self.pending: Pending | None = None
         self.stored: Stored | None = None
@@ -148,24 +146,25 @@ class _FileSink:
         await self._forward(data)
 
     async def _forward(self, data: bytes) -> None:
-        assert self.scan is not None
+        assert self.scan is not None and self.pending is not None
         await self.scan.feed(data)
         self.batch.append(data)
         self.batched += len(data)
-        if self.batched >= BATCH_BYTES:
-            await self._hand_over()
-
-    async def _hand_over(self, end: bool = False) -> None:
-        """Hand the batch gathered (then, with ``end``, the end of the file) to the writer."""
-        assert self.pipe is not None and self.writer is not None
-        batch, self.batch, self.batched = self.batch, [], 0
-        try:
-            if batch:
-                await self.pipe.put(batch, self.writer)
-            if end:
-                await self.pipe.put(None, self.writer)
-        except STORE_ERRORS as exc:
-            raise StoreUnavailable() from exc  # logged once per outage (socle.outages)
+        part_size = self.storage.settings.s3_part_size_bytes
+        if self.batched > part_size:  # a whole part, and more to come: send it
+            if self.writer is None:
+                self.writer = PartWriter(
+                    self.storage.store, self.bucket, self.pending.key, self.content_type
+                )
+            # the part, joined once; the end of the last piece begins the next part
+            over = self.batched - part_size  # < len(data): the part was not full before it
+            self.batch[-1] = data[: len(data) - over]
+            part = b"".join(self.batch)
+            self.batch, self.batched = [data[len(data) - over :]], over
+            try:
+                await self.writer.send(part)
+            except STORE_ERRORS as exc:
+                raise StoreUnavailable() from exc  # logged once per outage (socle.outages)
 
     async def _start(self) -> None:
         head = bytes(self.head)
@@ -184,13 +183,10 @@ class _FileSink:
         self.content_type = resolved
         self.started = True
         self.scan = await self.storage.scanner.session()
-        bucket = await self.storage.store.ensure_bucket(self.principal.tenant)
-        self.pending = await _insert_pending(self.storage, self.principal, bucket, self.existing)
-        # A part's worth of batches may wait while the previous part is sent to the store:
-        # the client keeps sending meanwhile (memory per upload: about two parts).
-        depth = max(2, self.storage.settings.s3_part_size_bytes // BATCH_BYTES)
-        self.pipe = Pipe(asyncio.get_running_loop(), depth)
-        self.writer = self.storage.store.start_upload(bucket, self.pending.key, resolved, self.pipe)
+        self.bucket = await self.storage.store.ensure_bucket(self.principal.tenant)
+        self.pending = await _insert_pending(
+            self.storage, self.principal, self.bucket, self.existing
+        )
         self.head = bytearray()
         await self._forward(head)
 
@@ -199,15 +195,18 @@ class _FileSink:
             raise EmptyFile("The file is empty; send a document with content.")
         if not self.started:
             await self._start()
-        assert self.pipe is not None and self.writer is not None and self.scan is not None
-        assert self.pending is not None
-        await self._hand_over(end=True)
+        assert self.scan is not None and self.pending is not None
+        p = self.pending
+        body, self.batch, self.batched = b"".join(self.batch), [], 0
         try:
-            await self.writer
-        except STORE_ERRORS as exc:
+            if self.writer is None:  # one part at most: stored in one call
+                await self.storage.store.put_bytes(self.bucket, p.key, body, self.content_type)
+            else:
+                await self.writer.send(body)
+                await self.writer.complete()
+        except (*STORE_ERRORS, StoreUnavailable) as exc:
             raise StoreUnavailable() from exc  # logged once per outage (socle.outages)
         verdict = await self.scan.verdict()
-        p = self.pending
         self.stored = Stored(
             p.document_id,
             p.version_id,
@@ -224,10 +223,8 @@ class _FileSink:
     async def abort(self) -> None:
         """Undo what was written: abort the store write, remove bytes and pending rows."""
         await self.close()
-        if self.pipe is not None and self.writer is not None:
-            self.pipe.abort(UploadCancelled("upload refused"))
-            with contextlib.suppress(Exception):
-                await self.writer
+        if self.writer is not None:
+            await self.writer.abort()
         if self.pending is not None:
             p = self.pending
             await discard_pending(

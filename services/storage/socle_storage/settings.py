@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from socle.config import ServiceSettings
 
@@ -48,6 +48,10 @@ class StorageSettings(ServiceSettings):
 
     presign_seconds: int = 300
     """Lifetime of a presigned download link."""
+    download_redirect_min_bytes: int = Field(default=0, ge=0)
+    """0: every download goes through the service. Otherwise a whole version of at least
+    this size is answered with a redirect to a presigned link on the store (clients must
+    reach ``s3_public_endpoint``)."""
 
     default_max_size_bytes: int = 25 * 1024 * 1024
     """Largest upload a tenant accepts until it sets its own rule."""

@@ -6,6 +6,7 @@ keys are built only from the token's tenant and ids the service generated."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import io
 import re
@@ -18,7 +19,7 @@ from urllib.parse import urlparse
 import structlog
 import urllib3
 from minio import Minio
-from minio.datatypes import Object
+from minio.datatypes import Object, Part
 from minio.error import MinioException, S3Error
 from minio.sse import Sse, SseKMS, SseS3
 
@@ -31,8 +32,8 @@ READ_CHUNK = 1024 * 1024
 """Bytes read from the store at a time when serving a download; one more chunk is read ahead
 while the previous one is sent, so a download holds at most two chunks in memory."""
 UPLOAD_THREADS = 16
-"""Uploads written at once; more wait their turn (their bodies wait in a small queue), and
-the threads of other store calls stay free."""
+"""Parts sent at once (one per upload); more wait their turn, and the threads of other store
+calls stay free."""
 _BUCKET_OK = re.compile(r"^[a-z0-9][a-z0-9-]*[a-z0-9]$")
 
 
@@ -74,64 +75,76 @@ def object_key(tenant: str, document_id: str, version_id: str) -> str:
     return f"{tenant_prefix(tenant)}documents/{document_id}/{version_id}"
 
 
-class Pipe:
-    """Bytes handed from the event loop to a blocking ``read()`` in a worker thread, through a
-    small bounded queue of batches (memory stays bounded whatever the file size)."""
+class PartWriter:
+    """A multipart upload driven from the event loop, one part at a time: each part, joined
+    once, is sent by a worker thread while the next one arrives; :meth:`send` waits for the
+    part in flight first, so an upload holds about two parts whatever the file size. Uses the
+    MinIO SDK's multipart calls (``put_object`` with an unknown length reads a part and one
+    byte more, and copies each part three more times)."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, depth: int = 2) -> None:
-        self._loop = loop
-        self._queue: asyncio.Queue[list[bytes] | BaseException | None] = asyncio.Queue(depth)
-        self._buffer = b""
-        self._eof = False
+    def __init__(self, store: Store, bucket: str, key: str, content_type: str) -> None:
+        self._store = store
+        self._bucket = bucket
+        self._key = key
+        self._headers: dict[str, str | list[str] | tuple[str]] = {
+            "Content-Type": content_type,
+            **(store.sse.headers() if store.sse else {}),
+        }
+        self._upload_id: str | None = None
+        self._parts: list[Part] = []
+        self._in_flight: asyncio.Future[str] | None = None
 
-    # Worker-thread side (what the MinIO SDK calls).
-    def read(self, size: int = -1) -> bytes:
-        """Up to ``size`` bytes, waiting until that many arrived or the end (one part in one
-        call, so the SDK does not grow it by repeated concatenation)."""
-        pieces = [self._buffer] if self._buffer else []
-        have = len(self._buffer)
-        while (size < 0 or have < size) and not self._eof:
-            item = asyncio.run_coroutine_threadsafe(self._queue.get(), self._loop).result()
-            if item is None:
-                self._eof = True
-            elif isinstance(item, BaseException):
-                raise item
-            else:
-                pieces.extend(item)
-                have += sum(len(piece) for piece in item)
-        data = b"".join(pieces)
-        if size < 0 or size >= len(data):
-            self._buffer = b""
-            return data
-        self._buffer = data[size:]
-        return data[:size]
+    def _run(self, fn: Any, *args: Any) -> asyncio.Future[Any]:
+        return asyncio.get_running_loop().run_in_executor(self._store.writers, fn, *args)
 
-    # Event-loop side.
-    async def put(self, item: list[bytes] | None, writer: asyncio.Future[Any]) -> None:
-        """Queue a batch of bytes (``None``: the end) unless the writer already stopped (then
-        raise its error)."""
-        if writer.done():
-            writer.result()  # raises the writer's error
-            raise RuntimeError("the store stopped reading before the end of the upload")
-        if not self._queue.full():
-            self._queue.put_nowait(item)
-            return
-        put = asyncio.ensure_future(self._queue.put(item))
-        done, _ = await asyncio.wait({put, writer}, return_when=asyncio.FIRST_COMPLETED)
-        if put not in done:
-            put.cancel()
-            writer.result()  # raises the writer's error
-            raise RuntimeError("the store stopped reading before the end of the upload")
+    async def _settle(self) -> None:
+        """Wait for the part in flight (raise its error)."""
+        if self._in_flight is not None:
+            in_flight, self._in_flight = self._in_flight, None
+            self._parts.append(Part(len(self._parts) + 1, await in_flight))
 
-    def abort(self, error: BaseException) -> None:
-        """Make the reading thread fail (so a multipart upload is aborted, nothing kept)."""
-        while not self._queue.empty():
-            self._queue.get_nowait()
-        self._queue.put_nowait(error)
+    async def send(self, body: bytes) -> None:
+        await self._settle()
+        client = self._store.client
+        if self._upload_id is None:
+            self._upload_id = await self._run(
+                client._create_multipart_upload, self._bucket, self._key, dict(self._headers)
+            )
+        self._in_flight = self._run(
+            client._upload_part,
+            self._bucket,
+            self._key,
+            body,
+            None,
+            self._upload_id,
+            len(self._parts) + 1,
+        )
 
+    async def complete(self) -> None:
+        await self._settle()
+        assert self._upload_id is not None
+        await self._run(
+            self._store.client._complete_multipart_upload,
+            self._bucket,
+            self._key,
+            self._upload_id,
+            self._parts,
+        )
 
-class UploadCancelled(Exception):
-    """Raised in the writer thread when the upload is refused half-way."""
+    async def abort(self) -> None:
+        """Drop the parts sent (nothing kept in the store); never raises."""
+        if self._in_flight is not None:
+            with contextlib.suppress(Exception):
+                await self._in_flight
+            self._in_flight = None
+        if self._upload_id is not None:
+            with contextlib.suppress(Exception):
+                await self._run(
+                    self._store.client._abort_multipart_upload,
+                    self._bucket,
+                    self._key,
+                    self._upload_id,
+                )
 
 
 def _release(response: Any, read: asyncio.Future[bytes] | None) -> None:
@@ -151,10 +164,11 @@ class Store:
         )
         self._buckets: set[str] = set()
         self._lock = asyncio.Lock()
-        self._writers = ThreadPoolExecutor(UPLOAD_THREADS, thread_name_prefix="storage-upload")
+        self.writers = ThreadPoolExecutor(UPLOAD_THREADS, thread_name_prefix="storage-upload")
+        """The threads sending the parts of uploads."""
 
     def close(self) -> None:
-        self._writers.shutdown(wait=False, cancel_futures=True)
+        self.writers.shutdown(wait=False, cancel_futures=True)
 
     @property
     def sse(self) -> Sse | None:
@@ -200,28 +214,9 @@ class Store:
                 self._buckets.add(bucket)
         return bucket
 
-    def start_upload(
-        self, bucket: str, key: str, content_type: str, pipe: Pipe
-    ) -> asyncio.Future[Any]:
-        """Start writing ``pipe`` to ``bucket/key`` in a worker thread; the future ends with
-        the write (or its error)."""
-        loop = asyncio.get_running_loop()
-        return loop.run_in_executor(
-            self._writers,
-            lambda: self.client.put_object(
-                bucket,
-                key,
-                pipe,  # type: ignore[arg-type]  # only read() is used
-                length=-1,
-                part_size=self.settings.s3_part_size_bytes,
-                num_parallel_uploads=1,
-                content_type=content_type,
-                sse=self.sse,
-            ),
-        )
-
     async def put_bytes(self, bucket: str, key: str, body: bytes, content_type: str) -> None:
-        """Write a small object in one call (encrypted like every object)."""
+        """Write an object held in memory in one request (encrypted like every object; an
+        upload of one part at most, an export's part)."""
         await self._call(
             self.client.put_object,
             bucket,
@@ -230,6 +225,7 @@ class Store:
             len(body),
             content_type=content_type,
             sse=self.sse,
+            part_size=max(self.settings.s3_part_size_bytes, len(body)),
         )
 
     async def list_prefix(
@@ -264,14 +260,19 @@ class Store:
         return True
 
     async def read(
-        self, bucket: str, key: str, offset: int, length: int
+        self, bucket: str, key: str, offset: int, length: int, *, whole: bool = False
     ) -> AsyncGenerator[bytes, None]:
-        """Stream ``length`` bytes from ``offset``, a chunk at a time: the object is opened
-        and its first chunk read in one worker-thread call, and each next chunk is read
-        while the caller sends the previous one."""
+        """Stream ``length`` bytes from ``offset`` (``whole``: the whole object, of ``length``
+        bytes, asked without a range), a chunk at a time: the object is opened and its first
+        chunk read in one worker-thread call, and each next chunk is read while the caller
+        sends the previous one."""
 
         def open_and_read() -> tuple[Any, bytes]:
-            response = self.client.get_object(bucket, key, offset=offset, length=length)
+            response = (
+                self.client.get_object(bucket, key)
+                if whole
+                else self.client.get_object(bucket, key, offset=offset, length=length)
+            )
             try:
                 return response, response.read(min(READ_CHUNK, length))
             except BaseException:

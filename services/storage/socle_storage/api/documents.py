@@ -177,6 +177,11 @@ async def get_document(
         200: {"description": "The content", "content": {"application/octet-stream": {}}},
         206: {"description": "The requested range", "content": {"application/octet-stream": {}}},
         304: {"description": "Not modified (If-None-Match)"},
+        307: {
+            "description": "Only when the installation sets SOCLE_DOWNLOAD_REDIRECT_MIN_BYTES: "
+            "the whole content of a large version is fetched from the store by following "
+            "`Location` (a presigned link, valid SOCLE_PRESIGN_SECONDS; logged as a read)"
+        },
     }
     | problem_responses((409, "Deleted or quarantined"), 416, (503, "Store unreachable")),
 )
@@ -204,6 +209,11 @@ async def download_content(
         "X-Content-Type-Options": "nosniff",
         "Content-Disposition": f"attachment; filename*=UTF-8''{quote(v.filename)}",
     }
+    if result.redirect is not None:
+        return Response(
+            status_code=307,
+            headers={"Location": result.redirect, "Cache-Control": "no-store", "ETag": result.etag},
+        )
     if result.chunks is None and result.whole is None:
         return Response(status_code=304, headers=headers)
     if result.range is not None:
