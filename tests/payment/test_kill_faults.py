@@ -6,9 +6,7 @@ its key after the restart has had exactly one effect, and nothing answers 5xx)."
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
-import random
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -23,7 +21,7 @@ from sqlalchemy import text
 from socle.db import create_engine
 from socle_dev.localinfra import free_port
 from socle_dev.testing import eventually
-from tests.support.payment import payment_body, serve_payment
+from tests.support.payment import create_until_done, payment_body, serve_payment
 
 CLIENTS = 8
 PROBLEM = "application/problem+json"
@@ -99,27 +97,6 @@ async def _stream(url: str, tenant: str) -> list[tuple[str, str, str]]:
 # ---- kill -9 of NATS ---------------------------------------------------------------------
 
 
-async def _create(
-    client: httpx.AsyncClient, headers: dict[str, str], key: str, seen: list[int]
-) -> str:
-    """A good client: the same request, with the same key, until it is created; on 503 it
-    waits no longer than Retry-After asks (backing off, with jitter)."""
-    for attempt in itertools.count(1):
-        response = await client.post(
-            "/v1/payments",
-            json=payment_body(reference=f"KEY-{key}"),
-            headers={**headers, "Idempotency-Key": key},
-        )
-        seen.append(response.status_code)
-        if response.status_code == 201:
-            payment_id: str = response.json()["id"]
-            return payment_id
-        assert response.status_code == 503, response.text
-        retry_after = int(response.headers["retry-after"])
-        await asyncio.sleep(random.uniform(0, min(retry_after, 0.05 * 2**attempt)))
-    raise AssertionError("unreachable")
-
-
 async def test_nats_killed_and_restarted_during_a_stream_of_payments_loses_no_event(
     settings_for, auth, tenant, payment_database, private_nats, tmp_path
 ):
@@ -132,7 +109,7 @@ async def test_nats_killed_and_restarted_during_a_stream_of_payments_loses_no_ev
     async def client_loop(client: httpx.AsyncClient) -> None:
         while flowing:
             key = uuid.uuid4().hex
-            created[key] = await _create(client, auth(), key, seen)
+            created[key] = await create_until_done(client, auth(), key, seen)
 
     async def at_least(count: int) -> bool:
         return len(created) >= count

@@ -5,7 +5,6 @@ created payment and its event exist exactly once."""
 from __future__ import annotations
 
 import asyncio
-import random
 import uuid
 from collections import Counter
 from typing import Any
@@ -17,33 +16,9 @@ from structlog.testing import capture_logs
 from socle.db import create_engine
 from socle_dev.testing import eventually
 from tests.support.infra import PrivatePostgres, create_database, migrate
-from tests.support.payment import payment_body, service
+from tests.support.payment import create_until_done, payment_body, service
 
 PROBLEM = "application/problem+json"
-
-
-async def _create_until_done(
-    client: httpx.AsyncClient, headers: dict[str, str], key: str, seen: list[int]
-) -> str:
-    """A well-behaved client: retries the same request with the same key on 503, backing
-    off exponentially with jitter, never longer than Retry-After asks."""
-    attempt = 0
-    while True:
-        response = await client.post(
-            "/v1/payments",
-            json=payment_body(reference=f"KEY-{key}"),
-            headers={**headers, "Idempotency-Key": key},
-        )
-        seen.append(response.status_code)
-        if response.status_code == 201:
-            payment_id: str = response.json()["id"]
-            return payment_id
-        assert response.status_code == 503, response.text
-        assert response.headers["content-type"] == PROBLEM
-        retry_after = int(response.headers["retry-after"])
-        assert retry_after >= 1
-        attempt += 1
-        await asyncio.sleep(random.uniform(0, min(retry_after, 0.05 * 2**attempt)))
 
 
 async def _rows(database_url: str, tenant: str) -> tuple[Counter[str], Counter[str]]:
@@ -87,7 +62,7 @@ async def test_many_creations_on_a_small_pool_are_201_or_503_never_500(
     keys = [uuid.uuid4().hex for _ in range(40)]
     seen: list[int] = []
     async with service(settings) as (client, _):
-        ids = await asyncio.gather(*(_create_until_done(client, auth(), k, seen) for k in keys))
+        ids = await asyncio.gather(*(create_until_done(client, auth(), k, seen) for k in keys))
     statuses = Counter(seen)
     assert set(statuses) <= {201, 503}, statuses
     assert statuses[503] > 0, "the small pool was never exhausted: the test proves nothing"
@@ -109,7 +84,7 @@ async def test_a_database_stopped_during_a_stream_answers_503_then_recovers(
         async with service(settings) as (client, _):
             for _ in range(5):  # the stream flows
                 keys.append(uuid.uuid4().hex)
-                ids.append(await _create_until_done(client, auth(), keys[-1], []))
+                ids.append(await create_until_done(client, auth(), keys[-1], []))
             logs = await _outage_and_recovery(client, auth, postgres, keys, ids, while_down)
         assert set(while_down) == {503}
         refs, events = await _rows(url, tenant)
@@ -156,10 +131,10 @@ async def _outage_and_recovery(
         await asyncio.to_thread(postgres.start)
         # the same process, not restarted: the refused creations retried, then more
         for key in keys[5:]:
-            ids.append(await _create_until_done(client, auth(), key, []))
+            ids.append(await create_until_done(client, auth(), key, []))
         for _ in range(5):
             keys.append(uuid.uuid4().hex)
-            ids.append(await _create_until_done(client, auth(), keys[-1], []))
+            ids.append(await create_until_done(client, auth(), keys[-1], []))
         assert (await client.get("/readyz")).status_code == 200
         await eventually(lambda: _told(logs, "outbox-relay", "database_recovered"), "relay")
     return logs

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import random
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -126,3 +127,28 @@ def payment_cli(*argv: str) -> int:
         default_port=8002,
         argv=list(argv),
     )
+
+
+async def create_until_done(
+    client: httpx.AsyncClient, headers: dict[str, str], key: str, seen: list[int]
+) -> str:
+    """A good client: the same request with the same key until it is created (its status
+    codes appended to ``seen``). A 503 must be a problem with Retry-After; the client backs
+    off exponentially with jitter, never longer than Retry-After asks."""
+    attempt = 0
+    while True:
+        response = await client.post(
+            "/v1/payments",
+            json=payment_body(reference=f"KEY-{key}"),
+            headers={**headers, "Idempotency-Key": key},
+        )
+        seen.append(response.status_code)
+        if response.status_code == 201:
+            payment_id: str = response.json()["id"]
+            return payment_id
+        assert response.status_code == 503, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        retry_after = int(response.headers["retry-after"])
+        assert retry_after >= 1
+        attempt += 1
+        await asyncio.sleep(random.uniform(0, min(retry_after, 0.05 * 2**attempt)))
