@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
-from bench.services_load import services_load  # noqa: E402
+from bench.services_load import payment_body, services_load  # noqa: E402
 from socle_dev.localinfra import ManagedProcess, NatsServer, free_port, wait_for_port  # noqa: E402
 from socle_dev.testing import TestIssuer  # noqa: E402
 
@@ -113,14 +113,7 @@ async def _client(http: httpx.AsyncClient, token: str, phase: Phase, until: floa
         try:
             response = await http.post(
                 "/v1/payments",
-                json={
-                    "amount": 5000,
-                    "currency": "CHF",
-                    "reference": key[:20],
-                    "description": "Load",
-                    "return_url": "https://commune.example/back",
-                    "provider": "sandbox",
-                },
+                json=payment_body(key),
                 headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key},
             )
         except httpx.TimeoutException:

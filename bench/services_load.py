@@ -114,6 +114,18 @@ async def _identity(run: Run, s: Service, http: httpx.AsyncClient, creds: tuple[
     )
 
 
+def payment_body(key: str) -> dict[str, object]:
+    """The payment every load client creates (``key``: its Idempotency-Key)."""
+    return {
+        "amount": 5000,
+        "currency": "CHF",
+        "reference": key[:20],
+        "description": "Load",
+        "return_url": "http://localhost/back",
+        "provider": "sandbox",
+    }
+
+
 async def _payment(run: Run, s: Service, http: httpx.AsyncClient) -> None:
     key = uuid.uuid4().hex
     created = await run.send(
@@ -121,14 +133,7 @@ async def _payment(run: Run, s: Service, http: httpx.AsyncClient) -> None:
         "POST /v1/payments",
         lambda: http.post(
             "/v1/payments",
-            json={
-                "amount": 5000,
-                "currency": "CHF",
-                "reference": key[:20],
-                "description": "Load",
-                "return_url": "http://localhost/back",
-                "provider": "sandbox",
-            },
+            json=payment_body(key),
             headers={"Authorization": f"Bearer {run.token}", "Idempotency-Key": key},
         ),
         201,
