@@ -27,6 +27,7 @@ from tests.support.identity import (
     pkce_pair,
     query,
     redeem_code,
+    register,
 )
 from tests.support.logscan import captured_logs, leaks
 from tests.support.privacy import PDF, notification, pay, procedure_request, until_status, upload
@@ -56,23 +57,6 @@ async def _mailed_link(smtp_sink: Any, needle: str) -> str:
     # a safety net, not a measure: notify may first work through events of earlier tests
     found = await eventually(mailed, f"the mail with a {needle} link", within=120)
     return str(found[-1])
-
-
-async def _register(http: httpx.AsyncClient, client_id: str) -> None:
-    page = await http.get("/register", params={"client_id": client_id})
-    assert page.status_code == 200, page.text
-    sent = await http.post(
-        "/register",
-        data={
-            "csrf_token": hidden(page.text, "csrf_token"),
-            "client_id": client_id,
-            "email": EMAIL,
-            "password": PASSWORD,
-            "given_name": GIVEN,
-            "family_name": FAMILY,
-        },
-    )
-    assert sent.status_code == 200, sent.text
 
 
 async def _reset_password(http: httpx.AsyncClient, client_id: str, smtp_sink: Any) -> str:
@@ -126,7 +110,8 @@ async def test_no_log_line_carries_the_person_s_address_names_passwords_tokens_o
             client_id, client_secret = portal.client_id, str(portal_secret)
             async with httpx.AsyncClient(base_url=issuer, timeout=30) as browser:
                 # registers, confirms the mailed link
-                await _register(browser, client_id)
+                sent = await register(browser, client_id, EMAIL, PASSWORD, GIVEN, FAMILY)
+                assert sent.status_code == 200, sent.text
                 verify = await _mailed_link(smtp_sink, "/verify-email")
                 secrets["verification link"] = query(verify)["token"]
                 link = urlsplit(verify)

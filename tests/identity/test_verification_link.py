@@ -11,7 +11,7 @@ from socle import clock
 from socle_dev.events import EventRecorder
 from socle_identity import directory, registration
 from socle_identity.models import User
-from tests.support.identity import PASSWORD, code_flow_client, hidden, query
+from tests.support.identity import PASSWORD, code_flow_client, query, register
 
 
 async def _unverified(identity, commune, email: str) -> User:
@@ -60,18 +60,7 @@ async def test_the_mailed_link_holds_no_address_and_verifies(identity, commune, 
         identity.http() as browser,
         EventRecorder(nats_server.url, subject=f"socle.{commune.tenant}.user.>") as events,
     ):
-        page = await browser.get("/register", params={"client_id": client_id})
-        done = await browser.post(
-            "/register",
-            data={
-                "csrf_token": hidden(page.text, "csrf_token"),
-                "client_id": client_id,
-                "email": email,
-                "password": "a good long password",
-                "given_name": "Ines",
-                "family_name": "Muster",
-            },
-        )
+        done = await register(browser, client_id, email, "a good long password", "Ines", "Muster")
         assert done.status_code == 200
         registered = await events.first("user.registered")
         mail = await events.account_mail(registered)

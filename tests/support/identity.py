@@ -118,6 +118,30 @@ async def log_in(
     )
 
 
+async def register(
+    browser: httpx.AsyncClient,
+    client_id: str,
+    email: str,
+    password: str,
+    given_name: str,
+    family_name: str,
+) -> httpx.Response:
+    """Register on identity's page, as a browser: open the form, fill it, submit it."""
+    page = await browser.get("/register", params={"client_id": client_id})
+    assert page.status_code == 200, page.text
+    return await browser.post(
+        "/register",
+        data={
+            "csrf_token": hidden(page.text, "csrf_token"),
+            "client_id": client_id,
+            "email": email,
+            "password": password,
+            "given_name": given_name,
+            "family_name": family_name,
+        },
+    )
+
+
 async def ask_password_reset(
     browser: httpx.AsyncClient, client_id: str, email: str
 ) -> httpx.Response:
