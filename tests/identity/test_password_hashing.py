@@ -16,6 +16,7 @@ from tests.support.identity import (
     ISSUER,
     PASSWORD,
     REDIRECT,
+    authorize_url,
     hidden,
     pkce_pair,
     quick_settings,
@@ -47,18 +48,7 @@ async def test_healthz_answers_while_a_burst_of_logins_is_hashing(
                 spec=directory.ClientSpec(name="App", public=True, redirect_uris=[REDIRECT]),
             )
         _, challenge = pkce_pair()
-        page = await client.get(
-            "/authorize",
-            params={
-                "response_type": "code",
-                "client_id": rp.client_id,
-                "redirect_uri": REDIRECT,
-                "scope": "openid",
-                "state": "s",
-                "code_challenge": challenge,
-                "code_challenge_method": "S256",
-            },
-        )
+        page = await client.get(authorize_url(rp.client_id, challenge))
         assert page.status_code == 200, page.text
         form = {
             "csrf_token": hidden(page.text, "csrf_token"),
@@ -126,18 +116,7 @@ async def test_logins_waiting_for_their_password_check_hold_no_database_connecti
 
         monkeypatch.setattr(passwords, "_verify", held)
         _, challenge = pkce_pair()
-        page = await client.get(
-            "/authorize",
-            params={
-                "response_type": "code",
-                "client_id": rp.client_id,
-                "redirect_uri": REDIRECT,
-                "scope": "openid",
-                "state": "s",
-                "code_challenge": challenge,
-                "code_challenge_method": "S256",
-            },
-        )
+        page = await client.get(authorize_url(rp.client_id, challenge))
         assert page.status_code == 200, page.text
         form = {
             "csrf_token": hidden(page.text, "csrf_token"),
