@@ -257,18 +257,27 @@ async def test_the_sweep_and_a_retry_finishing_one_creation_at_once_both_succeed
     assert [e["to_status"] for e in payment["ledger"]] == ["created", "pending"]
 
 
+async def _refund_cut_short(
+    client: Any, stripe_standin: Any, slow_stripe: Any, auth: Any
+) -> tuple[str, str, Callable[[], Awaitable[Any]]]:
+    """A payment paid with Stripe whose refund of 50.00 was cut short: the payment's URL, its
+    payment intent, and the refund request to send again (same key)."""
+    payment_id, intent = await _paid_with_stripe(client, stripe_standin, auth)
+    url = f"/v1/payments/{payment_id}"
+    headers = {**auth(), "Idempotency-Key": f"race-{uuid.uuid4().hex}"}
+    refund = functools.partial(
+        client.post, f"{url}/refunds", json={"amount": 5000}, headers=headers
+    )
+    await _cut_short(stripe_standin, slow_stripe, refund())
+    return url, intent, refund
+
+
 async def test_the_sweep_and_a_retry_finishing_one_refund_at_once_both_succeed(
     stripe_settings, stripe_standin, slow_stripe, auth, payment_database
 ):
     async with service(stripe_settings()) as (client, app):
         slow_stripe.set()
-        payment_id, intent = await _paid_with_stripe(client, stripe_standin, auth)
-        url = f"/v1/payments/{payment_id}"
-        headers = {**auth(), "Idempotency-Key": f"race-{uuid.uuid4().hex}"}
-        refund = functools.partial(
-            client.post, f"{url}/refunds", json={"amount": 5000}, headers=headers
-        )
-        await _cut_short(stripe_standin, slow_stripe, refund())
+        url, intent, refund = await _refund_cut_short(client, stripe_standin, slow_stripe, auth)
         swept, retried = await _sweep_meets_retry(app, payment_database, refund)
         assert swept == 1, swept
         assert retried.status_code == 201, retried.text
@@ -289,13 +298,7 @@ async def test_a_refund_its_retry_made_while_the_sweep_asked_stripe_is_counted_o
     the refund is counted once in what was refunded."""
     async with service(stripe_settings()) as (client, app):
         slow_stripe.set()
-        payment_id, intent = await _paid_with_stripe(client, stripe_standin, auth)
-        url = f"/v1/payments/{payment_id}"
-        headers = {**auth(), "Idempotency-Key": f"race-{uuid.uuid4().hex}"}
-        refund = functools.partial(
-            client.post, f"{url}/refunds", json={"amount": 5000}, headers=headers
-        )
-        await _cut_short(stripe_standin, slow_stripe, refund())
+        url, intent, refund = await _refund_cut_short(client, stripe_standin, slow_stripe, auth)
         slow_stripe.clear()
         stripe_standin.hold_only = 1  # the sweep's call waits; the retry's does not
         sweeping = asyncio.create_task(_sweep(app))
