@@ -73,7 +73,7 @@ async def _letters(
                 "consumer": consumer,
                 "subject": headers.get("Socle-Original-Subject", ""),
                 "error": headers.get("Socle-Error", ""),
-                "event_id": json.loads(msg.data or b"{}").get("id"),
+                "event_id": event_id(msg.data),
             }
             if replay:
                 await _replay(js, stream, seq, msg.data or b"", headers)
@@ -82,6 +82,16 @@ async def _letters(
         return letters
     finally:
         await nc.close()
+
+
+def event_id(data: bytes | None) -> Any:
+    """The id of the event a dead letter holds; None when it holds no event (a malformed
+    message is dead-lettered too, and must not stop the listing)."""
+    try:
+        event = json.loads(data or b"{}")
+    except ValueError:
+        return None
+    return event.get("id") if isinstance(event, dict) else None
 
 
 async def _replay(js: Any, stream: str, seq: int, data: bytes, headers: dict[str, str]) -> None:
