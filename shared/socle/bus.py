@@ -395,19 +395,19 @@ class Bus:
         attempt = msg.metadata.num_delivered
         if attempt > 1:
             REDELIVERIES.labels(spec.durable).inc()
-        event: CloudEvent | None = None
-        malformed: Exception | None = None
+        parsed: CloudEvent | Exception
         try:  # parsed once: the trace may be in the event itself
-            event = CloudEvent.from_bytes(msg.data)
+            parsed = CloudEvent.from_bytes(msg.data)
         except Exception as exc:
-            malformed = exc
-        carrier = event_carrier(msg.headers, event)
+            parsed = exc
+        carrier = event_carrier(msg.headers, parsed if isinstance(parsed, CloudEvent) else None)
         with tracer.start_as_current_span(
             f"consume {msg.subject}", kind=SpanKind.CONSUMER, context=extract_context(carrier)
         ) as span:
             try:
-                if event is None:
-                    raise malformed or ValueError("no event")
+                if not isinstance(parsed, CloudEvent):
+                    raise parsed
+                event = parsed
                 span.set_attribute("cloudevents.event_id", event.id)
                 await spec.handler(event)
             except Exception as exc:

@@ -105,8 +105,12 @@ async def stored_answer(
         )
     ).all()
     row = min(rows, key=lambda r: scopes.index(r.scope), default=None)
-    if row is None:
-        return None
+    return None if row is None else answer_of_row(row, print_)
+
+
+def answer_of_row(row: Any, print_: str) -> tuple[int, Any]:
+    """What a stored key ``row`` answers a request of fingerprint ``print_``: its first
+    answer (replay), 422 for another body, 409 while its first request is still running."""
     if row.fingerprint != print_:
         raise Unprocessable(
             "This Idempotency-Key was already used with a different request body; "

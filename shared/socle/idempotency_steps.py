@@ -20,15 +20,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from socle.auth import Principal
-from socle.db import idempotency_table, utcnow
+from socle.db import for_update, idempotency_table, utcnow
 from socle.idempotency import (
     Answer,
     answer_of,
+    answer_of_row,
     as_json,
     fingerprint,
     idempotency_scope,
     respond,
-    stored_answer,
 )
 from socle.problems import Conflict
 
@@ -93,12 +93,12 @@ def _abandoned(pending: dict[str, Any]) -> bool:
     return float(pending["until"]) < time.time()
 
 
+def _key(scope: str, key: str) -> Any:
+    return (idempotency_table.c.scope == scope) & (idempotency_table.c.key == key)
+
+
 def _key_row(scope: str, key: str) -> Any:
-    return (
-        select(idempotency_table)
-        .where(idempotency_table.c.scope == scope, idempotency_table.c.key == key)
-        .with_for_update()
-    )
+    return for_update(select(idempotency_table).where(_key(scope, key)))
 
 
 async def _claim(
@@ -126,7 +126,7 @@ async def _claim(
                     inserting = False
                     state = await steps.record(session)
                 elif row.fingerprint != print_ or row.status_code is not None:
-                    return await stored_answer(session, [scope], key, print_)
+                    return answer_of_row(row, print_)
                 else:
                     pending = json.loads(row.response or "{}").get("steps")
                     if pending is None or not _abandoned(pending):
@@ -135,7 +135,7 @@ async def _claim(
                 _running.add(attempt)  # before the commit: from then on, it is running
                 await session.execute(
                     update(idempotency_table)
-                    .where(idempotency_table.c.scope == scope, idempotency_table.c.key == key)
+                    .where(_key(scope, key))
                     .values(response=_pending(attempt, steps.lease, state))
                 )
         except IntegrityError:
@@ -163,11 +163,7 @@ async def _call(
                 await steps.undo(session, state)
                 if scope_key is not None:
                     scope, key = scope_key
-                    await session.execute(
-                        delete(idempotency_table).where(
-                            idempotency_table.c.scope == scope, idempotency_table.c.key == key
-                        )
-                    )
+                    await session.execute(delete(idempotency_table).where(_key(scope, key)))
         raise
 
 
@@ -216,7 +212,7 @@ async def run_in_steps(
             )
             await session.execute(
                 update(idempotency_table)
-                .where(idempotency_table.c.scope == scope, idempotency_table.c.key == key)
+                .where(_key(scope, key))
                 .values(status_code=status, response=json.dumps(result, default=str))
             )
             return status, result

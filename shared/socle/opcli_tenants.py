@@ -9,10 +9,10 @@ from typing import Any
 import click
 
 from socle.opcli_output import Context, bar, emit, json_option, pass_context
-from socle.opcli_services import OperatorError
+from socle.opcli_services import SERVICES, OperatorError
 
 CREDITOR = ("iban", "name", "street", "house_number", "postal_code", "city", "country")
-OFFBOARD_ORDER = ("identity", "payment", "storage", "notify", "procedures")
+OFFBOARD_ORDER = SERVICES
 """Identity first: its clients are disabled and their tokens refused before anything else
 goes, so no new work arrives for the tenant while its data is deleted."""
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import structlog
-from sqlalchemy import Row, Select, bindparam, insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
@@ -93,7 +93,7 @@ class OutboxRelay:
         self.bus = bus
         self.poll_seconds = poll_seconds
         self.batch = batch
-        self._select = self._pending()  # built once; each turn runs it as it is
+        self._select = _PENDING.limit(batch)  # built once; each turn runs it as it is
         self._loop = Periodic("outbox-relay", poll_seconds, self.relay_once, full_batch=batch)
 
     def wake(self) -> None:
@@ -125,9 +125,6 @@ class OutboxRelay:
                 async with session.begin():
                     await self._mark(session, published)
             return len(published)
-
-    def _pending(self) -> Select[Any]:
-        return _PENDING.limit(self.batch)
 
     async def _publish(self, rows: Sequence[Row[Any]]) -> list[int]:
         """Publish ``rows``; the ids acknowledged by JetStream. An aggregate's chain stops at

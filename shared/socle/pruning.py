@@ -26,18 +26,15 @@ pruned."""
 
 @dataclass(frozen=True)
 class Rule:
-    """Rows of ``table`` whose ``column`` is older than ``keep_seconds`` go (0: kept), and
-    only those ``only`` selects when given."""
+    """Rows of ``table`` whose ``column`` is older than ``keep_seconds`` go (0: kept)."""
 
     name: str
     table: Table
     column: str
     keep_seconds: int
-    only: ColumnElement[bool] | None = None
 
     def due(self, now: datetime) -> ColumnElement[bool]:
-        older = self.table.c[self.column] < now - timedelta(seconds=self.keep_seconds)
-        return older if self.only is None else older & self.only
+        return self.table.c[self.column] < now - timedelta(seconds=self.keep_seconds)
 
     def key(self) -> Any:
         keys = list(self.table.primary_key.columns)
@@ -75,26 +72,18 @@ class Pruner:
         self.interval = interval
         self.batch = batch
         self.clock = clock
-        self._loop = Periodic("retention", interval, self._pass)
+        # one pass a turn: prune_once itself goes on until nothing due is left
+        self._loop = Periodic("retention", interval, self._pass, max_rounds=1)
 
     async def prune_once(self) -> dict[str, int]:
         """Prune every table until nothing due is left; rows deleted per table."""
         now = self.clock()
         pruned: dict[str, int] = {}
         for rule in self.rules:
-            total = 0
-            while True:
-                deleted = await self._prune_batch(rule, now)
-                total += deleted
-                if deleted < self.batch:
-                    break
-            pruned[rule.name] = total
+            pruned[rule.name] = await prune(self.sessions, rule, batch=self.batch, now=now)
         if any(pruned.values()):
             log.info("retention_pruned", **pruned)
         return pruned
-
-    async def _prune_batch(self, rule: Rule, now: datetime) -> int:
-        return await prune_batch(self.sessions, rule, now, self.batch)
 
     async def backlog(self) -> int:
         """Rows past their retention (what the next pass will delete)."""
@@ -128,14 +117,18 @@ async def prune_batch(
 
 
 async def prune(
-    sessions: async_sessionmaker[AsyncSession], rule: Rule, *, batch: int = 1000
+    sessions: async_sessionmaker[AsyncSession],
+    rule: Rule,
+    *,
+    batch: int = 1000,
+    now: datetime | None = None,
 ) -> int:
     """Delete every row past ``rule``'s retention, ``batch`` a transaction (for a service's
     own tables, from its retention pass); how many. A rule keeping rows forever does
     nothing."""
     if rule.keep_seconds <= 0:
         return 0
-    now = utcnow()
+    now = now or utcnow()
     total = 0
     while True:
         deleted = await prune_batch(sessions, rule, now, batch)
