@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -10,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from socle.db import inbox_table, utcnow
 from socle.events import CloudEvent
 
-EffectFn = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
+T = TypeVar("T")
 
 # Built once, in the syntax PostgreSQL and SQLite share: the dialects' ``on_conflict_do_nothing``
 # constructs cannot be cached, so SQLAlchemy would compile that statement again for every event.
@@ -29,13 +30,18 @@ async def first_delivery(session: AsyncSession, consumer: str, event_id: str) ->
 
 
 def exactly_once(
-    sessions: async_sessionmaker[AsyncSession], consumer: str, effect: EffectFn
-) -> Callable[[CloudEvent], Awaitable[None]]:
-    """Wrap ``effect`` so it runs in one transaction with the inbox record, at most once."""
+    sessions: async_sessionmaker[AsyncSession],
+    consumer: str,
+    effect: Callable[[AsyncSession, CloudEvent], Awaitable[T]],
+) -> Callable[[CloudEvent], Awaitable[T | None]]:
+    """Wrap ``effect`` so it runs in one transaction with the inbox record, at most once;
+    the handler returns what ``effect`` returned once committed (None for an event already
+    processed)."""
 
-    async def handle(event: CloudEvent) -> None:
+    async def handle(event: CloudEvent) -> T | None:
         async with sessions() as session, session.begin():
             if await first_delivery(session, consumer, event.id):
-                await effect(session, event)
+                return await effect(session, event)
+        return None
 
     return handle

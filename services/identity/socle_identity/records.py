@@ -12,8 +12,10 @@ from datetime import timedelta
 import structlog
 from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute
 
 from socle.db import utcnow
+from socle.retention import in_batches
 from socle_identity.models import Erasure, ErasureAnswer, Export, ExportAnswer
 from socle_identity.settings import IdentitySettings
 
@@ -26,19 +28,20 @@ async def _delete_due(
     sessions: async_sessionmaker[AsyncSession],
     parent: type[Erasure] | type[Export],
     child: type[ErasureAnswer] | type[ExportAnswer],
+    link: InstrumentedAttribute[str],
     due: ColumnElement[bool],
 ) -> int:
-    deleted = 0
-    link = ErasureAnswer.erasure_id if child is ErasureAnswer else ExportAnswer.export_id
-    while True:
-        async with sessions() as session, session.begin():
-            ids = list((await session.execute(select(parent.id).where(due).limit(BATCH))).scalars())
-            if ids:
-                await session.execute(delete(child).where(link.in_(ids)))
-                await session.execute(delete(parent).where(parent.id.in_(ids)))
-        deleted += len(ids)
-        if len(ids) < BATCH:
-            return deleted
+    """Records of ``parent`` that are ``due``, with their answers (``child``, pointing to
+    them by ``link``), deleted ``BATCH`` a transaction; how many records."""
+
+    async def batch(session: AsyncSession) -> int:
+        ids = list((await session.execute(select(parent.id).where(due).limit(BATCH))).scalars())
+        if ids:
+            await session.execute(delete(child).where(link.in_(ids)))
+            await session.execute(delete(parent).where(parent.id.in_(ids)))
+        return len(ids)
+
+    return await in_batches(sessions, batch, BATCH)
 
 
 async def purge_records(
@@ -50,7 +53,11 @@ async def purge_records(
     if settings.erasure_record_days > 0:
         before = now - timedelta(days=settings.erasure_record_days)
         erasures = await _delete_due(
-            sessions, Erasure, ErasureAnswer, Erasure.requested_at < before
+            sessions,
+            Erasure,
+            ErasureAnswer,
+            ErasureAnswer.erasure_id,
+            Erasure.requested_at < before,
         )
     if settings.export_record_days > 0:
         before = now - timedelta(days=settings.export_record_days)
@@ -64,7 +71,9 @@ async def purge_records(
                 )
                 .values(expires_at=now)
             )
-        exports = await _delete_due(sessions, Export, ExportAnswer, Export.deleted_at < before)
+        exports = await _delete_due(
+            sessions, Export, ExportAnswer, ExportAnswer.export_id, Export.deleted_at < before
+        )
     if erasures or exports:
         log.info("privacy_records_purged", erasures=erasures, exports=exports)
     return erasures + exports

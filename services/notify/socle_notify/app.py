@@ -6,7 +6,6 @@ import functools
 from collections.abc import Sequence
 
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle import account_mails
 from socle.bus import ConsumerSpec
@@ -89,13 +88,7 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
 
     def consumers(runtime: Runtime[NotifyContext]) -> Sequence[ConsumerSpec]:
         domain = runtime.context
-        queued: set[str] = set()  # events whose effect queued work, until the worker is woken
-
-        async def react(session: AsyncSession, event: CloudEvent) -> None:
-            if await domain.rules.on_event(session, event):
-                queued.add(event.id)
-
-        effect = exactly_once(runtime.sessions, settings.consumer_name, react)
+        effect = exactly_once(runtime.sessions, settings.consumer_name, domain.rules.on_event)
 
         async def wanted(event: CloudEvent) -> bool:
             """notify's own events make no messages (:meth:`Rules.on_event`): one that no
@@ -107,14 +100,10 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
                 return await domain.webhooks.wanted(session, event)
 
         async def handle(event: CloudEvent) -> None:
-            if not await wanted(event):
-                return
-            try:
-                await effect(event)
-            finally:
-                if event.id in queued:  # an event with nothing to send costs no claim round
-                    queued.discard(event.id)
-                    domain.worker.wake()
+            # an event with nothing to send costs no claim round: the worker is woken only
+            # once an event's committed effect queued work
+            if await wanted(event) and await effect(event):
+                domain.worker.wake()
 
         return [
             ConsumerSpec(

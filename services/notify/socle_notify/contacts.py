@@ -46,7 +46,9 @@ class Contacts:
             raise Unprocessable(
                 f"Give 1 to {MAX_CONTACTS} addresses (null: the installation's).",
                 code="invalid-contacts",
-                errors=[{"field": "body.emails", "message": "1 to 10", "code": "invalid"}],
+                errors=[
+                    {"field": "body.emails", "message": f"1 to {MAX_CONTACTS}", "code": "invalid"}
+                ],
             )
         checked = [checked_address(e, "emails", "invalid-contacts") for e in emails]
         checked = list(dict.fromkeys(checked))  # each address once, in the order given

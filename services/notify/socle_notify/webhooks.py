@@ -132,20 +132,25 @@ class Webhooks:
 
     # -- fan-out from events -----------------------------------------------------------
 
-    async def wanted(self, session: AsyncSession, event: CloudEvent) -> bool:
-        """Whether a subscription of the event's tenant wants it (reads only)."""
-        patterns = await session.execute(
-            select(Subscription.event_types).where(Subscription.tenant == event.tenant)
-        )
-        return any(matches(p, event.type) for types in patterns.scalars() for p in types)
-
-    async def fan_out(self, session: AsyncSession, event: CloudEvent) -> int:
-        """Queue one delivery per subscription of the event's tenant that wants it."""
+    @staticmethod
+    async def _wanting(session: AsyncSession, event: CloudEvent) -> list[str]:
+        """The ids of the event's tenant's subscriptions that want it."""
         subs = await session.execute(  # the columns it needs, not whole rows
             select(Subscription.id, Subscription.event_types).where(
                 Subscription.tenant == event.tenant
             )
         )
+        return [
+            sub.id for sub in subs.all() if any(matches(p, event.type) for p in sub.event_types)
+        ]
+
+    async def wanted(self, session: AsyncSession, event: CloudEvent) -> bool:
+        """Whether a subscription of the event's tenant wants it (reads only)."""
+        return bool(await self._wanting(session, event))
+
+    async def fan_out(self, session: AsyncSession, event: CloudEvent) -> int:
+        """Queue one delivery per subscription of the event's tenant that wants it."""
+        wanting = await self._wanting(session, event)
         now = utcnow()
         # A secret link (password reset, verification) goes to its owner's mailbox only.
         payload: dict[str, Any] = without_secrets(event.type, json.loads(event.to_bytes()))
@@ -153,7 +158,7 @@ class Webhooks:
             {
                 "id": new_id(),
                 "tenant": event.tenant,
-                "subscription_id": sub.id,
+                "subscription_id": subscription_id,
                 "event_id": event.id,
                 "event_type": event.type,
                 "payload": payload,
@@ -165,8 +170,7 @@ class Webhooks:
                 "created_at": now,
                 "delivered_at": None,
             }
-            for sub in subs.all()
-            if any(matches(p, event.type) for p in sub.event_types)
+            for subscription_id in wanting
         ]
         if rows:
             await session.execute(_NEW_DELIVERY, rows)

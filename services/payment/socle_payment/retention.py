@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from socle import retention
-from socle.db import utcnow
+from socle.db import for_update, utcnow
 from socle.legal_hold import legal_hold_router, not_held
 from socle.privacy import new_pseudonym
 from socle_payment.api.deps import Admin
@@ -42,7 +42,7 @@ def _pseudonymiser(
         if order:
             query = query.order_by(Payment.id)
         due = list(
-            (await session.execute(query.limit(BATCH).with_for_update(skip_locked=True))).scalars()
+            (await session.execute(for_update(query.limit(BATCH), skip_locked=True))).scalars()
         )
         now = utcnow()
         for payment in due:

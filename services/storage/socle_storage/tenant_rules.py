@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from socle.auth import Principal
-from socle.db import utcnow
+from socle.db import for_update, utcnow
 from socle.problems import Unprocessable
 from socle_storage.access import acts_for_tenant
 from socle_storage.context import Storage
@@ -176,15 +176,16 @@ async def _reapply_batch(storage: Storage, tenant: str, after: str) -> tuple[boo
         docs = list(
             (
                 await session.execute(
-                    select(Document)
-                    .where(
-                        Document.tenant == tenant,
-                        Document.status.in_(("active", "quarantined")),
-                        Document.id > after,
+                    for_update(  # a document being changed is waited for
+                        select(Document)
+                        .where(
+                            Document.tenant == tenant,
+                            Document.status.in_(("active", "quarantined")),
+                            Document.id > after,
+                        )
+                        .order_by(Document.id)
+                        .limit(BATCH)
                     )
-                    .order_by(Document.id)
-                    .limit(BATCH)
-                    .with_for_update()  # a document being changed is waited for
                 )
             ).scalars()
         )

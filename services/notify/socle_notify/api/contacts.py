@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from socle.openapi import problem_responses
 from socle_notify.api.deps import Admin, ContextDep
+from socle_notify.contacts import MAX_CONTACTS
 
 router = APIRouter(prefix="/v1/admin/operations-contacts", tags=["admin"])
 
@@ -15,7 +16,9 @@ class ContactsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     emails: list[str] = Field(
-        min_length=1, max_length=10, examples=[["informatique@vevey.ch", "greffe@vevey.ch"]]
+        min_length=1,
+        max_length=MAX_CONTACTS,
+        examples=[["informatique@vevey.ch", "greffe@vevey.ch"]],
     )
 
 

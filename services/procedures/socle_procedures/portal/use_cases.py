@@ -15,7 +15,7 @@ from socle import clock
 from socle.auth import Principal, TokenVerifier
 from socle.db import Sessions, in_transaction
 from socle.problems import DomainError
-from socle_procedures import catalog, requests, review
+from socle_procedures import catalog, requests, review, use_cases
 from socle_procedures.context import ProceduresContext
 from socle_procedures.definitions.answers import AnswerError, check_step
 from socle_procedures.errors import InvalidAnswers
@@ -99,7 +99,6 @@ async def log_out(ctx: ProceduresContext, session_id: str | None, after: str) ->
 # -- requests ----------------------------------------------------------------------------
 start = in_transaction(requests.create)
 load_request = in_transaction(requests.load)
-requests_save_step = in_transaction(requests.save_step)
 
 
 async def _my_requests(
@@ -192,7 +191,7 @@ async def answer_step(
     try:
         if file_errors:
             raise InvalidAnswers("A file was refused; nothing was saved.")
-        loaded = await requests_save_step(
+        loaded = await use_cases.save_step(
             ctx.sessions, principal, request_id, step_id, raw, today=today
         )
     except InvalidAnswers:
