@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from socle_notify.callbacks import check_callback_url, check_secret, new_secret
 from socle_notify.errors import InvalidCallback, InvalidSecret
 from socle_notify.render import placeholders, render, sms_fragments
 from socle_notify.settings import NotifySettings
-from socle_notify.webhooks import check_callback_url, check_secret, new_secret
 
 # ---- templates -----------------------------------------------------------------------------
 
